@@ -1,0 +1,53 @@
+"""The repository format shared by the headend and the station: index and playlist models,
+canonical bytes, minisign-compatible signing and verification, and the trust rules.
+
+Pure: no network, no event loop, no disk. Errors: see ``playlists.errors``.
+"""
+
+from playlists.canonical import canonical_json
+from playlists.errors import (
+    ExpiredError,
+    FormatError,
+    PinMismatch,
+    RepositoryError,
+    RollbackError,
+    SignatureError,
+)
+from playlists.minisign import PublicKey, SecretKey, verify
+from playlists.models import (
+    INDEX_NAME,
+    CourseEntry,
+    FileRef,
+    Index,
+    Playlist,
+    PlaylistRef,
+    media_path,
+    playlist_path,
+)
+from playlists.trust import TrustState, check_index, check_pinned, check_playlist, sign_repository_file
+
+__all__ = [
+    "INDEX_NAME",
+    "CourseEntry",
+    "ExpiredError",
+    "FileRef",
+    "FormatError",
+    "Index",
+    "PinMismatch",
+    "Playlist",
+    "PlaylistRef",
+    "PublicKey",
+    "RepositoryError",
+    "RollbackError",
+    "SecretKey",
+    "SignatureError",
+    "TrustState",
+    "canonical_json",
+    "check_index",
+    "check_pinned",
+    "check_playlist",
+    "media_path",
+    "playlist_path",
+    "sign_repository_file",
+    "verify",
+]

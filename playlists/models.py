@@ -1,0 +1,241 @@
+"""Index and playlist models: built by the headend, parsed and checked by the station.
+
+The index (``index.json``) is small, signed, versioned and expiring; it pins each playlist by
+version, path, sha256 and size. A playlist (``playlists/<name>.<version>.json``) is immutable and
+lists its courses with, per player profile, the rendition file pinned by sha256 and size.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from catalogue import CatalogueError, Course
+from playlists.canonical import canonical_json
+from playlists.errors import FormatError
+
+SPEC_VERSION = 1
+INDEX_TYPE = "yuanjiao-index"
+PLAYLIST_TYPE = "yuanjiao-playlist"
+INDEX_NAME = "index.json"
+MAX_INDEX_BYTES = 1 << 20  # 1 MiB
+MAX_PLAYLIST_BYTES = 16 << 20  # 16 MiB
+
+# Repository paths are relative, in a known folder, with no way out of the tree.
+_PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def utc_iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any, what: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise FormatError(f"{what}: {value!r} is not an ISO 8601 time") from exc
+    if dt.tzinfo is None:
+        raise FormatError(f"{what}: {value!r} has no time zone")
+    return dt
+
+
+def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:
+    if key not in d:
+        raise FormatError(f"{what}: missing field {key!r}")
+    value = d[key]
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise FormatError(f"{what}: field {key!r} has the wrong type")
+    return value
+
+
+def load_json(data: bytes, what: str, max_bytes: int) -> dict:
+    if len(data) > max_bytes:
+        raise FormatError(f"{what}: {len(data)} bytes is over the {max_bytes}-byte limit")
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{what}: not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise FormatError(f"{what}: expected a JSON object")
+    return obj
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file in the repository pinned by size and sha256."""
+
+    path: str
+    sha256: str
+    size: int
+    mime: str = "application/octet-stream"
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "sha256": self.sha256, "size": self.size, "mime": self.mime}
+
+    @classmethod
+    def from_dict(cls, d: Any, what: str) -> "FileRef":
+        if not isinstance(d, dict):
+            raise FormatError(f"{what}: expected an object")
+        path = _require(d, "path", str, what)
+        if not _PATH.match(path) or ".." in path.split("/"):
+            raise FormatError(f"{what}: path {path!r} is not a repository path")
+        sha = _require(d, "sha256", str, what)
+        if not _SHA256.match(sha):
+            raise FormatError(f"{what}: sha256 is not 64 lower-case hex digits")
+        size = _require(d, "size", int, what)
+        if size < 0:
+            raise FormatError(f"{what}: negative size")
+        return cls(path=path, sha256=sha, size=size, mime=str(d.get("mime", "application/octet-stream")))
+
+
+@dataclass(frozen=True)
+class PlaylistRef:
+    name: str
+    version: int
+    file: FileRef
+    title: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "title": self.title, **self.file.to_dict()}
+
+
+@dataclass(frozen=True)
+class Index:
+    version: int
+    timestamp: datetime
+    expires: datetime
+    playlists: tuple[PlaylistRef, ...]
+    notices: tuple[dict, ...] = ()
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "type": INDEX_TYPE,
+                "spec_version": SPEC_VERSION,
+                "version": self.version,
+                "timestamp": utc_iso(self.timestamp),
+                "expires": utc_iso(self.expires),
+                "playlists": [p.to_dict() for p in self.playlists],
+                "notices": list(self.notices),
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Index":
+        what = INDEX_NAME
+        d = load_json(data, what, MAX_INDEX_BYTES)
+        if d.get("type") != INDEX_TYPE:
+            raise FormatError(f"{what}: not a yuanjiao index (type {d.get('type')!r})")
+        if _require(d, "spec_version", int, what) > SPEC_VERSION:
+            raise FormatError(f"{what}: format version {d['spec_version']} is newer than this station understands; update the station")
+        version = _require(d, "version", int, what)
+        refs = []
+        names = set()
+        for i, p in enumerate(_require(d, "playlists", list, what)):
+            pw = f"{what}: playlists[{i}]"
+            if not isinstance(p, dict):
+                raise FormatError(f"{pw}: expected an object")
+            name = _require(p, "name", str, pw)
+            if not _NAME.match(name) or name in names:
+                raise FormatError(f"{pw}: bad or repeated playlist name {name!r}")
+            names.add(name)
+            refs.append(
+                PlaylistRef(
+                    name=name,
+                    version=_require(p, "version", int, pw),
+                    title=str(p.get("title", "")),
+                    file=FileRef.from_dict(p, pw),
+                )
+            )
+        return cls(
+            version=version,
+            timestamp=parse_time(_require(d, "timestamp", str, what), f"{what}: timestamp"),
+            expires=parse_time(_require(d, "expires", str, what), f"{what}: expires"),
+            playlists=tuple(refs),
+            notices=tuple(n for n in d.get("notices", []) if isinstance(n, dict)),
+        )
+
+
+@dataclass(frozen=True)
+class CourseEntry:
+    """A course as a playlist carries it: the catalogue record plus its files."""
+
+    course: Course
+    poster: FileRef | None
+    renditions: dict[str, FileRef] = field(default_factory=dict)  # profile name → file
+
+    def to_dict(self) -> dict:
+        return {
+            **self.course.to_dict(),
+            "poster": self.poster.to_dict() if self.poster else None,
+            "renditions": {k: v.to_dict() for k, v in sorted(self.renditions.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, what: str) -> "CourseEntry":
+        if not isinstance(d, dict):
+            raise FormatError(f"{what}: expected an object")
+        try:
+            course = Course.from_dict(d)
+        except CatalogueError as exc:
+            raise FormatError(f"{what}: {exc}") from exc
+        rends = _require(d, "renditions", dict, what)
+        return cls(
+            course=course,
+            poster=FileRef.from_dict(d["poster"], f"{what}.poster") if d.get("poster") else None,
+            renditions={k: FileRef.from_dict(v, f"{what}.renditions.{k}") for k, v in rends.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Playlist:
+    name: str
+    version: int
+    title: str
+    courses: tuple[CourseEntry, ...]
+
+    @property
+    def path(self) -> str:
+        return playlist_path(self.name, self.version)
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "type": PLAYLIST_TYPE,
+                "spec_version": SPEC_VERSION,
+                "name": self.name,
+                "version": self.version,
+                "title": self.title,
+                "courses": [c.to_dict() for c in self.courses],
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes, what: str = "playlist") -> "Playlist":
+        d = load_json(data, what, MAX_PLAYLIST_BYTES)
+        if d.get("type") != PLAYLIST_TYPE:
+            raise FormatError(f"{what}: not a yuanjiao playlist (type {d.get('type')!r})")
+        courses = tuple(
+            CourseEntry.from_dict(c, f"{what}: courses[{i}]")
+            for i, c in enumerate(_require(d, "courses", list, what))
+        )
+        return cls(
+            name=_require(d, "name", str, what),
+            version=_require(d, "version", int, what),
+            title=str(d.get("title", "")),
+            courses=courses,
+        )
+
+
+def playlist_path(name: str, version: int) -> str:
+    return f"playlists/{name}.{version}.json"
+
+
+def media_path(sha256: str, extension: str) -> str:
+    """Media blobs are named by their sha256, fanned out by the first two hex digits."""
+    return f"media/{sha256[:2]}/{sha256}.{extension}"

@@ -1,0 +1,96 @@
+"""The trust rules a station applies to what a mirror hands it. Pure: bytes and state in, a
+verified object or a RepositoryError out (python-tuf's ``trusted_metadata_set`` is the model).
+
+Rules:
+* an index or playlist counts only with a valid ``ED`` signature by a trusted key;
+* the signed trusted comment names the file and its version, so a signature cannot be moved to
+  another file or version;
+* the index version never goes backwards, and a version seen before must have the same bytes;
+* the index must not be expired, where "now" is never earlier than the newest signed timestamp
+  seen (box clocks are unreliable);
+* a playlist must match the size and sha256 the verified index pins, and name itself as the index
+  says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from playlists.errors import ExpiredError, PinMismatch, RollbackError, SignatureError
+from playlists.minisign import PublicKey, SecretKey, parse_trusted_comment, verify
+from playlists.models import INDEX_NAME, FileRef, Index, Playlist, PlaylistRef
+
+
+def trusted_comment(file_name: str, version: int, timestamp: datetime) -> str:
+    return f"timestamp:{int(timestamp.timestamp())}\tfile:{file_name}\tversion:{version}"
+
+
+def sign_repository_file(key: SecretKey, path: str, data: bytes, version: int, timestamp: datetime) -> bytes:
+    """The ``.minisig`` bytes for a repository file at ``path`` (its base name is bound)."""
+    return key.sign(data, trusted_comment(posixpath.basename(path), version, timestamp))
+
+
+@dataclass(frozen=True)
+class TrustState:
+    """What the station remembers between runs (persisted, fsync'd, by the shell)."""
+
+    highest_version: int = 0
+    highest_sha256: str = ""
+    newest_timestamp: datetime | None = None
+
+
+def _check_binding(comment: str, file_name: str, version: int, what: str) -> None:
+    fields = parse_trusted_comment(comment)
+    if fields.get("file") != file_name or fields.get("version") != str(version):
+        raise SignatureError(
+            f"{what}: the signature was made for {fields.get('file')!r} version {fields.get('version')!r}, "
+            f"not {file_name!r} version {version} (signature moved between files)"
+        )
+
+
+def check_index(data: bytes, signature: bytes, keys: list[PublicKey], state: TrustState, now: datetime) -> Index:
+    """Verify index bytes and their signature; return the index or raise RepositoryError."""
+    comment = verify(data, signature, keys, INDEX_NAME)
+    index = Index.from_bytes(data)
+    _check_binding(comment, INDEX_NAME, index.version, INDEX_NAME)
+    sha = hashlib.sha256(data).hexdigest()
+    if index.version < state.highest_version:
+        raise RollbackError(
+            f"{INDEX_NAME}: version {index.version} is older than version {state.highest_version} "
+            "already installed (a stale mirror or a rollback attack)"
+        )
+    if index.version == state.highest_version and state.highest_sha256 and sha != state.highest_sha256:
+        raise RollbackError(f"{INDEX_NAME}: version {index.version} seen before with different content")
+    floor = [now.astimezone(timezone.utc), index.timestamp]
+    if state.newest_timestamp is not None:
+        floor.append(state.newest_timestamp)
+    effective_now = max(floor)
+    if index.expires <= effective_now:
+        raise ExpiredError(
+            f"{INDEX_NAME}: version {index.version} expired at {index.expires.isoformat()} "
+            "(the mirror serves an old copy, or the headend has not re-signed; ask county staff)"
+        )
+    return index
+
+
+def check_pinned(data: bytes, ref: FileRef) -> None:
+    """Raise PinMismatch unless ``data`` has exactly the pinned size and sha256."""
+    if len(data) != ref.size:
+        raise PinMismatch(f"{ref.path}: {len(data)} bytes, but the signed index says {ref.size}")
+    if hashlib.sha256(data).hexdigest() != ref.sha256:
+        raise PinMismatch(f"{ref.path}: sha256 differs from the signed index (altered or damaged)")
+
+
+def check_playlist(data: bytes, signature: bytes, ref: PlaylistRef, keys: list[PublicKey]) -> Playlist:
+    """Verify a playlist against the pin in a verified index and its own signature."""
+    check_pinned(data, ref.file)
+    name = posixpath.basename(ref.file.path)
+    comment = verify(data, signature, keys, ref.file.path)
+    _check_binding(comment, name, ref.version, ref.file.path)
+    playlist = Playlist.from_bytes(data, ref.file.path)
+    if playlist.name != ref.name or playlist.version != ref.version:
+        raise PinMismatch(f"{ref.file.path}: names itself {playlist.name!r} v{playlist.version}, index says {ref.name!r} v{ref.version}")
+    return playlist
