@@ -1,0 +1,123 @@
+"""station.toml, loaded once into a typed dataclass. Every key is documented in README.md."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from players import ProfileError, profile
+from playlists import PublicKey, SignatureError
+from station.errors import ConfigError
+
+_STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class StationConfig:
+    path: Path  # the station.toml file itself
+    station_id: str
+    name: str
+    region: tuple[str, ...]  # province … village
+    player: str  # a profile name from players/
+    data_dir: Path  # absolute
+    mirrors: tuple[str, ...]  # base URLs ending in '/'
+    trusted_keys: tuple[PublicKey, ...]
+    sync_interval_s: float
+    sync_timeout_s: float
+    report_url: str
+    report_token: str
+    ui_host: str
+    ui_port: int
+    admin_pin: str
+    language: str
+
+
+def _get(table: dict, key: str, typ, where: str, default=...):
+    if key not in table:
+        if default is ...:
+            raise ConfigError(f"{where}: missing key '{key}'")
+        return default
+    value = table[key]
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: key '{key}' must be {typ.__name__}, not {type(value).__name__}")
+    return value
+
+
+def _load_key(entry: str, base: Path, where: str) -> PublicKey:
+    entry = entry.strip()
+    try:
+        if entry.startswith("RW") and "/" not in entry[:3] and len(entry) == 56:
+            return PublicKey.from_base64(entry)
+        key_path = (base / entry).resolve()
+        try:
+            text = key_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"{where}: cannot read trusted key file {key_path} ({exc.strerror}); "
+                "copy the headend's public key (keys/headend.pub) there or put the key line itself"
+            ) from exc
+        return PublicKey.from_text(text)
+    except SignatureError as exc:
+        raise ConfigError(f"{where}: trusted key {entry!r}: {exc}") from exc
+
+
+def load_config(path: str | Path) -> StationConfig:
+    path = Path(path).resolve()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the station configuration ({exc.strerror})") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    base = path.parent
+    name = path.name
+
+    def table(key: str) -> dict:
+        t = data.get(key)
+        if not isinstance(t, dict):
+            raise ConfigError(f"{name}: missing table [{key}]")
+        return t
+
+    st, sy, rp, ui = table("station"), table("sync"), table("report"), table("ui")
+    station_id = _get(st, "id", str, f"{name} [station]")
+    if not _STATION_ID.match(station_id):
+        raise ConfigError(f"{name} [station]: id {station_id!r} must be 1-64 characters a-z, 0-9 and '-'")
+    player = _get(st, "player", str, f"{name} [station]")
+    try:
+        profile(player)
+    except ProfileError as exc:
+        raise ConfigError(f"{name} [station]: player: {exc}") from exc
+    region = _get(st, "region", list, f"{name} [station]")
+    mirrors = _get(sy, "mirrors", list, f"{name} [sync]")
+    if not mirrors or not all(isinstance(m, str) and m.startswith(("http://", "https://")) for m in mirrors):
+        raise ConfigError(f"{name} [sync]: mirrors must list at least one http:// or https:// URL")
+    keys = _get(sy, "trusted_keys", list, f"{name} [sync]")
+    if not keys:
+        raise ConfigError(f"{name} [sync]: trusted_keys must name at least one minisign public key")
+    port = _get(ui, "port", int, f"{name} [ui]")
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{name} [ui]: port {port} is not a TCP port")
+    return StationConfig(
+        path=path,
+        station_id=station_id,
+        name=_get(st, "name", str, f"{name} [station]"),
+        region=tuple(str(r) for r in region),
+        player=player,
+        data_dir=(base / _get(st, "data_dir", str, f"{name} [station]")).resolve(),
+        mirrors=tuple(m if m.endswith("/") else m + "/" for m in mirrors),
+        trusted_keys=tuple(_load_key(str(k), base, f"{name} [sync] trusted_keys") for k in keys),
+        sync_interval_s=_get(sy, "interval_s", float, f"{name} [sync]", 300.0),
+        sync_timeout_s=_get(sy, "timeout_s", float, f"{name} [sync]", 30.0),
+        report_url=_get(rp, "url", str, f"{name} [report]"),
+        report_token=_get(rp, "token", str, f"{name} [report]"),
+        ui_host=_get(ui, "host", str, f"{name} [ui]"),
+        ui_port=port,
+        admin_pin=str(_get(ui, "admin_pin", str, f"{name} [ui]")),
+        language=_get(ui, "language", str, f"{name} [ui]", "zh-CN"),
+    )

@@ -1,0 +1,32 @@
+"""The station's exception tree. Library errors are converted at the boundary (``raise ... from``).
+
+::
+
+    StationError
+     ├─ ConfigError        station.toml missing, unreadable, or a key missing/wrong (names file and key)
+     ├─ DownloadError      a mirror failed: connection, timeout, HTTP status, size cap (names mirror and file)
+     ├─ SyncError          a sync pass could not complete; carries what failed and what to do
+     └─ StoreError         the local store cannot be written (disk full, permissions)
+
+Repository rule violations come from ``playlists.errors.RepositoryError`` and are reported as-is.
+"""
+
+
+class StationError(Exception):
+    pass
+
+
+class ConfigError(StationError):
+    pass
+
+
+class DownloadError(StationError):
+    pass
+
+
+class SyncError(StationError):
+    pass
+
+
+class StoreError(StationError):
+    pass

@@ -1,0 +1,176 @@
+"""The station's local store: verified media files on disk and TinyDB documents beside them.
+
+Layout under ``data_dir``::
+
+    station.json        TinyDB (written atomically: temp file, fsync, rename)
+    media/ab/<sha256>.mp4   verified renditions and posters, named by sha256
+    partial/            downloads in progress (never listed, never served)
+
+The TV lists only what the ``installed`` document names, and that document is written only after
+every file it names is verified on disk, in one atomic write.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from playlists import FileRef, TrustState
+from playlists.atomic import atomic_move, atomic_write
+from station.errors import StoreError
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces its file atomically and durably on every write."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        if not text.strip():
+            return None
+        return json.loads(text)
+
+    def write(self, data: dict[str, Any]) -> None:
+        try:
+            atomic_write(self.path, json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot save station data ({exc.strerror})") from exc
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class InstalledCourse:
+    id: str
+    title: str
+    category: str
+    description: str
+    duration_s: float
+    kind: str  # "video" or "audio": what the local rendition holds
+    mime: str
+    media: str  # repository path of the rendition, e.g. media/ab/<sha>.mp4
+    poster: str | None  # repository path of the poster JPEG
+    playlists: tuple[str, ...]
+
+    @classmethod
+    def from_doc(cls, d: dict) -> "InstalledCourse":
+        return cls(
+            id=d["id"],
+            title=d["title"],
+            category=d["category"],
+            description=d.get("description", ""),
+            duration_s=float(d["duration_s"]),
+            kind=d["kind"],
+            mime=d["mime"],
+            media=d["media"],
+            poster=d.get("poster"),
+            playlists=tuple(d.get("playlists", ())),
+        )
+
+
+class Store:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.partial_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.data_dir}: cannot create the data folder ({exc.strerror})") from exc
+        self.db = TinyDB(self.data_dir / "station.json", storage=AtomicJSONStorage)
+        self._state = self.db.table("state")
+
+    # ---- documents -------------------------------------------------------------------------
+
+    def _doc(self, doc_id: int) -> dict:
+        doc = self._state.get(doc_id=doc_id)
+        return dict(doc) if doc else {}
+
+    def _put(self, doc_id: int, doc: dict) -> None:
+        self._state.upsert(Document(doc, doc_id=doc_id))
+
+    _INSTALLED, _SYNC = 1, 2
+
+    def installed(self) -> dict:
+        """The installed set: index version and sha256, newest signed timestamp, playlists, courses."""
+        return self._doc(self._INSTALLED)
+
+    def trust_state(self) -> TrustState:
+        doc = self.installed()
+        ts = doc.get("newest_timestamp")
+        return TrustState(
+            highest_version=int(doc.get("index_version", 0)),
+            highest_sha256=doc.get("index_sha256", ""),
+            newest_timestamp=datetime.fromisoformat(ts) if ts else None,
+        )
+
+    def install(self, doc: dict) -> None:
+        """Replace the installed set in one atomic write (call only once every file is verified)."""
+        for c in doc.get("courses", []):
+            for path in (c["media"], c.get("poster")):
+                if path and not self.blob_path(path).is_file():
+                    raise StoreError(f"refusing to list {c['id']}: {path} is not in the store")
+        self._put(self._INSTALLED, doc)
+
+    def courses(self) -> list[InstalledCourse]:
+        return [InstalledCourse.from_doc(c) for c in self.installed().get("courses", [])]
+
+    def course(self, course_id: str) -> InstalledCourse | None:
+        for c in self.courses():
+            if c.id == course_id:
+                return c
+        return None
+
+    def sync_status(self) -> dict:
+        """The last sync pass as the loop recorded it (see station.sync)."""
+        return self._doc(self._SYNC)
+
+    def record_sync(self, status: dict) -> None:
+        self._put(self._SYNC, status)
+
+    # ---- files -----------------------------------------------------------------------------
+
+    def blob_path(self, repo_path: str) -> Path:
+        """Where a repository media path lives in the store (paths are validated by playlists)."""
+        if not repo_path.startswith("media/") or ".." in repo_path.split("/"):
+            raise StoreError(f"{repo_path!r} is not a media path")
+        return self.data_dir / repo_path
+
+    def has_blob(self, ref: FileRef) -> bool:
+        """A verified file is already in the store (files enter only after their sha256 matched)."""
+        try:
+            return self.blob_path(ref.path).stat().st_size == ref.size
+        except FileNotFoundError:
+            return False
+
+    def partial_path(self, ref: FileRef) -> Path:
+        return self.partial_dir / f"{ref.sha256}.part"
+
+    def add_blob(self, verified_tmp: Path, ref: FileRef) -> None:
+        try:
+            atomic_move(verified_tmp, self.blob_path(ref.path))
+        except OSError as exc:
+            raise StoreError(f"cannot install {ref.path} ({exc.strerror})") from exc
+
+    def disk_usage(self) -> dict:
+        total = 0
+        files = 0
+        for p in (self.data_dir / "media").rglob("*"):
+            if p.is_file():
+                files += 1
+                total += p.stat().st_size
+        st = os.statvfs(self.data_dir)
+        return {"media_bytes": total, "media_files": files, "free_bytes": st.f_bavail * st.f_frsize}
