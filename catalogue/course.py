@@ -18,7 +18,10 @@ class CatalogueError(ValueError):
 
 
 class UnknownCategory(CatalogueError):
-    pass
+    @staticmethod
+    def describe(value: str) -> str:
+        allowed = ", ".join(f"{c.id} ({c.label})" for c in CATEGORIES)
+        return f"unknown category {value!r}; choose one of: {allowed}"
 
 
 def course_id_for(source_sha256: str) -> str:
@@ -49,8 +52,7 @@ class Course:
         object.__setattr__(self, "title", title)
         cat = find_category(self.category)
         if cat is None:
-            allowed = ", ".join(f"{c.id} ({c.label})" for c in CATEGORIES)
-            raise UnknownCategory(f"unknown category {self.category!r}; choose one of: {allowed}")
+            raise UnknownCategory(UnknownCategory.describe(self.category))
         object.__setattr__(self, "category", cat.id)
         if len(self.description) > MAX_DESCRIPTION_CHARS:
             raise CatalogueError(

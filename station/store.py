@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -85,6 +86,7 @@ class InstalledCourse:
 class Store:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
+        self.partial_dir = self.data_dir / "partial"
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self.partial_dir.mkdir(exist_ok=True)
@@ -92,6 +94,8 @@ class Store:
             raise StoreError(f"{self.data_dir}: cannot create the data folder ({exc.strerror})") from exc
         self.db = TinyDB(self.data_dir / "station.json", storage=AtomicJSONStorage)
         self._state = self.db.table("state")
+        # TinyDB rewrites the whole file on each write: serialise writers (the loop and threads).
+        self._write_lock = threading.Lock()
 
     # ---- documents -------------------------------------------------------------------------
 
@@ -100,7 +104,8 @@ class Store:
         return dict(doc) if doc else {}
 
     def _put(self, doc_id: int, doc: dict) -> None:
-        self._state.upsert(Document(doc, doc_id=doc_id))
+        with self._write_lock:
+            self._state.upsert(Document(doc, doc_id=doc_id))
 
     _INSTALLED, _SYNC = 1, 2
 

@@ -1,0 +1,106 @@
+"""The headend's data root and its ``headend.toml``, loaded once into a typed dataclass.
+
+Layout of a data root::
+
+    headend.toml        settings (written by `headend init`, documented in README.md)
+    headend.db          SQLite: catalogue, renditions, stations, published versions
+    keys/headend.key    minisign secret key (mode 0600) — never published
+    keys/headend.pub    minisign public key — give it to stations
+    media/ab/<sha>.mp4  transcoded renditions and posters, named by sha256 (the blob store)
+    repo/               the published static tree (serve it from anywhere)
+    work/               temporary transcoding output
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from headend.errors import ConfigError
+
+CONFIG_NAME = "headend.toml"
+KEY_NAME = "headend"
+
+DEFAULT_CONFIG = """\
+# yuanjiao headend settings (documented in README.md)
+[publish]
+index_expiry_days = 7          # stations refuse an index older than this: re-publish (or --refresh) before
+playlist_title = "全部课程"      # title of the playlist that carries every course
+
+[ingest]
+max_duration_s = 14400         # longest courseware accepted (4 h)
+profiles = []                  # player profiles to transcode for; empty = every profile in players/
+
+[serve]
+host = "127.0.0.1"
+port = 8700
+"""
+
+
+@dataclass(frozen=True)
+class HeadendConfig:
+    root: Path
+    index_expiry_days: float
+    playlist_title: str
+    max_duration_s: float
+    profiles: tuple[str, ...]  # empty: all
+    host: str
+    port: int
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "headend.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.keys_dir / f"{KEY_NAME}.key"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.keys_dir / f"{KEY_NAME}.pub"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.root / "media"
+
+    @property
+    def repo_dir(self) -> Path:
+        return self.root / "repo"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.root / "work"
+
+
+def load_config(root: str | Path) -> HeadendConfig:
+    root = Path(root).resolve()
+    path = root / CONFIG_NAME
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{root}: not a headend data root (no {CONFIG_NAME}); run `headend init --root {root}` first") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    pub, ing, srv = data.get("publish", {}), data.get("ingest", {}), data.get("serve", {})
+    try:
+        cfg = HeadendConfig(
+            root=root,
+            index_expiry_days=float(pub.get("index_expiry_days", 7)),
+            playlist_title=str(pub.get("playlist_title", "全部课程")),
+            max_duration_s=float(ing.get("max_duration_s", 14400)),
+            profiles=tuple(str(p) for p in ing.get("profiles", [])),
+            host=str(srv.get("host", "127.0.0.1")),
+            port=int(srv.get("port", 8700)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    if cfg.index_expiry_days <= 0:
+        raise ConfigError(f"{path}: [publish] index_expiry_days must be positive")
+    return cfg

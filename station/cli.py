@@ -1,0 +1,134 @@
+"""The ``station`` command: sync --once, serve, status.
+
+Exit codes of ``sync --once``: 0 everything installed and verified; 1 refused or failed (no valid
+index; nothing changed); 2 usage or configuration error; 3 partly done (some files failed; what is
+verified is installed, the next run completes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+import aiohttp
+from aiohttp import web
+
+from station.config import StationConfig, load_config
+from station.errors import ConfigError, StationError
+from station.store import Store
+
+
+def _print_sync(rec: dict) -> int:
+    state = rec.get("state")
+    if state == "failed":
+        print(f"sync failed: {rec.get('last_error')}", file=sys.stderr)
+        return 1
+    print(
+        f"index version {rec.get('index_version')} from {rec.get('mirror')}: "
+        f"{rec.get('courses_installed')}/{rec.get('courses_total')} courses installed, "
+        f"{rec.get('files_downloaded', 0)} files ({rec.get('bytes_downloaded', 0)} bytes) downloaded"
+    )
+    for line in rec.get("failures") or []:
+        print(f"  not yet: {line}", file=sys.stderr)
+    return 0 if state == "ok" else 3
+
+
+async def _sync_once(cfg: StationConfig) -> int:
+    from station.daemon import sync_pass
+
+    store = Store(cfg.data_dir)
+    async with aiohttp.ClientSession() as session:
+        rec = await sync_pass(cfg, store, session)
+    return _print_sync(rec)
+
+
+def cmd_sync(cfg: StationConfig, args: argparse.Namespace) -> int:
+    if not args.once:
+        print("station sync: use --once for one pass (station serve keeps syncing)", file=sys.stderr)
+        return 2
+    return asyncio.run(_sync_once(cfg))
+
+
+def cmd_serve(cfg: StationConfig, args: argparse.Namespace) -> int:
+    from station.daemon import build_app
+
+    host = args.host or cfg.ui_host
+    port = cfg.ui_port if args.port is None else args.port
+    print(f"station {cfg.station_id} serving the TV page on http://{host}:{port}/ (admin: /admin)", flush=True)
+    web.run_app(build_app(cfg), host=host, port=port, print=None)
+    return 0
+
+
+def cmd_status(cfg: StationConfig, args: argparse.Namespace) -> int:
+    store = Store(cfg.data_dir)
+    installed = store.installed()
+    status = {
+        "station": cfg.station_id,
+        "name": cfg.name,
+        "player": cfg.player,
+        "installed_version": installed.get("index_version", 0),
+        "courses": len(installed.get("courses", [])),
+        "complete": bool(installed.get("complete")),
+        "expires": installed.get("expires"),
+        "sync": store.sync_status(),
+        "storage": store.disk_usage(),
+    }
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+        return 0
+    sync = status["sync"]
+    print(f"station {cfg.station_id} ({cfg.name}), player {cfg.player}")
+    if not installed:
+        print("content: nothing installed yet (run `station sync --once` or start `station serve`)")
+    else:
+        print(f"content: version {status['installed_version']}, {status['courses']} courses, "
+              f"{'complete' if status['complete'] else 'incomplete'}, index valid until {status['expires']}")
+    if sync:
+        print(f"last sync: {sync.get('state')} at {sync.get('last_attempt')}; last success {sync.get('last_success') or 'never'}")
+        if sync.get("last_error"):
+            print(f"last error: {sync['last_error']}")
+    st = status["storage"]
+    print(f"storage: {st['media_files']} files, {st['media_bytes'] / 1e6:.1f} MB; {st['free_bytes'] / 1e9:.1f} GB free")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="station", description="yuanjiao village station daemon")
+    p.add_argument("--config", default="station.toml", help="station.toml (default: ./station.toml)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sync", help="sync with the mirrors")
+    s.add_argument("--once", action="store_true", help="one pass, then exit (exit code says how it went)")
+    s.set_defaults(func=cmd_sync)
+    s = sub.add_parser("serve", help="run the daemon: sync loop, TV page, admin page")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("status", help="sync, storage and content state")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"station: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return args.func(cfg, args)
+    except StationError as exc:
+        print(f"station: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
