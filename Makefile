@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEBIAN_PACKAGES := ffmpeg chromium minisign fonts-wqy-microhei nginx
+
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -17,8 +17,8 @@ setup: system-packages $(STAMP)
 # Install a Debian package only when what it provides is absent.
 system-packages:
 	@missing=""; \
-	for cmd in ffmpeg:ffmpeg chromium:chromium minisign:minisign nginx:nginx; do \
-	  command -v $${cmd%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${cmd%%:*} ] || missing="$$missing $${cmd##*:}"; \
+	for cmd in ffmpeg:ffmpeg chromium:chromium minisign:minisign; do \
+	  command -v $${cmd%%:*} >/dev/null 2>&1 || missing="$$missing $${cmd##*:}"; \
 	done; \
 	dpkg-query -W -f='$${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "ok installed" || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
