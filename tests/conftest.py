@@ -1,0 +1,124 @@
+"""Shared fixtures: real ffmpeg clips, a real headend data root, real servers on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_clip(dest: Path, seconds: float = 3, audio_only: bool = False, video_only: bool = False, size: str = "320x240") -> Path:
+    """A small real clip from ffmpeg's lavfi test sources."""
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
+    if not audio_only:
+        args += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25"]
+    if not video_only:
+        args += ["-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4"]
+    args += ["-t", str(seconds)]
+    if not audio_only:
+        args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if not video_only:
+        args += ["-c:a", "libmp3lame" if dest.suffix == ".mp3" else "aac"]
+    subprocess.run([*args, str(dest)], check=True)
+    return dest
+
+
+def run_cli(program: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``headend`` or ``station`` as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", f"{program}.cli", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300
+    )
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    return {
+        "video": make_clip(d / "雨季 养鹅 技术.mp4"),
+        "audio": make_clip(d / "政策解读.mp3", audio_only=True),
+    }
+
+
+@pytest.fixture(scope="session")
+def published_template(tmp_path_factory, clips) -> Path:
+    """A headend root with one video and one audio-only course, published once per session.
+    Tests copy it (``headend_root``) so they can change it freely."""
+    root = tmp_path_factory.mktemp("headend-template") / "headend"
+    assert run_cli("headend", "init", "--root", str(root)).returncode == 0
+    for key, title, cat in (("video", "雨季养鹅技术", "agriculture"), ("audio", "农村医保政策解读", "policy")):
+        res = run_cli("headend", "ingest", "--root", str(root), str(clips[key]), "--title", title, "--category", cat)
+        assert res.returncode == 0, res.stderr
+    res = run_cli("headend", "publish", "--root", str(root))
+    assert res.returncode == 0, res.stderr
+    return root
+
+
+@pytest.fixture
+def headend_root(tmp_path, published_template) -> Path:
+    dest = tmp_path / "headend"
+    shutil.copytree(published_template, dest, symlinks=True)
+    return dest
+
+
+@asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Serve an aiohttp app on 127.0.0.1, a free port; yield its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def write_station_toml(path: Path, mirrors: list[str], key_file: Path, player: str = "stb-sd", **extra_ui) -> Path:
+    mirrors_toml = ", ".join(f'"{m}"' for m in mirrors)
+    path.write_text(
+        f"""[station]
+id = "test-station"
+name = "测试村远教站点"
+region = ["广东省", "肇庆市", "高要市", "蚬岗镇", "测试村"]
+player = "{player}"
+data_dir = "data"
+
+[sync]
+mirrors = [{mirrors_toml}]
+trusted_keys = ["{key_file}"]
+interval_s = 300
+timeout_s = 5
+
+[report]
+url = "http://127.0.0.1:9/api/v1/"
+token = ""
+
+[ui]
+host = "127.0.0.1"
+port = 0
+admin_pin = "2468"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def run_cli_async(program: str, *args: str) -> tuple[int, str, str]:
+    """Like ``run_cli`` but without blocking the event loop (servers under test share it)."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", f"{program}.cli", *args, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
+    return proc.returncode, out.decode(), err.decode()
