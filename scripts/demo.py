@@ -1,0 +1,154 @@
+"""`make run`: demo courseware → headend → station, both running until Ctrl-C.
+
+Generates four demo courses from ffmpeg's lavfi sources (one audio-only), initialises a headend
+under var/headend, ingests and publishes them, registers the demo station, starts `headend serve`
+on 127.0.0.1:8700 and `station serve` with the repository's station.toml on :8080, waits for the
+first sync, and prints the URLs. Safe to run again: nothing is transcoded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+SRC = VAR / "demo-src"
+HEADEND_ROOT = VAR / "headend"
+STATION_TOML = ROOT / "station.toml"
+BIN = Path(sys.executable).parent
+
+# (file, title, category, description, seconds, video source or None for audio-only, audio source)
+COURSES = [
+    ("rainy-season-geese.mp4", "雨季养鹅技术", "agriculture", "雨季鹅舍防潮、饲料保存与常见病预防。", 45,
+     "testsrc2=size=960x540:rate=25", "sine=frequency=330:beep_factor=2"),
+    ("party-winter-training.mp4", "基层党员冬训第一讲", "party", "冬训动员与学习安排。", 40,
+     "smptehdbars=size=1280x720:rate=25", "sine=frequency=220"),
+    ("winter-fire-safety.mp4", "冬季防火安全常识", "safety", "取暖用电用火安全，发现火情怎么办。", 35,
+     "mandelbrot=size=640x480:rate=25", "sine=frequency=440:beep_factor=4"),
+    ("rural-medical-insurance.m4a", "农村医保政策解读（广播）", "policy", "新农合缴费、报销比例与异地就医备案。", 50,
+     None, "sine=frequency=262:beep_factor=3"),
+]
+
+
+def step(msg: str) -> None:
+    print(f"==> {msg}", flush=True)
+
+
+def run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess:
+    res = subprocess.run([str(a) for a in args], cwd=ROOT, capture_output=True, text=True)
+    if check and res.returncode != 0:
+        sys.exit(f"demo: {' '.join(map(str, args[:3]))} failed:\n{res.stdout}{res.stderr}")
+    return res
+
+
+def make_sources() -> list[Path]:
+    SRC.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, _, _, _, seconds, video, audio in COURSES:
+        dest = SRC / name
+        paths.append(dest)
+        if dest.exists():
+            continue
+        args = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
+        if video:
+            args += ["-f", "lavfi", "-i", video]
+        args += ["-f", "lavfi", "-i", audio, "-t", str(seconds)]
+        if video:
+            args += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+        args += ["-c:a", "aac", str(dest.with_suffix(".tmp" + dest.suffix))]
+        run(*args)
+        dest.with_suffix(".tmp" + dest.suffix).rename(dest)
+    return paths
+
+
+def wait_http(url: str, seconds: float, proc: subprocess.Popen, ok=lambda body: True) -> bytes:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"demo: {proc.args[1]} stopped (exit {proc.returncode}); see its output above")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                body = resp.read()
+                if ok(body):
+                    return body
+        except OSError:
+            pass
+        time.sleep(0.3)
+    sys.exit(f"demo: {url} did not answer within {seconds:.0f} s")
+
+
+def main() -> int:
+    cfg = tomllib.loads(STATION_TOML.read_text(encoding="utf-8"))
+    ui_port = cfg["ui"]["port"]
+    headend_port = 8700
+
+    step("making demo courseware with ffmpeg (lavfi test sources)")
+    sources = make_sources()
+    step(f"headend init --root {HEADEND_ROOT.relative_to(ROOT)}")
+    run(BIN / "headend", "init", "--root", HEADEND_ROOT)
+    for path, (_, title, category, description, *_rest) in zip(sources, COURSES):
+        step(f"headend ingest {path.name} 《{title}》")
+        res = run(BIN / "headend", "ingest", "--root", HEADEND_ROOT, path, "--title", title,
+                  "--category", category, "--description", description)
+        print("    " + res.stdout.strip())
+    step("headend publish")
+    print("    " + run(BIN / "headend", "publish", "--root", HEADEND_ROOT).stdout.strip().replace("\n", "\n    "))
+    st = cfg["station"]
+    res = run(BIN / "headend", "station", "add", "--root", HEADEND_ROOT, st["id"], "--name", st["name"],
+              "--region", "/".join(st["region"]), "--player", st["player"], check=False)
+    print("    " + (res.stdout or res.stderr).strip().replace("\n", "\n    "))
+
+    procs: list[subprocess.Popen] = []
+
+    def stop(*_):
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    try:
+        step(f"starting headend serve on 127.0.0.1:{headend_port}")
+        procs.append(subprocess.Popen([str(BIN / "headend"), "serve", "--root", str(HEADEND_ROOT), "--host", "127.0.0.1",
+                                       "--port", str(headend_port)], cwd=ROOT))
+        wait_http(f"http://127.0.0.1:{headend_port}/api/v1/health", 20, procs[0])
+        step(f"starting station serve ({STATION_TOML.name}) on 127.0.0.1:{ui_port}; first sync")
+        procs.append(subprocess.Popen([str(BIN / "station"), "--config", str(STATION_TOML), "serve"], cwd=ROOT))
+        wait_http(f"http://127.0.0.1:{ui_port}/api/status", 120, procs[1],
+                  ok=lambda body: json.loads(body).get("sync", {}).get("state") in ("ok", "partial", "failed"))
+        status = json.loads(wait_http(f"http://127.0.0.1:{ui_port}/api/status", 5, procs[1]))
+        print(f"    sync: {status.get('sync', {}).get('state')}, {status.get('courses_installed')} courses on the station")
+        print(
+            "\n"
+            f"  TV page (remote: arrows, Enter, Backspace):  http://127.0.0.1:{ui_port}/\n"
+            f"  station admin (PIN {cfg['ui']['admin_pin']}):                http://127.0.0.1:{ui_port}/admin\n"
+            f"  county dashboard:                            http://127.0.0.1:{headend_port}/county\n"
+            f"  signed repository:                           http://127.0.0.1:{headend_port}/repo/index.json\n"
+            "\n  Ctrl-C stops both.",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        print("demo: a server stopped unexpectedly; stopping the other", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        return 0
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
