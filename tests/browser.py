@@ -1,0 +1,47 @@
+"""The system Chromium (Debian ``chromium``) driven through Playwright, for TV-page tests.
+
+Never ``playwright install``: there is no download here; the Debian build plays H.264/AAC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed"
+    if not CHROMIUM.exists() and not shutil.which("chromium"):
+        return f"{CHROMIUM} not found (apt-get install chromium)"
+    return None
+
+
+@contextlib.asynccontextmanager
+async def launch_chromium() -> AsyncIterator["playwright.async_api.Browser"]:  # noqa: F821
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
