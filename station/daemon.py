@@ -44,6 +44,7 @@ async def _loop(app: web.Application) -> None:
     async with aiohttp.ClientSession() as session:
         while True:
             was_failing = failures > 0
+            wake.clear()  # a "sync now" pressed during this pass wakes the next wait
             rec = await sync_pass(cfg, store, session)
             if rec["state"] == "failed":
                 failures += 1
@@ -57,7 +58,6 @@ async def _loop(app: web.Application) -> None:
                 delay = cfg.sync_interval_s
             # Jitter, so ten thousand boxes do not all call at the same second.
             delay *= random.uniform(0.8, 1.2)
-            wake.clear()
             try:
                 await asyncio.wait_for(wake.wait(), timeout=delay)
             except asyncio.TimeoutError:
