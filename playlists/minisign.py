@@ -37,6 +37,16 @@ def _b64decode(text: str, what: str) -> bytes:
         raise SignatureError(f"{what}: not valid base64") from exc
 
 
+def _key_line(text: str, what: str) -> str:
+    """The one base64 line of a minisign key file (after its optional comment line)."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    if lines and lines[0].startswith(_UNTRUSTED):
+        lines = lines[1:]
+    if len(lines) != 1:
+        raise SignatureError(f"{what}: expected one base64 line after the comment")
+    return lines[0]
+
+
 def key_id_hex(key_id: bytes) -> str:
     """The key id as minisign prints it (little-endian 64-bit number in upper-case hex)."""
     return f"{int.from_bytes(key_id, 'little'):016X}"
@@ -57,12 +67,7 @@ class PublicKey:
     @classmethod
     def from_text(cls, text: str) -> "PublicKey":
         """A ``.pub`` file's text, or the bare base64 key line."""
-        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-        if lines and lines[0].startswith(_UNTRUSTED):
-            lines = lines[1:]
-        if len(lines) != 1:
-            raise SignatureError("public key: expected one base64 line after the comment")
-        return cls.from_base64(lines[0])
+        return cls.from_base64(_key_line(text, "public key"))
 
     @property
     def id_hex(self) -> str:
@@ -110,12 +115,7 @@ class SecretKey:
 
     @classmethod
     def from_text(cls, text: str) -> "SecretKey":
-        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-        if lines and lines[0].startswith(_UNTRUSTED):
-            lines = lines[1:]
-        if len(lines) != 1:
-            raise SignatureError("secret key: expected one base64 line after the comment")
-        blob = _b64decode(lines[0], "secret key")
+        blob = _b64decode(_key_line(text, "secret key"), "secret key")
         if len(blob) != 158 or blob[:2] != b"Ed" or blob[4:6] != b"B2":
             raise SignatureError("secret key: not a minisign Ed25519 secret key")
         if blob[2:4] != b"\x00\x00":

@@ -47,6 +47,17 @@ async def test_station_syncs_the_published_tree_byte_for_byte(headend_root, tmp_
         assert code == 0 and "0 files (0 bytes) downloaded" in out
 
 
+def test_every_published_signature_verifies_with_minisign(headend_root):
+    repo = headend_root / "repo"
+    sigs = sorted(repo.rglob("*.minisig"))
+    assert {s.name for s in sigs} == {"index.json.minisig", "all.1.json.minisig"}
+    for sig in sigs:
+        res = subprocess.run(["minisign", "-V", "-p", str(headend_root / "keys" / "headend.pub"),
+                              "-m", str(sig.with_suffix(""))], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        assert f"file:{sig.with_suffix('').name}" in res.stdout
+
+
 async def test_tampered_index_is_refused_by_minisign_and_station(headend_root, tmp_path):
     index = headend_root / "repo" / "index.json"
     data = index.read_bytes()
