@@ -16,6 +16,7 @@ from typing import Any
 from catalogue import CatalogueError, Course
 from playlists.canonical import canonical_json
 from playlists.errors import FormatError
+from playlists.schedule import Schedule
 
 SPEC_VERSION = 1
 INDEX_TYPE = "yuanjiao-index"
@@ -198,6 +199,7 @@ class Playlist:
     version: int
     title: str
     courses: tuple[CourseEntry, ...]
+    schedule: Schedule = field(default_factory=Schedule)
 
     @property
     def path(self) -> str:
@@ -212,6 +214,7 @@ class Playlist:
                 "version": self.version,
                 "title": self.title,
                 "courses": [c.to_dict() for c in self.courses],
+                **({"schedule": self.schedule.to_dict()} if self.schedule else {}),
             }
         )
 
@@ -229,6 +232,7 @@ class Playlist:
             version=_require(d, "version", int, what),
             title=str(d.get("title", "")),
             courses=courses,
+            schedule=Schedule.from_dict(d.get("schedule"), f"{what}: schedule"),
         )
 
 

@@ -174,7 +174,10 @@ class Syncer:
                     "expires": utc_iso(index.expires),
                     "installed_at": utc_iso(datetime.now(timezone.utc)),
                     "complete": not report.failures,
-                    "playlists": [{"name": p.name, "version": p.version, "title": p.title} for p in playlists],
+                    "playlists": [
+                        {"name": p.name, "version": p.version, "title": p.title, "schedule": p.schedule.to_dict()}
+                        for p in playlists
+                    ],
                     "notices": list(index.notices),
                     "courses": list(courses.values()),
                 },
