@@ -39,7 +39,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python scripts/bench.py
+	for b in scripts/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf var .pytest_cache build *.egg-info

@@ -1,4 +1,4 @@
-"""`make bench`: measured against a baseline taken in the same run (machines here are shared and
+"""`make bench` (ingest and sync): measured against a baseline taken in the same run (machines here are shared and
 noisy, so only ratios mean something).
 
 1. ingest: `headend ingest` wall time ÷ the bare ffmpeg commands it runs (same arguments, same
