@@ -33,7 +33,7 @@ from playlists import (
     sign_repository_file,
 )
 from playlists.atomic import atomic_write, fsync_dir
-from playlists.models import utc_iso
+from playlists.times import utc_iso
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from catalogue import CatalogueError, Course
 from playlists.canonical import canonical_json
+from playlists.audience import Audience, Notice, StationIdentity
 from playlists.errors import FormatError
+from playlists.times import parse_time, utc_iso
 from playlists.schedule import Schedule
 
 SPEC_VERSION = 1
@@ -29,20 +31,6 @@ MAX_PLAYLIST_BYTES = 16 << 20  # 16 MiB
 _PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-
-
-def utc_iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any, what: str) -> datetime:
-    try:
-        dt = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise FormatError(f"{what}: {value!r} is not an ISO 8601 time") from exc
-    if dt.tzinfo is None:
-        raise FormatError(f"{what}: {value!r} has no time zone")
-    return dt
 
 
 def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:
@@ -96,13 +84,34 @@ class FileRef:
 
 @dataclass(frozen=True)
 class PlaylistRef:
+    """The index's entry for one playlist: where it is, its pin, and whom it is for (so a station
+    fetches only what targets it)."""
+
     name: str
     version: int
     file: FileRef
     title: str = ""
+    audience: Audience = field(default_factory=Audience)
+    priority: int = 0
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "title": self.title, **self.file.to_dict()}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "title": self.title,
+            "audience": self.audience.to_dict(),
+            "priority": self.priority,
+            "valid_from": utc_iso(self.valid_from) if self.valid_from else None,
+            "valid_until": utc_iso(self.valid_until) if self.valid_until else None,
+            **self.file.to_dict(),
+        }
+
+    def targets(self, station: StationIdentity, now: datetime) -> bool:
+        """In this station's audience and not past its validity window (a playlist that starts
+        later is fetched ahead, so it is ready on the day)."""
+        return self.audience.matches(station) and (self.valid_until is None or now < self.valid_until)
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ class Index:
     timestamp: datetime
     expires: datetime
     playlists: tuple[PlaylistRef, ...]
-    notices: tuple[dict, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
     def to_bytes(self) -> bytes:
         return canonical_json(
@@ -122,7 +131,7 @@ class Index:
                 "timestamp": utc_iso(self.timestamp),
                 "expires": utc_iso(self.expires),
                 "playlists": [p.to_dict() for p in self.playlists],
-                "notices": list(self.notices),
+                "notices": [n.to_dict() for n in self.notices],
             }
         )
 
@@ -151,6 +160,10 @@ class Index:
                     version=_require(p, "version", int, pw),
                     title=str(p.get("title", "")),
                     file=FileRef.from_dict(p, pw),
+                    audience=Audience.from_dict(p.get("audience"), f"{pw}.audience"),
+                    priority=int(p.get("priority") or 0),
+                    valid_from=parse_time(p["valid_from"], f"{pw}.valid_from") if p.get("valid_from") else None,
+                    valid_until=parse_time(p["valid_until"], f"{pw}.valid_until") if p.get("valid_until") else None,
                 )
             )
         return cls(
@@ -158,7 +171,7 @@ class Index:
             timestamp=parse_time(_require(d, "timestamp", str, what), f"{what}: timestamp"),
             expires=parse_time(_require(d, "expires", str, what), f"{what}: expires"),
             playlists=tuple(refs),
-            notices=tuple(n for n in d.get("notices", []) if isinstance(n, dict)),
+            notices=tuple(Notice.from_dict(n, f"{what}: notices[{i}]") for i, n in enumerate(d.get("notices", []))),
         )
 
 

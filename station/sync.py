@@ -24,7 +24,8 @@ from playlists import (
     check_playlist,
 )
 from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
-from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES, utc_iso
+from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
+from playlists.times import utc_iso
 from station.config import StationConfig
 from station.errors import DownloadError, StoreError, SyncError
 from station.fetcher import Fetcher

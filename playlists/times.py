@@ -1,0 +1,22 @@
+"""Times in repository files: ISO 8601, UTC, whole seconds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from playlists.errors import FormatError
+
+
+def utc_iso(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any, what: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise FormatError(f"{what}: {value!r} is not an ISO 8601 time") from exc
+    if dt.tzinfo is None:
+        raise FormatError(f"{what}: {value!r} has no time zone")
+    return dt
