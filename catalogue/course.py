@@ -11,6 +11,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COURSE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 MAX_TITLE_CHARS = 100
 MAX_DESCRIPTION_CHARS = 2000
+MAX_EPISODE = 9999
 
 
 class CatalogueError(ValueError):
@@ -38,6 +39,9 @@ class Course:
     source_sha256: str
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    series: str = ""  # e.g. "雨季养鹅"; courses of one series are its episodes
+    episode: int | None = None  # 1, 2, … within the series
+    speaker: str = ""  # who teaches it, e.g. "县农技站 王技术员"
 
     def __post_init__(self) -> None:
         if not _COURSE_ID.match(self.id):
@@ -63,6 +67,15 @@ class Course:
         if not _SHA256.match(self.source_sha256):
             raise CatalogueError("source_sha256 must be 64 lower-case hex digits")
         object.__setattr__(self, "tags", tuple(self.tags))
+        for name in ("series", "speaker"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or len(value) > MAX_TITLE_CHARS or any(ch in value for ch in "\n\r\t"):
+                raise CatalogueError(f"{name} must be one line of at most {MAX_TITLE_CHARS} characters")
+            object.__setattr__(self, name, value.strip())
+        if self.episode is not None and (
+            isinstance(self.episode, bool) or not isinstance(self.episode, int) or not 1 <= self.episode <= MAX_EPISODE
+        ):
+            raise CatalogueError(f"episode must be a whole number from 1 to {MAX_EPISODE}, not {self.episode!r}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -80,6 +93,9 @@ class Course:
                 source_sha256=d["source_sha256"],
                 description=d.get("description", ""),
                 tags=tuple(d.get("tags", ())),
+                series=d.get("series") or "",
+                episode=d.get("episode"),
+                speaker=d.get("speaker") or "",
             )
         except KeyError as exc:
             raise CatalogueError(f"course record is missing {exc.args[0]!r}") from exc

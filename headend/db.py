@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS courses (
     source_sha256 TEXT NOT NULL UNIQUE,
     source_name TEXT NOT NULL,
     tags TEXT NOT NULL DEFAULT '[]',
+    series TEXT NOT NULL DEFAULT '',
+    episode INTEGER,
+    speaker TEXT NOT NULL DEFAULT '',
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -58,6 +61,15 @@ CREATE TABLE IF NOT EXISTS publications (
 """
 
 
+COURSE_COLUMNS_ADDED = {"series": "TEXT NOT NULL DEFAULT ''", "episode": "INTEGER", "speaker": "TEXT NOT NULL DEFAULT ''"}
+
+
+def _course(r: sqlite3.Row) -> Course:
+    return Course(id=r["id"], title=r["title"], category=r["category"], description=r["description"],
+                  duration_s=r["duration_s"], source_sha256=r["source_sha256"], tags=tuple(json.loads(r["tags"])),
+                  **{k: r[k] for k in ("series", "episode", "speaker") if k in r.keys()})  # older roots lack them
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -84,6 +96,11 @@ class Database:
     def create(self) -> None:
         with self.connect() as conn:
             conn.executescript(SCHEMA)
+            # Data roots made before the catalogue had series/episode/speaker get the columns.
+            have = {r["name"] for r in conn.execute("PRAGMA table_info(courses)")}
+            for col, decl in COURSE_COLUMNS_ADDED.items():
+                if col not in have:
+                    conn.execute(f"ALTER TABLE courses ADD COLUMN {col} {decl}")
 
     # ---- courses ---------------------------------------------------------------------------
 
@@ -92,23 +109,26 @@ class Database:
         with self.connect() as conn:
             conn.execute(
                 """INSERT INTO courses (id, title, category, description, duration_s, source_sha256,
-                       source_name, tags, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       source_name, tags, series, episode, speaker, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(id) DO UPDATE SET title=excluded.title, category=excluded.category,
                        description=excluded.description, duration_s=excluded.duration_s,
-                       tags=excluded.tags, updated_at=excluded.updated_at""",
+                       tags=excluded.tags, series=excluded.series, episode=excluded.episode,
+                       speaker=excluded.speaker, updated_at=excluded.updated_at""",
                 (course.id, course.title, course.category, course.description, course.duration_s,
-                 course.source_sha256, source_name, json.dumps(list(course.tags), ensure_ascii=False), ts, ts),
+                 course.source_sha256, source_name, json.dumps(list(course.tags), ensure_ascii=False),
+                 course.series, course.episode, course.speaker, ts, ts),
             )
 
     def courses(self) -> list[Course]:
         with self.connect() as conn:
             rows = conn.execute("SELECT * FROM courses ORDER BY created_at, id").fetchall()
-        return [
-            Course(id=r["id"], title=r["title"], category=r["category"], description=r["description"],
-                   duration_s=r["duration_s"], source_sha256=r["source_sha256"], tags=tuple(json.loads(r["tags"])))
-            for r in rows
-        ]
+        return [_course(r) for r in rows]
+
+    def course(self, course_id: str) -> Course | None:
+        with self.connect() as conn:
+            row = conn.execute("SELECT * FROM courses WHERE id=?", (course_id,)).fetchone()
+        return _course(row) if row else None
 
     # ---- renditions ------------------------------------------------------------------------
 
