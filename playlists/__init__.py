@@ -24,9 +24,29 @@ from playlists.models import (
     media_path,
     playlist_path,
 )
-from playlists.trust import TrustState, check_index, check_pinned, check_playlist, sign_repository_file
+from playlists.audience import Audience, Notice, StationIdentity
+from playlists.schedule import Schedule
+from playlists.trust import (
+    Rotation,
+    TrustState,
+    check_index,
+    check_pinned,
+    check_playlist,
+    check_rotation,
+    make_rotation,
+    rotation_path,
+    sign_repository_file,
+)
 
 __all__ = [
+    "Audience",
+    "Notice",
+    "Rotation",
+    "Schedule",
+    "StationIdentity",
+    "check_rotation",
+    "make_rotation",
+    "rotation_path",
     "INDEX_NAME",
     "CourseEntry",
     "ExpiredError",

@@ -185,6 +185,16 @@ def verify(data: bytes, signature_file: bytes, trusted: list[PublicKey] | tuple[
     raise SignatureError(f"{what}: signature does not match the content (altered or damaged)")
 
 
+def signer_key_id(signature_file: bytes) -> str | None:
+    """The key id a signature file claims (unverified: only to look for a rotation)."""
+    try:
+        line = signature_file.decode("utf-8").splitlines()[1]
+        blob = base64.b64decode(line.strip(), validate=True)
+    except (UnicodeDecodeError, IndexError, binascii.Error, ValueError):
+        return None
+    return key_id_hex(blob[2:10]) if len(blob) == 74 else None
+
+
 def parse_trusted_comment(comment: str) -> dict[str, str]:
     """``timestamp:1\\tfile:index.json\\tversion:3`` → ``{"timestamp": "1", ...}``."""
     fields: dict[str, str] = {}

@@ -9,18 +9,23 @@ Rules:
 * the index must not be expired, where "now" is never earlier than the newest signed timestamp
   seen (box clocks are unreliable);
 * a playlist must match the size and sha256 the verified index pins, and name itself as the index
-  says.
+  says;
+* a new signing key is trusted only through a rotation file (``keys/rotate-<NEWID>.json``) signed
+  by a key already trusted; the key it replaces is then retired.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from playlists.errors import ExpiredError, PinMismatch, RollbackError, SignatureError
-from playlists.minisign import PublicKey, SecretKey, parse_trusted_comment, verify
+from playlists.canonical import canonical_json
+from playlists.errors import FormatError
+from playlists.minisign import PublicKey, SecretKey, parse_trusted_comment, signer_key_id, verify
 from playlists.models import INDEX_NAME, FileRef, Index, Playlist, PlaylistRef
 
 
@@ -64,15 +69,16 @@ def check_index(data: bytes, signature: bytes, keys: list[PublicKey], state: Tru
         )
     if index.version == state.highest_version and state.highest_sha256 and sha != state.highest_sha256:
         raise RollbackError(f"{INDEX_NAME}: version {index.version} seen before with different content")
-    floor = [now.astimezone(timezone.utc), index.timestamp]
+    box_now = now.astimezone(timezone.utc)
+    floor = [box_now, index.timestamp]
     if state.newest_timestamp is not None:
         floor.append(state.newest_timestamp)
     effective_now = max(floor)
     if index.expires <= effective_now:
-        raise ExpiredError(
-            f"{INDEX_NAME}: version {index.version} expired at {index.expires.isoformat()} "
-            "(the mirror serves an old copy, or the headend has not re-signed; ask county staff)"
-        )
+        hint = "the mirror serves an old copy, or the headend has not re-signed; ask county staff"
+        if box_now > index.expires + timedelta(days=365):
+            hint = f"this box's clock says {box_now:%Y-%m-%d}; if that is wrong, set the date and sync again"
+        raise ExpiredError(f"{INDEX_NAME}: version {index.version} expired at {index.expires.isoformat()} ({hint})")
     return index
 
 
@@ -94,3 +100,51 @@ def check_playlist(data: bytes, signature: bytes, ref: PlaylistRef, keys: list[P
     if playlist.name != ref.name or playlist.version != ref.version:
         raise PinMismatch(f"{ref.file.path}: names itself {playlist.name!r} v{playlist.version}, index says {ref.name!r} v{ref.version}")
     return playlist
+
+
+ROTATION_TYPE = "yuanjiao-key-rotation"
+MAX_ROTATION_BYTES = 4096
+
+
+def rotation_path(new_key_id_hex: str) -> str:
+    return f"keys/rotate-{new_key_id_hex}.json"
+
+
+def make_rotation(old: SecretKey, new: PublicKey, timestamp: datetime) -> tuple[bytes, bytes]:
+    """A rotation file announcing ``new`` and its signature by the current key ``old``."""
+    data = canonical_json({
+        "type": ROTATION_TYPE,
+        "new_key": new.to_base64(),
+        "new_key_id": new.id_hex,
+        "previous_key_id": old.public_key.id_hex,
+        "timestamp": timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    })
+    path = rotation_path(new.id_hex)
+    return data, sign_repository_file(old, path, data, 1, timestamp)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    new_key: PublicKey
+    previous_key_id: str
+
+
+def check_rotation(data: bytes, signature: bytes, keys: list[PublicKey], expected_new_id: str) -> Rotation:
+    """Verify a rotation file: signed by a trusted key, bound to its name, announcing the key
+    we were looking for, and signed by the key it says it replaces."""
+    path = rotation_path(expected_new_id)
+    if len(data) > MAX_ROTATION_BYTES:
+        raise FormatError(f"{path}: larger than {MAX_ROTATION_BYTES} bytes")
+    comment = verify(data, signature, keys, path)
+    _check_binding(comment, posixpath.basename(path), 1, path)
+    try:
+        d = json.loads(data.decode("utf-8"))
+        new_key = PublicKey.from_base64(d["new_key"])
+        previous = str(d["previous_key_id"])
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, SignatureError) as exc:
+        raise FormatError(f"{path}: not a valid rotation file ({exc})") from exc
+    if d.get("type") != ROTATION_TYPE or new_key.id_hex != expected_new_id:
+        raise SignatureError(f"{path}: announces key {new_key.id_hex}, not {expected_new_id}")
+    if signer_key_id(signature) != previous:
+        raise SignatureError(f"{path}: says it replaces key {previous}, which did not sign it")
+    return Rotation(new_key=new_key, previous_key_id=previous)

@@ -32,6 +32,7 @@ class StationConfig:
     ui_port: int
     admin_pin: str
     language: str
+    tags: tuple[str, ...] = ()  # audience tags the headend can target, e.g. ("party-school",)
 
 
 def _get(table: dict, key: str, typ, where: str, default=...):
@@ -108,6 +109,7 @@ def load_config(path: str | Path) -> StationConfig:
         station_id=station_id,
         name=_get(st, "name", str, f"{name} [station]"),
         region=tuple(str(r) for r in region),
+        tags=tuple(str(t) for t in _get(st, "tags", list, f"{name} [station]", [])),
         player=player,
         data_dir=(base / _get(st, "data_dir", str, f"{name} [station]")).resolve(),
         mirrors=tuple(m if m.endswith("/") else m + "/" for m in mirrors),

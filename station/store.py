@@ -107,20 +107,38 @@ class Store:
         with self._write_lock:
             self._state.upsert(Document(doc, doc_id=doc_id))
 
-    _INSTALLED, _SYNC = 1, 2
+    _INSTALLED, _SYNC, _TRUST = 1, 2, 3
 
     def installed(self) -> dict:
         """The installed set: index version and sha256, newest signed timestamp, playlists, courses."""
         return self._doc(self._INSTALLED)
 
+    def trust(self) -> dict:
+        """What the trust rules remember (written, fsync'd, as soon as an index is verified):
+        highest index version and its sha256, newest signed timestamp, keys added by rotation
+        (base64) and keys retired by rotation (ids). Falls back to the installed set for stores
+        written before this document existed."""
+        doc = self._doc(self._TRUST)
+        if doc:
+            return doc
+        inst = self.installed()
+        return {
+            "highest_version": int(inst.get("index_version", 0)),
+            "highest_sha256": inst.get("index_sha256", ""),
+            "newest_timestamp": inst.get("newest_timestamp"),
+        }
+
     def trust_state(self) -> TrustState:
-        doc = self.installed()
+        doc = self.trust()
         ts = doc.get("newest_timestamp")
         return TrustState(
-            highest_version=int(doc.get("index_version", 0)),
-            highest_sha256=doc.get("index_sha256", ""),
+            highest_version=int(doc.get("highest_version", 0)),
+            highest_sha256=doc.get("highest_sha256", ""),
             newest_timestamp=datetime.fromisoformat(ts) if ts else None,
         )
+
+    def record_trust(self, doc: dict) -> None:
+        self._put(self._TRUST, doc)
 
     def install(self, doc: dict) -> None:
         """Replace the installed set in one atomic write (call only once every file is verified)."""

@@ -18,12 +18,18 @@ from playlists import (
     FileRef,
     Index,
     Playlist,
+    PlaylistRef,
+    PublicKey,
     RepositoryError,
     SignatureError,
+    StationIdentity,
     check_index,
     check_playlist,
+    check_rotation,
+    rotation_path,
 )
-from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
+from playlists.minisign import MAX_SIGNATURE_FILE_BYTES, signer_key_id
+from playlists.trust import MAX_ROTATION_BYTES
 from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
 from playlists.times import utc_iso
 from station.config import StationConfig
@@ -32,6 +38,10 @@ from station.fetcher import Fetcher
 from station.store import Store
 
 log = logging.getLogger(__name__)
+
+MAX_ROTATION_CHAIN = 8
+# What the installed document keeps of each playlist's index entry (besides its schedule).
+PLAYLIST_FIELDS = ("name", "version", "title", "priority", "valid_from", "valid_until")
 
 
 @dataclass
@@ -61,14 +71,54 @@ class Syncer:
         sig = await self.fetcher.fetch(urljoin(mirror, path + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
         return data, sig
 
+    def _trusted_keys(self) -> list[PublicKey]:
+        """Keys from station.toml plus keys added by rotation, minus keys rotation retired."""
+        trust = self.store.trust()
+        retired = set(trust.get("retired_keys", []))
+        keys = [*self.cfg.trusted_keys, *(PublicKey.from_base64(k) for k in trust.get("added_keys", []))]
+        seen, out = set(), []
+        for k in keys:
+            if k.id_hex not in retired and k.id_hex not in seen:
+                seen.add(k.id_hex)
+                out.append(k)
+        return out
+
+    async def _follow_rotation(self, mirror: str, wanted: str, depth: int = 0) -> None:
+        """Trust key ``wanted`` if a chain of rotation files leads to it from a trusted key."""
+        if depth >= MAX_ROTATION_CHAIN:
+            raise SignatureError(f"key {wanted}: no rotation chain to a trusted key within {MAX_ROTATION_CHAIN} steps")
+        path = rotation_path(wanted)
+        data, sig = await self._fetch_signed(mirror, path, MAX_ROTATION_BYTES)
+        signer = signer_key_id(sig)
+        if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
+            await self._follow_rotation(mirror, signer, depth + 1)
+        rot = check_rotation(data, sig, self._trusted_keys(), wanted)
+        trust = self.store.trust()
+        trust["added_keys"] = sorted({*trust.get("added_keys", []), rot.new_key.to_base64()})
+        trust["retired_keys"] = sorted({*trust.get("retired_keys", []), rot.previous_key_id})
+        await asyncio.to_thread(self.store.record_trust, trust)
+        log.warning("signing key rotated: %s replaces %s (announced on %s)", wanted, rot.previous_key_id, mirror)
+
+    async def _remember(self, index: Index, data: bytes) -> None:
+        """Persist the highest version and newest timestamp as soon as the index is verified."""
+        trust = self.store.trust()
+        seen = trust.get("newest_timestamp")
+        newest = max(filter(None, [datetime.fromisoformat(seen) if seen else None, index.timestamp]))
+        trust.update(highest_version=index.version, highest_sha256=hashlib.sha256(data).hexdigest(),
+                     newest_timestamp=newest.isoformat())
+        await asyncio.to_thread(self.store.record_trust, trust)
+
     async def _verified_index(self, report: SyncReport) -> tuple[str, Index, bytes]:
         errors = []
-        state = self.store.trust_state()
         for mirror in self.cfg.mirrors:
             for attempt in (1, 2):
                 try:
                     data, sig = await self._fetch_signed(mirror, INDEX_NAME, MAX_INDEX_BYTES)
-                    index = check_index(data, sig, list(self.cfg.trusted_keys), state, datetime.now(timezone.utc))
+                    signer = signer_key_id(sig)
+                    if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
+                        await self._follow_rotation(mirror, signer)
+                    index = check_index(data, sig, self._trusted_keys(), self.store.trust_state(), datetime.now(timezone.utc))
+                    await self._remember(index, data)
                     return mirror, index, data
                 except SignatureError as exc:
                     # The index and its signature are two files; a mirror mid-update can hand us
@@ -125,15 +175,18 @@ class Syncer:
             report.courses_total = report.courses_installed = len(installed.get("courses", []))
             return report
 
-        playlists: list[Playlist] = []
-        for ref in index.playlists:
+        now = datetime.now(timezone.utc)
+        me = StationIdentity(self.cfg.station_id, self.cfg.region, self.cfg.tags)
+        refs = sorted((r for r in index.playlists if r.targets(me, now)), key=lambda r: -r.priority)
+        playlists: list[tuple[PlaylistRef, Playlist]] = []
+        for ref in refs:
             try:
-                playlists.append(await self._playlist(mirror, ref))
+                playlists.append((ref, await self._playlist(mirror, ref)))
             except SyncError as exc:
                 report.failures.append(f"playlist {ref.name}: {exc}")
 
         courses: dict[str, dict] = {}
-        for pl in playlists:
+        for _, pl in playlists:
             for entry in pl.courses:
                 c = entry.course
                 if c.id in courses:
@@ -163,23 +216,23 @@ class Syncer:
                     "playlists": [pl.name],
                 }
         report.courses_installed = len(courses)
-        state = self.store.trust_state()
-        newest = max(filter(None, [state.newest_timestamp, index.timestamp]))
         try:
             await asyncio.to_thread(
                 self.store.install,
                 {
                     "index_version": index.version,
                     "index_sha256": index_sha,
-                    "newest_timestamp": newest.isoformat(),
                     "expires": utc_iso(index.expires),
                     "installed_at": utc_iso(datetime.now(timezone.utc)),
                     "complete": not report.failures,
                     "playlists": [
-                        {"name": p.name, "version": p.version, "title": p.title, "schedule": p.schedule.to_dict()}
-                        for p in playlists
+                        {**{k: v for k, v in ref.to_dict().items() if k in PLAYLIST_FIELDS}, "schedule": p.schedule.to_dict()}
+                        for ref, p in playlists
                     ],
-                    "notices": list(index.notices),
+                    "notices": [
+                        n.to_dict() for n in index.notices
+                        if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)
+                    ],
                     "courses": list(courses.values()),
                 },
             )
