@@ -30,7 +30,7 @@ _STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 def cmd_init(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    for sub in ("keys", "media", "repo", "work", "inbox"):
+    for sub in ("keys", "media", "work", "inbox", "playlists", "notices"):
         (root / sub).mkdir(exist_ok=True)
     cfg_path = root / CONFIG_NAME
     if not cfg_path.exists():
@@ -81,14 +81,101 @@ async def _ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from headend.publish import publish
+    from headend.publish import publish, refresh
 
     cfg = load_config(args.root)
-    res = publish(cfg, Database(cfg.db_path))
+    db = Database(cfg.db_path)
+    db.create()
+    res = (refresh if args.refresh else publish)(cfg, db)
     for line in res.skipped:
-        print(f"left out: {line}", file=sys.stderr)
-    print(f"published version {res.version}: {res.courses} courses, index expires {res.expires:%Y-%m-%d %H:%M} UTC\n"
+        print(f"left out of '全部课程': {line}", file=sys.stderr)
+    for line in res.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    what = "re-signed the index as" if args.refresh else "published"
+    print(f"{what} version {res.version}: {res.playlists} playlists, {res.courses} courses, "
+          f"index expires {res.expires:%Y-%m-%d %H:%M} UTC; {res.collected} old files collected\n"
           f"tree: {cfg.repo_dir}  (check by hand: minisign -V -p {cfg.public_key_path} -m {res.index_path})")
+    return 0
+
+
+def cmd_playlist_add(args: argparse.Namespace) -> int:
+    from headend.programming import load_playlist, write_definition
+
+    cfg = load_config(args.root)
+    audience = {"stations": args.station, "regions": args.region, "tags": args.tag}
+    path = write_definition(cfg.root / "playlists", args.name, {
+        "title": args.title, "items": args.course, "priority": args.priority or None,
+        "valid_from": args.valid_from, "valid_until": args.valid_until,
+        "audience": {k: v for k, v in audience.items() if v},
+    })
+    try:
+        load_playlist(path)
+    except HeadendError:
+        path.unlink()
+        raise
+    print(f"wrote {path}; run `headend publish --root {args.root}` to send it to stations")
+    return 0
+
+
+def cmd_notice_add(args: argparse.Namespace) -> int:
+    from headend.programming import load_notice, write_definition
+
+    cfg = load_config(args.root)
+    audience = {"stations": args.station, "regions": args.region, "tags": args.tag}
+    path = write_definition(cfg.root / "notices", args.id, {
+        "title": args.title, "body": args.body, "valid_from": args.valid_from, "valid_until": args.valid_until,
+        "audience": {k: v for k, v in audience.items() if v},
+    })
+    try:
+        load_notice(path)
+    except HeadendError:
+        path.unlink()
+        raise
+    print(f"wrote {path}; run `headend publish --root {args.root}` to send it to stations")
+    return 0
+
+
+def cmd_programming_list(args: argparse.Namespace) -> int:
+    from headend.programming import load_all
+
+    cfg = load_config(args.root)
+    playlists, notices = load_all(cfg.root)
+    if args.kind == "playlist":
+        for p in playlists:
+            sched = "\tscheduled" if p.schedule else ""
+            print(f"{p.name}\t{p.title}\t{len(p.items)} items\tpriority {p.priority}\t{p.audience.describe()}{sched}")
+    else:
+        for n in notices:
+            until = f"until {n.valid_until:%Y-%m-%d}" if n.valid_until else "no end"
+            print(f"{n.id}\t{n.title}\t{until}\t{n.audience.describe()}")
+    return 0
+
+
+def cmd_key_rotate(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from headend.publish import load_secret_key
+    from playlists import make_rotation
+
+    cfg = load_config(args.root)
+    old = load_secret_key(cfg)
+    new = SecretKey.generate()
+    data, sig = make_rotation(old, new.public_key, datetime.now(timezone.utc))
+    rot = cfg.published_dir / "keys" / f"rotate-{new.public_key.id_hex}.json"
+    atomic_write(rot.with_name(rot.name + ".minisig"), sig)
+    atomic_write(rot, data)
+    retired = cfg.keys_dir / "retired"
+    retired.mkdir(exist_ok=True)
+    os.replace(cfg.secret_key_path, retired / f"{old.public_key.id_hex}.key")
+    fd = os.open(cfg.secret_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(new.to_text())
+        fh.flush()
+        os.fsync(fh.fileno())
+    atomic_write(cfg.public_key_path, new.public_key.to_text().encode())
+    print(f"signing key {new.public_key.id_hex} replaces {old.public_key.id_hex} (old key kept in {retired}).\n"
+          f"Stations learn it from {rot.name}, signed by the old key, at the next publish; "
+          f"give new stations {cfg.public_key_path}.")
     return 0
 
 
@@ -139,7 +226,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("publish", help="write a new signed repository version")
     s.add_argument("--root", required=True)
+    s.add_argument("--refresh", action="store_true", help="only re-sign the index with a new expiry (for cron)")
     s.set_defaults(func=cmd_publish)
+
+    def audience_args(s: argparse.ArgumentParser) -> None:
+        s.add_argument("--station", action="append", default=[], help="a station id (repeatable)")
+        s.add_argument("--region", action="append", default=[], help="a region prefix like 广东省/肇庆市/高要市 (repeatable)")
+        s.add_argument("--tag", action="append", default=[], help="a station tag (repeatable)")
+        s.add_argument("--valid-from", help="first day, e.g. 2026-12-01 (China time)")
+        s.add_argument("--valid-until", help="end day, e.g. 2027-01-01 (China time)")
+
+    pl = sub.add_parser("playlist", help="playlists (<root>/playlists/*.toml)").add_subparsers(dest="sub", required=True)
+    s = pl.add_parser("add", help="write a playlist file")
+    s.add_argument("--root", required=True)
+    s.add_argument("name")
+    s.add_argument("--title", required=True)
+    s.add_argument("--course", action="append", default=[], required=True, help="course id or series:NAME, in order (repeatable)")
+    s.add_argument("--priority", type=int, default=0)
+    audience_args(s)
+    s.set_defaults(func=cmd_playlist_add)
+    s = pl.add_parser("list", help="list playlist files")
+    s.add_argument("--root", required=True)
+    s.set_defaults(func=cmd_programming_list, kind="playlist")
+
+    nt = sub.add_parser("notice", help="notices 活动通知 (<root>/notices/*.toml)").add_subparsers(dest="sub", required=True)
+    s = nt.add_parser("add", help="write a notice file")
+    s.add_argument("--root", required=True)
+    s.add_argument("id")
+    s.add_argument("--title", required=True)
+    s.add_argument("--body", required=True)
+    audience_args(s)
+    s.set_defaults(func=cmd_notice_add)
+    s = nt.add_parser("list", help="list notice files")
+    s.add_argument("--root", required=True)
+    s.set_defaults(func=cmd_programming_list, kind="notice")
+
+    ky = sub.add_parser("key", help="the signing key").add_subparsers(dest="sub", required=True)
+    s = ky.add_parser("rotate", help="make a new signing key, announced under the current one")
+    s.add_argument("--root", required=True)
+    s.set_defaults(func=cmd_key_rotate)
 
     s = sub.add_parser("serve", help="serve /repo/, /api/v1/ and the county dashboard")
     s.add_argument("--root", required=True)

@@ -7,7 +7,11 @@ Layout of a data root::
     keys/headend.key    minisign secret key (mode 0600) — never published
     keys/headend.pub    minisign public key — give it to stations
     media/ab/<sha>.mp4  transcoded renditions and posters, named by sha256 (the blob store)
-    repo/               the published static tree (serve it from anywhere)
+    playlists/*.toml    playlists as county staff define them (see headend.programming)
+    notices/*.toml      notices (活动通知)
+    published/          every playlist and rotation file ever published, with signatures
+    trees/v<N>/         repository version N: hard links, built aside, then switched to
+    repo -> trees/v<N>  the published static tree (a symlink switched atomically; serve it)
     work/               temporary transcoding output
 """
 
@@ -27,6 +31,8 @@ DEFAULT_CONFIG = """\
 [publish]
 index_expiry_days = 7          # stations refuse an index older than this: re-publish (or --refresh) before
 playlist_title = "全部课程"      # title of the playlist that carries every course
+all_courses_playlist = true    # publish that playlist (to every station) besides playlists/*.toml
+grace_days = 3                 # old playlists and media stay published this long for stations mid-sync
 
 [ingest]
 max_duration_s = 14400         # longest courseware accepted (4 h)
@@ -43,6 +49,8 @@ class HeadendConfig:
     root: Path
     index_expiry_days: float
     playlist_title: str
+    all_courses_playlist: bool
+    grace_days: float
     max_duration_s: float
     profiles: tuple[str, ...]  # empty: all
     host: str
@@ -73,6 +81,14 @@ class HeadendConfig:
         return self.root / "repo"
 
     @property
+    def trees_dir(self) -> Path:
+        return self.root / "trees"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.root / "published"
+
+    @property
     def work_dir(self) -> Path:
         return self.root / "work"
 
@@ -94,6 +110,8 @@ def load_config(root: str | Path) -> HeadendConfig:
             root=root,
             index_expiry_days=float(pub.get("index_expiry_days", 7)),
             playlist_title=str(pub.get("playlist_title", "全部课程")),
+            all_courses_playlist=bool(pub.get("all_courses_playlist", True)),
+            grace_days=float(pub.get("grace_days", 3)),
             max_duration_s=float(ing.get("max_duration_s", 14400)),
             profiles=tuple(str(p) for p in ing.get("profiles", [])),
             host=str(srv.get("host", "127.0.0.1")),

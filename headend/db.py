@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS stations (
     token_sha256 TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+-- Every file a published tree holds (repository path), and when a version last referenced it:
+-- files referenced within the grace period stay in new trees; older ones are collected.
+CREATE TABLE IF NOT EXISTS published_files (
+    path TEXT PRIMARY KEY,
+    last_referenced_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS publications (
     version INTEGER PRIMARY KEY,
     published_at TEXT NOT NULL,

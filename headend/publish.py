@@ -1,9 +1,11 @@
-"""Publish: the catalogue → a signed static repository tree under ``<root>/repo/``.
+"""Publish: catalogue + playlist/notice definitions → the next signed repository version.
 
-Order of writes (each atomic: temp file, fsync, rename): media (hard links into the tree),
-the new immutable playlist and its signature, the public key, then the index signature and the
-index last. Media and playlists never change once written, so a mirror mid-update serves the old
-index with old files or the new index with files that are all there already.
+A version is built aside in ``trees/.build-<N>/`` from hard links (media from the blob store,
+playlists and rotation files from ``published/``), signed, fsync'd, renamed to ``trees/v<N>``,
+and then ``repo`` — a symlink — is switched to it in one rename. A reader sees version N-1 or
+version N, never a mix. Playlists and media are immutable (named by version / sha256); files
+referenced by any version of the last ``grace_days`` stay in every new tree so a station mid-sync
+finds them; older ones are collected.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import hashlib
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,32 +23,41 @@ from headend.config import HeadendConfig
 from headend.db import Database
 from headend.errors import ConfigError, PublishError
 from headend.ingest import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for
+from headend.programming import PlaylistDef, load_all
 from playlists import (
     INDEX_NAME,
     CourseEntry,
     FileRef,
     Index,
+    Notice,
     Playlist,
     PlaylistRef,
     SecretKey,
     SignatureError,
+    StationIdentity,
     sign_repository_file,
 )
 from playlists.atomic import atomic_write, fsync_dir
+from playlists.schedule import Occurrence, overlaps
 from playlists.times import utc_iso
 
 log = logging.getLogger(__name__)
 
 ALL_PLAYLIST = "all"
+SCHEDULE_CHECK_DAYS = 62
+KEEP_TREES = 2  # the current tree and the one before it (requests in flight)
 
 
-@dataclass(frozen=True)
+@dataclass
 class PublishResult:
     version: int
     courses: int
-    skipped: list[str]  # course ids left out, with why
+    playlists: int
     expires: datetime
     index_path: Path
+    skipped: list[str] = field(default_factory=list)  # courses left out of 'all', with why
+    warnings: list[str] = field(default_factory=list)
+    collected: int = 0  # files no longer published
 
 
 def load_secret_key(cfg: HeadendConfig) -> SecretKey:
@@ -61,83 +72,274 @@ def load_secret_key(cfg: HeadendConfig) -> SecretKey:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def _link_into_repo(cfg: HeadendConfig, rel: str) -> None:
-    src = cfg.root / rel
-    dest = cfg.repo_dir / rel
-    if dest.exists():
-        return
+# ---- building the content ---------------------------------------------------------------------
+
+
+class _Catalogue:
+    """The catalogue with each course's files, read once per publish."""
+
+    def __init__(self, cfg: HeadendConfig, db: Database) -> None:
+        self.courses = db.courses()
+        self.by_id = {c.id: c for c in self.courses}
+        self.fingerprints = {p.name: p.fingerprint for p in profiles_for(cfg)}
+        self.files: dict[str, dict[str, FileRef]] = {}
+        with db.connect() as conn:
+            rows = conn.execute("SELECT * FROM renditions").fetchall()
+        wanted = {**self.fingerprints, POSTER_PROFILE: POSTER_FINGERPRINT}
+        for r in rows:
+            if wanted.get(r["profile"]) == r["fingerprint"] and (cfg.root / r["path"]).is_file():
+                self.files.setdefault(r["source_sha256"], {})[r["profile"]] = FileRef(
+                    path=r["path"], sha256=r["sha256"], size=r["size"], mime=r["mime"])
+
+    def entry(self, course: Course) -> CourseEntry:
+        files = dict(self.files.get(course.source_sha256, {}))
+        poster = files.pop(POSTER_PROFILE, None)
+        return CourseEntry(course=course, poster=poster, renditions=files)
+
+    def missing_profiles(self, course: Course, profiles: set[str]) -> list[str]:
+        have = self.files.get(course.source_sha256, {})
+        return sorted(p for p in profiles if p not in have)
+
+
+def _station_identities(db: Database) -> list[tuple[StationIdentity, str]]:
+    return [(StationIdentity(s["id"], tuple(s["region"]), tuple(s.get("tags", ()))), s["player"]) for s in db.stations()]
+
+
+def _check_definitions(defs: list[PlaylistDef], cat: _Catalogue, stations, now: datetime) -> tuple[dict[str, list[str]], list[str]]:
+    """Course ids per playlist, and warnings. PublishError for anything that must not go out."""
+    ids: dict[str, list[str]] = {}
+    warnings = []
+    for d in defs:
+        ids[d.name] = d.course_ids(cat.courses)
+        targeted = [(s, player) for s, player in stations if d.audience.matches(s)]
+        if not targeted and stations:
+            warnings.append(f"{d.where}: audience ({d.audience.describe()}) matches no registered station")
+        profiles = {player for _, player in targeted} or set(cat.fingerprints)
+        for cid in ids[d.name]:
+            missing = cat.missing_profiles(cat.by_id[cid], profiles)
+            if missing:
+                raise PublishError(
+                    f"{d.where}: course {cid} 《{cat.by_id[cid].title}》 has no rendition for {', '.join(missing)}, "
+                    "which targeted stations play; ingest its file again (or wait for its transcode) and publish"
+                )
+    # Overlapping programmes on one station: refuse, naming both.
+    end = now + timedelta(days=SCHEDULE_CHECK_DAYS)
+    durations = {c.id: c.duration_s for c in cat.courses}
+    scheduled = [d for d in defs if d.schedule]
+    for station, _ in stations:
+        occ: list[tuple[Occurrence, PlaylistDef]] = []
+        for d in scheduled:
+            if d.audience.matches(station):
+                lo = max(now, d.valid_from) if d.valid_from else now
+                hi = min(end, d.valid_until) if d.valid_until else end
+                occ += [(o, d) for o in d.schedule.occurrences(lo, hi)]
+        owner = {id(o): d for o, d in occ}
+        for a, b in overlaps([o for o, _ in occ], durations):
+            da, db_ = owner[id(a)], owner[id(b)]
+            raise PublishError(
+                f"schedule overlap on station {station.id}: {da.where} plays 《{cat.by_id[a.course].title}》 at "
+                f"{a.start:%Y-%m-%d %H:%M}, and {db_.where} plays 《{cat.by_id[b.course].title}》 at "
+                f"{b.start:%Y-%m-%d %H:%M} before it ends; move one of them"
+            )
+    return ids, warnings
+
+
+# ---- the tree -----------------------------------------------------------------------------------
+
+
+def _link(src: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    tmp.unlink(missing_ok=True)
     try:
-        os.link(src, tmp)
+        os.link(src, dest)
     except OSError:
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb+") as fh:
+        shutil.copyfile(src, dest)
+        with open(dest, "rb+") as fh:
             os.fsync(fh.fileno())
-    os.replace(tmp, dest)
-    fsync_dir(dest.parent)
 
 
-def _entry(cfg: HeadendConfig, db: Database, course: Course, profile_fps: dict[str, str]) -> CourseEntry | None:
-    renditions = {}
-    for name, fp in profile_fps.items():
-        row = db.rendition(course.source_sha256, name, fp)
-        if row is None or not (cfg.root / row["path"]).is_file():
-            return None
-        renditions[name] = FileRef(path=row["path"], sha256=row["sha256"], size=row["size"], mime=row["mime"])
-    prow = db.rendition(course.source_sha256, POSTER_PROFILE, POSTER_FINGERPRINT)
-    poster = None
-    if prow is not None and (cfg.root / prow["path"]).is_file():
-        poster = FileRef(path=prow["path"], sha256=prow["sha256"], size=prow["size"], mime=prow["mime"])
-    return CourseEntry(course=course, poster=poster, renditions=renditions)
+def _switch_repo(cfg: HeadendConfig, tree: Path) -> None:
+    repo = cfg.repo_dir
+    if repo.is_dir() and not repo.is_symlink():
+        # A root published before trees existed: move its folder aside once.
+        repo.rename(cfg.trees_dir / f"legacy-{datetime.now(timezone.utc):%Y%m%d%H%M%S}")
+    tmp = cfg.root / ".repo.switch"
+    tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(tree, cfg.root), tmp)
+    os.replace(tmp, repo)
+    fsync_dir(cfg.root)
+
+
+def _collect_trees(cfg: HeadendConfig, current: Path) -> None:
+    trees = sorted(
+        (p for p in cfg.trees_dir.iterdir() if p.is_dir() and (p.name.startswith("v") or p.name.startswith("legacy-"))),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in [t for t in trees if t != current][: max(0, len(trees) - KEEP_TREES)]:
+        shutil.rmtree(old, ignore_errors=True)
+    for build in cfg.trees_dir.glob(".build-*"):
+        shutil.rmtree(build, ignore_errors=True)  # left by an interrupted publish
+
+
+def _build_tree(cfg: HeadendConfig, version: int, files: dict[str, Path], index_bytes: bytes, index_sig: bytes) -> Path:
+    cfg.trees_dir.mkdir(parents=True, exist_ok=True)
+    build = cfg.trees_dir / f".build-{version}"
+    shutil.rmtree(build, ignore_errors=True)
+    dirs = set()
+    for rel, src in sorted(files.items()):
+        _link(src, build / rel)
+        dirs.add((build / rel).parent)
+    for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        fsync_dir(d)
+    atomic_write(build / (INDEX_NAME + ".minisig"), index_sig)
+    atomic_write(build / INDEX_NAME, index_bytes)
+    final = cfg.trees_dir / f"v{version}"
+    shutil.rmtree(final, ignore_errors=True)
+    build.rename(final)
+    fsync_dir(cfg.trees_dir)
+    return final
+
+
+def _published(cfg: HeadendConfig, rel: str) -> Path:
+    return cfg.published_dir / rel
+
+
+def _write_playlist(cfg: HeadendConfig, key: SecretKey, pl: Playlist, now: datetime) -> PlaylistRef:
+    data = pl.to_bytes()
+    path = _published(cfg, pl.path)
+    if not path.exists():
+        atomic_write(path.with_name(path.name + ".minisig"), sign_repository_file(key, pl.path, data, pl.version, now))
+        atomic_write(path, data)
+    return PlaylistRef(name=pl.name, version=pl.version, title=pl.title,
+                       file=FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data), "application/json"))
+
+
+def _previous_version(cfg: HeadendConfig, name: str) -> int | None:
+    versions = [int(p.name.split(".")[1]) for p in (cfg.published_dir / "playlists").glob(f"{name}.*.json")
+                if p.name.split(".")[1].isdigit()]
+    return max(versions) if versions else None
+
+
+def _files_of(pl: Playlist) -> set[str]:
+    out = {pl.path, pl.path + ".minisig"}
+    for e in pl.courses:
+        out |= {f.path for f in e.renditions.values()}
+        if e.poster:
+            out.add(e.poster.path)
+    return out
+
+
+def _source(cfg: HeadendConfig, rel: str) -> Path:
+    if rel.startswith("media/"):
+        return cfg.root / rel
+    if rel.startswith("keys/") and rel.endswith(".pub"):
+        return cfg.keys_dir / Path(rel).name
+    return _published(cfg, rel)
+
+
+def _finish(cfg: HeadendConfig, db: Database, key: SecretKey, version: int, now: datetime,
+            refs: list[PlaylistRef], notices: tuple[Notice, ...], referenced: set[str],
+            n_courses: int) -> tuple[Path, int, datetime]:
+    """Sign the index, build the tree, switch, record, collect."""
+    referenced = set(referenced) | {f"keys/{cfg.public_key_path.name}"}
+    referenced |= {f"keys/{p.name}" for p in (cfg.published_dir / "keys").glob("rotate-*.json*")}
+    stamp = utc_iso(now)
+    since = utc_iso(now - timedelta(days=cfg.grace_days))
+    with db.connect() as conn:
+        conn.executemany(
+            "INSERT INTO published_files (path, last_referenced_at) VALUES (?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET last_referenced_at = excluded.last_referenced_at",
+            [(rel, stamp) for rel in referenced],
+        )
+        keep = {r[0] for r in conn.execute("SELECT path FROM published_files WHERE last_referenced_at >= ?", (since,))}
+        gone = [r[0] for r in conn.execute("SELECT path FROM published_files WHERE last_referenced_at < ?", (since,))]
+    files = {rel: _source(cfg, rel) for rel in keep}
+    missing = sorted(rel for rel, src in files.items() if not src.is_file() and rel in referenced)
+    if missing:
+        raise PublishError(f"cannot publish: {missing[0]} is missing from {cfg.root}; ingest the course again")
+    files = {rel: src for rel, src in files.items() if src.is_file()}
+    expires = now + timedelta(days=cfg.index_expiry_days)
+    index = Index(version=version, timestamp=now, expires=expires, playlists=tuple(refs), notices=notices)
+    idx_bytes = index.to_bytes()
+    try:
+        tree = _build_tree(cfg, version, files, idx_bytes, sign_repository_file(key, INDEX_NAME, idx_bytes, version, now))
+        _switch_repo(cfg, tree)
+    except OSError as exc:
+        raise PublishError(f"cannot write repository version {version} under {cfg.trees_dir} ({exc}); "
+                           "the previous version stays published") from exc
+    db.add_publication(version, stamp, utc_iso(expires), hashlib.sha256(idx_bytes).hexdigest(), n_courses)
+    with db.connect() as conn:
+        conn.execute("DELETE FROM published_files WHERE last_referenced_at < ?", (since,))
+    for rel in gone:
+        if rel.startswith("playlists/"):
+            _published(cfg, rel).unlink(missing_ok=True)
+    _collect_trees(cfg, tree)
+    return tree, len(gone), expires
 
 
 def publish(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> PublishResult:
-    """Write the next signed repository version. Blocking (run it in a thread from async code)."""
+    """Write the next signed repository version. Blocking (run it in a thread from async code).
+    Nothing changes on any refusal."""
     key = load_secret_key(cfg)
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    defs, notices = load_all(cfg.root)
+    cat = _Catalogue(cfg, db)
+    stations = _station_identities(db)
+    ids, warnings = _check_definitions(defs, cat, stations, now)
+
     last = db.last_publication()
     version = (last["version"] if last else 0) + 1
-    profile_fps = {p.name: p.fingerprint for p in profiles_for(cfg)}
+    skipped = []
+    playlists: list[tuple[Playlist, PlaylistDef | None]] = []
+    if cfg.all_courses_playlist:
+        complete = []
+        for c in cat.courses:
+            missing = cat.missing_profiles(c, set(cat.fingerprints))
+            if missing:
+                skipped.append(f"{c.id} 《{c.title}》: no rendition for {', '.join(missing)} yet")
+            else:
+                complete.append(cat.entry(c))
+        playlists.append((Playlist(ALL_PLAYLIST, version, cfg.playlist_title, tuple(complete)), None))
+    for d in defs:
+        entries = tuple(cat.entry(cat.by_id[cid]) for cid in ids[d.name])
+        playlists.append((Playlist(d.name, version, d.title, entries, d.schedule), d))
 
-    entries, skipped = [], []
-    for course in db.courses():
-        entry = _entry(cfg, db, course, profile_fps)
-        if entry is None:
-            skipped.append(f"{course.id} ({course.title}): a rendition is missing; ingest its file again")
-            continue
-        entries.append(entry)
+    refs, referenced = [], set()
+    for pl, d in playlists:
+        prev = _previous_version(cfg, pl.name)
+        if prev is not None:  # unchanged content keeps its old version: stations fetch nothing new
+            same = Playlist(pl.name, prev, pl.title, pl.courses, pl.schedule)
+            prev_path = _published(cfg, same.path)
+            if prev_path.is_file() and prev_path.read_bytes() == same.to_bytes():
+                pl = same
+        ref = _write_playlist(cfg, key, pl, now)
+        if d is not None:
+            ref = PlaylistRef(ref.name, ref.version, ref.file, ref.title, d.audience, d.priority, d.valid_from, d.valid_until)
+        refs.append(ref)
+        referenced |= _files_of(pl)
 
+    n_courses = len({e.course.id for pl, _ in playlists for e in pl.courses})
+    tree, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses)
+    log.info("published version %d: %d playlists, %d courses", version, len(refs), n_courses)
+    return PublishResult(version=version, courses=n_courses, playlists=len(refs), expires=expires,
+                         index_path=cfg.repo_dir / INDEX_NAME, skipped=skipped, warnings=warnings, collected=collected)
+
+
+def refresh(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> PublishResult:
+    """Re-sign the current index as a new version with a new expiry; playlists stay as they are
+    (for a cron job that keeps stations from seeing an expired index)."""
+    key = load_secret_key(cfg)
+    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     try:
-        for entry in entries:
-            for ref in [*entry.renditions.values(), *([entry.poster] if entry.poster else [])]:
-                _link_into_repo(cfg, ref.path)
+        current = Index.from_bytes((cfg.repo_dir / INDEX_NAME).read_bytes())
+    except FileNotFoundError:
+        raise PublishError("nothing published yet; run `headend publish` first") from None
+    referenced: set[str] = set()
+    for ref in current.playlists:
+        referenced |= _files_of(Playlist.from_bytes(_published(cfg, ref.file.path).read_bytes(), ref.file.path))
+    last = db.last_publication()
+    version = max(current.version, last["version"] if last else 0) + 1
+    n_courses = last["courses"] if last else 0
+    _, collected, expires = _finish(cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses)
+    return PublishResult(version=version, courses=n_courses, playlists=len(current.playlists), expires=expires,
+                         index_path=cfg.repo_dir / INDEX_NAME, collected=collected)
 
-        playlist = Playlist(name=ALL_PLAYLIST, version=version, title=cfg.playlist_title, courses=tuple(entries))
-        pl_bytes = playlist.to_bytes()
-        pl_path = cfg.repo_dir / playlist.path
-        atomic_write(pl_path.with_name(pl_path.name + ".minisig"), sign_repository_file(key, playlist.path, pl_bytes, version, now))
-        atomic_write(pl_path, pl_bytes)
-        atomic_write(cfg.repo_dir / "keys" / cfg.public_key_path.name, cfg.public_key_path.read_bytes())
-
-        expires = now + timedelta(days=cfg.index_expiry_days)
-        index = Index(
-            version=version,
-            timestamp=now,
-            expires=expires,
-            playlists=(
-                PlaylistRef(
-                    name=ALL_PLAYLIST, version=version, title=cfg.playlist_title,
-                    file=FileRef(path=playlist.path, sha256=hashlib.sha256(pl_bytes).hexdigest(), size=len(pl_bytes), mime="application/json"),
-                ),
-            ),
-        )
-        idx_bytes = index.to_bytes()
-        atomic_write(cfg.repo_dir / (INDEX_NAME + ".minisig"), sign_repository_file(key, INDEX_NAME, idx_bytes, version, now))
-        atomic_write(cfg.repo_dir / INDEX_NAME, idx_bytes)
-    except OSError as exc:
-        raise PublishError(f"cannot write the repository under {cfg.repo_dir} ({exc}); the previous version stays published") from exc
-    db.add_publication(version, utc_iso(now), utc_iso(expires), hashlib.sha256(idx_bytes).hexdigest(), len(entries))
-    log.info("published version %d: %d courses, expires %s", version, len(entries), utc_iso(expires))
-    return PublishResult(version=version, courses=len(entries), skipped=skipped, expires=expires, index_path=cfg.repo_dir / INDEX_NAME)
