@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from urllib.parse import urljoin
@@ -61,10 +62,11 @@ class SyncReport:
 
 
 class Syncer:
-    def __init__(self, cfg: StationConfig, store: Store, fetcher: Fetcher) -> None:
+    def __init__(self, cfg: StationConfig, store: Store, fetcher: Fetcher, clock: Callable[[], datetime] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.fetcher = fetcher
+        self.clock = clock or (lambda: datetime.now(timezone.utc))  # the box's clock, which may be wrong
 
     async def _fetch_signed(self, mirror: str, path: str, max_bytes: int) -> tuple[bytes, bytes]:
         data = await self.fetcher.fetch(urljoin(mirror, path), max_bytes)
@@ -88,7 +90,13 @@ class Syncer:
         if depth >= MAX_ROTATION_CHAIN:
             raise SignatureError(f"key {wanted}: no rotation chain to a trusted key within {MAX_ROTATION_CHAIN} steps")
         path = rotation_path(wanted)
-        data, sig = await self._fetch_signed(mirror, path, MAX_ROTATION_BYTES)
+        try:
+            data, sig = await self._fetch_signed(mirror, path, MAX_ROTATION_BYTES)
+        except DownloadError as exc:
+            raise SignatureError(
+                f"signed by key {wanted}, which is not a trusted key, and no rotation announces it ({exc}); "
+                "if the headend changed its key, copy its new .pub file into [sync] trusted_keys"
+            ) from exc
         signer = signer_key_id(sig)
         if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
             await self._follow_rotation(mirror, signer, depth + 1)
@@ -117,7 +125,7 @@ class Syncer:
                     signer = signer_key_id(sig)
                     if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
                         await self._follow_rotation(mirror, signer)
-                    index = check_index(data, sig, self._trusted_keys(), self.store.trust_state(), datetime.now(timezone.utc))
+                    index = check_index(data, sig, self._trusted_keys(), self.store.trust_state(), self.clock())
                     await self._remember(index, data)
                     return mirror, index, data
                 except SignatureError as exc:
@@ -136,7 +144,7 @@ class Syncer:
         for mirror in _ordered(self.cfg.mirrors, first_mirror):
             try:
                 data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_PLAYLIST_BYTES, ref.file.size))
-                return check_playlist(data, sig, ref, list(self.cfg.trusted_keys))
+                return check_playlist(data, sig, ref, self._trusted_keys())
             except (DownloadError, RepositoryError) as exc:
                 errors.append(f"{mirror}: {exc}")
         raise SyncError("; ".join(errors))
@@ -175,7 +183,7 @@ class Syncer:
             report.courses_total = report.courses_installed = len(installed.get("courses", []))
             return report
 
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         me = StationIdentity(self.cfg.station_id, self.cfg.region, self.cfg.tags)
         refs = sorted((r for r in index.playlists if r.targets(me, now)), key=lambda r: -r.priority)
         playlists: list[tuple[PlaylistRef, Playlist]] = []

@@ -1,0 +1,102 @@
+"""An in-memory repository served over loopback HTTP, for replaying attacks on the station
+(python-tuf's ``tests/repository_simulator.py`` is the model). It signs like the headend does —
+with the real ``playlists`` code — and then lets a test change any byte, serve an old file, an
+endless body, or a file signed by the wrong key."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from aiohttp import web
+
+from catalogue import Course, course_id_for
+from playlists import (
+    INDEX_NAME,
+    Audience,
+    CourseEntry,
+    FileRef,
+    Index,
+    Notice,
+    Playlist,
+    PlaylistRef,
+    SecretKey,
+    media_path,
+    sign_repository_file,
+)
+from tests.conftest import serve
+
+
+@dataclass
+class RepositorySimulator:
+    key: SecretKey = field(default_factory=SecretKey.generate)
+    files: dict[str, bytes] = field(default_factory=dict)
+    endless: set[str] = field(default_factory=set)  # paths answered with a body that never ends
+    version: int = 0
+    courses: list[CourseEntry] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def add_course(self, title: str, content: bytes, profile: str = "stb-sd", category: str = "agriculture") -> CourseEntry:
+        source = hashlib.sha256(title.encode() + content).hexdigest()
+        sha = hashlib.sha256(content).hexdigest()
+        ref = FileRef(media_path(sha, "mp4"), sha, len(content), "video/mp4")
+        self.files[ref.path] = content
+        entry = CourseEntry(
+            course=Course(id=course_id_for(source), title=title, category=category, duration_s=60, source_sha256=source),
+            poster=None, renditions={profile: ref},
+        )
+        self.courses.append(entry)
+        return entry
+
+    def publish(self, *, timestamp: datetime | None = None, expires_in: timedelta = timedelta(days=7),
+                audience: Audience | None = None, key: SecretKey | None = None) -> Index:
+        """Sign a new version: playlist ``all`` with every course, then the index."""
+        key = key or self.key
+        self.version += 1
+        ts = (timestamp or datetime.now(timezone.utc)).replace(microsecond=0)
+        pl = Playlist("all", self.version, "全部课程", tuple(self.courses))
+        data = pl.to_bytes()
+        self.files[pl.path] = data
+        self.files[pl.path + ".minisig"] = sign_repository_file(key, pl.path, data, self.version, ts)
+        ref = PlaylistRef("all", self.version, FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data)),
+                          "全部课程", audience or Audience())
+        index = Index(self.version, ts, ts + expires_in, (ref,), tuple(self.notices))
+        self.sign_index(index, key)
+        return index
+
+    def sign_index(self, index: Index, key: SecretKey | None = None) -> None:
+        data = index.to_bytes()
+        self.files[INDEX_NAME] = data
+        self.files[INDEX_NAME + ".minisig"] = sign_repository_file(key or self.key, INDEX_NAME, data, index.version, index.timestamp)
+
+    def snapshot(self) -> dict[str, bytes]:
+        return dict(self.files)
+
+    # ---- serving --------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        self.requests.append(path)
+        if path in self.endless:
+            resp = web.StreamResponse()
+            await resp.prepare(request)
+            try:
+                for _ in range(100_000):  # bounded: ~6 GB would take far longer than any cap
+                    await resp.write(b"\0" * 65536)
+            except (ConnectionResetError, RuntimeError):
+                pass
+            return resp
+        if path not in self.files:
+            raise web.HTTPNotFound()
+        return web.Response(body=self.files[path])
+
+    @asynccontextmanager
+    async def served(self) -> AsyncIterator[str]:
+        app = web.Application()
+        app.router.add_get("/repo/{path:.+}", self._handle)
+        async with serve(app) as base:
+            yield f"{base}/repo/"
