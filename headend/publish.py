@@ -38,6 +38,7 @@ from playlists import (
     sign_repository_file,
 )
 from playlists.atomic import atomic_write, fsync_dir
+from playlists.minisign import signer_key_id
 from playlists.schedule import Occurrence, overlaps
 from playlists.times import utc_iso
 
@@ -309,7 +310,9 @@ def publish(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> Pu
         if prev is not None:  # unchanged content keeps its old version: stations fetch nothing new
             same = Playlist(pl.name, prev, pl.title, pl.courses, pl.schedule)
             prev_path = _published(cfg, same.path)
-            if prev_path.is_file() and prev_path.read_bytes() == same.to_bytes():
+            sig_path = prev_path.with_name(prev_path.name + ".minisig")
+            if (prev_path.is_file() and prev_path.read_bytes() == same.to_bytes()
+                    and signer_key_id(sig_path.read_bytes()) == key.public_key.id_hex):  # not after a key rotation
                 pl = same
         ref = _write_playlist(cfg, key, pl, now)
         if d is not None:
@@ -335,6 +338,10 @@ def refresh(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> Pu
         raise PublishError("nothing published yet; run `headend publish` first") from None
     referenced: set[str] = set()
     for ref in current.playlists:
+        sig = _published(cfg, ref.file.path + ".minisig")
+        if signer_key_id(sig.read_bytes()) != key.public_key.id_hex:
+            raise PublishError(f"{ref.file.path} is signed by an earlier key; after `headend key rotate`, "
+                               "run `headend publish` (not --refresh) once")
         referenced |= _files_of(Playlist.from_bytes(_published(cfg, ref.file.path).read_bytes(), ref.file.path))
     last = db.last_publication()
     version = max(current.version, last["version"] if last else 0) + 1

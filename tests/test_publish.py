@@ -1,0 +1,168 @@
+"""`headend publish` from a user's side: atomic versions, playlists and notices from TOML files
+reaching exactly the stations they target, refusals that name the file and change nothing,
+--refresh, collection after the grace period, and key rotation end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from headend.app import create_app as headend_app
+from headend.config import load_config as headend_config
+from playlists import Index, Playlist
+from station.config import load_config as station_config
+from station.store import Store
+from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
+
+
+def course_ids(root: Path) -> dict[str, str]:
+    with sqlite3.connect(root / "headend.db") as conn:
+        return dict(conn.execute("SELECT title, id FROM courses").fetchall())
+
+
+def index_of(root: Path) -> Index:
+    return Index.from_bytes((root / "repo" / "index.json").read_bytes())
+
+
+def publish(root: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run_cli("headend", "publish", "--root", str(root), *extra)
+
+
+def tree_is_consistent(tree: Path, pub: Path) -> None:
+    """Everything a tree's index pins is in that same tree, and it verifies with minisign."""
+    assert subprocess.run(["minisign", "-V", "-q", "-p", str(pub), "-m", str(tree / "index.json")]).returncode == 0
+    for ref in Index.from_bytes((tree / "index.json").read_bytes()).playlists:
+        pl = Playlist.from_bytes((tree / ref.file.path).read_bytes())
+        for entry in pl.courses:
+            for f in [*entry.renditions.values(), *([entry.poster] if entry.poster else [])]:
+                assert (tree / f.path).stat().st_size == f.size
+
+
+def test_each_version_is_a_whole_tree_switched_at_once(headend_root):
+    pub = headend_root / "keys" / "headend.pub"
+    assert os.readlink(headend_root / "repo") == "trees/v1"
+    ids = course_ids(headend_root)
+    (headend_root / "playlists" / "geese.toml").write_text(f'title = "养鹅专题"\nitems = ["{ids["雨季养鹅技术"]}"]\n', encoding="utf-8")
+    assert publish(headend_root).returncode == 0
+    assert os.readlink(headend_root / "repo") == "trees/v2"
+    for v in (1, 2):  # the previous tree stays for requests in flight; both are whole
+        tree_is_consistent(headend_root / "trees" / f"v{v}", pub)
+    assert publish(headend_root).returncode == 0
+    assert sorted(p.name for p in (headend_root / "trees").iterdir()) == ["v2", "v3"]
+
+
+def test_unchanged_playlist_keeps_its_version(headend_root):
+    assert publish(headend_root).returncode == 0
+    idx = index_of(headend_root)
+    assert idx.version == 2 and [r.file.path for r in idx.playlists] == ["playlists/all.1.json"]
+
+
+def test_refresh_resigns_only_the_index(headend_root):
+    before = index_of(headend_root)
+    res = publish(headend_root, "--refresh")
+    assert res.returncode == 0, res.stderr
+    after = index_of(headend_root)
+    assert after.version == before.version + 1 and after.expires >= before.expires
+    assert after.playlists == before.playlists
+
+
+def test_unknown_course_is_refused_naming_file_and_item(headend_root):
+    (headend_root / "playlists" / "bad.toml").write_text('title = "坏的"\nitems = ["c-000000000000"]\n', encoding="utf-8")
+    res = publish(headend_root)
+    assert res.returncode == 1
+    assert "playlists/bad.toml" in res.stderr and "c-000000000000" in res.stderr
+    assert os.readlink(headend_root / "repo") == "trees/v1"
+
+
+def test_malformed_toml_names_file_and_line(headend_root):
+    (headend_root / "playlists" / "typo.toml").write_text('title = "冬训"\nitems = [c-1]\npriority = 1\n', encoding="utf-8")
+    res = publish(headend_root)
+    assert res.returncode == 1 and "typo.toml" in res.stderr and "line 2" in res.stderr
+
+
+def test_audience_that_matches_no_station_warns(headend_root):
+    assert run_cli("headend", "station", "add", "--root", str(headend_root), "xianyi", "--region", "广东省/肇庆市/高要市").returncode == 0
+    ids = course_ids(headend_root)
+    res = run_cli("headend", "playlist", "add", "--root", str(headend_root), "shaoguan", "--title", "韶关专题",
+                  "--course", ids["雨季养鹅技术"], "--region", "广东省/韶关市")
+    assert res.returncode == 0, res.stderr
+    res = publish(headend_root)
+    assert res.returncode == 0 and "matches no registered station" in res.stderr and "shaoguan.toml" in res.stderr
+
+
+def test_overlapping_schedules_are_refused_naming_both(headend_root):
+    assert run_cli("headend", "station", "add", "--root", str(headend_root), "xianyi", "--region", "广东省/肇庆市").returncode == 0
+    ids = course_ids(headend_root)
+    for name, course in (("morning", ids["雨季养鹅技术"]), ("policy", ids["农村医保政策解读"])):
+        (headend_root / "playlists" / f"{name}.toml").write_text(
+            f'title = "{name}"\nitems = []\n[[schedule.weekly]]\ncourse = "{course}"\ndays = [1]\ntime = "08:00"\n',
+            encoding="utf-8")
+    res = publish(headend_root)
+    assert res.returncode == 1
+    assert "overlap on station xianyi" in res.stderr and "morning.toml" in res.stderr and "policy.toml" in res.stderr
+    assert os.readlink(headend_root / "repo") == "trees/v1"
+
+
+def test_collects_old_playlists_after_the_grace_period(headend_root, clips):
+    cfg = headend_root / "headend.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("grace_days = 3", "grace_days = 0"), encoding="utf-8")
+    assert run_cli("headend", "ingest", "--root", str(headend_root), str(clips["video"]), "--title", "雨季养鹅技术（新版）",
+                   "--category", "agriculture").returncode == 0
+    res = publish(headend_root)
+    assert res.returncode == 0 and "old files collected" in res.stdout
+    assert not (headend_root / "repo" / "playlists" / "all.1.json").exists()
+    assert not (headend_root / "published" / "playlists" / "all.1.json").exists()
+    assert (headend_root / "repo" / "playlists" / "all.2.json").exists()
+
+
+async def test_playlists_and_notices_reach_exactly_their_stations(headend_root, tmp_path):
+    ids = course_ids(headend_root)
+    (headend_root / "playlists" / "winter.toml").write_text(
+        f'title = "高要冬训"\nitems = ["{ids["雨季养鹅技术"]}"]\npriority = 5\n'
+        '[audience]\nregions = ["广东省/肇庆市/高要市"]\n'
+        f'[[schedule.weekly]]\ncourse = "{ids["雨季养鹅技术"]}"\ndays = [1, 3]\ntime = "19:30"\n', encoding="utf-8")
+    assert run_cli("headend", "notice", "add", "--root", str(headend_root), "meeting", "--title", "冬训动员会",
+                   "--body", "周三晚七点半在村委会集中学习。", "--region", "广东省/肇庆市/高要市").returncode == 0
+    res = publish(headend_root)
+    assert res.returncode == 0, res.stderr
+    pub = headend_root / "keys" / "headend.pub"
+    async with serve(headend_app(headend_config(headend_root))) as base:
+        stores = {}
+        for name, region in (("gaoyao", "高要市"), ("shaoguan", None)):
+            d = tmp_path / name
+            d.mkdir()
+            toml = write_station_toml(d / "station.toml", [f"{base}/repo/"], pub)
+            if region is None:
+                toml.write_text(toml.read_text(encoding="utf-8").replace("肇庆市", "韶关市"), encoding="utf-8")
+            code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+            assert code == 0, err
+            stores[name] = Store(station_config(toml).data_dir).installed()
+    gaoyao, shaoguan = stores["gaoyao"], stores["shaoguan"]
+    assert [p["name"] for p in gaoyao["playlists"]] == ["winter", "all"]  # priority first
+    assert gaoyao["playlists"][0]["schedule"]["weekly"][0]["time"] == "19:30"
+    assert [n["title"] for n in gaoyao["notices"]] == ["冬训动员会"]
+    assert [p["name"] for p in shaoguan["playlists"]] == ["all"] and shaoguan["notices"] == []
+
+
+async def test_key_rotation_reaches_a_station_that_knows_only_the_old_key(headend_root, tmp_path):
+    old_pub = tmp_path / "old.pub"
+    old_pub.write_bytes((headend_root / "keys" / "headend.pub").read_bytes())
+    async with serve(headend_app(headend_config(headend_root))) as base:
+        toml = write_station_toml(tmp_path / "station.toml", [f"{base}/repo/"], old_pub)
+        assert (await run_cli_async("station", "--config", str(toml), "sync", "--once"))[0] == 0
+        res = run_cli("headend", "key", "rotate", "--root", str(headend_root))
+        assert res.returncode == 0, res.stderr
+        assert publish(headend_root).returncode == 0
+        new_pub = headend_root / "keys" / "headend.pub"
+        assert new_pub.read_bytes() != old_pub.read_bytes()
+        assert subprocess.run(["minisign", "-V", "-q", "-p", str(new_pub), "-m",
+                               str(headend_root / "repo" / "index.json")]).returncode == 0
+        code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+        assert code == 0, err
+    st = json.loads((await run_cli_async("station", "--config", str(toml), "status", "--json"))[1])
+    assert st["installed_version"] == 2
