@@ -10,9 +10,13 @@ STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages run test bench clean
+.PHONY: setup system-packages js-tools run test bench clean messages
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) js-tools
+
+# acorn (npm, devDependency) checks in the tests that every served script parses as ES5.
+js-tools:
+	@test -f node_modules/acorn/bin/acorn || { command -v npm >/dev/null 2>&1 && npm ci --no-audit --no-fund --loglevel=error; } || echo "npm not found: the ES5 check of the TV scripts will fail (install nodejs and npm)"
 
 # Install a Debian package only when what it provides is absent.
 system-packages:
@@ -40,6 +44,11 @@ test: setup
 
 bench: setup
 	for b in scripts/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Refresh the UI catalogues after changing UI text (message ids are English; see station/i18n.py).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project yuanjiao -o station/locale/messages.pot .
+	$(BIN)/pybabel update -i station/locale/messages.pot -d station/locale --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf var .pytest_cache build *.egg-info

@@ -1,5 +1,17 @@
-"""The admin page (信息管理员, usually from a phone on the village LAN): PIN login, sync status,
-storage, installed courses and the 立即同步 button.
+"""The admin page (信息管理员, usually from a phone on the village LAN).
+
+Routes::
+
+    GET  /admin                  PIN login, then: today's and this month's figures, sync status with
+                                 progress, failures and their reasons, storage, per-course
+                                 availability, study sessions, logbook, five-ones self-check, notices
+    POST /admin/login, /admin/logout, /admin/sync
+    POST /admin/session/start    topic, facilitator, headcount (1-9999) and an optional roll of names
+    POST /admin/session/end
+    POST /admin/logbook          one logbook entry
+    POST /admin/fives            the five-ones self-check
+
+Logins (right or wrong) are recorded in the journal; a wrong PIN never says what was wrong.
 
 Sessions are random tokens kept in memory (a restart logs everyone out) and sent back as an
 HttpOnly, SameSite=Strict cookie. A wrong PIN costs ``failure_delay_s`` and counts against the
@@ -19,10 +31,12 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from catalogue.categories import category_label
 from players import ProfileError, profile
-from station.web import CONFIG, STORE, SYNC_NOW, render
-from station.web_tv import minutes
+from station import i18n, tv_model
+from station.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT, N_, InputError
+from station.web import ATTENDANCE, CONFIG, STORE, SYNC_NOW, render, translator
+from station.web_study import summary_view
+from station.web_tv import category_name, media_missing, now_china
 
 COOKIE = "yj_admin"
 
@@ -106,9 +120,24 @@ ADMIN = web.AppKey("admin", AdminGuard)
 # ---- display helpers (the template only prints these) ------------------------------------------
 
 _STATES = {
-    "ok": ("正常", "ok"),
-    "failed": ("失败", "bad"),
-    "running": ("正在同步", "busy"),
+    "ok": (N_("OK"), "ok"),
+    "partial": (N_("Incomplete"), "bad"),
+    "failed": (N_("Failed"), "bad"),
+    "running": (N_("Syncing"), "busy"),
+}
+FIVES_LABELS = {
+    "place": N_("A fixed place"),
+    "equipment": N_("A set of equipment"),
+    "administrator": N_("One information administrator"),
+    "rules": N_("A set of management rules"),
+    "assessment": N_("A set of assessment methods"),
+}
+FIVES_HINTS = {
+    "place": N_("Address or room, e.g. village committee meeting room"),
+    "equipment": N_("TV, set-top box or mini-PC, broadband"),
+    "administrator": N_("Name and phone of the administrator"),
+    "rules": N_("Where the rules are posted"),
+    "assessment": N_("How use is assessed, e.g. monthly review"),
 }
 
 
@@ -140,24 +169,55 @@ def fmt_time(value: Any) -> str:
         return str(value)
 
 
-def sync_view(status: dict) -> dict:
-    label, css = _STATES.get(status.get("state", ""), ("还没有同步过", "none"))
-    rows = [("上次尝试", fmt_time(status.get("last_attempt"))), ("上次成功", fmt_time(status.get("last_success")))]
+def fmt_duration(_, seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    if s >= 3600:
+        return _("%(h)d h %(m)d min", h=s // 3600, m=s % 3600 // 60)
+    if s >= 60:
+        return _("%(m)d min", m=s // 60)
+    return _("%(s)d s", s=s)
+
+
+def sync_view(_, status: dict) -> dict:
+    msg, css = _STATES.get(status.get("state", ""), (N_("Never synced"), "none"))
+    rows = [(_("Last attempt"), fmt_time(status.get("last_attempt"))), (_("Last success"), fmt_time(status.get("last_success")))]
     if "index_version" in status:
-        rows.append(("内容版本", str(status["index_version"])))
+        rows.append((_("Content version"), str(status["index_version"])))
     if "courses_installed" in status or "courses_total" in status:
-        rows.append(("课程", f"已安装 {status.get('courses_installed', '—')} / 共 {status.get('courses_total', '—')}"))
+        rows.append((_("Courses"), _("%(done)s installed of %(total)s", done=status.get("courses_installed", "—"),
+                                     total=status.get("courses_total", "—"))))
     if "bytes_downloaded" in status:
-        rows.append(("已下载", fmt_bytes(status["bytes_downloaded"])))
+        rows.append((_("Downloaded"), fmt_bytes(status["bytes_downloaded"])))
     if status.get("mirror"):
-        rows.append(("内容来源", str(status["mirror"])))
+        rows.append((_("Content source"), str(status["mirror"])))
+    running = status.get("state") == "running"
+    done, total = tv_model.progress(status)
+    bar = None
+    if total:
+        rate, eta = tv_model.rate_and_eta(status)
+        bytes_based = total != status.get("courses_total")
+        detail = (_("%(done)s of %(total)s", done=fmt_bytes(done), total=fmt_bytes(total)) if bytes_based
+                  else _("%(done)d of %(total)d courses", done=int(done), total=int(total)))
+        if running and rate:
+            detail += " · " + _("%(rate)s/s", rate=fmt_bytes(rate))
+        if running and eta:
+            detail += " · " + _("about %(left)s left", left=fmt_duration(_, eta))
+        bar = {"pct": int(100 * done / total), "detail": detail}
+    failures = [str(f) for f in status.get("failures") or []]
+    error = str(status.get("last_error") or "") if status.get("state") not in ("ok", "running") else ""
+    if error and failures and error == "; ".join(failures):
+        error = ""  # the list below says the same, line by line
     return {
-        "label": label,
+        "label": _(msg),
         "css": css,
-        "running": status.get("state") == "running",
+        "running": running,
         "rows": rows,
+        "bar": bar,
         "message": str(status.get("message") or ""),
-        "error": str(status.get("last_error") or "") if status.get("state") != "ok" else "",
+        "error": error,
+        "failures": failures,
     }
 
 
@@ -166,6 +226,16 @@ def _player_label(name: str) -> str:
         return f"{profile(name).label}（{name}）"
     except ProfileError:
         return name
+
+
+def figures_view(_, f) -> list[tuple[str, str]]:
+    return [
+        (_("Study sessions"), str(f.sessions)),
+        (_("Person-times"), _("%(total)d (sessions %(s)d, individual %(i)d)", total=f.person_times,
+                              s=f.session_person_times, i=f.individual_plays)),
+        (_("Hours watched"), f"{f.hours:.1f}"),
+        (_("Lessons completed"), _("%(done)d of %(plays)d plays", done=f.completed, plays=f.plays)),
+    ]
 
 
 # ---- handlers ----------------------------------------------------------------------------------
@@ -184,47 +254,96 @@ def _logged_in(request: web.Request) -> bool:
 
 
 def _login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
-    return render(request, "admin_login.html", {"error": error}, status=status)
+    return render(request, "admin_login.html", {"error": error, "languages": _languages(request)}, status=status)
 
 
-async def admin(request: web.Request) -> web.Response:
-    if not _logged_in(request):
-        return _login_page(request)
-    config, store = request.app[CONFIG], request.app[STORE]
+def _languages(request: web.Request) -> list[dict]:
+    here = translator(request).tag
+    return [{"tag": t, "label": label, "current": t == here} for t, label in i18n.LABELS.items()]
+
+
+async def _admin_page(request: web.Request, errors: dict[str, str] | None = None, form: dict | None = None,
+                      status: int = 200) -> web.Response:
+    _ = translator(request)
+    config, store, att = request.app[CONFIG], request.app[STORE], request.app[ATTENDANCE]
     disk = await asyncio.to_thread(store.disk_usage)
-    courses = [
-        {"id": c.id, "title": c.title, "label": category_label(c.category), "minutes": minutes(c.duration_s),
-         "kind": "音频" if c.kind == "audio" else "视频"}
-        for c in store.courses()
-    ]
+    today, month = await asyncio.to_thread(att.figures)
+    sessions = await asyncio.to_thread(att.month_sessions)
+    logbook = await asyncio.to_thread(att.logbook, 20)
+    installed = store.installed()
+    now = now_china()
+    first = now.date().replace(day=1)
+    views = await asyncio.to_thread(att.notice_views, first, now.date())
+    courses, missing = [], []
+    for c in store.courses():
+        gone = media_missing(request, c)
+        courses.append({"id": c.id, "title": c.title, "label": category_name(request, c.category),
+                        "minutes": tv_model.minutes(c.duration_s),
+                        "kind": _("audio") if c.kind == "audio" else _("video"), "missing": gone})
+        if gone:
+            missing.append(c.title)
+    sync = sync_view(_, store.sync_status())
+    for title in missing:
+        sync["failures"].append(_("%(title)s: the media file is missing from this box. Press \"Sync now\" to download it again.", title=title))
+    fives = att.fives()
+    current = att.current_session()
     return render(
         request,
         "admin.html",
         {
             "player_label": _player_label(config.player),
-            "sync": sync_view(store.sync_status()),
+            "sync": sync,
             "sync_requested": request.app[SYNC_NOW].is_set() or request.query.get("sync") == "requested",
             "courses": courses,
+            "missing": len(missing),
             "disk": {
                 "media": fmt_bytes(disk.get("media_bytes")),
                 "files": disk.get("media_files", 0),
                 "free": fmt_bytes(disk.get("free_bytes")),
             },
+            "today": figures_view(_, today),
+            "month": figures_view(_, month),
+            "current": summary_view(_, current) if current else None,
+            "sessions": [summary_view(_, s) for s in sessions],
+            "logbook": [{"when": fmt_time(e.get("ts")), "text": e.get("text", ""), "author": e.get("author", "")}
+                        for e in logbook],
+            "fives": [{"key": k, "label": _(FIVES_LABELS[k]), "hint": _(FIVES_HINTS[k]),
+                       "ok": bool(fives.get(k, {}).get("ok")), "note": fives.get(k, {}).get("note", "")} for k in FIVES],
+            "fives_checked": fmt_time(fives.get("checked")) if fives else "",
+            "notices": [{"title": n["title"], "body": n["body"], "until": fmt_time(n.get("valid_until")) if n.get("valid_until") else "",
+                         "views": views.get(n["id"], 0)}
+                        for n in tv_model.active_notices(installed.get("notices"), now)],
+            "errors": errors or {},
+            "form": form or {},
+            "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
+            "facilitator": fives.get("administrator", {}).get("note", ""),
+            "languages": _languages(request),
+            "saved": request.query.get("saved", ""),
         },
+        status=status,
     )
+
+
+async def admin(request: web.Request) -> web.Response:
+    if not _logged_in(request):
+        return _login_page(request)
+    return await _admin_page(request)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     guard, client = request.app[ADMIN], _client(request)
+    _ = translator(request)
+    att = request.app[ATTENDANCE]
     wait_s = guard.locked_for_s(client)
     if wait_s > 0:
         raise web.HTTPTooManyRequests(
-            text=f"PIN 输错次数太多。请 {math.ceil(wait_s / 60)} 分钟后再试。",
+            text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
             headers={"Retry-After": str(math.ceil(wait_s))},
         )
     form = await request.post()
     pin = str(form.get("pin", "")).strip()
     if guard.check_pin(pin):
+        await asyncio.to_thread(att.admin_login, True, client)
         resp = _see_other("/admin")
         resp.set_cookie(
             COOKIE, guard.new_session(client), path="/admin", httponly=True, samesite="Strict",
@@ -232,9 +351,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
         return resp
     guard.record_failure(client)
+    await asyncio.to_thread(att.admin_login, False, client)
     await asyncio.sleep(guard.failure_delay_s)
     left = guard.tries_left(client)
-    error = "PIN 不正确。" + (f"还可以再试 {left} 次。" if left else "请过几分钟再试。")
+    error = _("The PIN is not right.") + " " + (
+        _("%(n)d more tries.", n=left) if left else _("Please try again in a few minutes."))
     return _login_page(request, error, status=403)
 
 
@@ -252,9 +373,62 @@ async def sync_now(request: web.Request) -> web.StreamResponse:
     return _see_other("/admin?sync=requested")
 
 
+async def start_session(request: web.Request) -> web.StreamResponse:
+    if not _logged_in(request):
+        return _see_other("/admin")
+    form = await request.post()
+    fields = {k: str(form.get(k, "")) for k in ("topic", "facilitator", "headcount", "names")}
+    try:
+        await asyncio.to_thread(request.app[ATTENDANCE].start_session, fields["topic"], fields["facilitator"],
+                                fields["headcount"], fields["names"], "admin")
+    except InputError as exc:
+        _ = translator(request)
+        return await _admin_page(request, {"session": _(exc.message, **exc.params)}, fields, status=400)
+    return _see_other("/admin?saved=session#sessions")
+
+
+async def end_session(request: web.Request) -> web.StreamResponse:
+    if not _logged_in(request):
+        return _see_other("/admin")
+    try:
+        s = await asyncio.to_thread(request.app[ATTENDANCE].end_session)
+    except InputError as exc:
+        _ = translator(request)
+        return await _admin_page(request, {"session": _(exc.message, **exc.params)}, status=400)
+    return _see_other(f"/admin?saved=ended&session={s['id']}#sessions")
+
+
+async def logbook(request: web.Request) -> web.StreamResponse:
+    if not _logged_in(request):
+        return _see_other("/admin")
+    form = await request.post()
+    att = request.app[ATTENDANCE]
+    author = str(att.fives().get("administrator", {}).get("note") or "")
+    try:
+        await asyncio.to_thread(att.write_log, str(form.get("text", "")), author)
+    except InputError as exc:
+        _ = translator(request)
+        return await _admin_page(request, {"logbook": _(exc.message, **exc.params)}, {"text": str(form.get("text", ""))},
+                                 status=400)
+    return _see_other("/admin?saved=logbook#logbook")
+
+
+async def fives(request: web.Request) -> web.StreamResponse:
+    if not _logged_in(request):
+        return _see_other("/admin")
+    form = await request.post()
+    answers = {k: {"ok": form.get(f"{k}_ok") == "on", "note": str(form.get(f"{k}_note", ""))} for k in FIVES}
+    await asyncio.to_thread(request.app[ATTENDANCE].save_fives, answers)
+    return _see_other("/admin?saved=fives#fives")
+
+
 def setup(app: web.Application, *, failure_delay_s: float = 1.0) -> None:
     app[ADMIN] = AdminGuard(app[CONFIG].admin_pin, failure_delay_s=failure_delay_s)
     app.router.add_get("/admin", admin, name="admin")
     app.router.add_post("/admin/login", login, name="admin_login")
     app.router.add_post("/admin/logout", logout, name="admin_logout")
     app.router.add_post("/admin/sync", sync_now, name="admin_sync")
+    app.router.add_post("/admin/session/start", start_session, name="admin_session_start")
+    app.router.add_post("/admin/session/end", end_session, name="admin_session_end")
+    app.router.add_post("/admin/logbook", logbook, name="admin_logbook")
+    app.router.add_post("/admin/fives", fives, name="admin_fives")

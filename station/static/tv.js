@@ -1,32 +1,77 @@
-/* yuanjiao TV page: remote-control keys, spatial focus and the player's on-screen display.
-   ES5 only (old set-top-box browsers): var and function, no build step, no framework.
-   Every page works as plain links without this script; it only adds the remote control. */
+/* yuanjiao TV page: remote-control keys, spatial focus, channel-mode countdown, notices ticker
+   and the player's on-screen display. ES5 only (old set-top-box browsers): var and function,
+   no build step, no framework. Every page works as plain links without this script.
+   Text shown to viewers comes from the page (data-* attributes), never from here. */
 (function () {
   'use strict';
 
   var FOCUSABLE = 'a[href], button, input, select, textarea, [tabindex]';
   var OSD_HIDE_MS = 4000;
   var SEEK_S = 15;
+  var HEARTBEAT_MS = 10000;
+  var COUNTDOWN_S = 60;
+  var LATE_START_S = 30;
+  var TICKER_MS = 6000;
 
-  /* Remote keys: modern key names first, then the keyCodes old browsers and set-top boxes send
-     (461 = LG webOS Back, 10009 = Samsung Tizen Back, 166 = BrowserBack, 415/19 = Play/Pause). */
+  /* Remote keys: key names first, then the keyCodes old browsers and set-top boxes send.
+     Back: 8 Backspace, 27 Escape, 166 BrowserBack, 461 LG webOS/HbbTV, 10009 Samsung Tizen.
+     Colour keys: 403-406 (HbbTV/webOS/Tizen), also F1-F4 on a kiosk keyboard.
+     Media: 179/MediaPlayPause, 415 play, 19 pause, 413 stop, 417 fast-forward, 412 rewind. */
   var KEY_NAMES = {
     ArrowLeft: 'left', Left: 'left', ArrowRight: 'right', Right: 'right',
     ArrowUp: 'up', Up: 'up', ArrowDown: 'down', Down: 'down',
     Enter: 'ok', Backspace: 'back', Escape: 'back', Esc: 'back', BrowserBack: 'back', GoBack: 'back',
-    MediaPlayPause: 'playpause', MediaPlay: 'play', MediaPause: 'pause'
+    MediaPlayPause: 'playpause', MediaPlay: 'play', MediaPause: 'pause', MediaStop: 'stop',
+    MediaFastForward: 'right', MediaRewind: 'left',
+    ColorF0Red: 'red', ColorF1Green: 'green', ColorF2Yellow: 'yellow', ColorF3Blue: 'blue',
+    F1: 'red', F2: 'green', F3: 'yellow', F4: 'blue'
   };
   var KEY_CODES = {
     37: 'left', 38: 'up', 39: 'right', 40: 'down', 13: 'ok',
     8: 'back', 27: 'back', 166: 'back', 461: 'back', 10009: 'back',
-    179: 'playpause', 415: 'play', 19: 'pause'
+    179: 'playpause', 415: 'play', 19: 'pause', 413: 'stop', 178: 'stop', 417: 'right', 412: 'left',
+    403: 'red', 404: 'green', 405: 'yellow', 406: 'blue',
+    112: 'red', 113: 'green', 114: 'yellow', 115: 'blue'
   };
+  var COLOUR_URLS = { red: '/session', green: '/', yellow: '/continue', blue: '/schedule' };
 
   function actionOf(e) {
     if (e.altKey || e.ctrlKey || e.metaKey) { return null; }
-    if (e.key && KEY_NAMES.hasOwnProperty(e.key)) { return KEY_NAMES[e.key]; }
     var code = e.keyCode || e.which;
+    /* a colour code wins over whatever key name an old box attaches to it */
+    if (code >= 403 && code <= 406) { return KEY_CODES[code]; }
+    if (e.key && KEY_NAMES.hasOwnProperty(e.key)) { return KEY_NAMES[e.key]; }
+    if (e.key && e.key.length === 1 && e.key >= '0' && e.key <= '9') { return 'digit' + e.key; }
+    if (code >= 48 && code <= 57) { return 'digit' + (code - 48); }
+    if (code >= 96 && code <= 105) { return 'digit' + (code - 96); }
     return KEY_CODES.hasOwnProperty(code) ? KEY_CODES[code] : null;
+  }
+
+  function setText(el, text) {
+    if (!el) { return; }
+    if (el.textContent !== undefined) { el.textContent = text; } else { el.innerText = text; }
+  }
+
+  function hasClass(el, name) { return (' ' + el.className + ' ').indexOf(' ' + name + ' ') >= 0; }
+  function addClass(el, name) { if (!hasClass(el, name)) { el.className += ' ' + name; } }
+  function removeClass(el, name) {
+    el.className = (' ' + el.className + ' ').replace(' ' + name + ' ', ' ').replace(/^\s+|\s+$/g, '');
+  }
+
+  function store(key, value) { try { window.sessionStorage.setItem(key, value); } catch (err) { /* private mode */ } }
+  function recall(key) { try { return window.sessionStorage.getItem(key); } catch (err) { return null; } }
+
+  function post(url, data, done) {
+    var xhr = new XMLHttpRequest();
+    xhr.open('POST', url, true);
+    xhr.setRequestHeader('Content-Type', 'application/json');
+    xhr.onreadystatechange = function () {
+      if (xhr.readyState !== 4 || !done) { return; }
+      var body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (err) { body = null; }
+      done(xhr.status, body);
+    };
+    xhr.send(JSON.stringify(data));
   }
 
   /* ---- Back: never a dead end ---------------------------------------------------------- */
@@ -45,7 +90,7 @@
     if (!back) { return false; } /* the home page: nowhere further back */
     var ref = document.referrer ? pathOf(document.referrer) : null;
     var here = pathOf(location.href);
-    var same = ref && ref.origin === here.origin && history.length > 1;
+    var same = ref && ref.origin === here.origin && history.length > 1 && ref.path !== here.path;
     if (same && body.hasAttribute('data-back-exact')) { same = ref.path === pathOf(back).path; }
     if (same) {
       history.back();
@@ -75,17 +120,18 @@
 
   function memoryKey() { return 'yj-focus:' + location.pathname; }
 
+  function identity(el) { return el.getAttribute('href') || el.id || el.getAttribute('value') || ''; }
+
   function remember(el) {
-    if (el.getAttribute('data-action') === 'back') { return; } /* come back to 播放, not 返回 */
-    try { window.sessionStorage.setItem(memoryKey(), el.getAttribute('href') || ''); } catch (err) { /* private mode */ }
+    if (el.getAttribute('data-action') === 'back') { return; } /* come back to Play, not Back */
+    store(memoryKey(), identity(el));
   }
 
   function remembered(list) {
-    var href = null;
-    try { href = window.sessionStorage.getItem(memoryKey()); } catch (err) { return null; }
-    if (!href) { return null; }
+    var id = recall(memoryKey());
+    if (!id) { return null; }
     for (var i = 0; i < list.length; i++) {
-      if (list[i].getAttribute('href') === href) { return list[i]; }
+      if (identity(list[i]) === id) { return list[i]; }
     }
     return null;
   }
@@ -155,10 +201,81 @@
     return el;
   }
 
+  function isField(el) { return el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA'); }
+
+  /* ---- Channel mode: a scheduled programme counts down, then plays ------------------------ */
+
+  var countdown = null;
+
+  function initCountdown() {
+    var body = document.body;
+    var course = body.getAttribute('data-programme');
+    var box = document.getElementById('countdown');
+    if (!course || !box) { return; }
+    var key = body.getAttribute('data-programme-key');
+    var start = parseFloat(body.getAttribute('data-programme-start'));
+    var offset = (parseFloat(body.getAttribute('data-now')) || Date.now()) - Date.now(); /* the box's clock may be wrong */
+    var seconds = document.getElementById('countdown-s');
+    var timer = null;
+    countdown = {
+      visible: false,
+      skip: function () {
+        store('yj-skip:' + key, '1');
+        countdown.visible = false;
+        addClass(box, 'hidden');
+        if (timer) { clearInterval(timer); }
+      }
+    };
+    if (recall('yj-skip:' + key)) { return; }
+    function tick() {
+      var left = Math.ceil((start - (Date.now() + offset)) / 1000);
+      if (left > COUNTDOWN_S || left < -LATE_START_S) { return; }
+      if (!countdown.visible) { countdown.visible = true; removeClass(box, 'hidden'); }
+      setText(seconds, String(Math.max(0, left)));
+      if (left <= 0) {
+        clearInterval(timer);
+        location.href = '/play/' + encodeURIComponent(course) + '?channel=' + encodeURIComponent(key);
+      }
+    }
+    timer = setInterval(tick, 1000);
+    tick();
+  }
+
+  /* ---- Notices ticker: one notice at a time ----------------------------------------------- */
+
+  function initTicker() {
+    var ticker = document.getElementById('ticker');
+    if (!ticker) { return; }
+    var items = ticker.getElementsByTagName('a');
+    if (items.length < 2) { return; }
+    var shown = 0;
+    setInterval(function () {
+      if (activeFocusable() && activeFocusable().parentNode === ticker) { return; } /* being read */
+      addClass(items[shown], 'hidden');
+      shown = (shown + 1) % items.length;
+      removeClass(items[shown], 'hidden');
+    }, TICKER_MS);
+  }
+
+  /* ---- Pages other than the player ---------------------------------------------------------- */
+
   function onNavKey(action, e) {
     var cur = activeFocusable();
     if (action === 'back') {
+      if (isField(cur) && cur.value && (e.key === 'Backspace' || e.keyCode === 8)) { return; } /* delete a digit */
+      if (countdown && countdown.visible) { countdown.skip(); e.preventDefault(); return; }
       if (goBack()) { e.preventDefault(); }
+      return;
+    }
+    if (action.indexOf('digit') === 0) {
+      if (isField(cur)) { return; } /* typing a number, e.g. the headcount */
+      e.preventDefault();
+      if (action !== 'digit0') { location.href = '/go/' + action.charAt(5); }
+      return;
+    }
+    if (COLOUR_URLS.hasOwnProperty(action)) {
+      e.preventDefault();
+      location.href = COLOUR_URLS[action];
       return;
     }
     if (!cur) { /* focus got lost: any key brings it back */
@@ -167,18 +284,30 @@
       return;
     }
     if (action === 'ok') {
-      /* Links activate natively on Enter; anything else (buttons, [tabindex]) gets a click. */
-      if (cur.tagName !== 'A') { e.preventDefault(); cur.click(); }
+      /* Links and buttons activate natively on Enter; anything else ([tabindex]) gets a click. */
+      if (cur.tagName !== 'A' && cur.tagName !== 'BUTTON' && !isField(cur)) { e.preventDefault(); cur.click(); }
+      if (isField(cur) && cur.form) { /* OK in the headcount field: on to the first choice */
+        e.preventDefault();
+        focusEl(nearest(cur, 'down'));
+      }
       return;
     }
     if (action === 'left' || action === 'right' || action === 'up' || action === 'down') {
+      if (isField(cur) && cur.tagName === 'TEXTAREA') { return; }
       e.preventDefault();
-      focusEl(nearest(cur, action));
+      var next = nearest(cur, action);
+      if (next) { focusEl(next); }
     }
   }
 
   function initNav() {
     focusDefault();
+    document.addEventListener('keydown', function (e) {
+      var action = actionOf(e);
+      if (action) { onNavKey(action, e); }
+      /* whatever happened, something stays focused */
+      setTimeout(function () { if (!activeFocusable()) { focusDefault(); } }, 0);
+    });
     document.addEventListener('focusin', function (e) {
       if (e.target && e.target !== document.body) { remember(e.target); }
     });
@@ -188,6 +317,8 @@
     for (var i = 0; i < links.length; i++) {
       links[i].addEventListener('click', function (e) { if (goBack()) { e.preventDefault(); } });
     }
+    initCountdown();
+    initTicker();
   }
 
   /* ---- Player --------------------------------------------------------------------------- */
@@ -203,13 +334,29 @@
   }
 
   function initPlayer(media) {
+    var body = document.body;
     var osd = document.getElementById('osd');
     var fill = document.getElementById('osd-fill');
     var timeText = document.getElementById('osd-time');
     var stateText = document.getElementById('osd-state');
-    var hideTimer = null;
-    var failed = false;
+    var failedBox = document.getElementById('failed');
+    var course = body.getAttribute('data-course');
+    var channel = body.getAttribute('data-channel');
+    var nextUrl = body.getAttribute('data-next');
+    var resumeAt = parseFloat(body.getAttribute('data-resume')) || 0;
     var declared = parseFloat(media.getAttribute('data-duration')) || 0;
+    var msg = function (name) { return osd.getAttribute('data-' + name) || ''; };
+    var hideTimer = null;
+    var note = '';
+    var failed = false;
+    var removed = false;
+    var leaving = false;
+    var playId = null;
+    var starting = false;
+    var watched = 0;
+    var lastT = null;
+    var seekStreak = 0;
+    var lastSeek = 0;
 
     media.removeAttribute('controls'); /* the OSD replaces the mouse controls */
 
@@ -218,33 +365,78 @@
       return d && isFinite(d) ? d : declared;
     }
 
-    function setText(el, text) {
-      if (el.textContent !== undefined) { el.textContent = text; } else { el.innerText = text; }
-    }
-
     function update() {
       var d = length();
       var t = media.currentTime || 0;
       setText(timeText, clock(t) + ' / ' + clock(d));
       fill.style.width = (d ? Math.min(100, (t / d) * 100) : 0) + '%';
-      var state = '▶ 正在播放';
-      if (failed) { state = '无法播放这个课程，请告诉信息管理员'; }
-      else if (media.ended) { state = '播放完毕　按 OK 重新播放'; }
-      else if (media.paused) { state = '❚❚ 已暂停　按 OK 继续'; }
+      var state = msg('playing');
+      if (failed) { state = msg('failed'); }
+      else if (note) { state = note; }
+      else if (media.ended) { state = msg('ended'); }
+      else if (media.paused) { state = msg('paused'); }
+      if (removed && !failed) { state = state + ' · ' + msg('removed'); }
       setText(stateText, state);
     }
 
     function hideOsd() {
-      if (media.paused || media.ended || failed) { return; } /* keep it up while stopped */
-      osd.className = 'osd hidden';
+      note = '';
+      if (media.paused || media.ended || failed) { update(); return; } /* keep it up while stopped */
+      addClass(osd, 'hidden');
     }
 
     function showOsd() {
       update();
-      osd.className = 'osd';
+      removeClass(osd, 'hidden');
       if (hideTimer) { clearTimeout(hideTimer); }
       hideTimer = setTimeout(hideOsd, OSD_HIDE_MS);
     }
+
+    /* ---- attendance: start, heartbeat, end ---- */
+
+    function report() { return { position_s: media.currentTime || 0, watched_s: Math.round(watched * 10) / 10 }; }
+
+    function startPlay() {
+      if (playId || starting) { return; }
+      starting = true;
+      post('/api/plays', { course: course, channel: channel || '' }, function (status, resp) {
+        starting = false;
+        if (status === 200 && resp && resp.id) { playId = resp.id; }
+      });
+    }
+
+    function heartbeat() {
+      if (!playId) { return; }
+      post('/api/plays/' + playId, report(), function (status, resp) {
+        if (resp && resp.installed === false) { removed = true; }
+      });
+    }
+
+    function finish(ended, then) {
+      var id = playId;
+      playId = null;
+      if (!id) { if (then) { then(); } return; }
+      var data = report();
+      data.ended = !!ended;
+      var called = false;
+      var go = function () { if (!called) { called = true; if (then) { then(); } } };
+      post('/api/plays/' + id + '/end', data, function (status, resp) {
+        if (resp && resp.installed === false) { removed = true; }
+        go();
+      });
+      setTimeout(go, 1500); /* never stay stuck on a slow box */
+    }
+
+    function leave(url) {
+      if (leaving) { return; }
+      leaving = true;
+      media.pause();
+      finish(media.ended, function () {
+        if (url) { location.href = url; } else if (removed) { location.replace('/'); } else { goBack(); }
+      });
+    }
+
+    /* ---- controls ---- */
 
     function play() {
       var p = media.play();
@@ -257,33 +449,94 @@
       if (media.paused || media.ended) { play(); } else { media.pause(); }
     }
 
-    function seek(delta) {
+    function seek(dir, e) {
+      var now = Date.now();
+      seekStreak = (e.repeat || now - lastSeek < 400) ? seekStreak + 1 : 0;
+      lastSeek = now;
+      var step = SEEK_S * (seekStreak < 3 ? 1 : (seekStreak < 8 ? 2 : 4)); /* held: faster */
       var d = length();
-      var t = (media.currentTime || 0) + delta;
+      var t = (media.currentTime || 0) + dir * step;
       if (t < 0) { t = 0; }
       if (d && t > d) { t = d; }
       try { media.currentTime = t; } catch (err) { /* not seekable yet */ }
+      lastT = null;
       update();
+    }
+
+    function fail() {
+      failed = true;
+      showOsd();
+      removeClass(failedBox, 'hidden');
+      var back = document.getElementById('failed-back');
+      try { back.focus(); } catch (err) { /* old browsers */ }
     }
 
     media.addEventListener('play', showOsd);
     media.addEventListener('pause', showOsd);
-    media.addEventListener('ended', showOsd);
-    media.addEventListener('loadedmetadata', update);
-    media.addEventListener('timeupdate', function () { if (osd.className === 'osd') { update(); } });
-    media.addEventListener('error', function () { failed = true; showOsd(); }, true);
+    media.addEventListener('playing', startPlay);
+    media.addEventListener('loadedmetadata', function () {
+      if (resumeAt > 0 && (!length() || resumeAt < length() - 3)) {
+        try { media.currentTime = resumeAt; } catch (err) { /* not seekable */ }
+        note = msg('resumed');
+        showOsd();
+      }
+      update();
+    });
+    media.addEventListener('timeupdate', function () {
+      var t = media.currentTime || 0;
+      if (lastT !== null && !media.paused && !media.seeking) {
+        var delta = t - lastT;
+        if (delta > 0 && delta < 1.5) { watched += delta; } /* seeks and pauses are not watching */
+      }
+      lastT = t;
+      if (!hasClass(osd, 'hidden')) { update(); }
+    });
+    media.addEventListener('seeking', function () { lastT = null; });
+    media.addEventListener('ended', function () {
+      showOsd();
+      finish(true, function () {
+        if (removed || channel) { location.replace('/'); return; }
+        if (nextUrl) {
+          note = msg('next-msg');
+          showOsd();
+          setTimeout(function () { location.replace(nextUrl); }, 2000);
+        }
+      });
+    });
+    media.addEventListener('error', fail, true);
+    var sources = media.getElementsByTagName('source');
+    if (sources.length) { sources[sources.length - 1].addEventListener('error', fail); }
+    setInterval(heartbeat, HEARTBEAT_MS);
+    window.addEventListener('pagehide', function () {
+      if (!playId) { return; }
+      var data = report();
+      var url = '/api/plays/' + playId + '/end';
+      playId = null;
+      if (navigator.sendBeacon) {
+        navigator.sendBeacon(url, JSON.stringify(data));
+      } else {
+        var xhr = new XMLHttpRequest();
+        xhr.open('POST', url, false);
+        xhr.send(JSON.stringify(data));
+      }
+    });
 
     document.addEventListener('keydown', function (e) {
       var action = actionOf(e);
+      if (failed) { /* only the Back button is left */
+        if (action === 'back' || action === 'ok') { e.preventDefault(); location.replace(document.getElementById('failed-back').getAttribute('href')); }
+        return;
+      }
       showOsd();
       if (!action) { return; }
       e.preventDefault();
       if (action === 'ok' || action === 'playpause') { toggle(); }
       else if (action === 'play') { play(); }
       else if (action === 'pause') { media.pause(); }
-      else if (action === 'left') { seek(-SEEK_S); }
-      else if (action === 'right') { seek(SEEK_S); }
-      else if (action === 'back') { media.pause(); goBack(); }
+      else if (action === 'left') { seek(-1, e); }
+      else if (action === 'right') { seek(1, e); }
+      else if (action === 'back' || action === 'stop') { leave(null); }
+      else if (action === 'red' || action === 'green' || action === 'blue') { leave(COLOUR_URLS[action]); }
     });
 
     showOsd();
@@ -296,10 +549,6 @@
   if (document.body.getAttribute('data-page') === 'player' && media) {
     initPlayer(media);
   } else {
-    document.addEventListener('keydown', function (e) {
-      var action = actionOf(e);
-      if (action) { onNavKey(action, e); }
-    });
     initNav();
   }
 }());

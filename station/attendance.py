@@ -1,0 +1,388 @@
+"""Local attendance: play records, organised study sessions (集中学习), administrator logins,
+logbook entries, notice views, resume points and the five-ones self-check.
+
+Where each lives (DESIGN.md "Storage")::
+
+    journal/<date>.jsonl   (station.journal)  append-only, fsync'd: every event below
+        play           course, episode, start, end, watched_s (pauses and seeks excluded), completed
+        session_end    the whole summary of a finished study session
+        logbook        one entry written by the administrator
+        admin_login    ok or not, client address
+        notice_view    notice id, where it was seen
+        fives          a saved five-ones self-check
+    local.json   (TinyDB, small bounded documents only)
+        resume         course id -> position; at most MAX_RESUME_POINTS, oldest dropped
+        session        the study session in progress, if any
+        fives          the current five-ones self-check
+
+A play is open in memory while the TV's player reports progress; it becomes a journal line when the
+player ends it, when it has been silent for PLAY_IDLE_S, or when the station shuts down.
+Methods here block (file writes, fsync): the web layer calls them through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.table import Document
+
+from playlists.schedule import CHINA
+from station.errors import StationError
+from station.journal import Journal, china_date
+from station.store import AtomicJSONStorage
+
+MIN_HEADCOUNT, MAX_HEADCOUNT = 1, 9999
+COMPLETE_AT = 0.9  # a play counts as completed once 90 % of the lesson was actually watched
+MAX_RESUME_POINTS = 300
+RESUME_MIN_S = 3.0  # closer than this to either end: start from the beginning
+PLAY_IDLE_S = 90.0
+MAX_ROLL = 500
+FIVES = ("place", "equipment", "administrator", "rules", "assessment")
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (Babel keyword ``N_``); it is translated where it is shown."""
+    return message
+
+
+class InputError(StationError):
+    """Something a person typed is not acceptable. ``message`` is a gettext msgid, ``params`` fill it."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
+
+
+def parse_headcount(text: Any) -> int:
+    raw = str(text if text is not None else "").strip()
+    try:
+        n = int(raw)
+    except ValueError:
+        n = None
+    if n is None or not MIN_HEADCOUNT <= n <= MAX_HEADCOUNT:
+        raise InputError(
+            N_("The headcount must be a whole number from %(min)d to %(max)d."), min=MIN_HEADCOUNT, max=MAX_HEADCOUNT
+        )
+    return n
+
+
+def parse_roll(text: Any) -> list[str]:
+    names = [n.strip() for n in str(text or "").replace("，", ",").replace(",", "\n").splitlines()]
+    names = [n[:40] for n in names if n]
+    if len(names) > MAX_ROLL:
+        raise InputError(N_("The roll can list at most %(max)d names."), max=MAX_ROLL)
+    return names
+
+
+def resume_position(position_s: float, duration_s: float) -> float:
+    """Where a lesson reopens: the saved position, unless it is at the very start or the end."""
+    if position_s < RESUME_MIN_S or (duration_s and position_s > duration_s - RESUME_MIN_S):
+        return 0.0
+    return position_s
+
+
+@dataclass
+class OpenPlay:
+    id: str
+    course: str
+    title: str
+    episode: int | None
+    duration_s: float
+    started: float  # epoch seconds
+    session: str | None
+    channel: bool
+    last_seen: float
+    position_s: float = 0.0
+    watched_s: float = 0.0
+
+    def record(self, ended: float, completed_naturally: bool = False) -> dict:
+        wall = max(0.0, ended - self.started)
+        watched = max(0.0, min(self.watched_s, wall + 2.0))  # never more than the time that passed
+        if self.duration_s:
+            watched = min(watched, self.duration_s * 1.05)
+        rec = {
+            "course": self.course,
+            "title": self.title,
+            "start": _iso(self.started),
+            "end": _iso(ended),
+            "watched_s": round(watched, 1),
+            "position_s": round(self.position_s, 1),
+            "duration_s": self.duration_s,
+            "completed": bool(self.duration_s) and watched >= COMPLETE_AT * self.duration_s,
+            "reached_end": completed_naturally,
+            "session": self.session,
+            "channel": self.channel,
+        }
+        if self.episode is not None:
+            rec["episode"] = self.episode
+        return rec
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, CHINA).isoformat(timespec="seconds")
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+@dataclass
+class Figures:
+    sessions: int = 0
+    session_person_times: int = 0  # 集中学习: sum of headcounts
+    individual_plays: int = 0  # 自学: plays outside any session
+    plays: int = 0
+    completed: int = 0
+    watched_s: float = 0.0
+    courses: set[str] = field(default_factory=set)
+
+    @property
+    def person_times(self) -> int:
+        return self.session_person_times + self.individual_plays
+
+    @property
+    def hours(self) -> float:
+        return self.watched_s / 3600
+
+
+def figures(events: Iterable[dict]) -> Figures:
+    """Today's or a month's figures from journal events (pure)."""
+    f = Figures()
+    for e in events:
+        kind = e.get("kind")
+        if kind == "session_end":
+            f.sessions += 1
+            f.session_person_times += int(e.get("headcount") or 0)
+        elif kind == "play":
+            f.plays += 1
+            f.watched_s += float(e.get("watched_s") or 0)
+            f.completed += bool(e.get("completed"))
+            f.courses.add(str(e.get("course")))
+            if not e.get("session"):
+                f.individual_plays += 1
+    return f
+
+
+class Attendance:
+    _RESUME, _SESSION, _FIVES = 1, 2, 3
+
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.journal = Journal(Path(data_dir) / "journal", clock)
+        self.db = TinyDB(Path(data_dir) / "local.json", storage=AtomicJSONStorage)
+        self._docs = self.db.table("docs")
+        self._lock = threading.RLock()
+        self._plays: dict[str, OpenPlay] = {}
+        self._seen_notices: set[tuple[str, str]] = set()
+
+    # ---- small documents -------------------------------------------------------------------
+
+    def _doc(self, doc_id: int) -> dict:
+        d = self._docs.get(doc_id=doc_id)
+        return dict(d) if d else {}
+
+    def _put(self, doc_id: int, doc: dict) -> None:
+        with self._lock:
+            self._docs.upsert(Document(doc, doc_id=doc_id))
+
+    # ---- resume points ---------------------------------------------------------------------
+
+    def resume_points(self) -> dict[str, dict]:
+        return self._doc(self._RESUME).get("points", {})
+
+    def resume_at(self, course_id: str, duration_s: float) -> float:
+        p = self.resume_points().get(course_id)
+        return resume_position(float(p["position_s"]), duration_s) if p else 0.0
+
+    def save_resume(self, course_id: str, position_s: float, duration_s: float) -> None:
+        with self._lock:
+            points = self.resume_points()
+            if resume_position(position_s, duration_s) == 0.0:
+                if points.pop(course_id, None) is None:
+                    return
+            else:
+                points[course_id] = {"position_s": round(position_s, 1), "duration_s": duration_s,
+                                     "updated": round(self.clock(), 1)}
+                if len(points) > MAX_RESUME_POINTS:
+                    for old in sorted(points, key=lambda k: points[k]["updated"])[: len(points) - MAX_RESUME_POINTS]:
+                        del points[old]
+            self._put(self._RESUME, {"points": points})
+
+    # ---- plays -----------------------------------------------------------------------------
+
+    def start_play(self, course_id: str, title: str, duration_s: float, *, episode: int | None = None,
+                   channel: bool = False) -> str:
+        self.sweep()
+        now = self.clock()
+        session = self.current_session()
+        play = OpenPlay(id=secrets.token_hex(8), course=course_id, title=title, episode=episode,
+                        duration_s=duration_s, started=now, session=session.get("id") if session else None,
+                        channel=channel, last_seen=now)
+        with self._lock:
+            self._plays[play.id] = play
+        return play.id
+
+    def progress(self, play_id: str, position_s: float, watched_s: float) -> bool:
+        """A heartbeat from the player; saves the resume point. False: no such open play."""
+        with self._lock:
+            play = self._plays.get(play_id)
+            if play is None:
+                return False
+            play.position_s, play.watched_s, play.last_seen = position_s, max(play.watched_s, watched_s), self.clock()
+        self.save_resume(play.course, position_s, play.duration_s)
+        return True
+
+    def end_play(self, play_id: str, position_s: float, watched_s: float, ended: bool = False) -> dict | None:
+        with self._lock:
+            play = self._plays.pop(play_id, None)
+        if play is None:
+            return None
+        play.position_s, play.watched_s = position_s, max(play.watched_s, watched_s)
+        self.save_resume(play.course, 0.0 if ended else position_s, play.duration_s)
+        return self.journal.append("play", **play.record(self.clock(), completed_naturally=ended))
+
+    def sweep(self) -> list[dict]:
+        """Close plays whose player went silent (the TV was switched off, the page crashed)."""
+        now = self.clock()
+        with self._lock:
+            stale = [p for p in self._plays.values() if now - p.last_seen > PLAY_IDLE_S]
+            for p in stale:
+                del self._plays[p.id]
+        return [self.journal.append("play", **p.record(p.last_seen)) for p in stale]
+
+    def close_all(self) -> None:
+        with self._lock:
+            plays, self._plays = list(self._plays.values()), {}
+        for p in plays:
+            self.journal.append("play", **p.record(max(p.last_seen, p.started)))
+
+    def open_plays(self) -> list[OpenPlay]:
+        with self._lock:
+            return list(self._plays.values())
+
+    # ---- organised study sessions ------------------------------------------------------------
+
+    def current_session(self) -> dict:
+        return self._doc(self._SESSION).get("current") or {}
+
+    def start_session(self, topic: str, facilitator: str, headcount: Any, names: Any = "", source: str = "admin") -> dict:
+        topic = str(topic or "").strip()[:80]
+        if not topic:
+            raise InputError(N_("Give the session a topic."))
+        roll = parse_roll(names)
+        if roll and not str(headcount or "").strip():
+            headcount = len(roll)
+        n = parse_headcount(headcount)
+        with self._lock:
+            if self.current_session():
+                raise InputError(N_("A study session is already in progress; end it first."))
+            session = {"id": secrets.token_hex(6), "topic": topic, "facilitator": str(facilitator or "").strip()[:40],
+                       "headcount": n, "names": roll, "started": _iso(self.clock()), "source": source}
+            self._put(self._SESSION, {"current": session})
+        return session
+
+    def end_session(self) -> dict:
+        with self._lock:
+            session = self.current_session()
+            if not session:
+                raise InputError(N_("No study session is in progress."))
+            now = self.clock()
+            started = _epoch(session["started"])
+            plays = [e for e in self.journal.days(china_date(started), china_date(now))
+                     if e.get("kind") == "play" and e.get("session") == session["id"]]
+            watched: dict[str, dict] = {}
+            for p in plays:
+                c = watched.setdefault(p["course"], {"id": p["course"], "title": p.get("title", p["course"]), "watched_s": 0.0})
+                c["watched_s"] += float(p.get("watched_s") or 0)
+            for p in self.open_plays():
+                if p.session == session["id"]:
+                    c = watched.setdefault(p.course, {"id": p.course, "title": p.title, "watched_s": 0.0})
+                    c["watched_s"] += p.watched_s
+            summary = {**session, "ended": _iso(now), "duration_s": round(max(0.0, now - started)),
+                       "courses": list(watched.values()), "plays": len(plays)}
+            event = self.journal.append("session_end", **summary)
+            self._put(self._SESSION, {"current": None})
+        return event
+
+    def session(self, session_id: str) -> dict | None:
+        for e in self.journal.recent("session_end", limit=1000, max_days=366):
+            if e.get("id") == session_id:
+                return e
+        return None
+
+    def sessions_between(self, first: date, last: date) -> list[dict]:
+        return [e for e in self.journal.days(first, last) if e.get("kind") == "session_end"]
+
+    # ---- logbook, logins, notices ----------------------------------------------------------
+
+    def write_log(self, text: str, author: str = "") -> dict:
+        text = str(text or "").strip()
+        if not text:
+            raise InputError(N_("Write something in the logbook entry."))
+        if len(text) > 2000:
+            raise InputError(N_("A logbook entry can be at most %(max)d characters."), max=2000)
+        return self.journal.append("logbook", text=text, author=str(author or "")[:40])
+
+    def logbook(self, limit: int = 30) -> list[dict]:
+        return self.journal.recent("logbook", limit)
+
+    def admin_login(self, ok: bool, client: str) -> None:
+        self.journal.append("admin_login", ok=ok, client=client)
+
+    def notice_view(self, notice_id: str, via: str) -> bool:
+        """Record a notice seen on the TV; the ticker counts once per notice per day."""
+        key = (china_date(self.clock()).isoformat(), f"{via}:{notice_id}")
+        if via == "ticker":
+            with self._lock:
+                if key in self._seen_notices:
+                    return False
+                if len(self._seen_notices) > 10_000:
+                    self._seen_notices.clear()
+                self._seen_notices.add(key)
+        self.journal.append("notice_view", notice=notice_id, via=via)
+        return True
+
+    def notice_views(self, first: date, last: date) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for e in self.journal.days(first, last):
+            if e.get("kind") == "notice_view":
+                counts[str(e.get("notice"))] = counts.get(str(e.get("notice")), 0) + 1
+        return counts
+
+    # ---- five-ones self-check --------------------------------------------------------------
+
+    def fives(self) -> dict:
+        return self._doc(self._FIVES)
+
+    def save_fives(self, answers: dict[str, dict]) -> dict:
+        doc = {k: {"ok": bool(answers.get(k, {}).get("ok")), "note": str(answers.get(k, {}).get("note") or "")[:200]}
+               for k in FIVES}
+        doc["checked"] = _iso(self.clock())
+        self._put(self._FIVES, doc)
+        self.journal.append("fives", **doc)
+        return doc
+
+    # ---- figures ---------------------------------------------------------------------------
+
+    def figures(self) -> tuple[Figures, Figures]:
+        """(today, this month), China dates."""
+        today = china_date(self.clock())
+        month = list(self.journal.days(today.replace(day=1), today))
+        return figures(e for e in month if e.get("ts", "").startswith(today.isoformat())), figures(month)
+
+    def month_sessions(self) -> list[dict]:
+        today = china_date(self.clock())
+        return list(reversed(self.sessions_between(today.replace(day=1) - timedelta(days=0), today)))
+
+
+def today_china(clock: Callable[[], float] = time.time) -> date:
+    return china_date(clock())

@@ -1,0 +1,125 @@
+"""The full-screen player and the small JSON API its script reports to.
+
+Routes::
+
+    GET  /play/{id}[?from=0][&channel=KEY]   video, or audio with the course poster; resumes from
+                                             the saved position unless ``from=0``; ``channel`` is a
+                                             scheduled programme (plays, then goes home)
+    POST /api/plays                 {"course", "channel"} -> {"id"}: a play starts
+    POST /api/plays/{id}            {"position_s", "watched_s"} -> {"installed"}: heartbeat
+                                    (saves the resume point; ``installed`` false once the course
+                                    was removed by a sync, so the player goes home at the end)
+    POST /api/plays/{id}/end        {"position_s", "watched_s", "ended"}: the play is recorded
+                                    (also sent with ``navigator.sendBeacon`` as text/plain)
+
+``watched_s`` is measured by the player: seconds of playback actually advanced, excluding pauses
+and seeks. The server caps it by the wall-clock time of the play (``station.attendance``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any
+
+from aiohttp import web
+
+from station import tv_model
+from station.web import ATTENDANCE, STORE, render
+from station.web_tv import CHANNEL_PLAYED, course_or_404, media_missing, raw_courses, tv_context
+
+MAX_BODY = 4096
+
+
+async def play(request: web.Request) -> web.Response:
+    c = course_or_404(request)
+    att = request.app[ATTENDANCE]
+    ctx = tv_context(request, channel=False)
+    channel = request.query.get("channel", "")
+    if channel:
+        request.app[CHANNEL_PLAYED].add(channel)
+    ctx.update({"course": c, "channel": channel})
+    if media_missing(request, c):
+        return render(request, "missing.html", ctx)
+    resume_s = 0.0 if request.query.get("from") == "0" or channel else att.resume_at(c.id, c.duration_s)
+    nxt = None if channel else tv_model.next_episode(raw_courses(request), c.id)
+    ctx.update({
+        "length": tv_model.clock(c.duration_s),
+        "resume_s": round(resume_s, 1),
+        "resume_at": tv_model.clock(resume_s),
+        "next": nxt,
+        "episode": next((e for e in tv_model.episodes(raw_courses(request), c.id) if e["id"] == c.id), None),
+    })
+    return render(request, "player.html", ctx)
+
+
+async def _body(request: web.Request) -> dict:
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        raise web.HTTPBadRequest(text="body is not JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return data
+
+
+def _seconds(data: dict, key: str) -> float:
+    v = data.get(key, 0)
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise web.HTTPBadRequest(text=f"{key} must be a number of seconds") from None
+    if not math.isfinite(f) or f < 0:
+        raise web.HTTPBadRequest(text=f"{key} must be a number of seconds")
+    return f
+
+
+async def play_start(request: web.Request) -> web.Response:
+    data = await _body(request)
+    c = course_or_404(request, str(data.get("course", "")))
+    ep = next((e for e in tv_model.episodes(raw_courses(request), c.id) if e["id"] == c.id), None)
+    att = request.app[ATTENDANCE]
+    await asyncio.to_thread(att.sweep)
+    play_id = att.start_play(c.id, c.title, c.duration_s, episode=ep["episode"] if ep else None,
+                             channel=bool(data.get("channel")))
+    return web.json_response({"id": play_id, "session": att.current_session().get("id")})
+
+
+def _installed(request: web.Request, att: Any, play_id: str) -> bool:
+    plays = {p.id: p for p in att.open_plays()}
+    p = plays.get(play_id)
+    return p is None or request.app[STORE].course(p.course) is not None
+
+
+async def play_progress(request: web.Request) -> web.Response:
+    data = await _body(request)
+    att = request.app[ATTENDANCE]
+    play_id = request.match_info["id"]
+    installed = _installed(request, att, play_id)
+    known = await asyncio.to_thread(att.progress, play_id, _seconds(data, "position_s"), _seconds(data, "watched_s"))
+    if not known:
+        raise web.HTTPNotFound(text="no such play")
+    return web.json_response({"ok": True, "installed": installed})
+
+
+async def play_end(request: web.Request) -> web.Response:
+    data = await _body(request)
+    att = request.app[ATTENDANCE]
+    play_id = request.match_info["id"]
+    installed = _installed(request, att, play_id)
+    rec = await asyncio.to_thread(att.end_play, play_id, _seconds(data, "position_s"), _seconds(data, "watched_s"),
+                                  bool(data.get("ended")))
+    if rec is None:
+        raise web.HTTPNotFound(text="no such play")
+    return web.json_response({"ok": True, "installed": installed, "completed": rec["completed"]})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/play/{id}", play, name="play")
+    app.router.add_post("/api/plays", play_start, name="play_start")
+    app.router.add_post("/api/plays/{id}", play_progress, name="play_progress")
+    app.router.add_post("/api/plays/{id}/end", play_end, name="play_end")
