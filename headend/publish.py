@@ -204,8 +204,7 @@ def _published(cfg: HeadendConfig, rel: str) -> Path:
     return cfg.published_dir / rel
 
 
-def _write_playlist(cfg: HeadendConfig, key: SecretKey, pl: Playlist, now: datetime) -> PlaylistRef:
-    data = pl.to_bytes()
+def _write_playlist(cfg: HeadendConfig, key: SecretKey, pl: Playlist, data: bytes, now: datetime) -> PlaylistRef:
     path = _published(cfg, pl.path)
     if not path.exists():
         atomic_write(path.with_name(path.name + ".minisig"), sign_repository_file(key, pl.path, data, pl.version, now))
@@ -306,15 +305,17 @@ def publish(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> Pu
 
     refs, referenced = [], set()
     for pl, d in playlists:
+        data = pl.to_bytes()
         prev = _previous_version(cfg, pl.name)
         if prev is not None:  # unchanged content keeps its old version: stations fetch nothing new
             same = Playlist(pl.name, prev, pl.title, pl.courses, pl.schedule)
+            same_data = same.to_bytes()
             prev_path = _published(cfg, same.path)
             sig_path = prev_path.with_name(prev_path.name + ".minisig")
-            if (prev_path.is_file() and prev_path.read_bytes() == same.to_bytes()
+            if (prev_path.is_file() and prev_path.read_bytes() == same_data
                     and signer_key_id(sig_path.read_bytes()) == key.public_key.id_hex):  # not after a key rotation
-                pl = same
-        ref = _write_playlist(cfg, key, pl, now)
+                pl, data = same, same_data
+        ref = _write_playlist(cfg, key, pl, data, now)
         if d is not None:
             ref = PlaylistRef(ref.name, ref.version, ref.file, ref.title, d.audience, d.priority, d.valid_from, d.valid_until)
         refs.append(ref)

@@ -1,0 +1,143 @@
+"""`make bench` (repository): publishing a county-sized catalogue, and a station verifying it.
+
+1. `headend publish` with 5,000 courses (4 files each) and 200 playlists, vs `cp -al` of the
+   same files (hard-linking is the floor of building a tree), in the same run; then a second
+   publish with nothing changed, with the bytes it read (psutil `read_chars`) against the bytes
+   of media it publishes: proof that media is not re-hashed.
+2. Station verification of that index and its 200 playlists (signatures, pins, parsing): time and
+   peak Python memory (tracemalloc), vs a bare `json.loads` + sha256 of the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from headend.config import load_config  # noqa: E402
+from headend.db import Database  # noqa: E402
+from headend.ingest import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for  # noqa: E402
+from headend.publish import publish  # noqa: E402
+from playlists import Index, PublicKey, TrustState, check_index, check_playlist, media_path  # noqa: E402
+
+COURSES, PLAYLISTS, PER_PLAYLIST, FILE_BYTES = 5000, 200, 25, 8192
+BIN = Path(sys.executable).parent
+
+
+def make_root(work: Path) -> Path:
+    root = work / "headend"
+    subprocess.run([BIN / "headend", "init", "--root", root], check=True, capture_output=True)
+    cfg = load_config(root)
+    outputs = [(p.name, p.fingerprint, p.extension, p.mime) for p in profiles_for(cfg)]
+    outputs.append((POSTER_PROFILE, POSTER_FINGERPRINT, "jpg", "image/jpeg"))
+    now = "2026-11-22T00:00:00Z"
+    courses, rends = [], []
+    for i in range(COURSES):
+        src = hashlib.sha256(f"source {i}".encode()).hexdigest()
+        courses.append((f"c-{src[:12]}", f"课程 {i}", "agriculture", "", 60.0, src, f"{i}.mp4", "[]", now, now))
+        for prof, fp, ext, mime in outputs:
+            body = (f"{i}:{prof}:".encode() * (FILE_BYTES // 8))[:FILE_BYTES]
+            sha = hashlib.sha256(body).hexdigest()
+            rel = media_path(sha, ext)
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(body)
+            rends.append((src, prof, fp, rel, sha, len(body), mime, now))
+    with sqlite3.connect(root / "headend.db") as conn:
+        conn.executemany("INSERT INTO courses (id, title, category, description, duration_s, source_sha256, source_name, "
+                         "tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", courses)
+        conn.executemany("INSERT INTO renditions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rends)
+    for p in range(PLAYLISTS):
+        items = [courses[(p * PER_PLAYLIST + k) % COURSES][0] for k in range(PER_PLAYLIST)]
+        (root / "playlists" / f"p{p}.toml").write_text(
+            f'title = "专题 {p}"\nitems = {json.dumps(items)}\n[audience]\nregions = ["广东省/肇庆市/县{p}"]\n',
+            encoding="utf-8")
+    return root
+
+
+def timed_publish(root: Path) -> tuple[float, int]:
+    cfg, db = load_config(root), Database(root / "headend.db")
+    proc = psutil.Process()
+    before = proc.io_counters().read_chars
+    t = time.perf_counter()
+    publish(cfg, db)
+    return time.perf_counter() - t, proc.io_counters().read_chars - before
+
+
+def bench_verify(root: Path) -> None:
+    tree = root / "repo"
+    key = PublicKey.from_text((root / "keys" / "headend.pub").read_text())
+    index_bytes, index_sig = (tree / "index.json").read_bytes(), (tree / "index.json.minisig").read_bytes()
+    refs = Index.from_bytes(index_bytes).playlists
+    files = {r.file.path: ((tree / r.file.path).read_bytes(), (tree / (r.file.path + ".minisig")).read_bytes()) for r in refs}
+
+    def ours() -> None:
+        index = check_index(index_bytes, index_sig, [key], TrustState(), datetime.now(timezone.utc))
+        for ref in index.playlists:
+            data, sig = files[ref.file.path]
+            check_playlist(data, sig, ref, [key])
+
+    def bare() -> None:
+        json.loads(index_bytes)
+        for data, _ in files.values():
+            hashlib.sha256(data).hexdigest()
+            json.loads(data)
+
+    for name, fn in (("bare json.loads + sha256", bare), ("station verification", ours)):
+        tracemalloc.start()
+        t = time.perf_counter()
+        for _ in range(5):
+            fn()
+        elapsed = (time.perf_counter() - t) / 5
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        results = globals().setdefault("_verify", {})
+        results[name] = elapsed
+        print(f"  {name:28s} {elapsed * 1000:7.1f} ms   peak {peak / 1e6:5.1f} MB")
+    r = globals()["_verify"]
+    size = len(index_bytes) + sum(len(d) for d, _ in files.values())
+    print(f"  ratio {r['station verification'] / r['bare json.loads + sha256']:.2f} "
+          f"(index {len(index_bytes) / 1e3:.0f} kB + {len(files)} playlists, {size / 1e6:.1f} MB in all)")
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-repo-"))
+    try:
+        t = time.perf_counter()
+        root = make_root(work)
+        print(f"catalogue: {COURSES} courses × 4 files of {FILE_BYTES} B, {PLAYLISTS} playlists "
+              f"(made in {time.perf_counter() - t:.1f} s)")
+        first, _ = timed_publish(root)
+        t = time.perf_counter()
+        subprocess.run(["cp", "-al", str(root / "repo") + "/", str(work / "copy")], check=True)
+        cp = time.perf_counter() - t
+        second, read = timed_publish(root)
+        media_bytes = sum(f.stat().st_size for f in (root / "repo" / "media").rglob("*") if f.is_file())
+        print("publish")
+        print(f"  cp -al of the tree (floor):   {cp:6.2f} s")
+        print(f"  first publish:                {first:6.2f} s   ratio {first / cp:.1f}")
+        print(f"  publish again, nothing new:   {second:6.2f} s   ratio {second / cp:.1f}")
+        print(f"  bytes read by that publish:   {read / 1e6:6.1f} MB of {media_bytes / 1e6:.1f} MB media published "
+              f"({read / media_bytes:.1%}; media is not re-hashed)")
+        print("station verification of the index and every playlist")
+        bench_verify(root)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
