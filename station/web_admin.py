@@ -354,8 +354,10 @@ async def login(request: web.Request) -> web.StreamResponse:
     await asyncio.to_thread(att.admin_login, False, client)
     await asyncio.sleep(guard.failure_delay_s)
     left = guard.tries_left(client)
-    error = _("The PIN is not right.") + " " + (
-        _("%(n)d more tries.", n=left) if left else _("Please try again in a few minutes."))
+    if left:
+        error = _("The PIN is not right. %(n)d more tries.", n=left)
+    else:
+        error = _("The PIN is not right. Please try again in a few minutes.")
     return _login_page(request, error, status=403)
 
 

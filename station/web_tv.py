@@ -183,7 +183,7 @@ async def schedule(request: web.Request) -> web.Response:
         start = day0 + timedelta(days=i)
         items = tv_model.programmes(installed, start, start + timedelta(days=1))
         if items:
-            days.append({"date": start, "offset": i, "items": [
+            days.append({"date": start, "offset": i, "first": not days, "programmes": [
                 {"hhmm": p.hhmm, "course": p.course, "title": p.title, "installed": p.installed,
                  "past": p.start < now - timedelta(minutes=1)} for p in items]})
     ctx = tv_context(request)

@@ -1,0 +1,187 @@
+"""Local attendance on the box: the append-only journal, play records, study sessions, resume
+points and the figures the admin page shows. Real files in a temporary data folder."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+
+from playlists.schedule import CHINA
+from station.attendance import (
+    MAX_RESUME_POINTS,
+    PLAY_IDLE_S,
+    Attendance,
+    InputError,
+    figures,
+    parse_headcount,
+)
+from station.journal import Journal
+
+
+class Clock:
+    def __init__(self, start: str = "2026-11-20T09:00:00+08:00") -> None:
+        self.t = datetime.fromisoformat(start).timestamp()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def att(tmp_path, clock) -> Attendance:
+    return Attendance(tmp_path, clock)
+
+
+def journal_lines(tmp_path, day: str) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "journal" / f"{day}.jsonl").read_text().splitlines()]
+
+
+# ---- journal ---------------------------------------------------------------------------------
+
+
+def test_journal_is_one_file_per_china_day_with_increasing_seq_across_restarts(tmp_path, clock):
+    j = Journal(tmp_path / "journal", clock)
+    j.append("logbook", text="开门")
+    clock.t = datetime(2026, 11, 20, 23, 59, tzinfo=CHINA).timestamp()
+    j.append("logbook", text="关门")
+    clock.advance(120)  # 00:01 the next day in China (still the 20th in UTC)
+    j.append("logbook", text="停电")
+    again = Journal(tmp_path / "journal", clock)  # a restart
+    again.append("logbook", text="来电")
+    assert [e["text"] for e in journal_lines(tmp_path, "2026-11-20")] == ["开门", "关门"]
+    nxt = journal_lines(tmp_path, "2026-11-21")
+    assert [e["text"] for e in nxt] == ["停电", "来电"]
+    assert [e["seq"] for e in nxt] == [3, 4]
+    assert nxt[0]["ts"].startswith("2026-11-21T00:01") and nxt[0]["ts"].endswith("+08:00")
+
+
+def test_journal_survives_a_torn_last_line(tmp_path, clock):
+    j = Journal(tmp_path / "journal", clock)
+    j.append("logbook", text="第一条")
+    path = tmp_path / "journal" / "2026-11-20.jsonl"
+    with open(path, "ab") as f:
+        f.write(b'{"seq": 2, "kind": "play", "cour')  # power cut mid-write
+    j2 = Journal(tmp_path / "journal", clock)
+    j2.append("logbook", text="第二条")
+    events = list(j2.days(clock_date(clock), clock_date(clock)))
+    assert [e["text"] for e in events] == ["第一条", "第二条"]
+    assert events[-1]["seq"] == 2
+
+
+def clock_date(clock):
+    return datetime.fromtimestamp(clock(), CHINA).date()
+
+
+# ---- plays -----------------------------------------------------------------------------------
+
+
+def test_play_record_counts_watched_seconds_and_completion_at_90_percent(att, clock, tmp_path):
+    pid = att.start_play("c-goose", "雨季养鹅技术", 600.0)
+    clock.advance(700)  # 540 s watched, 160 s paused
+    att.progress(pid, 540.0, 530.0)
+    rec = att.end_play(pid, 545.0, 540.0)
+    assert rec["kind"] == "play" and rec["course"] == "c-goose"
+    assert rec["watched_s"] == 540.0 and rec["completed"] is True  # 540 / 600 = 90 %
+    pid = att.start_play("c-goose", "雨季养鹅技术", 600.0)
+    clock.advance(100)
+    rec = att.end_play(pid, 100.0, 530.0)  # a player claiming more than the time that passed
+    assert rec["watched_s"] <= 102 and rec["completed"] is False
+    assert [e["kind"] for e in journal_lines(tmp_path, "2026-11-20")] == ["play", "play"]
+
+
+def test_silent_player_is_closed_into_the_journal(att, clock, tmp_path):
+    pid = att.start_play("c-goose", "雨季养鹅技术", 600.0)
+    clock.advance(30)
+    att.progress(pid, 30.0, 30.0)
+    clock.advance(PLAY_IDLE_S + 1)
+    closed = att.sweep()
+    assert len(closed) == 1 and closed[0]["watched_s"] == 30.0
+    assert att.progress(pid, 40.0, 40.0) is False
+    att.start_play("c-rice", "水稻", 60.0)
+    att.close_all()  # shutdown
+    assert [e["course"] for e in journal_lines(tmp_path, "2026-11-20")] == ["c-goose", "c-rice"]
+
+
+def test_resume_points_for_any_length_and_bounded(att, clock):
+    att.save_resume("c-short", 40.0, 90.0)  # a 90-second lesson still resumes
+    assert att.resume_at("c-short", 90.0) == 40.0
+    att.save_resume("c-short", 89.0, 90.0)  # at the end: start again next time
+    assert att.resume_at("c-short", 90.0) == 0.0 and "c-short" not in att.resume_points()
+    for i in range(MAX_RESUME_POINTS + 20):
+        clock.advance(1)
+        att.save_resume(f"c-{i}", 30.0, 600.0)
+    points = att.resume_points()
+    assert len(points) == MAX_RESUME_POINTS
+    assert "c-0" not in points and f"c-{MAX_RESUME_POINTS + 19}" in points
+
+
+# ---- study sessions --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["0", "10000", "", "十二", "-3", "12.5"])
+def test_headcount_out_of_range_is_refused_with_the_range(bad):
+    with pytest.raises(InputError) as exc:
+        parse_headcount(bad)
+    assert exc.value.params == {"min": 1, "max": 9999}
+    assert "1" in str(exc.value) and "9999" in str(exc.value)
+
+
+def test_session_owns_its_plays_and_ends_with_a_summary(att, clock, tmp_path):
+    before = att.start_play("c-rice", "水稻病虫害防治", 60.0)
+    session = att.start_session("农业技术", "李主任", "12", "张三\n李四")
+    assert session["headcount"] == 12 and session["names"] == ["张三", "李四"]
+    with pytest.raises(InputError):
+        att.start_session("又一场", "", "5")
+    clock.advance(60)
+    att.end_play(before, 60.0, 60.0)  # started before the session: not its play
+    pid = att.start_play("c-goose", "雨季养鹅技术", 600.0)
+    clock.advance(300)
+    att.end_play(pid, 300.0, 290.0)
+    clock.advance(60)
+    summary = att.end_session()
+    assert summary["headcount"] == 12 and summary["duration_s"] == 420
+    assert summary["courses"] == [{"id": "c-goose", "title": "雨季养鹅技术", "watched_s": 290.0}]
+    assert att.current_session() == {}
+    assert att.session(summary["id"])["topic"] == "农业技术"
+    today, month = att.figures()
+    assert today.sessions == 1 and today.session_person_times == 12
+    assert today.individual_plays == 1 and today.person_times == 13
+    assert round(today.watched_s) == 350 and month.sessions == 1
+
+
+def test_roll_without_headcount_counts_the_names(att):
+    s = att.start_session("党员教育", "", "", "张三，李四，王五")
+    assert s["headcount"] == 3
+
+
+def test_figures_of_a_month(att, clock):
+    att.write_log("设备正常")
+    clock.advance(86400)  # the next day
+    att.notice_view("n1", "ticker")
+    assert att.notice_view("n1", "ticker") is False  # once a day on the ticker
+    att.notice_view("n1", "page")
+    today, month = att.figures()
+    assert today.plays == 0 and month.plays == 0
+    assert att.notice_views(clock_date(clock).replace(day=1), clock_date(clock)) == {"n1": 2}
+    assert [e["text"] for e in att.logbook()] == ["设备正常"]
+    f = figures([{"kind": "play", "watched_s": 1800, "completed": True, "course": "a"},
+                 {"kind": "play", "watched_s": 1800, "session": "s1", "course": "b"},
+                 {"kind": "session_end", "headcount": 30}])
+    assert (f.hours, f.person_times, f.completed, f.sessions) == (1.0, 31, 1, 1)
+
+
+def test_five_ones_self_check_is_kept(att, tmp_path):
+    att.save_fives({"place": {"ok": True, "note": "村委会二楼"}, "administrator": {"ok": True, "note": "李明 138"}})
+    again = Attendance(tmp_path)
+    doc = again.fives()
+    assert doc["place"] == {"ok": True, "note": "村委会二楼"}
+    assert doc["rules"] == {"ok": False, "note": ""}
