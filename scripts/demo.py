@@ -9,7 +9,6 @@ first sync, and prints the URLs. Safe to run again: nothing is transcoded twice.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -69,6 +68,24 @@ def make_sources() -> list[Path]:
     return paths
 
 
+def write_programming() -> None:
+    """A demo playlist with a programme starting in three minutes (the TV's channel mode counts
+    down to it), and a notice for every station."""
+    from datetime import datetime, timedelta
+
+    start = (datetime.now().astimezone() + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    course = run(sys.executable, "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("
+                 "\"SELECT id FROM courses WHERE category='party'\").fetchone()[0])", HEADEND_ROOT / "headend.db").stdout.strip()
+    (HEADEND_ROOT / "playlists").mkdir(exist_ok=True)
+    (HEADEND_ROOT / "playlists" / "tonight.toml").write_text(
+        f'title = "今日节目"\nitems = ["{course}"]\npriority = 10\n'
+        f'[[schedule.slots]]\ncourse = "{course}"\nstart = {start.isoformat()}\n', encoding="utf-8")
+    step(f"programme: 《基层党员冬训第一讲》 at {start:%H:%M} (playlists/tonight.toml)")
+    (HEADEND_ROOT / "notices").mkdir(exist_ok=True)
+    (HEADEND_ROOT / "notices" / "winter-meeting.toml").write_text(
+        'title = "冬训动员会"\nbody = "本周三晚七点半在村委会会议室集中学习，请党员准时参加。"\n', encoding="utf-8")
+
+
 def wait_http(url: str, seconds: float, proc: subprocess.Popen, ok=lambda body: True) -> bytes:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -99,6 +116,7 @@ def main() -> int:
         res = run(BIN / "headend", "ingest", "--root", HEADEND_ROOT, path, "--title", title,
                   "--category", category, "--description", description)
         print("    " + res.stdout.strip())
+    write_programming()
     step("headend publish")
     print("    " + run(BIN / "headend", "publish", "--root", HEADEND_ROOT).stdout.strip().replace("\n", "\n    "))
     st = cfg["station"]
