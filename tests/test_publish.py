@@ -166,3 +166,18 @@ async def test_key_rotation_reaches_a_station_that_knows_only_the_old_key(headen
         assert code == 0, err
     st = json.loads((await run_cli_async("station", "--config", str(toml), "status", "--json"))[1])
     assert st["installed_version"] == 2
+
+
+def test_playlist_without_a_rendition_for_a_targeted_player_is_refused(headend_root, tmp_path):
+    from tests.conftest import make_clip
+
+    cfg = headend_root / "headend.toml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("profiles = []", 'profiles = ["stb-sd"]'), encoding="utf-8")
+    clip = make_clip(tmp_path / "新课.mp4", seconds=1)
+    assert run_cli("headend", "ingest", "--root", str(headend_root), str(clip), "--title", "新课", "--category", "health").returncode == 0
+    assert run_cli("headend", "station", "add", "--root", str(headend_root), "hd-box", "--player", "tv-hd").returncode == 0
+    new = course_ids(headend_root)["新课"]
+    (headend_root / "playlists" / "hd.toml").write_text(f'title = "高清"\nitems = ["{new}"]\n', encoding="utf-8")
+    res = publish(headend_root)
+    assert res.returncode == 1
+    assert "hd.toml" in res.stderr and new in res.stderr and "no rendition for tv-hd" in res.stderr

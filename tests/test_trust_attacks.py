@@ -268,3 +268,24 @@ async def test_sha_of_installed_store_matches(sim, tmp_path):
         await st.sync()
     for c in st.store.courses():
         assert hashlib.sha256(st.store.blob_path(c.media).read_bytes()).hexdigest() in c.media
+
+
+async def test_accepts_an_index_signed_by_hand_with_minisign(sim, tmp_path):
+    """Interop: county staff can sign with the standard tool and the station accepts it."""
+    import subprocess
+
+    index = sim.publish()
+    key_file = tmp_path / "headend.key"
+    key_file.write_text(sim.key.to_text())
+    idx = tmp_path / "index.json"
+    idx.write_bytes(sim.files[INDEX_NAME])
+    res = subprocess.run(["minisign", "-S", "-s", str(key_file), "-m", str(idx),
+                          "-t", f"timestamp:{int(index.timestamp.timestamp())}\tfile:index.json\tversion:{index.version}"],
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stderr
+    sim.files[INDEX_NAME + ".minisig"] = (tmp_path / "index.json.minisig").read_bytes()
+    async with sim.served() as mirror:
+        (tmp_path / "st").mkdir()
+        st = Station(tmp_path / "st", sim, mirror)
+        assert (await st.sync()).complete
+    assert st.titles() == {"雨季养鹅技术", "冬季防火安全常识"}
