@@ -85,7 +85,10 @@ def render(
     ctx: dict[str, Any] = {"station": request.app[CONFIG], "_": _, "lang": _.tag, "path": request.path_qs}
     ctx.update(context or {})
     html = env.get_template(template).render(ctx)
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    # Pages change as the viewer watches (continue watching, resume buttons, sessions): Back must
+    # fetch them again rather than show a cached copy.
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-store"})
 
 
 def clock(seconds: float) -> str:

@@ -152,6 +152,9 @@
   function focusEl(el) {
     if (!el) { return; }
     try { el.focus({ preventScroll: true }); } catch (err) { el.focus(); }
+    if (isField(el) && el.setSelectionRange) { /* digits type at the end, Backspace deletes the last */
+      try { el.setSelectionRange(el.value.length, el.value.length); } catch (err2) { /* not a text field */ }
+    }
     reveal(el);
     remember(el);
   }
@@ -311,8 +314,12 @@
     document.addEventListener('focusin', function (e) {
       if (e.target && e.target !== document.body) { remember(e.target); }
     });
-    /* Back-history restores (bfcache) may come back with nothing focused. */
-    window.addEventListener('pageshow', function () { if (!activeFocusable()) { focusDefault(); } });
+    /* A page restored by Back from the browser's cache would show stale rows (continue watching,
+       the resume button): fetch it again; the remembered focus comes back with it. */
+    window.addEventListener('pageshow', function (e) {
+      if (e.persisted) { location.reload(); return; }
+      if (!activeFocusable()) { focusDefault(); }
+    });
     var links = document.querySelectorAll('[data-action="back"]');
     for (var i = 0; i < links.length; i++) {
       links[i].addEventListener('click', function (e) { if (goBack()) { e.preventDefault(); } });
