@@ -1,0 +1,208 @@
+"""`make bench` (TV page) in the system Chromium, on a station holding 49 courses in 7 categories,
+with notices, today's programmes and continue-watching points:
+
+1. home page bytes: HTML + CSS + JS the TV downloads for `/` (posters excluded); target ≤ 150 KB.
+2. first paint of `/` with the CPU throttled 6× (DevTools `Emulation.setCPUThrottlingRate`),
+   median of 5 cold loads, beside a bare one-line HTML page loaded the same way (the baseline:
+   what the browser itself costs on this machine).
+3. key press → focus moved: 200 arrow presses on the home page, time from the keydown event to
+   the focus change (and to the next animation frame), p50/p95, at 1× and 6× CPU; target p95 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from aiohttp import web  # noqa: E402
+
+from catalogue.categories import CATEGORIES  # noqa: E402
+from playlists import media_path  # noqa: E402
+from playlists.schedule import CHINA  # noqa: E402
+from station.config import StationConfig  # noqa: E402
+from station.store import Store  # noqa: E402
+from station.web import ATTENDANCE, create_app  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
+PER_CATEGORY = 7
+PRESSES = 200
+LOADS = 5
+
+LATENCY_JS = """
+window.__lat = []; window.__frame = []; var __t0 = 0;
+window.addEventListener('keydown', function (e) { __t0 = e.timeStamp; }, true);
+document.addEventListener('focusin', function () {
+  if (!__t0) { return; }
+  var t0 = __t0; __t0 = 0;
+  window.__lat.push(performance.now() - t0);
+  requestAnimationFrame(function () { window.__frame.push(performance.now() - t0); });
+}, true);
+"""
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def put(store: Store, src: Path, ext: str) -> str:
+    import hashlib
+
+    rel = media_path(hashlib.sha256(src.read_bytes()).hexdigest(), ext)
+    dest = store.blob_path(rel)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return rel
+
+
+def build_station(work: Path) -> tuple[StationConfig, Store]:
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine", "-t", "3",
+           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(work / "clip.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", str(work / "poster.jpg"))
+    store = Store(work / "station")
+    clip, poster = put(store, work / "clip.mp4", "mp4"), put(store, work / "poster.jpg", "jpg")
+    courses = []
+    for cat in CATEGORIES:
+        for i in range(1, PER_CATEGORY + 1):
+            courses.append({"id": f"c-{cat.id}-{i}", "title": f"{cat.label}课程第{i}讲：农村实用技术与政策解读",
+                            "category": cat.id, "description": "讲解要点。" * 20, "duration_s": 1800.0,
+                            "kind": "video", "mime": "video/mp4", "media": clip, "poster": poster, "playlists": ["main"]})
+    now = datetime.now(CHINA)
+    slots = [{"course": courses[i]["id"], "start": (now + timedelta(hours=2 + i)).isoformat()} for i in range(3)]
+    store.install({
+        "index_version": 1, "courses": courses,
+        "playlists": [{"name": "main", "version": 1, "title": "全部课程", "schedule": {"slots": slots}}],
+        "notices": [{"id": f"n{i}", "title": f"通知{i}：本周六上午九点在村委会开展集中学习", "body": "请准时参加。"} for i in range(3)],
+    })
+    store.record_sync({"state": "ok", "last_success": now.isoformat()})
+    config = StationConfig(
+        path=work / "station.toml", station_id="bench", name="基准测试村远教站点", region=("广东省",), player="tv-hd",
+        data_dir=work / "station", mirrors=("http://127.0.0.1:9/repo/",), trusted_keys=(), sync_interval_s=300.0,
+        sync_timeout_s=30.0, report_url="http://127.0.0.1:9/api/v1/", report_token="", ui_host="127.0.0.1",
+        ui_port=0, admin_pin="1234", language="zh-CN",
+    )
+    return config, store
+
+
+class Server:
+    def __init__(self, app: web.Application) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+        async def start():
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            return runner, site._server.sockets[0].getsockname()[1]
+
+        self.runner, port = asyncio.run_coroutine_threadsafe(start(), self.loop).result(15)
+        self.base = f"http://127.0.0.1:{port}"
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def home_bytes(browser, base: str) -> tuple[int, int, list[str]]:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    sizes: dict[str, int] = {}
+
+    def on_response(resp):
+        try:
+            sizes[resp.url] = len(resp.body())
+        except Exception:
+            pass
+
+    page.on("response", on_response)
+    page.goto(base + "/", wait_until="load")
+    page.wait_for_timeout(300)
+    page.close()
+    posters = {u: n for u, n in sizes.items() if "/media/" in u}
+    rest = {u: n for u, n in sizes.items() if u not in posters}
+    return sum(rest.values()), sum(posters.values()), sorted(u.replace(base, "") for u in rest)
+
+
+def first_paint(browser, url: str, rate: float) -> float:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+    page.goto(url, wait_until="load")
+    page.wait_for_function("performance.getEntriesByType('paint').length > 0", timeout=30000)
+    paints = page.evaluate("Object.fromEntries(performance.getEntriesByType('paint').map(p => [p.name, p.startTime]))")
+    context.close()
+    return paints.get("first-paint") or paints.get("first-contentful-paint")
+
+
+def key_latency(browser, base: str, rate: float) -> tuple[list[float], list[float]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.add_init_script(LATENCY_JS)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+    page.goto(base + "/", wait_until="load")
+    pattern = ["ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown", "ArrowLeft", "ArrowLeft", "ArrowLeft", "ArrowDown",
+               "ArrowUp", "ArrowUp"]
+    for i in range(PRESSES):
+        page.keyboard.press(pattern[i % len(pattern)])
+    page.wait_for_timeout(300)
+    lat, frame = page.evaluate("[window.__lat, window.__frame]")
+    context.close()
+    return lat, frame
+
+
+def main() -> int:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-tv-") as tmp:
+        work = Path(tmp)
+        config, store = build_station(work)
+        app = create_app(config, store)
+        att = app[ATTENDANCE]
+        for i in range(4):
+            att.save_resume(f"c-health-{i + 1}", 600.0, 1800.0)
+        (work / "blank.html").write_text("<!DOCTYPE html><title>x</title><p>基准</p>", encoding="utf-8")
+        server = Server(app)
+        blank = work / "blank.html"
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                total, posters, urls = home_bytes(browser, server.base)
+                print(f"TV home page on a station with {len(CATEGORIES) * PER_CATEGORY} courses")
+                print(f"  bytes (HTML+CSS+JS, posters excluded): {total / 1024:6.1f} KB   target ≤ 150 KB   "
+                      f"{'ok' if total <= 150 * 1024 else 'OVER'}   ({', '.join(urls)}; posters {posters / 1024:.0f} KB)")
+                ours = [first_paint(browser, server.base + "/", 6) for _ in range(LOADS)]
+                base = [first_paint(browser, blank.as_uri(), 6) for _ in range(LOADS)]
+                print(f"  first paint at 6x CPU throttle (median of {LOADS}): {statistics.median(ours):6.0f} ms   "
+                      f"bare page {statistics.median(base):5.0f} ms   ratio {statistics.median(ours) / statistics.median(base):.2f}")
+                for rate in (1, 6):
+                    lat, frame = key_latency(browser, server.base, rate)
+                    p95 = pct(lat, 0.95)
+                    print(f"  key press → focus moved at {rate}x CPU ({len(lat)} presses): p50 {pct(lat, 0.5):5.1f} ms  "
+                          f"p95 {p95:5.1f} ms  target p95 ≤ 50 ms  {'ok' if p95 <= 50 else 'OVER'};  "
+                          f"→ next frame p95 {pct(frame, 0.95):5.1f} ms")
+                browser.close()
+        finally:
+            server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
