@@ -33,6 +33,12 @@ class StationConfig:
     admin_pin: str
     language: str
     tags: tuple[str, ...] = ()  # audience tags the headend can target, e.g. ("party-school",)
+    max_rate_bytes_per_s: int = 0  # 0: no cap
+    window: tuple[int, int] | None = None  # download window, minutes after midnight China time; None: any time
+    due_ahead_h: float = 24.0  # content scheduled within this many hours downloads outside the window
+    quota_bytes: int = 0  # most media the store may hold; 0: no quota besides the disk
+    reserve_free_bytes: int = 200_000_000  # never fill the disk beyond this much free space
+    keep_unreferenced_days: float = 3.0  # files no playlist needs are deleted after this long
 
 
 def _get(table: dict, key: str, typ, where: str, default=...):
@@ -66,6 +72,23 @@ def _load_key(entry: str, base: Path, where: str) -> PublicKey:
         raise ConfigError(f"{where}: trusted key {entry!r}: {exc}") from exc
 
 
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def _window(text: str, where: str) -> tuple[int, int] | None:
+    """'00:00-06:00' → (0, 360); '22:00-05:00' wraps midnight; '' → None (any time)."""
+    text = text.replace(" ", "")
+    if not text:
+        return None
+    m = _WINDOW.match(text)
+    if not m:
+        raise ConfigError(f"{where}: {text!r} must look like 00:00-06:00 (China time), or be empty for any time")
+    start, end = int(m[1]) * 60 + int(m[2]), int(m[3]) * 60 + int(m[4])
+    if start == end:
+        raise ConfigError(f"{where}: {text!r} is empty; leave window empty to download at any time")
+    return start, end
+
+
 def load_config(path: str | Path) -> StationConfig:
     path = Path(path).resolve()
     try:
@@ -96,8 +119,8 @@ def load_config(path: str | Path) -> StationConfig:
         raise ConfigError(f"{name} [station]: player: {exc}") from exc
     region = _get(st, "region", list, f"{name} [station]")
     mirrors = _get(sy, "mirrors", list, f"{name} [sync]")
-    if not mirrors or not all(isinstance(m, str) and m.startswith(("http://", "https://")) for m in mirrors):
-        raise ConfigError(f"{name} [sync]: mirrors must list at least one http:// or https:// URL")
+    if not mirrors or not all(isinstance(m, str) and m.startswith(("http://", "https://", "file://")) for m in mirrors):
+        raise ConfigError(f"{name} [sync]: mirrors must list at least one http://, https:// or file:// URL")
     keys = _get(sy, "trusted_keys", list, f"{name} [sync]")
     if not keys:
         raise ConfigError(f"{name} [sync]: trusted_keys must name at least one minisign public key")
@@ -116,6 +139,12 @@ def load_config(path: str | Path) -> StationConfig:
         trusted_keys=tuple(_load_key(str(k), base, f"{name} [sync] trusted_keys") for k in keys),
         sync_interval_s=_get(sy, "interval_s", float, f"{name} [sync]", 300.0),
         sync_timeout_s=_get(sy, "timeout_s", float, f"{name} [sync]", 30.0),
+        max_rate_bytes_per_s=_get(sy, "max_rate_bytes_per_s", int, f"{name} [sync]", 0),
+        window=_window(_get(sy, "window", str, f"{name} [sync]", ""), f"{name} [sync] window"),
+        due_ahead_h=_get(sy, "due_ahead_h", float, f"{name} [sync]", 24.0),
+        quota_bytes=int(_get(sy, "quota_mb", float, f"{name} [sync]", 0.0) * 1_000_000),
+        reserve_free_bytes=int(_get(sy, "reserve_free_mb", float, f"{name} [sync]", 200.0) * 1_000_000),
+        keep_unreferenced_days=_get(sy, "keep_unreferenced_days", float, f"{name} [sync]", 3.0),
         report_url=_get(rp, "url", str, f"{name} [report]"),
         report_token=_get(rp, "token", str, f"{name} [report]"),
         ui_host=_get(ui, "host", str, f"{name} [ui]"),

@@ -28,8 +28,13 @@ async def sync_pass(cfg: StationConfig, store: Store, session: aiohttp.ClientSes
     """Run one pass and record how it went; returns the status record."""
     previous = store.sync_status()
     store.record_sync({**previous, "state": "running"})
+
+    def progress(p: dict) -> None:
+        store.record_sync({**previous, "state": "running", "progress": p})
+
+    fetcher = Fetcher(session, cfg.sync_timeout_s, cfg.max_rate_bytes_per_s)
     try:
-        report = await Syncer(cfg, store, Fetcher(session, cfg.sync_timeout_s)).run()
+        report = await Syncer(cfg, store, fetcher, on_progress=progress).run()
     except (StationError, RepositoryError) as exc:
         rec = status_record(None, str(exc), previous)
     else:

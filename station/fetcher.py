@@ -1,37 +1,104 @@
 """The network behind one small interface (python-tuf's ``fetcher.py`` is the model).
 
-``Fetcher.fetch`` returns a small file's bytes; ``Fetcher.download`` streams a pinned file to a
-partial path, resuming with ``Range`` when a partial file exists, capped at the declared size,
-hashing as it goes. Every failure becomes one ``DownloadError`` naming the URL and the reason.
+``Fetcher.fetch`` returns a small file's bytes (optionally conditional on an ETag or
+Last-Modified, answering None for "not modified"); ``Fetcher.download`` streams a pinned file to
+a partial path, resuming with ``Range`` + ``If-Range`` when a partial file exists, capped at the
+declared size, hashing as it goes, within a bandwidth cap. Mirrors are ``http(s)://`` URLs or
+``file://`` folders (a USB stick). Every network failure becomes one ``DownloadError`` naming the
+URL and the reason; a full disk becomes ``StoreError``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import json
 import os
 import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import aiohttp
 
 from playlists import FileRef
-from station.errors import DownloadError
+from station.errors import DownloadError, StoreError
 
 CHUNK = 64 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
+class RateLimiter:
+    """A token bucket shared by every download of a pass: at most ``rate`` bytes per second on
+    average, bursts of at most a quarter of a second's worth."""
+
+    def __init__(self, rate_bytes_per_s: int) -> None:
+        self.rate = rate_bytes_per_s
+        self.capacity = max(rate_bytes_per_s / 4, CHUNK)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+
+    @property
+    def chunk(self) -> int:
+        return CHUNK if not self.rate else max(4096, min(CHUNK, self.rate // 20))
+
+    async def consume(self, n: int) -> None:
+        if not self.rate:
+            return
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        self.tokens -= n
+        if self.tokens < 0:
+            await asyncio.sleep(-self.tokens / self.rate)
+
+
+@dataclass
+class Validators:
+    """What a server said about a file, for conditional and resumed requests."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def of(cls, resp: aiohttp.ClientResponse) -> "Validators":
+        return cls(resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
+
+
+def _is_file_url(url: str) -> bool:
+    return url.startswith("file://")
+
+
+def _local(url: str) -> Path:
+    return Path(unquote(urlparse(url).path))
+
+
 class Fetcher:
-    def __init__(self, session: aiohttp.ClientSession, timeout_s: float = 30.0) -> None:
+    def __init__(self, session: aiohttp.ClientSession, timeout_s: float = 30.0, max_rate_bytes_per_s: int = 0) -> None:
         self.session = session
         # Total time is unbounded for big files on slow links; a stall is caught by sock_read.
         self.timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
+        self.limiter = RateLimiter(max_rate_bytes_per_s)
         self.bytes_received = 0
+        self.requests = 0
 
-    async def fetch(self, url: str, max_bytes: int) -> bytes:
+    async def fetch(self, url: str, max_bytes: int, validators: Validators | None = None) -> tuple[bytes | None, Validators]:
+        """The body (None when the server answers 304 Not Modified) and the server's validators."""
+        if _is_file_url(url):
+            return await asyncio.to_thread(self._read_local, url, max_bytes), Validators()
+        headers = {}
+        if validators and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
+        self.requests += 1
         try:
-            async with self.session.get(url, timeout=self.timeout) as resp:
+            async with self.session.get(url, headers=headers, timeout=self.timeout) as resp:
+                if resp.status == 304 and headers:
+                    return None, validators or Validators()
                 if resp.status != 200:
                     raise DownloadError(f"{url}: HTTP {resp.status}")
                 declared = resp.content_length
@@ -43,24 +110,46 @@ class Fetcher:
                     buf += chunk
                     if len(buf) > max_bytes:
                         raise DownloadError(f"{url}: more than the {max_bytes}-byte limit; stopped reading")
-                return bytes(buf)
+                return bytes(buf), Validators.of(resp)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
 
-    async def download(self, url: str, dest: Path, ref: FileRef) -> str:
+    def _read_local(self, url: str, max_bytes: int) -> bytes:
+        path = _local(url)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise DownloadError(f"{path}: {exc.strerror or exc}") from exc
+        if len(data) > max_bytes:
+            raise DownloadError(f"{path}: more than the {max_bytes}-byte limit")
+        return data
+
+    async def download(self, url: str, dest: Path, ref: FileRef, on_bytes: Callable[[int], None] | None = None) -> str:
         """Fill ``dest`` with the pinned file; return the sha256 of the whole file (the caller
-        compares it with the pin). Resumes from ``dest``'s current size when the server honours
-        ``Range``; a server that ignores it sends the whole file and we start over."""
+        compares it with the pin). Resumes from ``dest``'s size when the server honours ``Range``
+        (``If-Range`` guards against a changed file); a server that ignores it sends the whole
+        file and we start over."""
+        on_bytes = on_bytes or (lambda n: None)
+        meta_path = dest.with_name(dest.name + ".json")
         have = dest.stat().st_size if dest.exists() else 0
         if have > ref.size:
             dest.unlink()
             have = 0
-        headers = {"Range": f"bytes={have}-"} if 0 < have < ref.size else {}
         if have == ref.size:
             return (await asyncio.to_thread(_sha256_path, dest)).hexdigest()
+        if _is_file_url(url):
+            return await self._copy_local(url, dest, ref, on_bytes)
+        headers = {}
+        if 0 < have:
+            headers["Range"] = f"bytes={have}-"
+            saved = _load_validators(meta_path)
+            if saved.etag or saved.last_modified:
+                headers["If-Range"] = saved.etag or saved.last_modified
+        self.requests += 1
         try:
             async with self.session.get(url, headers=headers, timeout=self.timeout) as resp:
-                if resp.status == 206 and headers:
+                if resp.status == 206 and "Range" in headers:
                     m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
                     if not m or int(m.group(1)) != have or (m.group(3) != "*" and int(m.group(3)) != ref.size):
                         raise DownloadError(f"{url}: Content-Range {resp.headers.get('Content-Range')!r} does not match the request")
@@ -69,15 +158,18 @@ class Fetcher:
                     mode, h, have = "wb", hashlib.sha256(), 0
                 else:
                     raise DownloadError(f"{url}: HTTP {resp.status}")
+                _save_validators(meta_path, Validators.of(resp))
                 written = have
                 with open(dest, mode) as fh:
-                    async for chunk in resp.content.iter_chunked(CHUNK):
+                    async for chunk in resp.content.iter_chunked(self.limiter.chunk):
                         self.bytes_received += len(chunk)
                         if written + len(chunk) > ref.size:
                             raise DownloadError(f"{url}: longer than the {ref.size} bytes the signed playlist declares")
                         fh.write(chunk)
                         h.update(chunk)
                         written += len(chunk)
+                        on_bytes(len(chunk))
+                        await self.limiter.consume(len(chunk))
                     fh.flush()
                     os.fsync(fh.fileno())
                 if written != ref.size:
@@ -86,7 +178,53 @@ class Fetcher:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
         except OSError as exc:
-            raise DownloadError(f"{url}: cannot write {dest} ({exc.strerror})") from exc
+            raise _disk_error(dest, exc) from exc
+
+    async def _copy_local(self, url: str, dest: Path, ref: FileRef, on_bytes: Callable[[int], None]) -> str:
+        src = _local(url)
+
+        def copy() -> str:
+            h = hashlib.sha256()
+            try:
+                with open(src, "rb") as fin, open(dest, "wb") as fout:
+                    written = 0
+                    while block := fin.read(1 << 20):
+                        if written + len(block) > ref.size:
+                            raise DownloadError(f"{src}: longer than the {ref.size} bytes the signed playlist declares")
+                        fout.write(block)
+                        h.update(block)
+                        written += len(block)
+                        on_bytes(len(block))
+                    fout.flush()
+                    os.fsync(fout.fileno())
+            except FileNotFoundError as exc:
+                raise DownloadError(f"{src}: missing from the copy") from exc
+            except OSError as exc:
+                raise _disk_error(dest, exc) from exc
+            return h.hexdigest()
+
+        return await asyncio.to_thread(copy)
+
+
+def _disk_error(dest: Path, exc: OSError) -> Exception:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StoreError(f"the disk is full writing {dest.name}; free space or lower [sync] quota_mb, then sync again")
+    return StoreError(f"cannot write {dest} ({exc.strerror or exc})")
+
+
+def _load_validators(path: Path) -> Validators:
+    try:
+        d = json.loads(path.read_text())
+        return Validators(d.get("etag"), d.get("last_modified"))
+    except (OSError, ValueError):
+        return Validators()
+
+
+def _save_validators(path: Path, v: Validators) -> None:
+    try:
+        path.write_text(json.dumps({"etag": v.etag, "last_modified": v.last_modified}))
+    except OSError:
+        pass  # only an optimisation for resuming
 
 
 def _sha256_path(path: Path) -> "hashlib._Hash":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -107,7 +108,7 @@ class Store:
         with self._write_lock:
             self._state.upsert(Document(doc, doc_id=doc_id))
 
-    _INSTALLED, _SYNC, _TRUST = 1, 2, 3
+    _INSTALLED, _SYNC, _TRUST, _MIRRORS = 1, 2, 3, 4
 
     def installed(self) -> dict:
         """The installed set: index version and sha256, newest signed timestamp, playlists, courses."""
@@ -178,6 +179,78 @@ class Store:
             return self.blob_path(ref.path).stat().st_size == ref.size
         except FileNotFoundError:
             return False
+
+    def mirrors(self) -> dict:
+        """Per mirror: validators of its index.json (for conditional polls) and its health."""
+        return self._doc(self._MIRRORS)
+
+    def record_mirrors(self, doc: dict) -> None:
+        self._put(self._MIRRORS, doc)
+
+    # ---- the verified repository copy (this station as a mirror, `station export`) ---------
+
+    @property
+    def repo_dir(self) -> Path:
+        """index.json, playlists and rotation files exactly as verified, with their signatures."""
+        return self.data_dir / "repo"
+
+    def save_repo_files(self, files: dict[str, bytes]) -> None:
+        """Write verified repository files (index last, so a reader of this copy sees the old
+        index or a new one whose playlists are already there)."""
+        try:
+            for rel in sorted(files, key=lambda r: r.startswith("index.json")):
+                if ".." in rel.split("/"):
+                    raise StoreError(f"{rel!r} is not a repository path")
+                atomic_write(self.repo_dir / rel, files[rel])
+        except OSError as exc:
+            raise StoreError(f"cannot save the verified index copy ({exc.strerror})") from exc
+
+    def repo_file(self, rel: str) -> Path | None:
+        """A file of the verified copy, or a verified media file; None if not here."""
+        if ".." in rel.split("/") or rel.startswith("/"):
+            return None
+        path = self.data_dir / rel if rel.startswith("media/") else self.repo_dir / rel
+        return path if path.is_file() else None
+
+    def present(self) -> dict[str, int]:
+        """sha256 → size of every media file in the store (named by their sha256)."""
+        out = {}
+        media = self.data_dir / "media"
+        if media.is_dir():
+            for p in media.glob("*/*"):
+                if p.is_file():
+                    out[p.name.split(".")[0]] = p.stat().st_size
+        return out
+
+    _UNREFERENCED = 5
+
+    def collect(self, keep: set[str], grace_s: float) -> tuple[int, int]:
+        """Delete media files no installed course needs (``keep``: repository paths) once they
+        have been unneeded for ``grace_s`` (a course playing now finishes), and partial files
+        untouched for a week. Returns (files, bytes) deleted."""
+        now = time.time()
+        since: dict[str, float] = dict(self._doc(self._UNREFERENCED).get("since", {}))
+        files = freed = 0
+        media = self.data_dir / "media"
+        seen = set()
+        for p in list(media.glob("*/*")) if media.is_dir() else []:
+            rel = f"media/{p.parent.name}/{p.name}"
+            if rel in keep:
+                continue
+            seen.add(rel)
+            first = since.setdefault(rel, now)
+            if now - first >= grace_s:
+                size = p.stat().st_size
+                p.unlink(missing_ok=True)
+                since.pop(rel, None)
+                files, freed = files + 1, freed + size
+        since = {k: v for k, v in since.items() if k in seen}
+        if since != self._doc(self._UNREFERENCED).get("since", {}):
+            self._put(self._UNREFERENCED, {"since": since})
+        for p in self.partial_dir.glob("*"):
+            if now - p.stat().st_mtime > 7 * 86400:
+                p.unlink(missing_ok=True)
+        return files, freed
 
     def partial_path(self, ref: FileRef) -> Path:
         return self.partial_dir / f"{ref.sha256}.part"

@@ -1,7 +1,9 @@
-"""One sync pass: verified index → verified playlists → the files this station's player needs,
-each checked against its pinned sha256 before it enters the store → one atomic install.
+"""One sync pass: verified index → verified playlists that target this station → a plan (what is
+due soonest, what fits, what waits for the window) → each file checked against its pinned sha256
+before it enters the store → one atomic install → unneeded files collected after a grace period.
 
-The rules live in ``playlists.trust`` (pure); this module decides what to fetch and does the I/O.
+The rules live in ``playlists.trust`` and ``station.plan`` (pure); this module decides what to
+fetch from which mirror and does the I/O.
 """
 
 from __future__ import annotations
@@ -9,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin
 
 from playlists import (
     INDEX_NAME,
+    CourseEntry,
     FileRef,
     Index,
     Playlist,
@@ -30,17 +35,19 @@ from playlists import (
     rotation_path,
 )
 from playlists.minisign import MAX_SIGNATURE_FILE_BYTES, signer_key_id
-from playlists.trust import MAX_ROTATION_BYTES
 from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
 from playlists.times import utc_iso
+from playlists.trust import MAX_ROTATION_BYTES
 from station.config import StationConfig
 from station.errors import DownloadError, StoreError, SyncError
-from station.fetcher import Fetcher
+from station.fetcher import Fetcher, Validators
+from station.plan import Wanted, due_times, make_plan, next_window_start
 from station.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_ROTATION_CHAIN = 8
+PROGRESS_EVERY_S = 2.0
 # What the installed document keeps of each playlist's index entry (besides its schedule).
 PLAYLIST_FIELDS = ("name", "version", "title", "priority", "valid_from", "valid_until")
 
@@ -54,24 +61,49 @@ class SyncReport:
     courses_installed: int = 0
     files_downloaded: int = 0
     bytes_downloaded: int = 0
+    bytes_to_fetch: int = 0
     failures: list[str] = field(default_factory=list)
+    courses: dict[str, dict] = field(default_factory=dict)  # id → {title, state, reason}
+    deferred: int = 0  # courses waiting for the download window
+    next_window: str | None = None
+    space_needed: int = 0
+    collected: int = 0
 
     @property
     def complete(self) -> bool:
-        return not self.failures and self.courses_installed == self.courses_total
+        return not self.failures and not self.deferred and self.courses_installed == self.courses_total
 
 
 class Syncer:
-    def __init__(self, cfg: StationConfig, store: Store, fetcher: Fetcher, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, cfg: StationConfig, store: Store, fetcher: Fetcher,
+                 clock: Callable[[], datetime] | None = None,
+                 on_progress: Callable[[dict], None] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.fetcher = fetcher
         self.clock = clock or (lambda: datetime.now(timezone.utc))  # the box's clock, which may be wrong
+        self.on_progress = on_progress or (lambda p: None)
+        self.mirrors = store.mirrors()
+        self.verified: dict[str, bytes] = {}  # repository files as verified, for this station's /repo/
+        self.progress: dict = {}
+        self._last_flush = 0.0
+
+    # ---- mirrors ----------------------------------------------------------------------------
+
+    def _health(self, mirror: str, error: str | None = None) -> None:
+        h = self.mirrors.setdefault(mirror, {})
+        if error is None:
+            h["last_success"] = utc_iso(datetime.now(timezone.utc))
+        else:
+            h["last_error"] = error
+            h["last_error_at"] = utc_iso(datetime.now(timezone.utc))
 
     async def _fetch_signed(self, mirror: str, path: str, max_bytes: int) -> tuple[bytes, bytes]:
-        data = await self.fetcher.fetch(urljoin(mirror, path), max_bytes)
-        sig = await self.fetcher.fetch(urljoin(mirror, path + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
+        data, _ = await self.fetcher.fetch(urljoin(mirror, path), max_bytes)
+        sig, _ = await self.fetcher.fetch(urljoin(mirror, path + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
         return data, sig
+
+    # ---- trust ------------------------------------------------------------------------------
 
     def _trusted_keys(self) -> list[PublicKey]:
         """Keys from station.toml plus keys added by rotation, minus keys rotation retired."""
@@ -105,6 +137,7 @@ class Syncer:
         trust["added_keys"] = sorted({*trust.get("added_keys", []), rot.new_key.to_base64()})
         trust["retired_keys"] = sorted({*trust.get("retired_keys", []), rot.previous_key_id})
         await asyncio.to_thread(self.store.record_trust, trust)
+        self.verified[path], self.verified[path + ".minisig"] = data, sig
         log.warning("signing key rotated: %s replaces %s (announced on %s)", wanted, rot.previous_key_id, mirror)
 
     async def _remember(self, index: Index, data: bytes) -> None:
@@ -116,65 +149,128 @@ class Syncer:
                      newest_timestamp=newest.isoformat())
         await asyncio.to_thread(self.store.record_trust, trust)
 
-    async def _verified_index(self, report: SyncReport) -> tuple[str, Index, bytes]:
+    async def _index_from(self, mirror: str) -> tuple[Index, bytes, bytes]:
+        """Verified index from one mirror; a conditional request when we hold a verified copy."""
+        stored, stored_sig = self.store.repo_file(INDEX_NAME), self.store.repo_file(INDEX_NAME + ".minisig")
+        saved = self.mirrors.get(mirror, {}).get("validators") or {}
+        validators = Validators(**saved) if stored and stored_sig and saved else None
+        for attempt in (1, 2):
+            data, got = await self.fetcher.fetch(urljoin(mirror, INDEX_NAME), MAX_INDEX_BYTES, validators)
+            if data is None:  # 304: the copy we verified before is still current
+                data, sig = stored.read_bytes(), stored_sig.read_bytes()
+            else:
+                sig, _ = await self.fetcher.fetch(urljoin(mirror, INDEX_NAME + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
+            signer = signer_key_id(sig)
+            if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
+                await self._follow_rotation(mirror, signer)
+            try:
+                index = check_index(data, sig, self._trusted_keys(), self.store.trust_state(), self.clock())
+            except SignatureError:
+                # The index and its signature are two files; a mirror mid-update (or a cache
+                # holding one old, one new) can hand us one of each. Ask once more, unconditionally.
+                if attempt == 2:
+                    raise
+                validators = None
+                continue
+            self.mirrors.setdefault(mirror, {})["validators"] = {"etag": got.etag, "last_modified": got.last_modified}
+            return index, data, sig
+        raise AssertionError("unreachable")
+
+    async def _verified_index(self) -> tuple[str, Index, bytes]:
         errors = []
         for mirror in self.cfg.mirrors:
-            for attempt in (1, 2):
-                try:
-                    data, sig = await self._fetch_signed(mirror, INDEX_NAME, MAX_INDEX_BYTES)
-                    signer = signer_key_id(sig)
-                    if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
-                        await self._follow_rotation(mirror, signer)
-                    index = check_index(data, sig, self._trusted_keys(), self.store.trust_state(), self.clock())
-                    await self._remember(index, data)
-                    return mirror, index, data
-                except SignatureError as exc:
-                    # The index and its signature are two files; a mirror mid-update can hand us
-                    # one of each. Ask once more before calling it an attack.
-                    if attempt == 1:
-                        continue
-                    errors.append(f"{mirror}: {exc}")
-                except (DownloadError, RepositoryError) as exc:
-                    errors.append(f"{mirror}: {exc}")
-                    break
-        raise SyncError("no mirror gave a valid index; nothing was changed.\n  " + "\n  ".join(errors))
-
-    async def _playlist(self, first_mirror: str, ref) -> Playlist:
-        errors = []
-        for mirror in _ordered(self.cfg.mirrors, first_mirror):
             try:
-                data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_PLAYLIST_BYTES, ref.file.size))
-                return check_playlist(data, sig, ref, self._trusted_keys())
+                index, data, sig = await self._index_from(mirror)
             except (DownloadError, RepositoryError) as exc:
                 errors.append(f"{mirror}: {exc}")
+                self._health(mirror, str(exc))
+                continue
+            self._health(mirror)
+            await self._remember(index, data)
+            self.verified[INDEX_NAME], self.verified[INDEX_NAME + ".minisig"] = data, sig
+            return mirror, index, data
+        raise SyncError("no mirror gave a valid index; nothing was changed.\n  " + "\n  ".join(errors))
+
+    async def _playlist(self, first: str, ref: PlaylistRef) -> Playlist:
+        errors = []
+        for mirror in _ordered(self.cfg.mirrors, first):
+            try:
+                data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_PLAYLIST_BYTES, ref.file.size))
+                playlist = check_playlist(data, sig, ref, self._trusted_keys())
+            except (DownloadError, RepositoryError) as exc:
+                errors.append(f"{mirror}: {exc}")
+                self._health(mirror, str(exc))
+                continue
+            self.verified[ref.file.path], self.verified[ref.file.path + ".minisig"] = data, sig
+            return playlist
         raise SyncError("; ".join(errors))
 
-    async def _ensure_file(self, first_mirror: str, ref: FileRef, report: SyncReport) -> None:
+    # ---- files ------------------------------------------------------------------------------
+
+    def _bytes(self, n: int) -> None:
+        p = self.progress
+        p["bytes_done"] = p.get("bytes_done", 0) + n
+        now = time.monotonic()
+        if now - self._last_flush >= PROGRESS_EVERY_S:
+            elapsed = max(now - p["started"], 1e-3)
+            p["rate_bytes_per_s"] = int(p["bytes_done"] / elapsed)
+            left = p["bytes_total"] - p["bytes_done"]
+            p["eta_s"] = int(left / p["rate_bytes_per_s"]) if p["rate_bytes_per_s"] else None
+            self._last_flush = now
+            self.on_progress(dict(p))
+
+    def _check_space(self, ref: FileRef) -> None:
+        st = os.statvfs(self.store.data_dir)
+        free = st.f_bavail * st.f_frsize
+        if free - ref.size < self.cfg.reserve_free_bytes:
+            need = ref.size + self.cfg.reserve_free_bytes - free
+            raise StoreError(f"the disk has {free / 1e6:.0f} MB free and must keep {self.cfg.reserve_free_bytes / 1e6:.0f} MB; "
+                             f"{ref.path} needs {need / 1e6:.0f} MB more; free space or lower [sync] quota_mb")
+
+    async def _ensure_file(self, first: str, ref: FileRef, report: SyncReport) -> None:
         if self.store.has_blob(ref):
             return
+        self._check_space(ref)
         partial = self.store.partial_path(ref)
         errors = []
-        for mirror in _ordered(self.cfg.mirrors, first_mirror):
-            before = self.fetcher.bytes_received
-            try:
-                digest = await self.fetcher.download(urljoin(mirror, ref.path), partial, ref)
-            except DownloadError as exc:
-                errors.append(str(exc))
-                continue
-            finally:
-                report.bytes_downloaded += self.fetcher.bytes_received - before
-            if digest != ref.sha256:
+        for mirror in _ordered(self.cfg.mirrors, first):
+            url = urljoin(mirror, ref.path)
+            for attempt in (1, 2):
+                resumed = partial.exists()
+                before = self.fetcher.bytes_received
+                try:
+                    digest = await self.fetcher.download(url, partial, ref, self._bytes)
+                except DownloadError as exc:
+                    errors.append(str(exc))
+                    self._health(mirror, str(exc))
+                    break
+                finally:
+                    report.bytes_downloaded += self.fetcher.bytes_received - before
+                if digest == ref.sha256:
+                    await asyncio.to_thread(self.store.add_blob, partial, ref)
+                    partial.with_name(partial.name + ".json").unlink(missing_ok=True)
+                    self._health(mirror)
+                    report.files_downloaded += 1
+                    return
                 partial.unlink(missing_ok=True)
-                errors.append(f"{urljoin(mirror, ref.path)}: sha256 differs from the signed playlist (altered or damaged); discarded")
-                continue
-            await asyncio.to_thread(self.store.add_blob, partial, ref)
-            report.files_downloaded += 1
-            return
+                if resumed and attempt == 1:
+                    continue  # the partial file was bad; once more from the start
+                errors.append(f"{url}: sha256 differs from the signed playlist (altered or damaged); discarded")
+                self._health(mirror, errors[-1])
+                break
         raise SyncError("; ".join(errors))
 
+    # ---- the pass ---------------------------------------------------------------------------
+
     async def run(self) -> SyncReport:
+        try:
+            return await self._run()
+        finally:
+            await asyncio.to_thread(self.store.record_mirrors, self.mirrors)
+
+    async def _run(self) -> SyncReport:
         report = SyncReport()
-        mirror, index, index_bytes = await self._verified_index(report)
+        mirror, index, index_bytes = await self._verified_index()
         report.index_version, report.mirror = index.version, mirror
         installed = self.store.installed()
         index_sha = hashlib.sha256(index_bytes).hexdigest()
@@ -193,38 +289,95 @@ class Syncer:
             except SyncError as exc:
                 report.failures.append(f"playlist {ref.name}: {exc}")
 
-        courses: dict[str, dict] = {}
+        # Every course once, in priority and playlist order, with the files this player needs.
+        entries: dict[str, CourseEntry] = {}
+        in_playlists: dict[str, list[str]] = {}
+        wanted: list[Wanted] = []
         for _, pl in playlists:
             for entry in pl.courses:
                 c = entry.course
-                if c.id in courses:
-                    courses[c.id]["playlists"].append(pl.name)
+                in_playlists.setdefault(c.id, []).append(pl.name)
+                if c.id in entries:
                     continue
-                report.courses_total += 1
+                entries[c.id] = entry
                 rendition = entry.renditions.get(self.cfg.player)
                 if rendition is None:
-                    report.failures.append(f"{c.id} 《{c.title}》: no rendition for player {self.cfg.player}; ask county staff to transcode it")
+                    report.courses[c.id] = {"title": c.title, "state": "failed",
+                                            "reason": f"no rendition for player {self.cfg.player}; ask county staff"}
+                    report.failures.append(f"{c.id} 《{c.title}》: no rendition for player {self.cfg.player}")
                     continue
-                try:
-                    await self._ensure_file(mirror, rendition, report)
-                    if entry.poster is not None:
-                        try:
-                            await self._ensure_file(mirror, entry.poster, report)
-                        except SyncError as exc:
-                            report.failures.append(f"{c.id} poster: {exc}")
-                except SyncError as exc:
-                    report.failures.append(f"{c.id} 《{c.title}》: {exc}")
-                    continue
-                courses[c.id] = {
-                    **c.to_dict(),
+                files = (rendition, *([entry.poster] if entry.poster else []))
+                wanted.append(Wanted(c.id, c.title, files, rank=len(wanted)))
+        report.courses_total = len(entries)
+        due = due_times([pl.schedule for _, pl in playlists], now, timedelta(hours=max(self.cfg.due_ahead_h, 24 * 7)))
+        wanted = [Wanted(w.course_id, w.title, w.files, w.rank, due.get(w.course_id)) for w in wanted]
+        plan = make_plan(wanted, set(self.store.present()), now, self.cfg.window,
+                         timedelta(hours=self.cfg.due_ahead_h), self.cfg.quota_bytes)
+
+        ok: set[str] = {w.course_id for w in plan.ready}
+        for w in plan.ready:
+            report.courses[w.course_id] = {"title": w.title, "state": "have"}
+        for w in plan.deferred:
+            report.courses[w.course_id] = {"title": w.title, "state": "queued", "reason": "waits for the download window"}
+        for w in plan.no_space:
+            report.courses[w.course_id] = {"title": w.title, "state": "failed", "reason": "does not fit [sync] quota_mb"}
+        for w in plan.fetch:
+            report.courses[w.course_id] = {"title": w.title, "state": "queued"}
+        report.deferred = len(plan.deferred)
+        if plan.deferred:
+            opens = next_window_start(self.cfg.window, now)
+            report.next_window = utc_iso(opens) if opens else None
+        if plan.no_space:
+            report.space_needed = plan.space_needed
+            report.failures.append(f"{len(plan.no_space)} courses do not fit the quota; "
+                                   f"{plan.space_needed / 1e6:.0f} MB more space would hold them")
+        report.bytes_to_fetch = plan.bytes_to_fetch
+        self.progress = {"started": time.monotonic(), "bytes_total": plan.bytes_to_fetch, "bytes_done": 0,
+                         "files_total": sum(len(w.files) for w in plan.fetch), "courses_total": len(plan.fetch)}
+
+        disk_full = None
+        for w in plan.fetch:
+            if disk_full:
+                report.courses[w.course_id].update(state="failed", reason=disk_full)
+                continue
+            report.courses[w.course_id]["state"] = "downloading"
+            self.progress["current"] = w.title
+            try:
+                for f in w.files:
+                    await self._ensure_file(mirror, f, report)
+            except StoreError as exc:
+                disk_full = str(exc)
+                report.failures.append(disk_full)
+                report.courses[w.course_id].update(state="failed", reason=disk_full)
+                continue
+            except SyncError as exc:
+                report.failures.append(f"{w.course_id} 《{w.title}》: {exc}")
+                report.courses[w.course_id].update(state="failed", reason=str(exc))
+                continue
+            report.courses[w.course_id] = {"title": w.title, "state": "have"}
+            ok.add(w.course_id)
+
+        courses = []
+        previous = {c["id"]: c for c in installed.get("courses", [])}
+        no_space = {w.course_id for w in plan.no_space}
+        for cid, entry in entries.items():
+            if cid in ok:
+                rendition = entry.renditions[self.cfg.player]
+                courses.append({
+                    **entry.course.to_dict(),
                     "kind": "video" if rendition.mime.startswith("video/") else "audio",
                     "mime": rendition.mime,
                     "media": rendition.path,
-                    "poster": entry.poster.path if entry.poster and self.store.has_blob(entry.poster) else None,
-                    "playlists": [pl.name],
-                }
+                    "poster": entry.poster.path if entry.poster else None,
+                    "playlists": in_playlists[cid],
+                })
+            elif cid in previous and cid not in no_space and self.store.blob_path(previous[cid]["media"]).is_file():
+                # The old version keeps playing until its replacement is complete.
+                courses.append({**previous[cid], "playlists": in_playlists[cid], "update_pending": True})
+                report.courses[cid]["reason"] = (report.courses[cid].get("reason") or "") + " (the previous version still plays)"
         report.courses_installed = len(courses)
         try:
+            await asyncio.to_thread(self.store.save_repo_files, self.verified)
             await asyncio.to_thread(
                 self.store.install,
                 {
@@ -232,7 +385,7 @@ class Syncer:
                     "index_sha256": index_sha,
                     "expires": utc_iso(index.expires),
                     "installed_at": utc_iso(datetime.now(timezone.utc)),
-                    "complete": not report.failures,
+                    "complete": report.complete,
                     "playlists": [
                         {**{k: v for k, v in ref.to_dict().items() if k in PLAYLIST_FIELDS}, "schedule": p.schedule.to_dict()}
                         for ref, p in playlists
@@ -241,11 +394,13 @@ class Syncer:
                         n.to_dict() for n in index.notices
                         if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)
                     ],
-                    "courses": list(courses.values()),
+                    "courses": courses,
                 },
             )
         except StoreError as exc:
             raise SyncError(f"could not install version {index.version}: {exc}; the previous content stays") from exc
+        keep = {p for c in courses for p in (c["media"], c.get("poster")) if p}
+        report.collected, _ = await asyncio.to_thread(self.store.collect, keep, self.cfg.keep_unreferenced_days * 86400)
         return report
 
 
@@ -256,7 +411,7 @@ def _ordered(mirrors: tuple[str, ...], first: str) -> list[str]:
 def status_record(report: SyncReport | None, error: str | None, previous: dict) -> dict:
     """The dict the admin page and ``station status`` show (kept between runs in the store)."""
     now = utc_iso(datetime.now(timezone.utc))
-    rec = dict(previous)
+    rec = {k: v for k, v in previous.items() if k != "progress"}
     rec["last_attempt"] = now
     if report is not None:
         rec.update(
@@ -270,7 +425,11 @@ def status_record(report: SyncReport | None, error: str | None, previous: dict) 
             files_downloaded=report.files_downloaded,
             failures=report.failures,
             last_error="; ".join(report.failures) or None,
+            next_window=report.next_window,
+            space_needed_bytes=report.space_needed,
         )
+        if not report.up_to_date:
+            rec["courses"] = report.courses
     else:
         rec.update(state="failed", last_error=error)
     return rec
