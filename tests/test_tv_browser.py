@@ -356,3 +356,43 @@ def test_channel_mode_counts_down_plays_now_then_home(station, page):
     finally:
         store.install(before)
     assert not page.errors, page.errors
+
+
+SMALL_TEXT_JS = """() => Array.from(document.querySelectorAll('body *'))
+  .filter(el => Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim()))
+  .filter(el => el.getBoundingClientRect().width > 0)
+  .map(el => [el.textContent.trim().slice(0, 20), parseFloat(getComputedStyle(el).fontSize)])
+  .filter(([, size]) => size < 28)"""
+
+
+def test_full_home_and_session_pages_fit_720p_and_1080p_with_big_text(station, page):
+    store, att = station.store, station.app[ATTENDANCE]
+    before = store.installed()
+    later = (datetime.now(CHINA) + timedelta(minutes=30)).replace(microsecond=0)
+    try:
+        store.install(dict(before, notices=[{"id": "n1", "title": "本周六上午九点在村委会开展防汛演练，请各户派一人参加"}],
+                           playlists=[{"name": "main", "version": 3, "title": "全部课程",
+                                       "schedule": {"slots": [{"course": "c-goose", "start": later.isoformat()}]}}]))
+        att.save_resume("c-rice", 1.0, 3.0)
+        att.save_resume("c-long", 12.0, 30.0)
+        for size in ({"width": 1280, "height": 720}, {"width": 1920, "height": 1080}):
+            page.set_viewport_size(size)
+            for url in ("/", "/session", "/schedule", "/course/c-long", "/notice/n1"):
+                page.goto(station.url(url))
+                focused(page)
+                assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], (url, size)
+                if size["width"] == 1280:
+                    assert not page.evaluate(SMALL_TEXT_JS), (url, page.evaluate(SMALL_TEXT_JS))
+        page.set_viewport_size({"width": 1280, "height": 720})
+        page.goto(station.url("/"))
+        assert page.is_visible(".ticker") and page.is_visible(".shelf.continue") and page.is_visible(".programmes")
+        remote(page, "yellow")  # yellow: straight back into the last lesson
+        page.wait_for_url("**/play/c-long")
+        wait_playing(page, 12.5)
+        remote(page, "green")  # green: home
+        page.wait_for_url(station.url("/"))
+        remote(page, "blue")  # blue: the programme schedule
+        page.wait_for_url("**/schedule")
+        assert later.strftime("%H:%M") in page.inner_text("main")
+    finally:
+        store.install(before)
