@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -64,7 +65,14 @@ def published_template(tmp_path_factory, clips) -> Path:
 @pytest.fixture
 def headend_root(tmp_path, published_template) -> Path:
     dest = tmp_path / "headend"
-    shutil.copytree(published_template, dest, symlinks=True)
+    # Fold SQLite's write-ahead log into the database first: the -wal file vanishes whenever the
+    # last connection to it closes, which may be in the middle of a copy.
+    conn = sqlite3.connect(published_template / "headend.db")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    shutil.copytree(published_template, dest, symlinks=True, ignore=shutil.ignore_patterns("*.db-wal", "*.db-shm"))
     return dest
 
 

@@ -5,6 +5,7 @@ reaching exactly the stations they target, refusals that name the file and chang
 from __future__ import annotations
 
 import json
+from contextlib import closing
 import os
 import subprocess
 import sqlite3
@@ -21,7 +22,7 @@ from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
 
 
 def course_ids(root: Path) -> dict[str, str]:
-    with sqlite3.connect(root / "headend.db") as conn:
+    with closing(sqlite3.connect(root / "headend.db")) as conn:
         return dict(conn.execute("SELECT title, id FROM courses").fetchall())
 
 
