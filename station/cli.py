@@ -8,10 +8,12 @@ verified is installed, the next run completes it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -63,35 +65,33 @@ def cmd_serve(cfg: StationConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_status(cfg: StationConfig, args: argparse.Namespace) -> int:
-    store = Store(cfg.data_dir)
-    installed = store.installed()
-    status = {
-        "station": cfg.station_id,
-        "name": cfg.name,
-        "player": cfg.player,
-        "installed_version": installed.get("index_version", 0),
-        "courses": len(installed.get("courses", [])),
-        "complete": bool(installed.get("complete")),
-        "expires": installed.get("expires"),
-        "sync": store.sync_status(),
-        "storage": store.disk_usage(),
-    }
+    from station.status import collect_status, describe
+
+    status = collect_status(cfg, Store(cfg.data_dir))
     if args.json:
         print(json.dumps(status, ensure_ascii=False, indent=2))
-        return 0
-    sync = status["sync"]
-    print(f"station {cfg.station_id} ({cfg.name}), player {cfg.player}")
-    if not installed:
-        print("content: nothing installed yet (run `station sync --once` or start `station serve`)")
     else:
-        print(f"content: version {status['installed_version']}, {status['courses']} courses, "
-              f"{'complete' if status['complete'] else 'incomplete'}, index valid until {status['expires']}")
-    if sync:
-        print(f"last sync: {sync.get('state')} at {sync.get('last_attempt')}; last success {sync.get('last_success') or 'never'}")
-        if sync.get("last_error"):
-            print(f"last error: {sync['last_error']}")
-    st = status["storage"]
-    print(f"storage: {st['media_files']} files, {st['media_bytes'] / 1e6:.1f} MB; {st['free_bytes'] / 1e9:.1f} GB free")
+        print("\n".join(describe(status)))
+    return 0
+
+
+def cmd_import(cfg: StationConfig, args: argparse.Namespace) -> int:
+    """Sync from a repository copy (a USB stick) with the same verification as from a mirror."""
+    path = Path(args.path).resolve()
+    if not (path / "index.json").is_file():
+        print(f"station import: {path} holds no index.json; point at the folder with index.json, "
+              "playlists/ and media/ (what `station export` or a copy of the headend's repo/ writes)", file=sys.stderr)
+        return 1
+    return asyncio.run(_sync_once(dataclasses.replace(cfg, mirrors=(path.as_uri() + "/",))))
+
+
+def cmd_export(cfg: StationConfig, args: argparse.Namespace) -> int:
+    from station.mirror import export
+
+    dest = Path(args.path).resolve()
+    files, size = export(Store(cfg.data_dir), dest)
+    print(f"exported to {dest}: {files} files written ({size / 1e6:.1f} MB); "
+          f"a neighbour runs `station import {dest}`")
     return 0
 
 
@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_serve)
+    s = sub.add_parser("import", help="sync from a repository copy on a USB stick (same verification)")
+    s.add_argument("path")
+    s.set_defaults(func=cmd_import)
+    s = sub.add_parser("export", help="write this station's verified repository to a folder for a neighbour")
+    s.add_argument("path")
+    s.set_defaults(func=cmd_export)
     s = sub.add_parser("status", help="sync, storage and content state")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)

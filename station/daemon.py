@@ -15,6 +15,7 @@ from playlists import RepositoryError
 from station.config import StationConfig
 from station.errors import StationError
 from station.fetcher import Fetcher
+from station.mirror import add_mirror_routes
 from station.store import Store
 from station.sync import Syncer, status_record
 from station.web import CONFIG, STORE, SYNC_NOW, create_app
@@ -80,7 +81,9 @@ async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_app(cfg: StationConfig, store: Store | None = None, *, sync: bool = True) -> web.Application:
-    app = create_app(cfg, store or Store(cfg.data_dir))
+    store = store or Store(cfg.data_dir)
+    app = create_app(cfg, store)
+    add_mirror_routes(app, store)
     if sync:
         app.cleanup_ctx.append(_sync_ctx)
     return app

@@ -5,12 +5,15 @@ endless body, or a file signed by the wrong key."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from catalogue import Course, course_id_for
@@ -23,11 +26,16 @@ from playlists import (
     Notice,
     Playlist,
     PlaylistRef,
+    Schedule,
     SecretKey,
     media_path,
     sign_repository_file,
 )
-from tests.conftest import serve
+from station.config import load_config
+from station.fetcher import Fetcher
+from station.store import Store
+from station.sync import Syncer, status_record
+from tests.conftest import serve, write_station_toml
 
 
 @dataclass
@@ -53,12 +61,13 @@ class RepositorySimulator:
         return entry
 
     def publish(self, *, timestamp: datetime | None = None, expires_in: timedelta = timedelta(days=7),
-                audience: Audience | None = None, key: SecretKey | None = None) -> Index:
+                audience: Audience | None = None, key: SecretKey | None = None,
+                schedule: Schedule | None = None) -> Index:
         """Sign a new version: playlist ``all`` with every course, then the index."""
         key = key or self.key
         self.version += 1
         ts = (timestamp or datetime.now(timezone.utc)).replace(microsecond=0)
-        pl = Playlist("all", self.version, "全部课程", tuple(self.courses))
+        pl = Playlist("all", self.version, "全部课程", tuple(self.courses), schedule or Schedule())
         data = pl.to_bytes()
         self.files[pl.path] = data
         self.files[pl.path + ".minisig"] = sign_repository_file(key, pl.path, data, self.version, ts)
@@ -100,3 +109,29 @@ class RepositorySimulator:
         app.router.add_get("/repo/{path:.+}", self._handle)
         async with serve(app) as base:
             yield f"{base}/repo/"
+
+
+class Station:
+    """A real station (config, store, Syncer, Fetcher) in a tmp dir, syncing from ``mirror``."""
+
+    def __init__(self, tmp_path: Path, sim: RepositorySimulator, mirror: str | list[str],
+                 region=("广东省", "肇庆市", "高要市"), **settings) -> None:
+        pub = tmp_path / "trusted.pub"
+        pub.write_text(sim.key.public_key.to_text())
+        toml = write_station_toml(tmp_path / "station.toml", mirror if isinstance(mirror, list) else [mirror], pub)
+        self.cfg = dataclasses.replace(load_config(toml), region=region, **settings)
+        self.store = Store(self.cfg.data_dir)
+        self.fetcher: Fetcher | None = None
+
+    async def sync(self, clock=None):
+        async with aiohttp.ClientSession() as session:
+            self.fetcher = Fetcher(session, self.cfg.sync_timeout_s, self.cfg.max_rate_bytes_per_s)
+            report = await Syncer(self.cfg, self.store, self.fetcher, clock).run()
+        self.store.record_sync(status_record(report, None, self.store.sync_status()))  # as the daemon does
+        return report
+
+    def titles(self) -> set[str]:
+        return {c.title for c in self.store.courses()}
+
+    def version(self) -> int:
+        return self.store.installed().get("index_version", 0)

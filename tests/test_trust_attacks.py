@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import aiohttp
 import pytest
 
 from playlists import INDEX_NAME, Audience, Index, SecretKey, make_rotation, rotation_path
-from station.config import load_config
 from station.errors import SyncError
-from station.fetcher import Fetcher
-from station.store import Store
-from station.sync import Syncer
-from tests.conftest import write_station_toml
-from tests.repository_simulator import RepositorySimulator
+from tests.repository_simulator import RepositorySimulator, Station
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
@@ -29,26 +22,6 @@ def sim() -> RepositorySimulator:
     s.add_course("雨季养鹅技术", b"goose video " * 1000)
     s.add_course("冬季防火安全常识", b"fire video " * 1000)
     return s
-
-
-class Station:
-    def __init__(self, tmp_path: Path, sim: RepositorySimulator, mirror: str, region=("广东省", "肇庆市", "高要市")) -> None:
-        pub = tmp_path / "trusted.pub"
-        pub.write_text(sim.key.public_key.to_text())
-        toml = write_station_toml(tmp_path / "station.toml", [mirror], pub)
-        self.cfg = load_config(toml)
-        self.cfg = type(self.cfg)(**{**self.cfg.__dict__, "region": region})
-        self.store = Store(self.cfg.data_dir)
-
-    async def sync(self, clock=None):
-        async with aiohttp.ClientSession() as session:
-            return await Syncer(self.cfg, self.store, Fetcher(session, 5), clock).run()
-
-    def titles(self) -> set[str]:
-        return {c.title for c in self.store.courses()}
-
-    def version(self) -> int:
-        return self.store.installed().get("index_version", 0)
 
 
 async def test_valid_repository_installs(sim, tmp_path):
