@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from aiohttp import web
