@@ -396,3 +396,53 @@ def test_full_home_and_session_pages_fit_720p_and_1080p_with_big_text(station, p
         assert later.strftime("%H:%M") in page.inner_text("main")
     finally:
         store.install(before)
+
+
+CONTRAST_JS = """() => {
+  function rgba(s) { const m = s.match(/[\\d.]+/g).map(Number); return m.length === 3 ? [...m, 1] : m; }
+  function lum([r, g, b]) {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  }
+  function background(el) {
+    let layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let out = [14, 17, 22];  // the page background
+    for (const c of layers.reverse()) out = out.map((v, i) => v * (1 - c[3]) + c[i] * c[3]);
+    return out;
+  }
+  return Array.from(document.querySelectorAll('body *'))
+    .filter(el => Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim()))
+    .filter(el => el.getBoundingClientRect().width > 0 && getComputedStyle(el).visibility !== 'hidden')
+    .map(el => {
+      const a = lum(rgba(getComputedStyle(el).color)), b = lum(background(el));
+      return [el.textContent.trim().slice(0, 16), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+    })
+    .filter(([, ratio]) => ratio < 4.5);
+}"""
+
+
+def test_tv_text_contrast_is_at_least_aa(station, page):
+    store, att = station.store, station.app[ATTENDANCE]
+    before = store.installed()
+    later = (datetime.now(CHINA) + timedelta(minutes=30)).replace(microsecond=0)
+    try:
+        store.install(dict(before, notices=[{"id": "n1", "title": "防汛演练通知"}],
+                           playlists=[{"name": "main", "version": 4, "title": "全部课程",
+                                       "schedule": {"slots": [{"course": "c-goose", "start": later.isoformat()}]}}]))
+        att.save_resume("c-long", 12.0, 30.0)
+        if not att.current_session():
+            att.start_session("安全常识", "", "8")
+        for url in ("/", "/course/c-long", "/session", "/schedule", "/course/gone", "/play/c-goose"):
+            page.goto(station.url(url))
+            if url.startswith("/play/"):
+                page.keyboard.press("ArrowUp")  # the on-screen display
+            low = page.evaluate(CONTRAST_JS)
+            assert not low, f"text below 4.5:1 on {url}: {low}"
+    finally:
+        if att.current_session():
+            att.end_session()
+        store.install(before)

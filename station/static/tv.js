@@ -12,6 +12,7 @@
   var COUNTDOWN_S = 60;
   var LATE_START_S = 30;
   var TICKER_MS = 6000;
+  var IDLE_RELOAD_MS = 10 * 60 * 1000; /* an idle home page fetches new notices and programmes */
 
   /* Remote keys: key names first, then the keyCodes old browsers and set-top boxes send.
      Back: 8 Backspace, 27 Escape, 166 BrowserBack, 461 LG webOS/HbbTV, 10009 Samsung Tizen.
@@ -326,6 +327,13 @@
     }
     initCountdown();
     initTicker();
+    if (!document.body.getAttribute('data-back')) { /* the home page, left on all day */
+      var lastKey = new Date().getTime();
+      document.addEventListener('keydown', function () { lastKey = new Date().getTime(); }, true);
+      setInterval(function () {
+        if (new Date().getTime() - lastKey > IDLE_RELOAD_MS && !(countdown && countdown.visible)) { location.reload(); }
+      }, 60000);
+    }
   }
 
   /* ---- Player --------------------------------------------------------------------------- */
