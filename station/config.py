@@ -41,7 +41,19 @@ class StationConfig:
     keep_unreferenced_days: float = 3.0  # files no playlist needs are deleted after this long
 
 
+class _Table(dict):
+    """A TOML table that remembers which keys the loader asked for, so unknown ones (typos)
+    are refused and every known one can be checked against the README."""
+
+    def __init__(self, name: str, data: dict) -> None:
+        super().__init__(data)
+        self.name = name
+        self.used: set[str] = set()
+
+
 def _get(table: dict, key: str, typ, where: str, default=...):
+    if isinstance(table, _Table):
+        table.used.add(key)
     if key not in table:
         if default is ...:
             raise ConfigError(f"{where}: missing key '{key}'")
@@ -89,7 +101,8 @@ def _window(text: str, where: str) -> tuple[int, int] | None:
     return start, end
 
 
-def load_config(path: str | Path) -> StationConfig:
+def load_config(path: str | Path, *, keys_out: dict[str, set[str]] | None = None) -> StationConfig:
+    """Load station.toml; ``keys_out`` receives every key the loader knows, by table."""
     path = Path(path).resolve()
     try:
         raw = path.read_bytes()
@@ -102,12 +115,18 @@ def load_config(path: str | Path) -> StationConfig:
     base = path.parent
     name = path.name
 
-    def table(key: str) -> dict:
+    tables: list[_Table] = []
+
+    def table(key: str) -> _Table:
         t = data.get(key)
         if not isinstance(t, dict):
             raise ConfigError(f"{name}: missing table [{key}]")
-        return t
+        tables.append(_Table(key, t))
+        return tables[-1]
 
+    unknown_tables = set(data) - {"station", "sync", "report", "ui"}
+    if unknown_tables:
+        raise ConfigError(f"{name}: unknown table [{sorted(unknown_tables)[0]}]; the tables are [station], [sync], [report], [ui]")
     st, sy, rp, ui = table("station"), table("sync"), table("report"), table("ui")
     station_id = _get(st, "id", str, f"{name} [station]")
     if not _STATION_ID.match(station_id):
@@ -127,7 +146,7 @@ def load_config(path: str | Path) -> StationConfig:
     port = _get(ui, "port", int, f"{name} [ui]")
     if not 0 <= port <= 65535:
         raise ConfigError(f"{name} [ui]: port {port} is not a TCP port")
-    return StationConfig(
+    cfg = StationConfig(
         path=path,
         station_id=station_id,
         name=_get(st, "name", str, f"{name} [station]"),
@@ -152,3 +171,11 @@ def load_config(path: str | Path) -> StationConfig:
         admin_pin=str(_get(ui, "admin_pin", str, f"{name} [ui]")),
         language=_get(ui, "language", str, f"{name} [ui]", "zh-CN"),
     )
+    for t in tables:
+        unknown = sorted(set(t) - t.used)
+        if unknown:
+            raise ConfigError(f"{name} [{t.name}]: unknown key '{unknown[0]}' (a typo?); "
+                              f"the keys are {', '.join(sorted(t.used))} — see README.md")
+    if keys_out is not None:
+        keys_out.update({t.name: set(t.used) for t in tables})
+    return cfg
