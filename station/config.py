@@ -146,6 +146,9 @@ def load_config(path: str | Path, *, keys_out: dict[str, set[str]] | None = None
     port = _get(ui, "port", int, f"{name} [ui]")
     if not 0 <= port <= 65535:
         raise ConfigError(f"{name} [ui]: port {port} is not a TCP port")
+    language = _get(ui, "language", str, f"{name} [ui]", "zh-CN")
+    if language not in ("zh-CN", "en"):
+        raise ConfigError(f"{name} [ui]: language {language!r} must be \"zh-CN\" or \"en\"")
     cfg = StationConfig(
         path=path,
         station_id=station_id,
@@ -169,7 +172,7 @@ def load_config(path: str | Path, *, keys_out: dict[str, set[str]] | None = None
         ui_host=_get(ui, "host", str, f"{name} [ui]"),
         ui_port=port,
         admin_pin=str(_get(ui, "admin_pin", str, f"{name} [ui]")),
-        language=_get(ui, "language", str, f"{name} [ui]", "zh-CN"),
+        language=language,
     )
     for t in tables:
         unknown = sorted(set(t) - t.used)

@@ -291,3 +291,21 @@ async def test_every_served_script_parses_as_es5(client, tmp_path):
     # and acorn does catch newer syntax
     f.write_text("const f = () => 1;", encoding="utf-8")
     assert subprocess.run([node, str(ACORN), "--ecma5", "--silent", str(f)], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize("language, ok", [("en", True), ("zh-CN", True), ("fr", False)])
+def test_ui_language_in_station_toml(tmp_path, language, ok):
+    from playlists.minisign import SecretKey
+    from station.config import load_config
+    from station.errors import ConfigError
+    from tests.conftest import write_station_toml
+
+    key = tmp_path / "headend.pub"
+    key.write_text(SecretKey.generate().public_key.to_text(), encoding="utf-8")
+    toml = write_station_toml(tmp_path / "station.toml", ["http://127.0.0.1:9/repo/"], key)
+    toml.write_text(toml.read_text(encoding="utf-8") + f'language = "{language}"\n', encoding="utf-8")
+    if ok:
+        assert load_config(toml).language == language
+    else:
+        with pytest.raises(ConfigError, match=r"\[ui\]: language 'fr' must be"):
+            load_config(toml)
