@@ -125,6 +125,11 @@ _STATES = {
     "failed": (N_("Failed"), "bad"),
     "running": (N_("Syncing"), "busy"),
 }
+_COURSE_STATES = {
+    "queued": N_("queued"),
+    "downloading": N_("downloading"),
+    "failed": N_("failed"),
+}
 FIVES_LABELS = {
     "place": N_("A fixed place"),
     "equipment": N_("A set of equipment"),
@@ -205,6 +210,18 @@ def sync_view(_, status: dict) -> dict:
         if running and eta:
             detail += " · " + _("about %(left)s left", left=fmt_duration(_, eta))
         bar = {"pct": int(100 * done / total), "detail": detail}
+    prog = status.get("progress") if isinstance(status.get("progress"), dict) else {}
+    if running and prog.get("current"):
+        rows.append((_("Downloading now"), str(prog["current"])))
+    if status.get("next_window"):
+        rows.append((_("Next download window"), fmt_time(status["next_window"])))
+    if status.get("space_needed_bytes"):
+        rows.append((_("Space still needed"), fmt_bytes(status["space_needed_bytes"])))
+    pending = []
+    for cid, c in (status.get("courses") or {}).items() if isinstance(status.get("courses"), dict) else ():
+        if isinstance(c, dict) and c.get("state") != "have":
+            pending.append({"title": str(c.get("title") or cid), "state": _(_COURSE_STATES.get(str(c.get("state")), N_("waiting"))),
+                            "reason": str(c.get("reason") or ""), "bad": c.get("state") == "failed"})
     failures = [str(f) for f in status.get("failures") or []]
     error = str(status.get("last_error") or "") if status.get("state") not in ("ok", "running") else ""
     if error and failures and error == "; ".join(failures):
@@ -218,6 +235,7 @@ def sync_view(_, status: dict) -> dict:
         "message": str(status.get("message") or ""),
         "error": error,
         "failures": failures,
+        "pending": pending,
     }
 
 

@@ -309,3 +309,17 @@ def test_ui_language_in_station_toml(tmp_path, language, ok):
     else:
         with pytest.raises(ConfigError, match=r"\[ui\]: language 'fr' must be"):
             load_config(toml)
+
+
+async def test_admin_shows_courses_still_to_come_with_reasons(client, store):
+    store.record_sync({"state": "running", "progress": {"bytes_done": 10, "bytes_total": 40, "current": "新课：秋季防火"},
+                       "courses": {"c-goose": {"title": "雨季养鹅技术", "state": "have"},
+                                   "c-new": {"title": "新课：秋季防火", "state": "downloading"},
+                                   "c-big": {"title": "大课", "state": "failed", "reason": "does not fit [sync] quota_mb"},
+                                   "c-late": {"title": "晚课", "state": "queued", "reason": "waits for the download window"}}})
+    await login(client)
+    html = await (await client.get("/admin")).text()
+    assert "尚未下载完的课程" in html and 'aria-valuenow="25"' in html
+    assert "<td>正在下载</td><td>新课：秋季防火</td>" in html.replace("<th>", "<td>").replace("</th>", "</td>")
+    assert "失败: does not fit [sync] quota_mb" in html and "排队中: waits for the download window" in html
+    assert "<td>雨季养鹅技术</td>" not in html
