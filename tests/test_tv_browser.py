@@ -128,9 +128,9 @@ def press(page, key: str) -> None:
     page.wait_for_timeout(40)
 
 
-def remote(page, colour: str) -> None:
-    """A colour key as a set-top box sends it: keyCode 403-406."""
-    code, name = COLOUR[colour]
+def remote(page, colour: str, code: int | None = None) -> None:
+    """A key as a set-top box sends it: a colour (keyCode 403-406) or any ``code`` with key name ``colour``."""
+    code, name = COLOUR[colour] if code is None else (code, colour)
     cdp = page.context.new_cdp_session(page)
     for kind in ("rawKeyDown", "keyUp"):
         cdp.send("Input.dispatchKeyEvent", {"type": kind, "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code, "key": name})
@@ -446,3 +446,25 @@ def test_tv_text_contrast_is_at_least_aa(station, page):
         if att.current_session():
             att.end_session()
         store.install(before)
+
+
+def test_media_keys_and_set_top_box_back_codes(station, page):
+    page.goto(station.url("/course/c-long"))
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/play/c-long")
+    wait_playing(page)
+    remote(page, "Pause", 19)
+    page.wait_for_function("document.getElementById('media').paused")
+    remote(page, "MediaPlay", 415)
+    page.wait_for_function("!document.getElementById('media').paused")
+    remote(page, "MediaPlayPause", 179)
+    page.wait_for_function("document.getElementById('media').paused")
+    remote(page, "MediaStop", 413)  # stop: saves and goes back like Back
+    page.wait_for_url("**/course/c-long")
+    focused(page)
+    for code, name in ((461, "Unidentified"), (10009, "XF86Back"), (166, "BrowserBack")):
+        page.goto(station.url("/category/skills"))
+        focused(page)
+        remote(page, name, code)
+        page.wait_for_url(station.url("/"))
+        focused(page)
