@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -381,7 +381,7 @@ class Attendance:
 
     def month_sessions(self) -> list[dict]:
         today = china_date(self.clock())
-        return list(reversed(self.sessions_between(today.replace(day=1) - timedelta(days=0), today)))
+        return list(reversed(self.sessions_between(today.replace(day=1), today)))
 
 
 def today_china(clock: Callable[[], float] = time.time) -> date:

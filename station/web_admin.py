@@ -285,6 +285,7 @@ async def _admin_page(request: web.Request, errors: dict[str, str] | None = None
     _ = translator(request)
     config, store, att = request.app[CONFIG], request.app[STORE], request.app[ATTENDANCE]
     disk = await asyncio.to_thread(store.disk_usage)
+    await asyncio.to_thread(att.sweep)  # plays whose TV went silent count in the figures
     today, month = await asyncio.to_thread(att.figures)
     sessions = await asyncio.to_thread(att.month_sessions)
     logbook = await asyncio.to_thread(att.logbook, 20)

@@ -83,9 +83,8 @@ async def play_start(request: web.Request) -> web.Response:
     c = course_or_404(request, str(data.get("course", "")))
     ep = next((e for e in tv_model.episodes(raw_courses(request), c.id) if e["id"] == c.id), None)
     att = request.app[ATTENDANCE]
-    await asyncio.to_thread(att.sweep)
-    play_id = att.start_play(c.id, c.title, c.duration_s, episode=ep["episode"] if ep else None,
-                             channel=bool(data.get("channel")))
+    play_id = await asyncio.to_thread(att.start_play, c.id, c.title, c.duration_s,
+                                      episode=ep["episode"] if ep else None, channel=bool(data.get("channel")))
     return web.json_response({"id": play_id, "session": att.current_session().get("id")})
 
 

@@ -11,7 +11,6 @@ import asyncio
 import re
 import threading
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp import web

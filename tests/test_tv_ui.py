@@ -107,7 +107,7 @@ async def test_schedule_page_and_channel_mode_data(client, store):
     with_extras(store, schedule={"slots": [{"course": "c-goose", "start": soon.isoformat()}]})
     html = await (await client.get("/")).text()
     start_ms = int(soon.timestamp() * 1000)
-    assert f'data-programme="c-goose"' in html and f'data-programme-start="{start_ms}"' in html
+    assert 'data-programme="c-goose"' in html and f'data-programme-start="{start_ms}"' in html
     assert 'id="countdown"' in html
     page = await (await client.get("/schedule")).text()
     assert "节目单" in page and soon.strftime("%H:%M") in page
@@ -227,7 +227,6 @@ async def test_english_through_the_catalogue(client):
     assert '<html lang="en">' in html and "▶ Play" in html and "Farming techniques" in html and "播放" not in html
     await login(client)
     assert "Sync now" in await (await client.get("/admin")).text()
-    assert (await client.get("/lang/zh-CN?next=//evil.example/")).headers.get("Location") is None or True
     resp = await client.get("/lang/zh-CN?next=//evil.example/", allow_redirects=False)
     assert resp.headers["Location"] == "/"
 
