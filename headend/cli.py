@@ -98,36 +98,23 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_playlist_add(args: argparse.Namespace) -> int:
-    from headend.programming import load_playlist, write_definition
+def cmd_definition_add(args: argparse.Namespace) -> int:
+    """`playlist add` and `notice add`: write the TOML file, check it loads, or take it back."""
+    from headend.programming import load_notice, load_playlist, write_definition
 
     cfg = load_config(args.root)
     audience = {"stations": args.station, "regions": args.region, "tags": args.tag}
-    path = write_definition(cfg.root / "playlists", args.name, {
-        "title": args.title, "items": args.course, "priority": args.priority or None,
-        "valid_from": args.valid_from, "valid_until": args.valid_until,
-        "audience": {k: v for k, v in audience.items() if v},
-    })
+    common = {"title": args.title, "valid_from": args.valid_from, "valid_until": args.valid_until,
+              "audience": {k: v for k, v in audience.items() if v}}
+    if args.kind == "playlist":
+        folder, name, loader = "playlists", args.name, load_playlist
+        data = {**common, "items": args.course, "priority": args.priority or None}
+    else:
+        folder, name, loader = "notices", args.id, load_notice
+        data = {**common, "body": args.body}
+    path = write_definition(cfg.root / folder, name, data)
     try:
-        load_playlist(path)
-    except HeadendError:
-        path.unlink()
-        raise
-    print(f"wrote {path}; run `headend publish --root {args.root}` to send it to stations")
-    return 0
-
-
-def cmd_notice_add(args: argparse.Namespace) -> int:
-    from headend.programming import load_notice, write_definition
-
-    cfg = load_config(args.root)
-    audience = {"stations": args.station, "regions": args.region, "tags": args.tag}
-    path = write_definition(cfg.root / "notices", args.id, {
-        "title": args.title, "body": args.body, "valid_from": args.valid_from, "valid_until": args.valid_until,
-        "audience": {k: v for k, v in audience.items() if v},
-    })
-    try:
-        load_notice(path)
+        loader(path)
     except HeadendError:
         path.unlink()
         raise
@@ -244,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--course", action="append", default=[], required=True, help="course id or series:NAME, in order (repeatable)")
     s.add_argument("--priority", type=int, default=0)
     audience_args(s)
-    s.set_defaults(func=cmd_playlist_add)
+    s.set_defaults(func=cmd_definition_add, kind="playlist")
     s = pl.add_parser("list", help="list playlist files")
     s.add_argument("--root", required=True)
     s.set_defaults(func=cmd_programming_list, kind="playlist")
@@ -256,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--title", required=True)
     s.add_argument("--body", required=True)
     audience_args(s)
-    s.set_defaults(func=cmd_notice_add)
+    s.set_defaults(func=cmd_definition_add, kind="notice")
     s = nt.add_parser("list", help="list notice files")
     s.add_argument("--root", required=True)
     s.set_defaults(func=cmd_programming_list, kind="notice")
