@@ -31,7 +31,7 @@ async def sync_pass(cfg: StationConfig, store: Store, session: aiohttp.ClientSes
     store.record_sync({**previous, "state": "running"})
 
     def progress(p: dict) -> None:
-        store.record_sync({**previous, "state": "running", "progress": p})
+        store.record_progress({k: v for k, v in p.items() if k != "started"})
 
     fetcher = Fetcher(session, cfg.sync_timeout_s, cfg.max_rate_bytes_per_s)
     try:

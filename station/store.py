@@ -159,8 +159,26 @@ class Store:
         return None
 
     def sync_status(self) -> dict:
-        """The last sync pass as the loop recorded it (see station.sync)."""
-        return self._doc(self._SYNC)
+        """The last sync pass as the loop recorded it (see station.sync); while a pass runs, with
+        its ``progress`` (bytes done and total, rate, ETA, current course)."""
+        doc = self._doc(self._SYNC)
+        if doc.get("state") == "running":
+            try:
+                doc["progress"] = json.loads((self.data_dir / "progress.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass
+        return doc
+
+    def record_progress(self, progress: dict) -> None:
+        """Progress of the running pass, every few seconds: a small file of its own (replaced by
+        rename, not fsync'd — it is worthless after a power cut), so the TinyDB file holding the
+        installed list is not rewritten each time."""
+        tmp = self.data_dir / ".progress.json.tmp"
+        try:
+            tmp.write_text(json.dumps(progress, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.data_dir / "progress.json")
+        except OSError:
+            pass
 
     def record_sync(self, status: dict) -> None:
         self._put(self._SYNC, status)
