@@ -225,3 +225,29 @@ async def test_no_mirror_at_all_says_what_happened(sim, tmp_path):
     st = Station(tmp_path, sim, "http://127.0.0.1:9/repo/")
     with pytest.raises(SyncError, match="cannot connect"):
         await st.sync()
+
+
+async def test_status_shows_progress_while_a_capped_sync_runs(tmp_path):
+    """With a bandwidth cap the administrator sees what is downloading, how far, how fast."""
+    import asyncio
+
+    import aiohttp
+
+    from station.daemon import sync_pass
+
+    sim = RepositorySimulator()
+    sim.add_course("雨季养鹅技术", bytes(range(256)) * 2400)  # 614 kB
+    sim.publish()
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror, max_rate_bytes_per_s=200_000)
+        async with aiohttp.ClientSession() as session:
+            task = asyncio.create_task(sync_pass(st.cfg, st.store, session))
+            words = ""
+            for _ in range(60):
+                await asyncio.sleep(0.1)
+                words = "\n".join(describe(collect_status(st.cfg, st.store)))
+                if "downloading 雨季养鹅技术" in words:
+                    break
+            rec = await task
+    assert "downloading 雨季养鹅技术" in words and "kB/s" in words and "of 0.6 MB" in words
+    assert rec["state"] == "ok" and "progress" not in st.store.sync_status()
