@@ -13,6 +13,8 @@ from aiohttp import web
 from catalogue import CATEGORIES, category_label
 from headend.config import HeadendConfig
 from headend.db import Database
+from headend.errors import HeadendError
+from headend.programming import load_all
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +79,15 @@ async def county(request: web.Request) -> web.Response:
     courses, stations, last = await asyncio.gather(
         asyncio.to_thread(db.courses), asyncio.to_thread(db.stations), asyncio.to_thread(db.last_publication)
     )
+    programming_error = None
+    try:
+        playlists, notices = await asyncio.to_thread(load_all, request.app[CONFIG].root)
+    except HeadendError as exc:  # a broken file: show it, the rest of the page still works
+        playlists, notices, programming_error = [], [], str(exc)
     html = request.app[TEMPLATES].get_template("county.html").render(
         courses=courses, stations=stations, last=dict(last) if last else None,
         category_label=category_label, categories=CATEGORIES,
+        playlists=playlists, notices=notices, programming_error=programming_error,
     )
     return web.Response(text=html, content_type="text/html")
 

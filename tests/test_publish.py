@@ -182,3 +182,16 @@ def test_playlist_without_a_rendition_for_a_targeted_player_is_refused(headend_r
     res = publish(headend_root)
     assert res.returncode == 1
     assert "hd.toml" in res.stderr and new in res.stderr and "no rendition for tv-hd" in res.stderr
+
+
+async def test_county_page_lists_playlists_and_notices(headend_root, aiohttp_client):
+    ids = course_ids(headend_root)
+    (headend_root / "playlists" / "winter.toml").write_text(
+        f'title = "高要冬训"\nitems = ["{ids["雨季养鹅技术"]}"]\n[audience]\nregions = ["广东省/肇庆市/高要市"]\n', encoding="utf-8")
+    (headend_root / "notices" / "meeting.toml").write_text('title = "冬训动员会"\nbody = "周三晚七点半。"\n', encoding="utf-8")
+    client = await aiohttp_client(headend_app(headend_config(headend_root)))
+    html = await (await client.get("/county")).text()
+    assert "高要冬训" in html and "广东省/肇庆市/高要市" in html and "冬训动员会" in html
+    (headend_root / "notices" / "broken.toml").write_text('title = "坏"\nbody = \n', encoding="utf-8")
+    resp = await client.get("/county")
+    assert resp.status == 200 and "broken.toml" in await resp.text()
