@@ -141,7 +141,11 @@ class Fetcher:
         if _is_file_url(url):
             return await self._copy_local(url, dest, ref, on_bytes)
         headers = {}
+        prefix = None
         if 0 < have:
+            # Hash what we have before asking: hashing after the answer arrives would leave the
+            # body to pile up unread, and a link that drops meanwhile throws all of it away.
+            prefix = await asyncio.to_thread(_sha256_path, dest)
             headers["Range"] = f"bytes={have}-"
             saved = _load_validators(meta_path)
             if saved.etag or saved.last_modified:
@@ -153,7 +157,7 @@ class Fetcher:
                     m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
                     if not m or int(m.group(1)) != have or (m.group(3) != "*" and int(m.group(3)) != ref.size):
                         raise DownloadError(f"{url}: Content-Range {resp.headers.get('Content-Range')!r} does not match the request")
-                    mode, h = "ab", await asyncio.to_thread(_sha256_path, dest)
+                    mode, h = "ab", prefix
                 elif resp.status == 200:
                     mode, h, have = "wb", hashlib.sha256(), 0
                 else:

@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 MAX_ROTATION_CHAIN = 8
 PROGRESS_EVERY_S = 2.0
+# A download cut after at least this many new bytes resumes from the same mirror at once.
+MIN_RESUME_PROGRESS = 64 * 1024
 # What the installed document keeps of each playlist's index entry (besides its schedule).
 PLAYLIST_FIELDS = ("name", "version", "title", "priority", "valid_from", "valid_until")
 
@@ -87,6 +89,7 @@ class Syncer:
         self.verified: dict[str, bytes] = {}  # repository files as verified, for this station's /repo/
         self.progress: dict = {}
         self._last_flush = 0.0
+        self.failing: set[str] = set()  # mirrors that failed a file this pass: tried last from now on
 
     # ---- mirrors ----------------------------------------------------------------------------
 
@@ -102,6 +105,13 @@ class Syncer:
         data, _ = await self.fetcher.fetch(urljoin(mirror, path), max_bytes)
         sig, _ = await self.fetcher.fetch(urljoin(mirror, path + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
         return data, sig
+
+    def _ordered(self, first: str) -> list[str]:
+        """``first`` (the mirror that gave the index), then the others in configured order; a
+        mirror that already failed a file this pass (stalled, refused, altered) goes last, so a
+        dead mirror costs one timeout per pass, not one per file."""
+        order = [first, *[m for m in self.cfg.mirrors if m != first]]
+        return [m for m in order if m not in self.failing] + [m for m in order if m in self.failing]
 
     # ---- trust ------------------------------------------------------------------------------
 
@@ -193,13 +203,14 @@ class Syncer:
 
     async def _playlist(self, first: str, ref: PlaylistRef) -> Playlist:
         errors = []
-        for mirror in _ordered(self.cfg.mirrors, first):
+        for mirror in self._ordered(first):
             try:
                 data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_PLAYLIST_BYTES, ref.file.size))
                 playlist = check_playlist(data, sig, ref, self._trusted_keys())
             except (DownloadError, RepositoryError) as exc:
                 errors.append(f"{mirror}: {exc}")
                 self._health(mirror, str(exc))
+                self.failing.add(mirror)
                 continue
             self.verified[ref.file.path], self.verified[ref.file.path + ".minisig"] = data, sig
             return playlist
@@ -233,16 +244,25 @@ class Syncer:
         self._check_space(ref)
         partial = self.store.partial_path(ref)
         errors = []
-        for mirror in _ordered(self.cfg.mirrors, first):
+        for mirror in self._ordered(first):
             url = urljoin(mirror, ref.path)
-            for attempt in (1, 2):
+            restarted = False
+            while True:
                 resumed = partial.exists()
+                have = partial.stat().st_size if resumed else 0
                 before = self.fetcher.bytes_received
                 try:
                     digest = await self.fetcher.download(url, partial, ref, self._bytes)
                 except DownloadError as exc:
-                    errors.append(str(exc))
                     self._health(mirror, str(exc))
+                    grown = (partial.stat().st_size if partial.exists() else 0) - have
+                    if grown >= MIN_RESUME_PROGRESS:
+                        # The connection dropped after real progress (a flaky link): resume
+                        # from the same mirror rather than leave the file for the next pass.
+                        log.info("%s: connection lost after %d more bytes; resuming", url, grown)
+                        continue
+                    errors.append(str(exc))
+                    self.failing.add(mirror)
                     break
                 finally:
                     report.bytes_downloaded += self.fetcher.bytes_received - before
@@ -253,10 +273,12 @@ class Syncer:
                     report.files_downloaded += 1
                     return
                 partial.unlink(missing_ok=True)
-                if resumed and attempt == 1:
+                if resumed and not restarted:
+                    restarted = True
                     continue  # the partial file was bad; once more from the start
                 errors.append(f"{url}: sha256 differs from the signed playlist (altered or damaged); discarded")
                 self._health(mirror, errors[-1])
+                self.failing.add(mirror)
                 break
         raise SyncError("; ".join(errors))
 
@@ -402,10 +424,6 @@ class Syncer:
         keep = {p for c in courses for p in (c["media"], c.get("poster")) if p}
         report.collected, _ = await asyncio.to_thread(self.store.collect, keep, self.cfg.keep_unreferenced_days * 86400)
         return report
-
-
-def _ordered(mirrors: tuple[str, ...], first: str) -> list[str]:
-    return [first, *[m for m in mirrors if m != first]]
 
 
 def status_record(report: SyncReport | None, error: str | None, previous: dict) -> dict:

@@ -1,0 +1,180 @@
+"""The station on a bad network: a link that drops every connection, mirrors that stall, a mirror
+whose Content-Range does not match what was asked. Each time the sync goes on, the store holds
+only verified files, and `station status --json` says which mirror failed and why.
+
+(Servers without Range are in test_flow; a body longer than declared and HTML answering 200 are
+in test_trust_attacks and test_sync_engine.)"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from tests.conftest import run_cli_async, serve
+from tests.flaky_proxy import FlakyProxy
+from tests.repository_simulator import RepositorySimulator, Station
+from tests.static_repo import StaticRepo, write_tree
+
+
+@pytest.fixture
+def sim() -> RepositorySimulator:
+    s = RepositorySimulator()
+    for title in ("雨季养鹅技术", "冬季防火安全常识", "党员冬训"):
+        s.add_course(title, os.urandom(1_200_000))
+    s.publish()
+    return s
+
+
+def assert_store_verified(st: Station) -> None:
+    """Every media file's sha256 is its name; every listed course's file is there."""
+    media = st.store.data_dir / "media"
+    for p in media.rglob("*") if media.is_dir() else []:
+        if p.is_file():
+            assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name.split(".")[0], p
+    for c in st.store.courses():
+        assert st.store.blob_path(c.media).is_file()
+
+
+async def mirror_status(st: Station) -> list[dict]:
+    code, out, err = await run_cli_async("station", "--config", str(st.cfg.path), "status", "--json")
+    assert code == 0, err
+    return json.loads(out)["mirrors"]
+
+
+async def test_a_link_that_drops_every_connection_still_completes_in_one_pass(sim, tmp_path):
+    """Every connection is cut after 256 kB: the pass resumes each file with Range where it
+    stopped, on the same mirror, instead of failing it until the next pass or starting over."""
+    repo = StaticRepo(write_tree(sim.files, tmp_path / "served"))
+    async with repo.served() as mirror:
+        proxy = FlakyProxy(mirror.removesuffix("/repo/"), cut_after=256 * 1024)
+        async with proxy.running() as via:
+            st = Station(tmp_path, sim, f"{via}/repo/")
+            report = await st.sync()
+    assert report.complete, report.failures
+    assert st.titles() == {"雨季养鹅技术", "冬季防火安全常识", "党员冬训"}
+    assert_store_verified(st)
+    stored = sum(len(d) for d in sim.files.values())
+    assert proxy.cuts >= 10 and len(repo.ranged()) >= 10
+    # Resumed, not restarted: the bytes on the wire are close to the bytes kept.
+    assert proxy.bytes_to_client / stored < 1.3, (proxy.bytes_to_client, stored)
+
+
+@pytest.fixture
+async def silent_mirror():
+    """Accepts the connection, reads the request, never answers."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def handle(reader, writer):
+        held.append(writer)
+        await reader.read(65536)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/repo/"
+    server.close()
+    for w in held:
+        w.close()
+
+
+async def test_stalled_mirrors_time_out_and_the_next_one_serves(sim, tmp_path, silent_mirror):
+    """First mirror never answers; second serves the index, then stalls in the middle of every
+    media file; the third is good. The sync completes within the timeouts, tries the stalling
+    mirror for one file only, and both stalls show in `station status --json`."""
+    release = asyncio.Event()
+    media_asked: list[str] = []
+
+    async def stalling(request: web.Request) -> web.StreamResponse:
+        rel = request.match_info["path"]
+        if rel not in sim.files:
+            raise web.HTTPNotFound()
+        if not rel.startswith("media/"):
+            return web.Response(body=sim.files[rel])
+        media_asked.append(rel)
+        resp = web.StreamResponse()
+        resp.content_length = len(sim.files[rel])
+        await resp.prepare(request)
+        await resp.write(sim.files[rel][:10_000])
+        await release.wait()  # the headers and a little data, then nothing
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/repo/{path:.+}", stalling)
+    good = StaticRepo(write_tree(sim.files, tmp_path / "served"))
+    try:
+        async with serve(app) as stall_base, good.served() as good_mirror:
+            stall = f"{stall_base}/repo/"
+            (tmp_path / "st").mkdir()
+            st = Station(tmp_path / "st", sim, [silent_mirror, stall, good_mirror], sync_timeout_s=1.0)
+            report = await st.sync()
+            release.set()
+    finally:
+        release.set()
+    assert report.complete, report.failures
+    assert report.mirror == stall  # the index came from the first mirror that answered
+    assert st.titles() == {"雨季养鹅技术", "冬季防火安全常识", "党员冬训"}
+    assert_store_verified(st)
+    assert len(media_asked) == 1, media_asked  # a stalled mirror goes to the back for this pass
+    # The good mirror carried on from what the stalled one had sent, with Range.
+    assert media_asked[0] in good.ranged()
+    silent, stalled, ok = await mirror_status(st)
+    assert "timed out" in silent["last_error"] and not silent.get("last_success")
+    assert "timed out" in stalled["last_error"] and media_asked[0] in stalled["last_error"]
+    assert ok["last_success"] and not ok.get("last_error")
+
+
+@pytest.mark.parametrize("lie", ["start", "total"])
+async def test_a_content_range_that_does_not_match_is_refused(sim, tmp_path, lie):
+    """A mirror answers a resumed request with bytes from elsewhere in the file (or of another
+    file): refused before a byte is written, the partial file stays as it was, another mirror
+    finishes the file, and the rest of the sync goes on from the lying mirror."""
+    goose = sim.courses[0].renditions["stb-sd"]
+    body = sim.files[goose.path]
+
+    async def liar(request: web.Request) -> web.StreamResponse:
+        rel = request.match_info["path"]
+        if rel not in sim.files:
+            raise web.HTTPNotFound()
+        data = sim.files[rel]
+        rng = request.headers.get("Range")
+        if not rng:
+            return web.Response(body=data)
+        start = int(rng.removeprefix("bytes=").split("-")[0])
+        if lie == "start":  # the beginning of the file again, labelled as such
+            chunk, header = data[: len(data) - start], f"bytes 0-{len(data) - start - 1}/{len(data)}"
+        else:  # the right offset, but of a file of another size
+            chunk, header = data[start:], f"bytes {start}-{len(data) - 1}/{len(data) + 1000}"
+        return web.Response(status=206, body=chunk, headers={"Content-Range": header})
+
+    app = web.Application()
+    app.router.add_get("/repo/{path:.+}", liar)
+    good = StaticRepo(write_tree(sim.files, tmp_path / "served"))
+    async with serve(app) as liar_base, good.served() as good_mirror:
+        (tmp_path / "st").mkdir()
+        st = Station(tmp_path / "st", sim, [f"{liar_base}/repo/", good_mirror])
+        half = len(body) // 2
+        st.store.partial_path(goose).write_bytes(body[:half])  # an earlier pass stopped halfway
+        # First only the liar: the course fails with the reason, the partial is untouched.
+        both = st.cfg
+        st.cfg = dataclasses.replace(both, mirrors=both.mirrors[:1])
+        report = await st.sync()
+        st.cfg = both
+        assert not report.complete
+        assert any("Content-Range" in f and "does not match" in f for f in report.failures), report.failures
+        assert st.store.course(sim.courses[0].course.id) is None
+        assert st.store.partial_path(goose).read_bytes() == body[:half]
+        assert {c.title for c in st.store.courses()} == {"冬季防火安全常识", "党员冬训"}
+        # With a good mirror as well, the file is finished from where it stopped.
+        report = await st.sync()
+    assert report.complete, report.failures
+    assert st.store.blob_path(goose.path).read_bytes() == body
+    assert good.ranged() == [goose.path] and len(good.requests) == 1
+    assert_store_verified(st)
+    lying, ok = await mirror_status(st)
+    assert "Content-Range" in lying["last_error"] and goose.path in lying["last_error"]
+    assert ok["last_success"]
