@@ -195,3 +195,10 @@ async def test_county_page_lists_playlists_and_notices(headend_root, aiohttp_cli
     (headend_root / "notices" / "broken.toml").write_text('title = "坏"\nbody = \n', encoding="utf-8")
     resp = await client.get("/county")
     assert resp.status == 200 and "broken.toml" in await resp.text()
+
+
+def test_a_damaged_signing_key_is_refused_and_nothing_changes(headend_root):
+    (headend_root / "keys" / "headend.key").write_text("untrusted comment: x\nbm90IGEga2V5\n")
+    res = publish(headend_root)
+    assert res.returncode == 1 and "headend.key" in res.stderr and "not a minisign Ed25519 secret key" in res.stderr
+    assert os.readlink(headend_root / "repo") == "trees/v1"
