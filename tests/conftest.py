@@ -105,6 +105,7 @@ mirrors = [{mirrors_toml}]
 trusted_keys = ["{key_file}"]
 interval_s = 300
 timeout_s = 5
+reserve_free_mb = 0  # CI disks can be nearly full; tests that need the rule set it themselves
 
 [report]
 url = "http://127.0.0.1:9/api/v1/"
