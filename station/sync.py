@@ -273,6 +273,7 @@ class Syncer:
                     report.files_downloaded += 1
                     return
                 partial.unlink(missing_ok=True)
+                partial.with_name(partial.name + ".json").unlink(missing_ok=True)
                 if resumed and not restarted:
                     restarted = True
                     continue  # the partial file was bad; once more from the start
