@@ -163,7 +163,11 @@ class Syncer:
         """Verified index from one mirror; a conditional request when we hold a verified copy."""
         stored, stored_sig = self.store.repo_file(INDEX_NAME), self.store.repo_file(INDEX_NAME + ".minisig")
         saved = self.mirrors.get(mirror, {}).get("validators") or {}
-        validators = Validators(**saved) if stored and stored_sig and saved else None
+        # Ask "changed since?" only if the copy we hold is the newest index we verified: a pass
+        # stopped after verifying a newer one (daemon restart, failed install) saved that one's
+        # validators but not its bytes, and a 304 would hand us our older copy to refuse as a rollback.
+        current = bool(stored) and hashlib.sha256(stored.read_bytes()).hexdigest() == self.store.trust().get("highest_sha256")
+        validators = Validators(**saved) if current and stored_sig and saved else None
         for attempt in (1, 2):
             data, got = await self.fetcher.fetch(urljoin(mirror, INDEX_NAME), MAX_INDEX_BYTES, validators)
             if data is None:  # 304: the copy we verified before is still current

@@ -178,3 +178,26 @@ async def test_a_content_range_that_does_not_match_is_refused(sim, tmp_path, lie
     lying, ok = await mirror_status(st)
     assert "Content-Range" in lying["last_error"] and goose.path in lying["last_error"]
     assert ok["last_success"]
+
+
+async def test_a_pass_stopped_midway_does_not_strand_the_station(sim, tmp_path):
+    """`station serve` stopped (or restarted) during a download of a new version: the next pass
+    must fetch that version again, not answer its own conditional request with the older copy
+    it still holds and then refuse that copy as a rollback."""
+    served = tmp_path / "served"
+    repo = StaticRepo(write_tree(sim.files, served))
+    async with repo.served() as mirror:
+        (tmp_path / "st").mkdir()
+        st = Station(tmp_path / "st", sim, mirror)
+        assert (await st.sync()).complete
+        sim.add_course("新课", os.urandom(1_000_000))
+        sim.publish()
+        write_tree(sim.files, served)
+        slow = st.cfg
+        st.cfg = dataclasses.replace(slow, max_rate_bytes_per_s=200_000)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(st.sync(), 1.0)  # the daemon cancels its sync task
+        st.cfg = slow
+        report = await st.sync()
+    assert report.complete, report.failures
+    assert st.version() == 2 and "新课" in st.titles()

@@ -1,0 +1,146 @@
+"""Power cuts: a real `station sync --once` process killed with SIGKILL at random moments, again
+and again, while the repository keeps publishing new versions; after every kill the store is
+consistent (what the TV lists is verified on disk, station.json parses, nothing unverified in
+media/), and one normal run afterwards completes it.
+
+The random moments come from a seed printed on failure (YUANJIAO_POWER_CUT_SEED replays one)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import ROOT, run_cli_async, write_station_toml
+from tests.repository_simulator import RepositorySimulator
+from tests.static_repo import StaticRepo, write_tree
+
+COURSES, COURSE_BYTES, RATE = 4, 1_000_000, 3_000_000  # a full sync: ~1.3 s of download plus start-up
+KILLS = 20
+
+
+def publish(sim: RepositorySimulator, served: Path, versions: dict[int, dict[str, str]]) -> None:
+    """Sign a new version; immutable files first, then the index and its signature, each
+    replaced atomically (a mirror mid-update)."""
+    index = sim.publish()
+    for rel, data in sim.files.items():
+        target = served / rel
+        if rel.startswith("index.json"):
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        elif not target.exists():
+            write_tree({rel: data}, served)
+    versions[index.version] = {e.course.id: e.renditions["stb-sd"].path for e in sim.courses}
+
+
+def new_course(sim: RepositorySimulator, n: int) -> None:
+    sim.add_course(f"第{n}课", os.urandom(COURSE_BYTES))
+
+
+def check_consistent(data_dir: Path, versions: dict[int, dict[str, str]], why: str) -> dict:
+    """What a TV (or `station status`) reading the store right now would rely on. Returns the
+    installed document."""
+    media = data_dir / "media"
+    for p in media.rglob("*") if media.is_dir() else []:
+        if p.is_file():
+            assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name.split(".")[0], f"{why}: unverified {p}"
+    db_path = data_dir / "station.json"
+    if not db_path.exists():
+        assert not media.exists() or not any(media.rglob("*.mp4")), f"{why}: media without station.json"
+        return {}
+    db = json.loads(db_path.read_text(encoding="utf-8"))  # never half-written
+    installed = db.get("state", {}).get("1", {})
+    if installed:
+        v = installed["index_version"]
+        assert v in versions, f"{why}: installed version {v} was never published"
+        for c in installed["courses"]:
+            # Listed ⇒ verified on disk, and exactly the file that version names for it.
+            assert versions[v].get(c["id"]) == c["media"], f"{why}: {c['id']} is not as version {v} has it"
+            path = data_dir / c["media"]
+            assert path.is_file(), f"{why}: {c['title']} is listed but {c['media']} is missing"
+        trust = db["state"].get("3", {})
+        assert trust.get("highest_version", 0) >= v, f"{why}: trust state behind the installed version"
+    return installed
+
+
+async def start_sync(toml: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "station.cli", "--config", str(toml), "sync", "--once", cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+def station_toml(path: Path, mirror: str, key: Path) -> Path:
+    toml = write_station_toml(path, [mirror], key)
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        "timeout_s = 5\n", f"timeout_s = 5\nmax_rate_bytes_per_s = {RATE}\nkeep_unreferenced_days = 0\n"), encoding="utf-8")
+    return toml
+
+
+async def test_power_cut_at_random_moments_then_one_run_completes(tmp_path):
+    seed = int(os.environ.get("YUANJIAO_POWER_CUT_SEED") or time.time())
+    rng = random.Random(seed)
+    sim = RepositorySimulator()
+    n = 0
+    for n in range(COURSES):
+        new_course(sim, n)
+    served = tmp_path / "served"
+    served.mkdir()
+    versions: dict[int, dict[str, str]] = {}
+    publish(sim, served, versions)
+    key = tmp_path / "trusted.pub"
+    key.write_text(sim.key.public_key.to_text())
+    repo = StaticRepo(served)
+    async with repo.served() as mirror:
+        # How long an uninterrupted sync takes here, start-up included (a separate station).
+        (tmp_path / "ref").mkdir()
+        ref = station_toml(tmp_path / "ref" / "station.toml", mirror, key)
+        t = time.monotonic()
+        assert (await (await start_sync(ref)).wait()) == 0
+        full = time.monotonic() - t
+
+        (tmp_path / "st").mkdir()
+        toml = station_toml(tmp_path / "st" / "station.toml", mirror, key)
+        data_dir = tmp_path / "st" / "data"
+        kills = attempts = mid_download = 0
+        moments = []
+        while kills < KILLS:
+            attempts += 1
+            assert attempts <= 3 * KILLS, f"seed {seed}: the sync kept finishing before the cut"
+            delay = rng.uniform(0, full)
+            proc = await start_sync(toml)
+            try:
+                await asyncio.wait_for(proc.wait(), delay)
+            except asyncio.TimeoutError:
+                proc.kill()  # SIGKILL: no finally, no atexit, like pulling the plug
+                await proc.wait()
+                kills += 1
+                moments.append(round(delay, 2))
+                mid_download += any(p.stat().st_size for p in (data_dir / "partial").glob("*.part"))
+            else:
+                # It finished first: the county publishes again (two courses replaced), so
+                # there is always something to cut into — a new install, a collection.
+                sim.courses = sim.courses[2:]
+                for _ in range(2):
+                    n += 1
+                    new_course(sim, n)
+                publish(sim, served, versions)
+            check_consistent(data_dir, versions, f"seed {seed}, after cuts at {moments}")
+
+        code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+    why = f"seed {seed}, cuts at {moments}"
+    assert mid_download >= 3, f"{why}: only {mid_download} cuts fell in the middle of a download"
+    assert code == 0, f"{why}: {out}{err}"
+    installed = check_consistent(data_dir, versions, why)
+    latest = max(versions)
+    assert installed["index_version"] == latest and installed["complete"]
+    assert {c["id"]: c["media"] for c in installed["courses"]} == versions[latest], why
+    # Everything the latest version needs is there and nothing else (collection ran).
+    assert sorted(str(p.relative_to(data_dir)) for p in (data_dir / "media").rglob("*.mp4")) == sorted(versions[latest].values())
+    code, out, err = await run_cli_async("station", "--config", str(toml), "status", "--json")
+    assert code == 0 and json.loads(out)["complete"], err
