@@ -220,6 +220,10 @@ class Store:
                 if ".." in rel.split("/"):
                     raise StoreError(f"{rel!r} is not a repository path")
                 atomic_write(self.repo_dir / rel, files[rel])
+            if "index.json" in files:  # playlists the new index no longer names go
+                for old in (self.repo_dir / "playlists").glob("*"):
+                    if f"playlists/{old.name}" not in files:
+                        old.unlink(missing_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot save the verified index copy ({exc.strerror})") from exc
 

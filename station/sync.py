@@ -310,10 +310,12 @@ class Syncer:
         me = StationIdentity(self.cfg.station_id, self.cfg.region, self.cfg.tags)
         refs = sorted((r for r in index.playlists if r.targets(me, now)), key=lambda r: -r.priority)
         playlists: list[tuple[PlaylistRef, Playlist]] = []
+        unavailable: set[str] = set()  # targeted playlists no mirror could give this time
         for ref in refs:
             try:
                 playlists.append((ref, await self._playlist(mirror, ref)))
             except SyncError as exc:
+                unavailable.add(ref.name)
                 report.failures.append(f"playlist {ref.name}: {exc}")
 
         # Every course once, in priority and playlist order, with the files this player needs.
@@ -402,7 +404,14 @@ class Syncer:
                 # The old version keeps playing until its replacement is complete.
                 courses.append({**previous[cid], "playlists": in_playlists[cid], "update_pending": True})
                 report.courses[cid]["reason"] = (report.courses[cid].get("reason") or "") + " (the previous version still plays)"
+        # A playlist that could not be fetched keeps its courses from the last install.
+        for cid, prev in previous.items():
+            if cid not in entries and unavailable & set(prev.get("playlists", [])) \
+                    and self.store.blob_path(prev["media"]).is_file():
+                courses.append({**prev, "update_pending": True})
+        kept_playlists = [p for p in installed.get("playlists", []) if p.get("name") in unavailable]
         report.courses_installed = len(courses)
+        report.courses_total = max(report.courses_total, report.courses_installed)
         try:
             await asyncio.to_thread(self.store.save_repo_files, self.verified)
             await asyncio.to_thread(
@@ -416,7 +425,7 @@ class Syncer:
                     "playlists": [
                         {**{k: v for k, v in ref.to_dict().items() if k in PLAYLIST_FIELDS}, "schedule": p.schedule.to_dict()}
                         for ref, p in playlists
-                    ],
+                    ] + kept_playlists,
                     "notices": [
                         n.to_dict() for n in index.notices
                         if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)

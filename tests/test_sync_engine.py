@@ -251,3 +251,16 @@ async def test_status_shows_progress_while_a_capped_sync_runs(tmp_path):
             rec = await task
     assert "downloading 雨季养鹅技术" in words and "kB/s" in words and "of 0.6 MB" in words
     assert rec["state"] == "ok" and "progress" not in st.store.sync_status()
+
+
+async def test_a_playlist_no_mirror_can_give_keeps_its_courses(sim, tmp_path):
+    sim.publish()
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        assert (await st.sync()).complete
+        sim.add_course("新课", b"new " * 3000)
+        sim.publish()
+        del sim.files["playlists/all.2.json"]  # the mirror lost the new playlist
+        report = await st.sync()
+    assert not report.complete and any("playlist all" in f for f in report.failures)
+    assert {"雨季养鹅技术", "冬季防火安全常识", "党员冬训"} == {c.title for c in st.store.courses()}
