@@ -1,6 +1,6 @@
 # yuanjiao: `make run` starts the demo, `make test` runs the whole suite. Both set up what is
-# missing first (a virtualenv, the Python packages, and Debian's ffmpeg, chromium, minisign and a
-# CJK font via apt-get) and are safe to run again.
+# missing first (a virtualenv, the Python packages, and Debian's ffmpeg, chromium, minisign, nginx
+# (the county-cache test) and a CJK font via apt-get) and are safe to run again.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -24,6 +24,7 @@ system-packages:
 	for cmd in ffmpeg:ffmpeg chromium:chromium minisign:minisign; do \
 	  command -v $${cmd%%:*} >/dev/null 2>&1 || missing="$$missing $${cmd##*:}"; \
 	done; \
+	{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
 	dpkg-query -W -f='$${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "ok installed" || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
