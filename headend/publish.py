@@ -10,10 +10,11 @@ finds them; older ones are collected.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
-import os
-import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -24,6 +25,7 @@ from headend.db import Database
 from headend.errors import ConfigError, PublishError
 from headend.ingest import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for
 from headend.programming import PlaylistDef, load_all
+from headend.tree import build_tree, collect_trees, switch_repo
 from playlists import (
     INDEX_NAME,
     CourseEntry,
@@ -37,7 +39,7 @@ from playlists import (
     StationIdentity,
     sign_repository_file,
 )
-from playlists.atomic import atomic_write, fsync_dir
+from playlists.atomic import atomic_write
 from playlists.minisign import signer_key_id
 from playlists.schedule import Occurrence, overlaps
 from playlists.times import utc_iso
@@ -46,7 +48,6 @@ log = logging.getLogger(__name__)
 
 ALL_PLAYLIST = "all"
 SCHEDULE_CHECK_DAYS = 62
-KEEP_TREES = 2  # the current tree and the one before it (requests in flight)
 
 
 @dataclass
@@ -145,59 +146,7 @@ def _check_definitions(defs: list[PlaylistDef], cat: _Catalogue, stations, now: 
     return ids, warnings
 
 
-# ---- the tree -----------------------------------------------------------------------------------
-
-
-def _link(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copyfile(src, dest)
-        with open(dest, "rb+") as fh:
-            os.fsync(fh.fileno())
-
-
-def _switch_repo(cfg: HeadendConfig, tree: Path) -> None:
-    repo = cfg.repo_dir
-    if repo.is_dir() and not repo.is_symlink():
-        # A root published before trees existed: move its folder aside once.
-        repo.rename(cfg.trees_dir / f"legacy-{datetime.now(timezone.utc):%Y%m%d%H%M%S}")
-    tmp = cfg.root / ".repo.switch"
-    tmp.unlink(missing_ok=True)
-    os.symlink(os.path.relpath(tree, cfg.root), tmp)
-    os.replace(tmp, repo)
-    fsync_dir(cfg.root)
-
-
-def _collect_trees(cfg: HeadendConfig, current: Path) -> None:
-    trees = sorted(
-        (p for p in cfg.trees_dir.iterdir() if p.is_dir() and (p.name.startswith("v") or p.name.startswith("legacy-"))),
-        key=lambda p: p.stat().st_mtime,
-    )
-    for old in [t for t in trees if t != current][: max(0, len(trees) - KEEP_TREES)]:
-        shutil.rmtree(old, ignore_errors=True)
-    for build in cfg.trees_dir.glob(".build-*"):
-        shutil.rmtree(build, ignore_errors=True)  # left by an interrupted publish
-
-
-def _build_tree(cfg: HeadendConfig, version: int, files: dict[str, Path], index_bytes: bytes, index_sig: bytes) -> Path:
-    cfg.trees_dir.mkdir(parents=True, exist_ok=True)
-    build = cfg.trees_dir / f".build-{version}"
-    shutil.rmtree(build, ignore_errors=True)
-    dirs = set()
-    for rel, src in sorted(files.items()):
-        _link(src, build / rel)
-        dirs.add((build / rel).parent)
-    for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
-        fsync_dir(d)
-    atomic_write(build / (INDEX_NAME + ".minisig"), index_sig)
-    atomic_write(build / INDEX_NAME, index_bytes)
-    final = cfg.trees_dir / f"v{version}"
-    shutil.rmtree(final, ignore_errors=True)
-    build.rename(final)
-    fsync_dir(cfg.trees_dir)
-    return final
+# ---- published files ---------------------------------------------------------------------------
 
 
 def _published(cfg: HeadendConfig, rel: str) -> Path:
@@ -261,8 +210,8 @@ def _finish(cfg: HeadendConfig, db: Database, key: SecretKey, version: int, now:
     index = Index(version=version, timestamp=now, expires=expires, playlists=tuple(refs), notices=notices)
     idx_bytes = index.to_bytes()
     try:
-        tree = _build_tree(cfg, version, files, idx_bytes, sign_repository_file(key, INDEX_NAME, idx_bytes, version, now))
-        _switch_repo(cfg, tree)
+        tree = build_tree(cfg, version, files, idx_bytes, sign_repository_file(key, INDEX_NAME, idx_bytes, version, now))
+        switch_repo(cfg, tree)
     except OSError as exc:
         raise PublishError(f"cannot write repository version {version} under {cfg.trees_dir} ({exc}); "
                            "the previous version stays published") from exc
@@ -272,13 +221,37 @@ def _finish(cfg: HeadendConfig, db: Database, key: SecretKey, version: int, now:
     for rel in gone:
         if rel.startswith("playlists/"):
             _published(cfg, rel).unlink(missing_ok=True)
-    _collect_trees(cfg, tree)
+    collect_trees(cfg, tree)
     return tree, len(gone), expires
+
+
+@contextmanager
+def _publish_lock(cfg: HeadendConfig) -> Iterator[None]:
+    """One publish at a time per root (a cron --refresh and a manual publish may meet)."""
+    with open(cfg.root / ".publish.lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another publish is running on %s; waiting for it", cfg.root)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 def publish(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> PublishResult:
     """Write the next signed repository version. Blocking (run it in a thread from async code).
     Nothing changes on any refusal."""
+    with _publish_lock(cfg):
+        return _publish(cfg, db, now)
+
+
+def refresh(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> PublishResult:
+    """Re-sign the current index as a new version with a new expiry; playlists stay as they are
+    (for a cron job that keeps stations from seeing an expired index)."""
+    with _publish_lock(cfg):
+        return _refresh(cfg, db, now)
+
+
+def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
     key = load_secret_key(cfg)
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     defs, notices = load_all(cfg.root)
@@ -328,9 +301,7 @@ def publish(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> Pu
                          index_path=cfg.repo_dir / INDEX_NAME, skipped=skipped, warnings=warnings, collected=collected)
 
 
-def refresh(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> PublishResult:
-    """Re-sign the current index as a new version with a new expiry; playlists stay as they are
-    (for a cron job that keeps stations from seeing an expired index)."""
+def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
     key = load_secret_key(cfg)
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     try:
