@@ -34,6 +34,7 @@ from playlists import (
     Notice,
     Playlist,
     PlaylistRef,
+    RepositoryError,
     SecretKey,
     SignatureError,
     StationIdentity,
@@ -149,6 +150,19 @@ def _check_definitions(defs: list[PlaylistDef], cat: _Catalogue, stations, now: 
 # ---- published files ---------------------------------------------------------------------------
 
 
+def _next_version(cfg: HeadendConfig, db: Database) -> int:
+    """Above both the last recorded publication and whatever ``repo`` shows (a publish cut off
+    after switching but before recording must not have its version reused: stations would see
+    one version number with two contents and refuse it)."""
+    last = db.last_publication()
+    shown = 0
+    try:
+        shown = Index.from_bytes((cfg.repo_dir / INDEX_NAME).read_bytes()).version
+    except (OSError, RepositoryError):
+        pass
+    return max(shown, last["version"] if last else 0) + 1
+
+
 def _published(cfg: HeadendConfig, rel: str) -> Path:
     return cfg.published_dir / rel
 
@@ -259,8 +273,7 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
     stations = _station_identities(db)
     ids, warnings = _check_definitions(defs, cat, stations, now)
 
-    last = db.last_publication()
-    version = (last["version"] if last else 0) + 1
+    version = _next_version(cfg, db)
     skipped = []
     playlists: list[tuple[Playlist, PlaylistDef | None]] = []
     if cfg.all_courses_playlist:
@@ -316,7 +329,7 @@ def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
                                "run `headend publish` (not --refresh) once")
         referenced |= _files_of(Playlist.from_bytes(_published(cfg, ref.file.path).read_bytes(), ref.file.path))
     last = db.last_publication()
-    version = max(current.version, last["version"] if last else 0) + 1
+    version = _next_version(cfg, db)
     n_courses = last["courses"] if last else 0
     _, collected, expires = _finish(cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses)
     return PublishResult(version=version, courses=n_courses, playlists=len(current.playlists), expires=expires,

@@ -202,3 +202,30 @@ def test_a_damaged_signing_key_is_refused_and_nothing_changes(headend_root):
     res = publish(headend_root)
     assert res.returncode == 1 and "headend.key" in res.stderr and "not a minisign Ed25519 secret key" in res.stderr
     assert os.readlink(headend_root / "repo") == "trees/v1"
+
+
+def test_power_cut_mid_publish_leaves_a_whole_published_version(headend_root):
+    """kill -9 at random moments during publish: `repo` always names a whole, verifiable tree,
+    and the next publish completes."""
+    import random
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    pub = headend_root / "keys" / "headend.pub"
+    rng = random.Random(7)
+    for _ in range(6):
+        ids = course_ids(headend_root)
+        (headend_root / "playlists" / "p.toml").write_text(
+            f'title = "专题 {rng.random():.6f}"\nitems = ["{ids["雨季养鹅技术"]}"]\n', encoding="utf-8")
+        proc = subprocess.Popen([sys.executable, "-m", "headend.cli", "publish", "--root", str(headend_root)],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.1, 0.9))
+        proc.kill()
+        proc.wait()
+        tree_is_consistent(headend_root / "repo", pub)
+    res = publish(headend_root)
+    assert res.returncode == 0, res.stderr
+    tree_is_consistent(headend_root / "repo", pub)
+    assert not list((headend_root / "trees").glob(".build-*"))
