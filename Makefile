@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 setup: system-packages $(STAMP) js-tools
 
 # acorn (npm, devDependency) checks in the tests that every served script parses as ES5.
-js-tools:
+js-tools: system-packages
 	@test -f node_modules/acorn/bin/acorn || { command -v npm >/dev/null 2>&1 && npm ci --no-audit --no-fund --loglevel=error; } || echo "npm not found: the ES5 check of the TV scripts will fail (install nodejs and npm)"
 
 # Install a Debian package only when what it provides is absent.
@@ -25,6 +25,7 @@ system-packages:
 	  command -v $${cmd%%:*} >/dev/null 2>&1 || missing="$$missing $${cmd##*:}"; \
 	done; \
 	{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	dpkg-query -W -f='$${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "ok installed" || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
