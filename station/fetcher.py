@@ -43,7 +43,7 @@ class RateLimiter:
 
     @property
     def chunk(self) -> int:
-        return CHUNK if not self.rate else max(4096, min(CHUNK, self.rate // 20))
+        return CHUNK if not self.rate else max(4096, min(CHUNK, self.rate // 100))
 
     async def consume(self, n: int) -> None:
         if not self.rate:
@@ -152,7 +152,7 @@ class Fetcher:
                 headers["If-Range"] = saved.etag or saved.last_modified
         self.requests += 1
         try:
-            async with self.session.get(url, headers=headers, timeout=self.timeout) as resp:
+            async with self.session.get(url, headers=headers, timeout=self.timeout, read_bufsize=self.limiter.chunk) as resp:
                 if resp.status == 206 and "Range" in headers:
                     m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
                     if not m or int(m.group(1)) != have or (m.group(3) != "*" and int(m.group(3)) != ref.size):
