@@ -304,6 +304,10 @@ class Syncer:
         if installed.get("index_sha256") == index_sha and installed.get("complete"):
             report.up_to_date = True
             report.courses_total = report.courses_installed = len(installed.get("courses", []))
+            # Grace periods end while nothing new arrives too (and a cut may have come between
+            # the last install and its collection): collect here as well; no network involved.
+            keep = {p for c in installed.get("courses", []) for p in (c["media"], c.get("poster")) if p}
+            report.collected, _ = await asyncio.to_thread(self.store.collect, keep, self.cfg.keep_unreferenced_days * 86400)
             return report
 
         now = self.clock()

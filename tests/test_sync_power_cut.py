@@ -8,6 +8,7 @@ The random moments come from a seed printed on failure (YUANJIAO_POWER_CUT_SEED 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import ROOT, run_cli_async, write_station_toml
-from tests.repository_simulator import RepositorySimulator
+from tests.repository_simulator import RepositorySimulator, Station
 from tests.static_repo import StaticRepo, write_tree
 
 COURSES, COURSE_BYTES, RATE = 4, 1_000_000, 3_000_000  # a full sync: ~1.3 s of download plus start-up
@@ -144,3 +145,25 @@ async def test_power_cut_at_random_moments_then_one_run_completes(tmp_path):
     assert sorted(str(p.relative_to(data_dir)) for p in (data_dir / "media").rglob("*.mp4")) == sorted(versions[latest].values())
     code, out, err = await run_cli_async("station", "--config", str(toml), "status", "--json")
     assert code == 0 and json.loads(out)["complete"], err
+
+
+async def test_an_unneeded_file_is_collected_when_its_grace_ends_with_nothing_new(tmp_path):
+    """A course dropped by the county stays for the grace period, then goes — also when no new
+    version arrives after that (the usual case), and when a cut came between install and
+    collection."""
+    sim = RepositorySimulator()
+    for n in range(2):
+        new_course(sim, n)
+    sim.publish()
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        assert (await st.sync()).complete
+        dropped = sim.courses.pop(0).renditions["stb-sd"]
+        sim.publish()
+        assert (await st.sync()).complete
+        assert st.store.blob_path(dropped.path).exists()  # within the grace period
+        st.cfg = dataclasses.replace(st.cfg, keep_unreferenced_days=0)  # ...which has now passed
+        report = await st.sync()
+    assert report.up_to_date
+    assert not st.store.blob_path(dropped.path).exists()
+    assert [c.media for c in st.store.courses()] == [sim.courses[0].renditions["stb-sd"].path]
