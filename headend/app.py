@@ -13,6 +13,7 @@ from aiohttp import web
 from catalogue import CATEGORIES, category_label
 from headend.config import HeadendConfig
 from headend.db import Database
+from headend.courses_web import setup_courses
 from headend.errors import HeadendError
 from headend.programming import load_all
 
@@ -108,4 +109,5 @@ def create_app(cfg: HeadendConfig) -> web.Application:
     app.router.add_get("/api/v1/health", api_health)
     app.router.add_get("/api/v1/stations", api_stations)
     app.router.add_get("/repo/{path:.+}", repo_file)
+    setup_courses(app)  # /county/courses, /api/v1/jobs; job worker + inbox watcher (headend/courses_web.py)
     return app

@@ -18,7 +18,9 @@ from pathlib import Path
 from aiohttp import web
 
 from headend.config import CONFIG_NAME, DEFAULT_CONFIG, load_config
+from headend.cli_courses import add_commands as add_courseware_commands
 from headend.db import Database
+from headend.jobs import JobStore
 from headend.errors import HeadendError, IngestError, StationRegistryError
 from playlists import SecretKey
 from playlists.atomic import atomic_write
@@ -48,36 +50,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print(f"signing key kept: {cfg.secret_key_path}")
     Database(cfg.db_path).create()
+    JobStore(Database(cfg.db_path)).create()
     print(f"headend data root ready: {root}")
     return 0
-
-
-async def _ingest(args: argparse.Namespace) -> int:
-    from headend.ingest import Ingester
-
-    cfg = load_config(args.root)
-    db = Database(cfg.db_path)
-    db.create()
-    ing = Ingester(cfg, db)
-    failed = 0
-    files = [Path(f) for f in args.files]
-    for n, path in enumerate(files, 1):
-        title = args.title
-        if title and len(files) > 1:
-            title = f"{title} 第{n}集"
-        try:
-            res = await ing.ingest(path, title, args.category, args.description or "")
-        except HeadendError as exc:
-            failed += 1
-            print(f"refused: {exc}", file=sys.stderr)
-            log_tail = getattr(exc, "log_tail", "")
-            if log_tail:
-                print("ffmpeg said:\n" + log_tail, file=sys.stderr)
-            continue
-        made = ", ".join(res.transcoded) or "none (already made)"
-        print(f"ingested {path.name}: {res.course.id} 《{res.course.title}》 [{res.course.category}] "
-              f"{res.course.duration_s:.0f} s; transcoded: {made}")
-    return 1 if failed else 0
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -203,13 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--root", required=True)
     s.set_defaults(func=cmd_init)
 
-    s = sub.add_parser("ingest", help="probe, transcode for every player profile, add to the catalogue")
-    s.add_argument("--root", required=True)
-    s.add_argument("files", nargs="+", metavar="FILE")
-    s.add_argument("--title", help="course title (default: the file name); several files become episodes")
-    s.add_argument("--category", required=True, help="category id or zh-CN label, e.g. agriculture or 农业技术")
-    s.add_argument("--description", default="")
-    s.set_defaults(func=lambda a: asyncio.run(_ingest(a)))
+    add_courseware_commands(sub)  # ingest, watch, course list/edit, jobs (headend/cli_courses.py)
 
     s = sub.add_parser("publish", help="write a new signed repository version")
     s.add_argument("--root", required=True)

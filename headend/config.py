@@ -37,6 +37,13 @@ grace_days = 3                 # old playlists and media stay published this lon
 [ingest]
 max_duration_s = 14400         # longest courseware accepted (4 h)
 profiles = []                  # player profiles to transcode for; empty = every profile in players/
+profiles_file = ""             # player profiles file; empty = players/profiles.toml shipped with yuanjiao
+concurrent_jobs = 1            # transcoding jobs run at once (1 on a 2-core box)
+ladder = "one-process"         # "one-process": one decode feeds every rendition; "per-profile": one ffmpeg each
+
+[watch]
+settle_s = 10                  # a file dropped into inbox/ is taken once its size has not changed for this long
+default_category = "culture"   # category of a dropped file whose sidecar gives none (editors fix it on /county/courses)
 
 [serve]
 host = "127.0.0.1"
@@ -55,6 +62,11 @@ class HeadendConfig:
     profiles: tuple[str, ...]  # empty: all
     host: str
     port: int
+    concurrent_jobs: int = 1
+    profiles_file: Path | None = None  # None: the bundled players/profiles.toml
+    ladder: str = "one-process"  # or "per-profile"
+    watch_settle_s: float = 10.0
+    watch_default_category: str = "culture"
 
     @property
     def db_path(self) -> Path:
@@ -92,6 +104,10 @@ class HeadendConfig:
     def work_dir(self) -> Path:
         return self.root / "work"
 
+    @property
+    def inbox_dir(self) -> Path:
+        return self.root / "inbox"
+
 
 def load_config(root: str | Path) -> HeadendConfig:
     root = Path(root).resolve()
@@ -105,6 +121,7 @@ def load_config(root: str | Path) -> HeadendConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     pub, ing, srv = data.get("publish", {}), data.get("ingest", {}), data.get("serve", {})
+    wat = data.get("watch", {})
     try:
         cfg = HeadendConfig(
             root=root,
@@ -116,9 +133,20 @@ def load_config(root: str | Path) -> HeadendConfig:
             profiles=tuple(str(p) for p in ing.get("profiles", [])),
             host=str(srv.get("host", "127.0.0.1")),
             port=int(srv.get("port", 8700)),
+            concurrent_jobs=int(ing.get("concurrent_jobs", 1)),
+            profiles_file=(root / str(ing["profiles_file"])) if ing.get("profiles_file") else None,
+            ladder=str(ing.get("ladder", "one-process")),
+            watch_settle_s=float(wat.get("settle_s", 10)),
+            watch_default_category=str(wat.get("default_category", "culture")),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     if cfg.index_expiry_days <= 0:
         raise ConfigError(f"{path}: [publish] index_expiry_days must be positive")
+    if cfg.ladder not in ("one-process", "per-profile"):
+        raise ConfigError(f"{path}: [ingest] ladder must be \"one-process\" or \"per-profile\", not {cfg.ladder!r}")
+    if not 1 <= cfg.concurrent_jobs <= 16:
+        raise ConfigError(f"{path}: [ingest] concurrent_jobs must be 1 to 16")
+    if cfg.watch_settle_s < 0:
+        raise ConfigError(f"{path}: [watch] settle_s must be 0 or more seconds")
     return cfg

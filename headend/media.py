@@ -1,25 +1,33 @@
 """ffprobe and ffmpeg, run as asyncio subprocesses on arguments that ffmpeg-python compiles.
 
-The decisions (which filters, which codec options) come from the player profile; this module only
-turns them into a command and runs it, converting failures into ProbeError / TranscodeError with
-the file name and ffmpeg's last lines.
+The decisions (geometry, filters, codec options, loudness) are made by the pure functions in
+``headend.recipe`` and ``headend.loudness``; this module turns them into commands and runs them,
+converting failures into ProbeError / TranscodeError with the file name and ffmpeg's last lines,
+and reporting ``-progress`` as it goes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-import ffmpeg
+from typing import Callable
 
 from headend.errors import ProbeError, TranscodeError
-from players import Profile
 
-POSTER_WIDTH = 480
 LOG_TAIL_LINES = 15
+DECODE_CHECK_S = 3  # "decodable first seconds"
+
+# What ffprobe says → what the editor should do about it.
+_PROBE_HINTS = (
+    ("moov atom not found", "the MP4 was cut short (no moov index; an upload or a recording stopped early); copy it again from the source or re-export it"),
+    ("Invalid data found when processing input", "this is not an audio or video file (maybe a document or a picture renamed); give the original video or audio"),
+    ("End of file", "the file ends too early; copy it again from the source"),
+)
 
 
 @dataclass(frozen=True)
@@ -27,31 +35,21 @@ class MediaInfo:
     duration_s: float
     has_video: bool
     has_audio: bool
-    width: int = 0
+    width: int = 0  # as displayed before SAR: stored pixels, rotated
     height: int = 0
     fps: float = 0.0
     format_name: str = ""
+    sar: Fraction = Fraction(1)  # sample (pixel) aspect ratio
+    interlaced: bool = False
+    variable_fps: bool = False
+    audio_channels: int = 0
 
 
-async def _run(args: list[str]) -> tuple[int, bytes, bytes]:
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
-    except FileNotFoundError as exc:
-        raise TranscodeError(f"{args[0]} is not installed; install the Debian package ffmpeg (make setup does)") from exc
-    try:
-        out, err = await proc.communicate()
-    except asyncio.CancelledError:
-        proc.kill()
-        await proc.wait()
-        raise
-    return proc.returncode, out, err
+ProgressFn = Callable[[float], None]  # seconds of output written so far
 
 
-def _tail(err: bytes) -> str:
-    lines = err.decode("utf-8", "replace").strip().splitlines()
-    return "\n".join(lines[-LOG_TAIL_LINES:])
+def _tail(lines) -> str:
+    return "\n".join(list(lines)[-LOG_TAIL_LINES:])
 
 
 def _fps(rate: str | None) -> float:
@@ -62,22 +60,95 @@ def _fps(rate: str | None) -> float:
     return value if value < 1000 else 0.0  # ffprobe reports 90000 for some still streams
 
 
+def _sar(value: str | None) -> Fraction:
+    try:
+        num, den = (int(x) for x in (value or "1:1").split(":"))
+        return Fraction(num, den) if num > 0 and den > 0 else Fraction(1)
+    except (ValueError, ZeroDivisionError):
+        return Fraction(1)
+
+
+def _rotation(stream: dict) -> int:
+    for side in stream.get("side_data_list", []) or []:
+        if "rotation" in side:
+            try:
+                return int(float(side["rotation"])) % 360
+            except (TypeError, ValueError):
+                return 0
+    try:
+        return int(stream.get("tags", {}).get("rotate", 0)) % 360
+    except (TypeError, ValueError):
+        return 0
+
+
+def _probe_hint(stderr: str) -> str:
+    for needle, hint in _PROBE_HINTS:
+        if needle in stderr:
+            return hint
+    return "ffprobe cannot read it; check that it plays on a computer, or export it again as MP4"
+
+
+async def _run(args: list[str], cwd: Path | None = None, on_progress: ProgressFn | None = None) -> tuple[int, bytes, list[str]]:
+    """Run a command; return (exit code, stdout, the last lines of stderr). With ``on_progress``,
+    stdout is ffmpeg's ``-progress pipe:1`` stream and each ``out_time_us`` is reported."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, cwd=cwd,
+        )
+    except FileNotFoundError as exc:
+        raise TranscodeError(f"{args[0]} is not installed; install the Debian package ffmpeg (make setup does)") from exc
+    err_lines: collections.deque[str] = collections.deque(maxlen=400)
+    out_chunks: list[bytes] = []
+
+    async def read_err() -> None:
+        assert proc.stderr is not None
+        async for line in proc.stderr:
+            err_lines.append(line.decode("utf-8", "replace").rstrip())
+
+    async def read_out() -> None:
+        assert proc.stdout is not None
+        if on_progress is None:
+            out_chunks.append(await proc.stdout.read())
+            return
+        async for line in proc.stdout:
+            key, _, value = line.decode("ascii", "replace").strip().partition("=")
+            if key == "out_time_us" and value.lstrip("-").isdigit():
+                on_progress(max(int(value), 0) / 1e6)
+
+    try:
+        await asyncio.gather(read_err(), read_out())
+        code = await proc.wait()
+    except asyncio.CancelledError:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+        raise
+    return code, b"".join(out_chunks), list(err_lines)
+
+
 async def probe(path: Path) -> MediaInfo:
-    """What a courseware file holds; ProbeError if it is not usable media."""
+    """What a courseware file holds; ProbeError (naming the file, saying what to do) if it is
+    not usable media. Decodes the first seconds to be sure they are playable."""
     name = path.name
-    code, out, err = await _run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
-    )
+    code, out, err = await _run([
+        "ffprobe", "-v", "error", "-read_intervals", f"%+{DECODE_CHECK_S}", "-count_frames",
+        "-print_format", "json", "-show_format", "-show_streams", str(path),
+    ])
     if code != 0:
-        reason = _tail(err).splitlines()[-1:] or ["unreadable"]
-        raise ProbeError(f"{name}: not a readable audio or video file (ffprobe: {reason[0].strip()})")
-    data = json.loads(out or b"{}")
+        text = "\n".join(err)
+        reason = (err[-1].split(": ", 1)[-1].strip() if err else "unreadable")
+        raise ProbeError(f"{name}: not a readable audio or video file (ffprobe: {reason}); {_probe_hint(text)}")
+    try:
+        data = json.loads(out or b"{}")
+    except ValueError as exc:
+        raise ProbeError(f"{name}: ffprobe gave no usable answer; check the file plays on a computer") from exc
     streams = data.get("streams", [])
     video = [s for s in streams if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
     audio = [s for s in streams if s.get("codec_type") == "audio"]
-    if not video and not audio:
-        raise ProbeError(f"{name}: no audio or video stream found (ffprobe)")
     fmt = str(data.get("format", {}).get("format_name", ""))
+    if not video and not audio:
+        raise ProbeError(f"{name}: no audio or video stream found (ffprobe); give a video or audio file")
     if not audio and (fmt == "image2" or fmt.endswith("_pipe")):
         raise ProbeError(f"{name}: a still image ({fmt}), not courseware; give a video or audio file")
     try:
@@ -85,69 +156,55 @@ async def probe(path: Path) -> MediaInfo:
     except ValueError:
         duration = 0.0
     if duration <= 0:
-        raise ProbeError(f"{name}: duration is zero or unknown; the file is empty or damaged")
+        raise ProbeError(f"{name}: duration is zero or unknown; the file is empty or damaged — copy it again from the source")
+    decoded = sum(int(s.get("nb_read_frames") or 0) for s in [*video[:1], *audio[:1]])
+    if decoded == 0:
+        raise ProbeError(
+            f"{name}: the first {DECODE_CHECK_S} seconds do not decode (no frame could be read); "
+            "the file is damaged or uses a codec we cannot read — export it again as MP4 (H.264 + AAC)"
+        )
     v = video[0] if video else {}
+    w, h = int(v.get("width") or 0), int(v.get("height") or 0)
+    if _rotation(v) in (90, 270):
+        w, h = h, w  # ffmpeg auto-rotates phone videos
+    avg, real = _fps(v.get("avg_frame_rate")), _fps(v.get("r_frame_rate"))
     return MediaInfo(
         duration_s=duration,
         has_video=bool(video),
         has_audio=bool(audio),
-        width=int(v.get("width") or 0),
-        height=int(v.get("height") or 0),
-        fps=_fps(v.get("avg_frame_rate")) or _fps(v.get("r_frame_rate")),
-        format_name=str(data.get("format", {}).get("format_name", "")),
+        width=w,
+        height=h,
+        fps=avg or real,
+        format_name=fmt,
+        sar=_sar(v.get("sample_aspect_ratio")) if _rotation(v) not in (90, 270) else 1 / _sar(v.get("sample_aspect_ratio")),
+        interlaced=str(v.get("field_order", "")) in ("tt", "bb", "tb", "bt"),
+        variable_fps=bool(avg and real and abs(avg - real) > 0.01 * real),
+        audio_channels=int(audio[0].get("channels") or 0) if audio else 0,
     )
 
 
-def rendition_args(src: Path, dest: Path, prof: Profile, info: MediaInfo) -> list[str]:
-    """The ffmpeg command that makes ``prof``'s rendition of ``src``."""
-    inp = ffmpeg.input(str(src))
-    a = prof.audio
-    audio_opts = {"c:a": a.codec, "b:a": f"{a.bitrate_kbps}k", "ac": a.channels, "ar": a.sample_rate_hz}
-    streams = []
-    opts: dict = {"movflags": "+faststart", "f": prof.container}
-    if prof.kind == "video" and info.has_video and prof.video is not None:
-        v = prof.video
-        vid = inp.video.filter(
-            "scale", w=f"min(iw,{v.max_width})", h=f"min(ih,{v.max_height})",
-            force_original_aspect_ratio="decrease", force_divisible_by=2,
-        )
-        if info.fps > v.max_fps or info.fps == 0:
-            vid = vid.filter("fps", fps=v.max_fps)
-        streams.append(vid)
-        opts.update({
-            "c:v": v.codec, "profile:v": v.h264_profile, "level:v": v.h264_level, "pix_fmt": "yuv420p",
-            "crf": v.crf, "maxrate": f"{v.max_bitrate_kbps}k", "bufsize": f"{2 * v.max_bitrate_kbps}k",
-            "preset": "veryfast",
-        })
-    if info.has_audio:
-        streams.append(inp.audio)
-        opts.update(audio_opts)
-    if not streams:
-        raise TranscodeError(f"{src.name}: no stream that profile {prof.name} can use")
-    return ffmpeg.output(*streams, str(dest), **opts).global_args("-nostdin", "-v", "error").overwrite_output().compile()
-
-
-def poster_args(src: Path, dest: Path, info: MediaInfo) -> list[str]:
-    """A representative frame (the ``thumbnail`` filter skips black and blurry frames) or, for
-    audio-only courseware, a picture of its waveform."""
-    if info.has_video:
-        seek = min(info.duration_s * 0.25, max(info.duration_s - 1, 0))
-        stream = ffmpeg.input(str(src), ss=f"{seek:.2f}").video.filter("thumbnail", 50).filter("scale", POSTER_WIDTH, -2)
-    else:
-        stream = ffmpeg.input(str(src)).audio.filter(
-            "showwavespic", s=f"{POSTER_WIDTH}x270", colors="0xf0c040"
-        ).filter("format", "yuvj420p")
-    return (
-        ffmpeg.output(stream, str(dest), **{"frames:v": 1, "q:v": 5, "f": "image2"})
-        .global_args("-nostdin", "-v", "error")
-        .overwrite_output()
-        .compile()
-    )
-
-
-async def run_ffmpeg(args: list[str], what: str) -> None:
-    code, _, err = await _run(args)
+async def run_ffmpeg(args: list[str], what: str, *, cwd: Path | None = None,
+                     on_progress: ProgressFn | None = None) -> list[str]:
+    """Run ffmpeg; TranscodeError with its last lines if it fails. Returns stderr's last lines."""
+    code, _, err = await _run(args, cwd=cwd, on_progress=on_progress)
     if code != 0:
         tail = _tail(err)
-        last = tail.splitlines()[-1] if tail else f"exit code {code}"
+        last = err[-1] if err else f"exit code {code}"
         raise TranscodeError(f"{what}: ffmpeg failed ({last})", log_tail=tail)
+    return err
+
+
+class ProgressClock:
+    """Turns "seconds of output written" into a percent and an ETA (pure arithmetic over a clock)."""
+
+    def __init__(self, total_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total_s = max(total_s, 1e-6)
+        self.clock = clock
+        self.started = clock()
+
+    def estimate(self, done_fraction: float) -> tuple[float, float | None]:
+        """(percent 0-100, seconds left or None while too early to tell)."""
+        frac = min(max(done_fraction, 0.0), 1.0)
+        elapsed = self.clock() - self.started
+        eta = elapsed / frac - elapsed if frac >= 0.02 and elapsed > 0.5 else None
+        return round(frac * 100, 1), eta

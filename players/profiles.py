@@ -26,6 +26,7 @@ class VideoSpec:
     max_fps: int
     max_bitrate_kbps: int
     crf: int
+    frame_aspect: str = ""  # e.g. "16:9": 4:3, anamorphic and portrait sources are padded to it, never stretched
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class AudioSpec:
     channels: int
     bitrate_kbps: int
     sample_rate_hz: int
+    loudness_lufs: float = -23.0  # EBU R128 integrated loudness every rendition is normalised to
+    true_peak_dbtp: float = -1.5
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,14 @@ def _build(name: str, table: dict) -> Profile:
         raise ProfileError(f"{where}: kind must be 'video' or 'audio', not {prof.kind!r}")
     if prof.kind == "video" and prof.video is None:
         raise ProfileError(f"{where}: a video profile needs a [{name}.video] table")
+    if prof.video is not None and prof.video.frame_aspect:
+        w, _, h = prof.video.frame_aspect.partition(":")
+        if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
+            raise ProfileError(f"{where}: video.frame_aspect must look like \"16:9\", not {prof.video.frame_aspect!r}")
+    if prof.audio.channels not in (1, 2):
+        raise ProfileError(f"{where}: audio.channels must be 1 (mono) or 2 (stereo)")
+    if not -40 <= prof.audio.loudness_lufs <= -5:
+        raise ProfileError(f"{where}: audio.loudness_lufs must be between -40 and -5 (EBU R128 is -23)")
     return prof
 
 

@@ -42,12 +42,14 @@ def test_renditions_fit_each_player(published_template):
     assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
 
 
-def test_audio_only_courseware_gets_audio_renditions_and_a_poster(published_template):
+def test_audio_only_courseware_plays_on_a_tv_as_a_title_card(published_template):
     r = renditions(published_template)
     streams = ffprobe(r[("农村医保政策解读", "stb-sd")])["streams"]
-    assert [s["codec_type"] for s in streams] == ["audio"]
+    assert sorted(s["codec_type"] for s in streams) == ["audio", "video"]  # the card, with the lecture's sound
+    radio = ffprobe(r[("农村医保政策解读", "audio")])["streams"]
+    assert [s["codec_type"] for s in radio] == ["audio"]
     poster = ffprobe(r[("农村医保政策解读", "poster")])["streams"][0]
-    assert poster["codec_name"] == "mjpeg" and poster["width"] == 480
+    assert poster["codec_name"] == "mjpeg" and (poster["width"], poster["height"]) == (480, 270)
 
 
 def test_video_poster_is_a_small_jpeg(published_template):

@@ -1,0 +1,142 @@
+"""Course metadata for a courseware file: from an optional sidecar ``NAME.toml``, the command line,
+or defaults taken from the file name. Pure: takes text, returns decisions; no disk, no ffmpeg.
+
+A sidecar (all keys optional)::
+
+    title = "雨季养鹅技术 第3集"
+    category = "agriculture"        # id or zh-CN label
+    series = "雨季养鹅技术"
+    episode = 3
+    description = "……"
+    speaker = "县农技站 王技术员"
+    tags = ["养殖", "雨季"]
+    allow_silent = false            # true: accept a video without sound (a silent track is added)
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+
+from catalogue.categories import find_category
+from catalogue.course import MAX_DESCRIPTION_CHARS, MAX_EPISODE, MAX_TITLE_CHARS, UnknownCategory
+from headend.errors import IngestError
+
+SIDECAR_KEYS = ("title", "category", "series", "episode", "description", "speaker", "tags", "allow_silent")
+MAX_TAGS = 20
+
+# "雨季养鹅 第3集", "雨季养鹅-第03讲", "Goose farming EP03", "雨季养鹅_03"
+_EPISODE_PATTERNS = (
+    re.compile(r"^(?P<series>.+?)[\s_\-·.]*第\s*(?P<n>\d{1,4})\s*[集讲课期回节]$"),
+    re.compile(r"^(?P<series>.+?)[\s_\-·.]*(?:ep|e|part)\s*(?P<n>\d{1,4})$", re.IGNORECASE),
+    re.compile(r"^(?P<series>.*\D)[\s_\-·.]+(?P<n>\d{1,3})$"),
+)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str
+    category: str = ""  # a category id; "" = not given
+    series: str = ""
+    episode: int | None = None
+    description: str = ""
+    speaker: str = ""
+    tags: tuple[str, ...] = field(default_factory=tuple)
+    allow_silent: bool = False
+
+    def merged(self, **overrides) -> "Metadata":
+        """This metadata with the given non-None values replacing its own."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+class SidecarError(IngestError):
+    """A sidecar (or a command-line value) is wrong; the message names the file, key and fix."""
+
+
+def defaults_from_filename(file_name: str) -> Metadata:
+    """Title from the file name; series and episode when the name says "第3集", "EP03", "_03"."""
+    stem = file_name.rsplit(".", 1)[0] if "." in file_name.lstrip(".") else file_name
+    title = " ".join(stem.replace("_", " ").split()) or file_name
+    for pat in _EPISODE_PATTERNS:
+        m = pat.match(title)
+        if m and m.group("series").strip(" -_·."):
+            n = int(m.group("n"))
+            if 1 <= n <= MAX_EPISODE:
+                return Metadata(title=title[:MAX_TITLE_CHARS], series=m.group("series").strip(" -_·.")[:MAX_TITLE_CHARS], episode=n)
+    return Metadata(title=title[:MAX_TITLE_CHARS])
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or "\\" in value or value.startswith("~") or "\x00" in value
+
+
+def check_text(where: str, key: str, value: object, *, multiline: bool = False, limit: int = MAX_TITLE_CHARS) -> str:
+    """A metadata text value, or SidecarError saying what is wrong with it."""
+    if not isinstance(value, str):
+        raise SidecarError(f"{where}: {key} must be text in quotes, not {type(value).__name__} {value!r}")
+    value = value.strip()
+    if multiline:
+        if "../" in value or "..\\" in value or value.startswith(("/", "~", "\\")):
+            raise SidecarError(f"{where}: {key} looks like a file path ({value[:40]!r}); write the text itself, not where it is")
+        bad = [ch for ch in value if ord(ch) < 32 and ch not in "\n\t"]
+    else:
+        if _looks_like_path(value):
+            raise SidecarError(
+                f"{where}: {key} {value!r} looks like a file path; give plain text without '/' or '\\'"
+            )
+        bad = [ch for ch in value if ord(ch) < 32]
+    if bad:
+        raise SidecarError(f"{where}: {key} contains control characters; one line of plain text please")
+    if len(value) > limit:
+        raise SidecarError(f"{where}: {key} is {len(value)} characters; at most {limit}")
+    return value
+
+
+def check_category(where: str, value: object) -> str:
+    cat = find_category(check_text(where, "category", value)) if isinstance(value, str) else None
+    if cat is None:
+        raise SidecarError(f"{where}: {UnknownCategory.describe(str(value))}")
+    return cat.id
+
+
+def check_episode(where: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EPISODE:
+        raise SidecarError(f"{where}: episode must be a whole number from 1 to {MAX_EPISODE}, not {value!r}")
+    return value
+
+
+def parse_sidecar(text: str, where: str, base: Metadata) -> Metadata:
+    """The metadata a sidecar's TOML ``text`` gives, on top of ``base`` (the file-name defaults).
+    ``where`` names the sidecar in messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SidecarError(f"{where}: not valid TOML ({exc}); check quotes around text values") from exc
+    unknown = sorted(set(data) - set(SIDECAR_KEYS))
+    if unknown:
+        raise SidecarError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(SIDECAR_KEYS)}")
+    out: dict = {}
+    if "title" in data:
+        out["title"] = check_text(where, "title", data["title"])
+        if not out["title"]:
+            raise SidecarError(f"{where}: title is empty; give the course title or remove the key")
+    if "category" in data:
+        out["category"] = check_category(where, data["category"])
+    for key in ("series", "speaker"):
+        if key in data:
+            out[key] = check_text(where, key, data[key])
+    if "description" in data:
+        out["description"] = check_text(where, "description", data["description"], multiline=True, limit=MAX_DESCRIPTION_CHARS)
+    if "episode" in data:
+        out["episode"] = check_episode(where, data["episode"])
+    if "tags" in data:
+        tags = data["tags"]
+        if not isinstance(tags, list) or len(tags) > MAX_TAGS:
+            raise SidecarError(f"{where}: tags must be a list of at most {MAX_TAGS} texts, e.g. tags = [\"养殖\", \"雨季\"]")
+        out["tags"] = tuple(t for t in (check_text(where, "tag", t, limit=30) for t in tags) if t)
+    if "allow_silent" in data:
+        if not isinstance(data["allow_silent"], bool):
+            raise SidecarError(f"{where}: allow_silent must be true or false (no quotes)")
+        out["allow_silent"] = data["allow_silent"]
+    return replace(base, **out)
