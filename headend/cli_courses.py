@@ -144,7 +144,9 @@ def edit_course(db: Database, course_id: str, changes: dict):
     if course is None:
         raise IngestError(f"no course {course_id!r}; `headend course list --root …` shows the ids")
     where = f"course {course_id}"
-    clear_episode = changes.pop("episode", None) == 0
+    clear_episode = changes.get("episode") == 0
+    if clear_episode:
+        changes = {k: v for k, v in changes.items() if k != "episode"}
     checked = command_line_metadata(where, **{k: v for k, v in changes.items() if v is not None})
     checked.pop("allow_silent", None)
     if clear_episode:

@@ -47,8 +47,8 @@ def _even_down(x: float) -> int:
     return max(2, int(math.floor(x / 2)) * 2)
 
 
-def _even_up(x: float) -> int:
-    return max(2, int(math.ceil(x / 2 - 1e-9)) * 2)
+def _even_near(x: float) -> int:
+    return max(2, round(x / 2) * 2)
 
 
 def fit(width: int, height: int, sar: Fraction, max_w: int, max_h: int, frame_aspect: Fraction | None) -> Geometry:
@@ -65,8 +65,8 @@ def fit(width: int, height: int, sar: Fraction, max_w: int, max_h: int, frame_as
     else:
         fw, fh = cw, ch
     cw_i, ch_i = _even_down(cw), _even_down(ch)
-    fw_i = min(max(_even_up(fw - 0.5), cw_i), _even_down(max_w))
-    fh_i = min(max(_even_up(fh - 0.5), ch_i), _even_down(max_h))
+    fw_i = min(max(_even_near(fw), cw_i), _even_down(max_w))
+    fh_i = min(max(_even_near(fh), ch_i), _even_down(max_h))
     return Geometry(cw_i, ch_i, fw_i, fh_i)
 
 
