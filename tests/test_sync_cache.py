@@ -146,11 +146,20 @@ async def test_second_station_is_served_from_the_cache_with_the_headend_down(hea
 
         (tmp_path / "b").mkdir()
         toml_b = write_station_toml(tmp_path / "b" / "station.toml", [f"{county}/repo/"], key)
+        # B had fetched half of the biggest file before (say) a power cut: it resumes from the cache.
+        biggest = max((uri.removeprefix("/repo/") for uri, _, _ in through_a if uri.startswith("/repo/media/")),
+                      key=lambda rel: (repo / rel).stat().st_size)
+        half = (repo / biggest).read_bytes()[: (repo / biggest).stat().st_size // 2]
+        partial = Store(station_config(toml_b).data_dir).partial_dir / f"{Path(biggest).stem}.part"
+        partial.write_bytes(half)
         await sync(toml_b)
         through_b = cache_log(cache_dir)[len(through_a):]
     assert assert_store_matches(toml_b, repo) == assert_store_matches(toml_a, repo) == {"雨季养鹅技术", "农村医保政策解读"}
     media_b = [uri for uri, _, _ in through_b if uri.startswith("/repo/media/")]
     assert len(media_b) == len([p for p in Store(station_config(toml_b).data_dir).present()]), through_b
-    # Every answer B got was the cache's (fresh or, for the index, stale while the headend is down).
-    assert through_b and all(status in ("HIT", "STALE") and code == "200" for _, code, status in through_b), through_b
+    # Every answer B got was the cache's (fresh or, for the index, stale while the headend is down);
+    # the half-fetched file as a range of the cached whole.
+    assert through_b and all(status in ("HIT", "STALE") for _, _, status in through_b), through_b
+    assert {uri: code for uri, code, _ in through_b}[f"/repo/{biggest}"] == "206", through_b
+    assert all(code == "200" for uri, code, _ in through_b if uri != f"/repo/{biggest}"), through_b
     assert len(seen_by_headend) == len(through_a)
