@@ -189,6 +189,11 @@ class JobStore:
                                (source_sha256,)).fetchone()
         return Job.from_row(row) if row else None
 
+    def active_paths(self) -> set[str]:
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT source_path FROM jobs WHERE state IN ('queued', 'running')").fetchall()
+        return {r["source_path"] for r in rows}
+
     def get(self, job_id: int) -> Job | None:
         with self.db.connect() as conn:
             row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()

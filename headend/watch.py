@@ -78,19 +78,46 @@ class Settler:
 
 
 def list_inbox(inbox: Path) -> dict[str, tuple[int, int]]:
+    """Candidate files with (size, mtime); a sidecar's own size and time are folded in, so a file
+    whose sidecar is still being written is not taken yet."""
     out = {}
     try:
         entries = list(os.scandir(inbox))
     except FileNotFoundError:
         return out
+    stats = {}
     for e in entries:
         try:
-            if e.is_file(follow_symlinks=False) and is_candidate(e.name):
+            if e.is_file(follow_symlinks=False):
                 st = e.stat(follow_symlinks=False)
-                out[e.name] = (st.st_size, st.st_mtime_ns)
+                stats[e.name] = (st.st_size, st.st_mtime_ns)
         except OSError:
             continue
+    for name, (size, mtime) in stats.items():
+        if not is_candidate(name):
+            continue
+        stem = name.rsplit(".", 1)[0]
+        for side in (f"{stem}.toml", f"{name}.toml"):
+            if side in stats:
+                size, mtime = size + stats[side][0], max(mtime, stats[side][1])
+        out[name] = (size, mtime)
     return out
+
+
+def recover_processing(cfg: HeadendConfig, active_paths: set[str]) -> list[str]:
+    """Files left in processing/ by a stop, with no queued or running job: back to the inbox, to
+    be taken again (a finished course is found again without transcoding)."""
+    moved = []
+    folder = cfg.inbox_dir / "processing"
+    if not folder.is_dir():
+        return moved
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and is_candidate(path.name) and str(path.resolve()) not in active_paths:
+            move_with_sidecar(path, cfg.inbox_dir)
+            moved.append(path.name)
+    if moved:
+        log.warning("inbox: %s were left in processing/ by a stop; taken again", moved)
+    return moved
 
 
 def _free_name(folder: Path, name: str) -> Path:
@@ -192,6 +219,11 @@ class InboxWatcher:
         except IngestError as exc:
             await asyncio.to_thread(reject, moved, inbox / "rejected", str(exc).replace(moved.name, path.name, 1))
             return
+        except Exception as exc:  # noqa: BLE001 - never leave a file stranded in processing/
+            log.exception("inbox: %s could not be checked", path.name)
+            await asyncio.to_thread(reject, moved, inbox / "rejected",
+                                    f"{path.name}: the headend could not check it ({exc}); see the headend log, then drop it again")
+            return
         log.info("inbox: %s queued as job %d", path.name, job.id)
         if self.worker is not None:
             self.worker.wake()
@@ -199,6 +231,8 @@ class InboxWatcher:
     async def run(self) -> None:
         """Watch until cancelled."""
         await asyncio.to_thread(self._dirs)
+        active = await asyncio.to_thread(self.ingester.store.active_paths)
+        await asyncio.to_thread(recover_processing, self.cfg, active)
         loop = asyncio.get_running_loop()
         observer = await asyncio.to_thread(self._start_observer, loop)
         try:
@@ -301,6 +335,8 @@ async def run_watch(cfg: HeadendConfig, once: bool = False) -> None:
     ingester = Ingester(cfg, Database(cfg.db_path))
     watcher = InboxWatcher(cfg, ingester, None)
     await asyncio.to_thread(watcher._dirs)
+    await asyncio.to_thread(ingester.store.recover_interrupted)
+    await asyncio.to_thread(recover_processing, cfg, await asyncio.to_thread(ingester.store.active_paths))
     while True:
         taken, settling = await watcher.scan()
         if not settling and not taken:

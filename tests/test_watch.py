@@ -118,3 +118,13 @@ async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_p
             page = await r.text()
         assert "unknown category" in page and "没有保存" in page
         assert _courses(root)["养鸡技术.mp4"][:2] == ("蛋鸡养殖技术", "agriculture")
+
+
+def test_a_file_left_in_processing_by_a_stop_is_taken_again(tmp_path):
+    root = _root(tmp_path)
+    (root / "inbox" / "processing").mkdir(parents=True)
+    make_clip(root / "inbox" / "processing" / "停电时的课.mp4", seconds=1, size="128x96")
+    res = run_cli("headend", "watch", "--root", str(root), "--once")
+    assert res.returncode == 0, res.stderr
+    assert (root / "inbox" / "done" / "停电时的课.mp4").is_file()
+    assert "停电时的课.mp4" in _courses(root)
