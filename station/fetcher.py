@@ -147,7 +147,7 @@ class Fetcher:
             # body to pile up unread, and a link that drops meanwhile throws all of it away.
             prefix = await asyncio.to_thread(_sha256_path, dest)
             headers["Range"] = f"bytes={have}-"
-            saved = _load_validators(meta_path)
+            saved = _load_validators(meta_path, url)
             if saved.etag or saved.last_modified:
                 headers["If-Range"] = saved.etag or saved.last_modified
         self.requests += 1
@@ -162,7 +162,7 @@ class Fetcher:
                     mode, h, have = "wb", hashlib.sha256(), 0
                 else:
                     raise DownloadError(f"{url}: HTTP {resp.status}")
-                _save_validators(meta_path, Validators.of(resp))
+                _save_validators(meta_path, Validators.of(resp), url)
                 written = have
                 with open(dest, mode) as fh:
                     async for chunk in resp.content.iter_chunked(self.limiter.chunk):
@@ -216,17 +216,20 @@ def _disk_error(dest: Path, exc: OSError) -> Exception:
     return StoreError(f"cannot write {dest} ({exc.strerror or exc})")
 
 
-def _load_validators(path: Path) -> Validators:
+def _load_validators(path: Path, url: str) -> Validators:
+    """What the server at ``url`` said about the partial file's first bytes. Another mirror's
+    ETag means nothing here (as If-Range it makes a strict server send the whole file again):
+    the file is immutable and its sha256 is checked at the end, so a plain Range is safe."""
     try:
         d = json.loads(path.read_text())
-        return Validators(d.get("etag"), d.get("last_modified"))
     except (OSError, ValueError):
         return Validators()
+    return Validators(d.get("etag"), d.get("last_modified")) if d.get("url") == url else Validators()
 
 
-def _save_validators(path: Path, v: Validators) -> None:
+def _save_validators(path: Path, v: Validators, url: str) -> None:
     try:
-        path.write_text(json.dumps({"etag": v.etag, "last_modified": v.last_modified}))
+        path.write_text(json.dumps({"url": url, "etag": v.etag, "last_modified": v.last_modified}))
     except OSError:
         pass  # only an optimisation for resuming
 

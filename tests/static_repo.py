@@ -24,11 +24,11 @@ def write_tree(files: dict[str, bytes], dest: Path) -> Path:
 @dataclass
 class StaticRepo:
     root: Path
-    requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
+    requests: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (path, Range, If-Range)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         rel = request.match_info["path"]
-        self.requests.append((rel, request.headers.get("Range")))
+        self.requests.append((rel, request.headers.get("Range"), request.headers.get("If-Range")))
         path = (self.root / rel).resolve()
         if not path.is_relative_to(self.root.resolve()) or not path.is_file():
             raise web.HTTPNotFound()
@@ -36,7 +36,7 @@ class StaticRepo:
 
     def ranged(self) -> list[str]:
         """Paths asked for with a Range header (resumed downloads)."""
-        return [p for p, r in self.requests if r]
+        return [p for p, r, _ in self.requests if r]
 
     @asynccontextmanager
     async def served(self) -> AsyncIterator[str]:

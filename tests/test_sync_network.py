@@ -13,9 +13,12 @@ import hashlib
 import json
 import os
 
+import aiohttp
 import pytest
 from aiohttp import web
 
+from station.errors import DownloadError
+from station.fetcher import Fetcher
 from tests.conftest import run_cli_async, serve
 from tests.flaky_proxy import FlakyProxy
 from tests.repository_simulator import RepositorySimulator, Station
@@ -64,6 +67,8 @@ async def test_a_link_that_drops_every_connection_still_completes_in_one_pass(si
     assert_store_verified(st)
     stored = sum(len(d) for d in sim.files.values())
     assert proxy.cuts >= 10 and len(repo.ranged()) >= 10
+    # ...each guarded by what this server said about the file (If-Range with its ETag).
+    assert all(if_range and if_range.startswith('"') for _, rng, if_range in repo.requests if rng)
     # Resumed, not restarted: the bytes on the wire are close to the bytes kept.
     assert proxy.bytes_to_client / stored < 1.3, (proxy.bytes_to_client, stored)
 
@@ -203,3 +208,45 @@ async def test_a_pass_stopped_midway_does_not_strand_the_station(sim, tmp_path):
         report = await st.sync()
     assert report.complete, report.failures
     assert st.version() == 2 and "新课" in st.titles()
+
+
+async def test_a_half_file_from_one_mirror_is_finished_by_another_without_starting_over(sim, tmp_path):
+    """The validators a mirror gave (its ETag) mean nothing to another server: sent as If-Range
+    to a second mirror holding the same immutable file, a server that honours If-Range strictly
+    (nginx, Apache, CDNs) answers with the whole file again. The second mirror is asked for the
+    rest only (the sha256 still decides)."""
+    goose = sim.courses[0].renditions["stb-sd"]
+    body = sim.files[goose.path]
+    asked: list[dict] = []
+
+    async def strict(request: web.Request) -> web.Response:
+        """Range and If-Range as RFC 9110 has them, with this server's own ETag."""
+        data = sim.files[request.match_info["path"]]
+        etag = f'"b-{len(data)}"'
+        asked.append(dict(request.headers))
+        rng, if_range = request.headers.get("Range"), request.headers.get("If-Range")
+        if rng and (if_range is None or if_range == etag):
+            start = int(rng.removeprefix("bytes=").split("-")[0])
+            return web.Response(status=206, body=data[start:], headers={
+                "ETag": etag, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
+        return web.Response(body=data, headers={"ETag": etag})
+
+    app = web.Application()
+    app.router.add_get("/repo/{path:.+}", strict)
+    a = StaticRepo(write_tree(sim.files, tmp_path / "a"))
+    async with a.served() as mirror_a, serve(app) as base_b:
+        proxy = FlakyProxy(mirror_a.removesuffix("/repo/"), cut_after=len(body) // 2)
+        async with proxy.running() as via, aiohttp.ClientSession() as session:
+            (tmp_path / "st").mkdir()
+            st = Station(tmp_path / "st", sim, [f"{via}/repo/", f"{base_b}/repo/"])
+            fetcher = Fetcher(session, 5)
+            partial = st.store.partial_path(goose)
+            with pytest.raises(DownloadError):  # mirror A's link drops halfway
+                await fetcher.download(f"{via}/repo/{goose.path}", partial, goose)
+            have = partial.stat().st_size
+            assert 0 < have < len(body)
+            before = fetcher.bytes_received
+            digest = await fetcher.download(f"{base_b}/repo/{goose.path}", partial, goose)
+    assert digest == goose.sha256 and partial.read_bytes() == body
+    assert fetcher.bytes_received - before == len(body) - have  # the rest, not the whole file again
+    assert len(asked) == 1 and asked[0]["Range"] == f"bytes={have}-"
