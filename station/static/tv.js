@@ -367,7 +367,7 @@
     var removed = false;
     var leaving = false;
     var playId = null;
-    var starting = false;
+    var playState = 'none'; /* none, starting, open, closed: one play record per playback */
     var watched = 0;
     var lastT = null;
     var seekStreak = 0;
@@ -412,11 +412,11 @@
     function report() { return { position_s: media.currentTime || 0, watched_s: Math.round(watched * 10) / 10 }; }
 
     function startPlay() {
-      if (playId || starting) { return; }
-      starting = true;
+      if (playState !== 'none' || leaving) { return; }
+      playState = 'starting';
       post('/api/plays', { course: course, channel: channel || '' }, function (status, resp) {
-        starting = false;
-        if (status === 200 && resp && resp.id) { playId = resp.id; }
+        if (status === 200 && resp && resp.id && playState === 'starting') { playId = resp.id; playState = 'open'; }
+        else if (playState === 'starting') { playState = 'none'; }
       });
     }
 
@@ -430,6 +430,7 @@
     function finish(ended, then) {
       var id = playId;
       playId = null;
+      playState = 'closed';
       if (!id) { if (then) { then(); } return; }
       var data = report();
       data.ended = !!ended;
@@ -486,18 +487,26 @@
       try { back.focus(); } catch (err) { /* old browsers */ }
     }
 
-    media.addEventListener('play', showOsd);
+    media.addEventListener('play', function () {
+      if (playState === 'closed' && !leaving) { playState = 'none'; watched = 0; } /* played again: a new record */
+      showOsd();
+    });
     media.addEventListener('pause', showOsd);
     media.addEventListener('playing', startPlay);
-    media.addEventListener('loadedmetadata', function () {
-      if (resumeAt > 0 && (!length() || resumeAt < length() - 3)) {
+    var resumed = false;
+    function onMeta() {
+      if (!resumed && resumeAt > 0 && (!length() || resumeAt < length() - 3)) {
+        resumed = true;
         try { media.currentTime = resumeAt; } catch (err) { /* not seekable */ }
+        lastT = null;
         note = msg('resumed');
         showOsd();
       }
       update();
-    });
+    }
+    media.addEventListener('loadedmetadata', onMeta);
     media.addEventListener('timeupdate', function () {
+      if (!media.paused) { startPlay(); } /* also when playback began before this script ran */
       var t = media.currentTime || 0;
       if (lastT !== null && !media.paused && !media.seeking) {
         var delta = t - lastT;
@@ -555,7 +564,15 @@
     });
 
     showOsd();
-    if (media.paused) { play(); }
+    /* The media element starts loading while the page is parsed: by now it may already have its
+       metadata, be playing, or have failed. */
+    if (media.error) { fail(); return; }
+    if (media.readyState >= 1) { onMeta(); }
+    if (media.paused) { play(); } else { startPlay(); }
+    /* every source already failed (3: NETWORK_NO_SOURCE, nothing loaded): say so, never a black screen */
+    var noSource = function () { if (!failed && media.readyState === 0 && media.networkState === 3) { fail(); } };
+    setTimeout(noSource, 2000);
+    setTimeout(noSource, 15000);
   }
 
   /* ---- Start ---------------------------------------------------------------------------- */
