@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -221,6 +222,25 @@ def _static_versions() -> dict[str, str]:
     return versions
 
 
+def box_clock(store: Store, recheck_s: float = 60.0) -> Callable[[], float]:
+    """Epoch seconds for attendance records, never earlier than the newest signed timestamp the
+    box has verified (its own clock may have no battery and no NTP; DESIGN.md)."""
+    cache = {"checked": float("-inf"), "floor": 0.0}
+
+    def now() -> float:
+        t = time.time()
+        if abs(t - cache["checked"]) > recheck_s:
+            cache["checked"] = t
+            try:
+                ts = store.trust_state().newest_timestamp
+                cache["floor"] = ts.timestamp() if ts else 0.0
+            except Exception:  # an unreadable store must not stop the TV
+                log.warning("cannot read the newest signed timestamp; using the box clock", exc_info=True)
+        return max(t, cache["floor"])
+
+    return now
+
+
 async def _attendance_ctx(app: web.Application) -> Any:
     yield
     # Plays still open when the station stops become journal lines (the TV may be mid-lesson).
@@ -241,7 +261,7 @@ def create_app(
     app[CONFIG] = config
     app[STORE] = store
     app[SYNC_NOW] = asyncio.Event()
-    app[ATTENDANCE] = attendance or Attendance(store.data_dir)
+    app[ATTENDANCE] = attendance or Attendance(store.data_dir, clock=box_clock(store))
     app.cleanup_ctx.append(_attendance_ctx)
 
     versions = _static_versions()

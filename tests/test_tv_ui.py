@@ -322,3 +322,22 @@ async def test_admin_shows_courses_still_to_come_with_reasons(client, store):
     assert "<td>正在下载</td><td>新课：秋季防火</td>" in html.replace("<th>", "<td>").replace("</th>", "</td>")
     assert "失败: does not fit [sync] quota_mb" in html and "排队中: waits for the download window" in html
     assert "<td>雨季养鹅技术</td>" not in html
+
+
+async def test_attendance_never_dates_events_before_the_newest_signed_timestamp(aiohttp_client, tmp_path, clips):  # noqa: F811
+    store = Store(tmp_path / "station")
+    install_courses(store, clips)
+    future = datetime.now(CHINA) + timedelta(days=30)  # the box's clock lost a month
+    store.record_trust({"highest_version": 1, "newest_timestamp": future.isoformat()})
+    client = await aiohttp_client(create_app(make_config(tmp_path), store))
+    pid = (await (await client.post("/api/plays", json={"course": "c-goose"})).json())["id"]
+    await client.post(f"/api/plays/{pid}/end", json={"position_s": 1, "watched_s": 1})
+    files = sorted((tmp_path / "station" / "journal").glob("*.jsonl"))
+    assert [f.stem for f in files] == [future.date().isoformat()]
+
+
+def test_scripts_hold_no_ui_text():
+    """What the viewer reads comes from the page (and so from the catalogues), never from tv.js."""
+    for js in (ROOT / "station" / "static").glob("*.js"):
+        code = re.sub(r"/\*.*?\*/|//[^\n]*", " ", js.read_text(encoding="utf-8"), flags=re.S)
+        assert not re.findall(r"[\u3400-\u9fff]", code), js.name
