@@ -247,4 +247,6 @@ def _describe(exc: BaseException) -> str:
         return "timed out (the mirror stalled)"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect ({exc.os_error.strerror if exc.os_error else exc})"
+    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
+        return "the connection dropped before the end of the file (a flaky link or mirror)"
     return f"{type(exc).__name__}: {exc}"

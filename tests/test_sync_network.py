@@ -71,6 +71,9 @@ async def test_a_link_that_drops_every_connection_still_completes_in_one_pass(si
     assert all(if_range and if_range.startswith('"') for _, rng, if_range in repo.requests if rng)
     # Resumed, not restarted: the bytes on the wire are close to the bytes kept.
     assert proxy.bytes_to_client / stored < 1.3, (proxy.bytes_to_client, stored)
+    # The administrator sees the link is flaky, in words.
+    (health,) = (await mirror_status(st))
+    assert "connection dropped" in health["last_error"] and health["last_success"] >= health["last_error_at"]
 
 
 @pytest.fixture
