@@ -7,7 +7,8 @@ says what to do.
     HeadendError
      ├─ ConfigError        data root not initialised, headend.toml wrong, key missing/unreadable
      ├─ IngestError        a courseware file was refused (carries the file name)
-     │   ├─ ProbeError       ffprobe found no usable stream / not a media file
+     │   ├─ ProbeError       ffprobe found no usable stream / not a media file / too long / no sound
+     │   ├─ SidecarError     NAME.toml (or a command-line value) is wrong: unknown key or category, a path…
      │   └─ TranscodeError   ffmpeg failed (carries ffmpeg's last lines)
      ├─ PublishError       the repository could not be published
      └─ StationRegistryError  a station id is invalid or already registered
@@ -27,6 +28,10 @@ class IngestError(HeadendError):
 
 
 class ProbeError(IngestError):
+    pass
+
+
+class SidecarError(IngestError):
     pass
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from catalogue.categories import find_category
 from catalogue.course import MAX_DESCRIPTION_CHARS, MAX_EPISODE, MAX_TITLE_CHARS, UnknownCategory
-from headend.errors import IngestError
+from headend.errors import SidecarError
 
 SIDECAR_KEYS = ("title", "category", "series", "episode", "description", "speaker", "tags", "allow_silent")
 MAX_TAGS = 20
@@ -48,10 +48,6 @@ class Metadata:
     def merged(self, **overrides) -> "Metadata":
         """This metadata with the given non-None values replacing its own."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-
-class SidecarError(IngestError):
-    """A sidecar (or a command-line value) is wrong; the message names the file, key and fix."""
 
 
 def defaults_from_filename(file_name: str) -> Metadata:
