@@ -174,14 +174,15 @@
   function nearest(from, dir) {
     var r = from.getBoundingClientRect();
     var rcx = r.left + r.width / 2;
-    var list = focusables();
+    var nodes = document.querySelectorAll(FOCUSABLE);
     var best = null;
     var bestScore = Infinity;
     var slack = 2;
-    for (var i = 0; i < list.length; i++) {
-      var el = list[i];
-      if (el === from) { continue; }
-      var c = el.getBoundingClientRect();
+    for (var i = 0; i < nodes.length; i++) {
+      var el = nodes[i];
+      if (el === from || el.disabled || el.getAttribute('tabindex') === '-1') { continue; }
+      var c = el.getBoundingClientRect(); /* one layout read per element: this runs on every key */
+      if (c.width <= 0 || c.height <= 0) { continue; }
       var major, minor;
       if (dir === 'right' || dir === 'left') {
         if (dir === 'right' ? c.left < r.right - slack : c.right > r.left + slack) { continue; }
