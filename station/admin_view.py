@@ -145,4 +145,5 @@ def figures_view(_, f) -> list[tuple[str, str]]:
                               s=f.session_person_times, i=f.individual_plays)),
         (_("Hours watched"), f"{f.hours:.1f}"),
         (_("Lessons completed"), _("%(done)d of %(plays)d plays", done=f.completed, plays=f.plays)),
+        (_("Wrong admin PINs"), str(f.failed_logins)),
     ]

@@ -5,6 +5,7 @@ Where each lives (DESIGN.md "Storage")::
 
     journal/<date>.jsonl   (station.journal)  append-only, fsync'd: every event below
         play           course, episode, start, end, watched_s (pauses and seeks excluded), completed
+        session_start  a study session began (topic, facilitator, headcount, roll)
         session_end    the whole summary of a finished study session
         logbook        one entry written by the administrator
         admin_login    ok or not, client address
@@ -143,6 +144,7 @@ class Figures:
     plays: int = 0
     completed: int = 0
     watched_s: float = 0.0
+    failed_logins: int = 0  # wrong admin PINs
     courses: set[str] = field(default_factory=set)
 
     @property
@@ -162,6 +164,8 @@ def figures(events: Iterable[dict]) -> Figures:
         if kind == "session_end":
             f.sessions += 1
             f.session_person_times += int(e.get("headcount") or 0)
+        elif kind == "admin_login" and not e.get("ok"):
+            f.failed_logins += 1
         elif kind == "play":
             f.plays += 1
             f.watched_s += float(e.get("watched_s") or 0)
@@ -288,6 +292,7 @@ class Attendance:
             session = {"id": secrets.token_hex(6), "topic": topic, "facilitator": str(facilitator or "").strip()[:40],
                        "headcount": n, "names": roll, "started": _iso(self.clock()), "source": source}
             self._put(self._SESSION, {"current": session})
+            self.journal.append("session_start", **session)
         return session
 
     def end_session(self) -> dict:

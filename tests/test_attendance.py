@@ -142,6 +142,7 @@ def test_session_owns_its_plays_and_ends_with_a_summary(att, clock, tmp_path):
     before = att.start_play("c-rice", "水稻病虫害防治", 60.0)
     session = att.start_session("农业技术", "李主任", "12", "张三\n李四")
     assert session["headcount"] == 12 and session["names"] == ["张三", "李四"]
+    assert att.journal.recent("session_start", 1)[0]["headcount"] == 12  # on disk from the start
     with pytest.raises(InputError):
         att.start_session("又一场", "", "5")
     clock.advance(60)

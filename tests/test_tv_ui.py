@@ -215,6 +215,8 @@ async def test_admin_logins_are_journaled_without_saying_what_was_wrong(client):
     await login(client)
     events = [e for e in client.app[ATTENDANCE].journal.recent("admin_login", 10)]
     assert [e["ok"] for e in events] == [True, False]
+    html = await (await client.get("/admin")).text()
+    assert re.search(r"<th>管理 PIN 输错次数</th><td>1</td><td>1</td>", html)
 
 
 # ---- languages ---------------------------------------------------------------------------------
