@@ -6,7 +6,8 @@
      ├─ ConfigError        station.toml missing, unreadable, or a key missing/wrong (names file and key)
      ├─ DownloadError      a mirror failed: connection, timeout, HTTP status, size cap (names mirror and file)
      ├─ SyncError          a sync pass could not complete; carries what failed and what to do
-     └─ StoreError         the local store cannot be written (disk full, permissions)
+     ├─ StoreError         the local store cannot be written (disk full, permissions)
+     └─ InputError         something a person typed is refused (station.attendance; a gettext msgid)
 
 Repository rule violations come from ``playlists.errors.RepositoryError`` and are reported as-is.
 """
