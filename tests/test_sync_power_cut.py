@@ -135,11 +135,17 @@ async def test_power_cut_at_random_moments_then_one_run_completes(tmp_path):
             before = downloaded(data_dir)
             proc = await start_sync(toml)
             t = time.monotonic()
+            finished = True
             try:
                 await asyncio.wait_for(proc.wait(), delay)
             except asyncio.TimeoutError:
-                proc.kill()  # SIGKILL: no finally, no atexit, like pulling the plug
+                try:
+                    proc.kill()  # SIGKILL: no finally, no atexit, like pulling the plug
+                    finished = False
+                except ProcessLookupError:
+                    pass  # it ended in the same instant: count it as finished
                 await proc.wait()
+            if not finished:
                 kills += 1
                 moments.append(round(delay, 2))
                 mid_download += downloaded(data_dir) != before
