@@ -40,7 +40,7 @@ from playlists.atomic import atomic_move
 log = logging.getLogger(__name__)
 
 POSTER_PROFILE = "poster"
-POSTER_FINGERPRINT = "jpeg-480x270-v2"
+POSTER_FINGERPRINT = "jpeg-480x270-v3"
 LADDER_MODES = ("one-process", "per-profile")
 # Share of a job's progress bar each stage takes.
 _WEIGHTS = {"loudness": 0.08, "transcode": 0.88, "poster": 0.04}

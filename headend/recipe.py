@@ -51,11 +51,13 @@ def _even_near(x: float) -> int:
     return max(2, round(x / 2) * 2)
 
 
-def fit(width: int, height: int, sar: Fraction, max_w: int, max_h: int, frame_aspect: Fraction | None) -> Geometry:
+def fit(width: int, height: int, sar: Fraction, max_w: int, max_h: int, frame_aspect: Fraction | None,
+        enlarge: bool = False) -> Geometry:
     """Where the picture goes: displayed size (pixels × SAR) scaled to fit ``max_w``×``max_h``
-    without enlarging, then a frame of ``frame_aspect`` around it (bars, never a stretch)."""
+    (enlarged only if asked: posters fill their tile, renditions never grow), then a frame of
+    ``frame_aspect`` around it (bars, never a stretch)."""
     dw, dh = width * float(sar), float(height)
-    k = min(1.0, max_w / dw, max_h / dh)
+    k = min(max_w / dw, max_h / dh) if enlarge else min(1.0, max_w / dw, max_h / dh)
     cw, ch = dw * k, dh * k
     if frame_aspect:
         fa = float(frame_aspect)
@@ -213,7 +215,7 @@ def poster_args(src: Path, dest: Path, info: MediaInfo, *, skip_dark: bool = Tru
             s = s.filter("signalstats").filter("metadata", mode="select", key="lavfi.signalstats.YAVG",
                                                value=POSTER_MIN_LUMA, function="greater")
         s = s.filter("thumbnail", 50)
-        g = fit(info.width, info.height, info.sar, bw, bh, Fraction(16, 9))
+        g = fit(info.width, info.height, info.sar, bw, bh, Fraction(16, 9), enlarge=True)
         s = _frame(s, g, info.sar != 1).filter("format", "yuvj420p")
     else:
         if title_file is None:

@@ -324,3 +324,16 @@ def test_cli_shows_progress_and_course_edit_changes_the_catalogue(tmp_path):
     res = run_cli("headend", "course", "edit", "--root", str(root), course_id, "--category", "养殖")
     assert res.returncode == 1 and "unknown category '养殖'" in res.stderr
     assert catalogue(root) == [(course_id, "雨季养鹅技术", "agriculture")]
+
+
+def test_poster_skips_a_black_opening(hd_root, tmp_path):
+    src = tmp_path / "黑场开头.mp4"
+    ff("-f", "lavfi", "-i", "color=c=black:s=320x240:r=25:d=2", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:d=2",
+       "-f", "lavfi", "-i", "sine=d=4", "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-map", "2:a",
+       "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src))
+    assert run_cli("headend", "ingest", "--root", str(hd_root), str(src), "--category", "culture", "--quiet").returncode == 0
+    poster = rendition(hd_root, src.name, "poster")
+    err = subprocess.run(["ffmpeg", "-nostdin", "-i", str(poster), "-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG",
+                          "-f", "null", "-"], capture_output=True, text=True).stderr
+    assert float(re.findall(r"YAVG=([\d.]+)", err)[-1]) > 40, "the poster is a black frame"
+    assert poster.stat().st_size < 60_000 and (vstream(poster)["width"], vstream(poster)["height"]) == (480, 270)
