@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 
 MAX_ROTATION_CHAIN = 8
 PROGRESS_EVERY_S = 2.0
-# A download cut after at least this many new bytes resumes from the same mirror at once.
+# A download cut after some progress resumes from the same mirror at once (a keep-alive connection
+# may be cut just after it started a file), as long as the cuts average at least this many new
+# bytes; a mirror that stalls resumes only after this much (else the next mirror is tried).
 MIN_RESUME_PROGRESS = 64 * 1024
 # What the installed document keeps of each playlist's index entry (besides its schedule).
 PLAYLIST_FIELDS = ("name", "version", "title", "priority", "valid_from", "valid_until")
@@ -251,6 +253,7 @@ class Syncer:
         for mirror in self._ordered(first):
             url = urljoin(mirror, ref.path)
             restarted = False
+            resumes = 0
             while True:
                 resumed = partial.exists()
                 have = partial.stat().st_size if resumed else 0
@@ -260,7 +263,10 @@ class Syncer:
                 except DownloadError as exc:
                     self._health(mirror, str(exc))
                     grown = (partial.stat().st_size if partial.exists() else 0) - have
-                    if grown >= MIN_RESUME_PROGRESS:
+                    resumes += 1
+                    stalled = isinstance(exc.__cause__, asyncio.TimeoutError)
+                    if (grown >= MIN_RESUME_PROGRESS or (grown > 0 and not stalled)) \
+                            and resumes <= 2 + ref.size // MIN_RESUME_PROGRESS:
                         # The connection dropped after real progress (a flaky link): resume
                         # from the same mirror rather than leave the file for the next pass.
                         log.info("%s: connection lost after %d more bytes; resuming", url, grown)
