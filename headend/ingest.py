@@ -16,9 +16,12 @@ no ffmpeg process; changing one profile redoes only that profile.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -229,6 +232,31 @@ class _Progress:
                 await asyncio.to_thread(self.store.progress, self.job_id, self.stage, self.percent, self.eta)
 
 
+@asynccontextmanager
+async def transcode_slot(cfg: HeadendConfig) -> AsyncIterator[None]:
+    """One of ``[ingest] concurrent_jobs`` slots shared by every process on this root (``headend
+    serve``'s queue and any ``headend ingest`` at the command line): file locks in work/, taken
+    without blocking the event loop."""
+    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    held = None
+    while held is None:
+        for i in range(cfg.concurrent_jobs):
+            fh = open(cfg.work_dir / f".transcode-slot-{i}.lock", "w")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                continue
+            held = fh
+            break
+        else:
+            await asyncio.sleep(1.0)
+    try:
+        yield
+    finally:
+        held.close()  # closing releases the lock
+
+
 class Ingester:
     def __init__(self, cfg: HeadendConfig, db: Database) -> None:
         self.cfg = cfg
@@ -252,7 +280,8 @@ class Ingester:
     async def run(self, job: Job, on_progress: ProgressCallback | None = None) -> IngestResult:
         """Run one claimed job; records done/failed in the queue. IngestError says why it failed."""
         try:
-            result = await self._run(job, on_progress)
+            async with transcode_slot(self.cfg):
+                result = await self._run(job, on_progress)
         except IngestError as exc:
             await asyncio.to_thread(self.store.fail, job.id, str(exc), getattr(exc, "log_tail", ""))
             raise

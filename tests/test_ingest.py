@@ -106,3 +106,27 @@ def test_publish_without_signing_key_is_refused(headend_root):
     res = run_cli("headend", "publish", "--root", str(headend_root))
     assert res.returncode == 1 and "signing key missing" in res.stderr
     assert (headend_root / "repo" / "index.json").read_bytes() == index_before
+
+
+def test_command_line_ingest_waits_for_a_free_transcode_slot(headend_root, tmp_path):
+    """[ingest] concurrent_jobs holds across processes: while `headend serve`'s queue (here: this
+    test) holds the only slot, a `headend ingest` waits, and runs once it is free."""
+    import fcntl
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    clip = make_clip(tmp_path / "等待.mp4", seconds=1)
+    (headend_root / "work").mkdir(exist_ok=True)
+    before = sorted((headend_root / "media").rglob("*.*"))
+    with open(headend_root / "work" / ".transcode-slot-0.lock", "w") as slot:
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        proc = subprocess.Popen([sys.executable, "-m", "headend.cli", "ingest", "--root", str(headend_root), str(clip),
+                                 "--title", "等待", "--category", "health", "--quiet"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert proc.poll() is None and sorted((headend_root / "media").rglob("*.*")) == before
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert len(sorted((headend_root / "media").rglob("*.*"))) > len(before)
