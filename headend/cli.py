@@ -6,7 +6,6 @@ Exit codes: 0 done, 1 refused (bad input; the message says why and what to do), 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import logging
 import os
@@ -21,12 +20,26 @@ from headend.config import CONFIG_NAME, DEFAULT_CONFIG, load_config
 from headend.cli_courses import add_commands as add_courseware_commands
 from headend.db import Database
 from headend.jobs import JobStore
-from headend.errors import HeadendError, IngestError, StationRegistryError
+from headend.errors import HeadendError, StationRegistryError
 from playlists import SecretKey
-from playlists.atomic import atomic_write
+from playlists.atomic import atomic_write, fsync_dir
 from players import ProfileError, profile
 
 _STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def _install_key(cfg, key: SecretKey) -> None:
+    """The secret key (mode 0600 from the start) and its public key, each replaced atomically."""
+    tmp = cfg.secret_key_path.with_name(f".{cfg.secret_key_path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.to_text())
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, cfg.secret_key_path)
+    fsync_dir(cfg.keys_dir)
+    atomic_write(cfg.public_key_path, key.public_key.to_text().encode())
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -40,12 +53,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     cfg = load_config(root)
     if not cfg.secret_key_path.exists():
         key = SecretKey.generate()
-        fd = os.open(cfg.secret_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key.to_text())
-            fh.flush()
-            os.fsync(fh.fileno())
-        atomic_write(cfg.public_key_path, key.public_key.to_text().encode())
+        _install_key(cfg, key)
         print(f"new signing key {key.public_key.id_hex}: {cfg.public_key_path} (give this file to stations)")
     else:
         print(f"signing key kept: {cfg.secret_key_path}")
@@ -128,13 +136,10 @@ def cmd_key_rotate(args: argparse.Namespace) -> int:
     atomic_write(rot, data)
     retired = cfg.keys_dir / "retired"
     retired.mkdir(exist_ok=True)
-    os.replace(cfg.secret_key_path, retired / f"{old.public_key.id_hex}.key")
-    fd = os.open(cfg.secret_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(new.to_text())
-        fh.flush()
-        os.fsync(fh.fileno())
-    atomic_write(cfg.public_key_path, new.public_key.to_text().encode())
+    kept = retired / f"{old.public_key.id_hex}.key"
+    kept.unlink(missing_ok=True)
+    os.link(cfg.secret_key_path, kept)
+    _install_key(cfg, new)  # a power cut before this leaves the old key in place: run rotate again
     print(f"signing key {new.public_key.id_hex} replaces {old.public_key.id_hex} (old key kept in {retired}).\n"
           f"Stations learn it from {rot.name}, signed by the old key, at the next publish; "
           f"give new stations {cfg.public_key_path}.")
