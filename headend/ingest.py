@@ -235,13 +235,12 @@ class _Progress:
 @asynccontextmanager
 async def transcode_slot(cfg: HeadendConfig) -> AsyncIterator[None]:
     """One of ``[ingest] concurrent_jobs`` slots shared by every process on this root (``headend
-    serve``'s queue and any ``headend ingest`` at the command line): file locks in work/, taken
-    without blocking the event loop."""
-    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    serve``'s queue and any ``headend ingest`` at the command line): lock files in the root (not in
+    work/, which holds only half-made output), taken without blocking the event loop."""
     held = None
     while held is None:
         for i in range(cfg.concurrent_jobs):
-            fh = open(cfg.work_dir / f".transcode-slot-{i}.lock", "w")
+            fh = open(cfg.root / f".transcode-slot-{i}.lock", "w")
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

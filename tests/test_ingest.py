@@ -118,9 +118,8 @@ def test_command_line_ingest_waits_for_a_free_transcode_slot(headend_root, tmp_p
     from tests.conftest import ROOT
 
     clip = make_clip(tmp_path / "等待.mp4", seconds=1)
-    (headend_root / "work").mkdir(exist_ok=True)
     before = sorted((headend_root / "media").rglob("*.*"))
-    with open(headend_root / "work" / ".transcode-slot-0.lock", "w") as slot:
+    with open(headend_root / ".transcode-slot-0.lock", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)
         proc = subprocess.Popen([sys.executable, "-m", "headend.cli", "ingest", "--root", str(headend_root), str(clip),
                                  "--title", "等待", "--category", "health", "--quiet"],
