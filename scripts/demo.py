@@ -146,7 +146,7 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{ui_port}/api/status", 120, procs[1],
                   ok=lambda body: json.loads(body).get("sync", {}).get("state") in ("ok", "partial", "failed"))
         status = json.loads(wait_http(f"http://127.0.0.1:{ui_port}/api/status", 5, procs[1]))
-        print(f"    sync: {status.get('sync', {}).get('state')}, {status.get('courses_installed')} courses on the station")
+        print(f"    sync: {status.get('sync', {}).get('state')}, {status.get('courses')} courses on the station")
         print(
             "\n"
             f"  TV page (remote: arrows, Enter, Backspace):  http://127.0.0.1:{ui_port}/\n"

@@ -32,6 +32,7 @@ from station import i18n
 from station.attendance import N_, Attendance
 from station.config import StationConfig
 from station.errors import StoreError
+from station.status import collect_status
 from station.store import Store
 
 log = logging.getLogger(__name__)
@@ -176,21 +177,9 @@ async def media(request: web.Request) -> web.StreamResponse:
 
 
 async def api_status(request: web.Request) -> web.Response:
-    config = request.app[CONFIG]
-    store = request.app[STORE]
-    courses = store.courses()
-    disk = await asyncio.to_thread(store.disk_usage)
-    return web.json_response(
-        {
-            "station_id": config.station_id,
-            "name": config.name,
-            "player": config.player,
-            "sync": store.sync_status(),
-            "courses_installed": len(courses),
-            "disk": disk,
-        },
-        dumps=_dumps,
-    )
+    """The same status ``station status --json`` prints (station.status.collect_status)."""
+    status = await asyncio.to_thread(collect_status, request.app[CONFIG], request.app[STORE])
+    return web.json_response(status, dumps=_dumps)
 
 
 async def set_language(request: web.Request) -> web.StreamResponse:

@@ -219,12 +219,12 @@ async def test_api_status(client, store):
     resp = await client.get("/api/status")
     assert resp.status == 200
     body = await resp.json()
-    assert body["station_id"] == "ceshi-shifan"
+    assert body["station"] == "ceshi-shifan"
     assert body["name"] == STATION_NAME
     assert body["player"] == "tv-hd"
-    assert body["courses_installed"] == 4
+    assert body["courses"] == 4
     assert body["sync"]["state"] == "ok"
-    assert body["disk"]["media_files"] == 3 and body["disk"]["media_bytes"] > 0
+    assert body["storage"]["media_files"] == 3 and body["storage"]["media_bytes"] > 0
 
 
 async def test_empty_store_shows_friendly_message(aiohttp_client, tmp_path):
