@@ -11,20 +11,17 @@ with notices, today's programmes and continue-watching points:
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aiohttp import web  # noqa: E402
 
 from catalogue.categories import CATEGORIES  # noqa: E402
 from playlists import media_path  # noqa: E402
@@ -32,7 +29,7 @@ from playlists.schedule import CHINA  # noqa: E402
 from station.config import StationConfig  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.web import ATTENDANCE, create_app  # noqa: E402
-from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
 
 PER_CATEGORY = 7
 PRESSES = 200
@@ -91,26 +88,6 @@ def build_station(work: Path) -> tuple[StationConfig, Store]:
         ui_port=0, admin_pin="1234", language="zh-CN",
     )
     return config, store
-
-
-class Server:
-    def __init__(self, app: web.Application) -> None:
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-
-        async def start():
-            runner = web.AppRunner(app)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            return runner, site._server.sockets[0].getsockname()[1]
-
-        self.runner, port = asyncio.run_coroutine_threadsafe(start(), self.loop).result(15)
-        self.base = f"http://127.0.0.1:{port}"
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -179,7 +156,7 @@ def main() -> int:
         for i in range(4):
             att.save_resume(f"c-health-{i + 1}", 600.0, 1800.0)
         (work / "blank.html").write_text("<!DOCTYPE html><title>x</title><p>基准</p>", encoding="utf-8")
-        server = Server(app)
+        server = LiveServer(app)
         blank = work / "blank.html"
         try:
             with sync_playwright() as pw:

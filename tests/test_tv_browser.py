@@ -7,18 +7,15 @@ Colour keys are sent as the set-top-box key codes (403-406) through DevTools."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 from datetime import datetime, timedelta
 
 import pytest
-from aiohttp import web
 
 from playlists.schedule import CHINA
 from station.store import Store
 from station.web import ATTENDANCE, create_app
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, chromium_missing
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, chromium_missing
 from tests.test_tv_page import PIN, _ffmpeg, clips, install_courses, make_config, put_blob  # noqa: F401
 
 pytestmark = [
@@ -36,34 +33,6 @@ FOCUS_JS = """() => {
   return {tag: el.tagName, href: el.getAttribute('href'), id: el.id, text: el.textContent.trim(),
           outline: cs.outlineStyle, outlineWidth: parseFloat(cs.outlineWidth), w: r.width, h: r.height};
 }"""
-
-
-class LiveServer:
-    """An aiohttp app on 127.0.0.1 in its own thread, so sync Playwright can share the module."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-        async def start():
-            runner = web.AppRunner(app)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            return runner, site._server.sockets[0].getsockname()[1]
-
-        self.runner, port = asyncio.run_coroutine_threadsafe(start(), self.loop).result(15)
-        self.base = f"http://127.0.0.1:{port}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(15)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="module")
