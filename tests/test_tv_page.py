@@ -353,28 +353,6 @@ async def test_admin_escapes_what_the_sync_loop_reported(client, store):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-# ---- tv.js stays ES5 ------------------------------------------------------------------------
-
-
-def test_tv_js_is_es5():
-    source = (Path(__file__).parents[1] / "station" / "static" / "tv.js").read_text(encoding="utf-8")
-    # drop comments and string literals, then look for syntax an ES5 browser cannot parse
-    code = re.sub(r"/\*.*?\*/|//[^\n]*", " ", source, flags=re.S)
-    code = re.sub(r"'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"", "''", code)
-    forbidden = {
-        "arrow function": r"=>",
-        "let": r"\blet\s",
-        "const": r"\bconst\s",
-        "template literal": r"`",
-        "class": r"\bclass\s",
-        "async/await": r"\b(?:async|await)\s",
-        "spread/rest": r"\.\.\.",
-        "for…of": r"\bfor\s*\([^)]*\bof\b",
-    }
-    found = [name for name, pattern in forbidden.items() if re.search(pattern, code)]
-    assert not found, f"tv.js uses syntax old set-top-box browsers cannot run: {found}"
-
-
 # ---- real Chromium, keyboard only ----------------------------------------------------------
 
 browser = pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or "")
