@@ -328,6 +328,7 @@ class Syncer:
                 unavailable.add(ref.name)
                 report.failures.append(f"playlist {ref.name}: {exc}")
 
+        due = due_times([pl.schedule for _, pl in playlists], now, timedelta(hours=max(self.cfg.due_ahead_h, 24 * 7)))
         # Every course once, in priority and playlist order, with the files this player needs.
         entries: dict[str, CourseEntry] = {}
         in_playlists: dict[str, list[str]] = {}
@@ -346,10 +347,8 @@ class Syncer:
                     report.failures.append(f"{c.id} 《{c.title}》: no rendition for player {self.cfg.player}")
                     continue
                 files = (rendition, *([entry.poster] if entry.poster else []))
-                wanted.append(Wanted(c.id, c.title, files, rank=len(wanted)))
+                wanted.append(Wanted(c.id, c.title, files, rank=len(wanted), due=due.get(c.id)))
         report.courses_total = len(entries)
-        due = due_times([pl.schedule for _, pl in playlists], now, timedelta(hours=max(self.cfg.due_ahead_h, 24 * 7)))
-        wanted = [Wanted(w.course_id, w.title, w.files, w.rank, due.get(w.course_id)) for w in wanted]
         plan = make_plan(wanted, set(self.store.present()), now, self.cfg.window,
                          timedelta(hours=self.cfg.due_ahead_h), self.cfg.quota_bytes)
 
