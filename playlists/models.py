@@ -29,8 +29,8 @@ MAX_INDEX_BYTES = 1 << 20  # 1 MiB
 MAX_PLAYLIST_BYTES = 16 << 20  # 16 MiB
 
 # Repository paths are relative, in a known folder, with no way out of the tree.
-_PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:
