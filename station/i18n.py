@@ -72,3 +72,13 @@ class Translator:
 
 
 Gettext = Callable[..., str]
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (Babel keyword ``N_``); it is translated where it is shown."""
+    return message
+
+
+def english(message: str, **params: Any) -> str:
+    """A ``Gettext`` that shows the message ids themselves (English), for the command line."""
+    return message % params if params else message

@@ -32,9 +32,11 @@ from playlists import (
     sign_repository_file,
 )
 from station.config import load_config
-from station.fetcher import Fetcher
+from station.sync.fetcher import Fetcher
 from station.store import Store
-from station.sync import Syncer, status_record
+from station.sync.engine import Syncer
+from station.sync.report import status_after
+from station.sync.runner import now_utc
 from tests.conftest import serve, write_station_toml
 
 
@@ -127,11 +129,11 @@ class Station:
         async with aiohttp.ClientSession() as session:
             self.fetcher = Fetcher(session, self.cfg.sync_timeout_s, self.cfg.max_rate_bytes_per_s)
             report = await Syncer(self.cfg, self.store, self.fetcher, clock).run()
-        self.store.record_sync(status_record(report, None, self.store.sync_status()))  # as the daemon does
+        self.store.record_sync(status_after(report, self.store.sync_status(), now_utc()))  # as a recorded pass does
         return report
 
     def titles(self) -> set[str]:
         return {c.title for c in self.store.courses()}
 
     def version(self) -> int:
-        return self.store.installed().get("index_version", 0)
+        return self.store.installed_set().index_version

@@ -5,6 +5,7 @@ disk, an old course that keeps playing, and files collected once nothing needs t
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +15,7 @@ from playlists import CourseEntry, Schedule
 from playlists.schedule import CHINA, Slot
 from station.daemon import build_app
 from station.errors import SyncError
-from station.mirror import export
+from station.sync.carriers import export
 from station.status import collect_status, describe
 from tests.conftest import serve
 from tests.repository_simulator import RepositorySimulator, Station
@@ -207,8 +208,8 @@ async def test_a_mirror_answering_html_is_skipped(sim, tmp_path):
         st = Station(tmp_path, sim, [f"{bad}/repo/", good])
         report = await st.sync()
     assert report.complete and report.mirror == good
-    health = collect_status(st.cfg, st.store)["mirrors"]
-    assert health[0]["last_error"] and health[1]["last_success"]
+    (_, bad_health), (_, good_health) = collect_status(st.cfg, st.store).mirrors
+    assert bad_health.last_error and good_health.last_success
 
 
 async def test_a_corrupt_partial_file_is_discarded_and_fetched_again(sim, tmp_path):
@@ -233,7 +234,7 @@ async def test_status_shows_progress_while_a_capped_sync_runs(tmp_path):
 
     import aiohttp
 
-    from station.daemon import sync_pass
+    from station.sync.runner import sync_pass
 
     sim = RepositorySimulator()
     sim.add_course("雨季养鹅技术", bytes(range(256)) * 2400)  # 614 kB
@@ -249,8 +250,9 @@ async def test_status_shows_progress_while_a_capped_sync_runs(tmp_path):
                 if "downloading 雨季养鹅技术" in words:
                     break
             rec = await task
-    assert "downloading 雨季养鹅技术" in words and "kB/s" in words and "of 0.6 MB" in words
-    assert rec["state"] == "ok" and "progress" not in st.store.sync_status()
+    assert "downloading 雨季养鹅技术" in words and "of 600.0 KB" in words
+    assert re.search(r"of 600\.0 KB at \d+(\.\d)? [KM]?B/s", words), words
+    assert rec.state == "ok" and st.store.sync_status().progress is None
 
 
 async def test_a_playlist_no_mirror_can_give_keeps_its_courses(sim, tmp_path):

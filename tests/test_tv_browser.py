@@ -14,7 +14,8 @@ import pytest
 
 from playlists.schedule import CHINA
 from station.store import Store
-from station.web import ATTENDANCE, create_app
+from station.web.app import create_app
+from station.web.keys import ATTENDANCE
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, chromium_missing
 from tests.test_tv_page import PIN, _ffmpeg, clips, install_courses, make_config, put_blob  # noqa: F401
 

@@ -15,7 +15,8 @@ import pytest
 from playlists import media_path
 from station.config import StationConfig
 from station.store import Store
-from station.web import SYNC_NOW, create_app
+from station.web.app import create_app
+from station.web.keys import SYNC_NOW
 from tests.browser import chromium_missing, launch_chromium
 
 PIN = "2468"

@@ -14,7 +14,8 @@ import pytest
 
 from playlists.schedule import CHINA
 from station.store import Store
-from station.web import ATTENDANCE, create_app
+from station.web.app import create_app
+from station.web.keys import ATTENDANCE
 from tests.test_tv_page import PIN, clips, install_courses, make_config  # noqa: F401  (clips is a fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
