@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -106,7 +107,7 @@ async def test_station_toml_with_a_missing_key_names_file_and_key(tmp_path, head
     toml.write_text(toml.read_text(encoding="utf-8").replace('player = "stb-sd"\n', ""), encoding="utf-8")
     code, out, err = await sync(toml)
     assert code == 2
-    assert "station.toml [station]: missing key 'player'" in err
+    assert re.search(r"^station: station\.toml:\d+: \[station\]: missing key 'player'", err, re.M), err
 
 
 @pytest.mark.browser
