@@ -22,12 +22,13 @@ counts against the client's address; ``max_failures`` within ``window_s`` locks 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 
 from aiohttp import web
 
 from station import i18n
-from station.errors import InputError
+from station.errors import InputError, StoreError
 from station.format import china_time, minutes, size
 from station.model import MirrorHealth, moment
 from station.records.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT
@@ -35,6 +36,8 @@ from station.web.admin_view import FIVES_HINTS, FIVES_LABELS, figures_view, mirr
 from station.web.keys import ADMIN, ATTENDANCE, CONFIG, STORE, SYNC_NOW
 from station.web.responses import render, see_other, translator
 from station.web.views import category_name, media_missing, now_china, summary_view
+
+log = logging.getLogger(__name__)
 
 COOKIE = "yj_admin"
 
@@ -55,6 +58,15 @@ def _logged_in(request: web.Request) -> bool:
     return request.app[ADMIN].valid(request.cookies.get(COOKIE))
 
 
+async def _journal(record, *args) -> None:
+    """Journal a login or close silent plays — but a full disk must not lock the administrator
+    out of the page that says the disk is full: the failure is logged and the page goes on."""
+    try:
+        await asyncio.to_thread(record, *args)
+    except StoreError as exc:
+        log.warning("admin page: %s", exc)
+
+
 def _login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     return render(request, "admin_login.html", {"error": error, "languages": _languages(request)}, status=status)
 
@@ -69,7 +81,7 @@ async def _admin_page(request: web.Request, errors: dict[str, str] | None = None
     _ = translator(request)
     config, store, att = request.app[CONFIG], request.app[STORE], request.app[ATTENDANCE]
     disk = await asyncio.to_thread(store.disk_usage)
-    await asyncio.to_thread(att.sweep)  # plays whose TV went silent count in the figures
+    await _journal(att.sweep)  # plays whose TV went silent count in the figures
     today, month = await asyncio.to_thread(att.figures)
     sessions = await asyncio.to_thread(att.month_sessions)
     logbook = await asyncio.to_thread(att.logbook, 20)
@@ -145,7 +157,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     pin = str(form.get("pin", "")).strip()
     if guard.check_pin(pin):
-        await asyncio.to_thread(att.admin_login, True, client)
+        await _journal(att.admin_login, True, client)
         resp = see_other("/admin")
         resp.set_cookie(
             COOKIE, guard.new_session(client), path="/admin", httponly=True, samesite="Strict",
@@ -153,7 +165,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         )
         return resp
     guard.record_failure(client)
-    await asyncio.to_thread(att.admin_login, False, client)
+    await _journal(att.admin_login, False, client)
     await asyncio.sleep(guard.failure_delay_s)
     left = guard.tries_left(client)
     if left:
