@@ -64,6 +64,9 @@ class Store(MediaFiles):
         snap = self._snapshot
         if snap is not None and snap[0] is raw:
             return snap[1]
+        if snap is not None and snap[0] == raw:  # the file was read again, the set did not change
+            self._snapshot = (raw, snap[1])
+            return snap[1]
         installed = InstalledSet.from_dict(raw)
         self._snapshot = (raw, installed)
         return installed

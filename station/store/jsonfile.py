@@ -118,9 +118,14 @@ class Documents:
 
     def remove(self, doc_id: int) -> None:
         with self._lock:
+            before = signature(self.path)
             if self._table.contains(doc_id=doc_id):
                 self._table.remove(doc_ids=[doc_id])
-            self._cache = None
+            cache = self._cache
+            if cache is not None and cache[0] == before:
+                self._cache = (signature(self.path), {k: v for k, v in cache[1].items() if k != doc_id})
+            else:
+                self._cache = None
 
 
 def overwrite_in_place(path: Path, data: bytes) -> None:
