@@ -20,6 +20,7 @@ from aiohttp import web
 
 from station.config import StationConfig, load_config
 from station.errors import ConfigError, StationError
+from station.format import size
 from station.model import SyncStatus
 from station.store import Store
 
@@ -91,8 +92,8 @@ def cmd_export(cfg: StationConfig, args: argparse.Namespace) -> int:
     from station.sync.carriers import export
 
     dest = Path(args.path).resolve()
-    files, size = export(Store(cfg.data_dir), dest)
-    print(f"exported to {dest}: {files} files written ({size / 1e6:.1f} MB); "
+    files, written = export(Store(cfg.data_dir), dest)
+    print(f"exported to {dest}: {files} files written ({size(written)}); "
           f"a neighbour runs `station import {dest}`")
     return 0
 

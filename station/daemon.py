@@ -49,7 +49,7 @@ class SyncLoop:
                 status = await self.one_pass(session)
                 try:
                     await asyncio.wait_for(self.wake.wait(), timeout=self.delay_s(status))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def delay_s(self, status: SyncStatus) -> float:
@@ -63,7 +63,7 @@ class SyncLoop:
         """One pass that ends in a recorded status whatever happens inside it."""
         try:
             status = await sync_pass(self.cfg, self.store, session)
-        except Exception as exc:  # noqa: BLE001 — the point: nothing ends the loop
+        except Exception as exc:
             status = await self._unexpected(exc)
         if status.state == "failed":
             self.failures += 1
@@ -88,7 +88,7 @@ class SyncLoop:
         status = self.store.sync_status().failed(reason, now_utc())
         try:
             await asyncio.to_thread(self.store.record_sync, status)
-        except Exception as again:  # noqa: BLE001 — kept in memory: this process's pages show it
+        except Exception as again:
             log.debug("could not save the failed status either: %s", again)
         return status
 
@@ -102,7 +102,7 @@ def _ended(store: Store):
         reason = f"the sync loop stopped ({exc or 'it returned'}); restart the station (`station serve`)"
         try:
             store.record_sync(store.sync_status().failed(reason, now_utc()))
-        except Exception:  # noqa: BLE001 — the in-memory status says it already
+        except Exception:
             pass
 
     return callback

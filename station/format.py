@@ -8,7 +8,7 @@ box's own clock is set to. ``_`` is a translator (``station.i18n.Translator`` fo
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from playlists.schedule import CHINA
 from station.i18n import Gettext
@@ -61,7 +61,7 @@ def china_time(value: datetime | float | None, *, seconds: bool = True) -> str:
         if isinstance(value, datetime):
             dt = value if value.tzinfo else value.replace(tzinfo=CHINA)
         else:
-            dt = datetime.fromtimestamp(float(value), timezone.utc)
+            dt = datetime.fromtimestamp(float(value), UTC)
         return dt.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
     except (ValueError, OverflowError, OSError):
         return NONE

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -32,9 +32,9 @@ from playlists import (
     sign_repository_file,
 )
 from station.config import load_config
-from station.sync.fetcher import Fetcher
 from station.store import Store
 from station.sync.engine import Syncer
+from station.sync.fetcher import Fetcher
 from station.sync.report import status_after
 from station.sync.runner import now_utc
 from tests.conftest import serve, write_station_toml
@@ -68,7 +68,7 @@ class RepositorySimulator:
         """Sign a new version: playlist ``all`` with every course, then the index."""
         key = key or self.key
         self.version += 1
-        ts = (timestamp or datetime.now(timezone.utc)).replace(microsecond=0)
+        ts = (timestamp or datetime.now(UTC)).replace(microsecond=0)
         pl = Playlist("all", self.version, "全部课程", tuple(self.courses), schedule or Schedule())
         data = pl.to_bytes()
         self.files[pl.path] = data

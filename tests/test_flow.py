@@ -3,7 +3,6 @@ station sync → TV page in real Chromium, played with the keyboard alone."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import subprocess

@@ -6,7 +6,7 @@ another process replaced the file."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from catalogue import Course
 from playlists import Notice
@@ -73,14 +73,14 @@ def test_a_store_written_before_the_model_loads_as_objects(tmp_path):
     store = old_store(tmp_path)
     installed = store.installed_set()
     assert isinstance(installed, InstalledSet) and installed.index_version == 1 and installed.complete
-    assert installed.expires == datetime(2026, 12, 8, 21, 57, 16, tzinfo=timezone.utc)
+    assert installed.expires == datetime(2026, 12, 8, 21, 57, 16, tzinfo=UTC)
     goose, fire = installed.courses
     assert isinstance(fire.course, Course)
     assert (fire.series, fire.episode, fire.speaker, fire.course.tags, fire.duration_s) == ("安全课", 2, "王老师", ("winter",), 125.5)
     assert fire.poster == POSTER and fire.media == FIRE and fire.playlists == ("all",) and not fire.update_pending
     assert installed.course("c-6c38c1e74b1d") is goose and goose.title == "雨季养鹅 第1集"
     (notice,) = installed.notices
-    assert isinstance(notice, Notice) and notice.valid_until == datetime(2026, 12, 20, 1, tzinfo=timezone.utc)
+    assert isinstance(notice, Notice) and notice.valid_until == datetime(2026, 12, 20, 1, tzinfo=UTC)
     assert installed.notices_in_force(datetime(2026, 12, 1, tzinfo=CHINA)) == [notice]
     assert installed.notices_in_force(datetime(2026, 12, 21, tzinfo=CHINA)) == []
     (playlist,) = installed.playlists
@@ -90,7 +90,7 @@ def test_a_store_written_before_the_model_loads_as_objects(tmp_path):
 
     status = store.sync_status()
     assert isinstance(status, SyncStatus) and status.state == "ok" and status.mirror == MIRROR
-    assert status.last_success == datetime(2026, 12, 1, 21, 57, 16, tzinfo=timezone.utc)
+    assert status.last_success == datetime(2026, 12, 1, 21, 57, 16, tzinfo=UTC)
     assert [(c.id, c.state, c.reason) for c in status.courses] == [
         ("c-6c38c1e74b1d", "have", ""), ("c-d0e375a3e7a1", "failed", "HTTP 404")]
     assert store.mirrors()[MIRROR].last_success == status.last_success

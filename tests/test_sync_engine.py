@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -15,8 +15,8 @@ from playlists import CourseEntry, Schedule
 from playlists.schedule import CHINA, Slot
 from station.daemon import build_app
 from station.errors import SyncError
-from station.sync.carriers import export
 from station.status import collect_status, describe
+from station.sync.carriers import export
 from tests.conftest import serve
 from tests.repository_simulator import RepositorySimulator, Station
 
@@ -101,7 +101,7 @@ async def test_a_station_is_a_mirror_for_its_neighbours(sim, tmp_path):
 
 async def test_window_defers_all_but_what_is_due_soon(sim, tmp_path):
     due = sim.courses[2].course
-    start = datetime.now(timezone.utc) + timedelta(hours=2)
+    start = datetime.now(UTC) + timedelta(hours=2)
     sim.publish(schedule=Schedule(slots=(Slot(due.id, start),)))
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror, window=closed_window_now())
@@ -114,7 +114,7 @@ async def test_window_defers_all_but_what_is_due_soon(sim, tmp_path):
 
 async def test_schedule_decides_the_order(sim, tmp_path):
     due = sim.courses[2].course
-    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(timezone.utc) + timedelta(hours=3)),)))
+    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(UTC) + timedelta(hours=3)),)))
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror)
         await st.sync()
@@ -125,7 +125,7 @@ async def test_schedule_decides_the_order(sim, tmp_path):
 async def test_quota_keeps_what_is_needed_soonest_and_says_how_much_more(sim, tmp_path):
     due = sim.courses[1].course
     size = sim.courses[0].renditions["stb-sd"].size
-    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(timezone.utc) + timedelta(hours=5)),)))
+    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(UTC) + timedelta(hours=5)),)))
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror, quota_bytes=int(size * 1.5))
         report = await st.sync()

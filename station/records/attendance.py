@@ -35,6 +35,7 @@ from typing import Any
 from playlists.schedule import CHINA
 from station.errors import InputError
 from station.i18n import N_
+from station.model import moment
 from station.records.journal import Journal, china_date
 from station.store.jsonfile import Documents
 
@@ -117,7 +118,7 @@ def _iso(ts: float) -> str:
 
 
 def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
+    return moment(iso).timestamp()
 
 
 @dataclass

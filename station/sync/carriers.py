@@ -16,6 +16,7 @@ from playlists.atomic import fsync_dir
 from station.errors import StoreError
 from station.store import Store
 
+
 def import_mirrors(path: Path) -> tuple[str, ...]:
     """The mirror list for ``station import PATH``: the folder as a ``file://`` mirror."""
     path = path.resolve()

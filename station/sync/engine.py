@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from playlists import (
     INDEX_NAME,
@@ -62,7 +62,7 @@ class Syncer:
         self.cfg = cfg
         self.store = store
         self.fetcher = fetcher
-        self.clock = clock or (lambda: datetime.now(timezone.utc))  # the box's clock, which may be wrong
+        self.clock = clock or (lambda: datetime.now(UTC))  # the box's clock, which may be wrong
         self.on_progress = on_progress or (lambda p: None)
         self.mirrors = store.mirrors()
         self.verified: dict[str, bytes] = {}  # repository files as verified, for this station's /repo/
@@ -73,7 +73,7 @@ class Syncer:
     # ---- mirrors ----------------------------------------------------------------------------
 
     def _health(self, mirror: str, error: str | None = None) -> None:
-        h, now = self.mirrors.get(mirror, MirrorHealth()), datetime.now(timezone.utc)
+        h, now = self.mirrors.get(mirror, MirrorHealth()), datetime.now(UTC)
         self.mirrors[mirror] = h.succeeded(now) if error is None else h.failed(error, now)
 
     async def _fetch_signed(self, mirror: str, path: str, max_bytes: int) -> tuple[bytes, bytes]:

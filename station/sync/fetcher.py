@@ -64,7 +64,7 @@ class Validators:
     last_modified: str | None = None
 
     @classmethod
-    def of(cls, resp: aiohttp.ClientResponse) -> "Validators":
+    def of(cls, resp: aiohttp.ClientResponse) -> Validators:
         return cls(resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
 
 
@@ -120,7 +120,7 @@ class Fetcher:
                     if len(buf) > max_bytes:
                         raise DownloadError(f"{url}: more than the {max_bytes}-byte limit; stopped reading")
                 return bytes(buf), Validators.of(resp)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
 
     def _read_local(self, url: str, max_bytes: int) -> bytes:
@@ -151,7 +151,7 @@ class Fetcher:
             return await self._copy_local(url, dest, ref, on_bytes)
         headers = {}
         prefix = None
-        if 0 < have:
+        if have > 0:
             # Hash what we have before asking: hashing after the answer arrives would leave the
             # body to pile up unread, and a link that drops meanwhile throws all of it away.
             prefix = await asyncio.to_thread(_sha256_path, dest)
@@ -181,7 +181,7 @@ class Fetcher:
                 if out.written != ref.size:
                     raise DownloadError(f"{url}: connection ended after {out.written} of {ref.size} bytes")
                 return h.hexdigest()
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
         except OSError as exc:
             raise _disk_error(dest, exc) from exc
@@ -209,8 +209,8 @@ class _CappedFile:
     """A download's destination: never more than the declared size, hashed as it is written,
     fsync'd when closed."""
 
-    def __init__(self, path: Path, mode: str, digest: "hashlib._Hash", have: int, limit: int, source: str) -> None:
-        self.fh = open(path, mode)
+    def __init__(self, path: Path, mode: str, digest: hashlib._Hash, have: int, limit: int, source: str) -> None:
+        self.fh = open(path, mode)  # noqa: SIM115 — closed by __exit__
         self.digest, self.written, self.limit, self.source = digest, have, limit, source
 
     def write(self, chunk: bytes) -> None:
@@ -220,7 +220,7 @@ class _CappedFile:
         self.digest.update(chunk)
         self.written += len(chunk)
 
-    def __enter__(self) -> "_CappedFile":
+    def __enter__(self) -> _CappedFile:
         return self
 
     def __exit__(self, kind, *_: object) -> None:
@@ -256,7 +256,7 @@ def _save_validators(path: Path, v: Validators, url: str) -> None:
         pass  # only an optimisation for resuming
 
 
-def _sha256_path(path: Path) -> "hashlib._Hash":
+def _sha256_path(path: Path) -> hashlib._Hash:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256")
 

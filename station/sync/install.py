@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from playlists import CourseEntry, Index, Playlist, PlaylistRef, StationIdentity
 from station.model import InstalledCourse, InstalledPlaylist, InstalledSet
@@ -49,7 +49,7 @@ def next_installed(index: Index, index_sha: str, listed: Listed, ok: set[str], p
         index_version=index.version,
         index_sha256=index_sha,
         expires=index.expires,
-        installed_at=datetime.now(timezone.utc),
+        installed_at=datetime.now(UTC),
         complete=report.complete,
         playlists=tuple(InstalledPlaylist(ref.name, ref.version, ref.title, ref.priority, ref.valid_from,
                                           ref.valid_until, pl.schedule) for ref, pl in listed.playlists)

@@ -4,7 +4,7 @@ running, run the engine, record how it went (ok, partial, or failed with the rea
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -19,7 +19,7 @@ from station.sync.report import status_after
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 async def sync_pass(cfg: StationConfig, store: Store, session: aiohttp.ClientSession) -> SyncStatus:

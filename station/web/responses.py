@@ -6,7 +6,8 @@ unexpected exception is logged with its traceback and becomes a 500 page, never 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 
