@@ -37,7 +37,7 @@ from station.sync.engine import Syncer
 from station.sync.fetcher import Fetcher
 from station.sync.report import status_after
 from station.sync.runner import now_utc
-from tests.conftest import serve, write_station_toml
+from tests.conftest import serve_repo, write_station_toml
 
 
 @dataclass
@@ -107,10 +107,8 @@ class RepositorySimulator:
 
     @asynccontextmanager
     async def served(self) -> AsyncIterator[str]:
-        app = web.Application()
-        app.router.add_get("/repo/{path:.+}", self._handle)
-        async with serve(app) as base:
-            yield f"{base}/repo/"
+        async with serve_repo(self._handle) as mirror:
+            yield mirror
 
 
 class Station:

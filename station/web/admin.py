@@ -22,8 +22,10 @@ counts against the client's address; ``max_failures`` within ``window_s`` locks 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -56,6 +58,24 @@ def _client(request: web.Request) -> str:
 
 def _logged_in(request: web.Request) -> bool:
     return request.app[ADMIN].valid(request.cookies.get(COOKIE))
+
+
+def _admin_only(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """A POST that needs a logged-in administrator (anyone else goes to the PIN page)."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if not _logged_in(request):
+            return see_other("/admin")
+        return await handler(request)
+
+    return checked
+
+
+async def _refused(request: web.Request, section: str, exc: InputError, form: dict | None = None) -> web.Response:
+    """The admin page again, with what was wrong beside the form that said it (400)."""
+    _ = translator(request)
+    return await _admin_page(request, {section: _(exc.message, **exc.params)}, form, status=400)
 
 
 async def _journal(record, *args) -> None:
@@ -184,60 +204,51 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/admin/sync", name="admin_sync")
+@_admin_only
 async def sync_now(request: web.Request) -> web.StreamResponse:
-    if not _logged_in(request):
-        return see_other("/admin")
     request.app[SYNC_NOW].set()
     return see_other("/admin?sync=requested")
 
 
 @routes.post("/admin/session/start", name="admin_session_start")
+@_admin_only
 async def start_session(request: web.Request) -> web.StreamResponse:
-    if not _logged_in(request):
-        return see_other("/admin")
     form = await request.post()
     fields = {k: str(form.get(k, "")) for k in ("topic", "facilitator", "headcount", "names")}
     try:
         await asyncio.to_thread(request.app[ATTENDANCE].start_session, fields["topic"], fields["facilitator"],
                                 fields["headcount"], fields["names"], "admin")
     except InputError as exc:
-        _ = translator(request)
-        return await _admin_page(request, {"session": _(exc.message, **exc.params)}, fields, status=400)
+        return await _refused(request, "session", exc, fields)
     return see_other("/admin?saved=session#sessions")
 
 
 @routes.post("/admin/session/end", name="admin_session_end")
+@_admin_only
 async def end_session(request: web.Request) -> web.StreamResponse:
-    if not _logged_in(request):
-        return see_other("/admin")
     try:
         s = await asyncio.to_thread(request.app[ATTENDANCE].end_session)
     except InputError as exc:
-        _ = translator(request)
-        return await _admin_page(request, {"session": _(exc.message, **exc.params)}, status=400)
+        return await _refused(request, "session", exc)
     return see_other(f"/admin?saved=ended&session={s['id']}#sessions")
 
 
 @routes.post("/admin/logbook", name="admin_logbook")
+@_admin_only
 async def logbook(request: web.Request) -> web.StreamResponse:
-    if not _logged_in(request):
-        return see_other("/admin")
     form = await request.post()
     att = request.app[ATTENDANCE]
     author = str(att.fives().get("administrator", {}).get("note") or "")
     try:
         await asyncio.to_thread(att.write_log, str(form.get("text", "")), author)
     except InputError as exc:
-        _ = translator(request)
-        return await _admin_page(request, {"logbook": _(exc.message, **exc.params)}, {"text": str(form.get("text", ""))},
-                                 status=400)
+        return await _refused(request, "logbook", exc, {"text": str(form.get("text", ""))})
     return see_other("/admin?saved=logbook#logbook")
 
 
 @routes.post("/admin/fives", name="admin_fives")
+@_admin_only
 async def fives(request: web.Request) -> web.StreamResponse:
-    if not _logged_in(request):
-        return see_other("/admin")
     form = await request.post()
     answers = {k: {"ok": form.get(f"{k}_ok") == "on", "note": str(form.get(f"{k}_note", ""))} for k in FIVES}
     await asyncio.to_thread(request.app[ATTENDANCE].save_fives, answers)
