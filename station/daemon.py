@@ -110,7 +110,10 @@ def _ended(store: Store):
 
 async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
-    await asyncio.to_thread(store.load)  # the first TV page after boot reads no file
+    try:
+        await asyncio.to_thread(store.load)  # the first TV page after boot reads no file
+    except StationError as exc:  # a damaged store: the pages and the first pass say so too
+        log.error("%s", exc)
     task = asyncio.create_task(SyncLoop(app[CONFIG], store, app[SYNC_NOW]).run(), name="station-sync")
     task.add_done_callback(_ended(store))
     yield
