@@ -3,7 +3,7 @@ logbook entries, notice views, resume points and the five-ones self-check.
 
 Where each lives (DESIGN.md "Storage")::
 
-    journal/<date>.jsonl   (station.journal)  append-only, fsync'd: every event below
+    journal/<date>.jsonl   (station.records.journal)  append-only, fsync'd: every event below
         play           course, episode, start, end, watched_s (pauses and seeks excluded), completed
         session_start  a study session began (topic, facilitator, headcount, roll)
         session_end    the whole summary of a finished study session

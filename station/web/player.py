@@ -13,7 +13,7 @@ Routes::
                                     (also sent with ``navigator.sendBeacon`` as text/plain)
 
 ``watched_s`` is measured by the player: seconds of playback actually advanced, excluding pauses
-and seeks. The server caps it by the wall-clock time of the play (``station.attendance``).
+and seeks. The server caps it by the wall-clock time of the play (``station.records.attendance``).
 """
 
 from __future__ import annotations
