@@ -5,25 +5,19 @@ reaching exactly the stations they target, refusals that name the file and chang
 from __future__ import annotations
 
 import json
-from contextlib import closing
 import os
 import subprocess
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from headend.app import create_app as headend_app
+from headend.web.app import create_app as headend_app
 from headend.config import load_config as headend_config
 from playlists import Index, Playlist
 from station.config import load_config as station_config
 from station.store import Store
 from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
-
-
-def course_ids(root: Path) -> dict[str, str]:
-    with closing(sqlite3.connect(root / "headend.db")) as conn:
-        return dict(conn.execute("SELECT title, id FROM courses").fetchall())
+from tests.headend_db import course_ids
 
 
 def index_of(root: Path) -> Index:
