@@ -1,4 +1,6 @@
-"""The course model shared by the headend and the station: course, category, validation.
+"""The course model shared by the headend and the station: course, category, validation, and the
+checking both programs share: the id shape (``catalogue.ids``) and the strict reader of hand-written
+TOML settings (``catalogue.tomlcheck``).
 
 Pure: no network, no event loop, no disk.
 

@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass, field
 
 from catalogue.categories import CATEGORIES, find_category
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_COURSE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+_COURSE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}\Z")
 MAX_TITLE_CHARS = 100
 MAX_DESCRIPTION_CHARS = 2000
 MAX_EPISODE = 9999

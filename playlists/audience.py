@@ -7,15 +7,15 @@ An empty audience means every station.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from catalogue.ids import is_id
 from playlists.errors import FormatError
 from playlists.times import parse_time, utc_iso
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
 MAX_NOTICE_TITLE = 60
 MAX_NOTICE_BODY = 500
 
@@ -71,7 +71,7 @@ class Audience:
         if unknown:
             raise FormatError(f"{what}: unknown audience keys {sorted(unknown)}; use stations, regions, tags")
         stations = _str_list(d.get("stations"), f"{what}.stations")
-        bad = [s for s in stations if not _ID.match(s)]
+        bad = [s for s in stations if not is_id(s)]
         if bad:
             raise FormatError(f"{what}.stations: {bad[0]!r} is not a station id")
         regions = []
@@ -107,7 +107,7 @@ class Notice:
     valid_until: datetime | None = None
 
     def __post_init__(self) -> None:
-        if not _ID.match(self.id):
+        if not is_id(self.id):
             raise FormatError(f"notice id {self.id!r}: use a-z, 0-9 and '-'")
         if not self.title.strip() or len(self.title) > MAX_NOTICE_TITLE:
             raise FormatError(f"notice {self.id}: title must be 1-{MAX_NOTICE_TITLE} characters")

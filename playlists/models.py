@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from catalogue import CatalogueError, Course
+from catalogue.ids import is_id
 from playlists.canonical import canonical_json
 from playlists.audience import Audience, Notice, StationIdentity
 from playlists.errors import FormatError
@@ -28,9 +29,8 @@ MAX_INDEX_BYTES = 1 << 20  # 1 MiB
 MAX_PLAYLIST_BYTES = 16 << 20  # 16 MiB
 
 # Repository paths are relative, in a known folder, with no way out of the tree.
-_PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:
@@ -151,7 +151,7 @@ class Index:
             if not isinstance(p, dict):
                 raise FormatError(f"{pw}: expected an object")
             name = _require(p, "name", str, pw)
-            if not _NAME.match(name) or name in names:
+            if not is_id(name) or name in names:
                 raise FormatError(f"{pw}: bad or repeated playlist name {name!r}")
             names.add(name)
             refs.append(
