@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,7 @@ def bench_verify(root: Path) -> None:
     files = {r.file.path: ((tree / r.file.path).read_bytes(), (tree / (r.file.path + ".minisig")).read_bytes()) for r in refs}
 
     def ours() -> None:
-        index = check_index(index_bytes, index_sig, [key], TrustState(), datetime.now(timezone.utc))
+        index = check_index(index_bytes, index_sig, [key], TrustState(), datetime.now(UTC))
         for ref in index.playlists:
             data, sig = files[ref.file.path]
             check_playlist(data, sig, ref, [key])

@@ -59,7 +59,7 @@ class PostgresServer:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise PostgresUnavailable(f"{Path(args[0]).name} failed ({res.returncode}): {res.stderr.strip()[-1500:]}\n{log}")
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--no-locale", "--no-sync")
         self._run("mkdir", "-p", str(self.sock))

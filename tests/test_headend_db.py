@@ -9,9 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from catalogue import Course
 from headend.config import load_config
 from headend.db import Database, migrate
 from headend.db.schema import metadata
@@ -43,7 +41,7 @@ INSERT INTO publications VALUES (3, '2026-01-01T00:00:00Z', '2026-01-08T00:00:00
 
 
 def test_head_constant_names_the_newest_migration():
-    assert migrate.HEAD == migrate.head()
+    assert migrate.head() == migrate.HEAD
 
 
 def test_a_migrated_database_has_exactly_the_schema_the_code_uses(tmp_path, headend_db):

@@ -121,6 +121,6 @@ def test_command_line_ingest_waits_for_a_free_transcode_slot(headend_root, tmp_p
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(3)
         assert proc.poll() is None and sorted((headend_root / "media").rglob("*.*")) == before
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert len(sorted((headend_root / "media").rglob("*.*"))) > len(before)

@@ -9,10 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from headend.web.app import create_app as headend_app
 from headend.config import load_config as headend_config
+from headend.web.app import create_app as headend_app
 from playlists import Index, Playlist
 from station.config import load_config as station_config
 from station.store import Store
@@ -134,7 +132,7 @@ async def test_playlists_and_notices_reach_exactly_their_stations(headend_root, 
             toml = write_station_toml(d / "station.toml", [f"{base}/repo/"], pub)
             if region is None:
                 toml.write_text(toml.read_text(encoding="utf-8").replace("肇庆市", "韶关市"), encoding="utf-8")
-            code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+            code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
             assert code == 0, err
             stores[name] = Store(station_config(toml).data_dir).installed()
     gaoyao, shaoguan = stores["gaoyao"], stores["shaoguan"]
@@ -157,7 +155,7 @@ async def test_key_rotation_reaches_a_station_that_knows_only_the_old_key(headen
         assert new_pub.read_bytes() != old_pub.read_bytes()
         assert subprocess.run(["minisign", "-V", "-q", "-p", str(new_pub), "-m",
                                str(headend_root / "repo" / "index.json")]).returncode == 0
-        code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+        code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
         assert code == 0, err
     st = json.loads((await run_cli_async("station", "--config", str(toml), "status", "--json"))[1])
     assert st["installed_version"] == 2

@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from headend.web.app import create_app
 from headend.config import load_config
+from headend.web.app import create_app
 from tests.conftest import init_headend, make_clip, run_cli, serve
 from tests.headend_db import courses_by_source
 

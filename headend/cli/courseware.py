@@ -17,7 +17,7 @@ from headend.courseware.ingest import IngestResult
 from headend.errors import HeadendError, IngestError
 from headend.loops import background, watch_once
 from headend.service import open_root
-from headend.service.courseware import ingest_files, retry_job, run_queue, edit_course
+from headend.service.courseware import edit_course, ingest_files, retry_job, run_queue
 
 
 def _print_result(path_name: str, res: IngestResult) -> None:

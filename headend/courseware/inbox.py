@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from headend.config import HeadendConfig
@@ -141,7 +141,7 @@ def move_with_sidecar(path: Path, folder: Path) -> Path:
 def reject(path: Path, rejected: Path, message: str, log_tail: str = "") -> Path:
     """Move a refused file to ``rejected/`` with ``NAME.error.txt`` saying what is wrong and what to do."""
     dest = move_with_sidecar(path, rejected) if path.exists() else _free_name(rejected, path.name)
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = (f"{dest.name} was not ingested ({when}).\n\n{message}\n\n"
             "When it is fixed, put the file (and its .toml) back into the inbox folder; it will be taken again.\n")
     if log_tail:

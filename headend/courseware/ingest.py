@@ -157,7 +157,7 @@ class Ingester:
         if todo:
             err = await run_ffmpeg(measure_args(src, todo, target), f"{job.source_name} → loudness measurement",
                                    on_progress=lambda s: progress.update(s / info.duration_s))
-            for ch, m in zip(todo, parse_measurements(err, len(todo), f"{job.source_name} → loudness measurement")):
+            for ch, m in zip(todo, parse_measurements(err, len(todo), f"{job.source_name} → loudness measurement"), strict=True):
                 out[ch] = m
                 await asyncio.to_thread(self.store.save_loudness, job.source_sha256, ch, target.key(), m.to_json())
         return out

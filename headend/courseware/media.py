@@ -12,10 +12,10 @@ import asyncio
 import collections
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 from headend.errors import ProbeError, TranscodeError
 

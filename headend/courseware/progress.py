@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Callable
 
 from headend.config import HeadendConfig
 from headend.courseware.media import ProgressClock
@@ -63,7 +62,7 @@ async def transcode_slot(cfg: HeadendConfig) -> AsyncIterator[None]:
     held = None
     while held is None:
         for i in range(cfg.concurrent_jobs):
-            fh = open(cfg.root / f".transcode-slot-{i}.lock", "w")
+            fh = open(cfg.root / f".transcode-slot-{i}.lock", "w")  # noqa: SIM115 - held open as the lock
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

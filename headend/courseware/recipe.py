@@ -44,7 +44,7 @@ class Geometry:
 
 
 def _even_down(x: float) -> int:
-    return max(2, int(math.floor(x / 2)) * 2)
+    return max(2, math.floor(x / 2) * 2)
 
 
 def _even_near(x: float) -> int:

@@ -40,7 +40,7 @@ class Database:
         self.jobs = JobStore(self.engine)
 
     @classmethod
-    def open(cls, url: str, sqlite_path: Path) -> "Database":
+    def open(cls, url: str, sqlite_path: Path) -> Database:
         """Open (and migrate once) the database at ``url`` — ``[database] url`` — or, when it is
         empty, the SQLite file ``sqlite_path``."""
         db = cls(database_url(url, sqlite_path))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -108,7 +108,7 @@ def translate(error: exc.SQLAlchemyError, url: sa.URL) -> DatabaseError:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str], update: list[str] | None) -> int:

@@ -43,7 +43,7 @@ async def background(h: Headend, watch: bool = True) -> AsyncIterator[list[LoopS
                 await t
             except asyncio.CancelledError:
                 pass
-            except Exception:  # noqa: BLE001 - already logged by watch_task
+            except Exception:
                 pass
 
 

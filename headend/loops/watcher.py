@@ -69,13 +69,13 @@ class InboxWatcher:
                         observer = await asyncio.to_thread(self._start_observer, loop)
                     await self.scan()
                     self.status.ok()
-                except Exception as exc:  # noqa: BLE001 - a loop remembers and says how it is doing
+                except Exception as exc:
                     self.status.failed(exc)
                     delay = self.status.backoff_s(RESCAN_S, 30.0)
                 self.changed.clear()
                 try:
                     await asyncio.wait_for(self.changed.wait(), delay)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             if observer:

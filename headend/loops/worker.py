@@ -32,7 +32,7 @@ class Worker:
                 self.status.ok()
                 self.recovered.set()
                 break
-            except Exception as exc:  # noqa: BLE001 - a loop remembers and says how it is doing
+            except Exception as exc:
                 self.status.failed(exc)
                 await asyncio.sleep(self.status.backoff_s())
         await asyncio.gather(*(self._lane() for _ in range(self.concurrency)))
@@ -41,7 +41,7 @@ class Worker:
         self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _lane(self) -> None:
@@ -51,7 +51,7 @@ class Worker:
                 if job is not None:
                     await run_job(self.h, job)
                 self.status.ok()
-            except Exception as exc:  # noqa: BLE001 - a loop remembers and says how it is doing
+            except Exception as exc:
                 self.status.failed(exc)
                 await asyncio.sleep(self.status.backoff_s())
                 continue

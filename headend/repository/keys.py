@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from headend.config import HeadendConfig
@@ -44,7 +44,7 @@ def rotate_key(cfg: HeadendConfig) -> tuple[SecretKey, SecretKey, Path]:
     """A new signing key, announced under the current one: (old, new, the rotation file)."""
     old = load_secret_key(cfg)
     new = SecretKey.generate()
-    data, sig = make_rotation(old, new.public_key, datetime.now(timezone.utc))
+    data, sig = make_rotation(old, new.public_key, datetime.now(UTC))
     rot = cfg.published_dir / "keys" / f"rotate-{new.public_key.id_hex}.json"
     atomic_write(rot.with_name(rot.name + ".minisig"), sig)
     atomic_write(rot, data)

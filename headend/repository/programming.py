@@ -38,9 +38,9 @@ from catalogue import Course
 from catalogue.ids import ID_RULE, is_id
 from headend.errors import PublishError
 from playlists import Audience, Notice, Schedule
+from playlists.atomic import atomic_write
 from playlists.errors import FormatError
 from playlists.schedule import CHINA
-from playlists.atomic import atomic_write
 
 PLAYLIST_KEYS = {"name", "title", "items", "priority", "valid_from", "valid_until", "audience", "schedule"}
 NOTICE_KEYS = {"id", "title", "body", "valid_from", "valid_until", "audience"}

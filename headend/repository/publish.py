@@ -16,13 +16,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from catalogue import Course
 from headend.config import HeadendConfig
-from headend.db import Database
 from headend.courseware.profiles import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for
+from headend.db import Database
 from headend.errors import PublishError
 from headend.repository.keys import load_secret_key
 from headend.repository.programming import PlaylistDef, load_all
@@ -245,7 +245,7 @@ def refresh(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> Pu
 
 def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
     key = load_secret_key(cfg)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     defs, notices = load_all(cfg.root)
     cat = _Catalogue(cfg, db)
     stations = _station_identities(db)
@@ -286,7 +286,7 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
         referenced |= _files_of(pl)
 
     n_courses = len({e.course.id for pl, _ in playlists for e in pl.courses})
-    tree, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses)
+    _, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses)
     log.info("published version %d: %d playlists, %d courses", version, len(refs), n_courses)
     return PublishResult(version=version, courses=n_courses, playlists=len(refs), expires=expires,
                          index_path=cfg.repo_dir / INDEX_NAME, skipped=skipped, warnings=warnings, collected=collected)
@@ -294,7 +294,7 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
 
 def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
     key = load_secret_key(cfg)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     try:
         current = Index.from_bytes((cfg.repo_dir / INDEX_NAME).read_bytes())
     except FileNotFoundError:

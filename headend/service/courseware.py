@@ -50,7 +50,7 @@ async def ingest_files(h: Headend, files: list[Path], *, title: str | None = Non
                        ) -> AsyncIterator[tuple[Path, IngestResult | HeadendError]]:
     """Check, queue as this process's own job and run each file now; yields each file with its
     result or the error that refused it (the next file is still tried)."""
-    for path, (t, s, e) in zip(files, episodes(files, title, series, episode)):
+    for path, (t, s, e) in zip(files, episodes(files, title, series, episode), strict=True):
         try:
             overrides = command_line_metadata(path.name, title=t, category=category, description=description or None,
                                               series=s, episode=e, speaker=speaker, tags=tags or None,
@@ -73,7 +73,7 @@ async def run_job(h: Headend, job: Job, on_progress: ProgressCallback | None = N
         error = exc
     except DatabaseError:
         raise  # the queue itself is unavailable: the caller backs off; the job is recovered later
-    except Exception as exc:  # noqa: BLE001 - one bad job must not stop the queue
+    except Exception as exc:
         log.exception("job %d (%s) failed unexpectedly", job.id, job.source_name)
         error = IngestError(f"{job.source_name}: internal error ({exc}); see the headend log")
         await asyncio.to_thread(h.db.jobs.fail, job.id, str(error))
@@ -126,7 +126,7 @@ async def take_dropped(h: Headend, path: Path) -> Job | None:
     except IngestError as exc:
         await asyncio.to_thread(reject, moved, inbox / "rejected", str(exc).replace(moved.name, path.name, 1))
         return None
-    except Exception as exc:  # noqa: BLE001 - never leave a file stranded in processing/
+    except Exception as exc:
         log.exception("inbox: %s could not be checked", path.name)
         await asyncio.to_thread(reject, moved, inbox / "rejected",
                                 f"{path.name}: the headend could not check it ({exc}); see the headend log, then drop it again")

@@ -9,7 +9,9 @@ from headend.config import HeadendConfig
 from headend.errors import HeadendError
 from headend.repository.keys import rotate_key
 from headend.repository.programming import PlaylistDef, load_all, load_notice, load_playlist, write_definition
-from headend.repository.publish import PublishResult, publish as _publish, refresh as _refresh
+from headend.repository.publish import PublishResult
+from headend.repository.publish import publish as _publish
+from headend.repository.publish import refresh as _refresh
 from headend.service.root import Headend
 from playlists import Notice, SecretKey
 

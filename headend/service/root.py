@@ -29,7 +29,7 @@ class Headend:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Headend":
+    def __enter__(self) -> Headend:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -9,10 +9,10 @@ Revision ID: 0001
 Revises:
 """
 
+import sqlalchemy as sa
+from alembic import op
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
-from alembic import op
-import sqlalchemy as sa
 
 revision = "0001"
 down_revision = None
