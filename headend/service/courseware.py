@@ -107,7 +107,8 @@ async def run_queue(h: Headend, progress_for: Callable[[Job], ProgressCallback |
 
 async def take_dropped(h: Headend, path: Path) -> Job | None:
     """A file that has settled in the inbox: into processing/, checked, queued (the job), or
-    moved to rejected/ with a note saying what is wrong (None)."""
+    moved to rejected/ with a note saying what is wrong (None). DatabaseError: the file is back
+    in the inbox, to be taken again."""
     inbox = h.cfg.inbox_dir
     try:
         moved = await asyncio.to_thread(move_with_sidecar, path, inbox / "processing")
@@ -126,6 +127,9 @@ async def take_dropped(h: Headend, path: Path) -> Job | None:
     except IngestError as exc:
         await asyncio.to_thread(reject, moved, inbox / "rejected", str(exc).replace(moved.name, path.name, 1))
         return None
+    except DatabaseError:  # not the file's fault: back to the inbox, taken again once the database answers
+        await asyncio.to_thread(move_with_sidecar, moved, inbox)
+        raise
     except Exception as exc:
         log.exception("inbox: %s could not be checked", path.name)
         await asyncio.to_thread(reject, moved, inbox / "rejected",
