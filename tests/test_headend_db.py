@@ -149,3 +149,22 @@ async def test_a_database_failure_on_the_web_is_a_503_saying_what_to_do(headend_
     assert "出错了（503）" in page and ("PostgreSQL" in page or "headend.db" in page) and "Traceback" not in page
     resp = await client.get("/api/v1/jobs")
     assert resp.status == 503 and (await resp.json())["status"] == 503
+
+
+def test_sqlite_keeps_wal_busy_timeout_and_foreign_keys(tmp_path):
+    db = Database.open("", tmp_path / "headend.db")
+    try:
+        with db.engine.connect() as conn:
+            pragmas = {p: conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")}
+    finally:
+        db.close()
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": 2}
+
+
+def test_a_rendition_over_2_gib_is_recorded(tmp_path, headend_db):
+    db = Database.open(headend_db.new_url(), tmp_path / "headend.db")
+    try:
+        db.add_rendition("a" * 64, "tv-hd", "fp", "media/aa/x.mp4", "b" * 64, 5 * 2**30, "video/mp4")
+        assert db.rendition("a" * 64, "tv-hd", "fp").size == 5 * 2**30
+    finally:
+        db.close()

@@ -4,7 +4,7 @@ migrated to head has exactly this shape."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text
 
 metadata = MetaData()
 
@@ -39,7 +39,7 @@ renditions = Table(
     Column("fingerprint", Text, primary_key=True),
     Column("path", Text, nullable=False),
     Column("sha256", Text, nullable=False),
-    Column("size", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),  # bytes: a 4-hour HD rendition passes 2 GiB
     Column("mime", Text, nullable=False),
     Column("created_at", Text, nullable=False),
 )

@@ -49,7 +49,7 @@ def tables(meta: sa.MetaData) -> list[sa.Table]:
             sa.Column("fingerprint", sa.Text, primary_key=True),
             sa.Column("path", sa.Text, nullable=False),
             sa.Column("sha256", sa.Text, nullable=False),
-            sa.Column("size", sa.Integer, nullable=False),
+            sa.Column("size", sa.BigInteger, nullable=False),
             sa.Column("mime", sa.Text, nullable=False),
             sa.Column("created_at", sa.Text, nullable=False),
         ),
