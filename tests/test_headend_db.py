@@ -168,3 +168,20 @@ def test_a_rendition_over_2_gib_is_recorded(tmp_path, headend_db):
         assert db.rendition("a" * 64, "tv-hd", "fp").size == 5 * 2**30
     finally:
         db.close()
+
+
+def test_a_locked_sqlite_database_says_try_again(tmp_path, monkeypatch):
+    from headend.db import engine
+    from headend.errors import DatabaseError
+
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 300)  # instead of 30 s
+    db = Database.open("", tmp_path / "headend.db")
+    holder = sqlite3.connect(tmp_path / "headend.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a long write
+        with pytest.raises(DatabaseError, match="the database is busy .* try again in a minute") as err:
+            db.add_station("xianyi", "蚬一村", [], "stb-sd", "t")
+        assert err.value.status == 503
+    finally:
+        holder.close()
+        db.close()
