@@ -117,6 +117,8 @@ def test_a_database_that_cannot_be_opened_is_one_line_saying_what_to_do(tmp_path
     res = run_cli("headend", "course", "list", "--root", str(root))
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert says in res.stderr and "[database] url" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    if "reach" not in says:
+        assert str(root / "headend.toml") in res.stderr
     with pytest.raises(ConfigError if "reach" not in says else Exception, match=r"\[database\] url"):
         Database.open(load_config(root).database_url, root / "headend.db")
 

@@ -34,7 +34,7 @@ def database_url(url: str, sqlite_path: Path) -> sa.URL:
     try:
         parsed = sa.make_url(url)
     except exc.ArgumentError as e:
-        raise ConfigError(f"[database] url {url!r} is not a database URL; write postgresql://user@host:port/dbname "
+        raise ConfigError("[database] url is not a database URL; write postgresql://user@host:port/dbname "
                           "(or leave it empty for SQLite in the data root)") from e
     backend, _, driver = parsed.drivername.partition("+")
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):

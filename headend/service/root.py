@@ -43,7 +43,10 @@ def open_root(root: str | Path) -> Headend:
 
 def open_headend(cfg: HeadendConfig) -> Headend:
     """The database of an already loaded config (migrated once)."""
-    return Headend(cfg, Database.open(cfg.database_url, cfg.db_path))
+    try:
+        return Headend(cfg, Database.open(cfg.database_url, cfg.db_path))
+    except ConfigError as exc:  # [database] url is wrong: say in which file
+        raise ConfigError(f"{cfg.root / CONFIG_NAME}: {exc}") from exc
 
 
 @dataclass(frozen=True)
