@@ -181,7 +181,7 @@ def test_a_locked_sqlite_database_says_try_again(tmp_path, monkeypatch):
     holder = sqlite3.connect(tmp_path / "headend.db", isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")  # another process in the middle of a long write
-        with pytest.raises(DatabaseError, match="the database is busy .* try again in a minute") as err:
+        with pytest.raises(DatabaseError, match=r"the database is busy .* try again in a minute") as err:
             db.add_station("xianyi", "蚬一村", [], "stb-sd", "t")
         assert err.value.status == 503
     finally:
