@@ -1,6 +1,7 @@
 # yuanjiao: `make run` starts the demo, `make test` runs the whole suite. Both set up what is
 # missing first (a virtualenv, the Python packages, and Debian's ffmpeg, chromium, minisign, nginx
-# (the county-cache test) and a CJK font via apt-get) and are safe to run again.
+# (the county-cache test), postgresql (the headend tests run on SQLite and on a real PostgreSQL
+# server) and a CJK font via apt-get) and are safe to run again.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -25,6 +26,7 @@ system-packages:
 	  command -v $${cmd%%:*} >/dev/null 2>&1 || missing="$$missing $${cmd##*:}"; \
 	done; \
 	{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	dpkg-query -W -f='$${Status}' fonts-wqy-microhei 2>/dev/null | grep -q "ok installed" || missing="$$missing fonts-wqy-microhei"; \
 	if [ -n "$$missing" ]; then \

@@ -3,11 +3,12 @@
 Layout of a data root::
 
     headend.toml        settings (written by `headend init`, documented in README.md)
-    headend.db          SQLite: catalogue, renditions, stations, published versions
+    headend.db          SQLite (unless [database] url names PostgreSQL): catalogue, renditions,
+                        stations, published versions, the job queue
     keys/headend.key    minisign secret key (mode 0600) — never published
     keys/headend.pub    minisign public key — give it to stations
     media/ab/<sha>.mp4  transcoded renditions and posters, named by sha256 (the blob store)
-    playlists/*.toml    playlists as county staff define them (see headend.programming)
+    playlists/*.toml    playlists as county staff define them (see headend.repository.programming)
     notices/*.toml      notices (活动通知)
     published/          every playlist and rotation file ever published, with signatures
     trees/v<N>/         repository version N: hard links, built aside, then switched to
@@ -17,10 +18,10 @@ Layout of a data root::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalogue.tomlcheck import Document, SettingsError
 from headend.errors import ConfigError
 
 CONFIG_NAME = "headend.toml"
@@ -48,6 +49,9 @@ default_category = "culture"   # category of a dropped file whose sidecar gives 
 [serve]
 host = "127.0.0.1"
 port = 8700
+
+[database]
+url = ""                       # empty: SQLite in <root>/headend.db; or "postgresql://user@host:5432/yuanjiao"
 """
 
 
@@ -67,6 +71,7 @@ class HeadendConfig:
     ladder: str = "one-process"  # or "per-profile"
     watch_settle_s: float = 10.0
     watch_default_category: str = "culture"
+    database_url: str = ""  # [database] url; empty: SQLite in db_path
 
     @property
     def db_path(self) -> Path:
@@ -109,44 +114,42 @@ class HeadendConfig:
         return self.root / "inbox"
 
 
-def load_config(root: str | Path) -> HeadendConfig:
+def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -> HeadendConfig:
+    """Read ``<root>/headend.toml`` strictly (``catalogue.tomlcheck``): unknown tables and keys,
+    wrong types and numbers out of range are refused with one line naming the file, the line and
+    the key. ``keys_out`` receives every table and key the loader knows (for the docs test)."""
     root = Path(root).resolve()
     path = root / CONFIG_NAME
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{root}: not a headend data root (no {CONFIG_NAME}); run `headend init --root {root}` first") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    pub, ing, srv = data.get("publish", {}), data.get("ingest", {}), data.get("serve", {})
-    wat = data.get("watch", {})
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its owner and mode") from exc
     try:
+        doc = Document.parse(raw, str(path))
+        pub, ing, wat, srv, dbs = (doc.table(t) for t in ("publish", "ingest", "watch", "serve", "database"))
+        profiles_file = ing.str("profiles_file", "")
         cfg = HeadendConfig(
             root=root,
-            index_expiry_days=float(pub.get("index_expiry_days", 7)),
-            playlist_title=str(pub.get("playlist_title", "全部课程")),
-            all_courses_playlist=bool(pub.get("all_courses_playlist", True)),
-            grace_days=float(pub.get("grace_days", 3)),
-            max_duration_s=float(ing.get("max_duration_s", 14400)),
-            profiles=tuple(str(p) for p in ing.get("profiles", [])),
-            host=str(srv.get("host", "127.0.0.1")),
-            port=int(srv.get("port", 8700)),
-            concurrent_jobs=int(ing.get("concurrent_jobs", 1)),
-            profiles_file=(root / str(ing["profiles_file"])) if ing.get("profiles_file") else None,
-            ladder=str(ing.get("ladder", "one-process")),
-            watch_settle_s=float(wat.get("settle_s", 10)),
-            watch_default_category=str(wat.get("default_category", "culture")),
+            index_expiry_days=pub.float("index_expiry_days", 7.0, min=0.01, max=3650, unit="days"),
+            playlist_title=pub.str("playlist_title", "全部课程", max_len=200),
+            all_courses_playlist=pub.bool("all_courses_playlist", True),
+            grace_days=pub.float("grace_days", 3.0, min=0, max=3650, unit="days"),
+            max_duration_s=ing.float("max_duration_s", 14400.0, min=1, max=7 * 86400, unit="seconds"),
+            profiles=ing.str_list("profiles", [], max_items=50, max_len=64),
+            host=srv.str("host", "127.0.0.1", max_len=255),
+            port=srv.int("port", 8700, min=0, max=65535),
+            concurrent_jobs=ing.int("concurrent_jobs", 1, min=1, max=16),
+            profiles_file=(root / profiles_file) if profiles_file else None,
+            ladder=ing.str("ladder", "one-process", choices=("one-process", "per-profile")),
+            watch_settle_s=wat.float("settle_s", 10.0, min=0, max=3600, unit="seconds"),
+            watch_default_category=wat.str("default_category", "culture", max_len=64),
+            database_url=dbs.str("url", "", max_len=2000),
         )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    if cfg.index_expiry_days <= 0:
-        raise ConfigError(f"{path}: [publish] index_expiry_days must be positive")
-    if cfg.ladder not in ("one-process", "per-profile"):
-        raise ConfigError(f"{path}: [ingest] ladder must be \"one-process\" or \"per-profile\", not {cfg.ladder!r}")
-    if not 1 <= cfg.concurrent_jobs <= 16:
-        raise ConfigError(f"{path}: [ingest] concurrent_jobs must be 1 to 16")
-    if cfg.watch_settle_s < 0:
-        raise ConfigError(f"{path}: [watch] settle_s must be 0 or more seconds")
+        doc.finish()
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from None
+    if keys_out is not None:
+        keys_out.update(doc.known())
     return cfg

@@ -1,30 +1,36 @@
-"""The headend's exception tree. Library errors (``OSError``, ``sqlite3.Error``, ffmpeg failures)
-are converted at the boundary with ``raise ... from``. Every message names the file or record and
-says what to do.
+"""The headend's exception tree. Library errors (``OSError``, ``sqlalchemy.exc.*``, ffmpeg
+failures) are converted at the boundary with ``raise ... from``. Every message names the file or
+record and says what to do; ``status`` is the HTTP status the web layer answers with.
 
 ::
 
-    HeadendError
-     ├─ ConfigError        data root not initialised, headend.toml wrong, key missing/unreadable
-     ├─ IngestError        a courseware file was refused (carries the file name)
-     │   ├─ ProbeError       ffprobe found no usable stream / not a media file / too long / no sound
-     │   ├─ SidecarError     NAME.toml (or a command-line value) is wrong: unknown key or category, a path…
-     │   └─ TranscodeError   ffmpeg failed (carries ffmpeg's last lines)
-     ├─ PublishError       the repository could not be published
-     └─ StationRegistryError  a station id is invalid or already registered
+    HeadendError              500
+     ├─ ConfigError           500  data root not initialised, headend.toml wrong, key missing/unreadable
+     ├─ DatabaseError         503  the database cannot be opened or reached, is busy, or refused a statement
+     ├─ IngestError           400  a courseware file was refused (carries the file name)
+     │   ├─ ProbeError             ffprobe found no usable stream / not a media file / too long / no sound
+     │   ├─ SidecarError           NAME.toml (or a command-line value) is wrong: unknown key or category, a path…
+     │   └─ TranscodeError         ffmpeg failed (carries ffmpeg's last lines)
+     ├─ NotFound              404  no such course (or other record)
+     ├─ PublishError          500  the repository could not be published
+     └─ StationRegistryError  400  a station id is invalid or already registered
 """
 
 
 class HeadendError(Exception):
-    pass
+    status = 500
 
 
 class ConfigError(HeadendError):
     pass
 
 
+class DatabaseError(HeadendError):
+    status = 503
+
+
 class IngestError(HeadendError):
-    pass
+    status = 400
 
 
 class ProbeError(IngestError):
@@ -41,9 +47,13 @@ class TranscodeError(IngestError):
         self.log_tail = log_tail
 
 
+class NotFound(HeadendError):
+    status = 404
+
+
 class PublishError(HeadendError):
     pass
 
 
 class StationRegistryError(HeadendError):
-    pass
+    status = 400

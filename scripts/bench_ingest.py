@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from headend.config import load_config  # noqa: E402
-from headend.ingest import profiles_for  # noqa: E402
-from headend.loudness import Target, parse_measurements  # noqa: E402
-from headend.media import probe  # noqa: E402
-from headend.recipe import ladder_args, measure_args, poster_args  # noqa: E402
+from headend.courseware.profiles import profiles_for  # noqa: E402
+from headend.courseware.loudness import Target, parse_measurements  # noqa: E402
+from headend.courseware.media import probe  # noqa: E402
+from headend.courseware.recipe import ladder_args, measure_args, poster_args  # noqa: E402
 
 BIN = Path(sys.executable).parent
 SOURCE_S = int(os.environ.get("BENCH_SOURCE_S", 60))  # the issue asks for 60 s; smaller for a quick try

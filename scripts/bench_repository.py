@@ -14,13 +14,12 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,10 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
 
-from headend.config import load_config  # noqa: E402
-from headend.db import Database  # noqa: E402
-from headend.ingest import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for  # noqa: E402
-from headend.publish import publish  # noqa: E402
+from catalogue import Course  # noqa: E402
+from headend.courseware.profiles import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for  # noqa: E402
+from headend.db import Rendition  # noqa: E402
+from headend.service import open_root  # noqa: E402
+from headend.service.repository import publish  # noqa: E402
 from playlists import Index, PublicKey, TrustState, check_index, check_playlist, media_path  # noqa: E402
 
 COURSES, PLAYLISTS, PER_PLAYLIST, FILE_BYTES = 5000, 200, 25, 8192
@@ -41,27 +41,27 @@ BIN = Path(sys.executable).parent
 def make_root(work: Path) -> Path:
     root = work / "headend"
     subprocess.run([BIN / "headend", "init", "--root", root], check=True, capture_output=True)
-    cfg = load_config(root)
-    outputs = [(p.name, p.fingerprint, p.extension, p.mime) for p in profiles_for(cfg)]
+    h = open_root(root)
+    outputs = [(p.name, p.fingerprint, p.extension, p.mime) for p in profiles_for(h.cfg)]
     outputs.append((POSTER_PROFILE, POSTER_FINGERPRINT, "jpg", "image/jpeg"))
     now = "2026-11-22T00:00:00Z"
     courses, rends = [], []
     for i in range(COURSES):
         src = hashlib.sha256(f"source {i}".encode()).hexdigest()
-        courses.append((f"c-{src[:12]}", f"课程 {i}", "agriculture", "", 60.0, src, f"{i}.mp4", "[]", now, now))
+        courses.append((Course(id=f"c-{src[:12]}", title=f"课程 {i}", category="agriculture", duration_s=60.0,
+                               source_sha256=src), f"{i}.mp4"))
         for prof, fp, ext, mime in outputs:
             body = (f"{i}:{prof}:".encode() * (FILE_BYTES // 8))[:FILE_BYTES]
             sha = hashlib.sha256(body).hexdigest()
             rel = media_path(sha, ext)
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(body)
-            rends.append((src, prof, fp, rel, sha, len(body), mime, now))
-    with sqlite3.connect(root / "headend.db") as conn:
-        conn.executemany("INSERT INTO courses (id, title, category, description, duration_s, source_sha256, source_name, "
-                         "tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", courses)
-        conn.executemany("INSERT INTO renditions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rends)
+            rends.append(Rendition(src, prof, fp, rel, sha, len(body), mime, now))
+    h.db.upsert_courses(courses)
+    h.db.add_renditions(rends)
+    h.close()
     for p in range(PLAYLISTS):
-        items = [courses[(p * PER_PLAYLIST + k) % COURSES][0] for k in range(PER_PLAYLIST)]
+        items = [courses[(p * PER_PLAYLIST + k) % COURSES][0].id for k in range(PER_PLAYLIST)]
         (root / "playlists" / f"p{p}.toml").write_text(
             f'title = "专题 {p}"\nitems = {json.dumps(items)}\n[audience]\nregions = ["广东省/肇庆市/县{p}"]\n',
             encoding="utf-8")
@@ -69,11 +69,12 @@ def make_root(work: Path) -> Path:
 
 
 def timed_publish(root: Path) -> tuple[float, int]:
-    cfg, db = load_config(root), Database(root / "headend.db")
+    h = open_root(root)
     proc = psutil.Process()
     before = proc.io_counters().read_chars
     t = time.perf_counter()
-    publish(cfg, db)
+    publish(h)
+    h.close()
     return time.perf_counter() - t, proc.io_counters().read_chars - before
 
 
@@ -85,7 +86,7 @@ def bench_verify(root: Path) -> None:
     files = {r.file.path: ((tree / r.file.path).read_bytes(), (tree / (r.file.path + ".minisig")).read_bytes()) for r in refs}
 
     def ours() -> None:
-        index = check_index(index_bytes, index_sig, [key], TrustState(), datetime.now(timezone.utc))
+        index = check_index(index_bytes, index_sig, [key], TrustState(), datetime.now(UTC))
         for ref in index.playlists:
             data, sig = files[ref.file.path]
             check_playlist(data, sig, ref, [key])

@@ -74,8 +74,8 @@ def write_programming() -> None:
     from datetime import datetime, timedelta
 
     start = (datetime.now().astimezone() + timedelta(minutes=3)).replace(second=0, microsecond=0)
-    course = run(sys.executable, "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("
-                 "\"SELECT id FROM courses WHERE category='party'\").fetchone()[0])", HEADEND_ROOT / "headend.db").stdout.strip()
+    listing = run(BIN / "headend", "course", "list", "--root", HEADEND_ROOT).stdout
+    course = next(line.split()[0] for line in listing.splitlines() if "[party " in line)
     (HEADEND_ROOT / "playlists").mkdir(exist_ok=True)
     (HEADEND_ROOT / "playlists" / "tonight.toml").write_text(
         f'title = "今日节目"\nitems = ["{course}"]\npriority = 10\n'

@@ -1,7 +1,15 @@
-"""Shared fixtures: real ffmpeg clips, a real headend data root, real servers on 127.0.0.1:0."""
+"""Shared fixtures: real ffmpeg clips, a real headend data root, real servers on 127.0.0.1:0.
+
+Every test that opens a headend database asks for ``headend_db`` (directly or through
+``headend_root``, ``published_template``, ``init_headend``) and runs once per engine chosen by
+``--headend-db`` or ``YJ_HEADEND_DB`` (``sqlite``, ``postgresql`` or ``both``, the default);
+such tests are marked ``headend_db``. PostgreSQL is a real server (``tests/pg.py``) started once
+per session when a test needs it."""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -48,12 +56,104 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+ENGINES = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--headend-db", default=os.environ.get("YJ_HEADEND_DB", "both"),
+                     choices=("sqlite", "postgresql", "both"),
+                     help="which engine(s) the tests that open a headend database run on (env YJ_HEADEND_DB)")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "headend_db: opens a headend database; runs once per engine (--headend-db)")
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "headend_db" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("--headend-db")
+        engines = ENGINES if chosen == "both" else (chosen,)
+        metafunc.parametrize("headend_db", engines, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if "headend_db" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.headend_db)
+
+
 @pytest.fixture(scope="session")
-def published_template(tmp_path_factory, clips) -> Path:
-    """A headend root with one video and one audio-only course, published once per session.
-    Tests copy it (``headend_root``) so they can change it freely."""
-    root = tmp_path_factory.mktemp("headend-template") / "headend"
-    assert run_cli("headend", "init", "--root", str(root)).returncode == 0
+def postgres():
+    """A real PostgreSQL server for the session (skipped with the reason when it cannot start,
+    or a failure under CI=true)."""
+    from tests.pg import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer().start()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is needed and could not start: {exc}")
+        pytest.skip(f"PostgreSQL could not start: {exc}")
+    yield server
+    server.stop()
+
+
+class HeadendDb:
+    """The engine a test's headend roots use: ``new_url()`` for a fresh root ("" = SQLite in the
+    root), ``copy(src, dest)`` to copy a whole root with its database."""
+
+    def __init__(self, name: str, server=None) -> None:
+        self.name, self.server = name, server
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def new_url(self) -> str:
+        return self.server.create_database() if self.server else ""
+
+    def copy(self, src: Path, dest: Path) -> Path:
+        if self.server is None:
+            # Fold SQLite's write-ahead log into the database first: the -wal file vanishes
+            # whenever the last connection to it closes, which may be in the middle of a copy.
+            conn = sqlite3.connect(src / "headend.db")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+            shutil.copytree(src, dest, symlinks=True, ignore=shutil.ignore_patterns("*.db-wal", "*.db-shm"))
+            return dest
+        shutil.copytree(src, dest, symlinks=True)
+        toml = dest / "headend.toml"
+        text = toml.read_text(encoding="utf-8")
+        src_db = re.search(r'(?m)^url = "postgresql://[^"]*/([^"/]+)"', text)[1]
+        copy = self.server.create_database(template=src_db)
+        toml.write_text(text.replace(self.server.url(src_db), copy), encoding="utf-8")
+        return dest
+
+
+@pytest.fixture(scope="session")
+def headend_db(request) -> HeadendDb:
+    if request.param == "postgresql":
+        return HeadendDb("postgresql", request.getfixturevalue("postgres"))
+    return HeadendDb("sqlite")
+
+
+def init_headend(root: Path, db: HeadendDb | None = None) -> Path:
+    """``headend init`` a new root on the test's engine (SQLite without ``db``)."""
+    args = ["init", "--root", str(root)]
+    url = db.new_url() if db is not None else ""
+    if url:
+        args += ["--database-url", url]
+    res = run_cli("headend", *args)
+    assert res.returncode == 0, res.stderr
+    return root
+
+
+@pytest.fixture(scope="session")
+def published_template(tmp_path_factory, clips, headend_db) -> Path:
+    """A headend root with one video and one audio-only course, published once per session and
+    engine. Tests copy it (``headend_root``) so they can change it freely."""
+    root = init_headend(tmp_path_factory.mktemp("headend-template") / "headend", headend_db)
     for key, title, cat in (("video", "雨季养鹅技术", "agriculture"), ("audio", "农村医保政策解读", "policy")):
         res = run_cli("headend", "ingest", "--root", str(root), str(clips[key]), "--title", title, "--category", cat)
         assert res.returncode == 0, res.stderr
@@ -63,17 +163,8 @@ def published_template(tmp_path_factory, clips) -> Path:
 
 
 @pytest.fixture
-def headend_root(tmp_path, published_template) -> Path:
-    dest = tmp_path / "headend"
-    # Fold SQLite's write-ahead log into the database first: the -wal file vanishes whenever the
-    # last connection to it closes, which may be in the middle of a copy.
-    conn = sqlite3.connect(published_template / "headend.db")
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
-    shutil.copytree(published_template, dest, symlinks=True, ignore=shutil.ignore_patterns("*.db-wal", "*.db-shm"))
-    return dest
+def headend_root(tmp_path, published_template, headend_db) -> Path:
+    return headend_db.copy(published_template, tmp_path / "headend")
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from headend.app import create_app as headend_app
+from headend.web.app import create_app as headend_app
 from headend.config import load_config as headend_config
 from station.config import load_config as station_config
 from station.daemon import build_app

@@ -4,13 +4,13 @@ the file and change nothing, and no second transcode of a known file."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_clip, run_cli
+from tests.headend_db import courses_by_source, renditions_by_title
 
 
 def ffprobe(path: Path) -> dict:
@@ -19,10 +19,7 @@ def ffprobe(path: Path) -> dict:
     return json.loads(out)
 
 
-def renditions(root: Path) -> dict[tuple[str, str], Path]:
-    with sqlite3.connect(root / "headend.db") as conn:
-        rows = conn.execute("SELECT c.title, r.profile, r.path FROM renditions r JOIN courses c ON c.source_sha256 = r.source_sha256").fetchall()
-    return {(title, prof): root / path for title, prof, path in rows}
+renditions = renditions_by_title
 
 
 def test_renditions_fit_each_player(published_template):
@@ -63,13 +60,11 @@ def test_reingest_does_no_transcoding(headend_root, clips):
     assert res.returncode == 0, res.stderr
     assert "transcoded: none" in res.stdout
     assert {p: p.stat().st_mtime_ns for p in (headend_root / "media").rglob("*.*")} == before
-    with sqlite3.connect(headend_root / "headend.db") as conn:
-        assert conn.execute("SELECT title FROM courses WHERE source_name LIKE '%养鹅%'").fetchone()[0] == "雨季养鹅技术（重发）"
+    assert [c.title for name, c in courses_by_source(headend_root).items() if "养鹅" in name] == ["雨季养鹅技术（重发）"]
 
 
 def _catalogue(root: Path) -> list:
-    with sqlite3.connect(root / "headend.db") as conn:
-        return conn.execute("SELECT id, title FROM courses ORDER BY id").fetchall()
+    return sorted((c.id, c.title) for c in courses_by_source(root).values())
 
 
 @pytest.mark.parametrize("name,content,reason", [
@@ -126,6 +121,6 @@ def test_command_line_ingest_waits_for_a_free_transcode_slot(headend_root, tmp_p
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(3)
         assert proc.poll() is None and sorted((headend_root / "media").rglob("*.*")) == before
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert len(sorted((headend_root / "media").rglob("*.*"))) > len(before)

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, make_clip, run_cli
+from tests.conftest import ROOT, init_headend, make_clip, run_cli
+from tests.headend_db import catalogue, courses_by_source, last_job, rendition
 
 PROFILES_TOML = ROOT / "players" / "profiles.toml"
 
@@ -36,28 +36,14 @@ def vstream(path: Path) -> dict:
     return next(s for s in probe(path)["streams"] if s["codec_type"] == "video")
 
 
-def new_root(tmp: Path, **ingest) -> Path:
-    root = tmp / "headend"
-    assert run_cli("headend", "init", "--root", str(root)).returncode == 0
+def new_root(tmp: Path, db=None, **ingest) -> Path:
+    """A fresh root on the test's engine (``db``; SQLite without one) with ``ingest`` settings."""
+    root = init_headend(tmp / "headend", db)
     cfg = (root / "headend.toml").read_text(encoding="utf-8")
     for key, value in ingest.items():
         cfg = re.sub(rf"(?m)^{key} = .*$", f"{key} = {json.dumps(value, ensure_ascii=False)}", cfg)
     (root / "headend.toml").write_text(cfg, encoding="utf-8")
     return root
-
-
-def rendition(root: Path, source_name: str, profile: str) -> Path:
-    with sqlite3.connect(root / "headend.db") as conn:
-        row = conn.execute(
-            """SELECT r.path FROM renditions r JOIN courses c ON c.source_sha256 = r.source_sha256
-               WHERE c.source_name = ? AND r.profile = ? ORDER BY r.created_at DESC LIMIT 1""", (source_name, profile)).fetchone()
-    assert row, f"no {profile} rendition of {source_name}"
-    return root / row[0]
-
-
-def catalogue(root: Path) -> list:
-    with sqlite3.connect(root / "headend.db") as conn:
-        return conn.execute("SELECT id, title, category FROM courses ORDER BY id").fetchall()
 
 
 def media_files(root: Path) -> list[Path]:
@@ -81,8 +67,8 @@ def integrated_lufs(path: Path) -> float:
 # ---- refusals ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def shared_root(tmp_path_factory) -> Path:
-    root = new_root(tmp_path_factory.mktemp("pipeline"), max_duration_s=2)
+def shared_root(tmp_path_factory, headend_db) -> Path:
+    root = new_root(tmp_path_factory.mktemp("pipeline"), headend_db, max_duration_s=2)
     clip = make_clip(tmp_path_factory.mktemp("ok") / "一秒.mp4", seconds=1, size="160x120")
     assert run_cli("headend", "ingest", "--root", str(root), str(clip), "--category", "health").returncode == 0
     return root
@@ -156,8 +142,8 @@ def test_chinese_name_with_spaces_and_quotes_is_ingested(tmp_path, shared_root):
     clip = make_clip(tmp_path / '农村"医保" 政策 解读\'s 第2集.mp3', seconds=1, audio_only=True)
     res = run_cli("headend", "ingest", "--root", str(shared_root), str(clip), "--category", "policy")
     assert res.returncode == 0, res.stderr
-    with sqlite3.connect(shared_root / "headend.db") as conn:
-        title, series, episode = conn.execute("SELECT title, series, episode FROM courses WHERE source_name = ?", (clip.name,)).fetchone()
+    c = courses_by_source(shared_root)[clip.name]
+    title, series, episode = c.title, c.series, c.episode
     assert (title, series, episode) == ('农村"医保" 政策 解读\'s 第2集', '农村"医保" 政策 解读\'s', 2)
     card = vstream(rendition(shared_root, clip.name, "tv-hd"))
     assert (card["width"], card["height"]) == (1280, 720)
@@ -167,7 +153,8 @@ def test_chinese_name_with_spaces_and_quotes_is_ingested(tmp_path, shared_root):
 
 @pytest.fixture(scope="module")
 def hd_root(tmp_path_factory) -> Path:
-    """Only tv-hd, to keep the picture tests quick."""
+    """Only tv-hd, to keep the picture tests quick; SQLite only: what they check is ffmpeg's output,
+    the same on either engine."""
     return new_root(tmp_path_factory.mktemp("hd"), profiles=["tv-hd"])
 
 
@@ -246,9 +233,9 @@ def _headend(env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "headend.cli", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
 
 
-def test_reingest_starts_no_ffmpeg_and_a_changed_profile_redoes_only_itself(tmp_path):
+def test_reingest_starts_no_ffmpeg_and_a_changed_profile_redoes_only_itself(tmp_path, headend_db):
     profiles = tmp_path / "headend" / "profiles.toml"
-    root = new_root(tmp_path, profiles_file="profiles.toml")
+    root = new_root(tmp_path, headend_db, profiles_file="profiles.toml")
     shutil.copyfile(PROFILES_TOML, profiles)
     clip = make_clip(tmp_path / "养鹅.mp4", seconds=1, size="160x120")
     env, log = _ffmpeg_spy(tmp_path)
@@ -268,19 +255,19 @@ def test_reingest_starts_no_ffmpeg_and_a_changed_profile_redoes_only_itself(tmp_
 
 # ---- jobs ----------------------------------------------------------------------------------
 
-def _job(root: Path) -> tuple:
-    with sqlite3.connect(root / "headend.db") as conn:
-        return conn.execute("SELECT state, stage, percent, message, log_tail FROM jobs ORDER BY id DESC LIMIT 1").fetchone()
+def _job(root: Path) -> tuple | None:
+    job = last_job(root)
+    return (job.state, job.stage, job.percent, job.message, job.log_tail) if job else None
 
 
-def test_a_job_killed_mid_transcode_restarts_cleanly(tmp_path):
-    root = new_root(tmp_path)
+def test_a_job_killed_mid_transcode_restarts_cleanly(tmp_path, headend_db):
+    root = new_root(tmp_path, headend_db)
     clip = make_clip(tmp_path / "长一点的课.mp4", seconds=6, size="480x270")
     proc = subprocess.Popen([sys.executable, "-m", "headend.cli", "ingest", "--root", str(root), str(clip), "--category", "skills"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        job = _job(root) if (root / "headend.db").exists() else None
+        job = _job(root)
         if job and job[1] == "transcode" and list((root / "work").glob("job*-*.mp4")):
             break
         time.sleep(0.05)
@@ -296,9 +283,9 @@ def test_a_job_killed_mid_transcode_restarts_cleanly(tmp_path):
     assert probe(rendition(root, clip.name, "tv-hd"))["format"]["duration"].startswith("6.")
 
 
-def test_a_failed_job_keeps_ffmpegs_last_lines(tmp_path):
+def test_a_failed_job_keeps_ffmpegs_last_lines(tmp_path, headend_db):
     profiles = tmp_path / "headend" / "profiles.toml"
-    root = new_root(tmp_path, profiles_file="profiles.toml")
+    root = new_root(tmp_path, headend_db, profiles_file="profiles.toml")
     profiles.write_text(PROFILES_TOML.read_text(encoding="utf-8").replace('codec = "libx264"', 'codec = "libnosuch264"', 1), encoding="utf-8")
     clip = make_clip(tmp_path / "坏配置.mp4", seconds=1, size="160x120")
     res = run_cli("headend", "ingest", "--root", str(root), str(clip), "--category", "skills")
@@ -310,8 +297,8 @@ def test_a_failed_job_keeps_ffmpegs_last_lines(tmp_path):
     assert catalogue(root) == []
 
 
-def test_cli_shows_progress_and_course_edit_changes_the_catalogue(tmp_path):
-    root = new_root(tmp_path)
+def test_cli_shows_progress_and_course_edit_changes_the_catalogue(tmp_path, headend_db):
+    root = new_root(tmp_path, headend_db)
     clip = make_clip(tmp_path / "雨季养鹅.mp4", seconds=1, size="160x120")
     res = run_cli("headend", "ingest", "--root", str(root), str(clip), "--category", "agriculture")
     assert re.search(r"雨季养鹅.mp4: \d+% ETA", res.stderr) and "100%" in res.stderr

@@ -8,11 +8,11 @@ from fractions import Fraction
 import pytest
 
 from catalogue import CatalogueError, Course
-from headend.loudness import Measured, parse_measurements
-from headend.media import ProgressClock
-from headend.recipe import fit
-from headend.sidecar import Metadata, SidecarError, defaults_from_filename, parse_sidecar
-from headend.watch import Settler, is_candidate
+from headend.courseware.loudness import Measured, parse_measurements
+from headend.courseware.media import ProgressClock
+from headend.courseware.recipe import fit
+from headend.courseware.sidecar import Metadata, SidecarError, defaults_from_filename, parse_sidecar
+from headend.courseware.inbox import Settler, is_candidate
 
 SHA = "ab" * 32
 WIDE = Fraction(16, 9)

@@ -5,25 +5,17 @@ reaching exactly the stations they target, refusals that name the file and chang
 from __future__ import annotations
 
 import json
-from contextlib import closing
 import os
 import subprocess
-import sqlite3
 from pathlib import Path
 
-import pytest
-
-from headend.app import create_app as headend_app
 from headend.config import load_config as headend_config
+from headend.web.app import create_app as headend_app
 from playlists import Index, Playlist
 from station.config import load_config as station_config
 from station.store import Store
 from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
-
-
-def course_ids(root: Path) -> dict[str, str]:
-    with closing(sqlite3.connect(root / "headend.db")) as conn:
-        return dict(conn.execute("SELECT title, id FROM courses").fetchall())
+from tests.headend_db import course_ids
 
 
 def index_of(root: Path) -> Index:
@@ -140,7 +132,7 @@ async def test_playlists_and_notices_reach_exactly_their_stations(headend_root, 
             toml = write_station_toml(d / "station.toml", [f"{base}/repo/"], pub)
             if region is None:
                 toml.write_text(toml.read_text(encoding="utf-8").replace("肇庆市", "韶关市"), encoding="utf-8")
-            code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+            code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
             assert code == 0, err
             stores[name] = Store(station_config(toml).data_dir).installed()
     gaoyao, shaoguan = stores["gaoyao"], stores["shaoguan"]
@@ -163,7 +155,7 @@ async def test_key_rotation_reaches_a_station_that_knows_only_the_old_key(headen
         assert new_pub.read_bytes() != old_pub.read_bytes()
         assert subprocess.run(["minisign", "-V", "-q", "-p", str(new_pub), "-m",
                                str(headend_root / "repo" / "index.json")]).returncode == 0
-        code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+        code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
         assert code == 0, err
     st = json.loads((await run_cli_async("station", "--config", str(toml), "status", "--json"))[1])
     assert st["installed_version"] == 2
@@ -204,28 +196,87 @@ def test_a_damaged_signing_key_is_refused_and_nothing_changes(headend_root):
     assert os.readlink(headend_root / "repo") == "trees/v1"
 
 
-def test_power_cut_mid_publish_leaves_a_whole_published_version(headend_root):
-    """kill -9 at random moments during publish: `repo` always names a whole, verifiable tree,
-    and the next publish completes."""
-    import random
+# Runs `headend publish` with one step made to stop (marker written, then asleep) so the test's
+# kill -9 lands exactly there: while the new tree is half linked, after it is built but before
+# `repo` switches, and after the switch but before the version is recorded in the database.
+_PAUSED_PUBLISH = """
+import sys, time, pathlib
+marker, phase, root = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+import headend.repository.tree as tree, headend.repository.publish as publish
+from headend.db import Database
+def pause(*_):
+    marker.write_text(phase)
+    time.sleep(600)
+if phase == "building":
+    real_link, linked = tree._link, []
+    def link(src, dest):
+        real_link(src, dest)
+        linked.append(dest)
+        if len(linked) == 2:
+            pause()
+    tree._link = link
+elif phase == "switching":
+    publish.switch_repo = pause
+elif phase == "recording":
+    Database.add_publication = pause
+from headend.cli import main
+sys.exit(main(["publish", "--root", root]))
+"""
+
+
+def _publish_killed_at(root: Path, phase: str, tmp: Path) -> None:
+    import signal
     import sys
     import time
 
     from tests.conftest import ROOT
 
+    marker = tmp / f"paused-{phase}"
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_PUBLISH, str(marker), phase, str(root)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, f"publish ended before reaching {phase}: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, f"publish never reached {phase}"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_power_cut_mid_publish_leaves_a_whole_published_version(headend_root, tmp_path):
+    """kill -9 at each step of a publish: `repo` always names a whole, verifiable tree, the next
+    publish completes, and a version stations may have seen is never reused."""
+    from tests.headend_db import database
+
     pub = headend_root / "keys" / "headend.pub"
-    rng = random.Random(7)
-    for _ in range(6):
-        ids = course_ids(headend_root)
-        (headend_root / "playlists" / "p.toml").write_text(
-            f'title = "专题 {rng.random():.6f}"\nitems = ["{ids["雨季养鹅技术"]}"]\n', encoding="utf-8")
-        proc = subprocess.Popen([sys.executable, "-m", "headend.cli", "publish", "--root", str(headend_root)],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.1, 0.9))
-        proc.kill()
-        proc.wait()
-        tree_is_consistent(headend_root / "repo", pub)
+    trees = headend_root / "trees"
+    ids = course_ids(headend_root)
+
+    def change_playlist(n: int) -> None:
+        (headend_root / "playlists" / "p.toml").write_text(f'title = "专题 {n}"\nitems = ["{ids["雨季养鹅技术"]}"]\n',
+                                                           encoding="utf-8")
+
+    change_playlist(1)
+    _publish_killed_at(headend_root, "building", tmp_path)
+    assert list(trees.glob(".build-2")), "the kill did not land while the tree was being built"
+    assert os.readlink(headend_root / "repo") == "trees/v1"
+    tree_is_consistent(headend_root / "repo", pub)
+
+    change_playlist(2)
+    _publish_killed_at(headend_root, "switching", tmp_path)
+    assert (trees / "v2").is_dir() and os.readlink(headend_root / "repo") == "trees/v1"
+    tree_is_consistent(headend_root / "repo", pub)
+
+    change_playlist(3)
+    _publish_killed_at(headend_root, "recording", tmp_path)
+    assert os.readlink(headend_root / "repo") == "trees/v2"  # switched: stations may already have v2
+    with database(headend_root) as db:
+        assert db.last_publication().version == 1  # … but the database never heard of it
+    tree_is_consistent(headend_root / "repo", pub)
+
+    change_playlist(4)
     res = publish(headend_root)
     assert res.returncode == 0, res.stderr
+    assert index_of(headend_root).version == 3 and os.readlink(headend_root / "repo") == "trees/v3"
     tree_is_consistent(headend_root / "repo", pub)
-    assert not list((headend_root / "trees").glob(".build-*"))
+    assert not list(trees.glob(".build-*"))

@@ -6,36 +6,33 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sqlite3
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from headend.app import create_app
 from headend.config import load_config
-from tests.conftest import make_clip, run_cli, serve
+from headend.web.app import create_app
+from tests.conftest import init_headend, make_clip, run_cli, serve
+from tests.headend_db import courses_by_source
 
 
-def _root(tmp: Path, settle_s: float = 0.3) -> Path:
-    root = tmp / "headend"
-    assert run_cli("headend", "init", "--root", str(root)).returncode == 0
+def _root(tmp: Path, db, settle_s: float = 0.3) -> Path:
+    root = init_headend(tmp / "headend", db)
     cfg = (root / "headend.toml").read_text(encoding="utf-8").replace("settle_s = 10", f"settle_s = {settle_s}")
     (root / "headend.toml").write_text(cfg, encoding="utf-8")
     return root
 
 
 def _courses(root: Path) -> dict[str, tuple]:
-    with sqlite3.connect(root / "headend.db") as conn:
-        rows = conn.execute("SELECT source_name, title, category, series, episode, speaker FROM courses").fetchall()
-    return {r[0]: r[1:] for r in rows}
+    return {name: (c.title, c.category, c.series, c.episode, c.speaker) for name, c in courses_by_source(root).items()}
 
 
 @pytest.fixture(scope="module")
-def watched(tmp_path_factory) -> Path:
+def watched(tmp_path_factory, headend_db) -> Path:
     """One `headend watch --once` over an inbox holding good and bad drops."""
     tmp = tmp_path_factory.mktemp("watch")
-    root = _root(tmp)
+    root = _root(tmp, headend_db)
     inbox = root / "inbox"
     make_clip(inbox / '雨季 "养鹅" 技术 第2集.mp4', seconds=1, size="192x108")
     make_clip(inbox / "讲座.mp3", seconds=1, audio_only=True)
@@ -87,8 +84,8 @@ def test_the_same_file_dropped_twice_at_once_is_ingested_once(watched):
     assert sum(1 for n in _courses(watched) if n.startswith("副本")) == 1
 
 
-async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_path):
-    root = _root(tmp_path, settle_s=0.2)
+async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_path, headend_db):
+    root = _root(tmp_path, headend_db, settle_s=0.2)
     async with serve(create_app(load_config(root))) as base, aiohttp.ClientSession() as http:
         make_clip(tmp_path / "养鸡技术.mp4", seconds=1, size="160x120")
         (tmp_path / "养鸡技术.mp4").rename(root / "inbox" / "养鸡技术.mp4")  # an upload that just finished
@@ -120,8 +117,8 @@ async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_p
         assert _courses(root)["养鸡技术.mp4"][:2] == ("蛋鸡养殖技术", "agriculture")
 
 
-def test_a_file_left_in_processing_by_a_stop_is_taken_again(tmp_path):
-    root = _root(tmp_path)
+def test_a_file_left_in_processing_by_a_stop_is_taken_again(tmp_path, headend_db):
+    root = _root(tmp_path, headend_db)
     (root / "inbox" / "processing").mkdir(parents=True)
     make_clip(root / "inbox" / "processing" / "停电时的课.mp4", seconds=1, size="128x96")
     res = run_cli("headend", "watch", "--root", str(root), "--once")

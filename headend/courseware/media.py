@@ -1,7 +1,7 @@
 """ffprobe and ffmpeg, run as asyncio subprocesses on arguments that ffmpeg-python compiles.
 
 The decisions (geometry, filters, codec options, loudness) are made by the pure functions in
-``headend.recipe`` and ``headend.loudness``; this module turns them into commands and runs them,
+``headend.courseware.recipe`` and ``headend.courseware.loudness``; this module turns them into commands and runs them,
 converting failures into ProbeError / TranscodeError with the file name and ffmpeg's last lines,
 and reporting ``-progress`` as it goes.
 """
@@ -12,10 +12,10 @@ import asyncio
 import collections
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 from headend.errors import ProbeError, TranscodeError
 

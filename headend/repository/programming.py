@@ -26,7 +26,6 @@ The file name (without ``.toml``) is the playlist's or notice's id unless ``name
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -36,13 +35,13 @@ from typing import Any
 import tomli_w
 
 from catalogue import Course
+from catalogue.ids import ID_RULE, is_id
 from headend.errors import PublishError
 from playlists import Audience, Notice, Schedule
+from playlists.atomic import atomic_write
 from playlists.errors import FormatError
 from playlists.schedule import CHINA
-from playlists.atomic import atomic_write
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 PLAYLIST_KEYS = {"name", "title", "items", "priority", "valid_from", "valid_until", "audience", "schedule"}
 NOTICE_KEYS = {"id", "title", "body", "valid_from", "valid_until", "audience"}
 
@@ -124,8 +123,8 @@ def load_playlist(path: Path) -> PlaylistDef:
     if unknown:
         raise PublishError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(PLAYLIST_KEYS)}")
     name = str(d.get("name", path.stem))
-    if not _NAME.match(name) or name == "all":
-        raise PublishError(f"{where}: playlist name {name!r}: use a-z, 0-9 and '-' ('all' is reserved)")
+    if not is_id(name) or name == "all":
+        raise PublishError(f"{where}: playlist name {name!r}: use {ID_RULE} ('all' is reserved)")
     title = d.get("title")
     if not isinstance(title, str) or not title.strip():
         raise PublishError(f"{where}: needs a title")
@@ -181,8 +180,8 @@ def load_all(root: Path) -> tuple[list[PlaylistDef], list[Notice]]:
 
 def write_definition(folder: Path, name: str, data: dict) -> Path:
     """Write a playlist or notice file for the CLI (refusing to overwrite one)."""
-    if not _NAME.match(name):
-        raise PublishError(f"{name!r}: use a-z, 0-9 and '-'")
+    if not is_id(name):
+        raise PublishError(f"{name!r}: use {ID_RULE}")
     path = folder / f"{name}.toml"
     if path.exists():
         raise PublishError(f"{path} exists; edit it or choose another name")

@@ -45,7 +45,7 @@ class Metadata:
     tags: tuple[str, ...] = field(default_factory=tuple)
     allow_silent: bool = False
 
-    def merged(self, **overrides) -> "Metadata":
+    def merged(self, **overrides) -> Metadata:
         """This metadata with the given non-None values replacing its own."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 

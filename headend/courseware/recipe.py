@@ -8,7 +8,7 @@
   aspect: 4:3, anamorphic and portrait pictures get bars, never a stretch.
 - The frame rate is capped at the profile's maximum; variable-rate phone video becomes constant.
 - Audio is downmixed to the profile's channels, then loudness-normalised with the values the
-  first pass measured for that channel layout (``headend.loudness``).
+  first pass measured for that channel layout (``headend.courseware.loudness``).
 - Sources without a picture get a still title card (the course title in the CJK font) for
   profiles that play video; sources without sound (allowed by the editor) get a silent track.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import ffmpeg
 
-from headend.loudness import Measured, Target, apply_filter_args, measure_filter
-from headend.media import MediaInfo
+from headend.courseware.loudness import Measured, Target, apply_filter_args, measure_filter
+from headend.courseware.media import MediaInfo
 from players import Profile
 
 TITLE_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -44,7 +44,7 @@ class Geometry:
 
 
 def _even_down(x: float) -> int:
-    return max(2, int(math.floor(x / 2)) * 2)
+    return max(2, math.floor(x / 2) * 2)
 
 
 def _even_near(x: float) -> int:

@@ -44,7 +44,7 @@ class Measured:
         return json.dumps(self.__dict__)
 
     @classmethod
-    def from_json(cls, text: str) -> "Measured":
+    def from_json(cls, text: str) -> Measured:
         return cls(**json.loads(text))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from headend.config import HeadendConfig
@@ -30,7 +30,7 @@ def switch_repo(cfg: HeadendConfig, tree: Path) -> None:
     repo = cfg.repo_dir
     if repo.is_dir() and not repo.is_symlink():
         # A root published before trees existed: move its folder aside once.
-        repo.rename(cfg.trees_dir / f"legacy-{datetime.now(timezone.utc):%Y%m%d%H%M%S}")
+        repo.rename(cfg.trees_dir / f"legacy-{datetime.now(UTC):%Y%m%d%H%M%S}")
     tmp = cfg.root / ".repo.switch"
     tmp.unlink(missing_ok=True)
     os.symlink(os.path.relpath(tree, cfg.root), tmp)

@@ -16,16 +16,17 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from catalogue import Course
 from headend.config import HeadendConfig
+from headend.courseware.profiles import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for
 from headend.db import Database
-from headend.errors import ConfigError, PublishError
-from headend.ingest import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for
-from headend.programming import PlaylistDef, load_all
-from headend.tree import build_tree, collect_trees, switch_repo
+from headend.errors import PublishError
+from headend.repository.keys import load_secret_key
+from headend.repository.programming import PlaylistDef, load_all
+from headend.repository.tree import build_tree, collect_trees, switch_repo
 from playlists import (
     INDEX_NAME,
     CourseEntry,
@@ -36,7 +37,6 @@ from playlists import (
     PlaylistRef,
     RepositoryError,
     SecretKey,
-    SignatureError,
     StationIdentity,
     sign_repository_file,
 )
@@ -63,18 +63,6 @@ class PublishResult:
     collected: int = 0  # files no longer published
 
 
-def load_secret_key(cfg: HeadendConfig) -> SecretKey:
-    path = cfg.secret_key_path
-    try:
-        return SecretKey.from_text(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: signing key missing; restore it from backup or run `headend init` on a new root") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: signing key unreadable ({exc.strerror}); check its owner and mode 0600") from exc
-    except SignatureError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-
-
 # ---- building the content ---------------------------------------------------------------------
 
 
@@ -86,13 +74,11 @@ class _Catalogue:
         self.by_id = {c.id: c for c in self.courses}
         self.fingerprints = {p.name: p.fingerprint for p in profiles_for(cfg)}
         self.files: dict[str, dict[str, FileRef]] = {}
-        with db.connect() as conn:
-            rows = conn.execute("SELECT * FROM renditions").fetchall()
         wanted = {**self.fingerprints, POSTER_PROFILE: POSTER_FINGERPRINT}
-        for r in rows:
-            if wanted.get(r["profile"]) == r["fingerprint"] and (cfg.root / r["path"]).is_file():
-                self.files.setdefault(r["source_sha256"], {})[r["profile"]] = FileRef(
-                    path=r["path"], sha256=r["sha256"], size=r["size"], mime=r["mime"])
+        for r in db.renditions():
+            if wanted.get(r.profile) == r.fingerprint and (cfg.root / r.path).is_file():
+                self.files.setdefault(r.source_sha256, {})[r.profile] = FileRef(
+                    path=r.path, sha256=r.sha256, size=r.size, mime=r.mime)
 
     def entry(self, course: Course) -> CourseEntry:
         files = dict(self.files.get(course.source_sha256, {}))
@@ -105,7 +91,7 @@ class _Catalogue:
 
 
 def _station_identities(db: Database) -> list[tuple[StationIdentity, str]]:
-    return [(StationIdentity(s["id"], tuple(s["region"]), tuple(s.get("tags", ()))), s["player"]) for s in db.stations()]
+    return [(StationIdentity(s.id, s.region, ()), s.player) for s in db.stations()]
 
 
 def _check_definitions(defs: list[PlaylistDef], cat: _Catalogue, stations, now: datetime) -> tuple[dict[str, list[str]], list[str]]:
@@ -160,7 +146,7 @@ def _next_version(cfg: HeadendConfig, db: Database) -> int:
         shown = Index.from_bytes((cfg.repo_dir / INDEX_NAME).read_bytes()).version
     except (OSError, RepositoryError):
         pass
-    return max(shown, last["version"] if last else 0) + 1
+    return max(shown, last.version if last else 0) + 1
 
 
 def _published(cfg: HeadendConfig, rel: str) -> Path:
@@ -207,14 +193,7 @@ def _finish(cfg: HeadendConfig, db: Database, key: SecretKey, version: int, now:
     referenced |= {f"keys/{p.name}" for p in (cfg.published_dir / "keys").glob("rotate-*.json*")}
     stamp = utc_iso(now)
     since = utc_iso(now - timedelta(days=cfg.grace_days))
-    with db.connect() as conn:
-        conn.executemany(
-            "INSERT INTO published_files (path, last_referenced_at) VALUES (?, ?) "
-            "ON CONFLICT(path) DO UPDATE SET last_referenced_at = excluded.last_referenced_at",
-            [(rel, stamp) for rel in referenced],
-        )
-        keep = {r[0] for r in conn.execute("SELECT path FROM published_files WHERE last_referenced_at >= ?", (since,))}
-        gone = [r[0] for r in conn.execute("SELECT path FROM published_files WHERE last_referenced_at < ?", (since,))]
+    keep, gone = db.reference_files(referenced, stamp, since)
     files = {rel: _source(cfg, rel) for rel in keep}
     missing = sorted(rel for rel, src in files.items() if not src.is_file() and rel in referenced)
     if missing:
@@ -230,8 +209,7 @@ def _finish(cfg: HeadendConfig, db: Database, key: SecretKey, version: int, now:
         raise PublishError(f"cannot write repository version {version} under {cfg.trees_dir} ({exc}); "
                            "the previous version stays published") from exc
     db.add_publication(version, stamp, utc_iso(expires), hashlib.sha256(idx_bytes).hexdigest(), n_courses)
-    with db.connect() as conn:
-        conn.execute("DELETE FROM published_files WHERE last_referenced_at < ?", (since,))
+    db.forget_files(since)
     for rel in gone:
         if rel.startswith("playlists/"):
             _published(cfg, rel).unlink(missing_ok=True)
@@ -267,7 +245,7 @@ def refresh(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> Pu
 
 def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
     key = load_secret_key(cfg)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     defs, notices = load_all(cfg.root)
     cat = _Catalogue(cfg, db)
     stations = _station_identities(db)
@@ -308,7 +286,7 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
         referenced |= _files_of(pl)
 
     n_courses = len({e.course.id for pl, _ in playlists for e in pl.courses})
-    tree, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses)
+    _, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses)
     log.info("published version %d: %d playlists, %d courses", version, len(refs), n_courses)
     return PublishResult(version=version, courses=n_courses, playlists=len(refs), expires=expires,
                          index_path=cfg.repo_dir / INDEX_NAME, skipped=skipped, warnings=warnings, collected=collected)
@@ -316,7 +294,7 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
 
 def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
     key = load_secret_key(cfg)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     try:
         current = Index.from_bytes((cfg.repo_dir / INDEX_NAME).read_bytes())
     except FileNotFoundError:
@@ -330,7 +308,7 @@ def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
         referenced |= _files_of(Playlist.from_bytes(_published(cfg, ref.file.path).read_bytes(), ref.file.path))
     last = db.last_publication()
     version = _next_version(cfg, db)
-    n_courses = last["courses"] if last else 0
+    n_courses = last.courses if last else 0
     _, collected, expires = _finish(cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses)
     return PublishResult(version=version, courses=n_courses, playlists=len(current.playlists), expires=expires,
                          index_path=cfg.repo_dir / INDEX_NAME, collected=collected)

@@ -1,0 +1,43 @@
+"""The ``headend`` command: it parses arguments, calls the service layer (``headend.service``)
+and prints what happened; the commands live in ``root`` (init, serve, station add),
+``courseware`` (ingest, watch, course, jobs) and ``repository`` (publish, playlist, notice, key).
+
+Exit codes: 0 done, 1 refused (bad input; the message says why and what to do), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from headend.cli import courseware, repository, root
+from headend.errors import HeadendError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="headend", description="yuanjiao headend: ingest, publish, serve")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = p.add_subparsers(dest="command", required=True)
+    root_arg = argparse.ArgumentParser(add_help=False)
+    root_arg.add_argument("--root", required=True, help="the headend's data root")
+    root.add_commands(sub, root_arg)  # init, serve, station add
+    courseware.add_commands(sub, root_arg)  # ingest, watch, course list/edit, jobs
+    repository.add_commands(sub, root_arg)  # publish, playlist, notice, key
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except HeadendError as exc:
+        print(f"headend: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``headend`` commands for the data root and the server: init, serve, station add."""
+
+from __future__ import annotations
+
+import argparse
+
+from headend.config import load_config
+from headend.service import init_root, open_root
+from headend.service.stations import add_station
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    res = init_root(args.root, args.database_url)
+    if res.new_key:
+        print(f"new signing key {res.key_id}: {res.public_key_path} (give this file to stations)")
+    else:
+        print(f"signing key kept: {res.secret_key_path}")
+    print(f"headend data root ready: {res.root}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web  # aiohttp and jinja2 only for the server (~0.1 s less for every other command)
+
+    from headend.web.app import create_app
+
+    cfg = load_config(args.root)
+    host = args.host or cfg.host
+    port = cfg.port if args.port is None else args.port
+    print(f"headend serving {cfg.root} on http://{host}:{port}/ (repository /repo/, dashboard /county)", flush=True)
+    web.run_app(create_app(cfg), host=host, port=port, print=None)
+    return 0
+
+
+def cmd_station_add(args: argparse.Namespace) -> int:
+    with open_root(args.root) as h:
+        token = add_station(h, args.id, args.name, args.region, args.player)
+    print(f"station {args.id} registered; enrolment token (put it in station.toml [report] token):\n{token}")
+    return 0
+
+
+def add_commands(sub, root: argparse.ArgumentParser) -> None:
+    s = sub.add_parser("init", parents=[root], help="create a data root with a signing key")
+    s.add_argument("--database-url", help="PostgreSQL database to use, postgresql://user@host:port/dbname "
+                   "(written to headend.toml [database] url; default: SQLite in the root)")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("serve", parents=[root], help="serve /repo/, /api/v1/ and the county dashboard")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+
+    st = sub.add_parser("station", help="manage stations").add_subparsers(dest="station_command", required=True)
+    s = st.add_parser("add", parents=[root], help="register a station and print its enrolment token")
+    s.add_argument("id")
+    s.add_argument("--name")
+    s.add_argument("--region", help="province/city/county/township/village")
+    s.add_argument("--player", default="stb-sd")
+    s.set_defaults(func=cmd_station_add)

@@ -1,0 +1,157 @@
+"""``Database``: the catalogue, renditions, stations and publications (the job queue is
+``headend.db.jobs``, reached as ``db.jobs``). Blocking: async code calls it through
+``asyncio.to_thread``. Every failure is a ``DatabaseError`` that says what to do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from catalogue import Course
+from headend.db import migrate
+from headend.db.engine import create_engine, database_url, describe, now_iso, transaction, upsert
+from headend.db.jobs import JobStore
+from headend.db.records import Publication, Rendition, Station
+from headend.db.schema import courses, publications, published_files, renditions, stations
+
+
+def _course(r: sa.Row) -> Course:
+    return Course(id=r.id, title=r.title, category=r.category, description=r.description, duration_s=r.duration_s,
+                  source_sha256=r.source_sha256, tags=tuple(json.loads(r.tags)), series=r.series, episode=r.episode,
+                  speaker=r.speaker)
+
+
+def _course_values(course: Course) -> dict:
+    return {"id": course.id, "title": course.title, "category": course.category, "description": course.description,
+            "duration_s": course.duration_s, "source_sha256": course.source_sha256,
+            "tags": json.dumps(list(course.tags), ensure_ascii=False), "series": course.series,
+            "episode": course.episode, "speaker": course.speaker}
+
+
+_COURSE_EDITABLE = ["title", "category", "description", "duration_s", "tags", "series", "episode", "speaker", "updated_at"]
+
+
+class Database:
+    def __init__(self, url: sa.URL) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.jobs = JobStore(self.engine)
+
+    @classmethod
+    def open(cls, url: str, sqlite_path: Path) -> Database:
+        """Open (and migrate once) the database at ``url`` — ``[database] url`` — or, when it is
+        empty, the SQLite file ``sqlite_path``."""
+        db = cls(database_url(url, sqlite_path))
+        try:
+            migrate.upgrade(db.engine)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({describe(self.url)})"
+
+    # ---- courses ---------------------------------------------------------------------------
+
+    def upsert_courses(self, items: list[tuple[Course, str]]) -> None:
+        """Add courses (with the file name each came from) or update the ones already there."""
+        ts = now_iso()
+        rows = [{**_course_values(c), "source_name": name, "created_at": ts, "updated_at": ts} for c, name in items]
+        with transaction(self.engine, write=True) as conn:
+            upsert(conn, courses, rows, ["id"], _COURSE_EDITABLE)
+
+    def upsert_course(self, course: Course, source_name: str) -> None:
+        self.upsert_courses([(course, source_name)])
+
+    def update_course(self, course: Course) -> bool:
+        """Save an edited course (its source file name stays); False if it is not there."""
+        values = {k: v for k, v in _course_values(course).items() if k in _COURSE_EDITABLE}
+        with transaction(self.engine, write=True) as conn:
+            res = conn.execute(courses.update().where(courses.c.id == course.id).values(**values, updated_at=now_iso()))
+        return res.rowcount == 1
+
+    def courses(self) -> list[Course]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(courses).order_by(courses.c.created_at, courses.c.id)).all()
+        return [_course(r) for r in rows]
+
+    def course(self, course_id: str) -> Course | None:
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(courses).where(courses.c.id == course_id)).first()
+        return _course(row) if row else None
+
+    def source_names(self) -> dict[str, str]:
+        """Course id → the name of the file it was ingested from."""
+        with transaction(self.engine) as conn:
+            return {r.id: r.source_name for r in conn.execute(sa.select(courses.c.id, courses.c.source_name))}
+
+    # ---- renditions ------------------------------------------------------------------------
+
+    def rendition(self, source_sha256: str, profile: str, fingerprint: str) -> Rendition | None:
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(renditions).where(
+                renditions.c.source_sha256 == source_sha256, renditions.c.profile == profile,
+                renditions.c.fingerprint == fingerprint)).first()
+        return Rendition(**row._mapping) if row else None
+
+    def renditions(self) -> list[Rendition]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(renditions).order_by(renditions.c.created_at)).all()
+        return [Rendition(**r._mapping) for r in rows]
+
+    def add_renditions(self, items: list[Rendition]) -> None:
+        rows = [r.__dict__ for r in items]
+        with transaction(self.engine, write=True) as conn:
+            upsert(conn, renditions, rows, ["source_sha256", "profile", "fingerprint"],
+                   ["path", "sha256", "size", "mime", "created_at"])
+
+    def add_rendition(self, source_sha256: str, profile: str, fingerprint: str, path: str, sha256: str, size: int,
+                      mime: str) -> None:
+        self.add_renditions([Rendition(source_sha256, profile, fingerprint, path, sha256, size, mime, now_iso())])
+
+    # ---- stations --------------------------------------------------------------------------
+
+    def add_station(self, station_id: str, name: str, region: list[str], player: str, token_sha256: str) -> bool:
+        """False if the id is taken."""
+        row = {"id": station_id, "name": name, "region": json.dumps(region, ensure_ascii=False), "player": player,
+               "token_sha256": token_sha256, "created_at": now_iso()}
+        with transaction(self.engine, write=True) as conn:
+            return upsert(conn, stations, [row], ["id"], None) == 1
+
+    def stations(self) -> list[Station]:
+        cols = [stations.c.id, stations.c.name, stations.c.region, stations.c.player, stations.c.created_at]
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(*cols).order_by(stations.c.id)).all()
+        return [Station(r.id, r.name, tuple(json.loads(r.region)), r.player, r.created_at) for r in rows]
+
+    # ---- publications ----------------------------------------------------------------------
+
+    def last_publication(self) -> Publication | None:
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(publications).order_by(publications.c.version.desc()).limit(1)).first()
+        return Publication(**row._mapping) if row else None
+
+    def add_publication(self, version: int, published_at: str, expires_at: str, index_sha256: str, courses: int) -> None:
+        with transaction(self.engine, write=True) as conn:
+            conn.execute(publications.insert().values(version=version, published_at=published_at, expires_at=expires_at,
+                                                      index_sha256=index_sha256, courses=courses))
+
+    def reference_files(self, paths: set[str], stamp: str, since: str) -> tuple[set[str], list[str]]:
+        """Mark ``paths`` as referenced at ``stamp``; return the files referenced since ``since``
+        (to keep in the tree) and those not (to collect)."""
+        with transaction(self.engine, write=True) as conn:
+            upsert(conn, published_files, [{"path": p, "last_referenced_at": stamp} for p in sorted(paths)],
+                   ["path"], ["last_referenced_at"])
+            rows = conn.execute(sa.select(published_files.c.path, published_files.c.last_referenced_at)).all()
+        return {p for p, t in rows if t >= since}, sorted(p for p, t in rows if t < since)
+
+    def forget_files(self, since: str) -> None:
+        """Collected: files no version has referenced since ``since``."""
+        with transaction(self.engine, write=True) as conn:
+            conn.execute(published_files.delete().where(published_files.c.last_referenced_at < since))

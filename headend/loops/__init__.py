@@ -1,0 +1,62 @@
+"""The headend's background loops: the job ``worker`` and the inbox ``watcher``, each catching
+everything per pass and remembering how it is doing (``status``), started and stopped together by
+``background`` (``headend serve``'s cleanup_ctx, ``headend watch``); ``watch_once`` is
+``headend watch --once``. They call the service layer, never the command line or the pages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from headend.courseware.inbox import make_dirs
+from headend.loops.status import LoopStatus, watch_task
+from headend.loops.watcher import RESCAN_S, InboxWatcher
+from headend.loops.worker import Worker
+from headend.service import Headend
+from headend.service.courseware import Outcome, recover, run_queue
+
+__all__ = ["LoopStatus", "background", "watch_once"]
+
+
+@asynccontextmanager
+async def background(h: Headend, watch: bool = True) -> AsyncIterator[list[LoopStatus]]:
+    """The job worker and (optionally) the inbox watcher as tasks; yields their statuses; on exit
+    both are cancelled and awaited."""
+    worker = Worker(h, h.cfg.concurrent_jobs)
+    loops = [(worker.run(), worker.status)]
+    if watch:
+        watcher = InboxWatcher(h, on_queued=worker.wake, after=worker.recovered)
+        loops.append((watcher.run(), watcher.status))
+    tasks = []
+    for coro, status in loops:
+        task = asyncio.create_task(coro, name=f"headend-{status.name}")
+        watch_task(task, status)
+        tasks.append(task)
+    try:
+        yield [status for _, status in loops]
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                pass
+
+
+async def watch_once(h: Headend, progress_for=None) -> AsyncIterator[Outcome]:
+    """``headend watch --once``: take what is in the inbox until nothing is left settling, then
+    run every queued job, yielding each outcome."""
+    await asyncio.to_thread(make_dirs, h.cfg)
+    await asyncio.to_thread(recover, h)
+    watcher = InboxWatcher(h)
+    while True:
+        taken, settling = await watcher.scan()
+        if not settling and not taken:
+            break
+        await asyncio.sleep(min(RESCAN_S, max(h.cfg.watch_settle_s / 4, 0.05)))
+    async for outcome in run_queue(h, progress_for):
+        yield outcome

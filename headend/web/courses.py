@@ -1,0 +1,71 @@
+"""The courses pages: ``/county/courses`` (the transcoding queue with a live row per job, and the
+catalogue) and ``/county/courses/{id}`` (edit title, category, description, series, episode,
+speaker). ``/api/v1/jobs`` gives the queue as JSON for the live rows."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from catalogue import CATEGORIES, category_label
+from headend.errors import IngestError, NotFound
+from headend.service.courseware import edit_course
+from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
+
+
+async def courses_page(request: web.Request) -> web.Response:
+    db = request.app[HEADEND].db
+    jobs, courses = await asyncio.gather(asyncio.to_thread(db.jobs.recent, 30), asyncio.to_thread(db.courses))
+    html = request.app[TEMPLATES].get_template("courses.html").render(
+        jobs=jobs, courses=courses, category_label=category_label, inbox=str(request.app[CONFIG].inbox_dir),
+        loops=request.app[LOOPS],
+    )
+    return web.Response(text=html, content_type="text/html")
+
+
+async def api_jobs(request: web.Request) -> web.Response:
+    jobs = await asyncio.to_thread(request.app[HEADEND].db.jobs.recent, 30)
+    return web.json_response({"jobs": [j.to_dict() for j in jobs], "loops": [s.to_dict() for s in request.app[LOOPS]]})
+
+
+async def _render_edit(request: web.Request, course, error: str = "", status: int = 200) -> web.Response:
+    html = request.app[TEMPLATES].get_template("course_edit.html").render(
+        course=course, categories=CATEGORIES, category_label=category_label, error=error,
+    )
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+async def _course(request: web.Request):
+    course = await asyncio.to_thread(request.app[HEADEND].db.course, request.match_info["id"])
+    if course is None:
+        raise web.HTTPNotFound(text=f"no course {request.match_info['id']}")
+    return course
+
+
+async def course_edit_page(request: web.Request) -> web.Response:
+    return await _render_edit(request, await _course(request))
+
+
+async def course_edit_post(request: web.Request) -> web.Response:
+    course = await _course(request)
+    form = await request.post()
+    episode_text = str(form.get("episode", "")).strip()
+    changes = {k: str(form.get(k, "")) for k in ("title", "category", "description", "series", "speaker")}
+    if episode_text and not episode_text.isdigit():
+        return await _render_edit(request, course, f"集数必须是数字（episode must be a whole number, not {episode_text!r}）", 400)
+    changes["episode"] = int(episode_text) if episode_text else 0
+    try:
+        await asyncio.to_thread(edit_course, request.app[HEADEND], course.id, changes)
+    except NotFound as exc:
+        raise web.HTTPNotFound(text=str(exc)) from exc
+    except IngestError as exc:
+        return await _render_edit(request, course, str(exc), 400)
+    raise web.HTTPSeeOther(f"/county/courses?saved={course.id}")
+
+
+def setup_courses(app: web.Application) -> None:
+    app.router.add_get("/county/courses", courses_page)
+    app.router.add_get("/county/courses/{id}", course_edit_page)
+    app.router.add_post("/county/courses/{id}", course_edit_post)
+    app.router.add_get("/api/v1/jobs", api_jobs)

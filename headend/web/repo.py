@@ -1,0 +1,30 @@
+"""``/repo/``: the published static tree (the ``repo`` symlink), with Range and ETag from
+aiohttp's FileResponse; media and playlists are immutable, the index is fresh for a minute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from headend.web.keys import CONFIG
+
+
+async def repo_file(request: web.Request) -> web.StreamResponse:
+    repo = request.app[CONFIG].repo_dir.resolve()
+    rel = request.match_info["path"]
+    target = (repo / rel).resolve()
+    if not target.is_relative_to(repo) or not target.is_file() or any(part.startswith(".") for part in Path(rel).parts):
+        raise web.HTTPNotFound(text=f"{rel}: not in the repository")
+    return web.FileResponse(target, headers={"Cache-Control": cache_control(rel)})
+
+
+def cache_control(rel: str) -> str:
+    # Media and playlists are immutable (named by sha256 / version); the index changes.
+    if rel.startswith(("media/", "playlists/")):
+        return "public, max-age=31536000, immutable"
+    return "public, max-age=60"
+
+
+def setup_repo(app: web.Application) -> None:
+    app.router.add_get("/repo/{path:.+}", repo_file)
