@@ -1,0 +1,531 @@
+"""The trusted set on bytes alone (no HTTP): one test per rule, then the parsers fuzzed.
+
+The same rules are replayed over loopback against a real station in ``test_trust_attacks.py``."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from itertools import pairwise
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from catalogue import Course
+from playlists import (
+    Audience,
+    CourseEntry,
+    ExpiredError,
+    FileRef,
+    Index,
+    Notice,
+    PinMismatch,
+    Playlist,
+    PlaylistRef,
+    RepositoryError,
+    RollbackError,
+    Schedule,
+    SecretKey,
+    SignatureError,
+    TrustedSet,
+    TrustState,
+    make_rotation,
+    sign_repository_file,
+)
+from playlists.errors import FormatError
+from playlists.trust import Rotation, check_rotation, rotation_path
+from playlists.trusted_set import MAX_ROTATION_CHAIN
+
+SHA = "a" * 64
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+KEY = SecretKey.generate()
+
+
+def signed_index(version: int, expires_in: timedelta = timedelta(days=7), ts: datetime = NOW, playlists=(),
+                 key: SecretKey = KEY, notices=()) -> tuple[bytes, bytes]:
+    idx = Index(version=version, timestamp=ts, expires=ts + expires_in, playlists=tuple(playlists),
+                notices=tuple(notices))
+    data = idx.to_bytes()
+    return data, sign_repository_file(key, "index.json", data, version, ts)
+
+
+def signed_playlist(version: int = 3, name: str = "all", courses=()) -> tuple[bytes, bytes, PlaylistRef]:
+    pl = Playlist(name=name, version=version, title="全部课程", courses=tuple(courses))
+    data = pl.to_bytes()
+    ref = PlaylistRef(name=name, version=version, file=FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data)))
+    return data, sign_repository_file(KEY, pl.path, data, version, NOW), ref
+
+
+def trusted(state: TrustState | None = None, *keys: SecretKey) -> TrustedSet:
+    return TrustedSet([k.public_key for k in (keys or (KEY,))], state)
+
+
+def rotation(old: SecretKey, new: SecretKey) -> tuple[bytes, bytes, str]:
+    data, sig = make_rotation(old, new.public_key, NOW)
+    return data, sig, new.public_key.id_hex
+
+
+def follow(ts: TrustedSet, index_sig: bytes, files: dict[str, tuple[bytes, bytes]]) -> list[str]:
+    """Walk a rotation chain as the sync engine does; return the key ids fetched, in order."""
+    asked = []
+    wanted = ts.needs_rotation(index_sig)
+    while wanted:
+        asked.append(wanted)
+        data, sig = files[wanted]
+        ts.update_rotation(data, sig, wanted)
+        wanted = ts.awaiting
+    return asked
+
+
+# ---- the index ---------------------------------------------------------------------------------
+
+def test_valid_index_is_accepted_and_remembered():
+    data, sig = signed_index(3)
+    ts = trusted()
+    assert ts.update_index(data, sig, NOW).version == 3
+    assert ts.state == TrustState(3, hashlib.sha256(data).hexdigest(), NOW)
+    assert ts.index.version == 3
+
+
+def test_rejects_rollback():
+    data, sig = signed_index(2)
+    ts = trusted(TrustState(highest_version=5))
+    with pytest.raises(RollbackError, match="older than version 5"):
+        ts.update_index(data, sig, NOW)
+    assert ts.state == TrustState(highest_version=5) and ts.index is None
+
+
+def test_rejects_same_version_other_bytes():
+    data, sig = signed_index(4)
+    ts = trusted()
+    ts.update_index(data, sig, NOW)
+    other, other_sig = signed_index(4, expires_in=timedelta(days=8))
+    with pytest.raises(RollbackError, match="version 4 seen before with different content"):
+        ts.update_index(other, other_sig, NOW)
+    assert ts.state.highest_sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_same_version_same_bytes_is_accepted_again():
+    # What a 304 answer gives back: the copy verified before.
+    data, sig = signed_index(4)
+    ts = trusted()
+    state = (ts.update_index(data, sig, NOW), ts.state)[1]
+    assert ts.update_index(data, sig, NOW + timedelta(hours=1)).version == 4 and ts.state == state
+
+
+def test_rejects_expired_index():
+    data, sig = signed_index(3, expires_in=timedelta(days=1))
+    ts = trusted()
+    with pytest.raises(ExpiredError, match="expired at"):
+        ts.update_index(data, sig, NOW + timedelta(days=2))
+    assert ts.state == TrustState()
+
+
+def test_clock_far_behind_still_sees_expiry():
+    # The box thinks it is 1970; it has seen a signed timestamp two days after this index expired.
+    data, sig = signed_index(3, expires_in=timedelta(days=1))
+    ts = trusted(TrustState(highest_version=1, newest_timestamp=NOW + timedelta(days=2)))
+    with pytest.raises(ExpiredError):
+        ts.update_index(data, sig, EPOCH)
+
+
+def test_index_timestamp_is_a_clock_floor():
+    """A box with no battery boots in 1970: a fresh index still counts (its own signed timestamp
+    is the floor), and the floor then stays there."""
+    data, sig = signed_index(1, ts=NOW)
+    ts = trusted()
+    assert ts.update_index(data, sig, EPOCH).version == 1
+    assert ts.clock_floor(EPOCH) == NOW
+    assert ts.clock_floor(NOW + timedelta(days=1)) == NOW + timedelta(days=1)
+
+
+def test_clock_floor_never_goes_back():
+    ts = trusted()
+    ts.update_index(*signed_index(1, ts=NOW + timedelta(days=1)), NOW)
+    # A newer version signed when the headend's clock said an earlier time.
+    ts.update_index(*signed_index(2, ts=NOW), NOW)
+    assert ts.state.highest_version == 2
+    assert ts.state.newest_timestamp == NOW + timedelta(days=1) == ts.clock_floor(EPOCH)
+
+
+def test_clock_far_ahead_says_to_set_the_date():
+    data, sig = signed_index(1)
+    with pytest.raises(ExpiredError, match="this box's clock says 2040"):
+        trusted().update_index(data, sig, datetime(2040, 1, 1, tzinfo=timezone.utc))
+
+
+def test_rejects_signature_moved_to_another_file():
+    data, _ = signed_index(3)
+    moved = sign_repository_file(KEY, "playlists/all.3.json", data, 3, NOW)
+    with pytest.raises(SignatureError, match="moved between files"):
+        trusted().update_index(data, moved, NOW)
+
+
+def test_rejects_signature_for_another_version():
+    data, _ = signed_index(3)
+    with pytest.raises(SignatureError, match="moved between files"):
+        trusted().update_index(data, sign_repository_file(KEY, "index.json", data, 5, NOW), NOW)
+
+
+def test_rejects_altered_index():
+    data, sig = signed_index(3)
+    with pytest.raises(SignatureError, match="altered or damaged"):
+        trusted().update_index(data.replace(b'"version":3', b'"version":9'), sig, NOW)
+
+
+def test_rejects_non_json_index_even_if_signed():
+    html = b"<html>captive portal</html>"
+    with pytest.raises(FormatError):
+        trusted().update_index(html, sign_repository_file(KEY, "index.json", html, 1, NOW), NOW)
+
+
+def test_rejects_unknown_key():
+    stranger = SecretKey.generate()
+    data, sig = signed_index(1, key=stranger)
+    ts = trusted()
+    assert ts.needs_rotation(sig) == stranger.public_key.id_hex
+    with pytest.raises(SignatureError, match="not a trusted key"):
+        ts.update_index(data, sig, NOW)
+
+
+def test_trusted_signer_needs_no_rotation():
+    _, sig = signed_index(1)
+    assert trusted().needs_rotation(sig) is None
+    assert trusted().needs_rotation(b"not a signature") is None  # verifying then says why
+
+
+# ---- playlists ---------------------------------------------------------------------------------
+
+def accepted(ref: PlaylistRef) -> TrustedSet:
+    ts = trusted()
+    ts.update_index(*signed_index(3, playlists=[ref]), NOW)
+    return ts
+
+
+def test_playlist_must_match_its_pin():
+    data, sig, ref = signed_playlist()
+    ts = accepted(ref)
+    assert ts.update_playlist(data, sig, ref).name == "all"
+    bad = data.replace(b"\xe5\x85\xa8", b"\xe5\x85\xa9")  # one character of the title changed
+    with pytest.raises(PinMismatch, match="sha256 differs"):
+        ts.update_playlist(bad, sig, ref)
+    with pytest.raises(PinMismatch, match="bytes, but the signed index says"):
+        ts.update_playlist(data + b" ", sig, ref)
+
+
+def test_playlist_must_name_itself_as_the_index_says():
+    data, sig, ref = signed_playlist(name="all")
+    liar = PlaylistRef(name="other", version=3, file=ref.file)
+    with pytest.raises(PinMismatch, match="names itself 'all' v3, index says 'other'"):
+        accepted(liar).update_playlist(data, sig, liar)
+
+
+def test_playlist_needs_the_accepted_index():
+    data, sig, ref = signed_playlist()
+    with pytest.raises(RuntimeError, match="accept the index"):
+        trusted().update_playlist(data, sig, ref)
+    _, _, other = signed_playlist(name="other")
+    with pytest.raises(RuntimeError, match="accept the index"):
+        accepted(other).update_playlist(data, sig, ref)
+
+
+# ---- key rotation ------------------------------------------------------------------------------
+
+def test_rotation_chain_followed():
+    """The headend rotated twice, A → B → C; the index is signed by C. The chain is fetched
+    newest first and verified oldest first."""
+    a, b, c = KEY, SecretKey.generate(), SecretKey.generate()
+    files = {k.public_key.id_hex: rotation(old, k)[:2] for old, k in ((a, b), (b, c))}
+    data, sig = signed_index(2, key=c)
+    ts = trusted()
+    assert follow(ts, sig, files) == [c.public_key.id_hex, b.public_key.id_hex]
+    assert ts.trusted_keys == (c.public_key,)
+    assert ts.state.retired_keys == {a.public_key.id_hex, b.public_key.id_hex}
+    assert set(ts.state.added_keys) == {b.public_key, c.public_key}
+    assert ts.update_index(data, sig, NOW).version == 2
+
+
+def test_rotation_chain_of_the_longest_length_accepted():
+    keys = [KEY, *(SecretKey.generate() for _ in range(MAX_ROTATION_CHAIN))]
+    files = {new.public_key.id_hex: rotation(old, new)[:2] for old, new in pairwise(keys)}
+    _, sig = signed_index(2, key=keys[-1])
+    ts = trusted()
+    assert len(follow(ts, sig, files)) == MAX_ROTATION_CHAIN
+    assert ts.trusted_keys == (keys[-1].public_key,)
+
+
+def test_rotation_chain_too_long():
+    keys = [KEY, *(SecretKey.generate() for _ in range(MAX_ROTATION_CHAIN + 1))]
+    files = {new.public_key.id_hex: rotation(old, new)[:2] for old, new in pairwise(keys)}
+    _, sig = signed_index(2, key=keys[-1])
+    ts = trusted()
+    with pytest.raises(SignatureError, match=f"within {MAX_ROTATION_CHAIN} steps"):
+        follow(ts, sig, files)
+    assert ts.state == TrustState() and ts.awaiting is None
+
+
+def test_rotation_cycle_ends():
+    """Two untrusted keys announcing each other: the walk stops at the chain bound."""
+    b, c = SecretKey.generate(), SecretKey.generate()
+    files = {c.public_key.id_hex: rotation(b, c)[:2], b.public_key.id_hex: rotation(c, b)[:2]}
+    with pytest.raises(SignatureError, match="steps"):
+        follow(trusted(), signed_index(1, key=c)[1], files)
+
+
+def test_retired_key_refused():
+    a, b = KEY, SecretKey.generate()
+    ts = trusted()
+    data, sig, new_id = rotation(a, b)
+    applied = ts.update_rotation(data, sig, new_id)
+    assert applied == (Rotation(b.public_key, a.public_key.id_hex),)
+    # The configured key A is retired: an index it signs is refused, even by a station
+    # whose station.toml still lists it.
+    old, old_sig = signed_index(5, key=a)
+    assert ts.needs_rotation(old_sig) == a.public_key.id_hex
+    with pytest.raises(SignatureError, match="not a trusted key"):
+        ts.update_index(old, old_sig, NOW)
+    restarted = TrustedSet([a.public_key], TrustState.from_dict(ts.state.to_dict()))
+    with pytest.raises(SignatureError, match="not a trusted key"):
+        restarted.update_index(old, old_sig, NOW)
+
+
+def test_rejects_rotation_signed_by_an_untrusted_key():
+    attacker = SecretKey.generate()
+    data, sig, new_id = rotation(attacker, attacker)  # "announced" under the attacker's own key
+    ts = trusted()
+    assert ts.needs_rotation(signed_index(1, key=attacker)[1]) == new_id
+    with pytest.raises(SignatureError):
+        follow(ts, signed_index(1, key=attacker)[1], {new_id: (data, sig)})
+    assert ts.trusted_keys == (KEY.public_key,) and ts.state == TrustState()
+
+
+def test_rejects_edited_rotation():
+    attacker, real_new = SecretKey.generate(), SecretKey.generate()
+    data, sig, _ = rotation(KEY, real_new)
+    forged = data.replace(real_new.public_key.to_base64().encode(), attacker.public_key.to_base64().encode())
+    ts = trusted()
+    with pytest.raises(SignatureError, match="altered or damaged"):
+        ts.update_rotation(forged, sig, attacker.public_key.id_hex)
+    assert ts.state.retired_keys == frozenset()
+
+
+def test_rejects_rotation_for_another_key():
+    b, c = SecretKey.generate(), SecretKey.generate()
+    data, sig, _ = rotation(KEY, b)
+    # The genuine file for B, asked for as C's rotation: its signature is bound to B's file name.
+    with pytest.raises(SignatureError, match="moved between files"):
+        trusted().update_rotation(data, sig, c.public_key.id_hex)
+
+
+def test_rejects_rotation_replacing_a_key_that_did_not_sign_it():
+    b, other = SecretKey.generate(), SecretKey.generate()
+    from playlists.canonical import canonical_json
+
+    path = rotation_path(b.public_key.id_hex)
+    data = canonical_json({"type": "yuanjiao-key-rotation", "new_key": b.public_key.to_base64(),
+                           "new_key_id": b.public_key.id_hex, "previous_key_id": other.public_key.id_hex,
+                           "timestamp": "2026-11-22T08:00:00Z"})
+    sig = sign_repository_file(KEY, path, data, 1, NOW)
+    with pytest.raises(SignatureError, match="which did not sign it"):
+        trusted(None, KEY, other).update_rotation(data, sig, b.public_key.id_hex)
+
+
+def test_a_bad_link_keeps_the_links_verified_before_it():
+    a, b, c, attacker = KEY, SecretKey.generate(), SecretKey.generate(), SecretKey.generate()
+    good = rotation(a, b)[:2]
+    data, sig = make_rotation(b, c.public_key, NOW)
+    forged = data.replace(c.public_key.to_base64().encode(), attacker.public_key.to_base64().encode())
+    ts = trusted()
+    with pytest.raises(SignatureError, match="altered or damaged"):
+        follow(ts, signed_index(1, key=attacker)[1], {attacker.public_key.id_hex: (forged, sig),
+                                                      b.public_key.id_hex: good})
+    assert ts.trusted_keys == (b.public_key,)
+
+
+def test_rotation_chain_restarts_for_another_key():
+    """A chain left half-walked (its next file could not be fetched) does not count toward the
+    next one: only the link the chain waits for continues it."""
+    b, c, d = SecretKey.generate(), SecretKey.generate(), SecretKey.generate()
+    ts = trusted()
+    data, sig, c_id = rotation(b, c)
+    assert ts.update_rotation(data, sig, c_id) == () and ts.awaiting == b.public_key.id_hex
+    # the next mirror's index is signed by D, whose rotation is signed by the trusted key
+    data, sig, d_id = rotation(KEY, d)
+    assert ts.update_rotation(data, sig, d_id) == (Rotation(d.public_key, KEY.public_key.id_hex),)
+    assert ts.awaiting is None and ts.trusted_keys == (d.public_key,)
+
+
+# ---- the persisted state -----------------------------------------------------------------------
+
+def test_state_round_trips_through_its_dict():
+    b = SecretKey.generate()
+    state = TrustState(7, SHA, NOW, (b.public_key,), frozenset({KEY.public_key.id_hex}))
+    doc = state.to_dict()
+    assert json.loads(json.dumps(doc)) == doc
+    assert TrustState.from_dict(doc) == state
+    assert doc == {"highest_version": 7, "highest_sha256": SHA, "newest_timestamp": NOW.isoformat(),
+                   "added_keys": [b.public_key.to_base64()], "retired_keys": [KEY.public_key.id_hex]}
+
+
+@pytest.mark.parametrize("doc,state", [
+    ({}, TrustState()),
+    # what station/store.py trust() falls back to for a store without a trust document
+    ({"highest_version": 0, "highest_sha256": "", "newest_timestamp": None}, TrustState()),
+    ({"highest_version": 3, "highest_sha256": SHA, "newest_timestamp": "2026-11-22T08:00:00+00:00"},
+     TrustState(3, SHA, NOW)),
+    ({"highest_version": 3, "newest_timestamp": "2026-11-22T08:00:00"}, TrustState(3, "", NOW)),  # naive: UTC
+    ({"highest_version": 1, "added_keys": [], "retired_keys": ["0123456789ABCDEF"]},
+     TrustState(1, retired_keys=frozenset({"0123456789ABCDEF"}))),
+])
+def test_state_reads_what_the_station_stored_before(doc, state):
+    assert TrustState.from_dict(doc) == state
+
+
+@pytest.mark.parametrize("doc,words", [
+    ({"highest_version": "3"}, "highest_version"),
+    ({"newest_timestamp": "yesterday"}, "isoformat"),
+    ({"added_keys": ["not a key"]}, "base64"),
+    ({"retired_keys": "ABC"}, "retired_keys"),
+])
+def test_damaged_state_is_a_format_error_saying_what_to_do(doc, words):
+    with pytest.raises(FormatError, match=f"(?s){words}.*delete it"):
+        TrustState.from_dict(doc)
+
+
+# ---- fuzzing: any bytes give a RepositoryError or a valid object, never another exception ------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@st.composite
+def mutated(draw, doc: dict) -> bytes:
+    """``doc`` with one to three values somewhere inside replaced by any JSON, or keys deleted."""
+    doc = copy.deepcopy(doc)
+    for _ in range(draw(st.integers(1, 3))):
+        node = doc
+        while True:
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            if not keys:
+                break
+            k = draw(st.sampled_from(keys))
+            if isinstance(node[k], (dict, list)) and node[k] and draw(st.booleans()):
+                node = node[k]
+                continue
+            if isinstance(node, dict) and draw(st.booleans()):
+                del node[k]
+            else:
+                node[k] = draw(JSON)
+            break
+    return json.dumps(doc, ensure_ascii=draw(st.booleans())).encode()
+
+
+def _entry() -> CourseEntry:
+    ref = FileRef(f"media/aa/{SHA}.mp4", SHA, 10, "video/mp4")
+    course = Course(id="c-aaaaaaaaaaaa", title="雨季养鹅技术", category="agriculture", duration_s=42.0,
+                    source_sha256=SHA, tags=("养殖",), series="雨季养鹅", episode=1)
+    return CourseEntry(course=course, poster=FileRef(f"media/bb/{'b' * 64}.jpg", "b" * 64, 5), renditions={"stb-sd": ref})
+
+
+PLAYLIST_DOC = json.loads(Playlist("all", 3, "全部课程", (_entry(),), Schedule.from_dict({
+    "slots": [{"course": "c-aaaaaaaaaaaa", "start": "2026-11-23T19:30:00+08:00"}],
+    "weekly": [{"course": "c-aaaaaaaaaaaa", "days": [1, 3], "time": "19:30", "from": "2026-11-01"}],
+})).to_bytes())
+INDEX_DOC = json.loads(Index(
+    3, NOW, NOW + timedelta(days=7),
+    (PlaylistRef("all", 3, FileRef("playlists/all.3.json", SHA, 100), "全部课程",
+                 Audience(stations=("s-1",), regions=(("广东省", "肇庆市"),), tags=("school",)), 2, NOW, None),),
+    (Notice("n-1", "通知", "明天停电", Audience(), NOW, NOW + timedelta(days=1)),),
+).to_bytes())
+ROTATION_NEW = SecretKey.generate()
+ROTATION_DOC = json.loads(make_rotation(KEY, ROTATION_NEW.public_key, NOW)[0])
+# FUZZ_EXAMPLES=20000 for a longer hunt than the suite can afford.
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def parses_or_refuses(parse, data: bytes) -> None:
+    """A RepositoryError, or an object that serialises again (every time in it can be written)."""
+    try:
+        obj = parse(data)
+    except RepositoryError:
+        return
+    if hasattr(obj, "to_bytes"):
+        obj.to_bytes()
+
+
+def test_sample_documents_are_valid():
+    assert Index.from_bytes(json.dumps(INDEX_DOC).encode()).notices[0].id == "n-1"
+    assert Playlist.from_bytes(json.dumps(PLAYLIST_DOC).encode()).courses[0].course.episode == 1
+    assert Rotation.from_bytes(json.dumps(ROTATION_DOC).encode()).new_key == ROTATION_NEW.public_key
+
+
+@FUZZ
+@given(st.binary(max_size=300) | st.builds(lambda j: json.dumps(j).encode(), JSON))
+def test_fuzz_any_bytes(data):
+    for parse in (Index.from_bytes, Playlist.from_bytes, Rotation.from_bytes):
+        parses_or_refuses(parse, data)
+
+
+@FUZZ
+@given(mutated(INDEX_DOC))
+def test_fuzz_index_from_bytes(data):
+    parses_or_refuses(Index.from_bytes, data)
+
+
+@FUZZ
+@given(mutated(PLAYLIST_DOC))
+def test_fuzz_playlist_from_bytes(data):
+    parses_or_refuses(Playlist.from_bytes, data)
+
+
+@FUZZ
+@given(mutated(INDEX_DOC))
+def test_fuzz_index_signed_by_a_trusted_key(data):
+    """Behind a valid signature the rules (version, expiry arithmetic) hold as well."""
+    try:
+        version = json.loads(data).get("version")
+    except AttributeError:
+        version = 0
+    sig = sign_repository_file(KEY, "index.json", data, version if isinstance(version, int) else 0, NOW)
+    parses_or_refuses(lambda d: trusted(TrustState(2, SHA, NOW)).update_index(d, sig, NOW), data)
+
+
+@FUZZ
+@given(mutated(ROTATION_DOC))
+def test_fuzz_rotation_signed_by_a_trusted_key(data):
+    """Behind a valid signature (a headend bug, not an attacker), the parser still holds."""
+    sig = sign_repository_file(KEY, rotation_path(ROTATION_NEW.public_key.id_hex), data, 1, NOW)
+    parses_or_refuses(lambda d: check_rotation(d, sig, [KEY.public_key], ROTATION_NEW.public_key.id_hex), data)
+
+
+@pytest.mark.parametrize("parse", [Index.from_bytes, Playlist.from_bytes, Rotation.from_bytes])
+@pytest.mark.parametrize("data", [b"[" * 3000 + b"]" * 3000, b'{"version": ' + b"9" * 5000 + b"}", b"\xff\xfe"])
+def test_deep_huge_or_undecodable_json_is_refused(parse, data):
+    with pytest.raises(FormatError):
+        parse(data)
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_times_outside_the_calendar_in_utc_are_refused(when):
+    doc = {**INDEX_DOC, "expires": when}
+    with pytest.raises(FormatError, match="expires"):
+        Index.from_bytes(json.dumps(doc).encode())
+    pl = copy.deepcopy(PLAYLIST_DOC)
+    pl["schedule"]["slots"][0]["start"] = when
+    with pytest.raises(FormatError, match="slots"):
+        Playlist.from_bytes(json.dumps(pl).encode())
+
+
+def test_infinite_course_duration_is_refused():
+    pl = copy.deepcopy(PLAYLIST_DOC)
+    pl["courses"][0]["duration_s"] = float("inf")
+    with pytest.raises(FormatError, match="finite"):
+        Playlist.from_bytes(json.dumps(pl).encode())
