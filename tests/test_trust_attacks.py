@@ -174,6 +174,45 @@ async def test_rotation_valid_chain_accepted(sim, tmp_path):
             await st.sync()
 
 
+async def test_rotation_files_join_the_stations_verified_copy(sim, tmp_path):
+    """A neighbour station that syncs from this one (its /repo/) can follow the same chain."""
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        a, b, c = sim.key, SecretKey.generate(), SecretKey.generate()
+        for old, new in ((a, b), (b, c)):
+            data, sig = make_rotation(old, new.public_key, NOW)
+            sim.files[rotation_path(new.public_key.id_hex)] = data
+            sim.files[rotation_path(new.public_key.id_hex) + ".minisig"] = sig
+        sim.publish(key=c)
+        assert (await st.sync()).complete
+    for k in (b, c):
+        path = rotation_path(k.public_key.id_hex)
+        for rel in (path, path + ".minisig"):
+            assert st.store.repo_file(rel).read_bytes() == sim.files[rel]
+
+
+async def test_rejects_rotation_chain_too_long(sim, tmp_path):
+    """Nine rotations between the trusted key and the signer: the station stops after eight
+    rotation files and changes nothing."""
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        sim.publish()
+        await st.sync()
+        keys = [sim.key, *(SecretKey.generate() for _ in range(9))]
+        for old, new in zip(keys, keys[1:]):
+            data, sig = make_rotation(old, new.public_key, NOW)
+            sim.files[rotation_path(new.public_key.id_hex)] = data
+            sim.files[rotation_path(new.public_key.id_hex) + ".minisig"] = sig
+        sim.add_course("党员冬训", b"party " * 500)
+        sim.publish(key=keys[-1])
+        sim.requests.clear()
+        with pytest.raises(SyncError, match="no rotation chain to a trusted key within 8 steps"):
+            await st.sync()
+    assert len([p for p in sim.requests if p.startswith("keys/") and p.endswith(".json")]) == 8
+    assert st.version() == 1 and "党员冬训" not in st.titles()
+    assert not st.store.trust().get("retired_keys")
+
+
 async def test_rejects_forged_rotation(sim, tmp_path):
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror)
