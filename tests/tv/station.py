@@ -27,7 +27,7 @@ from playlists import CourseEntry, FileRef, Notice, Schedule, media_path
 from station.config import StationConfig, load_config
 from station.daemon import sync_pass
 from station.store import Store
-from station.web import create_app
+from station.web import SYNC_NOW, create_app  # noqa: F401  (SYNC_NOW: the "sync now" event, for test_admin)
 from tests.browser import LiveServer
 from tests.repository_simulator import RepositorySimulator
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from station.web import SYNC_NOW
-from tests.tv.station import MEDIA_FILES, PIN, STATION_ID, STATION_NAME
+from tests.tv.station import MEDIA_FILES, PIN, STATION_ID, STATION_NAME, SYNC_NOW
 from tests.tv.test_pages import login
 
 
