@@ -192,15 +192,27 @@ class TvStation:
             self.sim.notices = list(notices)
         self.sim.publish(schedule=schedule, **kw)
 
-    def sync(self) -> dict:
-        """One sync pass, as ``station sync --once`` runs it; returns the status record it saved."""
+    def sync(self) -> str:
+        """One sync pass, as ``station sync --once`` runs it; returns the state it recorded
+        (``ok``, ``partial`` or ``failed``)."""
         self.mirror.sim = self.sim
 
-        async def run() -> dict:
+        async def run() -> str:
             async with aiohttp.ClientSession() as session:
-                return await sync_pass(self.cfg, self.store, session)
+                return (await sync_pass(self.cfg, self.store, session))["state"]
 
         return self.mirror.server.run(run())
+
+    def running(self, **progress: Any) -> None:
+        """What a pass in progress leaves for the pages: the previous status marked running, then
+        its download progress (bytes done and total, rate, ETA, current course), as the daemon
+        records them."""
+        self.store.record_sync({**self.store.sync_status(), "state": "running"})
+        self.store.record_progress(progress)
+
+    def progress(self, **progress: Any) -> None:
+        """Download progress of the running pass, as the engine reports it every few seconds."""
+        self.store.record_progress(progress)
 
     # ---- the station side ----------------------------------------------------------------------
 

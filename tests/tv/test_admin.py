@@ -96,7 +96,7 @@ async def test_admin_right_pin_shows_sync_status_and_sync_now(client, tv):
 async def test_admin_shows_why_a_real_pass_failed(client, tv):
     """What the sync pass itself records when its mirror has no index: which mirror, and why."""
     del tv.sim.files["index.json"]
-    assert tv.sync()["state"] == "failed"
+    assert tv.sync() == "failed"
     await login(client)
     html = await (await client.get("/admin")).text()
     assert "失败" in html and f"{tv.mirror.url}: " in html and "index.json: HTTP 404" in html
@@ -114,7 +114,7 @@ async def test_admin_sessions_logbook_fives_figures_and_progress(client, tv):
     # a pass running, as the daemon records it: the previous pass's failures stay until it ends
     tv.store.record_sync({"state": "running", "courses_installed": 2, "courses_total": 4,
                           "failures": ["c-x 《新课》: HTTP 404 from http://mirror/; ask county staff"]})
-    tv.store.record_progress({"bytes_done": 3 * 2**20, "bytes_total": 12 * 2**20, "rate_bytes_per_s": 2**20, "eta_s": 9})
+    tv.progress(bytes_done=3 * 2**20, bytes_total=12 * 2**20, rate_bytes_per_s=2**20, eta_s=9)
     await login(client)
     html = await (await client.get("/admin")).text()
     assert 'aria-valuenow="25"' in html and "3.0 MB / 12.0 MB" in html and "1.0 MB/秒" in html and "约剩 9 秒" in html
@@ -143,7 +143,7 @@ async def test_admin_shows_courses_still_to_come_with_reasons(client, tv):
                                       "c-new": {"title": "新课：秋季防火", "state": "downloading"},
                                       "c-big": {"title": "大课", "state": "failed", "reason": "does not fit [sync] quota_mb"},
                                       "c-late": {"title": "晚课", "state": "queued", "reason": "waits for the download window"}}})
-    tv.store.record_progress({"bytes_done": 10, "bytes_total": 40, "current": "新课：秋季防火"})
+    tv.progress(bytes_done=10, bytes_total=40, current="新课：秋季防火")
     await login(client)
     html = await (await client.get("/admin")).text()
     assert "尚未下载完的课程" in html and 'aria-valuenow="25"' in html

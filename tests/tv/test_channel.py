@@ -17,7 +17,7 @@ from tests.tv.station import schedule
 async def test_schedule_page_and_channel_mode_data(aiohttp_client, tv):
     soon = (datetime.now(CHINA) + timedelta(seconds=40)).replace(microsecond=0)
     tv.publish(schedule=schedule(("c-goose", soon)))
-    assert tv.sync()["state"] == "ok"
+    assert tv.sync() == "ok"
     client = await aiohttp_client(tv.app())
     html = await (await client.get("/")).text()
     start_ms = int(soon.timestamp() * 1000)
@@ -35,7 +35,7 @@ async def test_schedule_page_and_channel_mode_data(aiohttp_client, tv):
 def test_channel_mode_counts_down_plays_now_then_home(live, page):
     start = (datetime.now(CHINA) + timedelta(seconds=4)).replace(microsecond=0)
     live.tv.publish(schedule=schedule(("c-goose", start)))
-    assert live.tv.sync()["state"] == "ok"
+    assert live.tv.sync() == "ok"
     page.goto(live.url("/"))
     page.wait_for_selector("#countdown:not(.hidden)", timeout=5000)
     assert "雨季养鹅技术" in page.inner_text("#countdown")

@@ -55,7 +55,7 @@ def full(live, page):
     later = (datetime.now(CHINA) + timedelta(minutes=30)).replace(microsecond=0)
     live.tv.publish(notices=(Notice("n1", "本周六上午九点在村委会开展防汛演练，请各户派一人参加", ""),),
                     schedule=schedule(("c-goose", later)))
-    assert live.tv.sync()["state"] == "ok"
+    assert live.tv.sync() == "ok"
     pid = page.request.post(live.url("/api/plays"), data={"course": "c-long"}).json()["id"]
     page.request.post(live.url(f"/api/plays/{pid}/end"), data={"position_s": 12.0, "watched_s": 1.0})
     return live

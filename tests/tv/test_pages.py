@@ -66,7 +66,7 @@ async def test_home_shows_notices_continue_watching_schedule_and_numbered_catego
         ),
         schedule=schedule(("c-goose", later), ("c-not-here", later + timedelta(minutes=1))),
     )
-    assert tv.sync()["state"] == "partial"  # c-not-here cannot be downloaded
+    assert tv.sync() == "partial"  # c-not-here cannot be downloaded
     client = await aiohttp_client(tv.app())
     await resume_at(client, "c-long", 1.5)  # too close to the start: not listed
     html = await (await client.get("/")).text()
@@ -96,7 +96,7 @@ async def test_home_shows_notices_continue_watching_schedule_and_numbered_catego
 async def test_long_category_ends_with_a_more_tile(aiohttp_client, tmp_path, tv, tv_clips):
     lessons = [Lesson(f"c-farm-{i}", f"种植技术第{i}讲", "agriculture", "video", 600.0, poster=False) for i in range(1, 7)]
     st = TvStation(tmp_path / "farm", tv.mirror, repository(tv_clips, lessons))
-    assert st.sync()["state"] == "ok"
+    assert st.sync() == "ok"
     client = await aiohttp_client(st.app())
     home = await (await client.get("/")).text()
     assert "种植技术第3讲" in home and "种植技术第4讲" not in home
@@ -124,13 +124,12 @@ async def test_empty_store_shows_friendly_message(aiohttp_client, tmp_path, tv):
 
 async def test_sync_indicator_says_offline_but_lessons_play(client, tv):
     del tv.sim.files["index.json"]  # the mirror lost its index: the pass fails
-    assert tv.sync()["state"] == "failed"
+    assert tv.sync() == "failed"
     html = await (await client.get("/")).text()
     assert "离线：已下载的课程可以照常观看" in html
     assert 'href="/play/c-goose"' in await (await client.get("/course/c-goose")).text()
     # a pass running, as the daemon records it: the state, then progress every few seconds
-    tv.store.record_sync({**tv.store.sync_status(), "state": "running"})
-    tv.store.record_progress({"bytes_done": 50, "bytes_total": 200})
+    tv.running(bytes_done=50, bytes_total=200)
     assert "正在更新 25%" in await (await client.get("/course/c-goose")).text()
 
 
