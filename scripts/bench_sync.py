@@ -32,9 +32,9 @@ import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 
 from station.config import load_config  # noqa: E402
-from station.fetcher import Fetcher  # noqa: E402
 from station.store import Store  # noqa: E402
-from station.sync import Syncer  # noqa: E402
+from station.sync.engine import Syncer  # noqa: E402
+from station.sync.fetcher import Fetcher  # noqa: E402
 from tests.conftest import write_station_toml  # noqa: E402
 from tests.flaky_proxy import FlakyProxy  # noqa: E402
 from tests.repository_simulator import RepositorySimulator  # noqa: E402

@@ -28,7 +28,8 @@ from playlists import media_path  # noqa: E402
 from playlists.schedule import CHINA  # noqa: E402
 from station.config import StationConfig  # noqa: E402
 from station.store import Store  # noqa: E402
-from station.web import ATTENDANCE, create_app  # noqa: E402
+from station.web.app import create_app  # noqa: E402
+from station.web.keys import ATTENDANCE  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
 
 PER_CATEGORY = 7

@@ -8,8 +8,8 @@ verified is installed, the next run completes it).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -20,31 +20,32 @@ from aiohttp import web
 
 from station.config import StationConfig, load_config
 from station.errors import ConfigError, StationError
+from station.format import size
+from station.model import SyncStatus
 from station.store import Store
 
 
-def _print_sync(rec: dict) -> int:
-    state = rec.get("state")
-    if state == "failed":
-        print(f"sync failed: {rec.get('last_error')}", file=sys.stderr)
+def _print_sync(status: SyncStatus) -> int:
+    if status.state == "failed":
+        print(f"sync failed: {status.last_error}", file=sys.stderr)
         return 1
     print(
-        f"index version {rec.get('index_version')} from {rec.get('mirror')}: "
-        f"{rec.get('courses_installed')}/{rec.get('courses_total')} courses installed, "
-        f"{rec.get('files_downloaded', 0)} files ({rec.get('bytes_downloaded', 0)} bytes) downloaded"
+        f"index version {status.index_version} from {status.mirror}: "
+        f"{status.courses_installed}/{status.courses_total} courses installed, "
+        f"{status.files_downloaded or 0} files ({status.bytes_downloaded or 0} bytes) downloaded"
     )
-    for line in rec.get("failures") or []:
+    for line in status.failures:
         print(f"  not yet: {line}", file=sys.stderr)
-    return 0 if state == "ok" else 3
+    return 0 if status.state == "ok" else 3
 
 
 async def _sync_once(cfg: StationConfig) -> int:
-    from station.daemon import sync_pass
+    from station.sync.runner import sync_pass
 
     store = Store(cfg.data_dir)
     async with aiohttp.ClientSession() as session:
-        rec = await sync_pass(cfg, store, session)
-    return _print_sync(rec)
+        status = await sync_pass(cfg, store, session)
+    return _print_sync(status)
 
 
 def cmd_sync(cfg: StationConfig, args: argparse.Namespace) -> int:
@@ -69,7 +70,7 @@ def cmd_status(cfg: StationConfig, args: argparse.Namespace) -> int:
 
     status = collect_status(cfg, Store(cfg.data_dir))
     if args.json:
-        print(json.dumps(status, ensure_ascii=False, indent=2))
+        print(json.dumps(status.to_json(), ensure_ascii=False, indent=2))
     else:
         print("\n".join(describe(status)))
     return 0
@@ -77,20 +78,22 @@ def cmd_status(cfg: StationConfig, args: argparse.Namespace) -> int:
 
 def cmd_import(cfg: StationConfig, args: argparse.Namespace) -> int:
     """Sync from a repository copy (a USB stick) with the same verification as from a mirror."""
-    path = Path(args.path).resolve()
-    if not (path / "index.json").is_file():
-        print(f"station import: {path} holds no index.json; point at the folder with index.json, "
-              "playlists/ and media/ (what `station export` or a copy of the headend's repo/ writes)", file=sys.stderr)
+    from station.sync.carriers import import_mirrors
+
+    try:
+        mirrors = import_mirrors(Path(args.path))
+    except StationError as exc:
+        print(f"station import: {exc}", file=sys.stderr)
         return 1
-    return asyncio.run(_sync_once(dataclasses.replace(cfg, mirrors=(path.as_uri() + "/",))))
+    return asyncio.run(_sync_once(dataclasses.replace(cfg, mirrors=mirrors)))
 
 
 def cmd_export(cfg: StationConfig, args: argparse.Namespace) -> int:
-    from station.mirror import export
+    from station.sync.carriers import export
 
     dest = Path(args.path).resolve()
-    files, size = export(Store(cfg.data_dir), dest)
-    print(f"exported to {dest}: {files} files written ({size / 1e6:.1f} MB); "
+    files, written = export(Store(cfg.data_dir), dest)
+    print(f"exported to {dest}: {files} files written ({size(written)}); "
           f"a neighbour runs `station import {dest}`")
     return 0
 

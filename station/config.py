@@ -1,17 +1,25 @@
-"""station.toml, loaded once into a typed dataclass. Every key is documented in README.md."""
+"""station.toml, loaded once into a typed dataclass. Every key is documented in README.md.
+
+Read through ``catalogue.tomlcheck``, the strict reader both programs share: an unknown table or
+key is refused with the file, the line and the nearest known name; types are checked as TOML
+gives them; numbers must be finite and within range. Each refusal is one line naming the file
+and the key (``ConfigError``); ``station`` prints it and exits 2.
+"""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from catalogue.ids import ID_RULE, is_id
+from catalogue.tomlcheck import Document, SettingsError, Table
 from players import ProfileError, profile
 from playlists import PublicKey, SignatureError
 from station.errors import ConfigError
 
-_STATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+LANGUAGES = ("zh-CN", "en")
 
 
 @dataclass(frozen=True)
@@ -41,29 +49,20 @@ class StationConfig:
     keep_unreferenced_days: float = 3.0  # files no playlist needs are deleted after this long
 
 
-class _Table(dict):
-    """A TOML table that remembers which keys the loader asked for, so unknown ones (typos)
-    are refused and every known one can be checked against the README."""
-
-    def __init__(self, name: str, data: dict) -> None:
-        super().__init__(data)
-        self.name = name
-        self.used: set[str] = set()
-
-
-def _get(table: dict, key: str, typ, where: str, default=...):
-    if isinstance(table, _Table):
-        table.used.add(key)
-    if key not in table:
-        if default is ...:
-            raise ConfigError(f"{where}: missing key '{key}'")
-        return default
-    value = table[key]
-    if typ is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: key '{key}' must be {typ.__name__}, not {type(value).__name__}")
-    return value
+def _mirror(url: str) -> str | None:
+    """Why a mirror URL cannot be used, or None: ``http(s)://host[:port]/…`` or ``file:///folder``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 — raises ValueError for a port that is not a number 0-65535
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https", "file"):
+        return "it must start with http://, https:// or file://"
+    if parts.scheme != "file" and not parts.hostname:
+        return "it names no host"
+    if parts.scheme != "file" and any(ch.isspace() for ch in parts.netloc):
+        return "the host has a space in it"
+    return None
 
 
 def _load_key(entry: str, base: Path, where: str) -> PublicKey:
@@ -101,6 +100,27 @@ def _window(text: str, where: str) -> tuple[int, int] | None:
     return start, end
 
 
+def _station(doc: Document, st: Table) -> tuple[str, str]:
+    station_id = st.str("id", max_len=64)
+    if not is_id(station_id):
+        raise ConfigError(f"{doc.where('station', 'id')} is {station_id!r}; it must be {ID_RULE}")
+    player = st.str("player")
+    try:
+        profile(player)
+    except ProfileError as exc:
+        raise ConfigError(f"{doc.where('station', 'player')}: {exc}") from exc
+    return station_id, player
+
+
+def _mirrors(doc: Document, sy: Table) -> tuple[str, ...]:
+    mirrors = sy.str_list("mirrors", min_items=1)
+    for url in mirrors:
+        problem = _mirror(url)
+        if problem:
+            raise ConfigError(f"{doc.where('sync', 'mirrors')}: {url!r} is not a usable URL ({problem})")
+    return tuple(m if m.endswith("/") else m + "/" for m in mirrors)
+
+
 def load_config(path: str | Path, *, keys_out: dict[str, set[str]] | None = None) -> StationConfig:
     """Load station.toml; ``keys_out`` receives every key the loader knows, by table."""
     path = Path(path).resolve()
@@ -109,76 +129,67 @@ def load_config(path: str | Path, *, keys_out: dict[str, set[str]] | None = None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the station configuration ({exc.strerror})") from exc
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+        doc = Document.parse(raw, path.name)
+        cfg = _read(doc, path)
+        doc.finish()
+    except SettingsError as exc:
+        raise ConfigError(str(exc)) from exc
+    if keys_out is not None:
+        keys_out.update(doc.known())
+    return cfg
+
+
+def _read(doc: Document, path: Path) -> StationConfig:
     base = path.parent
-    name = path.name
-
-    tables: list[_Table] = []
-
-    def table(key: str) -> _Table:
-        t = data.get(key)
-        if not isinstance(t, dict):
-            raise ConfigError(f"{name}: missing table [{key}]")
-        tables.append(_Table(key, t))
-        return tables[-1]
-
-    unknown_tables = set(data) - {"station", "sync", "report", "ui"}
-    if unknown_tables:
-        raise ConfigError(f"{name}: unknown table [{sorted(unknown_tables)[0]}]; the tables are [station], [sync], [report], [ui]")
-    st, sy, rp, ui = table("station"), table("sync"), table("report"), table("ui")
-    station_id = _get(st, "id", str, f"{name} [station]")
-    if not _STATION_ID.match(station_id):
-        raise ConfigError(f"{name} [station]: id {station_id!r} must be 1-64 characters a-z, 0-9 and '-'")
-    player = _get(st, "player", str, f"{name} [station]")
-    try:
-        profile(player)
-    except ProfileError as exc:
-        raise ConfigError(f"{name} [station]: player: {exc}") from exc
-    region = _get(st, "region", list, f"{name} [station]")
-    mirrors = _get(sy, "mirrors", list, f"{name} [sync]")
-    if not mirrors or not all(isinstance(m, str) and m.startswith(("http://", "https://", "file://")) for m in mirrors):
-        raise ConfigError(f"{name} [sync]: mirrors must list at least one http://, https:// or file:// URL")
-    keys = _get(sy, "trusted_keys", list, f"{name} [sync]")
-    if not keys:
-        raise ConfigError(f"{name} [sync]: trusted_keys must name at least one minisign public key")
-    port = _get(ui, "port", int, f"{name} [ui]")
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"{name} [ui]: port {port} is not a TCP port")
-    language = _get(ui, "language", str, f"{name} [ui]", "zh-CN")
-    if language not in ("zh-CN", "en"):
-        raise ConfigError(f"{name} [ui]: language {language!r} must be \"zh-CN\" or \"en\"")
-    cfg = StationConfig(
+    st, sy = doc.table("station", required=True), doc.table("sync", required=True)
+    rp, ui = doc.table("report", required=True), doc.table("ui", required=True)
+    station_id, player = _station(doc, st)
+    name = st.str("name")
+    region = st.str_list("region")
+    tags = st.str_list("tags", [])
+    data_dir = (base / st.str("data_dir")).resolve()
+    mirrors = _mirrors(doc, sy)
+    keys = sy.str_list("trusted_keys", min_items=1)
+    trusted = tuple(_load_key(k, base, doc.where("sync", "trusted_keys")) for k in keys)
+    interval = sy.float("interval_s", 300.0, min=10, unit="seconds")
+    timeout = sy.float("timeout_s", 30.0, min=1, unit="seconds")
+    rate = sy.int("max_rate_bytes_per_s", 0, min=0, unit="bytes per second")
+    window = _window(sy.str("window", ""), doc.where("sync", "window"))
+    due_ahead = sy.float("due_ahead_h", 24.0, min=0, unit="hours")
+    quota = sy.float("quota_mb", 0.0, min=0, unit="MB")
+    reserve = sy.float("reserve_free_mb", 200.0, min=0, unit="MB")
+    keep_days = sy.float("keep_unreferenced_days", 3.0, min=0, unit="days")
+    report_url, report_token = rp.str("url"), rp.str("token")
+    host = ui.str("host")
+    port = ui.int("port", min=0, max=65535)
+    admin_pin = ui.str("admin_pin")
+    language = ui.str("language", "zh-CN")
+    if language not in LANGUAGES:
+        line = doc.line_of("ui", "language")
+        raise ConfigError(f"{doc.name}{f':{line}' if line else ''}: [ui]: language {language!r} must be "
+                          + " or ".join(f'"{lang}"' for lang in LANGUAGES))
+    return StationConfig(
         path=path,
         station_id=station_id,
-        name=_get(st, "name", str, f"{name} [station]"),
-        region=tuple(str(r) for r in region),
-        tags=tuple(str(t) for t in _get(st, "tags", list, f"{name} [station]", [])),
+        name=name,
+        region=region,
+        tags=tags,
         player=player,
-        data_dir=(base / _get(st, "data_dir", str, f"{name} [station]")).resolve(),
-        mirrors=tuple(m if m.endswith("/") else m + "/" for m in mirrors),
-        trusted_keys=tuple(_load_key(str(k), base, f"{name} [sync] trusted_keys") for k in keys),
-        sync_interval_s=_get(sy, "interval_s", float, f"{name} [sync]", 300.0),
-        sync_timeout_s=_get(sy, "timeout_s", float, f"{name} [sync]", 30.0),
-        max_rate_bytes_per_s=_get(sy, "max_rate_bytes_per_s", int, f"{name} [sync]", 0),
-        window=_window(_get(sy, "window", str, f"{name} [sync]", ""), f"{name} [sync] window"),
-        due_ahead_h=_get(sy, "due_ahead_h", float, f"{name} [sync]", 24.0),
-        quota_bytes=int(_get(sy, "quota_mb", float, f"{name} [sync]", 0.0) * 1_000_000),
-        reserve_free_bytes=int(_get(sy, "reserve_free_mb", float, f"{name} [sync]", 200.0) * 1_000_000),
-        keep_unreferenced_days=_get(sy, "keep_unreferenced_days", float, f"{name} [sync]", 3.0),
-        report_url=_get(rp, "url", str, f"{name} [report]"),
-        report_token=_get(rp, "token", str, f"{name} [report]"),
-        ui_host=_get(ui, "host", str, f"{name} [ui]"),
+        data_dir=data_dir,
+        mirrors=mirrors,
+        trusted_keys=trusted,
+        sync_interval_s=interval,
+        sync_timeout_s=timeout,
+        max_rate_bytes_per_s=rate,
+        window=window,
+        due_ahead_h=due_ahead,
+        quota_bytes=int(quota * 1_000_000),
+        reserve_free_bytes=int(reserve * 1_000_000),
+        keep_unreferenced_days=keep_days,
+        report_url=report_url,
+        report_token=report_token,
+        ui_host=host,
         ui_port=port,
-        admin_pin=str(_get(ui, "admin_pin", str, f"{name} [ui]")),
+        admin_pin=admin_pin,
         language=language,
     )
-    for t in tables:
-        unknown = sorted(set(t) - t.used)
-        if unknown:
-            raise ConfigError(f"{name} [{t.name}]: unknown key '{unknown[0]}' (a typo?); "
-                              f"the keys are {', '.join(sorted(t.used))} — see README.md")
-    if keys_out is not None:
-        keys_out.update({t.name: set(t.used) for t in tables})
-    return cfg

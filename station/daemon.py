@@ -1,5 +1,14 @@
 """``station serve``: the web app plus the background sync loop, opened and closed in
-``cleanup_ctx`` (the loop is always cancelled and awaited on shutdown)."""
+``cleanup_ctx`` (the loop is always cancelled and awaited on shutdown).
+
+The loop cannot die silently (Home Assistant's update coordinator is the model). Every pass
+catches everything: a refused index or a dead mirror is an ordinary ``failed`` pass; anything
+else — the status write on a full disk, a fault in this program — is logged with its traceback
+once per new kind of failure, recorded as ``failed`` with the reason and the time (the admin page
+and ``station status`` show it), and the loop backs off and goes on. The log says when the state
+flips (failed, recovered), not every tick. Should the task end anyway, a done-callback logs it
+and the status says so, instead of "running" forever.
+"""
 
 from __future__ import annotations
 
@@ -11,67 +20,102 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from playlists import RepositoryError
 from station.config import StationConfig
 from station.errors import StationError
-from station.fetcher import Fetcher
-from station.mirror import add_mirror_routes
+from station.model import SyncStatus
 from station.store import Store
-from station.sync import Syncer, status_record
-from station.web import CONFIG, STORE, SYNC_NOW, create_app
+from station.sync.runner import now_utc, sync_pass
+from station.web.app import create_app
+from station.web.keys import CONFIG, STORE, SYNC_NOW
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 3600.0
 
 
-async def sync_pass(cfg: StationConfig, store: Store, session: aiohttp.ClientSession) -> dict:
-    """Run one pass and record how it went; returns the status record."""
-    previous = store.sync_status()
-    store.record_sync({**previous, "state": "running"})
+class SyncLoop:
+    """A pass every ``[sync] interval_s`` (±20 %), at once when "sync now" is pressed, sooner
+    after a failure and then less and less often (up to an hour)."""
 
-    def progress(p: dict) -> None:
-        store.record_progress({k: v for k, v in p.items() if k != "started"})
+    def __init__(self, cfg: StationConfig, store: Store, wake: asyncio.Event) -> None:
+        self.cfg, self.store, self.wake = cfg, store, wake
+        self.failures = 0  # passes failed in a row
+        self.logged: str | None = None  # the kind of unexpected failure last logged with its traceback
 
-    fetcher = Fetcher(session, cfg.sync_timeout_s, cfg.max_rate_bytes_per_s)
-    try:
-        report = await Syncer(cfg, store, fetcher, on_progress=progress).run()
-    except (StationError, RepositoryError) as exc:
-        rec = status_record(None, str(exc), previous)
-    else:
-        rec = status_record(report, None, previous)
-    await asyncio.to_thread(store.record_sync, rec)
-    return rec
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                self.wake.clear()  # a "sync now" pressed during this pass wakes the next wait
+                status = await self.one_pass(session)
+                try:
+                    await asyncio.wait_for(self.wake.wait(), timeout=self.delay_s(status))
+                except TimeoutError:
+                    pass
+
+    def delay_s(self, status: SyncStatus) -> float:
+        delay = self.cfg.sync_interval_s
+        if status.state == "failed":
+            delay = min(delay * 2 ** min(self.failures - 1, 10) / 4, MAX_BACKOFF_S)
+        # Jitter, so ten thousand boxes do not all call at the same second.
+        return delay * random.uniform(0.8, 1.2)
+
+    async def one_pass(self, session: aiohttp.ClientSession) -> SyncStatus:
+        """One pass that ends in a recorded status whatever happens inside it."""
+        try:
+            status = await sync_pass(self.cfg, self.store, session)
+        except Exception as exc:
+            status = await self._unexpected(exc)
+        if status.state == "failed":
+            self.failures += 1
+            if self.failures == 1 and self.logged is None:
+                log.warning("sync failed: %s", status.last_error)
+        else:
+            if self.failures:
+                log.warning("sync recovered: version %s from %s", status.index_version, status.mirror)
+            self.failures, self.logged = 0, None
+        return status
+
+    async def _unexpected(self, exc: Exception) -> SyncStatus:
+        if isinstance(exc, StationError):
+            reason = str(exc)
+        else:
+            reason = (f"unexpected {type(exc).__name__}: {exc} (a fault in the station program, logged with its "
+                      "traceback; the next pass tries again — if this keeps happening, send the log to county staff)")
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        if kind != self.logged:
+            log.error("sync pass failed: %s", reason, exc_info=exc)
+            self.logged = kind
+        status = self.store.sync_status().failed(reason, now_utc())
+        try:
+            await asyncio.to_thread(self.store.record_sync, status)
+        except Exception as again:
+            log.debug("could not save the failed status either: %s", again)
+        return status
 
 
-async def _loop(app: web.Application) -> None:
-    cfg, store, wake = app[CONFIG], app[STORE], app[SYNC_NOW]
-    failures = 0
-    async with aiohttp.ClientSession() as session:
-        while True:
-            was_failing = failures > 0
-            wake.clear()  # a "sync now" pressed during this pass wakes the next wait
-            rec = await sync_pass(cfg, store, session)
-            if rec["state"] == "failed":
-                failures += 1
-                if not was_failing:
-                    log.warning("sync failed: %s", rec.get("last_error"))
-                delay = min(cfg.sync_interval_s * 2 ** min(failures - 1, 10) / 4, MAX_BACKOFF_S)
-            else:
-                if was_failing:
-                    log.warning("sync recovered: version %s from %s", rec.get("index_version"), rec.get("mirror"))
-                failures = 0
-                delay = cfg.sync_interval_s
-            # Jitter, so ten thousand boxes do not all call at the same second.
-            delay *= random.uniform(0.8, 1.2)
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=delay)
-            except asyncio.TimeoutError:
-                pass
+def _ended(store: Store):
+    def callback(task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        log.critical("the sync loop stopped: %s", exc or "it returned", exc_info=exc)
+        reason = f"the sync loop stopped ({exc or 'it returned'}); restart the station (`station serve`)"
+        try:
+            store.record_sync(store.sync_status().failed(reason, now_utc()))
+        except Exception:
+            pass
+
+    return callback
 
 
 async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_loop(app), name="station-sync")
+    store = app[STORE]
+    try:
+        await asyncio.to_thread(store.load)  # the first TV page after boot reads no file
+    except StationError as exc:  # a damaged store: the pages and the first pass say so too
+        log.error("%s", exc)
+    task = asyncio.create_task(SyncLoop(app[CONFIG], store, app[SYNC_NOW]).run(), name="station-sync")
+    task.add_done_callback(_ended(store))
     yield
     task.cancel()
     try:
@@ -83,7 +127,6 @@ async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
 def build_app(cfg: StationConfig, store: Store | None = None, *, sync: bool = True) -> web.Application:
     store = store or Store(cfg.data_dir)
     app = create_app(cfg, store)
-    add_mirror_routes(app, store)
     if sync:
         app.cleanup_ctx.append(_sync_ctx)
     return app

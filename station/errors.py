@@ -7,7 +7,7 @@
      ├─ DownloadError      a mirror failed: connection, timeout, HTTP status, size cap (names mirror and file)
      ├─ SyncError          a sync pass could not complete; carries what failed and what to do
      ├─ StoreError         the local store cannot be written (disk full, permissions)
-     └─ InputError         something a person typed is refused (station.attendance; a gettext msgid)
+     └─ InputError         something a person typed is refused (a gettext msgid and its parameters)
 
 Repository rule violations come from ``playlists.errors.RepositoryError`` and are reported as-is.
 """
@@ -31,3 +31,12 @@ class SyncError(StationError):
 
 class StoreError(StationError):
     pass
+
+
+class InputError(StationError):
+    """Something a person typed is not acceptable. ``message`` is a gettext msgid, ``params`` fill it."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params

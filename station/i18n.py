@@ -15,9 +15,10 @@ from __future__ import annotations
 import gettext
 import io
 import logging
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def normalise(tag: str | None, fallback: str = DEFAULT) -> str:
     return fallback if fallback in LANGUAGES else DEFAULT
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(tag: str) -> gettext.NullTranslations:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
@@ -72,3 +73,13 @@ class Translator:
 
 
 Gettext = Callable[..., str]
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (Babel keyword ``N_``); it is translated where it is shown."""
+    return message
+
+
+def english(message: str, **params: Any) -> str:
+    """A ``Gettext`` that shows the message ids themselves (English), for the command line."""
+    return message % params if params else message

@@ -1,68 +1,99 @@
-"""What ``station status`` and the admin page show: content, sync progress, per-course state,
-mirrors and storage, from what the store remembers."""
+"""What ``station status`` prints and ``/api/status`` answers: content, the sync pass (progress,
+the last error and since when), per-course state, mirrors and storage, from what the store
+remembers. ``collect_status`` gathers a ``StationStatus``; ``to_json`` is the ``--json`` form,
+``describe`` the words (times in China time)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from playlists.times import utc_iso
 from station.config import StationConfig
+from station.format import china_time, duration, size
+from station.i18n import english as _
+from station.model import DiskUsage, InstalledSet, MirrorHealth, SyncStatus
 from station.store import Store
 
 
-def collect_status(cfg: StationConfig, store: Store) -> dict:
-    installed = store.installed()
-    sync = store.sync_status()
-    courses = sync.get("courses") or {}
-    return {
-        "station": cfg.station_id,
-        "name": cfg.name,
-        "player": cfg.player,
-        "installed_version": installed.get("index_version", 0),
-        "newest_version": store.trust().get("highest_version", 0),
-        "courses": len(installed.get("courses", [])),
-        "complete": bool(installed.get("complete")),
-        "expires": installed.get("expires"),
-        "sync": {k: v for k, v in sync.items() if k != "courses"},
-        "course_states": [{"id": cid, **c} for cid, c in courses.items()],
-        "mirrors": [{"url": m, **{k: v for k, v in store.mirrors().get(m, {}).items() if k != "validators"}}
-                    for m in cfg.mirrors],
-        "storage": store.disk_usage(),
-    }
+@dataclass(frozen=True)
+class StationStatus:
+    station: str
+    name: str
+    player: str
+    installed: InstalledSet
+    newest_version: int  # highest index version verified (maybe not installed yet)
+    sync: SyncStatus
+    mirrors: tuple[tuple[str, MirrorHealth], ...]  # in configured order
+    storage: DiskUsage
+
+    def to_json(self) -> dict:
+        return {
+            "station": self.station,
+            "name": self.name,
+            "player": self.player,
+            "installed_version": self.installed.index_version,
+            "newest_version": self.newest_version,
+            "courses": len(self.installed.courses),
+            "complete": self.installed.complete,
+            "expires": utc_iso(self.installed.expires) if self.installed.expires else None,
+            "sync": self.sync.to_dict(with_courses=False),
+            "course_states": [{"id": c.id, "title": c.title, "state": c.state, **({"reason": c.reason} if c.reason else {})}
+                              for c in self.sync.courses],
+            "mirrors": [{"url": url, **h.to_dict(with_validators=False)} for url, h in self.mirrors],
+            "storage": self.storage.to_dict(),
+        }
+
+
+def collect_status(cfg: StationConfig, store: Store) -> StationStatus:
+    """Blocks (disk usage walks the media folder): call it from a thread in the event loop."""
+    health = store.mirrors()
+    return StationStatus(
+        station=cfg.station_id,
+        name=cfg.name,
+        player=cfg.player,
+        installed=store.installed_set(),
+        newest_version=int(store.trust().get("highest_version", 0)),
+        sync=store.sync_status(),
+        mirrors=tuple((m, health.get(m, MirrorHealth())) for m in cfg.mirrors),
+        storage=store.disk_usage(),
+    )
 
 
 STATE_WORDS = {"have": "ready", "downloading": "downloading", "queued": "queued", "failed": "failed"}
 
 
-def describe(status: dict) -> list[str]:
+def describe(status: StationStatus) -> list[str]:
     """The status in words, one line each."""
-    lines = [f"station {status['station']} ({status['name']}), player {status['player']}"]
-    if not status["installed_version"]:
+    inst, sync = status.installed, status.sync
+    lines = [f"station {status.station} ({status.name}), player {status.player}"]
+    if not inst.index_version:
         lines.append("content: nothing installed yet (run `station sync --once` or start `station serve`)")
     else:
-        newer = status["newest_version"] > status["installed_version"]
-        lines.append(
-            f"content: version {status['installed_version']}{' (newest seen ' + str(status['newest_version']) + ')' if newer else ''}, "
-            f"{status['courses']} courses, {'complete' if status['complete'] else 'incomplete'}, index valid until {status['expires']}")
-    sync = status["sync"]
-    if sync:
-        lines.append(f"last sync: {sync.get('state')} at {sync.get('last_attempt')}; last success {sync.get('last_success') or 'never'}")
-        p = sync.get("progress")
-        if sync.get("state") == "running" and p:
-            rate = p.get("rate_bytes_per_s") or 0
-            eta = f", about {p['eta_s'] // 60} min left" if p.get("eta_s") is not None else ""
-            lines.append(f"downloading {p.get('current', '')}: {p.get('bytes_done', 0) / 1e6:.1f} of "
-                         f"{p.get('bytes_total', 0) / 1e6:.1f} MB at {rate / 1e3:.0f} kB/s{eta}")
-        if sync.get("next_window"):
-            lines.append(f"waiting for the download window, which opens {sync['next_window']}")
-        if sync.get("space_needed_bytes"):
-            lines.append(f"needs {sync['space_needed_bytes'] / 1e6:.0f} MB more space for everything")
-        if sync.get("last_error"):
-            lines.append(f"last error: {sync['last_error']}")
-    for c in status["course_states"]:
-        if c.get("state") != "have":
-            reason = f" — {c['reason']}" if c.get("reason") else ""
-            lines.append(f"  {STATE_WORDS.get(c.get('state'), c.get('state'))}: {c.get('title')} ({c['id']}){reason}")
-    for m in status["mirrors"]:
-        err = f"; last error {m['last_error_at']}: {m['last_error']}" if m.get("last_error") else ""
-        lines.append(f"mirror {m['url']}: last success {m.get('last_success') or 'never'}{err}")
-    st = status["storage"]
-    lines.append(f"storage: {st['media_files']} files, {st['media_bytes'] / 1e6:.1f} MB; {st['free_bytes'] / 1e9:.1f} GB free")
+        newer = f" (newest seen {status.newest_version})" if status.newest_version > inst.index_version else ""
+        lines.append(f"content: version {inst.index_version}{newer}, {len(inst.courses)} courses, "
+                     f"{'complete' if inst.complete else 'incomplete'}, index valid until {china_time(inst.expires)}")
+    if sync.state:
+        lines.append(f"last sync: {sync.state} at {china_time(sync.last_attempt)} (China time); "
+                     f"last success {china_time(sync.last_success) if sync.last_success else 'never'}")
+        p = sync.progress
+        if sync.running and p is not None:
+            eta = f", about {duration(_, p.eta_s)} left" if p.eta_s is not None else ""
+            lines.append(f"downloading {p.current}: {size(p.bytes_done)} of {size(p.bytes_total)} "
+                         f"at {size(p.rate_bytes_per_s or 0)}/s{eta}")
+        if sync.next_window:
+            lines.append(f"waiting for the download window, which opens {china_time(sync.next_window, seconds=False)}")
+        if sync.space_needed_bytes:
+            lines.append(f"needs {size(sync.space_needed_bytes)} more space for everything")
+        if sync.last_error:
+            since = f" (failing since {china_time(sync.error_since)})" if sync.error_since else ""
+            lines.append(f"last error{since}: {sync.last_error}")
+    for c in sync.courses:
+        if c.state != "have":
+            reason = f" — {c.reason}" if c.reason else ""
+            lines.append(f"  {STATE_WORDS.get(c.state, c.state)}: {c.title} ({c.id}){reason}")
+    for url, m in status.mirrors:
+        err = f"; last error {china_time(m.last_error_at)}: {m.last_error}" if m.last_error else ""
+        lines.append(f"mirror {url}: last success {china_time(m.last_success) if m.last_success else 'never'}{err}")
+    st = status.storage
+    lines.append(f"storage: {st.media_files} files, {size(st.media_bytes)}; {size(st.free_bytes)} free")
     return lines

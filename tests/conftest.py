@@ -6,7 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -88,6 +88,15 @@ async def serve(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve_repo(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> AsyncIterator[str]:
+    """Serve ``GET /repo/{path}`` with ``handler`` on 127.0.0.1; yield the mirror URL (``…/repo/``)."""
+    app = web.Application()
+    app.router.add_get("/repo/{path:.+}", handler)
+    async with serve(app) as base:
+        yield f"{base}/repo/"
 
 
 def write_station_toml(path: Path, mirrors: list[str], key_file: Path, player: str = "stb-sd", **extra_ui) -> Path:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -32,10 +32,12 @@ from playlists import (
     sign_repository_file,
 )
 from station.config import load_config
-from station.fetcher import Fetcher
 from station.store import Store
-from station.sync import Syncer, status_record
-from tests.conftest import serve, write_station_toml
+from station.sync.engine import Syncer
+from station.sync.fetcher import Fetcher
+from station.sync.report import status_after
+from station.sync.runner import now_utc
+from tests.conftest import serve_repo, write_station_toml
 
 
 @dataclass
@@ -66,7 +68,7 @@ class RepositorySimulator:
         """Sign a new version: playlist ``all`` with every course, then the index."""
         key = key or self.key
         self.version += 1
-        ts = (timestamp or datetime.now(timezone.utc)).replace(microsecond=0)
+        ts = (timestamp or datetime.now(UTC)).replace(microsecond=0)
         pl = Playlist("all", self.version, "全部课程", tuple(self.courses), schedule or Schedule())
         data = pl.to_bytes()
         self.files[pl.path] = data
@@ -105,10 +107,8 @@ class RepositorySimulator:
 
     @asynccontextmanager
     async def served(self) -> AsyncIterator[str]:
-        app = web.Application()
-        app.router.add_get("/repo/{path:.+}", self._handle)
-        async with serve(app) as base:
-            yield f"{base}/repo/"
+        async with serve_repo(self._handle) as mirror:
+            yield mirror
 
 
 class Station:
@@ -127,11 +127,11 @@ class Station:
         async with aiohttp.ClientSession() as session:
             self.fetcher = Fetcher(session, self.cfg.sync_timeout_s, self.cfg.max_rate_bytes_per_s)
             report = await Syncer(self.cfg, self.store, self.fetcher, clock).run()
-        self.store.record_sync(status_record(report, None, self.store.sync_status()))  # as the daemon does
+        self.store.record_sync(status_after(report, self.store.sync_status(), now_utc()))  # as a recorded pass does
         return report
 
     def titles(self) -> set[str]:
         return {c.title for c in self.store.courses()}
 
     def version(self) -> int:
-        return self.store.installed().get("index_version", 0)
+        return self.store.installed_set().index_version

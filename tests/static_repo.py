@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tests.conftest import serve
+from tests.conftest import serve_repo
 
 
 def write_tree(files: dict[str, bytes], dest: Path) -> Path:
@@ -41,7 +41,5 @@ class StaticRepo:
     @asynccontextmanager
     async def served(self) -> AsyncIterator[str]:
         """Yield the mirror URL (``http://127.0.0.1:PORT/repo/``)."""
-        app = web.Application()
-        app.router.add_get("/repo/{path:.+}", self._handle)
-        async with serve(app) as base:
-            yield f"{base}/repo/"
+        async with serve_repo(self._handle) as mirror:
+            yield mirror

@@ -9,8 +9,8 @@ from datetime import datetime
 import pytest
 
 from playlists.schedule import CHINA
-from station import attendance
-from station.attendance import (
+from station.records import attendance
+from station.records.attendance import (
     MAX_RESUME_POINTS,
     PLAY_IDLE_S,
     Attendance,
@@ -18,7 +18,7 @@ from station.attendance import (
     figures,
     parse_headcount,
 )
-from station.journal import Journal
+from station.records.journal import Journal
 
 
 class Clock:

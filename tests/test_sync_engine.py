@@ -5,7 +5,8 @@ disk, an old course that keeps playing, and files collected once nothing needs t
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
@@ -14,8 +15,8 @@ from playlists import CourseEntry, Schedule
 from playlists.schedule import CHINA, Slot
 from station.daemon import build_app
 from station.errors import SyncError
-from station.mirror import export
 from station.status import collect_status, describe
+from station.sync.carriers import export
 from tests.conftest import serve
 from tests.repository_simulator import RepositorySimulator, Station
 
@@ -100,7 +101,7 @@ async def test_a_station_is_a_mirror_for_its_neighbours(sim, tmp_path):
 
 async def test_window_defers_all_but_what_is_due_soon(sim, tmp_path):
     due = sim.courses[2].course
-    start = datetime.now(timezone.utc) + timedelta(hours=2)
+    start = datetime.now(UTC) + timedelta(hours=2)
     sim.publish(schedule=Schedule(slots=(Slot(due.id, start),)))
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror, window=closed_window_now())
@@ -113,7 +114,7 @@ async def test_window_defers_all_but_what_is_due_soon(sim, tmp_path):
 
 async def test_schedule_decides_the_order(sim, tmp_path):
     due = sim.courses[2].course
-    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(timezone.utc) + timedelta(hours=3)),)))
+    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(UTC) + timedelta(hours=3)),)))
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror)
         await st.sync()
@@ -124,7 +125,7 @@ async def test_schedule_decides_the_order(sim, tmp_path):
 async def test_quota_keeps_what_is_needed_soonest_and_says_how_much_more(sim, tmp_path):
     due = sim.courses[1].course
     size = sim.courses[0].renditions["stb-sd"].size
-    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(timezone.utc) + timedelta(hours=5)),)))
+    sim.publish(schedule=Schedule(slots=(Slot(due.id, datetime.now(UTC) + timedelta(hours=5)),)))
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror, quota_bytes=int(size * 1.5))
         report = await st.sync()
@@ -207,8 +208,8 @@ async def test_a_mirror_answering_html_is_skipped(sim, tmp_path):
         st = Station(tmp_path, sim, [f"{bad}/repo/", good])
         report = await st.sync()
     assert report.complete and report.mirror == good
-    health = collect_status(st.cfg, st.store)["mirrors"]
-    assert health[0]["last_error"] and health[1]["last_success"]
+    (_, bad_health), (_, good_health) = collect_status(st.cfg, st.store).mirrors
+    assert bad_health.last_error and good_health.last_success
 
 
 async def test_a_corrupt_partial_file_is_discarded_and_fetched_again(sim, tmp_path):
@@ -233,7 +234,7 @@ async def test_status_shows_progress_while_a_capped_sync_runs(tmp_path):
 
     import aiohttp
 
-    from station.daemon import sync_pass
+    from station.sync.runner import sync_pass
 
     sim = RepositorySimulator()
     sim.add_course("雨季养鹅技术", bytes(range(256)) * 2400)  # 614 kB
@@ -249,8 +250,9 @@ async def test_status_shows_progress_while_a_capped_sync_runs(tmp_path):
                 if "downloading 雨季养鹅技术" in words:
                     break
             rec = await task
-    assert "downloading 雨季养鹅技术" in words and "kB/s" in words and "of 0.6 MB" in words
-    assert rec["state"] == "ok" and "progress" not in st.store.sync_status()
+    assert "downloading 雨季养鹅技术" in words and "of 600.0 KB" in words
+    assert re.search(r"of 600\.0 KB at \d+(\.\d)? [KM]?B/s", words), words
+    assert rec.state == "ok" and st.store.sync_status().progress is None
 
 
 async def test_a_playlist_no_mirror_can_give_keeps_its_courses(sim, tmp_path):

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from station.errors import DownloadError
-from station.fetcher import Fetcher
+from station.sync.fetcher import Fetcher
 from tests.conftest import run_cli_async, serve
 from tests.flaky_proxy import FlakyProxy
 from tests.repository_simulator import RepositorySimulator, Station

@@ -138,7 +138,7 @@ async def test_power_cut_at_random_moments_then_one_run_completes(tmp_path):
             finished = True
             try:
                 await asyncio.wait_for(proc.wait(), delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 try:
                     proc.kill()  # SIGKILL: no finally, no atexit, like pulling the plug
                     finished = False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -32,8 +32,8 @@ from playlists.trust import Rotation, rotation_path
 from playlists.trusted_set import MAX_ROTATION_CHAIN
 
 SHA = "a" * 64
-NOW = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KEY = SecretKey.generate()
 
 
@@ -147,7 +147,7 @@ def test_clock_floor_never_goes_back():
 def test_clock_far_ahead_says_to_set_the_date():
     data, sig = signed_index(1)
     with pytest.raises(ExpiredError, match="this box's clock says 2040"):
-        trusted().update_index(data, sig, datetime(2040, 1, 1, tzinfo=timezone.utc))
+        trusted().update_index(data, sig, datetime(2040, 1, 1, tzinfo=UTC))
 
 
 def test_rejects_signature_moved_to_another_file():

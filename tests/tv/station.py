@@ -25,9 +25,11 @@ from aiohttp import web
 from catalogue import Course
 from playlists import CourseEntry, FileRef, Notice, Schedule, media_path
 from station.config import StationConfig, load_config
-from station.daemon import sync_pass
+from station.model import Progress
 from station.store import Store
-from station.web import SYNC_NOW, create_app  # noqa: F401  (SYNC_NOW: the "sync now" event, for test_admin)
+from station.sync.runner import sync_pass
+from station.web.app import create_app
+from station.web.keys import SYNC_NOW  # noqa: F401  (the "sync now" event, for test_admin)
 from tests.browser import LiveServer
 from tests.repository_simulator import RepositorySimulator
 
@@ -199,7 +201,7 @@ class TvStation:
 
         async def run() -> str:
             async with aiohttp.ClientSession() as session:
-                return (await sync_pass(self.cfg, self.store, session))["state"]
+                return (await sync_pass(self.cfg, self.store, session)).state
 
         return self.mirror.server.run(run())
 
@@ -207,12 +209,12 @@ class TvStation:
         """What a pass in progress leaves for the pages: the previous status marked running, then
         its download progress (bytes done and total, rate, ETA, current course), as the daemon
         records them."""
-        self.store.record_sync({**self.store.sync_status(), "state": "running"})
-        self.store.record_progress(progress)
+        self.store.record_sync(self.store.sync_status().started())
+        self.store.record_progress(Progress(**progress))
 
     def progress(self, **progress: Any) -> None:
         """Download progress of the running pass, as the engine reports it every few seconds."""
-        self.store.record_progress(progress)
+        self.store.record_progress(Progress(**progress))
 
     # ---- the station side ----------------------------------------------------------------------
 

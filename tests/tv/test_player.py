@@ -77,6 +77,8 @@ def test_home_category_course_play_osd_seek_back_and_reopen_resumes(live, page):
     assert "水稻种植全程讲解" in page.inner_text("#osd .osd-title")
     page.keyboard.press("Enter")  # OK pauses
     page.wait_for_function("document.getElementById('media').paused")
+    # the display follows the media's "pause" event, a moment after paused is true
+    page.wait_for_function("document.getElementById('osd-state').textContent.indexOf('已暂停') >= 0")
     assert "已暂停" in page.inner_text("#osd-state")
     before = media(page, "m.currentTime")
     page.keyboard.press("ArrowRight")  # +15 s

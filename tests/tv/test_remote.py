@@ -41,6 +41,8 @@ def test_arrows_between_rows_then_ok_plays_and_back_returns_to_the_tile(live, pa
 
     page.keyboard.press("Enter")  # OK pauses, and the on-screen display says so
     page.wait_for_function("document.getElementById('media').paused")
+    # the display follows the media's "pause" event, a moment after paused is true
+    page.wait_for_function("document.getElementById('osd-state').textContent.indexOf('已暂停') >= 0")
     assert page.is_visible("#osd")
     assert "已暂停" in page.inner_text("#osd-state")
     assert re.fullmatch(r"00:0\d / 00:03", page.inner_text("#osd-time"))

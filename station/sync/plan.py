@@ -16,7 +16,6 @@ from playlists import FileRef
 from playlists.schedule import CHINA, Schedule
 
 
-
 @dataclass(frozen=True)
 class Wanted:
     course_id: str
@@ -43,7 +42,8 @@ class Plan:
         return sum(w.size for w in self.fetch)
 
 
-def in_window(window: tuple[int, int] | None, now: datetime) -> bool:
+def window_open(window: tuple[int, int] | None, now: datetime) -> bool:
+    """The download window (minutes after midnight, China time; None: any time) is open at ``now``."""
     if window is None:
         return True
     local = now.astimezone(CHINA)
@@ -54,7 +54,7 @@ def in_window(window: tuple[int, int] | None, now: datetime) -> bool:
 
 def next_window_start(window: tuple[int, int] | None, now: datetime) -> datetime | None:
     """When the window next opens (now, if it is open)."""
-    if window is None or in_window(window, now):
+    if window is None or window_open(window, now):
         return now
     local = now.astimezone(CHINA).replace(second=0, microsecond=0)
     opens = local.replace(hour=window[0] // 60, minute=window[0] % 60)
@@ -81,7 +81,7 @@ def make_plan(wanted: list[Wanted], have: set[str], now: datetime, window: tuple
     plan = Plan()
     kept = 0
     counted: set[str] = set()
-    open_now = in_window(window, now)
+    open_now = window_open(window, now)
     for w in ordered:
         new_bytes = sum(f.size for f in w.files if f.sha256 not in counted)
         if quota_bytes and kept + new_bytes > quota_bytes:

@@ -8,49 +8,27 @@ Routes::
     POST /session/end              ends it, then shows the summary
     GET  /session/summary/{id}     duration, courses watched, headcount
 
-The admin page starts and ends sessions too (``station.web_admin``), with a roll of names.
-Every play that starts while a session is open belongs to it (``station.attendance``).
+The admin page starts and ends sessions too (``station.web.admin``), with a roll of names.
+Every play that starts while a session is open belongs to it (``station.records.attendance``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from aiohttp import web
 
 from catalogue.categories import CATEGORIES
-from station.attendance import MAX_HEADCOUNT, MIN_HEADCOUNT, N_, InputError
-from station.tv_model import clock
-from station.web import ATTENDANCE, render, translator
-from station.web_tv import category_name, tv_context
+from station.errors import InputError
+from station.i18n import N_
+from station.records.attendance import MAX_HEADCOUNT, MIN_HEADCOUNT
+from station.web.keys import ATTENDANCE
+from station.web.responses import render, see_other, translator
+from station.web.views import category_name, summary_view, tv_context
 
 GENERAL_TOPIC = N_("General study")
 
-
-def duration_text(_, seconds: float) -> str:
-    minutes = max(0, round(seconds / 60))
-    h, m = divmod(minutes, 60)
-    return _("%(h)d h %(m)d min", h=h, m=m) if h else _("%(m)d min", m=m)
-
-
-def summary_view(_, s: dict) -> dict:
-    """A finished (or running) session as the summary page and the admin list show it."""
-    started = datetime.fromisoformat(s["started"]) if s.get("started") else None
-    ended = datetime.fromisoformat(s["ended"]) if s.get("ended") else None
-    return {
-        "id": s.get("id", ""),
-        "topic": s.get("topic", ""),
-        "facilitator": s.get("facilitator") or _("the station administrator"),
-        "headcount": s.get("headcount", 0),
-        "names": s.get("names") or [],
-        "date": started.strftime("%Y-%m-%d") if started else "",
-        "started": started.strftime("%H:%M") if started else "",
-        "ended": ended.strftime("%H:%M") if ended else "",
-        "duration": duration_text(_, float(s.get("duration_s") or 0)),
-        "courses": [{"title": c.get("title", c.get("id")), "watched": clock(c.get("watched_s", 0))}
-                    for c in s.get("courses") or []],
-    }
+routes = web.RouteTableDef()
 
 
 def topics(request: web.Request) -> list[str]:
@@ -72,10 +50,12 @@ def _page(request: web.Request, *, error: str = "", headcount: str = "", status:
     return render(request, "session.html", ctx, status=status)
 
 
+@routes.get("/session", name="session")
 async def session_page(request: web.Request) -> web.Response:
     return _page(request)
 
 
+@routes.post("/session/start", name="session_start")
 async def session_start(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     att = request.app[ATTENDANCE]
@@ -86,18 +66,20 @@ async def session_start(request: web.Request) -> web.StreamResponse:
     except InputError as exc:
         _ = translator(request)
         return _page(request, error=_(exc.message, **exc.params), headcount=str(form.get("headcount", ""))[:6], status=400)
-    return web.Response(status=303, headers={"Location": "/"})
+    return see_other("/")
 
 
+@routes.post("/session/end", name="session_end")
 async def session_end(request: web.Request) -> web.StreamResponse:
     att = request.app[ATTENDANCE]
     try:
         summary = await asyncio.to_thread(att.end_session)
     except InputError:
-        return web.Response(status=303, headers={"Location": "/session"})
-    return web.Response(status=303, headers={"Location": f"/session/summary/{summary['id']}"})
+        return see_other("/session")
+    return see_other(f"/session/summary/{summary['id']}")
 
 
+@routes.get("/session/summary/{id}", name="session_summary")
 async def session_summary(request: web.Request) -> web.Response:
     s = await asyncio.to_thread(request.app[ATTENDANCE].session, request.match_info["id"])
     if s is None:
@@ -106,10 +88,3 @@ async def session_summary(request: web.Request) -> web.Response:
     ctx = tv_context(request)
     ctx["summary"] = summary_view(translator(request), s)
     return render(request, "session_summary.html", ctx)
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/session", session_page, name="session")
-    app.router.add_post("/session/start", session_start, name="session_start")
-    app.router.add_post("/session/end", session_end, name="session_end")
-    app.router.add_get("/session/summary/{id}", session_summary, name="session_summary")

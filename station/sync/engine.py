@@ -2,8 +2,10 @@
 due soonest, what fits, what waits for the window) → each file checked against its pinned sha256
 before it enters the store → one atomic install → unneeded files collected after a grace period.
 
-The rules live in ``playlists.trust`` and ``station.plan`` (pure); this module decides what to
-fetch from which mirror and does the I/O.
+The rules live in ``playlists.trust`` and ``station.sync.plan`` (pure), and what the trust rules
+remember in ``playlists.trusted_set.TrustedSet``; this module decides what to fetch from which
+mirror, does the I/O and persists the trusted set's state. What a pass did is a ``SyncReport``
+(``station.sync.report``); what it installs is an ``InstalledSet`` (``station.model``).
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from urllib.parse import urljoin
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from playlists import (
     INDEX_NAME,
@@ -34,13 +35,16 @@ from playlists import (
 )
 from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
 from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
-from playlists.times import utc_iso
 from playlists.trust import MAX_ROTATION_BYTES
 from station.config import StationConfig
 from station.errors import DownloadError, StoreError, SyncError
-from station.fetcher import Fetcher, Validators
-from station.plan import Wanted, due_times, make_plan, next_window_start
+from station.format import size
+from station.model import MirrorHealth, Progress
 from station.store import Store
+from station.sync.fetcher import Fetcher, Validators, join
+from station.sync.install import Listed, next_installed
+from station.sync.plan import Wanted, due_times, make_plan, next_window_start
+from station.sync.report import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -49,45 +53,19 @@ PROGRESS_EVERY_S = 2.0
 # may be cut just after it started a file), as long as the cuts average at least this many new
 # bytes; a mirror that stalls resumes only after this much (else the next mirror is tried).
 MIN_RESUME_PROGRESS = 64 * 1024
-# What the installed document keeps of each playlist's index entry (besides its schedule).
-PLAYLIST_FIELDS = ("name", "version", "title", "priority", "valid_from", "valid_until")
-
-
-@dataclass
-class SyncReport:
-    index_version: int = 0
-    mirror: str = ""
-    up_to_date: bool = False
-    courses_total: int = 0
-    courses_installed: int = 0
-    files_downloaded: int = 0
-    bytes_downloaded: int = 0
-    bytes_to_fetch: int = 0
-    failures: list[str] = field(default_factory=list)
-    courses: dict[str, dict] = field(default_factory=dict)  # id → {title, state, reason}
-    deferred: int = 0  # courses waiting for the download window
-    next_window: str | None = None
-    space_needed: int = 0
-    collected: int = 0
-
-    @property
-    def complete(self) -> bool:
-        return not self.failures and not self.deferred and self.courses_installed == self.courses_total
-
-
 class Syncer:
     def __init__(self, cfg: StationConfig, store: Store, fetcher: Fetcher,
                  clock: Callable[[], datetime] | None = None,
-                 on_progress: Callable[[dict], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.fetcher = fetcher
-        self.clock = clock or (lambda: datetime.now(timezone.utc))  # the box's clock, which may be wrong
+        self.clock = clock or (lambda: datetime.now(UTC))  # the box's clock, which may be wrong
         self.on_progress = on_progress or (lambda p: None)
         self.mirrors = store.mirrors()
         self.verified: dict[str, bytes] = {}  # repository files as verified, for this station's /repo/
-        self.progress: dict = {}
-        self._last_flush = 0.0
+        self.progress = Progress()
+        self._started = self._last_flush = 0.0
         self.failing: set[str] = set()  # mirrors that failed a file this pass: tried last from now on
         # The trust rules and what they remember (playlists.trusted_set); this engine persists its state.
         self.trusted = TrustedSet(cfg.trusted_keys, TrustState.from_dict(store.trust()))
@@ -96,16 +74,12 @@ class Syncer:
     # ---- mirrors ----------------------------------------------------------------------------
 
     def _health(self, mirror: str, error: str | None = None) -> None:
-        h = self.mirrors.setdefault(mirror, {})
-        if error is None:
-            h["last_success"] = utc_iso(datetime.now(timezone.utc))
-        else:
-            h["last_error"] = error
-            h["last_error_at"] = utc_iso(datetime.now(timezone.utc))
+        h, now = self.mirrors.get(mirror, MirrorHealth()), datetime.now(UTC)
+        self.mirrors[mirror] = h.succeeded(now) if error is None else h.failed(error, now)
 
     async def _fetch_signed(self, mirror: str, path: str, max_bytes: int) -> tuple[bytes, bytes]:
-        data, _ = await self.fetcher.fetch(urljoin(mirror, path), max_bytes)
-        sig, _ = await self.fetcher.fetch(urljoin(mirror, path + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
+        data, _ = await self.fetcher.fetch(join(mirror, path), max_bytes)
+        sig, _ = await self.fetcher.fetch(join(mirror, path + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
         return data, sig
 
     def _ordered(self, first: str) -> list[str]:
@@ -150,18 +124,18 @@ class Syncer:
     async def _index_from(self, mirror: str) -> tuple[Index, bytes, bytes]:
         """Verified index from one mirror; a conditional request when we hold a verified copy."""
         stored, stored_sig = self.store.repo_file(INDEX_NAME), self.store.repo_file(INDEX_NAME + ".minisig")
-        saved = self.mirrors.get(mirror, {}).get("validators") or {}
+        saved = self.mirrors.get(mirror, MirrorHealth())
         # Ask "changed since?" only if the copy we hold is the newest index we verified: a pass
         # stopped after verifying a newer one (daemon restart, failed install) saved that one's
         # validators but not its bytes, and a 304 would hand us our older copy to refuse as a rollback.
         current = bool(stored) and hashlib.sha256(stored.read_bytes()).hexdigest() == self.trusted.state.highest_sha256
-        validators = Validators(**saved) if current and stored_sig and saved else None
+        validators = Validators(saved.etag, saved.last_modified) if current and stored_sig else None
         for attempt in (1, 2):
-            data, got = await self.fetcher.fetch(urljoin(mirror, INDEX_NAME), MAX_INDEX_BYTES, validators)
+            data, got = await self.fetcher.fetch(join(mirror, INDEX_NAME), MAX_INDEX_BYTES, validators)
             if data is None:  # 304: the copy we verified before is still current
                 data, sig = stored.read_bytes(), stored_sig.read_bytes()
             else:
-                sig, _ = await self.fetcher.fetch(urljoin(mirror, INDEX_NAME + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
+                sig, _ = await self.fetcher.fetch(join(mirror, INDEX_NAME + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
             wanted = self.trusted.needs_rotation(sig)
             if wanted:
                 await self._follow_rotation(mirror, wanted)
@@ -174,7 +148,8 @@ class Syncer:
                     raise
                 validators = None
                 continue
-            self.mirrors.setdefault(mirror, {})["validators"] = {"etag": got.etag, "last_modified": got.last_modified}
+            self.mirrors[mirror] = replace(self.mirrors.get(mirror, MirrorHealth()), etag=got.etag,
+                                           last_modified=got.last_modified)
             return index, data, sig
         raise AssertionError("unreachable")
 
@@ -211,24 +186,21 @@ class Syncer:
     # ---- files ------------------------------------------------------------------------------
 
     def _bytes(self, n: int) -> None:
-        p = self.progress
-        p["bytes_done"] = p.get("bytes_done", 0) + n
+        p = self.progress = replace(self.progress, bytes_done=self.progress.bytes_done + n)
         now = time.monotonic()
         if now - self._last_flush >= PROGRESS_EVERY_S:
-            elapsed = max(now - p["started"], 1e-3)
-            p["rate_bytes_per_s"] = int(p["bytes_done"] / elapsed)
-            left = p["bytes_total"] - p["bytes_done"]
-            p["eta_s"] = int(left / p["rate_bytes_per_s"]) if p["rate_bytes_per_s"] else None
+            rate = int(p.bytes_done / max(now - self._started, 1e-3))
+            self.progress = replace(p, rate_bytes_per_s=rate, eta_s=int((p.bytes_total - p.bytes_done) / rate) if rate else None)
             self._last_flush = now
-            self.on_progress(dict(p))
+            self.on_progress(self.progress)
 
     def _check_space(self, ref: FileRef) -> None:
         st = os.statvfs(self.store.data_dir)
         free = st.f_bavail * st.f_frsize
         if free - ref.size < self.cfg.reserve_free_bytes:
             need = ref.size + self.cfg.reserve_free_bytes - free
-            raise StoreError(f"the disk has {free / 1e6:.0f} MB free and must keep {self.cfg.reserve_free_bytes / 1e6:.0f} MB; "
-                             f"{ref.path} needs {need / 1e6:.0f} MB more; free space or lower [sync] quota_mb")
+            raise StoreError(f"the disk has {size(free)} free and must keep {size(self.cfg.reserve_free_bytes)} "
+                             f"([sync] reserve_free_mb); {ref.path} needs {size(need)} more; free space or lower [sync] quota_mb")
 
     async def _ensure_file(self, first: str, ref: FileRef, report: SyncReport) -> None:
         if self.store.has_blob(ref):
@@ -237,7 +209,12 @@ class Syncer:
         partial = self.store.partial_path(ref)
         errors = []
         for mirror in self._ordered(first):
-            url = urljoin(mirror, ref.path)
+            try:
+                url = join(mirror, ref.path)
+            except DownloadError as exc:
+                errors.append(str(exc))
+                self.failing.add(mirror)
+                continue
             restarted = False
             resumes = 0
             while True:
@@ -291,15 +268,15 @@ class Syncer:
         report = SyncReport()
         mirror, index, index_bytes = await self._verified_index()
         report.index_version, report.mirror = index.version, mirror
-        installed = self.store.installed()
+        installed = self.store.installed_set()
         index_sha = hashlib.sha256(index_bytes).hexdigest()
-        if installed.get("index_sha256") == index_sha and installed.get("complete"):
+        if installed.index_sha256 == index_sha and installed.complete:
             report.up_to_date = True
-            report.courses_total = report.courses_installed = len(installed.get("courses", []))
+            report.courses_total = report.courses_installed = len(installed.courses)
             # Grace periods end while nothing new arrives too (and a cut may have come between
             # the last install and its collection): collect here as well; no network involved.
-            keep = {p for c in installed.get("courses", []) for p in (c["media"], c.get("poster")) if p}
-            report.collected, _ = await asyncio.to_thread(self.store.collect, keep, self.cfg.keep_unreferenced_days * 86400)
+            report.collected, _ = await asyncio.to_thread(self.store.collect, installed.files(),
+                                                          self.cfg.keep_unreferenced_days * 86400)
             return report
 
         now = self.clock()
@@ -328,8 +305,7 @@ class Syncer:
                 entries[c.id] = entry
                 rendition = entry.renditions.get(self.cfg.player)
                 if rendition is None:
-                    report.courses[c.id] = {"title": c.title, "state": "failed",
-                                            "reason": f"no rendition for player {self.cfg.player}; ask county staff"}
+                    report.course(c.id, c.title, "failed", f"no rendition for player {self.cfg.player}; ask county staff")
                     report.failures.append(f"{c.id} 《{c.title}》: no rendition for player {self.cfg.player}")
                     continue
                 files = (rendition, *([entry.poster] if entry.poster else []))
@@ -340,123 +316,56 @@ class Syncer:
 
         ok: set[str] = {w.course_id for w in plan.ready}
         for w in plan.ready:
-            report.courses[w.course_id] = {"title": w.title, "state": "have"}
+            report.course(w.course_id, w.title, "have")
         for w in plan.deferred:
-            report.courses[w.course_id] = {"title": w.title, "state": "queued", "reason": "waits for the download window"}
+            report.course(w.course_id, w.title, "queued", "waits for the download window")
         for w in plan.no_space:
-            report.courses[w.course_id] = {"title": w.title, "state": "failed", "reason": "does not fit [sync] quota_mb"}
+            report.course(w.course_id, w.title, "failed", "does not fit [sync] quota_mb")
         for w in plan.fetch:
-            report.courses[w.course_id] = {"title": w.title, "state": "queued"}
+            report.course(w.course_id, w.title, "queued")
         report.deferred = len(plan.deferred)
         if plan.deferred:
-            opens = next_window_start(self.cfg.window, now)
-            report.next_window = utc_iso(opens) if opens else None
+            report.next_window = next_window_start(self.cfg.window, now)
         if plan.no_space:
             report.space_needed = plan.space_needed
             report.failures.append(f"{len(plan.no_space)} courses do not fit the quota; "
-                                   f"{plan.space_needed / 1e6:.0f} MB more space would hold them")
+                                   f"{size(plan.space_needed)} more space would hold them")
         report.bytes_to_fetch = plan.bytes_to_fetch
-        self.progress = {"started": time.monotonic(), "bytes_total": plan.bytes_to_fetch, "bytes_done": 0,
-                         "files_total": sum(len(w.files) for w in plan.fetch), "courses_total": len(plan.fetch)}
+        self._started = time.monotonic()
+        self.progress = Progress(bytes_total=plan.bytes_to_fetch, files_total=sum(len(w.files) for w in plan.fetch),
+                                 courses_total=len(plan.fetch))
+        await self._fetch_planned(mirror, plan.fetch, report, ok)
+        listed = Listed(playlists, unavailable, entries, in_playlists)
+        new = next_installed(index, index_sha, listed, ok, installed, {w.course_id for w in plan.no_space},
+                             self.cfg.player, self.store.has_file, me, now, report)
+        try:
+            await asyncio.to_thread(self.store.save_repo_files, self.verified)
+            await asyncio.to_thread(self.store.install, new)
+        except StoreError as exc:
+            raise SyncError(f"could not install version {index.version}: {exc}; the previous content stays") from exc
+        report.collected, _ = await asyncio.to_thread(self.store.collect, new.files(), self.cfg.keep_unreferenced_days * 86400)
+        return report
 
+    async def _fetch_planned(self, mirror: str, fetch: list[Wanted], report: SyncReport, ok: set[str]) -> None:
+        """Download what the plan says, in its order; a full disk stops the rest cleanly."""
         disk_full = None
-        for w in plan.fetch:
+        for w in fetch:
             if disk_full:
-                report.courses[w.course_id].update(state="failed", reason=disk_full)
+                report.course_failed(w.course_id, disk_full)
                 continue
-            report.courses[w.course_id]["state"] = "downloading"
-            self.progress["current"] = w.title
+            report.course(w.course_id, w.title, "downloading")
+            self.progress = replace(self.progress, current=w.title)
             try:
                 for f in w.files:
                     await self._ensure_file(mirror, f, report)
             except StoreError as exc:
                 disk_full = str(exc)
                 report.failures.append(disk_full)
-                report.courses[w.course_id].update(state="failed", reason=disk_full)
+                report.course_failed(w.course_id, disk_full)
                 continue
             except SyncError as exc:
                 report.failures.append(f"{w.course_id} 《{w.title}》: {exc}")
-                report.courses[w.course_id].update(state="failed", reason=str(exc))
+                report.course_failed(w.course_id, str(exc))
                 continue
-            report.courses[w.course_id] = {"title": w.title, "state": "have"}
+            report.course(w.course_id, w.title, "have")
             ok.add(w.course_id)
-
-        courses = []
-        previous = {c["id"]: c for c in installed.get("courses", [])}
-        no_space = {w.course_id for w in plan.no_space}
-        for cid, entry in entries.items():
-            if cid in ok:
-                rendition = entry.renditions[self.cfg.player]
-                courses.append({
-                    **entry.course.to_dict(),
-                    "kind": "video" if rendition.mime.startswith("video/") else "audio",
-                    "mime": rendition.mime,
-                    "media": rendition.path,
-                    "poster": entry.poster.path if entry.poster else None,
-                    "playlists": in_playlists[cid],
-                })
-            elif cid in previous and cid not in no_space and self.store.blob_path(previous[cid]["media"]).is_file():
-                # The old version keeps playing until its replacement is complete.
-                courses.append({**previous[cid], "playlists": in_playlists[cid], "update_pending": True})
-                report.courses[cid]["reason"] = (report.courses[cid].get("reason") or "") + " (the previous version still plays)"
-        # A playlist that could not be fetched keeps its courses from the last install.
-        for cid, prev in previous.items():
-            if cid not in entries and unavailable & set(prev.get("playlists", [])) \
-                    and self.store.blob_path(prev["media"]).is_file():
-                courses.append({**prev, "update_pending": True})
-        kept_playlists = [p for p in installed.get("playlists", []) if p.get("name") in unavailable]
-        report.courses_installed = len(courses)
-        report.courses_total = max(report.courses_total, report.courses_installed)
-        try:
-            await asyncio.to_thread(self.store.save_repo_files, self.verified)
-            await asyncio.to_thread(
-                self.store.install,
-                {
-                    "index_version": index.version,
-                    "index_sha256": index_sha,
-                    "expires": utc_iso(index.expires),
-                    "installed_at": utc_iso(datetime.now(timezone.utc)),
-                    "complete": report.complete,
-                    "playlists": [
-                        {**{k: v for k, v in ref.to_dict().items() if k in PLAYLIST_FIELDS}, "schedule": p.schedule.to_dict()}
-                        for ref, p in playlists
-                    ] + kept_playlists,
-                    "notices": [
-                        n.to_dict() for n in index.notices
-                        if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)
-                    ],
-                    "courses": courses,
-                },
-            )
-        except StoreError as exc:
-            raise SyncError(f"could not install version {index.version}: {exc}; the previous content stays") from exc
-        keep = {p for c in courses for p in (c["media"], c.get("poster")) if p}
-        report.collected, _ = await asyncio.to_thread(self.store.collect, keep, self.cfg.keep_unreferenced_days * 86400)
-        return report
-
-
-def status_record(report: SyncReport | None, error: str | None, previous: dict) -> dict:
-    """The dict the admin page and ``station status`` show (kept between runs in the store)."""
-    now = utc_iso(datetime.now(timezone.utc))
-    rec = {k: v for k, v in previous.items() if k != "progress"}
-    rec["last_attempt"] = now
-    if report is not None:
-        rec.update(
-            state="ok" if report.complete else "partial",
-            last_success=now,
-            index_version=report.index_version,
-            mirror=report.mirror,
-            courses_total=report.courses_total,
-            courses_installed=report.courses_installed,
-            bytes_downloaded=report.bytes_downloaded,
-            files_downloaded=report.files_downloaded,
-            failures=report.failures,
-            last_error="; ".join(report.failures) or None,
-            next_window=report.next_window,
-            space_needed_bytes=report.space_needed,
-        )
-        if not report.up_to_date:
-            rec["courses"] = report.courses
-    else:
-        rec.update(state="failed", last_error=error)
-    return rec

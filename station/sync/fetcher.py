@@ -5,7 +5,7 @@ Last-Modified, answering None for "not modified"); ``Fetcher.download`` streams 
 a partial path, resuming with ``Range`` + ``If-Range`` when a partial file exists, capped at the
 declared size, hashing as it goes, within a bandwidth cap. Mirrors are ``http(s)://`` URLs or
 ``file://`` folders (a USB stick). Every network failure becomes one ``DownloadError`` naming the
-URL and the reason; a full disk becomes ``StoreError``.
+URL and the reason (a URL that cannot be used at all, too); a full disk becomes ``StoreError``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 import aiohttp
 
@@ -64,8 +64,17 @@ class Validators:
     last_modified: str | None = None
 
     @classmethod
-    def of(cls, resp: aiohttp.ClientResponse) -> "Validators":
+    def of(cls, resp: aiohttp.ClientResponse) -> Validators:
         return cls(resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
+
+
+def join(mirror: str, path: str) -> str:
+    """The URL of a repository file on a mirror; DownloadError for a mirror URL that does not
+    parse (station.toml refuses those, but a mirror list may come from elsewhere)."""
+    try:
+        return urljoin(mirror, path)
+    except ValueError as exc:
+        raise DownloadError(f"{mirror}: not a usable URL ({exc}); correct it in [sync] mirrors") from exc
 
 
 def _is_file_url(url: str) -> bool:
@@ -111,7 +120,7 @@ class Fetcher:
                     if len(buf) > max_bytes:
                         raise DownloadError(f"{url}: more than the {max_bytes}-byte limit; stopped reading")
                 return bytes(buf), Validators.of(resp)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
 
     def _read_local(self, url: str, max_bytes: int) -> bytes:
@@ -142,7 +151,7 @@ class Fetcher:
             return await self._copy_local(url, dest, ref, on_bytes)
         headers = {}
         prefix = None
-        if 0 < have:
+        if have > 0:
             # Hash what we have before asking: hashing after the answer arrives would leave the
             # body to pile up unread, and a link that drops meanwhile throws all of it away.
             prefix = await asyncio.to_thread(_sha256_path, dest)
@@ -163,23 +172,16 @@ class Fetcher:
                 else:
                     raise DownloadError(f"{url}: HTTP {resp.status}")
                 _save_validators(meta_path, Validators.of(resp), url)
-                written = have
-                with open(dest, mode) as fh:
+                with _CappedFile(dest, mode, h, have, ref.size, url) as out:
                     async for chunk in resp.content.iter_chunked(self.limiter.chunk):
                         self.bytes_received += len(chunk)
-                        if written + len(chunk) > ref.size:
-                            raise DownloadError(f"{url}: longer than the {ref.size} bytes the signed playlist declares")
-                        fh.write(chunk)
-                        h.update(chunk)
-                        written += len(chunk)
+                        out.write(chunk)
                         on_bytes(len(chunk))
                         await self.limiter.consume(len(chunk))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                if written != ref.size:
-                    raise DownloadError(f"{url}: connection ended after {written} of {ref.size} bytes")
+                if out.written != ref.size:
+                    raise DownloadError(f"{url}: connection ended after {out.written} of {ref.size} bytes")
                 return h.hexdigest()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
         except OSError as exc:
             raise _disk_error(dest, exc) from exc
@@ -190,17 +192,10 @@ class Fetcher:
         def copy() -> str:
             h = hashlib.sha256()
             try:
-                with open(src, "rb") as fin, open(dest, "wb") as fout:
-                    written = 0
+                with open(src, "rb") as fin, _CappedFile(dest, "wb", h, 0, ref.size, str(src)) as out:
                     while block := fin.read(1 << 20):
-                        if written + len(block) > ref.size:
-                            raise DownloadError(f"{src}: longer than the {ref.size} bytes the signed playlist declares")
-                        fout.write(block)
-                        h.update(block)
-                        written += len(block)
+                        out.write(block)
                         on_bytes(len(block))
-                    fout.flush()
-                    os.fsync(fout.fileno())
             except FileNotFoundError as exc:
                 raise DownloadError(f"{src}: missing from the copy") from exc
             except OSError as exc:
@@ -208,6 +203,33 @@ class Fetcher:
             return h.hexdigest()
 
         return await asyncio.to_thread(copy)
+
+
+class _CappedFile:
+    """A download's destination: never more than the declared size, hashed as it is written,
+    fsync'd when closed."""
+
+    def __init__(self, path: Path, mode: str, digest: hashlib._Hash, have: int, limit: int, source: str) -> None:
+        self.fh = open(path, mode)  # noqa: SIM115 — closed by __exit__
+        self.digest, self.written, self.limit, self.source = digest, have, limit, source
+
+    def write(self, chunk: bytes) -> None:
+        if self.written + len(chunk) > self.limit:
+            raise DownloadError(f"{self.source}: longer than the {self.limit} bytes the signed playlist declares")
+        self.fh.write(chunk)
+        self.digest.update(chunk)
+        self.written += len(chunk)
+
+    def __enter__(self) -> _CappedFile:
+        return self
+
+    def __exit__(self, kind, *_: object) -> None:
+        try:
+            if kind is None:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
+        finally:
+            self.fh.close()
 
 
 def _disk_error(dest: Path, exc: OSError) -> Exception:
@@ -234,12 +256,9 @@ def _save_validators(path: Path, v: Validators, url: str) -> None:
         pass  # only an optimisation for resuming
 
 
-def _sha256_path(path: Path) -> "hashlib._Hash":
-    h = hashlib.sha256()
+def _sha256_path(path: Path) -> hashlib._Hash:
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h
+        return hashlib.file_digest(fh, "sha256")
 
 
 def _describe(exc: BaseException) -> str:
@@ -247,6 +266,8 @@ def _describe(exc: BaseException) -> str:
         return "timed out (the mirror stalled)"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect ({exc.os_error.strerror if exc.os_error else exc})"
+    if isinstance(exc, (aiohttp.InvalidURL, ValueError)):
+        return f"not a usable URL ({exc}); correct it in [sync] mirrors"
     if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
         return "the connection dropped before the end of the file (a flaky link or mirror)"
     return f"{type(exc).__name__}: {exc}"

@@ -1,8 +1,9 @@
-"""This station as a mirror: its verified copy of the repository under ``/repo/`` (so a township
-station can feed its villages over the LAN), and ``station export`` to a folder or USB stick.
+"""Carriers besides a mirror: ``station export`` writes this station's verified repository to a
+folder or USB stick, ``station import`` syncs from one (the same verification as from a mirror).
 
-Only what this station verified is offered: the index and playlists it accepted, with their
+Only what this station verified is exported: the index and playlists it accepted, with their
 signatures, and the media of its own player profile. A neighbour verifies everything again.
+(Serving the same copy over HTTP, ``/repo/``, is ``station.web.repo``.)
 """
 
 from __future__ import annotations
@@ -11,35 +12,26 @@ import os
 import shutil
 from pathlib import Path
 
-from aiohttp import web
-
 from playlists.atomic import fsync_dir
 from station.errors import StoreError
 from station.store import Store
 
-STORE_KEY = web.AppKey("mirror_store", Store)
 
-
-async def repo_file(request: web.Request) -> web.StreamResponse:
-    rel = request.match_info["path"]
-    path = request.app[STORE_KEY].repo_file(rel)
-    if path is None:
-        raise web.HTTPNotFound(text=f"{rel}: not on this station")
-    immutable = rel.startswith(("media/", "playlists/", "keys/"))
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache"})
-
-
-def add_mirror_routes(app: web.Application, store: Store) -> None:
-    app[STORE_KEY] = store
-    app.router.add_get("/repo/{path:.+}", repo_file)
+def import_mirrors(path: Path) -> tuple[str, ...]:
+    """The mirror list for ``station import PATH``: the folder as a ``file://`` mirror."""
+    path = path.resolve()
+    if not (path / "index.json").is_file():
+        raise StoreError(f"{path} holds no index.json; point at the folder with index.json, playlists/ and "
+                         "media/ (what `station export` or a copy of the headend's repo/ writes)")
+    return (path.as_uri() + "/",)
 
 
 def export(store: Store, dest: Path) -> tuple[int, int]:
     """Write the verified repository (index last) into ``dest``; returns (files, bytes)."""
-    installed = store.installed()
-    if not installed or not store.repo_file("index.json"):
+    installed = store.installed_set()
+    if not installed.index_version or not store.repo_file("index.json"):
         raise StoreError("nothing verified to export yet; sync first")
-    media = sorted({p for c in installed.get("courses", []) for p in (c["media"], c.get("poster")) if p})
+    media = sorted(installed.files())
     meta = sorted(str(p.relative_to(store.repo_dir)) for p in store.repo_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     order = media + [m for m in meta if not m.startswith("index.json")] + ["index.json.minisig", "index.json"]
     files = size = 0

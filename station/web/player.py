@@ -13,7 +13,7 @@ Routes::
                                     (also sent with ``navigator.sendBeacon`` as text/plain)
 
 ``watched_s`` is measured by the player: seconds of playback actually advanced, excluding pauses
-and seeks. The server caps it by the wall-clock time of the play (``station.attendance``).
+and seeks. The server caps it by the wall-clock time of the play (``station.records.attendance``).
 """
 
 from __future__ import annotations
@@ -25,13 +25,18 @@ from typing import Any
 
 from aiohttp import web
 
-from station import tv_model
-from station.web import ATTENDANCE, STORE, render
-from station.web_tv import CHANNEL_PLAYED, course_or_404, media_missing, raw_courses, tv_context
+from station.format import clock
+from station.web import tv_view
+from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
+from station.web.responses import render
+from station.web.views import course_or_404, media_missing, tv_context
 
 MAX_BODY = 4096
 
+routes = web.RouteTableDef()
 
+
+@routes.get("/play/{id}", name="play")
 async def play(request: web.Request) -> web.Response:
     c = course_or_404(request)
     att = request.app[ATTENDANCE]
@@ -43,13 +48,13 @@ async def play(request: web.Request) -> web.Response:
     if media_missing(request, c):
         return render(request, "missing.html", ctx)
     resume_s = 0.0 if request.query.get("from") == "0" or channel else att.resume_at(c.id, c.duration_s)
-    nxt = None if channel else tv_model.next_episode(raw_courses(request), c.id)
+    courses = request.app[STORE].installed_set().courses
     ctx.update({
-        "length": tv_model.clock(c.duration_s),
+        "length": clock(c.duration_s),
         "resume_s": round(resume_s, 1),
-        "resume_at": tv_model.clock(resume_s),
-        "next": nxt,
-        "episode": next((e for e in tv_model.episodes(raw_courses(request), c.id) if e["id"] == c.id), None),
+        "resume_at": clock(resume_s),
+        "next": None if channel else tv_view.next_episode(courses, c.id),
+        "episode": tv_view.episode_of(courses, c.id),
     })
     return render(request, "player.html", ctx)
 
@@ -78,13 +83,14 @@ def _seconds(data: dict, key: str) -> float:
     return f
 
 
+@routes.post("/api/plays", name="play_start")
 async def play_start(request: web.Request) -> web.Response:
     data = await _body(request)
     c = course_or_404(request, str(data.get("course", "")))
-    ep = next((e for e in tv_model.episodes(raw_courses(request), c.id) if e["id"] == c.id), None)
+    ep = tv_view.episode_of(request.app[STORE].installed_set().courses, c.id)
     att = request.app[ATTENDANCE]
     play_id = await asyncio.to_thread(att.start_play, c.id, c.title, c.duration_s,
-                                      episode=ep["episode"] if ep else None, channel=bool(data.get("channel")))
+                                      episode=ep.episode if ep else None, channel=bool(data.get("channel")))
     return web.json_response({"id": play_id, "session": att.current_session().get("id")})
 
 
@@ -94,6 +100,7 @@ def _installed(request: web.Request, att: Any, play_id: str) -> bool:
     return p is None or request.app[STORE].course(p.course) is not None
 
 
+@routes.post("/api/plays/{id}", name="play_progress")
 async def play_progress(request: web.Request) -> web.Response:
     data = await _body(request)
     att = request.app[ATTENDANCE]
@@ -105,6 +112,7 @@ async def play_progress(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "installed": installed})
 
 
+@routes.post("/api/plays/{id}/end", name="play_end")
 async def play_end(request: web.Request) -> web.Response:
     data = await _body(request)
     att = request.app[ATTENDANCE]
@@ -115,10 +123,3 @@ async def play_end(request: web.Request) -> web.Response:
     if rec is None:
         raise web.HTTPNotFound(text="no such play")
     return web.json_response({"ok": True, "installed": installed, "completed": rec["completed"]})
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/play/{id}", play, name="play")
-    app.router.add_post("/api/plays", play_start, name="play_start")
-    app.router.add_post("/api/plays/{id}", play_progress, name="play_progress")
-    app.router.add_post("/api/plays/{id}/end", play_end, name="play_end")

@@ -3,7 +3,7 @@ logbook entries, notice views, resume points and the five-ones self-check.
 
 Where each lives (DESIGN.md "Storage")::
 
-    journal/<date>.jsonl   (station.journal)  append-only, fsync'd: every event below
+    journal/<date>.jsonl   (station.records.journal)  append-only, fsync'd: every event below
         play           course, episode, start, end, watched_s (pauses and seeks excluded), completed
         session_start  a study session began (topic, facilitator, headcount, roll)
         session_end    the whole summary of a finished study session
@@ -32,13 +32,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from tinydb import TinyDB
-from tinydb.table import Document
-
 from playlists.schedule import CHINA
-from station.errors import StationError
-from station.journal import Journal, china_date
-from station.store import AtomicJSONStorage
+from station.errors import InputError
+from station.i18n import N_
+from station.model import moment
+from station.records.journal import Journal, china_date
+from station.store.jsonfile import Documents
 
 MIN_HEADCOUNT, MAX_HEADCOUNT = 1, 9999
 COMPLETE_AT = 0.9  # a play counts as completed once 90 % of the lesson was actually watched
@@ -47,20 +46,6 @@ RESUME_MIN_S = 3.0  # closer than this to either end: start from the beginning
 PLAY_IDLE_S = 90.0
 MAX_ROLL = 500
 FIVES = ("place", "equipment", "administrator", "rules", "assessment")
-
-
-def N_(message: str) -> str:
-    """Marks a message for extraction (Babel keyword ``N_``); it is translated where it is shown."""
-    return message
-
-
-class InputError(StationError):
-    """Something a person typed is not acceptable. ``message`` is a gettext msgid, ``params`` fill it."""
-
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.params = params
 
 
 def parse_headcount(text: Any) -> int:
@@ -133,7 +118,7 @@ def _iso(ts: float) -> str:
 
 
 def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
+    return moment(iso).timestamp()
 
 
 @dataclass
@@ -182,8 +167,7 @@ class Attendance:
     def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.journal = Journal(Path(data_dir) / "journal", clock)
-        self.db = TinyDB(Path(data_dir) / "local.json", storage=AtomicJSONStorage)
-        self._docs = self.db.table("docs")
+        self._docs = Documents(Path(data_dir) / "local.json", "docs")
         self._lock = threading.RLock()
         self._plays: dict[str, OpenPlay] = {}
         self._seen_notices: set[tuple[str, str]] = set()
@@ -191,12 +175,10 @@ class Attendance:
     # ---- small documents -------------------------------------------------------------------
 
     def _doc(self, doc_id: int) -> dict:
-        d = self._docs.get(doc_id=doc_id)
-        return dict(d) if d else {}
+        return self._docs.get(doc_id)
 
     def _put(self, doc_id: int, doc: dict) -> None:
-        with self._lock:
-            self._docs.upsert(Document(doc, doc_id=doc_id))
+        self._docs.put(doc_id, doc)
 
     # ---- resume points ---------------------------------------------------------------------
 
@@ -387,7 +369,3 @@ class Attendance:
     def month_sessions(self) -> list[dict]:
         today = china_date(self.clock())
         return list(reversed(self.sessions_between(today.replace(day=1), today)))
-
-
-def today_china(clock: Callable[[], float] = time.time) -> date:
-    return china_date(clock())

@@ -1,0 +1,24 @@
+"""What the station keeps, as frozen dataclasses: the installed set (what the TV lists), how the
+last sync pass went, the running pass's progress and each mirror's health.
+
+Pages, ``station status``, ``/api/status`` and tests get these objects; only the store turns them
+into documents and back (``to_dict``/``from_dict`` here give the stored form — the keys the
+station has always written — and read documents written by older versions, where a missing key
+takes its default). Times are aware datetimes; the stored form is ISO 8601 UTC.
+"""
+
+from station.model.installed import InstalledCourse, InstalledPlaylist, InstalledSet
+from station.model.status import CourseState, DiskUsage, MirrorHealth, Progress, SyncStatus
+from station.model.times import moment
+
+__all__ = [
+    "CourseState",
+    "DiskUsage",
+    "InstalledCourse",
+    "InstalledPlaylist",
+    "InstalledSet",
+    "MirrorHealth",
+    "Progress",
+    "SyncStatus",
+    "moment",
+]

@@ -1,0 +1,221 @@
+"""``Store``: the station's documents and files under ``data_dir``::
+
+    station.json        TinyDB: 1 installed set, 3 trust state, 4 mirror health, 5 unneeded files
+                        (written atomically: temp file, fsync, rename)
+    sync-status.json    how the last sync pass went (its own small file, written every pass)
+    progress.json       the running pass's downloads (replaced every few seconds, not fsync'd)
+    media/, partial/, repo/   see ``station.store.media``
+
+The TV lists only what the installed set names, and that set is written only after every file
+it names is verified on disk, in one atomic write. The store keeps it in memory as an
+``InstalledSet`` snapshot, swapped by ``install``: a page render costs one ``stat``, no read.
+
+The sync status is what the admin page shows when things go wrong, so it must get out when the
+disk is full: it lives in a small file of its own, and when the atomic replacement fails the
+record is written over the old one in place (that needs no new disk block). Either way the
+newest status stays in memory for the pages of this process, and the caller is told.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from playlists import TrustState
+from playlists.atomic import atomic_write
+from station.errors import StoreError
+from station.model import InstalledCourse, InstalledSet, MirrorHealth, Progress, SyncStatus
+from station.store.jsonfile import Documents, Signature, overwrite_in_place, read_json, signature
+from station.store.media import MediaFiles
+
+log = logging.getLogger(__name__)
+
+_UNSAVED = "unsaved"  # the in-memory sync status is newer than any file
+MAX_IN_PLACE_BYTES = 4000  # what fits in the one block a small file already has
+
+
+class Store(MediaFiles):
+    _INSTALLED, _LEGACY_SYNC, _TRUST, _MIRRORS, _UNREFERENCED = 1, 2, 3, 4, 5
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.docs = Documents(self.data_dir / "station.json", "state")
+        self.status_path = self.data_dir / "sync-status.json"
+        self.progress_path = self.data_dir / "progress.json"
+        self._snapshot: tuple[dict | None, InstalledSet] | None = None
+        self._sync: tuple[Signature | str, SyncStatus] | None = None
+        self._progress: Progress | None = None
+
+    def load(self) -> None:
+        """Read what the pages show into memory now (``serve`` does this before it listens)."""
+        self.installed_set()
+        self.sync_status()
+
+    # ---- the installed set -----------------------------------------------------------------
+
+    def installed_set(self) -> InstalledSet:
+        """What the TV lists: the snapshot swapped by the last install (or another process's)."""
+        raw = self.docs.peek(self._INSTALLED)
+        snap = self._snapshot
+        if snap is not None and snap[0] is raw:
+            return snap[1]
+        if snap is not None and snap[0] == raw:  # the file was read again, the set did not change
+            self._snapshot = (raw, snap[1])
+            return snap[1]
+        installed = InstalledSet.from_dict(raw)
+        self._snapshot = (raw, installed)
+        return installed
+
+    def installed(self) -> dict:
+        """The installed set in its stored form, a copy (what ``install`` also accepts)."""
+        return copy.deepcopy(self.docs.peek(self._INSTALLED) or {})
+
+    def install(self, installed: InstalledSet | dict) -> None:
+        """Replace the installed set in one atomic write (call only once every file is verified).
+        A dict is read as the stored form."""
+        if isinstance(installed, dict):
+            installed = InstalledSet.from_dict(installed)
+        for c in installed.courses:
+            for path in c.files():
+                if not self.has_file(path):
+                    raise StoreError(f"refusing to list {c.id}: {path} is not in the store")
+        stored = self.docs.put(self._INSTALLED, installed.to_dict())
+        self._snapshot = (stored, installed)
+
+    def courses(self) -> list[InstalledCourse]:
+        return list(self.installed_set().courses)
+
+    def course(self, course_id: str) -> InstalledCourse | None:
+        return self.installed_set().course(course_id)
+
+    # ---- trust state (what playlists.trust remembers between runs) ---------------------------
+
+    def trust(self) -> dict:
+        """What the trust rules remember (written, fsync'd, as soon as an index is verified):
+        highest index version and its sha256, newest signed timestamp, keys added by rotation
+        (base64) and keys retired by rotation (ids). Falls back to the installed set for stores
+        written before this document existed."""
+        doc = self.docs.get(self._TRUST)
+        if doc:
+            return doc
+        inst = self.docs.peek(self._INSTALLED) or {}
+        return {
+            "highest_version": int(inst.get("index_version", 0)),
+            "highest_sha256": inst.get("index_sha256", ""),
+            "newest_timestamp": inst.get("newest_timestamp"),
+        }
+
+    def trust_state(self) -> TrustState:
+        doc = self.trust()
+        ts = doc.get("newest_timestamp")
+        return TrustState(
+            highest_version=int(doc.get("highest_version", 0)),
+            highest_sha256=doc.get("highest_sha256", ""),
+            newest_timestamp=datetime.fromisoformat(ts) if ts else None,
+        )
+
+    def record_trust(self, doc: dict) -> None:
+        self.docs.put(self._TRUST, doc)
+
+    # ---- mirrors and unneeded files ----------------------------------------------------------
+
+    def mirrors(self) -> dict[str, MirrorHealth]:
+        """Per mirror URL: its health and the validators of its index.json."""
+        return {url: MirrorHealth.from_dict(h) for url, h in (self.docs.peek(self._MIRRORS) or {}).items()}
+
+    def record_mirrors(self, mirrors: dict[str, MirrorHealth]) -> None:
+        self.docs.put(self._MIRRORS, {url: h.to_dict() for url, h in mirrors.items()})
+
+    def collect(self, keep: set[str], grace_s: float) -> tuple[int, int]:
+        """Delete media files no installed course needs (``keep``: repository paths) once they
+        have been unneeded for ``grace_s`` (a course playing now finishes), and partial files
+        untouched for a week. Returns (files, bytes) deleted."""
+        since = self.docs.get(self._UNREFERENCED).get("since", {})
+        files, freed, new_since = self.sweep(keep, grace_s, since)
+        if new_since != since:
+            self.docs.put(self._UNREFERENCED, {"since": new_since})
+        return files, freed
+
+    # ---- sync status and progress ------------------------------------------------------------
+
+    def sync_status(self) -> SyncStatus:
+        """The last sync pass as the loop recorded it (``station.sync.runner``); while a pass
+        runs, with its progress."""
+        status = self._saved_status()
+        if status.running and status.progress is None:
+            progress = self._progress or self._progress_file()
+            if progress is not None:
+                status = replace(status, progress=progress)
+        return status
+
+    def _saved_status(self) -> SyncStatus:
+        sig = signature(self.status_path)
+        cached = self._sync
+        if cached is not None and cached[0] in (_UNSAVED, sig):
+            return cached[1]
+        try:
+            doc = read_json(self.status_path) if sig is not None else self.docs.peek(self._LEGACY_SYNC)
+        except StoreError as exc:  # torn by a power cut during an in-place write: the next pass rewrites it
+            log.warning("%s", exc)
+            doc = None
+        status = SyncStatus.from_dict(doc if isinstance(doc, dict) else None)
+        self._sync = (sig, status)
+        return status
+
+    def record_sync(self, status: SyncStatus | dict) -> None:
+        """Keep ``status`` (in memory at once, so this process's pages show it whatever the disk
+        says) and save it. StoreError when the disk refused the normal write; on a full disk the
+        record has then been written over the old one in place, short, so ``station status``
+        still shows it. A dict is read as the stored form."""
+        if isinstance(status, dict):
+            status = SyncStatus.from_dict(status)
+        self._sync, self._progress = (_UNSAVED, status), None
+        data = json.dumps(status.to_dict(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        try:
+            atomic_write(self.status_path, data)
+        except OSError as exc:
+            saved = self._save_in_place(status)
+            raise StoreError(f"{self.status_path}: cannot save the sync status ({exc.strerror or exc}); "
+                             f"free space on the disk{' (a short record was kept)' if saved else ''}") from exc
+        self._sync = (signature(self.status_path), status)
+        if self.docs.peek(self._LEGACY_SYNC) is not None:
+            try:
+                self.docs.remove(self._LEGACY_SYNC)  # once: the status has its own file now
+            except StoreError as exc:
+                log.warning("old sync status left in station.json: %s", exc)
+
+    def _save_in_place(self, status: SyncStatus) -> bool:
+        short = replace(status, failures=status.failures[:3], courses=(), progress=None,
+                        last_error=(status.last_error or "")[:1000] or None)
+        data = json.dumps(short.to_dict(with_courses=False), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        if len(data) > MAX_IN_PLACE_BYTES:
+            return False
+        try:
+            overwrite_in_place(self.status_path, data)
+        except OSError:
+            return False
+        return True
+
+    def record_progress(self, progress: Progress) -> None:
+        """Progress of the running pass, every few seconds: in memory, and in a small file of
+        its own for ``station status`` (replaced by rename, not fsync'd — it is worthless after
+        a power cut — so neither station.json nor the status file is rewritten each time)."""
+        self._progress = progress
+        tmp = self.data_dir / ".progress.json.tmp"
+        try:
+            tmp.write_text(json.dumps(progress.to_dict(), ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.progress_path)
+        except OSError:
+            pass
+
+    def _progress_file(self) -> Progress | None:
+        try:
+            doc = read_json(self.progress_path)
+        except StoreError:
+            return None
+        return Progress.from_dict(doc) if isinstance(doc, dict) else None

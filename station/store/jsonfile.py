@@ -1,0 +1,141 @@
+"""The station's small JSON documents on disk.
+
+``AtomicJSONStorage`` is TinyDB's storage, replacing its file atomically and durably on every
+write. ``Documents`` is one TinyDB table of numbered documents with a read cache: while the file
+is the one this process last read or wrote (same inode, size and mtime: one ``stat``, no read),
+reads come from memory, so a TV page render reads no file; a file another process replaced
+(``station import`` while ``serve`` runs) is read again. ``overwrite_in_place`` is the last resort
+for a record that must get out on a full disk (see ``station.store.documents``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from playlists.atomic import atomic_write
+from station.errors import StoreError
+
+Signature = tuple[int, int, int] | None
+
+
+def signature(path: Path) -> Signature:
+    """What changes whenever a file is replaced or written: inode, size, mtime."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content, None when absent or empty; StoreError when it does not parse."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read station data ({exc.strerror})") from exc
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise StoreError(
+            f"{path}: damaged, it is not JSON ({exc}); move it aside and run `station sync --once`, "
+            "which verifies and installs the content again"
+        ) from exc
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces its file atomically and durably on every write."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        return read_json(self.path)
+
+    def write(self, data: dict[str, Any]) -> None:
+        try:
+            atomic_write(self.path, json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot save station data ({exc.strerror})") from exc
+
+    def close(self) -> None:
+        pass
+
+
+class Documents:
+    """Numbered documents in one TinyDB file. ``get`` returns a copy the caller may change;
+    ``peek`` the cached document itself (read-only, cheap: what snapshots are keyed on)."""
+
+    def __init__(self, path: Path, table: str) -> None:
+        self.path = Path(path)
+        self._table = TinyDB(self.path, storage=AtomicJSONStorage).table(table)
+        # TinyDB rewrites the whole file on each write: serialise writers (the loop and threads).
+        self._lock = threading.RLock()
+        self._cache: tuple[Signature, dict[int, dict]] | None = None
+
+    def _all(self) -> dict[int, dict]:
+        sig = signature(self.path)
+        cache = self._cache
+        if cache is not None and cache[0] == sig:
+            return cache[1]
+        with self._lock:
+            # A change between the stat and the read leaves newer content under an older
+            # signature, which only means one more read next time.
+            docs = {d.doc_id: dict(d) for d in self._table.all()}
+            self._cache = (sig, docs)
+        return docs
+
+    def peek(self, doc_id: int) -> dict | None:
+        return self._all().get(doc_id)
+
+    def get(self, doc_id: int) -> dict:
+        return copy.deepcopy(self._all().get(doc_id) or {})
+
+    def put(self, doc_id: int, doc: dict) -> dict:
+        """Write one document (the whole file is replaced atomically); returns the cached copy."""
+        doc = copy.deepcopy(doc)
+        with self._lock:
+            before = signature(self.path)
+            self._table.upsert(Document(doc, doc_id=doc_id))
+            cache = self._cache
+            if cache is not None and cache[0] == before:
+                self._cache = (signature(self.path), {**cache[1], doc_id: doc})
+            else:
+                self._cache = None
+        return doc
+
+    def remove(self, doc_id: int) -> None:
+        with self._lock:
+            before = signature(self.path)
+            if self._table.contains(doc_id=doc_id):
+                self._table.remove(doc_ids=[doc_id])
+            cache = self._cache
+            if cache is not None and cache[0] == before:
+                self._cache = (signature(self.path), {k: v for k, v in cache[1].items() if k != doc_id})
+            else:
+                self._cache = None
+
+
+def overwrite_in_place(path: Path, data: bytes) -> None:
+    """Write ``data`` over an existing file's first bytes and cut it there. Needs no new disk
+    block for a file that already has one (a full disk cannot refuse it), but is not atomic:
+    only for a record whose loss is acceptable and which readers check (JSON that parses)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

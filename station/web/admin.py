@@ -1,0 +1,256 @@
+"""The admin page (信息管理员, usually from a phone on the village LAN).
+
+Routes::
+
+    GET  /admin                  PIN login, then: today's and this month's figures, sync status with
+                                 progress, failures and their reasons, storage, per-course
+                                 availability, study sessions, logbook, five-ones self-check, notices
+    POST /admin/login, /admin/logout, /admin/sync
+    POST /admin/session/start    topic, facilitator, headcount (1-9999) and an optional roll of names
+    POST /admin/session/end
+    POST /admin/logbook          one logbook entry
+    POST /admin/fives            the five-ones self-check
+
+Logins (right or wrong) are recorded in the journal; a wrong PIN never says what was wrong.
+
+Sessions (``station.web.guard``) are random tokens kept in memory (a restart logs everyone out)
+and sent back as an HttpOnly, SameSite=Strict cookie. A wrong PIN costs ``failure_delay_s`` and
+counts against the client's address; ``max_failures`` within ``window_s`` locks that address out
+(429) until the oldest failure leaves the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from station import i18n
+from station.errors import InputError, StoreError
+from station.format import china_time, minutes, size
+from station.model import MirrorHealth, moment
+from station.records.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT
+from station.web.admin_view import FIVES_HINTS, FIVES_LABELS, figures_view, mirrors_view, player_label, sync_view
+from station.web.keys import ADMIN, ATTENDANCE, CONFIG, STORE, SYNC_NOW
+from station.web.responses import render, see_other, translator
+from station.web.views import category_name, media_missing, now_china, summary_view
+
+log = logging.getLogger(__name__)
+
+COOKIE = "yj_admin"
+
+routes = web.RouteTableDef()
+
+
+
+
+
+# ---- handlers ----------------------------------------------------------------------------------
+
+
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _logged_in(request: web.Request) -> bool:
+    return request.app[ADMIN].valid(request.cookies.get(COOKIE))
+
+
+def _admin_only(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """A POST that needs a logged-in administrator (anyone else goes to the PIN page)."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if not _logged_in(request):
+            return see_other("/admin")
+        return await handler(request)
+
+    return checked
+
+
+async def _refused(request: web.Request, section: str, exc: InputError, form: dict | None = None) -> web.Response:
+    """The admin page again, with what was wrong beside the form that said it (400)."""
+    _ = translator(request)
+    return await _admin_page(request, {section: _(exc.message, **exc.params)}, form, status=400)
+
+
+async def _journal(record, *args) -> None:
+    """Journal a login or close silent plays — but a full disk must not lock the administrator
+    out of the page that says the disk is full: the failure is logged and the page goes on."""
+    try:
+        await asyncio.to_thread(record, *args)
+    except StoreError as exc:
+        log.warning("admin page: %s", exc)
+
+
+def _login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    return render(request, "admin_login.html", {"error": error, "languages": _languages(request)}, status=status)
+
+
+def _languages(request: web.Request) -> list[dict]:
+    here = translator(request).tag
+    return [{"tag": t, "label": label, "current": t == here} for t, label in i18n.LABELS.items()]
+
+
+async def _admin_page(request: web.Request, errors: dict[str, str] | None = None, form: dict | None = None,
+                      status: int = 200) -> web.Response:
+    _ = translator(request)
+    config, store, att = request.app[CONFIG], request.app[STORE], request.app[ATTENDANCE]
+    disk = await asyncio.to_thread(store.disk_usage)
+    await _journal(att.sweep)  # plays whose TV went silent count in the figures
+    today, month = await asyncio.to_thread(att.figures)
+    sessions = await asyncio.to_thread(att.month_sessions)
+    logbook = await asyncio.to_thread(att.logbook, 20)
+    installed = store.installed_set()
+    mirrors = store.mirrors()
+    now = now_china()
+    first = now.date().replace(day=1)
+    views = await asyncio.to_thread(att.notice_views, first, now.date())
+    courses, missing = [], []
+    for c in installed.courses:
+        gone = media_missing(request, c)
+        courses.append({"id": c.id, "title": c.title, "label": category_name(request, c.category),
+                        "minutes": minutes(c.duration_s),
+                        "kind": _("audio") if c.kind == "audio" else _("video"), "missing": gone})
+        if gone:
+            missing.append(c.title)
+    sync = sync_view(_, store.sync_status())
+    for title in missing:
+        sync["failures"].append(_("%(title)s: the media file is missing from this box. Press \"Sync now\" to download it again.", title=title))
+    fives = att.fives()
+    current = att.current_session()
+    return render(
+        request,
+        "admin.html",
+        {
+            "player_label": player_label(config.player),
+            "sync": sync,
+            "sync_requested": request.app[SYNC_NOW].is_set() or request.query.get("sync") == "requested",
+            "courses": courses,
+            "missing": len(missing),
+            "mirrors": mirrors_view([(m, mirrors.get(m, MirrorHealth())) for m in config.mirrors]),
+            "disk": {"media": size(disk.media_bytes), "files": disk.media_files, "free": size(disk.free_bytes)},
+            "today": figures_view(_, today),
+            "month": figures_view(_, month),
+            "current": summary_view(_, current) if current else None,
+            "sessions": [summary_view(_, s) for s in sessions],
+            "logbook": [{"when": china_time(moment(e.get("ts"))), "text": e.get("text", ""), "author": e.get("author", "")}
+                        for e in logbook],
+            "fives": [{"key": k, "label": _(FIVES_LABELS[k]), "hint": _(FIVES_HINTS[k]),
+                       "ok": bool(fives.get(k, {}).get("ok")), "note": fives.get(k, {}).get("note", "")} for k in FIVES],
+            "fives_checked": china_time(moment(fives.get("checked"))) if fives else "",
+            "notices": [{"title": n.title, "body": n.body, "until": china_time(n.valid_until) if n.valid_until else "",
+                         "views": views.get(n.id, 0)} for n in installed.notices_in_force(now)],
+            "errors": errors or {},
+            "form": form or {},
+            "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
+            "facilitator": fives.get("administrator", {}).get("note", ""),
+            "languages": _languages(request),
+            "saved": request.query.get("saved", ""),
+        },
+        status=status,
+    )
+
+
+@routes.get("/admin", name="admin")
+async def admin(request: web.Request) -> web.Response:
+    if not _logged_in(request):
+        return _login_page(request)
+    return await _admin_page(request)
+
+
+@routes.post("/admin/login", name="admin_login")
+async def login(request: web.Request) -> web.StreamResponse:
+    guard, client = request.app[ADMIN], _client(request)
+    _ = translator(request)
+    att = request.app[ATTENDANCE]
+    wait_s = guard.locked_for_s(client)
+    if wait_s > 0:
+        raise web.HTTPTooManyRequests(
+            text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
+            headers={"Retry-After": str(math.ceil(wait_s))},
+        )
+    form = await request.post()
+    pin = str(form.get("pin", "")).strip()
+    if guard.check_pin(pin):
+        await _journal(att.admin_login, True, client)
+        resp = see_other("/admin")
+        resp.set_cookie(
+            COOKIE, guard.new_session(client), path="/admin", httponly=True, samesite="Strict",
+            max_age=int(guard.session_ttl_s),
+        )
+        return resp
+    guard.record_failure(client)
+    await _journal(att.admin_login, False, client)
+    await asyncio.sleep(guard.failure_delay_s)
+    left = guard.tries_left(client)
+    if left:
+        error = _("The PIN is not right. %(n)d more tries.", n=left)
+    else:
+        error = _("The PIN is not right. Please try again in a few minutes.")
+    return _login_page(request, error, status=403)
+
+
+@routes.post("/admin/logout", name="admin_logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    request.app[ADMIN].end(request.cookies.get(COOKIE))
+    resp = see_other("/admin")
+    resp.del_cookie(COOKIE, path="/admin")
+    return resp
+
+
+@routes.post("/admin/sync", name="admin_sync")
+@_admin_only
+async def sync_now(request: web.Request) -> web.StreamResponse:
+    request.app[SYNC_NOW].set()
+    return see_other("/admin?sync=requested")
+
+
+@routes.post("/admin/session/start", name="admin_session_start")
+@_admin_only
+async def start_session(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    fields = {k: str(form.get(k, "")) for k in ("topic", "facilitator", "headcount", "names")}
+    try:
+        await asyncio.to_thread(request.app[ATTENDANCE].start_session, fields["topic"], fields["facilitator"],
+                                fields["headcount"], fields["names"], "admin")
+    except InputError as exc:
+        return await _refused(request, "session", exc, fields)
+    return see_other("/admin?saved=session#sessions")
+
+
+@routes.post("/admin/session/end", name="admin_session_end")
+@_admin_only
+async def end_session(request: web.Request) -> web.StreamResponse:
+    try:
+        s = await asyncio.to_thread(request.app[ATTENDANCE].end_session)
+    except InputError as exc:
+        return await _refused(request, "session", exc)
+    return see_other(f"/admin?saved=ended&session={s['id']}#sessions")
+
+
+@routes.post("/admin/logbook", name="admin_logbook")
+@_admin_only
+async def logbook(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    att = request.app[ATTENDANCE]
+    author = str(att.fives().get("administrator", {}).get("note") or "")
+    try:
+        await asyncio.to_thread(att.write_log, str(form.get("text", "")), author)
+    except InputError as exc:
+        return await _refused(request, "logbook", exc, {"text": str(form.get("text", ""))})
+    return see_other("/admin?saved=logbook#logbook")
+
+
+@routes.post("/admin/fives", name="admin_fives")
+@_admin_only
+async def fives(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    answers = {k: {"ok": form.get(f"{k}_ok") == "on", "note": str(form.get(f"{k}_note", ""))} for k in FIVES}
+    await asyncio.to_thread(request.app[ATTENDANCE].save_fives, answers)
+    return see_other("/admin?saved=fives#fives")
+

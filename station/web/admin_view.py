@@ -1,0 +1,113 @@
+"""What the admin page shows, as plain values: the sync record with its progress bar, the last
+error and since when, what is still to come, each mirror's health, the figures, the five-ones
+labels (pure; the template only prints these). Times are China time. ``_`` is the request's
+translator (``station.i18n``)."""
+
+from __future__ import annotations
+
+from players import ProfileError, profile
+from station.format import china_time, duration, size
+from station.i18n import N_, Gettext
+from station.model import MirrorHealth, SyncStatus
+
+_STATES = {
+    "ok": (N_("OK"), "ok"),
+    "partial": (N_("Incomplete"), "bad"),
+    "failed": (N_("Failed"), "bad"),
+    "running": (N_("Syncing"), "busy"),
+}
+_COURSE_STATES = {
+    "queued": N_("queued"),
+    "downloading": N_("downloading"),
+    "failed": N_("failed"),
+}
+FIVES_LABELS = {
+    "place": N_("A fixed place"),
+    "equipment": N_("A set of equipment"),
+    "administrator": N_("One information administrator"),
+    "rules": N_("A set of management rules"),
+    "assessment": N_("A set of assessment methods"),
+}
+FIVES_HINTS = {
+    "place": N_("Address or room, e.g. village committee meeting room"),
+    "equipment": N_("TV, set-top box or mini-PC, broadband"),
+    "administrator": N_("Name and phone of the administrator"),
+    "rules": N_("Where the rules are posted"),
+    "assessment": N_("How use is assessed, e.g. monthly review"),
+}
+
+
+def sync_view(_: Gettext, status: SyncStatus) -> dict:
+    msg, css = _STATES.get(status.state, (N_("Never synced"), "none"))
+    rows = [(_("Last attempt"), china_time(status.last_attempt)), (_("Last success"), china_time(status.last_success))]
+    if status.index_version is not None:
+        rows.append((_("Content version"), str(status.index_version)))
+    if status.courses_installed is not None or status.courses_total is not None:
+        rows.append((_("Courses"), _("%(done)s installed of %(total)s", done=_number(status.courses_installed),
+                                     total=_number(status.courses_total))))
+    if status.bytes_downloaded is not None:
+        rows.append((_("Downloaded"), size(status.bytes_downloaded)))
+    if status.mirror:
+        rows.append((_("Content source"), status.mirror))
+    done, total, in_bytes = status.fraction()
+    prog = status.progress
+    bar = None
+    if total:
+        detail = (_("%(done)s of %(total)s", done=size(done), total=size(total)) if in_bytes
+                  else _("%(done)d of %(total)d courses", done=int(done), total=int(total)))
+        if status.running and prog and prog.rate_bytes_per_s:
+            detail += " · " + _("%(rate)s/s", rate=size(prog.rate_bytes_per_s))
+        if status.running and prog and prog.eta_s:
+            detail += " · " + _("about %(left)s left", left=duration(_, prog.eta_s))
+        bar = {"pct": int(100 * done / total), "detail": detail}
+    if status.running and prog and prog.current:
+        rows.append((_("Downloading now"), prog.current))
+    if status.next_window:
+        rows.append((_("Next download window"), china_time(status.next_window, seconds=False)))
+    if status.space_needed_bytes:
+        rows.append((_("Space still needed"), size(status.space_needed_bytes)))
+    pending = [{"title": c.title, "state": _(_COURSE_STATES.get(c.state, N_("waiting"))), "reason": c.reason,
+                "bad": c.state == "failed"} for c in status.courses if c.state != "have"]
+    failures = list(status.failures)
+    error = status.last_error or ""
+    if error and failures and error == "; ".join(failures):
+        error = ""  # the list below says the same, line by line
+    return {
+        "label": _(msg),
+        "css": css,
+        "running": status.running,
+        "rows": rows,
+        "bar": bar,
+        "error": "" if status.running else error,
+        "error_since": china_time(status.error_since, seconds=False) if status.last_error and status.error_since else "",
+        "failures": failures,
+        "pending": pending,
+    }
+
+
+def mirrors_view(mirrors: list[tuple[str, MirrorHealth]]) -> list[dict]:
+    """Each configured mirror: when it last worked, and its last error with the time."""
+    return [{"url": url, "success": china_time(h.last_success), "error": h.last_error or "",
+             "error_at": china_time(h.last_error_at)} for url, h in mirrors]
+
+
+def _number(n: int | None) -> str:
+    return "—" if n is None else str(n)
+
+
+def player_label(name: str) -> str:
+    try:
+        return f"{profile(name).label}（{name}）"
+    except ProfileError:
+        return name
+
+
+def figures_view(_, f) -> list[tuple[str, str]]:
+    return [
+        (_("Study sessions"), str(f.sessions)),
+        (_("Person-times"), _("%(total)d (sessions %(s)d, individual %(i)d)", total=f.person_times,
+                              s=f.session_person_times, i=f.individual_plays)),
+        (_("Hours watched"), f"{f.hours:.1f}"),
+        (_("Lessons completed"), _("%(done)d of %(plays)d plays", done=f.completed, plays=f.plays)),
+        (_("Wrong admin PINs"), str(f.failed_logins)),
+    ]

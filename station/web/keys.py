@@ -1,0 +1,27 @@
+r"""Every piece of state the station's web app keeps, as typed ``web.AppKey``\s (one module, so
+the page modules and the daemon import keys, never each other's globals).
+
+``SYNC_NOW`` is an ``asyncio.Event`` the sync loop waits on and the admin page's "sync now" sets.
+``ATTENDANCE`` holds the local attendance records; ``CHANNEL_PLAYED`` the programme keys this
+box has already started in channel mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import jinja2
+from aiohttp import web
+
+from station.config import StationConfig
+from station.records.attendance import Attendance
+from station.store import Store
+from station.web.guard import AdminGuard
+
+CONFIG = web.AppKey("config", StationConfig)
+STORE = web.AppKey("store", Store)
+SYNC_NOW = web.AppKey("sync_now", asyncio.Event)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+ATTENDANCE = web.AppKey("attendance", Attendance)
+ADMIN = web.AppKey("admin", AdminGuard)
+CHANNEL_PLAYED = web.AppKey("channel_played", set)

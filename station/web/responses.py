@@ -1,0 +1,113 @@
+"""How a request becomes a response: the viewer's language, ``render`` (jinja2, autoescaped, in
+that language) and the one error middleware (JSON under ``/api/``, a page elsewhere; an
+unexpected exception is logged with its traceback and becomes a 500 page, never a blank).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from station import i18n
+from station.i18n import N_
+from station.web.keys import CONFIG, TEMPLATES
+
+log = logging.getLogger(__name__)
+
+LANG_COOKIE = "yj_lang"
+
+# Titles for the error page, by HTTP status (msgids); anything else gets the generic one.
+_ERROR_TITLES = {
+    400: N_("That request was not right"),
+    401: N_("Please log in"),
+    403: N_("Not allowed"),
+    404: N_("This page cannot be found"),
+    405: N_("That is not possible here"),
+    413: N_("That is too large"),
+    429: N_("Too many attempts"),
+}
+_ERROR_HINTS = {
+    404: N_("This page or course does not exist. It may have been removed, or it has not finished syncing yet."),
+    429: N_("Please try again in a few minutes."),
+}
+_GENERIC_ERROR = N_("Something went wrong")
+_GENERIC_HINT = N_("Please try again later. If this keeps happening, tell the station administrator.")
+
+
+def language(request: web.Request) -> str:
+    """The viewer's language: the ``yj_lang`` cookie, else ``[ui] language`` from station.toml."""
+    default = i18n.normalise(request.app[CONFIG].language)
+    cookie = request.cookies.get(LANG_COOKIE)
+    return i18n.normalise(cookie, default) if cookie else default
+
+
+def translator(request: web.Request) -> i18n.Translator:
+    """``_`` for this request (catalogues are compiled once per language and cached)."""
+    return i18n.Translator(language(request))
+
+
+def render(
+    request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
+) -> web.Response:
+    """Render a jinja2 template (autoescaped) to an HTML response, in the viewer's language."""
+    env = request.app[TEMPLATES]
+    _ = translator(request)
+    ctx: dict[str, Any] = {"station": request.app[CONFIG], "_": _, "lang": _.tag, "path": request.path_qs}
+    ctx.update(context or {})
+    html = env.get_template(template).render(ctx)
+    # Pages change as the viewer watches (continue watching, resume buttons, sessions): Back must
+    # fetch them again rather than show a cached copy.
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _detail(exc: web.HTTPException) -> str:
+    """The message a handler put in the exception (``text=``), not aiohttp's default ``"404: Not Found"``."""
+    text = exc.text or ""
+    if not text or text.startswith(f"{exc.status}:"):
+        return ""
+    return text
+
+
+def error_response(
+    request: web.Request, status: int, detail: str, headers: Mapping[str, str] | None = None
+) -> web.StreamResponse:
+    keep = {k: v for k, v in (headers or {}).items() if k.lower() not in ("content-type", "content-length")}
+    _ = translator(request)
+    title = _(_ERROR_TITLES.get(status, _GENERIC_ERROR))
+    if request.path.startswith("/api/"):
+        body = {"error": detail or title, "status": status}
+        return web.json_response(body, status=status, headers=keep)
+    hint = detail or _(_ERROR_HINTS.get(status) or _GENERIC_HINT)
+    if request.path.startswith("/admin"):
+        home, home_label = "/admin", _("Back to the admin page")
+    else:
+        home, home_label = "/", _("Back to the home page")
+    ctx = {"status": status, "title": title, "hint": hint, "home": home, "home_label": home_label}
+    resp = render(request, "error.html", ctx, status=status)
+    resp.headers.update(keep)
+    return resp
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The one place errors become responses: JSON under /api/, a page in the viewer's language elsewhere."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:  # redirects and 304s are not errors
+            raise
+        return error_response(request, exc.status, _detail(exc), exc.headers)
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path_qs)
+        return error_response(request, 500, "")
+
+
+def see_other(location: str) -> web.Response:
+    """303 to ``location`` (after a POST, or a key that opens another page)."""
+    return web.Response(status=303, headers={"Location": location})

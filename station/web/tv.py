@@ -1,0 +1,150 @@
+"""The TV page (10-foot UI, remote control): home, categories, courses, schedule, notices.
+
+Routes::
+
+    GET  /                      home: notices ticker, continue watching, today's programmes,
+                                numbered category shelves, sync indicator, study-session banner
+    GET  /go/{n}                digit key n: the n-th category on the home page
+    GET  /category/{id}         one category's courses
+    GET  /course/{id}           a course: poster, description, play / continue, its episodes
+    GET  /continue              yellow key: the most recent lesson, from where it stopped
+    GET  /schedule              programme schedule, today and the coming week (blue key)
+    GET  /notice/{id}           one notice in full (counted as viewed)
+
+The player and its API are in ``station.web.player``; the TV's study-session pages in
+``station.web.study``. Server-rendered and usable as plain links; ``static/tv.js`` adds the
+remote-control focus, key map, channel-mode countdown and the player. What the pages compute
+from the installed set is in ``station.web.tv_view``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from aiohttp import web
+
+from station.format import clock, minutes
+from station.web import tv_view
+from station.web.keys import ATTENDANCE, STORE
+from station.web.responses import render, see_other, translator
+from station.web.views import course_or_404, media_missing, now_china, tv_context
+
+CONTINUE_TILES = 4
+HOME_PROGRAMMES = 3  # today's programmes on the home page; the blue key shows them all
+
+routes = web.RouteTableDef()
+
+
+def _programme_rows(programmes: list[tv_view.Programme], now) -> list[dict]:
+    return [{"hhmm": p.hhmm, "course": p.course, "title": p.title, "installed": p.installed,
+             "past": p.start < now - timedelta(minutes=1)} for p in programmes]
+
+
+@routes.get("/", name="home")
+async def home(request: web.Request) -> web.Response:
+    installed, att = request.app[STORE].installed_set(), request.app[ATTENDANCE]
+    now = now_china()
+    points = att.resume_points()
+    recent = sorted((p for p in points.items() if installed.course(p[0])), key=lambda p: p[1].get("updated", 0), reverse=True)
+    resume = []
+    for cid, p in recent[:CONTINUE_TILES]:
+        c = installed.course(cid)
+        pos = float(p.get("position_s", 0))
+        pct = int(100 * pos / c.duration_s) if c.duration_s else 0
+        resume.append({"course": c, "pct": max(1, min(99, pct)), "at": clock(pos)})
+    notices = installed.notices_in_force(now)
+    for n in notices:
+        await asyncio.to_thread(att.notice_view, n.id, "ticker")
+    todays = tv_view.today(installed, now)
+    upcoming = [p for p in todays if p.start >= now - timedelta(minutes=1)]
+    programmes = upcoming[:HOME_PROGRAMMES] or todays[-HOME_PROGRAMMES:]
+    ctx = tv_context(request)
+    ctx.update({
+        "shelves": tv_view.shelves(installed.courses),
+        "resume": resume,
+        "notices": notices,
+        "programmes": _programme_rows(programmes, now),
+        "more_programmes": len(programmes) > HOME_PROGRAMMES,
+        "has_courses": bool(installed.courses),
+    })
+    return render(request, "home.html", ctx)
+
+
+@routes.get("/go/{n}", name="go_category")
+async def go_category(request: web.Request) -> web.StreamResponse:
+    try:
+        n = int(request.match_info["n"])
+    except ValueError:
+        n = 0
+    order = tv_view.category_order(request.app[STORE].installed_set().courses)
+    if not 1 <= n <= len(order):
+        _ = translator(request)
+        raise web.HTTPNotFound(text=_("There is no category %(n)d. The numbers are shown beside each category on the home page.", n=n))
+    return see_other(f"/category/{order[n - 1]}")
+
+
+@routes.get("/continue", name="continue_watching")
+async def continue_watching(request: web.Request) -> web.StreamResponse:
+    """Yellow key: the lesson watched most recently, from where it stopped (home if none)."""
+    installed = request.app[STORE].installed_set()
+    points = request.app[ATTENDANCE].resume_points()
+    recent = sorted((cid for cid in points if installed.course(cid)), key=lambda cid: points[cid].get("updated", 0))
+    return see_other(f"/play/{recent[-1]}" if recent else "/")
+
+
+@routes.get("/category/{id}", name="category")
+async def category(request: web.Request) -> web.Response:
+    cid = request.match_info["id"]
+    found = tv_view.shelves([c for c in request.app[STORE].installed_set().courses if c.category == cid], row=None)
+    if not found and cid not in tv_view.KNOWN:
+        _ = translator(request)
+        raise web.HTTPNotFound(text=_("There is no such category."))
+    shelf = found[0] if found else tv_view.Shelf(0, cid, (), 0)
+    ctx = tv_context(request)
+    ctx["shelf"] = shelf
+    return render(request, "category.html", ctx)
+
+
+@routes.get("/course/{id}", name="course")
+async def course(request: web.Request) -> web.Response:
+    c = course_or_404(request)
+    resume_s = request.app[ATTENDANCE].resume_at(c.id, c.duration_s)
+    ctx = tv_context(request)
+    ctx.update({
+        "course": c,
+        "minutes": minutes(c.duration_s),
+        "resume": clock(resume_s) if resume_s else "",
+        "episodes": tv_view.episodes(request.app[STORE].installed_set().courses, c.id),
+        "missing": media_missing(request, c),
+    })
+    return render(request, "course.html", ctx)
+
+
+@routes.get("/schedule", name="schedule")
+async def schedule(request: web.Request) -> web.Response:
+    installed = request.app[STORE].installed_set()
+    now = now_china()
+    day0 = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = []
+    for i in range(7):
+        start = day0 + timedelta(days=i)
+        items = tv_view.programmes(installed, start, start + timedelta(days=1))
+        if items:
+            days.append({"date": start, "offset": i, "first": not days, "programmes": _programme_rows(items, now)})
+    ctx = tv_context(request)
+    ctx["days"] = days
+    return render(request, "schedule.html", ctx)
+
+
+@routes.get("/notice/{id}", name="notice")
+async def notice(request: web.Request) -> web.Response:
+    nid = request.match_info["id"]
+    found = [n for n in request.app[STORE].installed_set().notices_in_force(now_china()) if n.id == nid]
+    if not found:
+        _ = translator(request)
+        raise web.HTTPNotFound(text=_("This notice is no longer shown."))
+    await asyncio.to_thread(request.app[ATTENDANCE].notice_view, nid, "page")
+    ctx = tv_context(request)
+    ctx["notice"] = found[0]
+    return render(request, "notice.html", ctx)

@@ -1,0 +1,167 @@
+"""What the TV pages show, computed from the installed set (pure: no I/O, no clock reads; the
+page modules pass ``now``).
+
+Shelves by category, series and episodes, the programme schedule, the next programme for
+channel mode and the small sync indicator.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from catalogue.categories import CATEGORIES
+from playlists.schedule import CHINA
+from station.format import china_hhmm
+from station.i18n import N_
+from station.model import InstalledCourse, InstalledSet, SyncStatus
+
+HOME_ROW_TILES = 4  # tiles across a 1280×720 screen; a longer shelf ends in a "more" tile
+COUNTDOWN_S = 60  # channel mode: the countdown shows this long before a programme starts
+LATE_START_S = 30  # …and a programme that started this recently still starts on a TV just turned on
+
+KNOWN = [c.id for c in CATEGORIES]
+_EPISODE_TITLE = re.compile(r"^(.*?)\s*第\s*(\d{1,4})\s*[集讲课期]$")
+
+
+@dataclass(frozen=True)
+class Shelf:
+    number: int  # the digit key that opens it (1-9), 0 for none
+    category: str
+    courses: tuple[InstalledCourse, ...]  # the tiles shown
+    total: int  # courses in the category
+
+    @property
+    def more(self) -> bool:
+        return self.total > len(self.courses)
+
+
+def category_order(courses: tuple[InstalledCourse, ...] | list[InstalledCourse]) -> list[str]:
+    """Categories that have courses, in catalogue order (unknown ones last, by first appearance)."""
+    present: list[str] = []
+    for c in courses:
+        if c.category not in present:
+            present.append(c.category)
+    return [cid for cid in KNOWN if cid in present] + [cid for cid in present if cid not in KNOWN]
+
+
+def shelves(courses: tuple[InstalledCourse, ...] | list[InstalledCourse], row: int | None = HOME_ROW_TILES) -> list[Shelf]:
+    """Courses grouped by category. With ``row``, a shelf longer than ``row`` shows ``row - 1``
+    tiles and a "more" tile. Shelves 1-9 are numbered for the digit keys."""
+    out = []
+    for n, cid in enumerate(category_order(courses), start=1):
+        items = [c for c in courses if c.category == cid]
+        shown = items if row is None or len(items) <= row else items[: row - 1]
+        out.append(Shelf(n if n <= 9 else 0, cid, tuple(shown), len(items)))
+    return out
+
+
+# ---- series and episodes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Episode:
+    id: str
+    title: str
+    episode: int
+
+
+def series_of(course: InstalledCourse) -> tuple[str, int] | None:
+    """(series, episode) from the course's ``series``/``episode``, else from a title like
+    "雨季养鹅 第2集" (how ``headend ingest`` names several files under one title)."""
+    if course.series:
+        return course.series, course.episode or 0
+    m = _EPISODE_TITLE.match(course.title)
+    if m and m.group(1):
+        return m.group(1), int(m.group(2))
+    return None
+
+
+def episodes(courses: tuple[InstalledCourse, ...], course_id: str) -> list[Episode]:
+    """The episodes of the course's series in order (empty when the course is not in a series)."""
+    me = next((c for c in courses if c.id == course_id), None)
+    key = series_of(me) if me else None
+    if me is None or key is None:
+        return []
+    eps = [(k[1], c) for c in courses if (k := series_of(c)) and k[0] == key[0] and c.category == me.category]
+    if len(eps) < 2:
+        return []
+    eps.sort(key=lambda e: (e[0], e[1].title))
+    return [Episode(c.id, c.title, n) for n, c in eps]
+
+
+def episode_of(courses: tuple[InstalledCourse, ...], course_id: str) -> Episode | None:
+    return next((e for e in episodes(courses, course_id) if e.id == course_id), None)
+
+
+def next_episode(courses: tuple[InstalledCourse, ...], course_id: str) -> Episode | None:
+    eps = episodes(courses, course_id)
+    ids = [e.id for e in eps]
+    if course_id in ids and ids.index(course_id) + 1 < len(ids):
+        return eps[ids.index(course_id) + 1]
+    return None
+
+
+# ---- programme schedule (channel mode) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Programme:
+    start: datetime
+    course: str
+    title: str
+    installed: bool
+    playlist: str
+
+    @property
+    def key(self) -> str:
+        return f"{int(self.start.timestamp())}-{self.course}"
+
+    @property
+    def hhmm(self) -> str:
+        return china_hhmm(self.start)
+
+
+def programmes(installed: InstalledSet, start: datetime, end: datetime) -> list[Programme]:
+    """Every scheduled programme in [start, end) across the installed playlists, by time."""
+    out = []
+    for pl in installed.playlists:
+        for occ in pl.schedule.occurrences(start, end):
+            c = installed.course(occ.course)
+            out.append(Programme(occ.start, occ.course, c.title if c else occ.course, c is not None, pl.name))
+    out.sort(key=lambda p: (p.start, p.course))
+    return out
+
+
+def today(installed: InstalledSet, now: datetime) -> list[Programme]:
+    day = now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0)
+    return programmes(installed, day, day + timedelta(days=1))
+
+
+def next_programme(installed: InstalledSet, now: datetime, played: set[str] | frozenset = frozenset()) -> Programme | None:
+    """The next installed programme that has not started more than LATE_START_S ago and has not
+    been played yet, within the coming day."""
+    for p in programmes(installed, now - timedelta(seconds=LATE_START_S), now + timedelta(days=1)):
+        if p.installed and p.key not in played:
+            return p
+    return None
+
+
+# ---- the sync indicator ------------------------------------------------------------------------
+
+
+def indicator(status: SyncStatus, has_courses: bool) -> tuple[str, str, dict]:
+    """(css class, msgid, params) for the TV's small sync/offline indicator."""
+    if status.running:
+        done, total, _ = status.fraction()
+        if total:
+            return "busy", N_("Updating %(pct)d%%"), {"pct": int(100 * done / total)}
+        return "busy", N_("Updating"), {}
+    if status.state == "failed":
+        if has_courses:
+            return "off", N_("Offline: downloaded lessons still play"), {}
+        return "off", N_("Offline"), {}
+    if status.state in ("ok", "partial") or status.last_success:
+        return "ok", N_("Up to date"), {}
+    return "none", N_("Not synced yet"), {}

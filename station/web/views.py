@@ -1,0 +1,92 @@
+"""Display helpers every page module shares: the clock the TV trusts, category names in the
+viewer's language, what every TV page shows around its content (sync indicator, study session,
+next programme), a course or a 404, and a study session as the summary and the admin list show
+it. Views turn store records into what templates print, so templates hold no logic beyond loops.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from catalogue.categories import CATEGORIES, category_label
+from playlists.schedule import CHINA
+from station.format import china_hhmm, clock, duration
+from station.i18n import Gettext
+from station.model import InstalledCourse, moment
+from station.web import tv_view
+from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
+from station.web.responses import translator
+
+_EN = {c.id: c.label_en for c in CATEGORIES}
+
+
+def now_china() -> datetime:
+    return datetime.now(CHINA)
+
+
+def media_url(repo_path: str | None) -> str:
+    """The URL of a store file: repository path ``media/ab/<sha>.mp4`` is served at ``/media/ab/<sha>.mp4``."""
+    if not repo_path:
+        return ""
+    return "/" + repo_path.lstrip("/")
+
+
+def category_name(request: web.Request, cid: str) -> str:
+    return _EN.get(cid, cid) if translator(request).tag == "en" else category_label(cid)
+
+
+def media_missing(request: web.Request, course: InstalledCourse) -> bool:
+    return not request.app[STORE].has_file(course.media)
+
+
+def course_or_404(request: web.Request, course_id: str | None = None) -> InstalledCourse:
+    course = request.app[STORE].course(course_id or request.match_info["id"])
+    if course is None:
+        _ = translator(request)
+        raise web.HTTPNotFound(text=_("This course was not found. It may have been removed, or it has not finished syncing yet."))
+    return course
+
+
+def tv_context(request: web.Request, *, channel: bool = True) -> dict[str, Any]:
+    """What every TV page shows around its content: the sync indicator, the study session in
+    progress and, for channel mode, the next scheduled programme (with the server's clock, since
+    a set-top box's own clock is not to be trusted)."""
+    _ = translator(request)
+    store = request.app[STORE]
+    installed = store.installed_set()
+    css, msg, params = tv_view.indicator(store.sync_status(), bool(installed.courses))
+    ctx: dict[str, Any] = {
+        "indicator": {"css": css, "label": _(msg, **params)},
+        "session": request.app[ATTENDANCE].current_session(),
+        "programme": None,
+        "now_ms": int(time.time() * 1000),
+        "category_name": lambda cid: category_name(request, cid),
+    }
+    if channel:
+        p = tv_view.next_programme(installed, now_china(), request.app[CHANNEL_PLAYED])
+        if p is not None:
+            ctx["programme"] = {"course": p.course, "title": p.title, "key": p.key, "hhmm": p.hhmm,
+                                "start_ms": int(p.start.timestamp() * 1000)}
+    return ctx
+
+
+def summary_view(_: Gettext, s: dict) -> dict:
+    """A finished (or running) study session as the summary page and the admin list show it."""
+    started, ended = moment(s.get("started")), moment(s.get("ended"))
+    return {
+        "id": s.get("id", ""),
+        "topic": s.get("topic", ""),
+        "facilitator": s.get("facilitator") or _("the station administrator"),
+        "headcount": s.get("headcount", 0),
+        "names": s.get("names") or [],
+        "date": started.astimezone(CHINA).strftime("%Y-%m-%d") if started else "",
+        "started": china_hhmm(started) if started else "",
+        "ended": china_hhmm(ended) if ended else "",
+        "duration": duration(_, float(s.get("duration_s") or 0)),
+        "courses": [{"title": c.get("title", c.get("id")), "watched": clock(c.get("watched_s", 0))}
+                    for c in s.get("courses") or []],
+    }
