@@ -22,7 +22,7 @@ import json
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from playlists.canonical import canonical_json
 from playlists.errors import ExpiredError, FormatError, PinMismatch, RollbackError, SignatureError
@@ -76,7 +76,7 @@ class TrustState:
             seen = d.get("newest_timestamp")
             newest = datetime.fromisoformat(seen) if seen else None
             if newest is not None and newest.tzinfo is None:
-                newest = newest.replace(tzinfo=timezone.utc)
+                newest = newest.replace(tzinfo=UTC)
             added = tuple(PublicKey.from_base64(k) for k in _strings(d.get("added_keys"), "added_keys"))
             retired = frozenset(_strings(d.get("retired_keys"), "retired_keys"))
         except (AttributeError, TypeError, ValueError) as exc:  # SignatureError is a ValueError
@@ -95,7 +95,7 @@ def _strings(value: object, name: str) -> list[str]:
 def clock_floor(state: TrustState, box_now: datetime) -> datetime:
     """The earliest "now" the station believes: its clock, but never before the newest signed
     timestamp it has seen (a box with no battery boots in 1970)."""
-    box_now = box_now.astimezone(timezone.utc)
+    box_now = box_now.astimezone(UTC)
     return max(box_now, state.newest_timestamp) if state.newest_timestamp else box_now
 
 
@@ -121,7 +121,7 @@ def check_index(data: bytes, signature: bytes, keys: Sequence[PublicKey], state:
         )
     if index.version == state.highest_version and state.highest_sha256 and sha != state.highest_sha256:
         raise RollbackError(f"{INDEX_NAME}: version {index.version} seen before with different content")
-    box_now = now.astimezone(timezone.utc)
+    box_now = now.astimezone(UTC)
     if index.expires <= max(clock_floor(state, box_now), index.timestamp):
         hint = "the mirror serves an old copy, or the headend has not re-signed; ask county staff"
         if box_now > index.expires + timedelta(days=365):
@@ -165,7 +165,7 @@ def make_rotation(old: SecretKey, new: PublicKey, timestamp: datetime) -> tuple[
         "new_key": new.to_base64(),
         "new_key_id": new.id_hex,
         "previous_key_id": old.public_key.id_hex,
-        "timestamp": timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     })
     path = rotation_path(new.id_hex)
     return data, sign_repository_file(old, path, data, 1, timestamp)
