@@ -1,5 +1,6 @@
 """The repository format shared by the headend and the station: index and playlist models,
-canonical bytes, minisign-compatible signing and verification, and the trust rules.
+canonical bytes, minisign-compatible signing and verification, the trust rules, and the trusted
+set that holds the station's trust state (keys, highest version, clock floor) between files.
 
 Pure: no network, no event loop, no disk. Errors: see ``playlists.errors``.
 """
@@ -37,6 +38,7 @@ from playlists.trust import (
     rotation_path,
     sign_repository_file,
 )
+from playlists.trusted_set import TrustedSet
 
 __all__ = [
     "Audience",
@@ -62,6 +64,7 @@ __all__ = [
     "SecretKey",
     "SignatureError",
     "TrustState",
+    "TrustedSet",
     "canonical_json",
     "check_index",
     "check_pinned",

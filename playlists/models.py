@@ -8,6 +8,7 @@ lists its courses with, per player profile, the rendition file pinned by sha256 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,13 +43,20 @@ def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:
     return value
 
 
+def _optional(d: dict, key: str, typ: type, what: str) -> Any:
+    """``d[key]`` checked like ``_require``, or None when absent or null."""
+    return _require(d, key, typ, what) if d.get(key) is not None else None
+
+
 def load_json(data: bytes, what: str, max_bytes: int) -> dict:
     if len(data) > max_bytes:
         raise FormatError(f"{what}: {len(data)} bytes is over the {max_bytes}-byte limit")
     try:
         obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or a number of 5000 digits
         raise FormatError(f"{what}: not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise FormatError(f"{what}: nested too deeply to be a repository file") from exc
     if not isinstance(obj, dict):
         raise FormatError(f"{what}: expected a JSON object")
     return obj
@@ -161,7 +169,7 @@ class Index:
                     title=str(p.get("title", "")),
                     file=FileRef.from_dict(p, pw),
                     audience=Audience.from_dict(p.get("audience"), f"{pw}.audience"),
-                    priority=int(p.get("priority") or 0),
+                    priority=_optional(p, "priority", int, pw) or 0,
                     valid_from=parse_time(p["valid_from"], f"{pw}.valid_from") if p.get("valid_from") else None,
                     valid_until=parse_time(p["valid_until"], f"{pw}.valid_until") if p.get("valid_until") else None,
                 )
@@ -171,7 +179,8 @@ class Index:
             timestamp=parse_time(_require(d, "timestamp", str, what), f"{what}: timestamp"),
             expires=parse_time(_require(d, "expires", str, what), f"{what}: expires"),
             playlists=tuple(refs),
-            notices=tuple(Notice.from_dict(n, f"{what}: notices[{i}]") for i, n in enumerate(d.get("notices", []))),
+            notices=tuple(Notice.from_dict(n, f"{what}: notices[{i}]")
+                          for i, n in enumerate(_optional(d, "notices", list, what) or ())),
         )
 
 
@@ -198,6 +207,10 @@ class CourseEntry:
             course = Course.from_dict(d)
         except CatalogueError as exc:
             raise FormatError(f"{what}: {exc}") from exc
+        except (TypeError, AttributeError) as exc:  # a text field holding a number, a list, ...
+            raise FormatError(f"{what}: a course field has the wrong type ({exc})") from exc
+        if not math.isfinite(course.duration_s):
+            raise FormatError(f"{what}: duration_s must be a finite number of seconds")
         rends = _require(d, "renditions", dict, what)
         return cls(
             course=course,

@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from playlists.errors import FormatError
+from playlists.times import check_in_range
 
 try:
     from zoneinfo import ZoneInfo
@@ -85,12 +86,12 @@ class Schedule:
         if not isinstance(d, dict):
             raise FormatError(f"{what}: expected an object")
         slots, weekly = [], []
-        for i, s in enumerate(d.get("slots", []) or []):
+        for i, s in enumerate(_list(d.get("slots"), f"{what}.slots")):
             w = f"{what}.slots[{i}]"
             if not isinstance(s, dict) or not isinstance(s.get("course"), str):
                 raise FormatError(f"{w}: needs a course id")
             slots.append(Slot(course=s["course"], start=parse_local_datetime(s.get("start"), w)))
-        for i, r in enumerate(d.get("weekly", []) or []):
+        for i, r in enumerate(_list(d.get("weekly"), f"{what}.weekly")):
             w = f"{what}.weekly[{i}]"
             if not isinstance(r, dict) or not isinstance(r.get("course"), str):
                 raise FormatError(f"{w}: needs a course id")
@@ -122,6 +123,14 @@ class Schedule:
         return sorted(out, key=lambda o: (o.start, o.course))
 
 
+def _list(value: Any, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise FormatError(f"{what}: expected a list")
+    return value
+
+
 def parse_local_datetime(value: Any, what: str) -> datetime:
     """ISO 8601 date-time; without an offset it is China time."""
     if isinstance(value, datetime):
@@ -131,7 +140,9 @@ def parse_local_datetime(value: Any, what: str) -> datetime:
             dt = datetime.fromisoformat(str(value))
         except ValueError as exc:
             raise FormatError(f"{what}: {value!r} is not a date and time like 2026-11-23T19:30") from exc
-    return dt if dt.tzinfo else dt.replace(tzinfo=CHINA)
+    dt = dt if dt.tzinfo else dt.replace(tzinfo=CHINA)
+    check_in_range(dt, what)
+    return dt
 
 
 def _date(value: Any, what: str) -> date | None:

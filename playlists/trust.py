@@ -1,5 +1,6 @@
 """The trust rules a station applies to what a mirror hands it. Pure: bytes and state in, a
-verified object or a RepositoryError out (python-tuf's ``trusted_metadata_set`` is the model).
+verified object or a RepositoryError out. The rules are functions here; ``playlists.trusted_set``
+holds the state they need between calls (python-tuf's ``trusted_metadata_set`` is the model).
 
 Rules:
 * an index or playlist counts only with a valid ``ED`` signature by a trusted key;
@@ -19,12 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from playlists.errors import ExpiredError, PinMismatch, RollbackError, SignatureError
 from playlists.canonical import canonical_json
-from playlists.errors import FormatError
+from playlists.errors import ExpiredError, FormatError, PinMismatch, RollbackError, SignatureError
 from playlists.minisign import PublicKey, SecretKey, parse_trusted_comment, signer_key_id, verify
 from playlists.models import INDEX_NAME, FileRef, Index, Playlist, PlaylistRef
 
@@ -40,11 +41,62 @@ def sign_repository_file(key: SecretKey, path: str, data: bytes, version: int, t
 
 @dataclass(frozen=True)
 class TrustState:
-    """What the station remembers between runs (persisted, fsync'd, by the shell)."""
+    """What the station remembers between runs (persisted, fsync'd, by the shell): the highest
+    index version verified and its sha256, the newest signed timestamp seen, and the keys rotation
+    files added (public keys) and retired (key ids)."""
 
     highest_version: int = 0
     highest_sha256: str = ""
     newest_timestamp: datetime | None = None
+    added_keys: tuple[PublicKey, ...] = ()
+    retired_keys: frozenset[str] = frozenset()
+
+    def to_dict(self) -> dict:
+        """The JSON-ready form the station's store keeps (the same keys it has always kept)."""
+        return {
+            "highest_version": self.highest_version,
+            "highest_sha256": self.highest_sha256,
+            "newest_timestamp": self.newest_timestamp.isoformat() if self.newest_timestamp else None,
+            "added_keys": sorted(k.to_base64() for k in self.added_keys),
+            "retired_keys": sorted(self.retired_keys),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrustState:
+        """Read what ``to_dict`` wrote, or an older document without the key lists; a damaged
+        document is a FormatError naming the field."""
+        what = "the station's trust state"
+        try:
+            version = d.get("highest_version") or 0
+            if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+                raise ValueError(f"highest_version {version!r} is not a version number")
+            sha = d.get("highest_sha256") or ""
+            if not isinstance(sha, str):
+                raise ValueError("highest_sha256 is not text")
+            seen = d.get("newest_timestamp")
+            newest = datetime.fromisoformat(seen) if seen else None
+            if newest is not None and newest.tzinfo is None:
+                newest = newest.replace(tzinfo=UTC)
+            added = tuple(PublicKey.from_base64(k) for k in _strings(d.get("added_keys"), "added_keys"))
+            retired = frozenset(_strings(d.get("retired_keys"), "retired_keys"))
+        except (AttributeError, TypeError, ValueError) as exc:  # SignatureError is a ValueError
+            raise FormatError(f"{what}: {exc}; delete it to start over from [sync] trusted_keys") from exc
+        return cls(version, sha, newest, tuple(sorted(set(added), key=PublicKey.to_base64)), retired)
+
+
+def _strings(value: object, name: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} is not a list of strings")
+    return value
+
+
+def clock_floor(state: TrustState, box_now: datetime) -> datetime:
+    """The earliest "now" the station believes: its clock, but never before the newest signed
+    timestamp it has seen (a box with no battery boots in 1970)."""
+    box_now = box_now.astimezone(UTC)
+    return max(box_now, state.newest_timestamp) if state.newest_timestamp else box_now
 
 
 def _check_binding(comment: str, file_name: str, version: int, what: str) -> None:
@@ -56,7 +108,7 @@ def _check_binding(comment: str, file_name: str, version: int, what: str) -> Non
         )
 
 
-def check_index(data: bytes, signature: bytes, keys: list[PublicKey], state: TrustState, now: datetime) -> Index:
+def check_index(data: bytes, signature: bytes, keys: Sequence[PublicKey], state: TrustState, now: datetime) -> Index:
     """Verify index bytes and their signature; return the index or raise RepositoryError."""
     comment = verify(data, signature, keys, INDEX_NAME)
     index = Index.from_bytes(data)
@@ -69,12 +121,8 @@ def check_index(data: bytes, signature: bytes, keys: list[PublicKey], state: Tru
         )
     if index.version == state.highest_version and state.highest_sha256 and sha != state.highest_sha256:
         raise RollbackError(f"{INDEX_NAME}: version {index.version} seen before with different content")
-    box_now = now.astimezone(timezone.utc)
-    floor = [box_now, index.timestamp]
-    if state.newest_timestamp is not None:
-        floor.append(state.newest_timestamp)
-    effective_now = max(floor)
-    if index.expires <= effective_now:
+    box_now = now.astimezone(UTC)
+    if index.expires <= max(clock_floor(state, box_now), index.timestamp):
         hint = "the mirror serves an old copy, or the headend has not re-signed; ask county staff"
         if box_now > index.expires + timedelta(days=365):
             hint = f"this box's clock says {box_now:%Y-%m-%d}; if that is wrong, set the date and sync again"
@@ -90,7 +138,7 @@ def check_pinned(data: bytes, ref: FileRef) -> None:
         raise PinMismatch(f"{ref.path}: sha256 differs from the signed index (altered or damaged)")
 
 
-def check_playlist(data: bytes, signature: bytes, ref: PlaylistRef, keys: list[PublicKey]) -> Playlist:
+def check_playlist(data: bytes, signature: bytes, ref: PlaylistRef, keys: Sequence[PublicKey]) -> Playlist:
     """Verify a playlist against the pin in a verified index and its own signature."""
     check_pinned(data, ref.file)
     name = posixpath.basename(ref.file.path)
@@ -117,7 +165,7 @@ def make_rotation(old: SecretKey, new: PublicKey, timestamp: datetime) -> tuple[
         "new_key": new.to_base64(),
         "new_key_id": new.id_hex,
         "previous_key_id": old.public_key.id_hex,
-        "timestamp": timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     })
     path = rotation_path(new.id_hex)
     return data, sign_repository_file(old, path, data, 1, timestamp)
@@ -125,11 +173,27 @@ def make_rotation(old: SecretKey, new: PublicKey, timestamp: datetime) -> tuple[
 
 @dataclass(frozen=True)
 class Rotation:
+    """A rotation file's announcement: ``new_key`` replaces the key ``previous_key_id``."""
+
     new_key: PublicKey
     previous_key_id: str
 
+    @classmethod
+    def from_bytes(cls, data: bytes, what: str = "rotation file") -> Rotation:
+        """Parse a rotation file (no signature check; see ``check_rotation``)."""
+        if len(data) > MAX_ROTATION_BYTES:
+            raise FormatError(f"{what}: larger than {MAX_ROTATION_BYTES} bytes")
+        try:
+            d = json.loads(data.decode("utf-8"))
+            kind, new_key, previous = d.get("type"), PublicKey.from_base64(d["new_key"]), d["previous_key_id"]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise FormatError(f"{what}: not a valid rotation file ({exc})") from exc
+        if kind != ROTATION_TYPE or not isinstance(previous, str):
+            raise FormatError(f"{what}: not a {ROTATION_TYPE} file")
+        return cls(new_key=new_key, previous_key_id=previous)
 
-def check_rotation(data: bytes, signature: bytes, keys: list[PublicKey], expected_new_id: str) -> Rotation:
+
+def check_rotation(data: bytes, signature: bytes, keys: Sequence[PublicKey], expected_new_id: str) -> Rotation:
     """Verify a rotation file: signed by a trusted key, bound to its name, announcing the key
     we were looking for, and signed by the key it says it replaces."""
     path = rotation_path(expected_new_id)
@@ -137,14 +201,9 @@ def check_rotation(data: bytes, signature: bytes, keys: list[PublicKey], expecte
         raise FormatError(f"{path}: larger than {MAX_ROTATION_BYTES} bytes")
     comment = verify(data, signature, keys, path)
     _check_binding(comment, posixpath.basename(path), 1, path)
-    try:
-        d = json.loads(data.decode("utf-8"))
-        new_key = PublicKey.from_base64(d["new_key"])
-        previous = str(d["previous_key_id"])
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError, SignatureError) as exc:
-        raise FormatError(f"{path}: not a valid rotation file ({exc})") from exc
-    if d.get("type") != ROTATION_TYPE or new_key.id_hex != expected_new_id:
-        raise SignatureError(f"{path}: announces key {new_key.id_hex}, not {expected_new_id}")
-    if signer_key_id(signature) != previous:
-        raise SignatureError(f"{path}: says it replaces key {previous}, which did not sign it")
-    return Rotation(new_key=new_key, previous_key_id=previous)
+    rot = Rotation.from_bytes(data, path)
+    if rot.new_key.id_hex != expected_new_id:
+        raise SignatureError(f"{path}: announces key {rot.new_key.id_hex}, not {expected_new_id}")
+    if signer_key_id(signature) != rot.previous_key_id:
+        raise SignatureError(f"{path}: says it replaces key {rot.previous_key_id}, which did not sign it")
+    return rot

@@ -1,34 +1,17 @@
-"""The pure core: course validation, player profiles, and the index trust rules."""
+"""The pure core: course validation, player profiles, repository paths. The trust rules are in
+``test_trust.py``."""
 
 from __future__ import annotations
-
-import hashlib
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from catalogue import CatalogueError, Course, UnknownCategory
 from players import ProfileError, load_profiles, profile
 from players.profiles import PROFILES_FILE
-from playlists import (
-    ExpiredError,
-    FileRef,
-    Index,
-    PinMismatch,
-    Playlist,
-    PlaylistRef,
-    RollbackError,
-    SecretKey,
-    SignatureError,
-    TrustState,
-    check_index,
-    check_playlist,
-    sign_repository_file,
-)
+from playlists import FileRef
 from playlists.errors import FormatError
 
 SHA = "a" * 64
-NOW = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc)
 
 
 def course(**kw) -> Course:
@@ -78,65 +61,7 @@ def test_unknown_profile_names_the_known_ones():
         profile("vcd")
 
 
-# ---- trust rules -------------------------------------------------------------------------------
-
-KEY = SecretKey.generate()
-
-
-def signed_index(version: int, expires_in: timedelta = timedelta(days=7), ts: datetime = NOW, playlists=()):
-    idx = Index(version=version, timestamp=ts, expires=ts + expires_in, playlists=tuple(playlists))
-    data = idx.to_bytes()
-    return data, sign_repository_file(KEY, "index.json", data, version, ts)
-
-
-def test_valid_index_is_accepted():
-    data, sig = signed_index(3)
-    assert check_index(data, sig, [KEY.public_key], TrustState(), NOW).version == 3
-
-
-def test_rejects_rollback():
-    data, sig = signed_index(2)
-    with pytest.raises(RollbackError, match="older than version 5"):
-        check_index(data, sig, [KEY.public_key], TrustState(highest_version=5), NOW)
-
-
-def test_rejects_expired_index():
-    data, sig = signed_index(3, expires_in=timedelta(days=1))
-    with pytest.raises(ExpiredError):
-        check_index(data, sig, [KEY.public_key], TrustState(), NOW + timedelta(days=2))
-
-
-def test_clock_far_behind_still_sees_expiry():
-    # The box thinks it is 1970; it has seen a signed timestamp two days after this index expired.
-    data, sig = signed_index(3, expires_in=timedelta(days=1))
-    state = TrustState(highest_version=1, newest_timestamp=NOW + timedelta(days=2))
-    with pytest.raises(ExpiredError):
-        check_index(data, sig, [KEY.public_key], state, datetime(1970, 1, 1, tzinfo=timezone.utc))
-
-
-def test_rejects_signature_moved_to_another_file():
-    data, _ = signed_index(3)
-    moved = sign_repository_file(KEY, "playlists/all.3.json", data, 3, NOW)
-    with pytest.raises(SignatureError, match="moved between files"):
-        check_index(data, moved, [KEY.public_key], TrustState(), NOW)
-
-
-def test_rejects_non_json_index_even_if_signed():
-    html = b"<html>captive portal</html>"
-    with pytest.raises(FormatError):
-        check_index(html, sign_repository_file(KEY, "index.json", html, 1, NOW), [KEY.public_key], TrustState(), NOW)
-
-
-def test_playlist_must_match_its_pin():
-    pl = Playlist(name="all", version=3, title="全部课程", courses=())
-    data = pl.to_bytes()
-    sig = sign_repository_file(KEY, pl.path, data, 3, NOW)
-    ref = PlaylistRef(name="all", version=3, file=FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data)))
-    assert check_playlist(data, sig, ref, [KEY.public_key]).name == "all"
-    bad = data.replace(b"\xe5\x85\xa8", b"\xe5\x85\xa9")  # one character of the title changed
-    with pytest.raises(PinMismatch):
-        check_playlist(bad, sig, ref, [KEY.public_key])
-
+# ---- repository format (the trust rules and the trusted set: test_trust.py) ----------------------
 
 def test_repository_paths_cannot_leave_the_tree():
     with pytest.raises(FormatError, match="not a repository path"):

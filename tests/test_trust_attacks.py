@@ -5,7 +5,8 @@ over loopback; after every refusal the TV's list is what it was before."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -13,7 +14,7 @@ from playlists import INDEX_NAME, Audience, Index, SecretKey, make_rotation, rot
 from station.errors import SyncError
 from tests.repository_simulator import RepositorySimulator, Station
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
@@ -174,6 +175,45 @@ async def test_rotation_valid_chain_accepted(sim, tmp_path):
             await st.sync()
 
 
+async def test_rotation_files_join_the_stations_verified_copy(sim, tmp_path):
+    """A neighbour station that syncs from this one (its /repo/) can follow the same chain."""
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        a, b, c = sim.key, SecretKey.generate(), SecretKey.generate()
+        for old, new in ((a, b), (b, c)):
+            data, sig = make_rotation(old, new.public_key, NOW)
+            sim.files[rotation_path(new.public_key.id_hex)] = data
+            sim.files[rotation_path(new.public_key.id_hex) + ".minisig"] = sig
+        sim.publish(key=c)
+        assert (await st.sync()).complete
+    for k in (b, c):
+        path = rotation_path(k.public_key.id_hex)
+        for rel in (path, path + ".minisig"):
+            assert st.store.repo_file(rel).read_bytes() == sim.files[rel]
+
+
+async def test_rejects_rotation_chain_too_long(sim, tmp_path):
+    """Nine rotations between the trusted key and the signer: the station stops after eight
+    rotation files and changes nothing."""
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        sim.publish()
+        await st.sync()
+        keys = [sim.key, *(SecretKey.generate() for _ in range(9))]
+        for old, new in pairwise(keys):
+            data, sig = make_rotation(old, new.public_key, NOW)
+            sim.files[rotation_path(new.public_key.id_hex)] = data
+            sim.files[rotation_path(new.public_key.id_hex) + ".minisig"] = sig
+        sim.add_course("党员冬训", b"party " * 500)
+        sim.publish(key=keys[-1])
+        sim.requests.clear()
+        with pytest.raises(SyncError, match="no rotation chain to a trusted key within 8 steps"):
+            await st.sync()
+    assert len([p for p in sim.requests if p.startswith("keys/") and p.endswith(".json")]) == 8
+    assert st.version() == 1 and "党员冬训" not in st.titles()
+    assert not st.store.trust().get("retired_keys")
+
+
 async def test_rejects_forged_rotation(sim, tmp_path):
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror)
@@ -205,7 +245,7 @@ async def test_clock_far_behind(sim, tmp_path):
     sim.publish(timestamp=NOW)
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror)
-        epoch = lambda: datetime(1970, 1, 1, tzinfo=timezone.utc)  # noqa: E731
+        epoch = lambda: datetime(1970, 1, 1, tzinfo=UTC)  # noqa: E731
         assert (await st.sync(clock=epoch)).complete
         # a replayed older-but-"higher" index whose expiry is before the newest timestamp seen
         stale = Index(version=9, timestamp=NOW - timedelta(days=30), expires=NOW - timedelta(days=23),
@@ -221,7 +261,7 @@ async def test_clock_far_ahead(sim, tmp_path):
     async with sim.served() as mirror:
         st = Station(tmp_path, sim, mirror)
         with pytest.raises(SyncError, match="this box's clock says 2040"):
-            await st.sync(clock=lambda: datetime(2040, 1, 1, tzinfo=timezone.utc))
+            await st.sync(clock=lambda: datetime(2040, 1, 1, tzinfo=UTC))
 
 
 async def test_station_fetches_only_playlists_that_target_it(sim, tmp_path):

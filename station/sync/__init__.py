@@ -2,5 +2,6 @@
 playlists that target this station, a plan, downloads, one atomic install), the network behind one
 small interface (``fetcher``), the pure download plan (``plan``), recording how a pass went
 (``runner``) and the carriers besides a mirror: a USB stick or a folder (``carriers``). The trust
-rules themselves live in ``playlists.trust``; this package fetches and persists.
+rules and the state they remember live in ``playlists`` (``trust``, ``trusted_set``); this
+package fetches and persists.
 """

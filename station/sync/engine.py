@@ -2,8 +2,9 @@
 due soonest, what fits, what waits for the window) → each file checked against its pinned sha256
 before it enters the store → one atomic install → unneeded files collected after a grace period.
 
-The rules live in ``playlists.trust`` and ``station.sync.plan`` (pure); this module decides what
-to fetch from which mirror and does the I/O. What a pass did is a ``SyncReport``
+The rules live in ``playlists.trust`` and ``station.sync.plan`` (pure), and what the trust rules
+remember in ``playlists.trusted_set.TrustedSet``; this module decides what to fetch from which
+mirror, does the I/O and persists the trusted set's state. What a pass did is a ``SyncReport``
 (``station.sync.report``); what it installs is an ``InstalledSet`` (``station.model``).
 """
 
@@ -25,16 +26,14 @@ from playlists import (
     Index,
     Playlist,
     PlaylistRef,
-    PublicKey,
     RepositoryError,
     SignatureError,
     StationIdentity,
-    check_index,
-    check_playlist,
-    check_rotation,
+    TrustedSet,
+    TrustState,
     rotation_path,
 )
-from playlists.minisign import MAX_SIGNATURE_FILE_BYTES, signer_key_id
+from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
 from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
 from playlists.trust import MAX_ROTATION_BYTES
 from station.config import StationConfig
@@ -49,7 +48,6 @@ from station.sync.report import SyncReport
 
 log = logging.getLogger(__name__)
 
-MAX_ROTATION_CHAIN = 8
 PROGRESS_EVERY_S = 2.0
 # A download cut after some progress resumes from the same mirror at once (a keep-alive connection
 # may be cut just after it started a file), as long as the cuts average at least this many new
@@ -69,6 +67,9 @@ class Syncer:
         self.progress = Progress()
         self._started = self._last_flush = 0.0
         self.failing: set[str] = set()  # mirrors that failed a file this pass: tried last from now on
+        # The trust rules and what they remember (playlists.trusted_set); this engine persists its state.
+        self.trusted = TrustedSet(cfg.trusted_keys, TrustState.from_dict(store.trust()))
+        self._saved_trust = self.trusted.state
 
     # ---- mirrors ----------------------------------------------------------------------------
 
@@ -90,49 +91,35 @@ class Syncer:
 
     # ---- trust ------------------------------------------------------------------------------
 
-    def _trusted_keys(self) -> list[PublicKey]:
-        """Keys from station.toml plus keys added by rotation, minus keys rotation retired."""
-        trust = self.store.trust()
-        retired = set(trust.get("retired_keys", []))
-        keys = [*self.cfg.trusted_keys, *(PublicKey.from_base64(k) for k in trust.get("added_keys", []))]
-        seen, out = set(), []
-        for k in keys:
-            if k.id_hex not in retired and k.id_hex not in seen:
-                seen.add(k.id_hex)
-                out.append(k)
-        return out
+    async def _save_trust(self) -> None:
+        """Persist the trusted set's state (fsync'd by the store) whenever it changed."""
+        if self.trusted.state != self._saved_trust:
+            await asyncio.to_thread(self.store.record_trust, self.trusted.state.to_dict())
+            self._saved_trust = self.trusted.state
 
-    async def _follow_rotation(self, mirror: str, wanted: str, depth: int = 0) -> None:
-        """Trust key ``wanted`` if a chain of rotation files leads to it from a trusted key."""
-        if depth >= MAX_ROTATION_CHAIN:
-            raise SignatureError(f"key {wanted}: no rotation chain to a trusted key within {MAX_ROTATION_CHAIN} steps")
-        path = rotation_path(wanted)
-        try:
-            data, sig = await self._fetch_signed(mirror, path, MAX_ROTATION_BYTES)
-        except DownloadError as exc:
-            raise SignatureError(
-                f"signed by key {wanted}, which is not a trusted key, and no rotation announces it ({exc}); "
-                "if the headend changed its key, copy its new .pub file into [sync] trusted_keys"
-            ) from exc
-        signer = signer_key_id(sig)
-        if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
-            await self._follow_rotation(mirror, signer, depth + 1)
-        rot = check_rotation(data, sig, self._trusted_keys(), wanted)
-        trust = self.store.trust()
-        trust["added_keys"] = sorted({*trust.get("added_keys", []), rot.new_key.to_base64()})
-        trust["retired_keys"] = sorted({*trust.get("retired_keys", []), rot.previous_key_id})
-        await asyncio.to_thread(self.store.record_trust, trust)
-        self.verified[path], self.verified[path + ".minisig"] = data, sig
-        log.warning("signing key rotated: %s replaces %s (announced on %s)", wanted, rot.previous_key_id, mirror)
-
-    async def _remember(self, index: Index, data: bytes) -> None:
-        """Persist the highest version and newest timestamp as soon as the index is verified."""
-        trust = self.store.trust()
-        seen = trust.get("newest_timestamp")
-        newest = max(filter(None, [datetime.fromisoformat(seen) if seen else None, index.timestamp]))
-        trust.update(highest_version=index.version, highest_sha256=hashlib.sha256(data).hexdigest(),
-                     newest_timestamp=newest.isoformat())
-        await asyncio.to_thread(self.store.record_trust, trust)
+    async def _follow_rotation(self, mirror: str, wanted: str) -> None:
+        """Fetch the chain of rotation files leading to key ``wanted``; the trusted set checks it."""
+        fetched: dict[str, tuple[bytes, bytes]] = {}  # key id → its rotation file and signature
+        while wanted:
+            path = rotation_path(wanted)
+            try:
+                data, sig = await self._fetch_signed(mirror, path, MAX_ROTATION_BYTES)
+            except DownloadError as exc:
+                raise SignatureError(
+                    f"signed by key {wanted}, which is not a trusted key, and no rotation announces it ({exc}); "
+                    "if the headend changed its key, copy its new .pub file into [sync] trusted_keys"
+                ) from exc
+            fetched[wanted] = data, sig
+            try:
+                applied = self.trusted.update_rotation(data, sig, wanted)
+            finally:
+                await self._save_trust()
+            for rot in applied:
+                new_id = rot.new_key.id_hex
+                rpath = rotation_path(new_id)
+                self.verified[rpath], self.verified[rpath + ".minisig"] = fetched[new_id]
+                log.warning("signing key rotated: %s replaces %s (announced on %s)", new_id, rot.previous_key_id, mirror)
+            wanted = self.trusted.awaiting  # the chain's next link, or None once it is resolved
 
     async def _index_from(self, mirror: str) -> tuple[Index, bytes, bytes]:
         """Verified index from one mirror; a conditional request when we hold a verified copy."""
@@ -141,7 +128,7 @@ class Syncer:
         # Ask "changed since?" only if the copy we hold is the newest index we verified: a pass
         # stopped after verifying a newer one (daemon restart, failed install) saved that one's
         # validators but not its bytes, and a 304 would hand us our older copy to refuse as a rollback.
-        current = bool(stored) and hashlib.sha256(stored.read_bytes()).hexdigest() == self.store.trust().get("highest_sha256")
+        current = bool(stored) and hashlib.sha256(stored.read_bytes()).hexdigest() == self.trusted.state.highest_sha256
         validators = Validators(saved.etag, saved.last_modified) if current and stored_sig else None
         for attempt in (1, 2):
             data, got = await self.fetcher.fetch(join(mirror, INDEX_NAME), MAX_INDEX_BYTES, validators)
@@ -149,11 +136,11 @@ class Syncer:
                 data, sig = stored.read_bytes(), stored_sig.read_bytes()
             else:
                 sig, _ = await self.fetcher.fetch(join(mirror, INDEX_NAME + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
-            signer = signer_key_id(sig)
-            if signer and signer not in {k.id_hex for k in self._trusted_keys()}:
-                await self._follow_rotation(mirror, signer)
+            wanted = self.trusted.needs_rotation(sig)
+            if wanted:
+                await self._follow_rotation(mirror, wanted)
             try:
-                index = check_index(data, sig, self._trusted_keys(), self.store.trust_state(), self.clock())
+                index = self.trusted.update_index(data, sig, self.clock())
             except SignatureError:
                 # The index and its signature are two files; a mirror mid-update (or a cache
                 # holding one old, one new) can hand us one of each. Ask once more, unconditionally.
@@ -176,7 +163,7 @@ class Syncer:
                 self._health(mirror, str(exc))
                 continue
             self._health(mirror)
-            await self._remember(index, data)
+            await self._save_trust()  # the highest version and newest timestamp, as soon as verified
             self.verified[INDEX_NAME], self.verified[INDEX_NAME + ".minisig"] = data, sig
             return mirror, index, data
         raise SyncError("no mirror gave a valid index; nothing was changed.\n  " + "\n  ".join(errors))
@@ -186,7 +173,7 @@ class Syncer:
         for mirror in self._ordered(first):
             try:
                 data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_PLAYLIST_BYTES, ref.file.size))
-                playlist = check_playlist(data, sig, ref, self._trusted_keys())
+                playlist = self.trusted.update_playlist(data, sig, ref)
             except (DownloadError, RepositoryError) as exc:
                 errors.append(f"{mirror}: {exc}")
                 self._health(mirror, str(exc))
