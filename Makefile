@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages js-tools run test bench clean messages
+.PHONY: setup system-packages js-tools run test test-fast lint bench clean messages
 
 setup: system-packages $(STAMP) js-tools
 
@@ -43,8 +43,18 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/python scripts/demo.py
 
-test: setup
+# Style and layers first (seconds), then every test.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The part that needs no ffmpeg, Chromium, nginx or PostgreSQL: seconds, for the edit-test loop.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 bench: setup
 	for b in scripts/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -59,9 +59,7 @@ class Course:
             raise UnknownCategory(UnknownCategory.describe(self.category))
         object.__setattr__(self, "category", cat.id)
         if len(self.description) > MAX_DESCRIPTION_CHARS:
-            raise CatalogueError(
-                f"description is {len(self.description)} characters; at most {MAX_DESCRIPTION_CHARS}"
-            )
+            raise CatalogueError(f"description is {len(self.description)} characters; at most {MAX_DESCRIPTION_CHARS}")
         if not (isinstance(self.duration_s, (int, float)) and self.duration_s > 0):
             raise CatalogueError(f"duration must be a positive number of seconds, not {self.duration_s!r}")
         if not _SHA256.match(self.source_sha256):
@@ -83,7 +81,7 @@ class Course:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Course":
+    def from_dict(cls, d: dict) -> Course:
         try:
             return cls(
                 id=d["id"],

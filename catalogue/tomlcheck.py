@@ -176,16 +176,18 @@ class Table:
             raise self._fail(key, f"must be true or false (no quotes), not {_type_name(value)}")
         return value
 
-    def int(self, key: str, default: Any = REQUIRED, *, min: int | None = None, max: int | None = None,
-            unit: str = "") -> int:
+    def int(
+        self, key: str, default: Any = REQUIRED, *, min: int | None = None, max: int | None = None, unit: str = ""
+    ) -> int:
         value = self._raw(key, default, "a whole number")
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._fail(key, f"must be a whole number, not {_type_name(value)}")
         self._check_range(key, value, min, max, unit)
         return value
 
-    def float(self, key: str, default: Any = REQUIRED, *, min: float | None = None, max: float | None = None,
-              unit: str = "") -> float:
+    def float(
+        self, key: str, default: Any = REQUIRED, *, min: float | None = None, max: float | None = None, unit: str = ""
+    ) -> float:
         value = self._raw(key, default, "a number")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self._fail(key, f"must be a number, not {_type_name(value)}")
@@ -194,8 +196,9 @@ class Table:
         self._check_range(key, value, min, max, unit)
         return float(value)
 
-    def str_list(self, key: str, default: Any = REQUIRED, *, min_items: int = 0, max_items: int = 1000,
-                 max_len: int = 1000) -> tuple[str, ...]:
+    def str_list(
+        self, key: str, default: Any = REQUIRED, *, min_items: int = 0, max_items: int = 1000, max_len: int = 1000
+    ) -> tuple[str, ...]:
         value = self._raw(key, default, "a list of texts")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._fail(key, 'must be a list of texts in quotes, e.g. ["a", "b"]')

@@ -123,7 +123,9 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{root}: not a headend data root (no {CONFIG_NAME}); run `headend init --root {root}` first") from None
+        raise ConfigError(
+            f"{root}: not a headend data root (no {CONFIG_NAME}); run `headend init --root {root}` first"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its owner and mode") from exc
     try:

@@ -84,7 +84,7 @@ def _build(name: str, table: dict) -> Profile:
     if prof.video is not None and prof.video.frame_aspect:
         w, _, h = prof.video.frame_aspect.partition(":")
         if not (w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0):
-            raise ProfileError(f"{where}: video.frame_aspect must look like \"16:9\", not {prof.video.frame_aspect!r}")
+            raise ProfileError(f'{where}: video.frame_aspect must look like "16:9", not {prof.video.frame_aspect!r}')
     if prof.audio.channels not in (1, 2):
         raise ProfileError(f"{where}: audio.channels must be 1 (mono) or 2 (stereo)")
     if not -40 <= prof.audio.loudness_lufs <= -5:

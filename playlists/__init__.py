@@ -5,6 +5,7 @@ set that holds the station's trust state (keys, highest version, clock floor) be
 Pure: no network, no event loop, no disk. Errors: see ``playlists.errors``.
 """
 
+from playlists.audience import Audience, Notice, StationIdentity
 from playlists.canonical import canonical_json
 from playlists.errors import (
     ExpiredError,
@@ -25,7 +26,6 @@ from playlists.models import (
     media_path,
     playlist_path,
 )
-from playlists.audience import Audience, Notice, StationIdentity
 from playlists.schedule import Schedule
 from playlists.trust import (
     Rotation,
@@ -41,36 +41,36 @@ from playlists.trust import (
 from playlists.trusted_set import TrustedSet
 
 __all__ = [
-    "Audience",
-    "Notice",
-    "Rotation",
-    "Schedule",
-    "StationIdentity",
-    "check_rotation",
-    "make_rotation",
-    "rotation_path",
     "INDEX_NAME",
+    "Audience",
     "CourseEntry",
     "ExpiredError",
     "FileRef",
     "FormatError",
     "Index",
+    "Notice",
     "PinMismatch",
     "Playlist",
     "PlaylistRef",
     "PublicKey",
     "RepositoryError",
     "RollbackError",
+    "Rotation",
+    "Schedule",
     "SecretKey",
     "SignatureError",
+    "StationIdentity",
     "TrustState",
     "TrustedSet",
     "canonical_json",
     "check_index",
     "check_pinned",
     "check_playlist",
+    "check_rotation",
+    "make_rotation",
     "media_path",
     "playlist_path",
+    "rotation_path",
     "sign_repository_file",
     "verify",
 ]

@@ -15,7 +15,6 @@ from catalogue.ids import is_id
 from playlists.errors import FormatError
 from playlists.times import parse_time, utc_iso
 
-
 MAX_NOTICE_TITLE = 60
 MAX_NOTICE_BODY = 500
 
@@ -62,7 +61,7 @@ class Audience:
         return ", ".join(parts)
 
     @classmethod
-    def from_dict(cls, d: Any, what: str) -> "Audience":
+    def from_dict(cls, d: Any, what: str) -> Audience:
         if d is None:
             return cls()
         if not isinstance(d, dict):
@@ -80,7 +79,9 @@ class Audience:
             if not parts:
                 raise FormatError(f"{what}.regions: empty region")
             regions.append(parts)
-        return cls(stations=tuple(stations), regions=tuple(regions), tags=tuple(_str_list(d.get("tags"), f"{what}.tags")))
+        return cls(
+            stations=tuple(stations), regions=tuple(regions), tags=tuple(_str_list(d.get("tags"), f"{what}.tags"))
+        )
 
 
 def _str_list(value: Any, what: str) -> list[str]:
@@ -125,7 +126,7 @@ class Notice:
         }
 
     @classmethod
-    def from_dict(cls, d: Any, what: str) -> "Notice":
+    def from_dict(cls, d: Any, what: str) -> Notice:
         if not isinstance(d, dict):
             raise FormatError(f"{what}: expected an object")
         return cls(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from playlists.errors import SignatureError
 
@@ -58,14 +58,14 @@ class PublicKey:
     raw: bytes  # 32 bytes
 
     @classmethod
-    def from_base64(cls, line: str) -> "PublicKey":
+    def from_base64(cls, line: str) -> PublicKey:
         blob = _b64decode(line, "public key")
         if len(blob) != 42 or blob[:2] != b"Ed":
             raise SignatureError("public key: not a minisign Ed25519 public key (expected 42 bytes starting 'Ed')")
         return cls(key_id=blob[2:10], raw=blob[10:])
 
     @classmethod
-    def from_text(cls, text: str) -> "PublicKey":
+    def from_text(cls, text: str) -> PublicKey:
         """A ``.pub`` file's text, or the bare base64 key line."""
         return cls.from_base64(_key_line(text, "public key"))
 
@@ -93,7 +93,7 @@ class SecretKey:
     seed: bytes  # 32-byte Ed25519 seed
 
     @classmethod
-    def generate(cls) -> "SecretKey":
+    def generate(cls) -> SecretKey:
         priv = Ed25519PrivateKey.generate()
         seed = priv.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         return cls(key_id=os.urandom(8), seed=seed)
@@ -114,7 +114,7 @@ class SecretKey:
         return f"{_UNTRUSTED}minisign secret key (unencrypted)\n{base64.b64encode(blob).decode()}\n"
 
     @classmethod
-    def from_text(cls, text: str) -> "SecretKey":
+    def from_text(cls, text: str) -> SecretKey:
         blob = _b64decode(_key_line(text, "secret key"), "secret key")
         if len(blob) != 158 or blob[:2] != b"Ed" or blob[4:6] != b"B2":
             raise SignatureError("secret key: not a minisign Ed25519 secret key")
@@ -133,7 +133,9 @@ class SecretKey:
             raise SignatureError("secret key: public half does not match the secret half")
         return key
 
-    def sign(self, data: bytes, trusted_comment: str, untrusted_comment: str = "signature from yuanjiao headend") -> bytes:
+    def sign(
+        self, data: bytes, trusted_comment: str, untrusted_comment: str = "signature from yuanjiao headend"
+    ) -> bytes:
         """A ``.minisig`` file's bytes for ``data`` (prehashed ``ED`` variant)."""
         if "\n" in trusted_comment or "\r" in trusted_comment:
             raise SignatureError("trusted comment must be one line")
@@ -150,7 +152,9 @@ class SecretKey:
         return text.encode("utf-8")
 
 
-def verify(data: bytes, signature_file: bytes, trusted: list[PublicKey] | tuple[PublicKey, ...], what: str = "file") -> str:
+def verify(
+    data: bytes, signature_file: bytes, trusted: list[PublicKey] | tuple[PublicKey, ...], what: str = "file"
+) -> str:
     """Check ``signature_file`` over ``data`` against the trusted keys; return the trusted comment.
 
     Raises SignatureError naming ``what`` and the reason.
@@ -174,7 +178,7 @@ def verify(data: bytes, signature_file: bytes, trusted: list[PublicKey] | tuple[
     keys = [k for k in trusted if k.key_id == key_id]
     if not keys:
         raise SignatureError(f"{what}: signed by key {key_id_hex(key_id)}, which is not a trusted key")
-    trusted_comment = lines[2][len(_TRUSTED):]
+    trusted_comment = lines[2][len(_TRUSTED) :]
     global_sig = _b64decode(lines[3], f"{what}: comment signature")
     digest = hashlib.blake2b(data, digest_size=64).digest()
     for key in keys:

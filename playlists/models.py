@@ -16,11 +16,11 @@ from typing import Any
 
 from catalogue import CatalogueError, Course
 from catalogue.ids import is_id
-from playlists.canonical import canonical_json
 from playlists.audience import Audience, Notice, StationIdentity
+from playlists.canonical import canonical_json
 from playlists.errors import FormatError
-from playlists.times import parse_time, utc_iso
 from playlists.schedule import Schedule
+from playlists.times import parse_time, utc_iso
 
 SPEC_VERSION = 1
 INDEX_TYPE = "yuanjiao-index"
@@ -75,7 +75,7 @@ class FileRef:
         return {"path": self.path, "sha256": self.sha256, "size": self.size, "mime": self.mime}
 
     @classmethod
-    def from_dict(cls, d: Any, what: str) -> "FileRef":
+    def from_dict(cls, d: Any, what: str) -> FileRef:
         if not isinstance(d, dict):
             raise FormatError(f"{what}: expected an object")
         path = _require(d, "path", str, what)
@@ -144,13 +144,15 @@ class Index:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Index":
+    def from_bytes(cls, data: bytes) -> Index:
         what = INDEX_NAME
         d = load_json(data, what, MAX_INDEX_BYTES)
         if d.get("type") != INDEX_TYPE:
             raise FormatError(f"{what}: not a yuanjiao index (type {d.get('type')!r})")
         if _require(d, "spec_version", int, what) > SPEC_VERSION:
-            raise FormatError(f"{what}: format version {d['spec_version']} is newer than this station understands; update the station")
+            raise FormatError(
+                f"{what}: format version {d['spec_version']} is newer than this station understands; update the station"
+            )
         version = _require(d, "version", int, what)
         refs = []
         names = set()
@@ -179,8 +181,10 @@ class Index:
             timestamp=parse_time(_require(d, "timestamp", str, what), f"{what}: timestamp"),
             expires=parse_time(_require(d, "expires", str, what), f"{what}: expires"),
             playlists=tuple(refs),
-            notices=tuple(Notice.from_dict(n, f"{what}: notices[{i}]")
-                          for i, n in enumerate(_optional(d, "notices", list, what) or ())),
+            notices=tuple(
+                Notice.from_dict(n, f"{what}: notices[{i}]")
+                for i, n in enumerate(_optional(d, "notices", list, what) or ())
+            ),
         )
 
 
@@ -200,7 +204,7 @@ class CourseEntry:
         }
 
     @classmethod
-    def from_dict(cls, d: Any, what: str) -> "CourseEntry":
+    def from_dict(cls, d: Any, what: str) -> CourseEntry:
         if not isinstance(d, dict):
             raise FormatError(f"{what}: expected an object")
         try:
@@ -245,13 +249,12 @@ class Playlist:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes, what: str = "playlist") -> "Playlist":
+    def from_bytes(cls, data: bytes, what: str = "playlist") -> Playlist:
         d = load_json(data, what, MAX_PLAYLIST_BYTES)
         if d.get("type") != PLAYLIST_TYPE:
             raise FormatError(f"{what}: not a yuanjiao playlist (type {d.get('type')!r})")
         courses = tuple(
-            CourseEntry.from_dict(c, f"{what}: courses[{i}]")
-            for i, c in enumerate(_require(d, "courses", list, what))
+            CourseEntry.from_dict(c, f"{what}: courses[{i}]") for i, c in enumerate(_require(d, "courses", list, what))
         )
         return cls(
             name=_require(d, "name", str, what),

@@ -80,7 +80,7 @@ class Schedule:
         return {"slots": [s.to_dict() for s in self.slots], "weekly": [w.to_dict() for w in self.weekly]}
 
     @classmethod
-    def from_dict(cls, d: Any, what: str = "schedule") -> "Schedule":
+    def from_dict(cls, d: Any, what: str = "schedule") -> Schedule:
         if d is None:
             return cls()
         if not isinstance(d, dict):
@@ -101,10 +101,15 @@ class Schedule:
             m = _TIME.match(str(r.get("time", "")))
             if not m:
                 raise FormatError(f"{w}: time must be HH:MM (24-hour, China time)")
-            weekly.append(Weekly(
-                course=r["course"], days=tuple(sorted(set(days))), at=time(int(m.group(1)), int(m.group(2))),
-                first=_date(r.get("from"), f"{w}.from"), last=_date(r.get("until"), f"{w}.until"),
-            ))
+            weekly.append(
+                Weekly(
+                    course=r["course"],
+                    days=tuple(sorted(set(days))),
+                    at=time(int(m.group(1)), int(m.group(2))),
+                    first=_date(r.get("from"), f"{w}.from"),
+                    last=_date(r.get("until"), f"{w}.until"),
+                )
+            )
         return cls(slots=tuple(slots), weekly=tuple(weekly))
 
     def occurrences(self, start: datetime, end: datetime) -> list[Occurrence]:
@@ -115,7 +120,11 @@ class Schedule:
             last_day = min(end.astimezone(CHINA).date(), day + timedelta(days=MAX_EXPAND_DAYS))
             while day <= last_day:
                 for r in self.weekly:
-                    if day.isoweekday() in r.days and (r.first is None or day >= r.first) and (r.last is None or day <= r.last):
+                    if (
+                        day.isoweekday() in r.days
+                        and (r.first is None or day >= r.first)
+                        and (r.last is None or day <= r.last)
+                    ):
                         t = datetime.combine(day, r.at, CHINA)
                         if start <= t < end:
                             out.append(Occurrence(t, r.course))
@@ -162,7 +171,7 @@ def overlaps(occurrences: list[Occurrence], durations_s: dict[str, float]) -> li
     pairs = []
     for i, a in enumerate(ordered):
         a_end = a.start + timedelta(seconds=durations_s.get(a.course, 0))
-        for b in ordered[i + 1:]:
+        for b in ordered[i + 1 :]:
             if b.start >= a_end:
                 break
             pairs.append((a, b))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from playlists.errors import FormatError
 
 
 def utc_iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any, what: str) -> datetime:
@@ -26,6 +26,6 @@ def parse_time(value: Any, what: str) -> datetime:
 def check_in_range(dt: datetime, what: str) -> None:
     """Refuse an aware time that falls outside years 1-9999 in UTC (it could not be written)."""
     try:
-        dt.astimezone(timezone.utc)
+        dt.astimezone(UTC)
     except OverflowError as exc:
         raise FormatError(f"{what}: {dt.isoformat()} is outside the calendar") from exc

@@ -146,7 +146,9 @@ def check_playlist(data: bytes, signature: bytes, ref: PlaylistRef, keys: Sequen
     _check_binding(comment, name, ref.version, ref.file.path)
     playlist = Playlist.from_bytes(data, ref.file.path)
     if playlist.name != ref.name or playlist.version != ref.version:
-        raise PinMismatch(f"{ref.file.path}: names itself {playlist.name!r} v{playlist.version}, index says {ref.name!r} v{ref.version}")
+        raise PinMismatch(
+            f"{ref.file.path}: names itself {playlist.name!r} v{playlist.version}, index says {ref.name!r} v{ref.version}"
+        )
     return playlist
 
 
@@ -160,13 +162,15 @@ def rotation_path(new_key_id_hex: str) -> str:
 
 def make_rotation(old: SecretKey, new: PublicKey, timestamp: datetime) -> tuple[bytes, bytes]:
     """A rotation file announcing ``new`` and its signature by the current key ``old``."""
-    data = canonical_json({
-        "type": ROTATION_TYPE,
-        "new_key": new.to_base64(),
-        "new_key_id": new.id_hex,
-        "previous_key_id": old.public_key.id_hex,
-        "timestamp": timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    })
+    data = canonical_json(
+        {
+            "type": ROTATION_TYPE,
+            "new_key": new.to_base64(),
+            "new_key_id": new.id_hex,
+            "previous_key_id": old.public_key.id_hex,
+            "timestamp": timestamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
     path = rotation_path(new.id_hex)
     return data, sign_repository_file(old, path, data, 1, timestamp)
 

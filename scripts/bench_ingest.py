@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,17 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import resource
-
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from headend.config import load_config  # noqa: E402
-from headend.courseware.profiles import profiles_for  # noqa: E402
 from headend.courseware.loudness import Target, parse_measurements  # noqa: E402
 from headend.courseware.media import probe  # noqa: E402
+from headend.courseware.profiles import profiles_for  # noqa: E402
 from headend.courseware.recipe import ladder_args, measure_args, poster_args  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -85,9 +84,35 @@ def ffmpeg_spy(work: Path) -> tuple[dict, Path]:
 
 def bench_ingest(work: Path) -> Path:
     src = work / "source.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=25",
-                    "-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4", "-t", str(SOURCE_S), "-c:v", "libx264",
-                    "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:beep_factor=4",
+            "-t",
+            str(SOURCE_S),
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(src),
+        ],
+        check=True,
+    )
     root = work / "headend"
     subprocess.run([BIN / "headend", "init", "--root", root], check=True, capture_output=True)
     cfg = load_config(root)
@@ -101,7 +126,7 @@ def bench_ingest(work: Path) -> Path:
     err = subprocess.run(measure_args(src, channels, target), capture_output=True, text=True, check=True).stderr
     measure = time.perf_counter() - t
     measure_cpu = _cpu_children() - c
-    measured = dict(zip(channels, parse_measurements(err.splitlines(), len(channels), "bench")))
+    measured = dict(zip(channels, parse_measurements(err.splitlines(), len(channels), "bench"), strict=True))
     outs = [(p, work / f"bare-{p.name}.{p.extension}") for p in profiles]
 
     # Interleaved rounds, best of each: other work on a shared machine slows whichever runs beside it.
@@ -117,20 +142,38 @@ def bench_ingest(work: Path) -> Path:
         per_cpu.append(sum(c for _, c in per_runs))
         fresh = work / f"headend-{n}"
         subprocess.run([BIN / "headend", "init", "--root", fresh], check=True, capture_output=True)
-        took, peak = timed_with_rss([str(BIN / "headend"), "ingest", "--root", str(fresh), str(src), "--title", "基准",
-                                     "--category", "skills", "--quiet"])
+        took, peak = timed_with_rss(
+            [
+                str(BIN / "headend"),
+                "ingest",
+                "--root",
+                str(fresh),
+                str(src),
+                "--title",
+                "基准",
+                "--category",
+                "skills",
+                "--quiet",
+            ]
+        )
         ours.append(took)
         our_cpu.append(CPU["last"])
         rss.append(peak)
     one, per = min(ones), min(pers)
     choice = "one-process" if one <= per else "per-profile"
-    print(f"ingest: {SOURCE_S} s 1080p source → {len(profiles)} renditions ({', '.join(p.name for p in profiles)}) + poster;"
-          f" best of {ROUNDS} interleaved rounds")
+    print(
+        f"ingest: {SOURCE_S} s 1080p source → {len(profiles)} renditions ({', '.join(p.name for p in profiles)}) + poster;"
+        f" best of {ROUNDS} interleaved rounds"
+    )
     print(f"  ladder, one ffmpeg for all (one decode): {one:7.2f} s   (rounds: {', '.join(f'{x:.1f}' for x in ones)})")
     print(f"  ladder, one ffmpeg per profile:          {per:7.2f} s   (rounds: {', '.join(f'{x:.1f}' for x in pers)})")
-    print(f"  CPU seconds: one-process {min(one_cpu):.1f}, per-profile {min(per_cpu):.1f}"
-          f"  (per-profile ÷ one-process = {min(per_cpu) / min(one_cpu):.3f})")
-    print(f"  per-profile ÷ one-process = {per / one:.3f}  → faster: \"{choice}\" (configured [ingest] ladder = \"{cfg.ladder}\")")
+    print(
+        f"  CPU seconds: one-process {min(one_cpu):.1f}, per-profile {min(per_cpu):.1f}"
+        f"  (per-profile ÷ one-process = {min(per_cpu) / min(one_cpu):.3f})"
+    )
+    print(
+        f'  per-profile ÷ one-process = {per / one:.3f}  → faster: "{choice}" (configured [ingest] ladder = "{cfg.ladder}")'
+    )
 
     ladder = one if cfg.ladder == "one-process" else per
     poster = timed(poster_args(src, work / "bare.jpg", info))
@@ -138,17 +181,36 @@ def bench_ingest(work: Path) -> Path:
     bare = measure + ladder + poster
     bare_cpu = measure_cpu + (min(one_cpu) if cfg.ladder == "one-process" else min(per_cpu)) + poster_cpu
     best = min(ours)
-    print(f"  bare ffmpeg, same commands (loudness {measure:.2f} + ladder {ladder:.2f} + poster {poster:.2f}): {bare:7.2f} s")
-    print(f"  headend ingest:                          {best:7.2f} s   (rounds: {', '.join(f'{x:.1f}' for x in ours)})"
-          f"   ratio {best / bare:.3f}  (target ≤ 1.05)")
-    print(f"  CPU seconds: bare {bare_cpu:.1f}, headend ingest {min(our_cpu):.1f}   ratio {min(our_cpu) / bare_cpu:.3f}"
-          "  (the same comparison, less disturbed by other work on the machine)")
+    print(
+        f"  bare ffmpeg, same commands (loudness {measure:.2f} + ladder {ladder:.2f} + poster {poster:.2f}): {bare:7.2f} s"
+    )
+    print(
+        f"  headend ingest:                          {best:7.2f} s   (rounds: {', '.join(f'{x:.1f}' for x in ours)})"
+        f"   ratio {best / bare:.3f}  (target ≤ 1.05)"
+    )
+    print(
+        f"  CPU seconds: bare {bare_cpu:.1f}, headend ingest {min(our_cpu):.1f}   ratio {min(our_cpu) / bare_cpu:.3f}"
+        "  (the same comparison, less disturbed by other work on the machine)"
+    )
     print(f"  headend RSS while transcoding (ffmpeg excluded): peak {max(rss):.0f} MB  (target ≤ 150 MB)")
     root = work / "headend-0"
 
     env, log = ffmpeg_spy(work)
-    again = timed([str(BIN / "headend"), "ingest", "--root", str(root), str(src), "--title", "基准",
-                   "--category", "skills", "--quiet"], env=env)
+    again = timed(
+        [
+            str(BIN / "headend"),
+            "ingest",
+            "--root",
+            str(root),
+            str(src),
+            "--title",
+            "基准",
+            "--category",
+            "skills",
+            "--quiet",
+        ],
+        env=env,
+    )
     starts = log.read_text().count("\n") if log.exists() else 0
     print(f"  re-ingest of the same file: {again:.2f} s, ffmpeg processes started: {starts}  (target 0)")
     return root
@@ -156,16 +218,23 @@ def bench_ingest(work: Path) -> Path:
 
 def bench_sync(work: Path, root: Path) -> None:
     subprocess.run([BIN / "headend", "publish", "--root", root], check=True, capture_output=True)
-    server = subprocess.Popen([BIN / "headend", "serve", "--root", root, "--host", "127.0.0.1", "--port", "8791"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [BIN / "headend", "serve", "--root", root, "--host", "127.0.0.1", "--port", "8791"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
-            if subprocess.run(["curl", "-sf", "http://127.0.0.1:8791/api/v1/health"], capture_output=True).returncode == 0:
+            if (
+                subprocess.run(["curl", "-sf", "http://127.0.0.1:8791/api/v1/health"], capture_output=True).returncode
+                == 0
+            ):
                 break
             time.sleep(0.1)
         toml = work / "station.toml"
         toml.write_text(
-            (ROOT / "station.toml").read_text(encoding="utf-8")
+            (ROOT / "station.toml")
+            .read_text(encoding="utf-8")
             .replace('data_dir = "var/station"', f'data_dir = "{work / "station"}"')
             .replace("http://127.0.0.1:8700/repo/", "http://127.0.0.1:8791/repo/")
             .replace("var/headend/keys/headend.pub", str(root / "keys" / "headend.pub")),
@@ -188,8 +257,7 @@ def bench_sync(work: Path, root: Path) -> None:
         print(f"sync {len(files)} files, {total / 1e6:.1f} MB over loopback")
         print(f"  curl, the same files:         {curl:6.2f} s")
         print(f"  station sync --once:          {ours:6.2f} s   ratio {ours / curl:.2f}")
-        print(f"  of which Python start-up (station status): {idle:.2f} s; "
-              f"ratio without it {(ours - idle) / curl:.2f}")
+        print(f"  of which Python start-up (station status): {idle:.2f} s; ratio without it {(ours - idle) / curl:.2f}")
     finally:
         server.terminate()
         server.wait()

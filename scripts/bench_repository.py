@@ -48,8 +48,14 @@ def make_root(work: Path) -> Path:
     courses, rends = [], []
     for i in range(COURSES):
         src = hashlib.sha256(f"source {i}".encode()).hexdigest()
-        courses.append((Course(id=f"c-{src[:12]}", title=f"课程 {i}", category="agriculture", duration_s=60.0,
-                               source_sha256=src), f"{i}.mp4"))
+        courses.append(
+            (
+                Course(
+                    id=f"c-{src[:12]}", title=f"课程 {i}", category="agriculture", duration_s=60.0, source_sha256=src
+                ),
+                f"{i}.mp4",
+            )
+        )
         for prof, fp, ext, mime in outputs:
             body = (f"{i}:{prof}:".encode() * (FILE_BYTES // 8))[:FILE_BYTES]
             sha = hashlib.sha256(body).hexdigest()
@@ -64,7 +70,8 @@ def make_root(work: Path) -> Path:
         items = [courses[(p * PER_PLAYLIST + k) % COURSES][0].id for k in range(PER_PLAYLIST)]
         (root / "playlists" / f"p{p}.toml").write_text(
             f'title = "专题 {p}"\nitems = {json.dumps(items)}\n[audience]\nregions = ["广东省/肇庆市/县{p}"]\n',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     return root
 
 
@@ -83,7 +90,9 @@ def bench_verify(root: Path) -> None:
     key = PublicKey.from_text((root / "keys" / "headend.pub").read_text())
     index_bytes, index_sig = (tree / "index.json").read_bytes(), (tree / "index.json.minisig").read_bytes()
     refs = Index.from_bytes(index_bytes).playlists
-    files = {r.file.path: ((tree / r.file.path).read_bytes(), (tree / (r.file.path + ".minisig")).read_bytes()) for r in refs}
+    files = {
+        r.file.path: ((tree / r.file.path).read_bytes(), (tree / (r.file.path + ".minisig")).read_bytes()) for r in refs
+    }
 
     def ours() -> None:
         index = check_index(index_bytes, index_sig, [key], TrustState(), datetime.now(UTC))
@@ -110,8 +119,10 @@ def bench_verify(root: Path) -> None:
         print(f"  {name:28s} {elapsed * 1000:7.1f} ms   peak {peak / 1e6:5.1f} MB")
     r = globals()["_verify"]
     size = len(index_bytes) + sum(len(d) for d, _ in files.values())
-    print(f"  ratio {r['station verification'] / r['bare json.loads + sha256']:.2f} "
-          f"(index {len(index_bytes) / 1e3:.0f} kB + {len(files)} playlists, {size / 1e6:.1f} MB in all)")
+    print(
+        f"  ratio {r['station verification'] / r['bare json.loads + sha256']:.2f} "
+        f"(index {len(index_bytes) / 1e3:.0f} kB + {len(files)} playlists, {size / 1e6:.1f} MB in all)"
+    )
 
 
 def main() -> None:
@@ -119,8 +130,10 @@ def main() -> None:
     try:
         t = time.perf_counter()
         root = make_root(work)
-        print(f"catalogue: {COURSES} courses × 4 files of {FILE_BYTES} B, {PLAYLISTS} playlists "
-              f"(made in {time.perf_counter() - t:.1f} s)")
+        print(
+            f"catalogue: {COURSES} courses × 4 files of {FILE_BYTES} B, {PLAYLISTS} playlists "
+            f"(made in {time.perf_counter() - t:.1f} s)"
+        )
         first, _ = timed_publish(root)
         t = time.perf_counter()
         subprocess.run(["cp", "-al", str(root / "repo") + "/", str(work / "copy")], check=True)
@@ -131,8 +144,10 @@ def main() -> None:
         print(f"  cp -al of the tree (floor):   {cp:6.2f} s")
         print(f"  first publish:                {first:6.2f} s   ratio {first / cp:.1f}")
         print(f"  publish again, nothing new:   {second:6.2f} s   ratio {second / cp:.1f}")
-        print(f"  bytes read by that publish:   {read / 1e6:6.1f} MB of {media_bytes / 1e6:.1f} MB media published "
-              f"({read / media_bytes:.1%}; media is not re-hashed)")
+        print(
+            f"  bytes read by that publish:   {read / 1e6:6.1f} MB of {media_bytes / 1e6:.1f} MB media published "
+            f"({read / media_bytes:.1%}; media is not re-hashed)"
+        )
         print("station verification of the index and every playlist")
         bench_verify(root)
     finally:

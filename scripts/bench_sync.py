@@ -62,7 +62,9 @@ def station_at(work: Path, name: str, sim: RepositorySimulator, mirror: str, **e
     toml = write_station_toml(d / "station.toml", [mirror], d / "trusted.pub")
     if extra:
         lines = "".join(f"{k} = {v}\n" for k, v in extra.items())
-        toml.write_text(toml.read_text(encoding="utf-8").replace("timeout_s = 5\n", f"timeout_s = 5\n{lines}"), encoding="utf-8")
+        toml.write_text(
+            toml.read_text(encoding="utf-8").replace("timeout_s = 5\n", f"timeout_s = 5\n{lines}"), encoding="utf-8"
+        )
     return toml
 
 
@@ -84,8 +86,9 @@ async def run_child(*args: str, sample_rss: bool = False) -> tuple[float, float,
     RSS sampled every 20 ms (0 unless asked)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(*args, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
     peak = 0
     if sample_rss:
         ps = psutil.Process(proc.pid)
@@ -96,7 +99,7 @@ async def run_child(*args: str, sample_rss: bool = False) -> tuple[float, float,
                 break
             try:
                 await asyncio.wait_for(asyncio.shield(proc.wait()), 0.02)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     _, err = await proc.communicate()
     wall = time.perf_counter() - t
@@ -123,8 +126,10 @@ async def bench_flaky_and_poll(work: Path, sim: RepositorySimulator, tree: Path,
         assert report.up_to_date
         down, up = proxy.bytes_to_client - before_down, proxy.bytes_to_server - before_up
         print("2. an up-to-date station's poll")
-        print(f"  {fetcher.requests} request(s) on {proxy.connections - before_conn} connection(s), "
-              f"{up} bytes up + {down} bytes down, {fetcher.bytes_received} bytes of body  (target: one small request)")
+        print(
+            f"  {fetcher.requests} request(s) on {proxy.connections - before_conn} connection(s), "
+            f"{up} bytes up + {down} bytes down, {fetcher.bytes_received} bytes of body  (target: one small request)"
+        )
 
 
 async def bench_cap(work: Path) -> None:
@@ -135,8 +140,10 @@ async def bench_cap(work: Path) -> None:
         assert report.complete, report.failures
         rate = fetcher.bytes_received / elapsed
         print(f"3. a cap of {CAP / MB:.0f} MB/s, {fetcher.bytes_received / MB:.1f} MB")
-        print(f"  achieved {rate / MB:.3f} MB/s in {elapsed:.2f} s   ratio {rate / CAP:.3f}  "
-              "(target ≥ 0.90; above 1 by the bucket's first quarter-second)")
+        print(
+            f"  achieved {rate / MB:.3f} MB/s in {elapsed:.2f} s   ratio {rate / CAP:.3f}  "
+            "(target ≥ 0.90; above 1 by the bucket's first quarter-second)"
+        )
         # The same cap on the link that cuts every 1 MB: while the station sleeps to keep to
         # the cap, what aiohttp has read ahead is lost when the cut arrives.
         proxy = FlakyProxy(mirror.removesuffix("/repo/"), cut_after=1 * MB)
@@ -145,8 +152,10 @@ async def bench_cap(work: Path) -> None:
             report, fetcher, elapsed = await in_process_sync(toml)
         assert report.complete, report.failures
         stored = stored_bytes(tree)
-        print(f"  with the cap and a cut every 1 MB: bytes on the wire ÷ bytes stored {proxy.bytes_to_client / stored:.3f} "
-              f"({proxy.cuts} cuts), achieved {fetcher.bytes_received / elapsed / CAP:.3f} of the cap")
+        print(
+            f"  with the cap and a cut every 1 MB: bytes on the wire ÷ bytes stored {proxy.bytes_to_client / stored:.3f} "
+            f"({proxy.cuts} cuts), achieved {fetcher.bytes_received / elapsed / CAP:.3f} of the cap"
+        )
 
 
 async def bench_uncapped(work: Path, sim: RepositorySimulator, tree: Path, mirror: str) -> None:
@@ -166,15 +175,23 @@ async def bench_uncapped(work: Path, sim: RepositorySimulator, tree: Path, mirro
     gb = total / 1e9
     print(f"4. no cap: {len(rels)} files, {total / MB:.0f} MB over loopback")
     print(f"  curl, the same files:         {curl_wall:6.2f} s  {total / curl_wall / MB:7.1f} MB/s")
-    print(f"  station sync --once:          {wall:6.2f} s  {total / wall / MB:7.1f} MB/s   time ratio {wall / curl_wall:.2f}")
+    print(
+        f"  station sync --once:          {wall:6.2f} s  {total / wall / MB:7.1f} MB/s   time ratio {wall / curl_wall:.2f}"
+    )
     print(f"  without start-up ({idle_wall:.2f} s, `station status`): time ratio {(wall - idle_wall) / curl_wall:.2f}")
-    print(f"  curl, then sha256sum (what the station also does): {curl_wall + sha_wall:6.2f} s   "
-          f"time ratio without start-up {(wall - idle_wall) / (curl_wall + sha_wall):.2f}")
+    print(
+        f"  curl, then sha256sum (what the station also does): {curl_wall + sha_wall:6.2f} s   "
+        f"time ratio without start-up {(wall - idle_wall) / (curl_wall + sha_wall):.2f}"
+    )
     base_cpu = curl_cpu + sha_cpu
-    print(f"  CPU per GB: curl + sha256sum {base_cpu / gb:5.2f} s/GB (curl {curl_cpu / gb:.2f}, sha256sum {sha_cpu / gb:.2f}); "
-          f"station {cpu / gb:5.2f} s/GB   ratio {cpu / base_cpu:.2f}")
-    print(f"    station without start-up CPU ({idle_cpu:.2f} s): {(cpu - idle_cpu) / gb:5.2f} s/GB   "
-          f"ratio {(cpu - idle_cpu) / base_cpu:.2f}")
+    print(
+        f"  CPU per GB: curl + sha256sum {base_cpu / gb:5.2f} s/GB (curl {curl_cpu / gb:.2f}, sha256sum {sha_cpu / gb:.2f}); "
+        f"station {cpu / gb:5.2f} s/GB   ratio {cpu / base_cpu:.2f}"
+    )
+    print(
+        f"    station without start-up CPU ({idle_cpu:.2f} s): {(cpu - idle_cpu) / gb:5.2f} s/GB   "
+        f"ratio {(cpu - idle_cpu) / base_cpu:.2f}"
+    )
     print(f"  station RSS during the sync: peak {peak / 2**20:.1f} MiB (psutil, every 20 ms)  (target ≤ 80 MB)")
 
 
@@ -183,7 +200,9 @@ async def main() -> None:
     try:
         t = time.perf_counter()
         sim, tree = make_repo(work, "repo", BIG_FILES, BIG_SIZE)
-        print(f"repository: {BIG_FILES} random files of {BIG_SIZE / MB:.0f} MB, signed (made in {time.perf_counter() - t:.1f} s)")
+        print(
+            f"repository: {BIG_FILES} random files of {BIG_SIZE / MB:.0f} MB, signed (made in {time.perf_counter() - t:.1f} s)"
+        )
         repo = StaticRepo(tree)
         async with repo.served() as mirror:
             await bench_flaky_and_poll(work, sim, tree, mirror.removesuffix("/repo/"))

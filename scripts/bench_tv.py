@@ -63,37 +63,85 @@ def put(store: Store, src: Path, ext: str) -> str:
 
 
 def build_station(work: Path) -> tuple[StationConfig, Store]:
-    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine", "-t", "3",
-           "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(work / "clip.mp4"))
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(work / "clip.mp4"),
+    )
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", str(work / "poster.jpg"))
     store = Store(work / "station")
     clip, poster = put(store, work / "clip.mp4", "mp4"), put(store, work / "poster.jpg", "jpg")
     courses = []
     for cat in CATEGORIES:
         for i in range(1, PER_CATEGORY + 1):
-            courses.append({"id": f"c-{cat.id}-{i}", "title": f"{cat.label}课程第{i}讲：农村实用技术与政策解读",
-                            "category": cat.id, "description": "讲解要点。" * 20, "duration_s": 1800.0,
-                            "kind": "video", "mime": "video/mp4", "media": clip, "poster": poster, "playlists": ["main"]})
+            courses.append(
+                {
+                    "id": f"c-{cat.id}-{i}",
+                    "title": f"{cat.label}课程第{i}讲：农村实用技术与政策解读",
+                    "category": cat.id,
+                    "description": "讲解要点。" * 20,
+                    "duration_s": 1800.0,
+                    "kind": "video",
+                    "mime": "video/mp4",
+                    "media": clip,
+                    "poster": poster,
+                    "playlists": ["main"],
+                }
+            )
     now = datetime.now(CHINA)
     slots = [{"course": courses[i]["id"], "start": (now + timedelta(hours=2 + i)).isoformat()} for i in range(3)]
-    store.install({
-        "index_version": 1, "courses": courses,
-        "playlists": [{"name": "main", "version": 1, "title": "全部课程", "schedule": {"slots": slots}}],
-        "notices": [{"id": f"n{i}", "title": f"通知{i}：本周六上午九点在村委会开展集中学习", "body": "请准时参加。"} for i in range(3)],
-    })
+    store.install(
+        {
+            "index_version": 1,
+            "courses": courses,
+            "playlists": [{"name": "main", "version": 1, "title": "全部课程", "schedule": {"slots": slots}}],
+            "notices": [
+                {"id": f"n{i}", "title": f"通知{i}：本周六上午九点在村委会开展集中学习", "body": "请准时参加。"}
+                for i in range(3)
+            ],
+        }
+    )
     store.record_sync({"state": "ok", "last_success": now.isoformat()})
     config = StationConfig(
-        path=work / "station.toml", station_id="bench", name="基准测试村远教站点", region=("广东省",), player="tv-hd",
-        data_dir=work / "station", mirrors=("http://127.0.0.1:9/repo/",), trusted_keys=(), sync_interval_s=300.0,
-        sync_timeout_s=30.0, report_url="http://127.0.0.1:9/api/v1/", report_token="", ui_host="127.0.0.1",
-        ui_port=0, admin_pin="1234", language="zh-CN",
+        path=work / "station.toml",
+        station_id="bench",
+        name="基准测试村远教站点",
+        region=("广东省",),
+        player="tv-hd",
+        data_dir=work / "station",
+        mirrors=("http://127.0.0.1:9/repo/",),
+        trusted_keys=(),
+        sync_interval_s=300.0,
+        sync_timeout_s=30.0,
+        report_url="http://127.0.0.1:9/api/v1/",
+        report_token="",
+        ui_host="127.0.0.1",
+        ui_port=0,
+        admin_pin="1234",
+        language="zh-CN",
     )
     return config, store
 
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def home_bytes(browser, base: str) -> tuple[int, int, list[str]]:
@@ -136,8 +184,18 @@ def key_latency(browser, base: str, rate: float) -> tuple[list[float], list[floa
     cdp = context.new_cdp_session(page)
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
     page.goto(base + "/", wait_until="load")
-    pattern = ["ArrowRight", "ArrowRight", "ArrowRight", "ArrowDown", "ArrowLeft", "ArrowLeft", "ArrowLeft", "ArrowDown",
-               "ArrowUp", "ArrowUp"]
+    pattern = [
+        "ArrowRight",
+        "ArrowRight",
+        "ArrowRight",
+        "ArrowDown",
+        "ArrowLeft",
+        "ArrowLeft",
+        "ArrowLeft",
+        "ArrowDown",
+        "ArrowUp",
+        "ArrowUp",
+    ]
     for i in range(PRESSES):
         page.keyboard.press(pattern[i % len(pattern)])
     page.wait_for_timeout(300)
@@ -164,18 +222,24 @@ def main() -> int:
                 browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 total, posters, urls = home_bytes(browser, server.base)
                 print(f"TV home page on a station with {len(CATEGORIES) * PER_CATEGORY} courses")
-                print(f"  bytes (HTML+CSS+JS, posters excluded): {total / 1024:6.1f} KB   target ≤ 150 KB   "
-                      f"{'ok' if total <= 150 * 1024 else 'OVER'}   ({', '.join(urls)}; posters {posters / 1024:.0f} KB)")
+                print(
+                    f"  bytes (HTML+CSS+JS, posters excluded): {total / 1024:6.1f} KB   target ≤ 150 KB   "
+                    f"{'ok' if total <= 150 * 1024 else 'OVER'}   ({', '.join(urls)}; posters {posters / 1024:.0f} KB)"
+                )
                 ours = [first_paint(browser, server.base + "/", 6) for _ in range(LOADS)]
                 base = [first_paint(browser, blank.as_uri(), 6) for _ in range(LOADS)]
-                print(f"  first paint at 6x CPU throttle (median of {LOADS}): {statistics.median(ours):6.0f} ms   "
-                      f"bare page {statistics.median(base):5.0f} ms   ratio {statistics.median(ours) / statistics.median(base):.2f}")
+                print(
+                    f"  first paint at 6x CPU throttle (median of {LOADS}): {statistics.median(ours):6.0f} ms   "
+                    f"bare page {statistics.median(base):5.0f} ms   ratio {statistics.median(ours) / statistics.median(base):.2f}"
+                )
                 for rate in (1, 6):
                     lat, frame = key_latency(browser, server.base, rate)
                     p95 = pct(lat, 0.95)
-                    print(f"  key press → focus moved at {rate}x CPU ({len(lat)} presses): p50 {pct(lat, 0.5):5.1f} ms  "
-                          f"p95 {p95:5.1f} ms  target p95 ≤ 50 ms  {'ok' if p95 <= 50 else 'OVER'};  "
-                          f"→ next frame p95 {pct(frame, 0.95):5.1f} ms")
+                    print(
+                        f"  key press → focus moved at {rate}x CPU ({len(lat)} presses): p50 {pct(lat, 0.5):5.1f} ms  "
+                        f"p95 {p95:5.1f} ms  target p95 ≤ 50 ms  {'ok' if p95 <= 50 else 'OVER'};  "
+                        f"→ next frame p95 {pct(frame, 0.95):5.1f} ms"
+                    )
                 browser.close()
         finally:
             server.close()

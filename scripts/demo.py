@@ -26,14 +26,42 @@ BIN = Path(sys.executable).parent
 
 # (file, title, category, description, seconds, video source or None for audio-only, audio source)
 COURSES = [
-    ("rainy-season-geese.mp4", "雨季养鹅技术", "agriculture", "雨季鹅舍防潮、饲料保存与常见病预防。", 45,
-     "testsrc2=size=960x540:rate=25", "sine=frequency=330:beep_factor=2"),
-    ("party-winter-training.mp4", "基层党员冬训第一讲", "party", "冬训动员与学习安排。", 40,
-     "smptehdbars=size=1280x720:rate=25", "sine=frequency=220"),
-    ("winter-fire-safety.mp4", "冬季防火安全常识", "safety", "取暖用电用火安全，发现火情怎么办。", 35,
-     "mandelbrot=size=640x480:rate=25", "sine=frequency=440:beep_factor=4"),
-    ("rural-medical-insurance.m4a", "农村医保政策解读（广播）", "policy", "新农合缴费、报销比例与异地就医备案。", 50,
-     None, "sine=frequency=262:beep_factor=3"),
+    (
+        "rainy-season-geese.mp4",
+        "雨季养鹅技术",
+        "agriculture",
+        "雨季鹅舍防潮、饲料保存与常见病预防。",
+        45,
+        "testsrc2=size=960x540:rate=25",
+        "sine=frequency=330:beep_factor=2",
+    ),
+    (
+        "party-winter-training.mp4",
+        "基层党员冬训第一讲",
+        "party",
+        "冬训动员与学习安排。",
+        40,
+        "smptehdbars=size=1280x720:rate=25",
+        "sine=frequency=220",
+    ),
+    (
+        "winter-fire-safety.mp4",
+        "冬季防火安全常识",
+        "safety",
+        "取暖用电用火安全，发现火情怎么办。",
+        35,
+        "mandelbrot=size=640x480:rate=25",
+        "sine=frequency=440:beep_factor=4",
+    ),
+    (
+        "rural-medical-insurance.m4a",
+        "农村医保政策解读（广播）",
+        "policy",
+        "新农合缴费、报销比例与异地就医备案。",
+        50,
+        None,
+        "sine=frequency=262:beep_factor=3",
+    ),
 ]
 
 
@@ -79,11 +107,14 @@ def write_programming() -> None:
     (HEADEND_ROOT / "playlists").mkdir(exist_ok=True)
     (HEADEND_ROOT / "playlists" / "tonight.toml").write_text(
         f'title = "今日节目"\nitems = ["{course}"]\npriority = 10\n'
-        f'[[schedule.slots]]\ncourse = "{course}"\nstart = {start.isoformat()}\n', encoding="utf-8")
+        f'[[schedule.slots]]\ncourse = "{course}"\nstart = {start.isoformat()}\n',
+        encoding="utf-8",
+    )
     step(f"programme: 《基层党员冬训第一讲》 at {start:%H:%M} (playlists/tonight.toml)")
     (HEADEND_ROOT / "notices").mkdir(exist_ok=True)
     (HEADEND_ROOT / "notices" / "winter-meeting.toml").write_text(
-        'title = "冬训动员会"\nbody = "本周三晚七点半在村委会会议室集中学习，请党员准时参加。"\n', encoding="utf-8")
+        'title = "冬训动员会"\nbody = "本周三晚七点半在村委会会议室集中学习，请党员准时参加。"\n', encoding="utf-8"
+    )
 
 
 def wait_http(url: str, seconds: float, proc: subprocess.Popen, ok=lambda body: True) -> bytes:
@@ -111,17 +142,41 @@ def main() -> int:
     sources = make_sources()
     step(f"headend init --root {HEADEND_ROOT.relative_to(ROOT)}")
     run(BIN / "headend", "init", "--root", HEADEND_ROOT)
-    for path, (_, title, category, description, *_rest) in zip(sources, COURSES):
+    for path, (_, title, category, description, *_rest) in zip(sources, COURSES, strict=True):
         step(f"headend ingest {path.name} 《{title}》")
-        res = run(BIN / "headend", "ingest", "--root", HEADEND_ROOT, path, "--title", title,
-                  "--category", category, "--description", description)
+        res = run(
+            BIN / "headend",
+            "ingest",
+            "--root",
+            HEADEND_ROOT,
+            path,
+            "--title",
+            title,
+            "--category",
+            category,
+            "--description",
+            description,
+        )
         print("    " + res.stdout.strip())
     write_programming()
     step("headend publish")
     print("    " + run(BIN / "headend", "publish", "--root", HEADEND_ROOT).stdout.strip().replace("\n", "\n    "))
     st = cfg["station"]
-    res = run(BIN / "headend", "station", "add", "--root", HEADEND_ROOT, st["id"], "--name", st["name"],
-              "--region", "/".join(st["region"]), "--player", st["player"], check=False)
+    res = run(
+        BIN / "headend",
+        "station",
+        "add",
+        "--root",
+        HEADEND_ROOT,
+        st["id"],
+        "--name",
+        st["name"],
+        "--region",
+        "/".join(st["region"]),
+        "--player",
+        st["player"],
+        check=False,
+    )
     print("    " + (res.stdout or res.stderr).strip().replace("\n", "\n    "))
 
     procs: list[subprocess.Popen] = []
@@ -138,13 +193,30 @@ def main() -> int:
 
     try:
         step(f"starting headend serve on 127.0.0.1:{headend_port}")
-        procs.append(subprocess.Popen([str(BIN / "headend"), "serve", "--root", str(HEADEND_ROOT), "--host", "127.0.0.1",
-                                       "--port", str(headend_port)], cwd=ROOT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "headend"),
+                    "serve",
+                    "--root",
+                    str(HEADEND_ROOT),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(headend_port),
+                ],
+                cwd=ROOT,
+            )
+        )
         wait_http(f"http://127.0.0.1:{headend_port}/api/v1/health", 20, procs[0])
         step(f"starting station serve ({STATION_TOML.name}) on 127.0.0.1:{ui_port}; first sync")
         procs.append(subprocess.Popen([str(BIN / "station"), "--config", str(STATION_TOML), "serve"], cwd=ROOT))
-        wait_http(f"http://127.0.0.1:{ui_port}/api/status", 120, procs[1],
-                  ok=lambda body: json.loads(body).get("sync", {}).get("state") in ("ok", "partial", "failed"))
+        wait_http(
+            f"http://127.0.0.1:{ui_port}/api/status",
+            120,
+            procs[1],
+            ok=lambda body: json.loads(body).get("sync", {}).get("state") in ("ok", "partial", "failed"),
+        )
         status = json.loads(wait_http(f"http://127.0.0.1:{ui_port}/api/status", 5, procs[1]))
         print(f"    sync: {status.get('sync', {}).get('state')}, {status.get('courses')} courses on the station")
         print(

@@ -93,8 +93,7 @@ def cmd_export(cfg: StationConfig, args: argparse.Namespace) -> int:
 
     dest = Path(args.path).resolve()
     files, written = export(Store(cfg.data_dir), dest)
-    print(f"exported to {dest}: {files} files written ({size(written)}); "
-          f"a neighbour runs `station import {dest}`")
+    print(f"exported to {dest}: {files} files written ({size(written)}); a neighbour runs `station import {dest}`")
     return 0
 
 
@@ -124,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:

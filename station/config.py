@@ -166,8 +166,10 @@ def _read(doc: Document, path: Path) -> StationConfig:
     language = ui.str("language", "zh-CN")
     if language not in LANGUAGES:
         line = doc.line_of("ui", "language")
-        raise ConfigError(f"{doc.name}{f':{line}' if line else ''}: [ui]: language {language!r} must be "
-                          + " or ".join(f'"{lang}"' for lang in LANGUAGES))
+        raise ConfigError(
+            f"{doc.name}{f':{line}' if line else ''}: [ui]: language {language!r} must be "
+            + " or ".join(f'"{lang}"' for lang in LANGUAGES)
+        )
     return StationConfig(
         path=path,
         station_id=station_id,

@@ -79,8 +79,10 @@ class SyncLoop:
         if isinstance(exc, StationError):
             reason = str(exc)
         else:
-            reason = (f"unexpected {type(exc).__name__}: {exc} (a fault in the station program, logged with its "
-                      "traceback; the next pass tries again — if this keeps happening, send the log to county staff)")
+            reason = (
+                f"unexpected {type(exc).__name__}: {exc} (a fault in the station program, logged with its "
+                "traceback; the next pass tries again — if this keeps happening, send the log to county staff)"
+            )
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
         if kind != self.logged:
             log.error("sync pass failed: %s", reason, exc_info=exc)

@@ -37,8 +37,10 @@ class StationStatus:
             "complete": self.installed.complete,
             "expires": utc_iso(self.installed.expires) if self.installed.expires else None,
             "sync": self.sync.to_dict(with_courses=False),
-            "course_states": [{"id": c.id, "title": c.title, "state": c.state, **({"reason": c.reason} if c.reason else {})}
-                              for c in self.sync.courses],
+            "course_states": [
+                {"id": c.id, "title": c.title, "state": c.state, **({"reason": c.reason} if c.reason else {})}
+                for c in self.sync.courses
+            ],
             "mirrors": [{"url": url, **h.to_dict(with_validators=False)} for url, h in self.mirrors],
             "storage": self.storage.to_dict(),
         }
@@ -70,16 +72,22 @@ def describe(status: StationStatus) -> list[str]:
         lines.append("content: nothing installed yet (run `station sync --once` or start `station serve`)")
     else:
         newer = f" (newest seen {status.newest_version})" if status.newest_version > inst.index_version else ""
-        lines.append(f"content: version {inst.index_version}{newer}, {len(inst.courses)} courses, "
-                     f"{'complete' if inst.complete else 'incomplete'}, index valid until {china_time(inst.expires)}")
+        lines.append(
+            f"content: version {inst.index_version}{newer}, {len(inst.courses)} courses, "
+            f"{'complete' if inst.complete else 'incomplete'}, index valid until {china_time(inst.expires)}"
+        )
     if sync.state:
-        lines.append(f"last sync: {sync.state} at {china_time(sync.last_attempt)} (China time); "
-                     f"last success {china_time(sync.last_success) if sync.last_success else 'never'}")
+        lines.append(
+            f"last sync: {sync.state} at {china_time(sync.last_attempt)} (China time); "
+            f"last success {china_time(sync.last_success) if sync.last_success else 'never'}"
+        )
         p = sync.progress
         if sync.running and p is not None:
             eta = f", about {duration(_, p.eta_s)} left" if p.eta_s is not None else ""
-            lines.append(f"downloading {p.current}: {size(p.bytes_done)} of {size(p.bytes_total)} "
-                         f"at {size(p.rate_bytes_per_s or 0)}/s{eta}")
+            lines.append(
+                f"downloading {p.current}: {size(p.bytes_done)} of {size(p.bytes_total)} "
+                f"at {size(p.rate_bytes_per_s or 0)}/s{eta}"
+            )
         if sync.next_window:
             lines.append(f"waiting for the download window, which opens {china_time(sync.next_window, seconds=False)}")
         if sync.space_needed_bytes:

@@ -132,8 +132,12 @@ class LiveServer:
 # ---- the remote control ------------------------------------------------------------------------
 
 # Colour keys as a set-top box sends them: keyCode 403-406 with these key names.
-COLOUR = {"red": (403, "ColorF0Red"), "green": (404, "ColorF1Green"), "yellow": (405, "ColorF2Yellow"),
-          "blue": (406, "ColorF3Blue")}
+COLOUR = {
+    "red": (403, "ColorF0Red"),
+    "green": (404, "ColorF1Green"),
+    "yellow": (405, "ColorF2Yellow"),
+    "blue": (406, "ColorF3Blue"),
+}
 
 FOCUS_JS = """() => {
   const el = document.activeElement;
@@ -164,8 +168,10 @@ def remote(page, colour: str, code: int | None = None) -> None:
     code, name = COLOUR[colour] if code is None else (code, colour)
     cdp = page.context.new_cdp_session(page)
     for kind in ("rawKeyDown", "keyUp"):
-        cdp.send("Input.dispatchKeyEvent", {"type": kind, "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code,
-                                            "key": name})
+        cdp.send(
+            "Input.dispatchKeyEvent",
+            {"type": kind, "windowsVirtualKeyCode": code, "nativeVirtualKeyCode": code, "key": name},
+        )
     cdp.detach()
 
 
@@ -175,8 +181,9 @@ def media(page, expr: str) -> Any:
 
 
 def wait_playing(page, at_least: float = 0.3) -> None:
-    page.wait_for_function("document.getElementById('media') && document.getElementById('media').readyState >= 1",
-                           timeout=8000)
+    page.wait_for_function(
+        "document.getElementById('media') && document.getElementById('media').readyState >= 1", timeout=8000
+    )
     if media(page, "m.paused"):
         page.keyboard.press("Enter")  # autoplay blocked: OK starts it
     page.wait_for_function(f"document.getElementById('media').currentTime > {at_least}", timeout=8000)

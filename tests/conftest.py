@@ -24,7 +24,9 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_clip(dest: Path, seconds: float = 3, audio_only: bool = False, video_only: bool = False, size: str = "320x240") -> Path:
+def make_clip(
+    dest: Path, seconds: float = 3, audio_only: bool = False, video_only: bool = False, size: str = "320x240"
+) -> Path:
     """A small real clip from ffmpeg's lavfi test sources."""
     args = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
     if not audio_only:
@@ -60,13 +62,19 @@ ENGINES = ("sqlite", "postgresql")
 
 
 def pytest_addoption(parser) -> None:
-    parser.addoption("--headend-db", default=os.environ.get("YJ_HEADEND_DB", "both"),
-                     choices=("sqlite", "postgresql", "both"),
-                     help="which engine(s) the tests that open a headend database run on (env YJ_HEADEND_DB)")
+    parser.addoption(
+        "--headend-db",
+        default=os.environ.get("YJ_HEADEND_DB", "both"),
+        choices=("sqlite", "postgresql", "both"),
+        help="which engine(s) the tests that open a headend database run on (env YJ_HEADEND_DB)",
+    )
 
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "headend_db: opens a headend database; runs once per engine (--headend-db)")
+    config.addinivalue_line(
+        "markers", "slow: needs ffmpeg, PostgreSQL, Chromium, nginx or kill loops (`make test-fast` skips)"
+    )
 
 
 def pytest_generate_tests(metafunc) -> None:
@@ -76,10 +84,29 @@ def pytest_generate_tests(metafunc) -> None:
         metafunc.parametrize("headend_db", engines, indirect=True, scope="session")
 
 
+# What makes a test slow: real ffmpeg clips, a PostgreSQL server, Chromium, nginx, kill -9 loops.
+SLOW_FIXTURES = {"clips", "tv_clips", "synced", "postgres", "published_template", "headend_root"}
+SLOW_MODULES = {
+    "test_sync_power_cut",
+    "test_sync_cache",
+    "test_sync_network",
+    "test_sync_loop",
+    "test_pipeline",
+    "test_ingest",
+    "test_watch",
+    "test_headend_loops",
+}
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        if "headend_db" in getattr(item, "fixturenames", ()):
+        names = set(getattr(item, "fixturenames", ()))
+        if "headend_db" in names:
             item.add_marker(pytest.mark.headend_db)
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        on_postgres = getattr(item, "callspec", None) and item.callspec.params.get("headend_db") == "postgresql"
+        if names & SLOW_FIXTURES or module in SLOW_MODULES or on_postgres or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -226,8 +253,13 @@ async def run_cli_async(program: str, *args: str) -> tuple[int, str, str]:
     import asyncio
 
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", f"{program}.cli", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        f"{program}.cli",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
     return proc.returncode, out.decode(), err.decode()

@@ -23,8 +23,9 @@ class FlakyProxy:
         self._tasks: set[asyncio.Task] = set()
         self._writers: set[asyncio.StreamWriter] = set()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, downstream: bool,
-                    budget: list[int]) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, downstream: bool, budget: list[int]
+    ) -> None:
         try:
             while data := await reader.read(65536):
                 if downstream and self.cut_after:

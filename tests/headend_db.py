@@ -45,7 +45,9 @@ def renditions_by_title(root: Path) -> dict[tuple[str, str], Path]:
     """(course title, profile) → the rendition's file."""
     with database(root) as db:
         by_sha = {c.source_sha256: c.title for c in db.courses()}
-        return {(by_sha[r.source_sha256], r.profile): root / r.path for r in db.renditions() if r.source_sha256 in by_sha}
+        return {
+            (by_sha[r.source_sha256], r.profile): root / r.path for r in db.renditions() if r.source_sha256 in by_sha
+        }
 
 
 def rendition(root: Path, source_name: str, profile: str) -> Path:

@@ -26,8 +26,10 @@ class PostgresUnavailable(RuntimeError):
 def _bindir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
     if not found:
-        raise PostgresUnavailable("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; Debian package "
-                                  "postgresql — `make setup` installs it)")
+        raise PostgresUnavailable(
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; Debian package "
+            "postgresql — `make setup` installs it)"
+        )
     return Path(found[-1]).parent
 
 
@@ -48,24 +50,54 @@ class PostgresServer:
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError:
-                raise PostgresUnavailable("running as root but there is no postgres system user to run the server") from None
+                raise PostgresUnavailable(
+                    "running as root but there is no postgres system user to run the server"
+                ) from None
             os.chown(self.base, pw.pw_uid, pw.pw_gid)
             self._as_postgres = ["runuser", "-u", "postgres", "--"]
         os.chmod(self.base, 0o700)
 
     def _run(self, *args: str, timeout: float = 120) -> None:
-        res = subprocess.run([*self._as_postgres, *args], capture_output=True, text=True, timeout=timeout, cwd=self.base)
+        res = subprocess.run(
+            [*self._as_postgres, *args], capture_output=True, text=True, timeout=timeout, cwd=self.base
+        )
         if res.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise PostgresUnavailable(f"{Path(args[0]).name} failed ({res.returncode}): {res.stderr.strip()[-1500:]}\n{log}")
+            raise PostgresUnavailable(
+                f"{Path(args[0]).name} failed ({res.returncode}): {res.stderr.strip()[-1500:]}\n{log}"
+            )
 
     def start(self) -> PostgresServer:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-locale", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         self._run("mkdir", "-p", str(self.sock))
-        opts = (f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start")
+        opts = (
+            f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         return self
 
     def stop(self) -> None:

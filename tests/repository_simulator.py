@@ -50,21 +50,32 @@ class RepositorySimulator:
     notices: list[Notice] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
-    def add_course(self, title: str, content: bytes, profile: str = "stb-sd", category: str = "agriculture") -> CourseEntry:
+    def add_course(
+        self, title: str, content: bytes, profile: str = "stb-sd", category: str = "agriculture"
+    ) -> CourseEntry:
         source = hashlib.sha256(title.encode() + content).hexdigest()
         sha = hashlib.sha256(content).hexdigest()
         ref = FileRef(media_path(sha, "mp4"), sha, len(content), "video/mp4")
         self.files[ref.path] = content
         entry = CourseEntry(
-            course=Course(id=course_id_for(source), title=title, category=category, duration_s=60, source_sha256=source),
-            poster=None, renditions={profile: ref},
+            course=Course(
+                id=course_id_for(source), title=title, category=category, duration_s=60, source_sha256=source
+            ),
+            poster=None,
+            renditions={profile: ref},
         )
         self.courses.append(entry)
         return entry
 
-    def publish(self, *, timestamp: datetime | None = None, expires_in: timedelta = timedelta(days=7),
-                audience: Audience | None = None, key: SecretKey | None = None,
-                schedule: Schedule | None = None) -> Index:
+    def publish(
+        self,
+        *,
+        timestamp: datetime | None = None,
+        expires_in: timedelta = timedelta(days=7),
+        audience: Audience | None = None,
+        key: SecretKey | None = None,
+        schedule: Schedule | None = None,
+    ) -> Index:
         """Sign a new version: playlist ``all`` with every course, then the index."""
         key = key or self.key
         self.version += 1
@@ -73,8 +84,13 @@ class RepositorySimulator:
         data = pl.to_bytes()
         self.files[pl.path] = data
         self.files[pl.path + ".minisig"] = sign_repository_file(key, pl.path, data, self.version, ts)
-        ref = PlaylistRef("all", self.version, FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data)),
-                          "全部课程", audience or Audience())
+        ref = PlaylistRef(
+            "all",
+            self.version,
+            FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data)),
+            "全部课程",
+            audience or Audience(),
+        )
         index = Index(self.version, ts, ts + expires_in, (ref,), tuple(self.notices))
         self.sign_index(index, key)
         return index
@@ -82,7 +98,9 @@ class RepositorySimulator:
     def sign_index(self, index: Index, key: SecretKey | None = None) -> None:
         data = index.to_bytes()
         self.files[INDEX_NAME] = data
-        self.files[INDEX_NAME + ".minisig"] = sign_repository_file(key or self.key, INDEX_NAME, data, index.version, index.timestamp)
+        self.files[INDEX_NAME + ".minisig"] = sign_repository_file(
+            key or self.key, INDEX_NAME, data, index.version, index.timestamp
+        )
 
     def snapshot(self) -> dict[str, bytes]:
         return dict(self.files)
@@ -114,8 +132,14 @@ class RepositorySimulator:
 class Station:
     """A real station (config, store, Syncer, Fetcher) in a tmp dir, syncing from ``mirror``."""
 
-    def __init__(self, tmp_path: Path, sim: RepositorySimulator, mirror: str | list[str],
-                 region=("广东省", "肇庆市", "高要市"), **settings) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        sim: RepositorySimulator,
+        mirror: str | list[str],
+        region=("广东省", "肇庆市", "高要市"),
+        **settings,
+    ) -> None:
         pub = tmp_path / "trusted.pub"
         pub.write_text(sim.key.public_key.to_text())
         toml = write_station_toml(tmp_path / "station.toml", mirror if isinstance(mirror, list) else [mirror], pub)

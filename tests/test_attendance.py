@@ -177,9 +177,13 @@ def test_figures_of_a_month(att, clock):
     assert today.plays == 0 and month.plays == 0
     assert att.notice_views(clock_date(clock).replace(day=1), clock_date(clock)) == {"n1": 2}
     assert [e["text"] for e in att.logbook()] == ["设备正常"]
-    f = figures([{"kind": "play", "watched_s": 1800, "completed": True, "course": "a"},
-                 {"kind": "play", "watched_s": 1800, "session": "s1", "course": "b"},
-                 {"kind": "session_end", "headcount": 30}])
+    f = figures(
+        [
+            {"kind": "play", "watched_s": 1800, "completed": True, "course": "a"},
+            {"kind": "play", "watched_s": 1800, "session": "s1", "course": "b"},
+            {"kind": "session_end", "headcount": 30},
+        ]
+    )
     assert (f.hours, f.person_times, f.completed, f.sessions) == (1.0, 31, 1, 1)
 
 

@@ -29,12 +29,15 @@ def test_unknown_category_lists_the_allowed_ones():
     assert "agriculture (农业技术)" in str(exc.value)
 
 
-@pytest.mark.parametrize("field,value,words", [
-    ("title", "   ", "title is empty"),
-    ("title", "x" * 101, "at most 100"),
-    ("duration_s", 0, "positive"),
-    ("source_sha256", "xyz", "64 lower-case hex"),
-])
+@pytest.mark.parametrize(
+    "field,value,words",
+    [
+        ("title", "   ", "title is empty"),
+        ("title", "x" * 101, "at most 100"),
+        ("duration_s", 0, "positive"),
+        ("source_sha256", "xyz", "64 lower-case hex"),
+    ],
+)
 def test_course_validation_names_the_field(field, value, words):
     with pytest.raises(CatalogueError, match=words):
         course(**{field: value})
@@ -62,6 +65,7 @@ def test_unknown_profile_names_the_known_ones():
 
 
 # ---- repository format (the trust rules and the trusted set: test_trust.py) ----------------------
+
 
 def test_repository_paths_cannot_leave_the_tree():
     with pytest.raises(FormatError, match="not a repository path"):

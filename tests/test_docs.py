@@ -50,5 +50,7 @@ def test_a_typo_in_station_toml_is_refused_by_name(tmp_path):
     toml = write_station_toml(tmp_path / "station.toml", ["http://127.0.0.1:9/"], tmp_path / "k.pub")
     (tmp_path / "k.pub").write_text(SecretKey.generate().public_key.to_text())
     toml.write_text(toml.read_text(encoding="utf-8").replace("interval_s", "intervall_s"), encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"station\.toml:\d+: \[sync\] intervall_s: unknown key; did you mean 'interval_s'"):
+    with pytest.raises(
+        ConfigError, match=r"station\.toml:\d+: \[sync\] intervall_s: unknown key; did you mean 'interval_s'"
+    ):
         load_config(toml)

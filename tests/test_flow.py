@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from headend.web.app import create_app as headend_app
 from headend.config import load_config as headend_config
+from headend.web.app import create_app as headend_app
 from station.config import load_config as station_config
 from station.daemon import build_app
 from station.store import Store
@@ -53,8 +53,11 @@ def test_every_published_signature_verifies_with_minisign(headend_root):
     sigs = sorted(repo.rglob("*.minisig"))
     assert {s.name for s in sigs} == {"index.json.minisig", "all.1.json.minisig"}
     for sig in sigs:
-        res = subprocess.run(["minisign", "-V", "-p", str(headend_root / "keys" / "headend.pub"),
-                              "-m", str(sig.with_suffix(""))], capture_output=True, text=True)
+        res = subprocess.run(
+            ["minisign", "-V", "-p", str(headend_root / "keys" / "headend.pub"), "-m", str(sig.with_suffix(""))],
+            capture_output=True,
+            text=True,
+        )
         assert res.returncode == 0, res.stderr
         assert f"file:{sig.with_suffix('').name}" in res.stdout
 
@@ -84,7 +87,9 @@ async def test_any_static_server_can_be_the_mirror(headend_root, tmp_path):
     thread.start()
     try:
         port = httpd.server_address[1]
-        toml = write_station_toml(tmp_path / "station.toml", [f"http://127.0.0.1:{port}/"], headend_root / "keys" / "headend.pub")
+        toml = write_station_toml(
+            tmp_path / "station.toml", [f"http://127.0.0.1:{port}/"], headend_root / "keys" / "headend.pub"
+        )
         code, _out, err = await sync(toml)
         assert code == 0, err
         assert len(assert_store_matches_repo(toml, headend_root / "repo")) == 2
@@ -95,7 +100,11 @@ async def test_any_static_server_can_be_the_mirror(headend_root, tmp_path):
 
 async def test_a_dead_mirror_is_skipped_for_the_next(headend_root, tmp_path):
     async with serve(headend_app(headend_config(headend_root))) as base:
-        toml = write_station_toml(tmp_path / "station.toml", ["http://127.0.0.1:9/repo/", f"{base}/repo/"], headend_root / "keys" / "headend.pub")
+        toml = write_station_toml(
+            tmp_path / "station.toml",
+            ["http://127.0.0.1:9/repo/", f"{base}/repo/"],
+            headend_root / "keys" / "headend.pub",
+        )
         code, _out, err = await sync(toml)
     assert code == 0, err
     assert len(assert_store_matches_repo(toml, headend_root / "repo")) == 2

@@ -23,20 +23,57 @@ def _root(tmp_path, text: str):
     return root
 
 
-@pytest.mark.parametrize("change,says", [
-    (lambda t: t.replace("grace_days = 3", "grace_day = 3"), r"headend.toml:\d+: \[publish\] grace_day: unknown key; did you mean 'grace_days'\?"),
-    (lambda t: t.replace("[watch]", "[wacth]"), r"headend.toml:\d+: unknown table \[wacth\]; did you mean 'watch'\?"),
-    (lambda t: "publish = 5\n" + PUBLISH_TABLE.sub("", t), r"headend.toml:1: \[publish\] must be a table .*not a whole number"),
-    (lambda t: t.replace("all_courses_playlist = true", 'all_courses_playlist = "false"'),
-     r"headend.toml:\d+: \[publish\] all_courses_playlist must be true or false \(no quotes\), not text"),
-    (lambda t: t.replace("index_expiry_days = 7", "index_expiry_days = nan"), r"\[publish\] index_expiry_days is nan; it must be a finite number"),
-    (lambda t: t.replace("index_expiry_days = 7", "index_expiry_days = inf"), r"\[publish\] index_expiry_days is inf; it must be a finite number"),
-    (lambda t: t.replace("concurrent_jobs = 1", "concurrent_jobs = 0"), r"\[ingest\] concurrent_jobs = 0 is out of range; allowed from 1 to 16"),
-    (lambda t: t.replace("settle_s = 10", "settle_s = -1"), r"\[watch\] settle_s = -1 is out of range"),
-    (lambda t: t.replace('ladder = "one-process"', 'ladder = "two-process"'), r"\[ingest\] ladder is 'two-process'; choose one of"),
-    (lambda t: t.replace('url = ""', "url = 5"), r"\[database\] url must be text in quotes"),
-], ids=["unknown key", "unknown table", "table given as a number", "string for a bool", "nan", "inf",
-        "out of range", "negative", "not a choice", "url not text"])
+@pytest.mark.parametrize(
+    "change,says",
+    [
+        (
+            lambda t: t.replace("grace_days = 3", "grace_day = 3"),
+            r"headend.toml:\d+: \[publish\] grace_day: unknown key; did you mean 'grace_days'\?",
+        ),
+        (
+            lambda t: t.replace("[watch]", "[wacth]"),
+            r"headend.toml:\d+: unknown table \[wacth\]; did you mean 'watch'\?",
+        ),
+        (
+            lambda t: "publish = 5\n" + PUBLISH_TABLE.sub("", t),
+            r"headend.toml:1: \[publish\] must be a table .*not a whole number",
+        ),
+        (
+            lambda t: t.replace("all_courses_playlist = true", 'all_courses_playlist = "false"'),
+            r"headend.toml:\d+: \[publish\] all_courses_playlist must be true or false \(no quotes\), not text",
+        ),
+        (
+            lambda t: t.replace("index_expiry_days = 7", "index_expiry_days = nan"),
+            r"\[publish\] index_expiry_days is nan; it must be a finite number",
+        ),
+        (
+            lambda t: t.replace("index_expiry_days = 7", "index_expiry_days = inf"),
+            r"\[publish\] index_expiry_days is inf; it must be a finite number",
+        ),
+        (
+            lambda t: t.replace("concurrent_jobs = 1", "concurrent_jobs = 0"),
+            r"\[ingest\] concurrent_jobs = 0 is out of range; allowed from 1 to 16",
+        ),
+        (lambda t: t.replace("settle_s = 10", "settle_s = -1"), r"\[watch\] settle_s = -1 is out of range"),
+        (
+            lambda t: t.replace('ladder = "one-process"', 'ladder = "two-process"'),
+            r"\[ingest\] ladder is 'two-process'; choose one of",
+        ),
+        (lambda t: t.replace('url = ""', "url = 5"), r"\[database\] url must be text in quotes"),
+    ],
+    ids=[
+        "unknown key",
+        "unknown table",
+        "table given as a number",
+        "string for a bool",
+        "nan",
+        "inf",
+        "out of range",
+        "negative",
+        "not a choice",
+        "url not text",
+    ],
+)
 def test_a_wrong_setting_is_one_line_naming_file_line_and_key(tmp_path, change, says):
     root = _root(tmp_path, change(DEFAULT_CONFIG))
     with pytest.raises(ConfigError, match=says):

@@ -65,7 +65,8 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path, caplog):
         conn.executescript(OLD_SCHEMA)
     with database(root) as db:  # adopted: missing columns and tables added, stamped, data kept
         assert [(c.id, c.title, c.tags, c.series, c.episode) for c in db.courses()] == [
-            ("c-0123456789ab", "雨季养鹅技术", ("养殖",), "", None)]
+            ("c-0123456789ab", "雨季养鹅技术", ("养殖",), "", None)
+        ]
         assert db.last_publication().version == 3 and [s.id for s in db.stations()] == ["xianyi"]
         job = db.jobs.enqueue("/x.mp4", "x.mp4", "bb", {}, "cli")
         assert db.jobs.claim_next("1:1").id == job.id
@@ -73,7 +74,9 @@ def test_a_database_made_before_migrations_is_adopted(tmp_path, caplog):
             assert migrate.current(conn) == migrate.HEAD
     assert "adopted a headend database made before migrations" in caplog.text
     assert "added column courses.series" in caplog.text and "created table jobs" in caplog.text
-    res = run_cli("headend", "course", "edit", "--root", str(root), "c-0123456789ab", "--series", "养鹅", "--episode", "2")
+    res = run_cli(
+        "headend", "course", "edit", "--root", str(root), "c-0123456789ab", "--series", "养鹅", "--episode", "2"
+    )
     assert res.returncode == 0, res.stderr
     assert catalogue(root) == [("c-0123456789ab", "雨季养鹅技术", "agriculture")]
 
@@ -105,18 +108,23 @@ def test_several_workers_never_claim_the_same_job(tmp_path, headend_db):
             db.close()
 
 
-@pytest.mark.parametrize("url,says", [
-    ("mysql://u@127.0.0.1/x", "only postgresql://user@host:port/dbname"),
-    ("not a url at all", "is not a database URL"),
-    ("postgresql://postgres@127.0.0.1:1/yuanjiao", "cannot reach the PostgreSQL server"),
-])
+@pytest.mark.parametrize(
+    "url,says",
+    [
+        ("mysql://u@127.0.0.1/x", "only postgresql://user@host:port/dbname"),
+        ("not a url at all", "is not a database URL"),
+        ("postgresql://postgres@127.0.0.1:1/yuanjiao", "cannot reach the PostgreSQL server"),
+    ],
+)
 def test_a_database_that_cannot_be_opened_is_one_line_saying_what_to_do(tmp_path, url, says):
     root = init_headend(tmp_path / "headend")
     cfg = root / "headend.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace('url = ""', f'url = "{url}"'), encoding="utf-8")
     res = run_cli("headend", "course", "list", "--root", str(root))
     assert res.returncode == 1 and "Traceback" not in res.stderr
-    assert says in res.stderr and "[database] url" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert says in res.stderr and "[database] url" in res.stderr and len(res.stderr.strip().splitlines()) == 1, (
+        res.stderr
+    )
     if "reach" not in says:
         assert str(root / "headend.toml") in res.stderr
     with pytest.raises(ConfigError if "reach" not in says else Exception, match=r"\[database\] url"):
@@ -157,7 +165,10 @@ def test_sqlite_keeps_wal_busy_timeout_and_foreign_keys(tmp_path):
     db = Database.open("", tmp_path / "headend.db")
     try:
         with db.engine.connect() as conn:
-            pragmas = {p: conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")}
+            pragmas = {
+                p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+                for p in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")
+            }
     finally:
         db.close()
     assert pragmas == {"journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": 2}

@@ -14,8 +14,11 @@ from tests.headend_db import courses_by_source, renditions_by_title
 
 
 def ffprobe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
+        capture_output=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -56,21 +59,36 @@ def test_video_poster_is_a_small_jpeg(published_template):
 
 def test_reingest_does_no_transcoding(headend_root, clips):
     before = {p: p.stat().st_mtime_ns for p in (headend_root / "media").rglob("*.*")}
-    res = run_cli("headend", "ingest", "--root", str(headend_root), str(clips["video"]), "--title", "雨季养鹅技术（重发）", "--category", "agriculture")
+    res = run_cli(
+        "headend",
+        "ingest",
+        "--root",
+        str(headend_root),
+        str(clips["video"]),
+        "--title",
+        "雨季养鹅技术（重发）",
+        "--category",
+        "agriculture",
+    )
     assert res.returncode == 0, res.stderr
     assert "transcoded: none" in res.stdout
     assert {p: p.stat().st_mtime_ns for p in (headend_root / "media").rglob("*.*")} == before
-    assert [c.title for name, c in courses_by_source(headend_root).items() if "养鹅" in name] == ["雨季养鹅技术（重发）"]
+    assert [c.title for name, c in courses_by_source(headend_root).items() if "养鹅" in name] == [
+        "雨季养鹅技术（重发）"
+    ]
 
 
 def _catalogue(root: Path) -> list:
     return sorted((c.id, c.title) for c in courses_by_source(root).values())
 
 
-@pytest.mark.parametrize("name,content,reason", [
-    ("课件说明.mp4", "这不是视频".encode(), "not a readable audio or video file"),
-    ("空文件.mp4", b"", "the file is empty"),
-])
+@pytest.mark.parametrize(
+    "name,content,reason",
+    [
+        ("课件说明.mp4", "这不是视频".encode(), "not a readable audio or video file"),
+        ("空文件.mp4", b"", "the file is empty"),
+    ],
+)
 def test_non_media_is_refused_naming_the_file(headend_root, tmp_path, name, content, reason):
     before = _catalogue(headend_root)
     bad = tmp_path / name
@@ -86,7 +104,9 @@ def test_unknown_category_is_refused_before_any_work(headend_root, tmp_path):
     before = sorted((headend_root / "media").rglob("*"))
     res = run_cli("headend", "ingest", "--root", str(headend_root), str(clip), "--category", "养殖")
     assert res.returncode == 1
-    assert "新课.mp4" in res.stderr and "unknown category '养殖'" in res.stderr and "agriculture (农业技术)" in res.stderr
+    assert (
+        "新课.mp4" in res.stderr and "unknown category '养殖'" in res.stderr and "agriculture (农业技术)" in res.stderr
+    )
     assert sorted((headend_root / "media").rglob("*")) == before
 
 
@@ -116,9 +136,26 @@ def test_command_line_ingest_waits_for_a_free_transcode_slot(headend_root, tmp_p
     before = sorted((headend_root / "media").rglob("*.*"))
     with open(headend_root / ".transcode-slot-0.lock", "w") as slot:
         fcntl.flock(slot, fcntl.LOCK_EX)
-        proc = subprocess.Popen([sys.executable, "-m", "headend.cli", "ingest", "--root", str(headend_root), str(clip),
-                                 "--title", "等待", "--category", "health", "--quiet"],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "headend.cli",
+                "ingest",
+                "--root",
+                str(headend_root),
+                str(clip),
+                "--title",
+                "等待",
+                "--category",
+                "health",
+                "--quiet",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(3)
         assert proc.poll() is None and sorted((headend_root / "media").rglob("*.*")) == before
     _, err = proc.communicate(timeout=120)

@@ -41,7 +41,9 @@ def cycles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:
     return found
 
 
-@pytest.mark.parametrize(("package", "at_least"), [("headend", 40), ("station", 30), ("playlists", 8), ("catalogue", 4), ("players", 2)])
+@pytest.mark.parametrize(
+    ("package", "at_least"), [("headend", 40), ("station", 30), ("playlists", 8), ("catalogue", 4), ("players", 2)]
+)
 def test_no_import_cycle_inside(package, at_least):
     graph = grimp.build_graph(package)
     assert len(graph.modules) >= at_least  # the graph really holds the package's modules

@@ -27,8 +27,11 @@ def ff(*args: str) -> None:
 
 
 def probe(path: Path) -> dict:
-    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
+        capture_output=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -52,19 +55,26 @@ def media_files(root: Path) -> list[Path]:
 
 def content_box(path: Path) -> tuple[int, int]:
     """The picture inside the black bars, as cropdetect sees it."""
-    err = subprocess.run(["ffmpeg", "-nostdin", "-i", str(path), "-vf", "cropdetect=limit=0.1:round=2:reset=0", "-f", "null", "-"],
-                         capture_output=True, text=True).stderr
+    err = subprocess.run(
+        ["ffmpeg", "-nostdin", "-i", str(path), "-vf", "cropdetect=limit=0.1:round=2:reset=0", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    ).stderr
     w, h = re.findall(r"crop=(\d+):(\d+):", err)[-1]
     return int(w), int(h)
 
 
 def integrated_lufs(path: Path) -> float:
-    err = subprocess.run(["ffmpeg", "-nostdin", "-nostats", "-i", str(path), "-map", "0:a", "-af", "ebur128", "-f", "null", "-"],
-                         capture_output=True, text=True).stderr
+    err = subprocess.run(
+        ["ffmpeg", "-nostdin", "-nostats", "-i", str(path), "-map", "0:a", "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+    ).stderr
     return float(re.findall(r"I:\s+(-?[\d.]+) LUFS", err)[-1])
 
 
 # ---- refusals ------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def shared_root(tmp_path_factory, headend_db) -> Path:
@@ -107,15 +117,27 @@ def bad_inputs(tmp_path_factory):
     return _bad_inputs(tmp_path_factory.mktemp("bad"))
 
 
-@pytest.mark.parametrize("case", [
-    "text named .mp4", "zero bytes", "truncated, no moov", "video without sound", "over the duration limit",
-    "sidecar: unknown category", "sidecar: path in a field", "sidecar: unknown key",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "text named .mp4",
+        "zero bytes",
+        "truncated, no moov",
+        "video without sound",
+        "over the duration limit",
+        "sidecar: unknown category",
+        "sidecar: path in a field",
+        "sidecar: unknown key",
+    ],
+)
 def test_bad_input_is_refused_naming_the_file_and_changes_nothing(shared_root, bad_inputs, case):
     path, reason = bad_inputs[case]
     before = (catalogue(shared_root), media_files(shared_root))
-    res = run_cli("headend", "ingest", "--root", str(shared_root), str(path), "--category", "health") \
-        if "sidecar" not in case else run_cli("headend", "ingest", "--root", str(shared_root), str(path))
+    res = (
+        run_cli("headend", "ingest", "--root", str(shared_root), str(path), "--category", "health")
+        if "sidecar" not in case
+        else run_cli("headend", "ingest", "--root", str(shared_root), str(path))
+    )
     assert res.returncode == 1
     assert path.name in res.stderr or path.stem in res.stderr
     assert reason in res.stderr, res.stderr
@@ -124,9 +146,25 @@ def test_bad_input_is_refused_naming_the_file_and_changes_nothing(shared_root, b
 
 
 def test_refusals_say_what_to_do(shared_root, bad_inputs):
-    res = run_cli("headend", "ingest", "--root", str(shared_root), str(bad_inputs["truncated, no moov"][0]), "--category", "health")
+    res = run_cli(
+        "headend",
+        "ingest",
+        "--root",
+        str(shared_root),
+        str(bad_inputs["truncated, no moov"][0]),
+        "--category",
+        "health",
+    )
     assert "copy it again from the source" in res.stderr
-    res = run_cli("headend", "ingest", "--root", str(shared_root), str(bad_inputs["video without sound"][0]), "--category", "health")
+    res = run_cli(
+        "headend",
+        "ingest",
+        "--root",
+        str(shared_root),
+        str(bad_inputs["video without sound"][0]),
+        "--category",
+        "health",
+    )
     assert "allow_silent = true" in res.stderr
 
 
@@ -151,6 +189,7 @@ def test_chinese_name_with_spaces_and_quotes_is_ingested(tmp_path, shared_root):
 
 # ---- picture -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def hd_root(tmp_path_factory) -> Path:
     """Only tv-hd, to keep the picture tests quick; SQLite only: what they check is ffmpeg's output,
@@ -159,16 +198,39 @@ def hd_root(tmp_path_factory) -> Path:
 
 
 def _grey(dest: Path, size: str, rate: int = 25, extra: tuple[str, ...] = ()) -> Path:
-    ff("-f", "lavfi", "-i", f"color=c=0xc0c0c0:s={size}:r={rate}", "-f", "lavfi", "-i", "sine", "-t", "1",
-       *extra, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(dest))
+    ff(
+        "-f",
+        "lavfi",
+        "-i",
+        f"color=c=0xc0c0c0:s={size}:r={rate}",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine",
+        "-t",
+        "1",
+        *extra,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(dest),
+    )
     return dest
 
 
-@pytest.mark.parametrize("name,size,extra,content_aspect", [
-    ("4比3.mp4", "640x480", (), 4 / 3),
-    ("竖屏手机.mp4", "360x640", (), 9 / 16),
-    ("变形宽屏.mp4", "720x576", ("-vf", "setsar=64/45"), 16 / 9),
-])
+@pytest.mark.parametrize(
+    "name,size,extra,content_aspect",
+    [
+        ("4比3.mp4", "640x480", (), 4 / 3),
+        ("竖屏手机.mp4", "360x640", (), 9 / 16),
+        ("变形宽屏.mp4", "720x576", ("-vf", "setsar=64/45"), 16 / 9),
+    ],
+)
 def test_pictures_are_padded_to_16_9_never_stretched(hd_root, tmp_path, name, size, extra, content_aspect):
     src = _grey(tmp_path / name, size, extra=extra)
     res = run_cli("headend", "ingest", "--root", str(hd_root), str(src), "--category", "skills", "--quiet")
@@ -183,13 +245,38 @@ def test_pictures_are_padded_to_16_9_never_stretched(hd_root, tmp_path, name, si
 
 def test_interlaced_high_rate_source_becomes_progressive_and_capped(hd_root, tmp_path):
     src = tmp_path / "电视台录像.mp4"
-    ff("-f", "lavfi", "-i", "testsrc2=size=720x576:rate=50", "-f", "lavfi", "-i", "sine", "-t", "1",
-       "-vf", "interlace=scan=tff", "-c:v", "libx264", "-preset", "ultrafast", "-flags", "+ildct+ilme",
-       "-x264opts", "tff=1", "-c:a", "aac", str(src))
+    ff(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=720x576:rate=50",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine",
+        "-t",
+        "1",
+        "-vf",
+        "interlace=scan=tff",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-flags",
+        "+ildct+ilme",
+        "-x264opts",
+        "tff=1",
+        "-c:a",
+        "aac",
+        str(src),
+    )
     assert vstream(src)["field_order"] == "tt"
     fast = _grey(tmp_path / "60帧.mp4", "320x240", rate=60)
     for f in (src, fast):
-        assert run_cli("headend", "ingest", "--root", str(hd_root), str(f), "--category", "culture", "--quiet").returncode == 0
+        assert (
+            run_cli("headend", "ingest", "--root", str(hd_root), str(f), "--category", "culture", "--quiet").returncode
+            == 0
+        )
     v = vstream(rendition(hd_root, src.name, "tv-hd"))
     assert v.get("field_order", "progressive") == "progressive"
     fps = vstream(rendition(hd_root, fast.name, "tv-hd"))["avg_frame_rate"]
@@ -199,13 +286,45 @@ def test_interlaced_high_rate_source_becomes_progressive_and_capped(hd_root, tmp
 
 # ---- loudness ------------------------------------------------------------------------------
 
+
 def test_every_rendition_lands_within_1_lu_of_the_target(tmp_path):
     root = new_root(tmp_path)
     quiet = tmp_path / "小声讲座.m4a"
-    ff("-f", "lavfi", "-i", "sine=frequency=300:beep_factor=2", "-t", "4", "-af", "volume=-24dB", "-c:a", "aac", str(quiet))
+    ff(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=300:beep_factor=2",
+        "-t",
+        "4",
+        "-af",
+        "volume=-24dB",
+        "-c:a",
+        "aac",
+        str(quiet),
+    )
     loud = tmp_path / "大声喇叭.mp4"
-    ff("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-f", "lavfi", "-i", "anoisesrc=color=pink:amplitude=0.9",
-       "-t", "4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(loud))
+    ff(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "anoisesrc=color=pink:amplitude=0.9",
+        "-t",
+        "4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(loud),
+    )
     assert abs(integrated_lufs(quiet) - integrated_lufs(loud)) > 15  # far apart before
     for f in (quiet, loud):
         res = run_cli("headend", "ingest", "--root", str(root), str(f), "--category", "health")
@@ -217,6 +336,7 @@ def test_every_rendition_lands_within_1_lu_of_the_target(tmp_path):
 
 
 # ---- never twice ---------------------------------------------------------------------------
+
 
 def _ffmpeg_spy(tmp: Path) -> tuple[dict, Path]:
     """PATH with an ``ffmpeg`` that logs each start, then runs the real one."""
@@ -230,7 +350,9 @@ def _ffmpeg_spy(tmp: Path) -> tuple[dict, Path]:
 
 
 def _headend(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "headend.cli", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "headend.cli", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
 
 
 def test_reingest_starts_no_ffmpeg_and_a_changed_profile_redoes_only_itself(tmp_path, headend_db):
@@ -242,7 +364,9 @@ def test_reingest_starts_no_ffmpeg_and_a_changed_profile_redoes_only_itself(tmp_
     assert _headend(env, "ingest", "--root", str(root), str(clip), "--category", "agriculture").returncode == 0
     assert log.exists()
     log.unlink()
-    res = _headend(env, "ingest", "--root", str(root), str(clip), "--category", "agriculture", "--title", "养鹅（重发）")
+    res = _headend(
+        env, "ingest", "--root", str(root), str(clip), "--category", "agriculture", "--title", "养鹅（重发）"
+    )
     assert res.returncode == 0 and "transcoded: none" in res.stdout
     assert not log.exists(), "re-ingest started ffmpeg"
     sd_before = rendition(root, clip.name, "stb-sd")
@@ -255,6 +379,7 @@ def test_reingest_starts_no_ffmpeg_and_a_changed_profile_redoes_only_itself(tmp_
 
 # ---- jobs ----------------------------------------------------------------------------------
 
+
 def _job(root: Path) -> tuple | None:
     job = last_job(root)
     return (job.state, job.stage, job.percent, job.message, job.log_tail) if job else None
@@ -263,8 +388,13 @@ def _job(root: Path) -> tuple | None:
 def test_a_job_killed_mid_transcode_restarts_cleanly(tmp_path, headend_db):
     root = new_root(tmp_path, headend_db)
     clip = make_clip(tmp_path / "长一点的课.mp4", seconds=6, size="480x270")
-    proc = subprocess.Popen([sys.executable, "-m", "headend.cli", "ingest", "--root", str(root), str(clip), "--category", "skills"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headend.cli", "ingest", "--root", str(root), str(clip), "--category", "skills"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         job = _job(root)
@@ -286,7 +416,10 @@ def test_a_job_killed_mid_transcode_restarts_cleanly(tmp_path, headend_db):
 def test_a_failed_job_keeps_ffmpegs_last_lines(tmp_path, headend_db):
     profiles = tmp_path / "headend" / "profiles.toml"
     root = new_root(tmp_path, headend_db, profiles_file="profiles.toml")
-    profiles.write_text(PROFILES_TOML.read_text(encoding="utf-8").replace('codec = "libx264"', 'codec = "libnosuch264"', 1), encoding="utf-8")
+    profiles.write_text(
+        PROFILES_TOML.read_text(encoding="utf-8").replace('codec = "libx264"', 'codec = "libnosuch264"', 1),
+        encoding="utf-8",
+    )
     clip = make_clip(tmp_path / "坏配置.mp4", seconds=1, size="160x120")
     res = run_cli("headend", "ingest", "--root", str(root), str(clip), "--category", "skills")
     assert res.returncode == 1 and "坏配置.mp4" in res.stderr and "ffmpeg said" in res.stderr
@@ -303,8 +436,22 @@ def test_cli_shows_progress_and_course_edit_changes_the_catalogue(tmp_path, head
     res = run_cli("headend", "ingest", "--root", str(root), str(clip), "--category", "agriculture")
     assert re.search(r"雨季养鹅.mp4: \d+% ETA", res.stderr) and "100%" in res.stderr
     course_id = catalogue(root)[0][0]
-    res = run_cli("headend", "course", "edit", "--root", str(root), course_id, "--title", "雨季养鹅技术", "--category", "农业技术",
-                  "--series", "养鹅", "--episode", "1")
+    res = run_cli(
+        "headend",
+        "course",
+        "edit",
+        "--root",
+        str(root),
+        course_id,
+        "--title",
+        "雨季养鹅技术",
+        "--category",
+        "农业技术",
+        "--series",
+        "养鹅",
+        "--episode",
+        "1",
+    )
     assert res.returncode == 0, res.stderr
     assert catalogue(root) == [(course_id, "雨季养鹅技术", "agriculture")]
     assert "养鹅 第1集" in run_cli("headend", "course", "list", "--root", str(root)).stdout
@@ -315,12 +462,54 @@ def test_cli_shows_progress_and_course_edit_changes_the_catalogue(tmp_path, head
 
 def test_poster_skips_a_black_opening(hd_root, tmp_path):
     src = tmp_path / "黑场开头.mp4"
-    ff("-f", "lavfi", "-i", "color=c=black:s=320x240:r=25:d=2", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:d=2",
-       "-f", "lavfi", "-i", "sine=d=4", "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-map", "2:a",
-       "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(src))
-    assert run_cli("headend", "ingest", "--root", str(hd_root), str(src), "--category", "culture", "--quiet").returncode == 0
+    ff(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=320x240:r=25:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:d=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=d=4",
+        "-filter_complex",
+        "[0:v][1:v]concat=n=2:v=1:a=0[v]",
+        "-map",
+        "[v]",
+        "-map",
+        "2:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(src),
+    )
+    assert (
+        run_cli("headend", "ingest", "--root", str(hd_root), str(src), "--category", "culture", "--quiet").returncode
+        == 0
+    )
     poster = rendition(hd_root, src.name, "poster")
-    err = subprocess.run(["ffmpeg", "-nostdin", "-i", str(poster), "-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG",
-                          "-f", "null", "-"], capture_output=True, text=True).stderr
+    err = subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-i",
+            str(poster),
+            "-vf",
+            "signalstats,metadata=print:key=lavfi.signalstats.YAVG",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+    ).stderr
     assert float(re.findall(r"YAVG=([\d.]+)", err)[-1]) > 40, "the poster is a black frame"
     assert poster.stat().st_size < 60_000 and (vstream(poster)["width"], vstream(poster)["height"]) == (480, 270)

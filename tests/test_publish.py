@@ -40,7 +40,9 @@ def test_each_version_is_a_whole_tree_switched_at_once(headend_root):
     pub = headend_root / "keys" / "headend.pub"
     assert os.readlink(headend_root / "repo") == "trees/v1"
     ids = course_ids(headend_root)
-    (headend_root / "playlists" / "geese.toml").write_text(f'title = "养鹅专题"\nitems = ["{ids["雨季养鹅技术"]}"]\n', encoding="utf-8")
+    (headend_root / "playlists" / "geese.toml").write_text(
+        f'title = "养鹅专题"\nitems = ["{ids["雨季养鹅技术"]}"]\n', encoding="utf-8"
+    )
     assert publish(headend_root).returncode == 0
     assert os.readlink(headend_root / "repo") == "trees/v2"
     for v in (1, 2):  # the previous tree stays for requests in flight; both are whole
@@ -65,7 +67,9 @@ def test_refresh_resigns_only_the_index(headend_root):
 
 
 def test_unknown_course_is_refused_naming_file_and_item(headend_root):
-    (headend_root / "playlists" / "bad.toml").write_text('title = "坏的"\nitems = ["c-000000000000"]\n', encoding="utf-8")
+    (headend_root / "playlists" / "bad.toml").write_text(
+        'title = "坏的"\nitems = ["c-000000000000"]\n', encoding="utf-8"
+    )
     res = publish(headend_root)
     assert res.returncode == 1
     assert "playlists/bad.toml" in res.stderr and "c-000000000000" in res.stderr
@@ -73,28 +77,53 @@ def test_unknown_course_is_refused_naming_file_and_item(headend_root):
 
 
 def test_malformed_toml_names_file_and_line(headend_root):
-    (headend_root / "playlists" / "typo.toml").write_text('title = "冬训"\nitems = [c-1]\npriority = 1\n', encoding="utf-8")
+    (headend_root / "playlists" / "typo.toml").write_text(
+        'title = "冬训"\nitems = [c-1]\npriority = 1\n', encoding="utf-8"
+    )
     res = publish(headend_root)
     assert res.returncode == 1 and "typo.toml" in res.stderr and "line 2" in res.stderr
 
 
 def test_audience_that_matches_no_station_warns(headend_root):
-    assert run_cli("headend", "station", "add", "--root", str(headend_root), "xianyi", "--region", "广东省/肇庆市/高要市").returncode == 0
+    assert (
+        run_cli(
+            "headend", "station", "add", "--root", str(headend_root), "xianyi", "--region", "广东省/肇庆市/高要市"
+        ).returncode
+        == 0
+    )
     ids = course_ids(headend_root)
-    res = run_cli("headend", "playlist", "add", "--root", str(headend_root), "shaoguan", "--title", "韶关专题",
-                  "--course", ids["雨季养鹅技术"], "--region", "广东省/韶关市")
+    res = run_cli(
+        "headend",
+        "playlist",
+        "add",
+        "--root",
+        str(headend_root),
+        "shaoguan",
+        "--title",
+        "韶关专题",
+        "--course",
+        ids["雨季养鹅技术"],
+        "--region",
+        "广东省/韶关市",
+    )
     assert res.returncode == 0, res.stderr
     res = publish(headend_root)
     assert res.returncode == 0 and "matches no registered station" in res.stderr and "shaoguan.toml" in res.stderr
 
 
 def test_overlapping_schedules_are_refused_naming_both(headend_root):
-    assert run_cli("headend", "station", "add", "--root", str(headend_root), "xianyi", "--region", "广东省/肇庆市").returncode == 0
+    assert (
+        run_cli(
+            "headend", "station", "add", "--root", str(headend_root), "xianyi", "--region", "广东省/肇庆市"
+        ).returncode
+        == 0
+    )
     ids = course_ids(headend_root)
     for name, course in (("morning", ids["雨季养鹅技术"]), ("policy", ids["农村医保政策解读"])):
         (headend_root / "playlists" / f"{name}.toml").write_text(
             f'title = "{name}"\nitems = []\n[[schedule.weekly]]\ncourse = "{course}"\ndays = [1]\ntime = "08:00"\n',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     res = publish(headend_root)
     assert res.returncode == 1
     assert "overlap on station xianyi" in res.stderr and "morning.toml" in res.stderr and "policy.toml" in res.stderr
@@ -104,8 +133,20 @@ def test_overlapping_schedules_are_refused_naming_both(headend_root):
 def test_collects_old_playlists_after_the_grace_period(headend_root, clips):
     cfg = headend_root / "headend.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("grace_days = 3", "grace_days = 0"), encoding="utf-8")
-    assert run_cli("headend", "ingest", "--root", str(headend_root), str(clips["video"]), "--title", "雨季养鹅技术（新版）",
-                   "--category", "agriculture").returncode == 0
+    assert (
+        run_cli(
+            "headend",
+            "ingest",
+            "--root",
+            str(headend_root),
+            str(clips["video"]),
+            "--title",
+            "雨季养鹅技术（新版）",
+            "--category",
+            "agriculture",
+        ).returncode
+        == 0
+    )
     res = publish(headend_root)
     assert res.returncode == 0 and "old files collected" in res.stdout
     assert not (headend_root / "repo" / "playlists" / "all.1.json").exists()
@@ -118,9 +159,26 @@ async def test_playlists_and_notices_reach_exactly_their_stations(headend_root, 
     (headend_root / "playlists" / "winter.toml").write_text(
         f'title = "高要冬训"\nitems = ["{ids["雨季养鹅技术"]}"]\npriority = 5\n'
         '[audience]\nregions = ["广东省/肇庆市/高要市"]\n'
-        f'[[schedule.weekly]]\ncourse = "{ids["雨季养鹅技术"]}"\ndays = [1, 3]\ntime = "19:30"\n', encoding="utf-8")
-    assert run_cli("headend", "notice", "add", "--root", str(headend_root), "meeting", "--title", "冬训动员会",
-                   "--body", "周三晚七点半在村委会集中学习。", "--region", "广东省/肇庆市/高要市").returncode == 0
+        f'[[schedule.weekly]]\ncourse = "{ids["雨季养鹅技术"]}"\ndays = [1, 3]\ntime = "19:30"\n',
+        encoding="utf-8",
+    )
+    assert (
+        run_cli(
+            "headend",
+            "notice",
+            "add",
+            "--root",
+            str(headend_root),
+            "meeting",
+            "--title",
+            "冬训动员会",
+            "--body",
+            "周三晚七点半在村委会集中学习。",
+            "--region",
+            "广东省/肇庆市/高要市",
+        ).returncode
+        == 0
+    )
     res = publish(headend_root)
     assert res.returncode == 0, res.stderr
     pub = headend_root / "keys" / "headend.pub"
@@ -153,8 +211,12 @@ async def test_key_rotation_reaches_a_station_that_knows_only_the_old_key(headen
         assert publish(headend_root).returncode == 0
         new_pub = headend_root / "keys" / "headend.pub"
         assert new_pub.read_bytes() != old_pub.read_bytes()
-        assert subprocess.run(["minisign", "-V", "-q", "-p", str(new_pub), "-m",
-                               str(headend_root / "repo" / "index.json")]).returncode == 0
+        assert (
+            subprocess.run(
+                ["minisign", "-V", "-q", "-p", str(new_pub), "-m", str(headend_root / "repo" / "index.json")]
+            ).returncode
+            == 0
+        )
         code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
         assert code == 0, err
     st = json.loads((await run_cli_async("station", "--config", str(toml), "status", "--json"))[1])
@@ -167,8 +229,15 @@ def test_playlist_without_a_rendition_for_a_targeted_player_is_refused(headend_r
     cfg = headend_root / "headend.toml"
     cfg.write_text(cfg.read_text(encoding="utf-8").replace("profiles = []", 'profiles = ["stb-sd"]'), encoding="utf-8")
     clip = make_clip(tmp_path / "新课.mp4", seconds=1)
-    assert run_cli("headend", "ingest", "--root", str(headend_root), str(clip), "--title", "新课", "--category", "health").returncode == 0
-    assert run_cli("headend", "station", "add", "--root", str(headend_root), "hd-box", "--player", "tv-hd").returncode == 0
+    assert (
+        run_cli(
+            "headend", "ingest", "--root", str(headend_root), str(clip), "--title", "新课", "--category", "health"
+        ).returncode
+        == 0
+    )
+    assert (
+        run_cli("headend", "station", "add", "--root", str(headend_root), "hd-box", "--player", "tv-hd").returncode == 0
+    )
     new = course_ids(headend_root)["新课"]
     (headend_root / "playlists" / "hd.toml").write_text(f'title = "高清"\nitems = ["{new}"]\n', encoding="utf-8")
     res = publish(headend_root)
@@ -179,8 +248,12 @@ def test_playlist_without_a_rendition_for_a_targeted_player_is_refused(headend_r
 async def test_county_page_lists_playlists_and_notices(headend_root, aiohttp_client):
     ids = course_ids(headend_root)
     (headend_root / "playlists" / "winter.toml").write_text(
-        f'title = "高要冬训"\nitems = ["{ids["雨季养鹅技术"]}"]\n[audience]\nregions = ["广东省/肇庆市/高要市"]\n', encoding="utf-8")
-    (headend_root / "notices" / "meeting.toml").write_text('title = "冬训动员会"\nbody = "周三晚七点半。"\n', encoding="utf-8")
+        f'title = "高要冬训"\nitems = ["{ids["雨季养鹅技术"]}"]\n[audience]\nregions = ["广东省/肇庆市/高要市"]\n',
+        encoding="utf-8",
+    )
+    (headend_root / "notices" / "meeting.toml").write_text(
+        'title = "冬训动员会"\nbody = "周三晚七点半。"\n', encoding="utf-8"
+    )
     client = await aiohttp_client(headend_app(headend_config(headend_root)))
     html = await (await client.get("/county")).text()
     assert "高要冬训" in html and "广东省/肇庆市/高要市" in html and "冬训动员会" in html
@@ -232,8 +305,13 @@ def _publish_killed_at(root: Path, phase: str, tmp: Path) -> None:
     from tests.conftest import ROOT
 
     marker = tmp / f"paused-{phase}"
-    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_PUBLISH, str(marker), phase, str(root)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_PUBLISH, str(marker), phase, str(root)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not marker.exists():
         assert proc.poll() is None, f"publish ended before reaching {phase}: {proc.stderr.read()}"
@@ -253,8 +331,9 @@ def test_power_cut_mid_publish_leaves_a_whole_published_version(headend_root, tm
     ids = course_ids(headend_root)
 
     def change_playlist(n: int) -> None:
-        (headend_root / "playlists" / "p.toml").write_text(f'title = "专题 {n}"\nitems = ["{ids["雨季养鹅技术"]}"]\n',
-                                                           encoding="utf-8")
+        (headend_root / "playlists" / "p.toml").write_text(
+            f'title = "专题 {n}"\nitems = ["{ids["雨季养鹅技术"]}"]\n', encoding="utf-8"
+        )
 
     change_playlist(1)
     _publish_killed_at(headend_root, "building", tmp_path)

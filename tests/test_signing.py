@@ -11,7 +11,7 @@ import pytest
 from playlists import PublicKey, SecretKey, SignatureError, verify
 from playlists.minisign import parse_trusted_comment
 
-DATA = "{\"title\":\"雨季养鹅技术\"}\n".encode()
+DATA = '{"title":"雨季养鹅技术"}\n'.encode()
 
 
 def minisign(*args: str) -> subprocess.CompletedProcess:

@@ -30,28 +30,59 @@ def edit(toml, old: str, new: str):
 
 REFUSED = [
     # (what is changed, into what, the message: file:line, table and key, and what is wrong)
-    ("interval_s = 300", "interval_s = 300\nintervl = 5",
-     r"^station\.toml:\d+: \[sync\] intervl: unknown key; did you mean 'interval_s'\?"),
-    ("interval_s = 300", "interval_s = 0",
-     r"^station\.toml:\d+: \[sync\] interval_s = 0 is out of range; allowed of at least 10 seconds$"),
-    ("timeout_s = 5", "timeout_s = 0.5",
-     r"^station\.toml:\d+: \[sync\] timeout_s = 0\.5 is out of range; allowed of at least 1 seconds$"),
-    ("timeout_s = 5", "timeout_s = 5\nquota_mb = nan",
-     r"^station\.toml:\d+: \[sync\] quota_mb is nan; it must be a finite number of at least 0 MB$"),
+    (
+        "interval_s = 300",
+        "interval_s = 300\nintervl = 5",
+        r"^station\.toml:\d+: \[sync\] intervl: unknown key; did you mean 'interval_s'\?",
+    ),
+    (
+        "interval_s = 300",
+        "interval_s = 0",
+        r"^station\.toml:\d+: \[sync\] interval_s = 0 is out of range; allowed of at least 10 seconds$",
+    ),
+    (
+        "timeout_s = 5",
+        "timeout_s = 0.5",
+        r"^station\.toml:\d+: \[sync\] timeout_s = 0\.5 is out of range; allowed of at least 1 seconds$",
+    ),
+    (
+        "timeout_s = 5",
+        "timeout_s = 5\nquota_mb = nan",
+        r"^station\.toml:\d+: \[sync\] quota_mb is nan; it must be a finite number of at least 0 MB$",
+    ),
     ("timeout_s = 5", "timeout_s = 5\ndue_ahead_h = inf", r"^station\.toml:\d+: \[sync\] due_ahead_h is inf"),
-    ("timeout_s = 5", "timeout_s = 5\nkeep_unreferenced_days = -1",
-     r"^station\.toml:\d+: \[sync\] keep_unreferenced_days = -1 is out of range"),
-    ("timeout_s = 5", "timeout_s = 5\nmax_rate_bytes_per_s = -100",
-     r"^station\.toml:\d+: \[sync\] max_rate_bytes_per_s = -100 is out of range"),
-    ("reserve_free_mb = 0", 'reserve_free_mb = "lots"',
-     r"^station\.toml:\d+: \[sync\] reserve_free_mb must be a number, not text$"),
-    ('mirrors = ["http://127.0.0.1:9/repo/"]', 'mirrors = ["http://[::1", "http://127.0.0.1:9/repo/"]',
-     r"^station\.toml:\d+: \[sync\] mirrors: 'http://\[::1' is not a usable URL \(Invalid IPv6 URL\)$"),
-    ('mirrors = ["http://127.0.0.1:9/repo/"]', 'mirrors = ["http://127.0.0.1:notaport/"]',
-     r"^station\.toml:\d+: \[sync\] mirrors: 'http://127\.0\.0\.1:notaport/' is not a usable URL \(Port could not"),
+    (
+        "timeout_s = 5",
+        "timeout_s = 5\nkeep_unreferenced_days = -1",
+        r"^station\.toml:\d+: \[sync\] keep_unreferenced_days = -1 is out of range",
+    ),
+    (
+        "timeout_s = 5",
+        "timeout_s = 5\nmax_rate_bytes_per_s = -100",
+        r"^station\.toml:\d+: \[sync\] max_rate_bytes_per_s = -100 is out of range",
+    ),
+    (
+        "reserve_free_mb = 0",
+        'reserve_free_mb = "lots"',
+        r"^station\.toml:\d+: \[sync\] reserve_free_mb must be a number, not text$",
+    ),
+    (
+        'mirrors = ["http://127.0.0.1:9/repo/"]',
+        'mirrors = ["http://[::1", "http://127.0.0.1:9/repo/"]',
+        r"^station\.toml:\d+: \[sync\] mirrors: 'http://\[::1' is not a usable URL \(Invalid IPv6 URL\)$",
+    ),
+    (
+        'mirrors = ["http://127.0.0.1:9/repo/"]',
+        'mirrors = ["http://127.0.0.1:notaport/"]',
+        r"^station\.toml:\d+: \[sync\] mirrors: 'http://127\.0\.0\.1:notaport/' is not a usable URL \(Port could not",
+    ),
     ('mirrors = ["http://127.0.0.1:9/repo/"]', 'mirrors = ["ftp://mirror/"]', r"\[sync\] mirrors: 'ftp://mirror/'"),
     ('mirrors = ["http://127.0.0.1:9/repo/"]', "mirrors = []", r"\[sync\] mirrors must list 1 to"),
-    ('id = "test-station"', 'id = "Test Station"', r"^station\.toml:\d+: \[station\] id is 'Test Station'; it must be 1-64"),
+    (
+        'id = "test-station"',
+        'id = "Test Station"',
+        r"^station\.toml:\d+: \[station\] id is 'Test Station'; it must be 1-64",
+    ),
     ('id = "test-station"', 'id = "test-station\\n"', r"\[station\] id is 'test-station\\n'"),
     ("port = 0", "port = 70000", r"^station\.toml:\d+: \[ui\] port = 70000 is out of range; allowed from 0 to 65535$"),
     ('admin_pin = "2468"', "admin_pin = 2468", r"^station\.toml:\d+: \[ui\] admin_pin must be text in quotes"),
@@ -71,8 +102,11 @@ def test_a_bad_setting_is_refused_in_one_line_naming_file_and_key(toml, old, new
 
 def test_a_table_given_as_a_number_is_refused(toml):
     edit(edit(toml, "[station]", "sync = 5\n[station]"), "[sync]", "[synk]")
-    with pytest.raises(ConfigError, match=r"^station\.toml:1: \[sync\] must be a table \(a \[sync\] header with keys "
-                                          r"under it\), not a whole number$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^station\.toml:1: \[sync\] must be a table \(a \[sync\] header with keys "
+        r"under it\), not a whole number$",
+    ):
         load_config(toml)
 
 
@@ -81,8 +115,11 @@ def test_every_command_says_the_same_line_and_exits_2(toml):
     for command in (["status"], ["status", "--json"], ["sync", "--once"]):
         res = run_cli("station", "--config", str(toml), *command)
         assert res.returncode == 2, res
-        assert re.fullmatch(r"station: station\.toml:\d+: \[sync\] interval_s = 0 is out of range; "
-                            r"allowed of at least 10 seconds\n", res.stderr), res.stderr
+        assert re.fullmatch(
+            r"station: station\.toml:\d+: \[sync\] interval_s = 0 is out of range; "
+            r"allowed of at least 10 seconds\n",
+            res.stderr,
+        ), res.stderr
         assert res.stdout == ""
 
 

@@ -41,11 +41,24 @@ def test_every_moment_is_shown_in_china_time(box_in_new_york):
 
 def test_durations_and_sizes_one_way():
     assert [duration(english, s) for s in (0, 9, 59.6, 90, 3599, 3660, 7322)] == [
-        "0 s", "9 s", "1 min", "2 min", "1 h 0 min", "1 h 1 min", "2 h 2 min"]
+        "0 s",
+        "9 s",
+        "1 min",
+        "2 min",
+        "1 h 0 min",
+        "1 h 1 min",
+        "2 h 2 min",
+    ]
     zh = Translator("zh-CN")
     assert duration(zh, 9) == "9 秒" and duration(zh, 3660) == "1 小时 1 分钟"
     assert duration(english, None) == "—"
     assert [clock(s) for s in (0, 65, 3725)] == ["00:00", "01:05", "1:02:05"]
     assert minutes(3) == 1 and minutes(600) == 10
     assert [size(n) for n in (512, 3 * 2**10, 3 * 2**20, 5 * 2**30, None, float("nan"))] == [
-        "512 B", "3.0 KB", "3.0 MB", "5.0 GB", "—", "—"]
+        "512 B",
+        "3.0 KB",
+        "3.0 MB",
+        "5.0 GB",
+        "—",
+        "—",
+    ]

@@ -20,43 +20,102 @@ POSTER = "media/d3/d3b8454e66bc7e11c721c4ee134199010a46b7be6e34d1d0707857171268a
 MIRROR = "http://127.0.0.1:39961/repo/"
 
 # station.json as the station before the model wrote it (one sync of two courses, a schedule, a notice).
-WRITTEN_BEFORE = {"state": {
-    "1": {
-        "complete": True,
-        "courses": [
-            {"category": "agriculture", "description": "", "duration_s": 60, "episode": None, "id": "c-6c38c1e74b1d",
-             "kind": "video", "media": GOOSE, "mime": "video/mp4", "playlists": ["all"], "poster": None, "series": "",
-             "source_sha256": "6c38c1e74b1d115b357b2a050dbc3ecf9d4cd7b972a1d9826f5ff8ac24365c57", "speaker": "",
-             "tags": [], "title": "雨季养鹅 第1集"},
-            {"category": "safety", "description": "防火知识", "duration_s": 125.5, "episode": 2, "id": "c-d0e375a3e7a1",
-             "kind": "video", "media": FIRE, "mime": "video/mp4", "playlists": ["all"], "poster": POSTER,
-             "series": "安全课", "source_sha256": "d0e375a3e7a1ba89f6f4eb59289cec3877237a24deb20d79f5016b1714e4b5e4",
-             "speaker": "王老师", "tags": ["winter"], "title": "冬季防火"},
-        ],
-        "expires": "2026-12-08T21:57:16Z",
-        "index_sha256": "44c6e4ae778d326d6cbaa8ae4dc292091802a9273ad71d3f30a9455e2613a297",
-        "index_version": 1,
-        "installed_at": "2026-12-01T21:57:16Z",
-        "notices": [{"audience": {"regions": [], "stations": [], "tags": []}, "body": "周三晚七点半",
-                     "id": "winter-meeting", "title": "冬训动员会", "valid_from": "2026-11-20T01:00:00Z",
-                     "valid_until": "2026-12-20T01:00:00Z"}],
-        "playlists": [{"name": "all", "priority": 0,
-                       "schedule": {"slots": [{"course": "c-6c38c1e74b1d", "start": "2026-11-23T19:30:00+08:00"}],
-                                    "weekly": [{"course": "c-d0e375a3e7a1", "days": [1, 3], "time": "19:30"}]},
-                       "title": "全部课程", "valid_from": None, "valid_until": None, "version": 1}],
-    },
-    "2": {
-        "bytes_downloaded": 980,
-        "courses": {"c-6c38c1e74b1d": {"state": "have", "title": "雨季养鹅 第1集"},
-                    "c-d0e375a3e7a1": {"state": "failed", "title": "冬季防火", "reason": "HTTP 404"}},
-        "courses_installed": 2, "courses_total": 2, "failures": [], "files_downloaded": 3, "index_version": 1,
-        "last_attempt": "2026-12-01T21:57:16Z", "last_error": None, "last_success": "2026-12-01T21:57:16Z",
-        "mirror": MIRROR, "next_window": None, "space_needed_bytes": 0, "state": "ok",
-    },
-    "3": {"highest_sha256": "44c6e4ae778d326d6cbaa8ae4dc292091802a9273ad71d3f30a9455e2613a297",
-          "highest_version": 1, "newest_timestamp": "2026-12-01T21:57:16+00:00"},
-    "4": {MIRROR: {"last_success": "2026-12-01T21:57:16Z", "validators": {"etag": None, "last_modified": None}}},
-}}
+WRITTEN_BEFORE = {
+    "state": {
+        "1": {
+            "complete": True,
+            "courses": [
+                {
+                    "category": "agriculture",
+                    "description": "",
+                    "duration_s": 60,
+                    "episode": None,
+                    "id": "c-6c38c1e74b1d",
+                    "kind": "video",
+                    "media": GOOSE,
+                    "mime": "video/mp4",
+                    "playlists": ["all"],
+                    "poster": None,
+                    "series": "",
+                    "source_sha256": "6c38c1e74b1d115b357b2a050dbc3ecf9d4cd7b972a1d9826f5ff8ac24365c57",
+                    "speaker": "",
+                    "tags": [],
+                    "title": "雨季养鹅 第1集",
+                },
+                {
+                    "category": "safety",
+                    "description": "防火知识",
+                    "duration_s": 125.5,
+                    "episode": 2,
+                    "id": "c-d0e375a3e7a1",
+                    "kind": "video",
+                    "media": FIRE,
+                    "mime": "video/mp4",
+                    "playlists": ["all"],
+                    "poster": POSTER,
+                    "series": "安全课",
+                    "source_sha256": "d0e375a3e7a1ba89f6f4eb59289cec3877237a24deb20d79f5016b1714e4b5e4",
+                    "speaker": "王老师",
+                    "tags": ["winter"],
+                    "title": "冬季防火",
+                },
+            ],
+            "expires": "2026-12-08T21:57:16Z",
+            "index_sha256": "44c6e4ae778d326d6cbaa8ae4dc292091802a9273ad71d3f30a9455e2613a297",
+            "index_version": 1,
+            "installed_at": "2026-12-01T21:57:16Z",
+            "notices": [
+                {
+                    "audience": {"regions": [], "stations": [], "tags": []},
+                    "body": "周三晚七点半",
+                    "id": "winter-meeting",
+                    "title": "冬训动员会",
+                    "valid_from": "2026-11-20T01:00:00Z",
+                    "valid_until": "2026-12-20T01:00:00Z",
+                }
+            ],
+            "playlists": [
+                {
+                    "name": "all",
+                    "priority": 0,
+                    "schedule": {
+                        "slots": [{"course": "c-6c38c1e74b1d", "start": "2026-11-23T19:30:00+08:00"}],
+                        "weekly": [{"course": "c-d0e375a3e7a1", "days": [1, 3], "time": "19:30"}],
+                    },
+                    "title": "全部课程",
+                    "valid_from": None,
+                    "valid_until": None,
+                    "version": 1,
+                }
+            ],
+        },
+        "2": {
+            "bytes_downloaded": 980,
+            "courses": {
+                "c-6c38c1e74b1d": {"state": "have", "title": "雨季养鹅 第1集"},
+                "c-d0e375a3e7a1": {"state": "failed", "title": "冬季防火", "reason": "HTTP 404"},
+            },
+            "courses_installed": 2,
+            "courses_total": 2,
+            "failures": [],
+            "files_downloaded": 3,
+            "index_version": 1,
+            "last_attempt": "2026-12-01T21:57:16Z",
+            "last_error": None,
+            "last_success": "2026-12-01T21:57:16Z",
+            "mirror": MIRROR,
+            "next_window": None,
+            "space_needed_bytes": 0,
+            "state": "ok",
+        },
+        "3": {
+            "highest_sha256": "44c6e4ae778d326d6cbaa8ae4dc292091802a9273ad71d3f30a9455e2613a297",
+            "highest_version": 1,
+            "newest_timestamp": "2026-12-01T21:57:16+00:00",
+        },
+        "4": {MIRROR: {"last_success": "2026-12-01T21:57:16Z", "validators": {"etag": None, "last_modified": None}}},
+    }
+}
 
 
 def old_store(tmp_path) -> Store:
@@ -76,7 +135,13 @@ def test_a_store_written_before_the_model_loads_as_objects(tmp_path):
     assert installed.expires == datetime(2026, 12, 8, 21, 57, 16, tzinfo=UTC)
     goose, fire = installed.courses
     assert isinstance(fire.course, Course)
-    assert (fire.series, fire.episode, fire.speaker, fire.course.tags, fire.duration_s) == ("安全课", 2, "王老师", ("winter",), 125.5)
+    assert (fire.series, fire.episode, fire.speaker, fire.course.tags, fire.duration_s) == (
+        "安全课",
+        2,
+        "王老师",
+        ("winter",),
+        125.5,
+    )
     assert fire.poster == POSTER and fire.media == FIRE and fire.playlists == ("all",) and not fire.update_pending
     assert installed.course("c-6c38c1e74b1d") is goose and goose.title == "雨季养鹅 第1集"
     (notice,) = installed.notices
@@ -92,7 +157,9 @@ def test_a_store_written_before_the_model_loads_as_objects(tmp_path):
     assert isinstance(status, SyncStatus) and status.state == "ok" and status.mirror == MIRROR
     assert status.last_success == datetime(2026, 12, 1, 21, 57, 16, tzinfo=UTC)
     assert [(c.id, c.state, c.reason) for c in status.courses] == [
-        ("c-6c38c1e74b1d", "have", ""), ("c-d0e375a3e7a1", "failed", "HTTP 404")]
+        ("c-6c38c1e74b1d", "have", ""),
+        ("c-d0e375a3e7a1", "failed", "HTTP 404"),
+    ]
     assert store.mirrors()[MIRROR].last_success == status.last_success
     assert store.trust_state().highest_version == 1
 
@@ -129,7 +196,9 @@ def test_the_installed_set_is_a_snapshot_swapped_by_install(tmp_path):
     store.record_sync(SyncStatus(state="ok"))  # other documents change; the snapshot stays
     store.record_trust({**store.trust(), "highest_version": 2})
     assert store.installed_set() is first
-    fewer = InstalledSet.from_dict({**WRITTEN_BEFORE["state"]["1"], "courses": WRITTEN_BEFORE["state"]["1"]["courses"][:1]})
+    fewer = InstalledSet.from_dict(
+        {**WRITTEN_BEFORE["state"]["1"], "courses": WRITTEN_BEFORE["state"]["1"]["courses"][:1]}
+    )
     store.install(fewer)
     assert store.installed_set() is fewer
     # Another process (station import while serve runs) replaces station.json: seen at the next look.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from headend.web.app import create_app as headend_app
 from headend.config import load_config as headend_config
+from headend.web.app import create_app as headend_app
 from station.config import load_config as station_config
 from station.store import Store
 from tests.conftest import run_cli_async, serve, write_station_toml
@@ -80,7 +80,9 @@ async def nginx_cache(d: Path, upstream: str) -> AsyncIterator[str]:
     args = [binary, "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log"), "-g", "daemon off;"]
     test = subprocess.run([*args, "-t"], capture_output=True, text=True)
     assert test.returncode == 0, test.stderr
-    proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
     try:
         for _ in range(100):
             try:
@@ -127,6 +129,7 @@ async def test_second_station_is_served_from_the_cache_with_the_headend_down(hea
 
     async def count(request, response):
         seen_by_headend.append(request.path)
+
     app.on_response_prepare.append(count)
 
     async with AsyncExitStack() as stack:
@@ -147,14 +150,18 @@ async def test_second_station_is_served_from_the_cache_with_the_headend_down(hea
         (tmp_path / "b").mkdir()
         toml_b = write_station_toml(tmp_path / "b" / "station.toml", [f"{county}/repo/"], key)
         # B had fetched half of the biggest file before (say) a power cut: it resumes from the cache.
-        biggest = max((uri.removeprefix("/repo/") for uri, _, _ in through_a if uri.startswith("/repo/media/")),
-                      key=lambda rel: (repo / rel).stat().st_size)
+        biggest = max(
+            (uri.removeprefix("/repo/") for uri, _, _ in through_a if uri.startswith("/repo/media/")),
+            key=lambda rel: (repo / rel).stat().st_size,
+        )
         half = (repo / biggest).read_bytes()[: (repo / biggest).stat().st_size // 2]
         partial = Store(station_config(toml_b).data_dir).partial_dir / f"{Path(biggest).stem}.part"
         partial.write_bytes(half)
         await sync(toml_b)
-        through_b = cache_log(cache_dir)[len(through_a):]
-    assert assert_store_matches(toml_b, repo) == assert_store_matches(toml_a, repo) == {"雨季养鹅技术", "农村医保政策解读"}
+        through_b = cache_log(cache_dir)[len(through_a) :]
+    assert (
+        assert_store_matches(toml_b, repo) == assert_store_matches(toml_a, repo) == {"雨季养鹅技术", "农村医保政策解读"}
+    )
     media_b = [uri for uri, _, _ in through_b if uri.startswith("/repo/media/")]
     assert len(media_b) == len([p for p in Store(station_config(toml_b).data_dir).present()]), through_b
     # Every answer B got was the cache's (fresh or, for the index, stale while the headend is down);

@@ -49,6 +49,7 @@ async def test_up_to_date_poll_is_one_small_request(sim, tmp_path):
 
     async def static(request):
         return web.FileResponse(repo / request.match_info["path"])
+
     app.router.add_get("/repo/{path:.+}", static)
     async with serve(app) as base:
         st = Station(tmp_path, sim, f"{base}/repo/")
@@ -161,8 +162,11 @@ async def test_old_course_keeps_playing_until_its_replacement_is_complete(sim, t
         import hashlib
 
         from playlists import FileRef, media_path
+
         sha = hashlib.sha256(new_bytes).hexdigest()
-        sim.courses[0] = CourseEntry(entry.course, None, {"stb-sd": FileRef(media_path(sha, "mp4"), sha, len(new_bytes), "video/mp4")})
+        sim.courses[0] = CourseEntry(
+            entry.course, None, {"stb-sd": FileRef(media_path(sha, "mp4"), sha, len(new_bytes), "video/mp4")}
+        )
         sim.publish()
         report = await st.sync()
         kept = st.store.course(old.id)
@@ -203,6 +207,7 @@ async def test_a_mirror_answering_html_is_skipped(sim, tmp_path):
 
     async def html(request):
         return web.Response(text="<html>请先登录</html>", content_type="text/html")
+
     portal.router.add_get("/{tail:.*}", html)
     async with serve(portal) as bad, sim.served() as good:
         st = Station(tmp_path, sim, [f"{bad}/repo/", good])

@@ -119,8 +119,10 @@ async def test_a_full_disk_under_the_status_write_is_shown_and_the_loop_goes_on(
     caplog.set_level(logging.INFO)
     async with sim.served() as mirror:
         st = Station(small_disk, sim, mirror)
-        async with serve(build_app(st.cfg, st.store)) as base, \
-                aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with (
+            serve(build_app(st.cfg, st.store)) as base,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+        ):
             admin = Admin(base, session)
             assert (await admin.pass_done())["sync"]["state"] == "ok"
             await admin.login()
@@ -140,7 +142,9 @@ async def test_a_full_disk_under_the_status_write_is_shown_and_the_loop_goes_on(
             # written over the old one in place: a full disk has no block for a new file).
             words, as_json = await station_status(st.cfg.path)
             assert re.search(r"^last sync: failed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(China time\)", words, re.M), words
-            assert re.search(r"^last error \(failing since [\d-]+ [\d:]+\): .*No space left on device", words, re.M), words
+            assert re.search(r"^last error \(failing since [\d-]+ [\d:]+\): .*No space left on device", words, re.M), (
+                words
+            )
             assert as_json["sync"]["state"] == "failed" and "No space left" in as_json["sync"]["last_error"]
 
             filler.unlink()  # the administrator frees space
@@ -160,14 +164,20 @@ async def test_a_mirror_url_that_cannot_be_used_fails_alone_and_the_good_one_ser
         # station.toml refuses such a URL (test_station_config); a list that got past it anyway
         # must not stop the pass.
         cfg = dataclasses.replace(st.cfg, mirrors=(bad, good))
-        async with serve(build_app(cfg, st.store)) as base, \
-                aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        async with (
+            serve(build_app(cfg, st.store)) as base,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+        ):
             admin = Admin(base, session)
             status = await admin.pass_done()
             assert status["sync"]["state"] == "ok" and status["sync"]["mirror"] == good
             assert status["installed_version"] == 1 and status["courses"] == 2
             broken, working = status["mirrors"]
-            assert broken["url"] == bad and "not a usable URL" in broken["last_error"] and "[sync] mirrors" in broken["last_error"]
+            assert (
+                broken["url"] == bad
+                and "not a usable URL" in broken["last_error"]
+                and "[sync] mirrors" in broken["last_error"]
+            )
             assert not broken.get("last_success") and working["last_success"] and not working.get("last_error")
             await admin.login()
             html = await admin.page()

@@ -72,7 +72,7 @@ async def test_a_link_that_drops_every_connection_still_completes_in_one_pass(si
     # Resumed, not restarted: the bytes on the wire are close to the bytes kept.
     assert proxy.bytes_to_client / stored < 1.3, (proxy.bytes_to_client, stored)
     # The administrator sees the link is flaky, in words.
-    (health,) = (await mirror_status(st))
+    (health,) = await mirror_status(st)
     assert "connection dropped" in health["last_error"] and health["last_success"] >= health["last_error_at"]
 
 
@@ -230,8 +230,11 @@ async def test_a_half_file_from_one_mirror_is_finished_by_another_without_starti
         rng, if_range = request.headers.get("Range"), request.headers.get("If-Range")
         if rng and (if_range is None or if_range == etag):
             start = int(rng.removeprefix("bytes=").split("-")[0])
-            return web.Response(status=206, body=data[start:], headers={
-                "ETag": etag, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
+            return web.Response(
+                status=206,
+                body=data[start:],
+                headers={"ETag": etag, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"},
+            )
         return web.Response(body=data, headers={"ETag": etag})
 
     app = web.Application()

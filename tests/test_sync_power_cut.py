@@ -72,7 +72,9 @@ def check_consistent(data_dir: Path, versions: dict[int, dict[str, str]], why: s
 
 def downloaded(data_dir: Path) -> tuple[int, int]:
     """Bytes in partial files and media files present: changes when a run got to downloading."""
-    partial = sum(p.stat().st_size for p in (data_dir / "partial").glob("*.part")) if (data_dir / "partial").is_dir() else 0
+    partial = (
+        sum(p.stat().st_size for p in (data_dir / "partial").glob("*.part")) if (data_dir / "partial").is_dir() else 0
+    )
     media = len(list((data_dir / "media").rglob("*.mp4"))) if (data_dir / "media").is_dir() else 0
     return partial, media
 
@@ -84,14 +86,27 @@ def left_to_fetch(data_dir: Path, media: dict[str, str]) -> int:
 
 async def start_sync(toml: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "station.cli", "--config", str(toml), "sync", "--once", cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "station.cli",
+        "--config",
+        str(toml),
+        "sync",
+        "--once",
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 def station_toml(path: Path, mirror: str, key: Path) -> Path:
     toml = write_station_toml(path, [mirror], key)
-    toml.write_text(toml.read_text(encoding="utf-8").replace(
-        "timeout_s = 5\n", f"timeout_s = 5\nmax_rate_bytes_per_s = {RATE}\nkeep_unreferenced_days = 0\n"), encoding="utf-8")
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace(
+            "timeout_s = 5\n", f"timeout_s = 5\nmax_rate_bytes_per_s = {RATE}\nkeep_unreferenced_days = 0\n"
+        ),
+        encoding="utf-8",
+    )
     return toml
 
 
@@ -129,7 +144,9 @@ async def test_power_cut_at_random_moments_then_one_run_completes(tmp_path):
         # At least KILLS cuts, some of them while a file was arriving.
         while kills < KILLS or mid_download < 3:
             attempts += 1
-            assert attempts <= 3 * KILLS, f"seed {seed}: only {kills} cuts ({mid_download} mid-download) in {attempts} runs"
+            assert attempts <= 3 * KILLS, (
+                f"seed {seed}: only {kills} cuts ({mid_download} mid-download) in {attempts} runs"
+            )
             left = left_to_fetch(data_dir, versions[max(versions)])
             delay = rng.uniform(0, start_up + left / RATE + 0.3)
             before = downloaded(data_dir)
@@ -168,7 +185,9 @@ async def test_power_cut_at_random_moments_then_one_run_completes(tmp_path):
     assert installed["index_version"] == latest and installed["complete"]
     assert {c["id"]: c["media"] for c in installed["courses"]} == versions[latest], why
     # Everything the latest version needs is there and nothing else (collection ran).
-    assert sorted(str(p.relative_to(data_dir)) for p in (data_dir / "media").rglob("*.mp4")) == sorted(versions[latest].values())
+    assert sorted(str(p.relative_to(data_dir)) for p in (data_dir / "media").rglob("*.mp4")) == sorted(
+        versions[latest].values()
+    )
     code, out, err = await run_cli_async("station", "--config", str(toml), "status", "--json")
     assert code == 0 and json.loads(out)["complete"], err
 

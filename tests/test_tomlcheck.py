@@ -4,7 +4,8 @@ import math
 
 import pytest
 import tomli_w
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalogue.tomlcheck import Document, SettingsError
 
@@ -22,8 +23,12 @@ port = 8080
 def read(raw: bytes):
     doc = Document.parse(raw, "station.toml")
     sync, ui = doc.table("sync", required=True), doc.table("ui")
-    values = (sync.float("interval_s", 300.0, min=10, unit="seconds"), sync.str_list("mirrors"),
-              sync.bool("enabled", False), ui.int("port", 8080, min=0, max=65535))
+    values = (
+        sync.float("interval_s", 300.0, min=10, unit="seconds"),
+        sync.str_list("mirrors"),
+        sync.bool("enabled", False),
+        ui.int("port", 8080, min=0, max=65535),
+    )
     doc.finish()
     return values, doc
 
@@ -96,9 +101,19 @@ def test_any_bytes_give_values_or_a_settings_error(raw):
     values_or_settings_error(raw)
 
 
-_values = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5) | st.lists(st.text(max_size=3), max_size=3)
-_tables = st.dictionaries(st.sampled_from(["interval_s", "mirrors", "enabled", "port", "other"]),
-                          _values.filter(lambda v: v is not None), max_size=5)
+_values = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=5)
+    | st.lists(st.text(max_size=3), max_size=3)
+)
+_tables = st.dictionaries(
+    st.sampled_from(["interval_s", "mirrors", "enabled", "port", "other"]),
+    _values.filter(lambda v: v is not None),
+    max_size=5,
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -37,10 +37,17 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KEY = SecretKey.generate()
 
 
-def signed_index(version: int, expires_in: timedelta = timedelta(days=7), ts: datetime = NOW, playlists=(),
-                 key: SecretKey = KEY, notices=()) -> tuple[bytes, bytes]:
-    idx = Index(version=version, timestamp=ts, expires=ts + expires_in, playlists=tuple(playlists),
-                notices=tuple(notices))
+def signed_index(
+    version: int,
+    expires_in: timedelta = timedelta(days=7),
+    ts: datetime = NOW,
+    playlists=(),
+    key: SecretKey = KEY,
+    notices=(),
+) -> tuple[bytes, bytes]:
+    idx = Index(
+        version=version, timestamp=ts, expires=ts + expires_in, playlists=tuple(playlists), notices=tuple(notices)
+    )
     data = idx.to_bytes()
     return data, sign_repository_file(key, "index.json", data, version, ts)
 
@@ -74,6 +81,7 @@ def follow(ts: TrustedSet, index_sig: bytes, files: dict[str, tuple[bytes, bytes
 
 
 # ---- the index ---------------------------------------------------------------------------------
+
 
 def test_valid_index_is_accepted_and_remembered():
     data, sig = signed_index(3)
@@ -192,6 +200,7 @@ def test_trusted_signer_needs_no_rotation():
 
 # ---- playlists ---------------------------------------------------------------------------------
 
+
 def accepted(ref: PlaylistRef) -> TrustedSet:
     ts = trusted()
     ts.update_index(*signed_index(3, playlists=[ref]), NOW)
@@ -226,6 +235,7 @@ def test_playlist_needs_the_accepted_index():
 
 
 # ---- key rotation ------------------------------------------------------------------------------
+
 
 def test_rotation_chain_followed():
     """The headend rotated twice, A → B → C; the index is signed by C. The chain is fetched
@@ -318,9 +328,15 @@ def test_rejects_rotation_replacing_a_key_that_did_not_sign_it():
     from playlists.canonical import canonical_json
 
     path = rotation_path(b.public_key.id_hex)
-    data = canonical_json({"type": "yuanjiao-key-rotation", "new_key": b.public_key.to_base64(),
-                           "new_key_id": b.public_key.id_hex, "previous_key_id": other.public_key.id_hex,
-                           "timestamp": "2026-11-22T08:00:00Z"})
+    data = canonical_json(
+        {
+            "type": "yuanjiao-key-rotation",
+            "new_key": b.public_key.to_base64(),
+            "new_key_id": b.public_key.id_hex,
+            "previous_key_id": other.public_key.id_hex,
+            "timestamp": "2026-11-22T08:00:00Z",
+        }
+    )
     sig = sign_repository_file(KEY, path, data, 1, NOW)
     with pytest.raises(SignatureError, match="which did not sign it"):
         trusted(None, KEY, other).update_rotation(data, sig, b.public_key.id_hex)
@@ -333,8 +349,9 @@ def test_a_bad_link_keeps_the_links_verified_before_it():
     forged = data.replace(c.public_key.to_base64().encode(), attacker.public_key.to_base64().encode())
     ts = trusted()
     with pytest.raises(SignatureError, match="altered or damaged"):
-        follow(ts, signed_index(1, key=attacker)[1], {attacker.public_key.id_hex: (forged, sig),
-                                                      b.public_key.id_hex: good})
+        follow(
+            ts, signed_index(1, key=attacker)[1], {attacker.public_key.id_hex: (forged, sig), b.public_key.id_hex: good}
+        )
     assert ts.trusted_keys == (b.public_key,)
 
 
@@ -353,36 +370,52 @@ def test_rotation_chain_restarts_for_another_key():
 
 # ---- the persisted state -----------------------------------------------------------------------
 
+
 def test_state_round_trips_through_its_dict():
     b = SecretKey.generate()
     state = TrustState(7, SHA, NOW, (b.public_key,), frozenset({KEY.public_key.id_hex}))
     doc = state.to_dict()
     assert json.loads(json.dumps(doc)) == doc
     assert TrustState.from_dict(doc) == state
-    assert doc == {"highest_version": 7, "highest_sha256": SHA, "newest_timestamp": NOW.isoformat(),
-                   "added_keys": [b.public_key.to_base64()], "retired_keys": [KEY.public_key.id_hex]}
+    assert doc == {
+        "highest_version": 7,
+        "highest_sha256": SHA,
+        "newest_timestamp": NOW.isoformat(),
+        "added_keys": [b.public_key.to_base64()],
+        "retired_keys": [KEY.public_key.id_hex],
+    }
 
 
-@pytest.mark.parametrize("doc,state", [
-    ({}, TrustState()),
-    # what station/store.py trust() falls back to for a store without a trust document
-    ({"highest_version": 0, "highest_sha256": "", "newest_timestamp": None}, TrustState()),
-    ({"highest_version": 3, "highest_sha256": SHA, "newest_timestamp": "2026-11-22T08:00:00+00:00"},
-     TrustState(3, SHA, NOW)),
-    ({"highest_version": 3, "newest_timestamp": "2026-11-22T08:00:00"}, TrustState(3, "", NOW)),  # naive: UTC
-    ({"highest_version": 1, "added_keys": [], "retired_keys": ["0123456789ABCDEF"]},
-     TrustState(1, retired_keys=frozenset({"0123456789ABCDEF"}))),
-])
+@pytest.mark.parametrize(
+    "doc,state",
+    [
+        ({}, TrustState()),
+        # what station/store.py trust() falls back to for a store without a trust document
+        ({"highest_version": 0, "highest_sha256": "", "newest_timestamp": None}, TrustState()),
+        (
+            {"highest_version": 3, "highest_sha256": SHA, "newest_timestamp": "2026-11-22T08:00:00+00:00"},
+            TrustState(3, SHA, NOW),
+        ),
+        ({"highest_version": 3, "newest_timestamp": "2026-11-22T08:00:00"}, TrustState(3, "", NOW)),  # naive: UTC
+        (
+            {"highest_version": 1, "added_keys": [], "retired_keys": ["0123456789ABCDEF"]},
+            TrustState(1, retired_keys=frozenset({"0123456789ABCDEF"})),
+        ),
+    ],
+)
 def test_state_reads_what_the_station_stored_before(doc, state):
     assert TrustState.from_dict(doc) == state
 
 
-@pytest.mark.parametrize("doc,words", [
-    ({"highest_version": "3"}, "highest_version"),
-    ({"newest_timestamp": "yesterday"}, "isoformat"),
-    ({"added_keys": ["not a key"]}, "base64"),
-    ({"retired_keys": "ABC"}, "retired_keys"),
-])
+@pytest.mark.parametrize(
+    "doc,words",
+    [
+        ({"highest_version": "3"}, "highest_version"),
+        ({"newest_timestamp": "yesterday"}, "isoformat"),
+        ({"added_keys": ["not a key"]}, "base64"),
+        ({"retired_keys": "ABC"}, "retired_keys"),
+    ],
+)
 def test_damaged_state_is_a_format_error_saying_what_to_do(doc, words):
     with pytest.raises(FormatError, match=f"(?s){words}.*delete it"):
         TrustState.from_dict(doc)

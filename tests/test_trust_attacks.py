@@ -248,8 +248,12 @@ async def test_clock_far_behind(sim, tmp_path):
         epoch = lambda: datetime(1970, 1, 1, tzinfo=UTC)  # noqa: E731
         assert (await st.sync(clock=epoch)).complete
         # a replayed older-but-"higher" index whose expiry is before the newest timestamp seen
-        stale = Index(version=9, timestamp=NOW - timedelta(days=30), expires=NOW - timedelta(days=23),
-                      playlists=Index.from_bytes(sim.files[INDEX_NAME]).playlists)
+        stale = Index(
+            version=9,
+            timestamp=NOW - timedelta(days=30),
+            expires=NOW - timedelta(days=23),
+            playlists=Index.from_bytes(sim.files[INDEX_NAME]).playlists,
+        )
         sim.sign_index(stale)
         with pytest.raises(SyncError, match="expired"):
             await st.sync(clock=epoch)
@@ -292,9 +296,21 @@ async def test_accepts_an_index_signed_by_hand_with_minisign(sim, tmp_path):
     key_file.write_text(sim.key.to_text())
     idx = tmp_path / "index.json"
     idx.write_bytes(sim.files[INDEX_NAME])
-    res = subprocess.run(["minisign", "-S", "-s", str(key_file), "-m", str(idx),
-                          "-t", f"timestamp:{int(index.timestamp.timestamp())}\tfile:index.json\tversion:{index.version}"],
-                         capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    res = subprocess.run(
+        [
+            "minisign",
+            "-S",
+            "-s",
+            str(key_file),
+            "-m",
+            str(idx),
+            "-t",
+            f"timestamp:{int(index.timestamp.timestamp())}\tfile:index.json\tversion:{index.version}",
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert res.returncode == 0, res.stderr
     sim.files[INDEX_NAME + ".minisig"] = (tmp_path / "index.json.minisig").read_bytes()
     async with sim.served() as mirror:

@@ -66,24 +66,62 @@ def mutated(draw, doc: dict) -> bytes:
 
 def _entry() -> CourseEntry:
     ref = FileRef(f"media/aa/{SHA}.mp4", SHA, 10, "video/mp4")
-    course = Course(id="c-aaaaaaaaaaaa", title="雨季养鹅技术", category="agriculture", duration_s=42.0,
-                    source_sha256=SHA, tags=("养殖",), series="雨季养鹅", episode=1)
-    return CourseEntry(course=course, poster=FileRef(f"media/bb/{'b' * 64}.jpg", "b" * 64, 5), renditions={"stb-sd": ref})
+    course = Course(
+        id="c-aaaaaaaaaaaa",
+        title="雨季养鹅技术",
+        category="agriculture",
+        duration_s=42.0,
+        source_sha256=SHA,
+        tags=("养殖",),
+        series="雨季养鹅",
+        episode=1,
+    )
+    return CourseEntry(
+        course=course, poster=FileRef(f"media/bb/{'b' * 64}.jpg", "b" * 64, 5), renditions={"stb-sd": ref}
+    )
 
 
-PLAYLIST_DOC = json.loads(Playlist("all", 3, "全部课程", (_entry(),), Schedule.from_dict({
-    "slots": [{"course": "c-aaaaaaaaaaaa", "start": "2026-11-23T19:30:00+08:00"}],
-    "weekly": [{"course": "c-aaaaaaaaaaaa", "days": [1, 3], "time": "19:30", "from": "2026-11-01"}],
-})).to_bytes())
-INDEX_DOC = json.loads(Index(
-    3, NOW, NOW + timedelta(days=7),
-    (PlaylistRef("all", 3, FileRef("playlists/all.3.json", SHA, 100), "全部课程",
-                 Audience(stations=("s-1",), regions=(("广东省", "肇庆市"),), tags=("school",)), 2, NOW, None),),
-    (Notice("n-1", "通知", "明天停电", Audience(), NOW, NOW + timedelta(days=1)),),
-).to_bytes())
+PLAYLIST_DOC = json.loads(
+    Playlist(
+        "all",
+        3,
+        "全部课程",
+        (_entry(),),
+        Schedule.from_dict(
+            {
+                "slots": [{"course": "c-aaaaaaaaaaaa", "start": "2026-11-23T19:30:00+08:00"}],
+                "weekly": [{"course": "c-aaaaaaaaaaaa", "days": [1, 3], "time": "19:30", "from": "2026-11-01"}],
+            }
+        ),
+    ).to_bytes()
+)
+INDEX_DOC = json.loads(
+    Index(
+        3,
+        NOW,
+        NOW + timedelta(days=7),
+        (
+            PlaylistRef(
+                "all",
+                3,
+                FileRef("playlists/all.3.json", SHA, 100),
+                "全部课程",
+                Audience(stations=("s-1",), regions=(("广东省", "肇庆市"),), tags=("school",)),
+                2,
+                NOW,
+                None,
+            ),
+        ),
+        (Notice("n-1", "通知", "明天停电", Audience(), NOW, NOW + timedelta(days=1)),),
+    ).to_bytes()
+)
 ROTATION_NEW = SecretKey.generate()
 ROTATION_DOC = json.loads(make_rotation(KEY, ROTATION_NEW.public_key, NOW)[0])
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def parses_or_refuses(parse, data: bytes) -> None:

@@ -36,8 +36,11 @@ def watched(tmp_path_factory, headend_db) -> Path:
     inbox = root / "inbox"
     make_clip(inbox / '雨季 "养鹅" 技术 第2集.mp4', seconds=1, size="192x108")
     make_clip(inbox / "讲座.mp3", seconds=1, audio_only=True)
-    (inbox / "讲座.toml").write_text('title = "农村医保政策解读"\ncategory = "政策法规"\nspeaker = "县医保局 李科长"\n'
-                                     'series = "医保"\nepisode = 1\ntags = ["医保"]\n', encoding="utf-8")
+    (inbox / "讲座.toml").write_text(
+        'title = "农村医保政策解读"\ncategory = "政策法规"\nspeaker = "县医保局 李科长"\n'
+        'series = "医保"\nepisode = 1\ntags = ["医保"]\n',
+        encoding="utf-8",
+    )
     (inbox / "不是视频.mp4").write_text("这是一份文档", encoding="utf-8")
     (inbox / "空的.mp4").write_bytes(b"")
     make_clip(inbox / "分类错.mp4", seconds=1, size="160x120")
@@ -60,11 +63,14 @@ def test_good_drops_are_ingested_and_moved_to_done(watched):
     assert not list((watched / "inbox" / "processing").iterdir())
 
 
-@pytest.mark.parametrize("name,says", [
-    ("不是视频.mp4", "not a readable audio or video file"),
-    ("空的.mp4", "the file is empty"),
-    ("分类错.mp4", "unknown category '养殖'"),
-])
+@pytest.mark.parametrize(
+    "name,says",
+    [
+        ("不是视频.mp4", "not a readable audio or video file"),
+        ("空的.mp4", "the file is empty"),
+        ("分类错.mp4", "unknown category '养殖'"),
+    ],
+)
 def test_bad_drops_are_rejected_with_a_note_saying_what_to_do(watched, name, says):
     rejected = watched / "inbox" / "rejected"
     assert (rejected / name).is_file()
@@ -100,17 +106,27 @@ async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_p
         course_id = jobs[0]["course_id"]
         async with http.get(f"{base}/county/courses") as r:
             page = await r.text()
-        assert r.status == 200 and "养鸡技术" in page and f'href="/county/courses/{course_id}"' in page and "完成" in page
+        assert (
+            r.status == 200 and "养鸡技术" in page and f'href="/county/courses/{course_id}"' in page and "完成" in page
+        )
 
-        form = {"title": "蛋鸡养殖技术", "category": "agriculture", "series": "养鸡", "episode": "1",
-                "speaker": "", "description": "冬季蛋鸡管理"}
+        form = {
+            "title": "蛋鸡养殖技术",
+            "category": "agriculture",
+            "series": "养鸡",
+            "episode": "1",
+            "speaker": "",
+            "description": "冬季蛋鸡管理",
+        }
         async with http.post(f"{base}/county/courses/{course_id}", data=form, allow_redirects=False) as r:
             assert r.status == 303
         async with http.get(f"{base}/county/courses") as r:
             page = await r.text()
         assert "蛋鸡养殖技术" in page and "养鸡 第1集" in page and "农业技术" in page
 
-        async with http.post(f"{base}/county/courses/{course_id}", data={**form, "category": "养殖", "title": "别的"}) as r:
+        async with http.post(
+            f"{base}/county/courses/{course_id}", data={**form, "category": "养殖", "title": "别的"}
+        ) as r:
             assert r.status == 400
             page = await r.text()
         assert "unknown category" in page and "没有保存" in page

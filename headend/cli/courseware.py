@@ -55,9 +55,17 @@ async def _ingest(args: argparse.Namespace) -> int:
     bars = _Bars(args.quiet)
     with open_root(args.root) as h:
         async for path, res in ingest_files(
-            h, [Path(f) for f in args.files], title=args.title, category=args.category, description=args.description,
-            series=args.series, episode=args.episode, speaker=args.speaker, tags=args.tag,
-            allow_silent=args.allow_silent, progress_for=lambda p: bars(p, p.name),
+            h,
+            [Path(f) for f in args.files],
+            title=args.title,
+            category=args.category,
+            description=args.description,
+            series=args.series,
+            episode=args.episode,
+            speaker=args.speaker,
+            tags=args.tag,
+            allow_silent=args.allow_silent,
+            progress_for=lambda p: bars(p, p.name),
         ):
             bars.close(path)
             if isinstance(res, HeadendError):
@@ -86,8 +94,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 async def _watch(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
-        print(f"watching {h.cfg.inbox_dir} (files are taken once unchanged for {h.cfg.watch_settle_s:g} s; "
-              "Ctrl-C stops)", flush=True)
+        print(
+            f"watching {h.cfg.inbox_dir} (files are taken once unchanged for {h.cfg.watch_settle_s:g} s; Ctrl-C stops)",
+            flush=True,
+        )
         if args.once:
             bars = _Bars()
             await _report(watch_once(h, lambda job: bars(job.id, job.source_name)), bars)
@@ -108,18 +118,30 @@ def cmd_course_list(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
         for c in h.db.courses():
             ep = f"  {c.series} 第{c.episode}集" if c.series and c.episode else (f"  {c.series}" if c.series else "")
-            print(f"{c.id}  [{c.category} {category_label(c.category)}]  《{c.title}》{ep}  {c.duration_s / 60:.1f} 分钟")
+            print(
+                f"{c.id}  [{c.category} {category_label(c.category)}]  《{c.title}》{ep}  {c.duration_s / 60:.1f} 分钟"
+            )
     return 0
 
 
 def cmd_course_edit(args: argparse.Namespace) -> int:
-    changes = {"title": args.title, "category": args.category, "description": args.description,
-               "series": args.series, "episode": args.episode, "speaker": args.speaker}
+    changes = {
+        "title": args.title,
+        "category": args.category,
+        "description": args.description,
+        "series": args.series,
+        "episode": args.episode,
+        "speaker": args.speaker,
+    }
     if all(v is None for v in changes.values()):
-        raise IngestError("nothing to change: give --title, --category, --description, --series, --episode or --speaker")
+        raise IngestError(
+            "nothing to change: give --title, --category, --description, --series, --episode or --speaker"
+        )
     with open_root(args.root) as h:
         c = edit_course(h, args.id, changes)
-    print(f"{c.id}: 《{c.title}》 [{c.category} {category_label(c.category)}] saved; run `headend publish` to send it to stations")
+    print(
+        f"{c.id}: 《{c.title}》 [{c.category} {category_label(c.category)}] saved; run `headend publish` to send it to stations"
+    )
     return 0
 
 
@@ -149,8 +171,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s = sub.add_parser("ingest", parents=[root], help="probe, transcode for every player profile, add to the catalogue")
     s.add_argument("files", nargs="+", metavar="FILE")
-    s.add_argument("--title", help="course title (default: the sidecar's, else the file name); several files become episodes")
-    s.add_argument("--category", help="category id or zh-CN label, e.g. agriculture or 农业技术 (or category in NAME.toml)")
+    s.add_argument(
+        "--title", help="course title (default: the sidecar's, else the file name); several files become episodes"
+    )
+    s.add_argument(
+        "--category", help="category id or zh-CN label, e.g. agriculture or 农业技术 (or category in NAME.toml)"
+    )
     s.add_argument("--description", default="")
     s.add_argument("--series", help="series the course belongs to, e.g. 雨季养鹅技术")
     s.add_argument("--episode", type=int, help="episode number within the series")
@@ -164,9 +190,13 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s.add_argument("--once", action="store_true", help="take what is in the inbox now, finish its jobs, exit")
     s.set_defaults(func=cmd_watch)
 
-    co = sub.add_parser("course", help="list and edit the catalogue").add_subparsers(dest="course_command", required=True)
+    co = sub.add_parser("course", help="list and edit the catalogue").add_subparsers(
+        dest="course_command", required=True
+    )
     co.add_parser("list", parents=[root], help="every course with its id").set_defaults(func=cmd_course_list)
-    s = co.add_parser("edit", parents=[root], help="change a course's title, category, description, series, episode or speaker")
+    s = co.add_parser(
+        "edit", parents=[root], help="change a course's title, category, description, series, episode or speaker"
+    )
     s.add_argument("id")
     for opt in ("--title", "--category", "--description", "--series"):
         s.add_argument(opt)

@@ -19,9 +19,11 @@ def cmd_publish(args: argparse.Namespace) -> int:
     for line in res.warnings:
         print(f"warning: {line}", file=sys.stderr)
     what = "re-signed the index as" if args.refresh else "published"
-    print(f"{what} version {res.version}: {res.playlists} playlists, {res.courses} courses, "
-          f"index expires {res.expires:%Y-%m-%d %H:%M} UTC; {res.collected} old files collected\n"
-          f"tree: {cfg.repo_dir}  (check by hand: minisign -V -p {cfg.public_key_path} -m {res.index_path})")
+    print(
+        f"{what} version {res.version}: {res.playlists} playlists, {res.courses} courses, "
+        f"index expires {res.expires:%Y-%m-%d %H:%M} UTC; {res.collected} old files collected\n"
+        f"tree: {cfg.repo_dir}  (check by hand: minisign -V -p {cfg.public_key_path} -m {res.index_path})"
+    )
     return 0
 
 
@@ -29,8 +31,12 @@ def cmd_definition_add(args: argparse.Namespace) -> int:
     """`playlist add` and `notice add`: write the TOML file, check it loads, or take it back."""
     cfg = load_config(args.root)
     audience = {"stations": args.station, "regions": args.region, "tags": args.tag}
-    common = {"title": args.title, "valid_from": args.valid_from, "valid_until": args.valid_until,
-              "audience": {k: v for k, v in audience.items() if v}}
+    common = {
+        "title": args.title,
+        "valid_from": args.valid_from,
+        "valid_until": args.valid_until,
+        "audience": {k: v for k, v in audience.items() if v},
+    }
     if args.kind == "playlist":
         path = add_playlist(cfg, args.name, {**common, "items": args.course, "priority": args.priority or None})
     else:
@@ -55,15 +61,19 @@ def cmd_programming_list(args: argparse.Namespace) -> int:
 def cmd_key_rotate(args: argparse.Namespace) -> int:
     cfg = load_config(args.root)
     old, new, rot = rotate(cfg)
-    print(f"signing key {new.public_key.id_hex} replaces {old.public_key.id_hex} (old key kept in "
-          f"{cfg.keys_dir / 'retired'}).\nStations learn it from {rot.name}, signed by the old key, at the next "
-          f"publish; give new stations {cfg.public_key_path}.")
+    print(
+        f"signing key {new.public_key.id_hex} replaces {old.public_key.id_hex} (old key kept in "
+        f"{cfg.keys_dir / 'retired'}).\nStations learn it from {rot.name}, signed by the old key, at the next "
+        f"publish; give new stations {cfg.public_key_path}."
+    )
     return 0
 
 
 def _audience_args(s: argparse.ArgumentParser) -> None:
     s.add_argument("--station", action="append", default=[], help="a station id (repeatable)")
-    s.add_argument("--region", action="append", default=[], help="a region prefix like 广东省/肇庆市/高要市 (repeatable)")
+    s.add_argument(
+        "--region", action="append", default=[], help="a region prefix like 广东省/肇庆市/高要市 (repeatable)"
+    )
     s.add_argument("--tag", action="append", default=[], help="a station tag (repeatable)")
     s.add_argument("--valid-from", help="first day, e.g. 2026-12-01 (China time)")
     s.add_argument("--valid-until", help="end day, e.g. 2027-01-01 (China time)")
@@ -80,15 +90,23 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
         s.add_argument("name" if kind == "playlist" else "id")
         s.add_argument("--title", required=True)
         if kind == "playlist":
-            s.add_argument("--course", action="append", default=[], required=True,
-                           help="course id or series:NAME, in order (repeatable)")
+            s.add_argument(
+                "--course",
+                action="append",
+                default=[],
+                required=True,
+                help="course id or series:NAME, in order (repeatable)",
+            )
             s.add_argument("--priority", type=int, default=0)
         else:
             s.add_argument("--body", required=True)
         _audience_args(s)
         s.set_defaults(func=cmd_definition_add, kind=kind)
-        group.add_parser("list", parents=[root], help=f"list {kind} files").set_defaults(func=cmd_programming_list, kind=kind)
+        group.add_parser("list", parents=[root], help=f"list {kind} files").set_defaults(
+            func=cmd_programming_list, kind=kind
+        )
 
     ky = sub.add_parser("key", help="the signing key").add_subparsers(dest="sub", required=True)
-    ky.add_parser("rotate", parents=[root], help="make a new signing key, announced under the current one"
-                  ).set_defaults(func=cmd_key_rotate)
+    ky.add_parser(
+        "rotate", parents=[root], help="make a new signing key, announced under the current one"
+    ).set_defaults(func=cmd_key_rotate)

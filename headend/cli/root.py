@@ -41,8 +41,11 @@ def cmd_station_add(args: argparse.Namespace) -> int:
 
 def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s = sub.add_parser("init", parents=[root], help="create a data root with a signing key")
-    s.add_argument("--database-url", help="PostgreSQL database to use, postgresql://user@host:port/dbname "
-                   "(written to headend.toml [database] url; default: SQLite in the root)")
+    s.add_argument(
+        "--database-url",
+        help="PostgreSQL database to use, postgresql://user@host:port/dbname "
+        "(written to headend.toml [database] url; default: SQLite in the root)",
+    )
     s.set_defaults(func=cmd_init)
 
     s = sub.add_parser("serve", parents=[root], help="serve /repo/, /api/v1/ and the county dashboard")

@@ -131,7 +131,11 @@ def move_with_sidecar(path: Path, folder: Path) -> Path:
     dest = _free_name(folder, path.name)
     os.replace(path, dest)
     if side is not None:
-        side_dest = dest.with_suffix(".toml") if side.name == path.with_suffix(".toml").name else dest.with_name(dest.name + ".toml")
+        side_dest = (
+            dest.with_suffix(".toml")
+            if side.name == path.with_suffix(".toml").name
+            else dest.with_name(dest.name + ".toml")
+        )
         os.replace(side, side_dest)
     fsync_dir(folder)
     fsync_dir(path.parent)
@@ -142,8 +146,10 @@ def reject(path: Path, rejected: Path, message: str, log_tail: str = "") -> Path
     """Move a refused file to ``rejected/`` with ``NAME.error.txt`` saying what is wrong and what to do."""
     dest = move_with_sidecar(path, rejected) if path.exists() else _free_name(rejected, path.name)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    text = (f"{dest.name} was not ingested ({when}).\n\n{message}\n\n"
-            "When it is fixed, put the file (and its .toml) back into the inbox folder; it will be taken again.\n")
+    text = (
+        f"{dest.name} was not ingested ({when}).\n\n{message}\n\n"
+        "When it is fixed, put the file (and its .toml) back into the inbox folder; it will be taken again.\n"
+    )
     if log_tail:
         text += f"\nffmpeg's last lines:\n{log_tail}\n"
     atomic_write(dest.with_name(dest.name + ".error.txt"), text.encode("utf-8"))
@@ -160,8 +166,6 @@ def finish_watched(cfg: HeadendConfig, job: Job, error: str | None, log_tail: st
         move_with_sidecar(path, cfg.inbox_dir / "done")
     else:
         reject(path, cfg.inbox_dir / "rejected", error, log_tail)
-
-
 
 
 def make_dirs(cfg: HeadendConfig) -> None:

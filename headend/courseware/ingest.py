@@ -62,7 +62,12 @@ class Ingester:
     async def submit(self, acc: Accepted, origin: str, claim: bool = False) -> Job:
         """Queue an accepted file; with ``claim`` it is this process's own job, running now."""
         return await asyncio.to_thread(
-            self.store.enqueue, str(acc.src.resolve()), acc.src.name, acc.sha256, meta_to_json(acc.meta), origin,
+            self.store.enqueue,
+            str(acc.src.resolve()),
+            acc.src.name,
+            acc.sha256,
+            meta_to_json(acc.meta),
+            origin,
             process_tag() if claim else "",
         )
 
@@ -109,7 +114,10 @@ class Ingester:
         result = IngestResult(course=course, reused=[p.name for p in profiles if have[p.name]])
 
         if needed or need_poster:
-            stages = {"transcode": _WEIGHTS["transcode"] if needed else 0.0, "poster": _WEIGHTS["poster"] if need_poster else 0.0}
+            stages = {
+                "transcode": _WEIGHTS["transcode"] if needed else 0.0,
+                "poster": _WEIGHTS["poster"] if need_poster else 0.0,
+            }
             if needed and info.has_audio:
                 stages = {"loudness": _WEIGHTS["loudness"], **stages}
             progress = JobProgress(self.store, job.id, stages, on_progress)
@@ -118,7 +126,9 @@ class Ingester:
                 title_file = None
                 if not info.has_video:
                     title_file = f"job{job.id}-title.txt"
-                    await asyncio.to_thread((self.cfg.work_dir / title_file).write_text, card_text(course.title), "utf-8")
+                    await asyncio.to_thread(
+                        (self.cfg.work_dir / title_file).write_text, card_text(course.title), "utf-8"
+                    )
                 if needed:
                     measured = {}
                     if info.has_audio:
@@ -139,11 +149,19 @@ class Ingester:
                     pass
                 await asyncio.to_thread(self._clean_work, job)
         await asyncio.to_thread(self.db.upsert_course, course, name)
-        log.info("ingested %s as %s (%s); transcoded %s, reused %s", name, course.id, course.title,
-                 result.transcoded or "nothing", result.reused or "nothing")
+        log.info(
+            "ingested %s as %s (%s); transcoded %s, reused %s",
+            name,
+            course.id,
+            course.title,
+            result.transcoded or "nothing",
+            result.reused or "nothing",
+        )
         return result
 
-    async def _loudness(self, job: Job, src: Path, info: MediaInfo, needed: list[Profile], progress: JobProgress) -> dict[int, Measured]:
+    async def _loudness(
+        self, job: Job, src: Path, info: MediaInfo, needed: list[Profile], progress: JobProgress
+    ) -> dict[int, Measured]:
         """Pass 1, once per source and channel layout (remembered in the database)."""
         first = needed[0].audio
         target = Target(first.loudness_lufs, first.true_peak_dbtp)
@@ -155,23 +173,40 @@ class Ingester:
                 out[ch] = Measured.from_json(saved)
         todo = [ch for ch in channels if ch not in out]
         if todo:
-            err = await run_ffmpeg(measure_args(src, todo, target), f"{job.source_name} → loudness measurement",
-                                   on_progress=lambda s: progress.update(s / info.duration_s))
-            for ch, m in zip(todo, parse_measurements(err, len(todo), f"{job.source_name} → loudness measurement"), strict=True):
+            err = await run_ffmpeg(
+                measure_args(src, todo, target),
+                f"{job.source_name} → loudness measurement",
+                on_progress=lambda s: progress.update(s / info.duration_s),
+            )
+            for ch, m in zip(
+                todo, parse_measurements(err, len(todo), f"{job.source_name} → loudness measurement"), strict=True
+            ):
                 out[ch] = m
                 await asyncio.to_thread(self.store.save_loudness, job.source_sha256, ch, target.key(), m.to_json())
         return out
 
-    async def _transcode(self, job: Job, src: Path, info: MediaInfo, needed: list[Profile], measured: dict,
-                         title_file: str | None, progress: JobProgress) -> None:
+    async def _transcode(
+        self,
+        job: Job,
+        src: Path,
+        info: MediaInfo,
+        needed: list[Profile],
+        measured: dict,
+        title_file: str | None,
+        progress: JobProgress,
+    ) -> None:
         work = self.cfg.work_dir
         outputs = [(p, work / f"job{job.id}-{p.name}.{p.extension}") for p in needed]
         groups = [outputs] if self.cfg.ladder == "one-process" else [[o] for o in outputs]
         for n, group in enumerate(groups):
             args = ladder_args(src, group, info, measured=measured, title_file=title_file)
             what = f"{job.source_name} → {', '.join(p.name for p, _ in group)}"
-            await run_ffmpeg(args, what, cwd=work,
-                             on_progress=lambda s, n=n: progress.update((n + min(s / info.duration_s, 1.0)) / len(groups)))
+            await run_ffmpeg(
+                args,
+                what,
+                cwd=work,
+                on_progress=lambda s, n=n: progress.update((n + min(s / info.duration_s, 1.0)) / len(groups)),
+            )
             for prof, tmp in group:
                 await self._store(job, tmp, prof.name, prof.fingerprint, prof.extension, prof.mime)
 

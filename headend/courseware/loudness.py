@@ -56,17 +56,21 @@ def _num(value: object) -> float:
 
 
 def measure_filter(target: Target) -> str:
-    return (f"loudnorm=I={target.integrated_lufs}:TP={target.true_peak_dbtp}:LRA={TARGET_LRA}"
-            ":print_format=json")
+    return f"loudnorm=I={target.integrated_lufs}:TP={target.true_peak_dbtp}:LRA={TARGET_LRA}:print_format=json"
 
 
 def apply_filter_args(target: Target, m: Measured) -> dict:
     """Keyword arguments for ffmpeg-python's ``.filter("loudnorm", **args)`` in pass 2."""
     return {
-        "I": target.integrated_lufs, "TP": target.true_peak_dbtp, "LRA": TARGET_LRA,
-        "measured_I": f"{m.input_i:.2f}", "measured_TP": f"{m.input_tp:.2f}",
-        "measured_LRA": f"{m.input_lra:.2f}", "measured_thresh": f"{m.input_thresh:.2f}",
-        "offset": f"{m.target_offset:.2f}", "linear": "true",
+        "I": target.integrated_lufs,
+        "TP": target.true_peak_dbtp,
+        "LRA": TARGET_LRA,
+        "measured_I": f"{m.input_i:.2f}",
+        "measured_TP": f"{m.input_tp:.2f}",
+        "measured_LRA": f"{m.input_lra:.2f}",
+        "measured_thresh": f"{m.input_thresh:.2f}",
+        "offset": f"{m.target_offset:.2f}",
+        "linear": "true",
     }
 
 
@@ -89,11 +93,18 @@ def parse_measurements(stderr_lines: list[str], expected: int, what: str) -> lis
         except ValueError:
             continue
         if "input_i" in d:
-            found.append(Measured(
-                input_i=_num(d["input_i"]), input_tp=_num(d["input_tp"]), input_lra=_num(d["input_lra"]),
-                input_thresh=_num(d["input_thresh"]), target_offset=_num(d.get("target_offset", 0)),
-            ))
+            found.append(
+                Measured(
+                    input_i=_num(d["input_i"]),
+                    input_tp=_num(d["input_tp"]),
+                    input_lra=_num(d["input_lra"]),
+                    input_thresh=_num(d["input_thresh"]),
+                    target_offset=_num(d.get("target_offset", 0)),
+                )
+            )
     if len(found) != expected:
-        raise TranscodeError(f"{what}: the loudness measurement printed {len(found)} results, expected {expected}",
-                             log_tail="\n".join(stderr_lines[-15:]))
+        raise TranscodeError(
+            f"{what}: the loudness measurement printed {len(found)} results, expected {expected}",
+            log_tail="\n".join(stderr_lines[-15:]),
+        )
     return found

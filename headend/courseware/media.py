@@ -24,8 +24,14 @@ DECODE_CHECK_S = 3  # "decodable first seconds"
 
 # What ffprobe says → what the editor should do about it.
 _PROBE_HINTS = (
-    ("moov atom not found", "the MP4 was cut short (no moov index; an upload or a recording stopped early); copy it again from the source or re-export it"),
-    ("Invalid data found when processing input", "this is not an audio or video file (maybe a document or a picture renamed); give the original video or audio"),
+    (
+        "moov atom not found",
+        "the MP4 was cut short (no moov index; an upload or a recording stopped early); copy it again from the source or re-export it",
+    ),
+    (
+        "Invalid data found when processing input",
+        "this is not an audio or video file (maybe a document or a picture renamed); give the original video or audio",
+    ),
     ("End of file", "the file ends too early; copy it again from the source"),
 )
 
@@ -88,16 +94,23 @@ def _probe_hint(stderr: str) -> str:
     return "ffprobe cannot read it; check that it plays on a computer, or export it again as MP4"
 
 
-async def _run(args: list[str], cwd: Path | None = None, on_progress: ProgressFn | None = None) -> tuple[int, bytes, list[str]]:
+async def _run(
+    args: list[str], cwd: Path | None = None, on_progress: ProgressFn | None = None
+) -> tuple[int, bytes, list[str]]:
     """Run a command; return (exit code, stdout, the last lines of stderr). With ``on_progress``,
     stdout is ffmpeg's ``-progress pipe:1`` stream and each ``out_time_us`` is reported."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, cwd=cwd,
+            *args,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
         )
     except FileNotFoundError as exc:
-        raise TranscodeError(f"{args[0]} is not installed; install the Debian package ffmpeg (make setup does)") from exc
+        raise TranscodeError(
+            f"{args[0]} is not installed; install the Debian package ffmpeg (make setup does)"
+        ) from exc
     err_lines: collections.deque[str] = collections.deque(maxlen=400)
     out_chunks: list[bytes] = []
 
@@ -131,13 +144,24 @@ async def probe(path: Path) -> MediaInfo:
     """What a courseware file holds; ProbeError (naming the file, saying what to do) if it is
     not usable media. Decodes the first seconds to be sure they are playable."""
     name = path.name
-    code, out, err = await _run([
-        "ffprobe", "-v", "error", "-read_intervals", f"%+{DECODE_CHECK_S}", "-count_frames",
-        "-print_format", "json", "-show_format", "-show_streams", str(path),
-    ])
+    code, out, err = await _run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-read_intervals",
+            f"%+{DECODE_CHECK_S}",
+            "-count_frames",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            str(path),
+        ]
+    )
     if code != 0:
         text = "\n".join(err)
-        reason = (err[-1].split(": ", 1)[-1].strip() if err else "unreadable")
+        reason = err[-1].split(": ", 1)[-1].strip() if err else "unreadable"
         raise ProbeError(f"{name}: not a readable audio or video file (ffprobe: {reason}); {_probe_hint(text)}")
     try:
         data = json.loads(out or b"{}")
@@ -156,7 +180,9 @@ async def probe(path: Path) -> MediaInfo:
     except ValueError:
         duration = 0.0
     if duration <= 0:
-        raise ProbeError(f"{name}: duration is zero or unknown; the file is empty or damaged — copy it again from the source")
+        raise ProbeError(
+            f"{name}: duration is zero or unknown; the file is empty or damaged — copy it again from the source"
+        )
     decoded = sum(int(s.get("nb_read_frames") or 0) for s in [*video[:1], *audio[:1]])
     if decoded == 0:
         raise ProbeError(
@@ -176,15 +202,18 @@ async def probe(path: Path) -> MediaInfo:
         height=h,
         fps=avg or real,
         format_name=fmt,
-        sar=_sar(v.get("sample_aspect_ratio")) if _rotation(v) not in (90, 270) else 1 / _sar(v.get("sample_aspect_ratio")),
+        sar=_sar(v.get("sample_aspect_ratio"))
+        if _rotation(v) not in (90, 270)
+        else 1 / _sar(v.get("sample_aspect_ratio")),
         interlaced=str(v.get("field_order", "")) in ("tt", "bb", "tb", "bt"),
         variable_fps=bool(avg and real and abs(avg - real) > 0.01 * real),
         audio_channels=int(audio[0].get("channels") or 0) if audio else 0,
     )
 
 
-async def run_ffmpeg(args: list[str], what: str, *, cwd: Path | None = None,
-                     on_progress: ProgressFn | None = None) -> list[str]:
+async def run_ffmpeg(
+    args: list[str], what: str, *, cwd: Path | None = None, on_progress: ProgressFn | None = None
+) -> list[str]:
     """Run ffmpeg; TranscodeError with its last lines if it fails. Returns stderr's last lines."""
     code, _, err = await _run(args, cwd=cwd, on_progress=on_progress)
     if code != 0:

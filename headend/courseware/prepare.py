@@ -37,6 +37,7 @@ def sha256_file(path: Path) -> str:
 @dataclass(frozen=True)
 class Accepted:
     """A file that passed every check; nothing has been written yet."""
+
     src: Path
     sha256: str
     meta: Metadata
@@ -52,8 +53,18 @@ def sidecar_for(src: Path) -> Path | None:
     return None
 
 
-def command_line_metadata(where: str, *, title=None, category=None, description=None, series=None, episode=None,
-                          speaker=None, tags=None, allow_silent=None) -> dict:
+def command_line_metadata(
+    where: str,
+    *,
+    title=None,
+    category=None,
+    description=None,
+    series=None,
+    episode=None,
+    speaker=None,
+    tags=None,
+    allow_silent=None,
+) -> dict:
     """Command-line values checked by the same rules as a sidecar's (no paths, one line…)."""
     out: dict = {}
     if title is not None:
@@ -61,7 +72,9 @@ def command_line_metadata(where: str, *, title=None, category=None, description=
     if category is not None:
         out["category"] = check_category(where, category)
     if description is not None:
-        out["description"] = check_text(where, "--description", description, multiline=True, limit=MAX_DESCRIPTION_CHARS)
+        out["description"] = check_text(
+            where, "--description", description, multiline=True, limit=MAX_DESCRIPTION_CHARS
+        )
     for key, value in (("series", series), ("speaker", speaker)):
         if value is not None:
             out[key] = check_text(where, f"--{key}", value)
@@ -74,8 +87,15 @@ def command_line_metadata(where: str, *, title=None, category=None, description=
     return out
 
 
-async def prepare(cfg: HeadendConfig, src: Path, overrides: dict | None = None, *,
-                  default_category: str = "", sidecar: Path | None = None, use_sidecar: bool = True) -> Accepted:
+async def prepare(
+    cfg: HeadendConfig,
+    src: Path,
+    overrides: dict | None = None,
+    *,
+    default_category: str = "",
+    sidecar: Path | None = None,
+    use_sidecar: bool = True,
+) -> Accepted:
     """Every check that can refuse a file, before any work. IngestError names the file and says
     what to do."""
     src = Path(src)
@@ -102,7 +122,9 @@ async def prepare(cfg: HeadendConfig, src: Path, overrides: dict | None = None, 
     meta = meta.merged(**(overrides or {}))
     if not meta.category:
         if not default_category:
-            raise IngestError(f"{name}: no category; give --category (e.g. agriculture or 农业技术) or category in {src.stem}.toml")
+            raise IngestError(
+                f"{name}: no category; give --category (e.g. agriculture or 农业技术) or category in {src.stem}.toml"
+            )
         meta = meta.merged(category=check_category("headend.toml [watch] default_category", default_category))
 
     info = await probe(src)
@@ -126,9 +148,16 @@ async def prepare(cfg: HeadendConfig, src: Path, overrides: dict | None = None, 
 
 def course_for(sha: str, meta: Metadata, info: MediaInfo) -> Course:
     return Course(
-        id=course_id_for(sha), title=meta.title, category=meta.category, description=meta.description,
-        duration_s=round(info.duration_s, 3), source_sha256=sha, tags=meta.tags, series=meta.series,
-        episode=meta.episode, speaker=meta.speaker,
+        id=course_id_for(sha),
+        title=meta.title,
+        category=meta.category,
+        description=meta.description,
+        duration_s=round(info.duration_s, 3),
+        source_sha256=sha,
+        tags=meta.tags,
+        series=meta.series,
+        episode=meta.episode,
+        speaker=meta.speaker,
     )
 
 

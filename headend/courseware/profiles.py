@@ -18,7 +18,9 @@ def profiles_for(cfg: HeadendConfig) -> list[Profile]:
         try:
             profiles = load_profiles(cfg.profiles_file.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise IngestError(f"{cfg.profiles_file}: cannot read the player profiles ({exc.strerror}); fix [ingest] profiles_file") from exc
+            raise IngestError(
+                f"{cfg.profiles_file}: cannot read the player profiles ({exc.strerror}); fix [ingest] profiles_file"
+            ) from exc
         except (ValueError, ProfileError) as exc:
             raise IngestError(f"{cfg.profiles_file}: {exc}") from exc
     if not cfg.profiles:

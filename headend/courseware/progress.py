@@ -23,7 +23,9 @@ class JobProgress:
     """A job's progress: stage weights → overall percent and ETA; written to the job row at most
     once a second (by ``flush_loop``) and passed to the caller's callback."""
 
-    def __init__(self, store: JobStore, job_id: int, stages: dict[str, float], callback: ProgressCallback | None) -> None:
+    def __init__(
+        self, store: JobStore, job_id: int, stages: dict[str, float], callback: ProgressCallback | None
+    ) -> None:
         total = sum(stages.values()) or 1.0
         self.weights = {k: v / total for k, v in stages.items()}
         self.store, self.job_id, self.callback = store, job_id, callback

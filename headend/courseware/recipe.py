@@ -51,8 +51,9 @@ def _even_near(x: float) -> int:
     return max(2, round(x / 2) * 2)
 
 
-def fit(width: int, height: int, sar: Fraction, max_w: int, max_h: int, frame_aspect: Fraction | None,
-        enlarge: bool = False) -> Geometry:
+def fit(
+    width: int, height: int, sar: Fraction, max_w: int, max_h: int, frame_aspect: Fraction | None, enlarge: bool = False
+) -> Geometry:
     """Where the picture goes: displayed size (pixels × SAR) scaled to fit ``max_w``×``max_h``
     (enlarged only if asked: posters fill their tile, renditions never grow), then a frame of
     ``frame_aspect`` around it (bars, never a stretch)."""
@@ -107,11 +108,23 @@ def _card(duration_s: float, title_file: str, size: tuple[int, int] = CARD_SIZE,
     working folder, so no quoting of titles) centred on a dark blue ground."""
     w, h = size
     src = ffmpeg.input(f"color=c={CARD_COLOUR}:s={w}x{h}:r={fps}:d={duration_s:.3f}", f="lavfi").video
-    return (
-        src.filter("drawtext", fontfile=str(TITLE_FONT), textfile=title_file, expansion="none",
-                   fontcolor="white", fontsize=int(h * 0.09), x="(w-text_w)/2", y="(h-text_h)/2")
-        .filter("drawtext", fontfile=str(TITLE_FONT), text="远教课程", fontcolor="0xf0c040",
-                fontsize=int(h * 0.05), x="(w-text_w)/2", y=f"{int(h * 0.78)}")
+    return src.filter(
+        "drawtext",
+        fontfile=str(TITLE_FONT),
+        textfile=title_file,
+        expansion="none",
+        fontcolor="white",
+        fontsize=int(h * 0.09),
+        x="(w-text_w)/2",
+        y="(h-text_h)/2",
+    ).filter(
+        "drawtext",
+        fontfile=str(TITLE_FONT),
+        text="远教课程",
+        fontcolor="0xf0c040",
+        fontsize=int(h * 0.05),
+        x="(w-text_w)/2",
+        y=f"{int(h * 0.78)}",
     )
 
 
@@ -120,7 +133,11 @@ def card_text(title: str, size: tuple[int, int] = CARD_SIZE) -> str:
     per_line = int(size[0] * 0.9 // (size[1] * 0.09))
     if len(title) <= per_line:
         return title
-    return title[:per_line] + "\n" + (title[per_line:2 * per_line - 1] + "…" if len(title) > 2 * per_line else title[per_line:])
+    return (
+        title[:per_line]
+        + "\n"
+        + (title[per_line : 2 * per_line - 1] + "…" if len(title) > 2 * per_line else title[per_line:])
+    )
 
 
 def measure_args(src: Path, channel_counts: list[int], target: Target) -> list[str]:
@@ -128,12 +145,26 @@ def measure_args(src: Path, channel_counts: list[int], target: Target) -> list[s
     has its own simple filter graph, and loudnorm prints its JSON in output order)."""
     args = ["ffmpeg", "-nostdin", "-v", "info", "-nostats", "-progress", "pipe:1", "-i", str(src)]
     for ch in channel_counts:
-        args += ["-map", "0:a:0", "-af", f"aformat=channel_layouts={_layout(ch)},{measure_filter(target)}", "-f", "null", "-"]
+        args += [
+            "-map",
+            "0:a:0",
+            "-af",
+            f"aformat=channel_layouts={_layout(ch)},{measure_filter(target)}",
+            "-f",
+            "null",
+            "-",
+        ]
     return args
 
 
-def ladder_args(src: Path, outputs: list[tuple[Profile, Path]], info: MediaInfo, *,
-                measured: dict[int, Measured] | None = None, title_file: str | None = None) -> list[str]:
+def ladder_args(
+    src: Path,
+    outputs: list[tuple[Profile, Path]],
+    info: MediaInfo,
+    *,
+    measured: dict[int, Measured] | None = None,
+    title_file: str | None = None,
+) -> list[str]:
     """Pass 2: one ffmpeg process making every ``(profile, dest)`` in ``outputs`` from one decode.
 
     ``measured``: loudness per channel count (from pass 1); None or a silent measurement leaves
@@ -182,26 +213,41 @@ def ladder_args(src: Path, outputs: list[tuple[Profile, Path]], info: MediaInfo,
             target = Target(a.loudness_lufs, a.true_peak_dbtp)
             s = s.filter("loudnorm", **apply_filter_args(target, m))
         opts: dict = {
-            "c:a": a.codec, "b:a": f"{a.bitrate_kbps}k", "ac": a.channels, "ar": a.sample_rate_hz,
-            "movflags": "+faststart", "f": prof.container, "map_metadata": -1, "map_chapters": -1,
+            "c:a": a.codec,
+            "b:a": f"{a.bitrate_kbps}k",
+            "ac": a.channels,
+            "ar": a.sample_rate_hz,
+            "movflags": "+faststart",
+            "f": prof.container,
+            "map_metadata": -1,
+            "map_chapters": -1,
         }
         streams = [s]
         if prof.kind == "video" and prof.video is not None:
             v = prof.video
             streams.insert(0, pictures[vi])
             vi += 1
-            opts.update({
-                "c:v": v.codec, "profile:v": v.h264_profile, "level:v": v.h264_level, "pix_fmt": "yuv420p",
-                "crf": v.crf, "maxrate": f"{v.max_bitrate_kbps}k", "bufsize": f"{2 * v.max_bitrate_kbps}k",
-                "preset": "veryfast",
-            })
+            opts.update(
+                {
+                    "c:v": v.codec,
+                    "profile:v": v.h264_profile,
+                    "level:v": v.h264_level,
+                    "pix_fmt": "yuv420p",
+                    "crf": v.crf,
+                    "maxrate": f"{v.max_bitrate_kbps}k",
+                    "bufsize": f"{2 * v.max_bitrate_kbps}k",
+                    "preset": "veryfast",
+                }
+            )
             if not info.has_video:
                 opts["tune"] = "stillimage"
         outs.append(ffmpeg.output(*streams, str(dest), **opts))
     return ffmpeg.merge_outputs(*outs).global_args(*GLOBAL).overwrite_output().compile()
 
 
-def poster_args(src: Path, dest: Path, info: MediaInfo, *, skip_dark: bool = True, title_file: str | None = None) -> list[str]:
+def poster_args(
+    src: Path, dest: Path, info: MediaInfo, *, skip_dark: bool = True, title_file: str | None = None
+) -> list[str]:
     """A representative frame: from a quarter of the way in, frames brighter than black
     (``signalstats``), the most typical of 50 (``thumbnail``), fitted into the TV page's 16:9
     tile. Audio-only courses get their title card."""
@@ -212,8 +258,9 @@ def poster_args(src: Path, dest: Path, info: MediaInfo, *, skip_dark: bool = Tru
         if info.interlaced:
             s = s.filter("bwdif", mode="send_frame", parity="auto", deint="all")
         if skip_dark:
-            s = s.filter("signalstats").filter("metadata", mode="select", key="lavfi.signalstats.YAVG",
-                                               value=POSTER_MIN_LUMA, function="greater")
+            s = s.filter("signalstats").filter(
+                "metadata", mode="select", key="lavfi.signalstats.YAVG", value=POSTER_MIN_LUMA, function="greater"
+            )
         s = s.filter("thumbnail", 50)
         g = fit(info.width, info.height, info.sar, bw, bh, Fraction(16, 9), enlarge=True)
         s = _frame(s, g, info.sar != 1).filter("format", "yuvj420p")

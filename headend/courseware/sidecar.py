@@ -59,7 +59,9 @@ def defaults_from_filename(file_name: str) -> Metadata:
         if m and m.group("series").strip(" -_·."):
             n = int(m.group("n"))
             if 1 <= n <= MAX_EPISODE:
-                return Metadata(title=title[:MAX_TITLE_CHARS], series=m.group("series").strip(" -_·.")[:MAX_TITLE_CHARS], episode=n)
+                return Metadata(
+                    title=title[:MAX_TITLE_CHARS], series=m.group("series").strip(" -_·.")[:MAX_TITLE_CHARS], episode=n
+                )
     return Metadata(title=title[:MAX_TITLE_CHARS])
 
 
@@ -74,13 +76,13 @@ def check_text(where: str, key: str, value: object, *, multiline: bool = False, 
     value = value.strip()
     if multiline:
         if "../" in value or "..\\" in value or value.startswith(("/", "~", "\\")):
-            raise SidecarError(f"{where}: {key} looks like a file path ({value[:40]!r}); write the text itself, not where it is")
+            raise SidecarError(
+                f"{where}: {key} looks like a file path ({value[:40]!r}); write the text itself, not where it is"
+            )
         bad = [ch for ch in value if ord(ch) < 32 and ch not in "\n\t"]
     else:
         if _looks_like_path(value):
-            raise SidecarError(
-                f"{where}: {key} {value!r} looks like a file path; give plain text without '/' or '\\'"
-            )
+            raise SidecarError(f"{where}: {key} {value!r} looks like a file path; give plain text without '/' or '\\'")
         bad = [ch for ch in value if ord(ch) < 32]
     if bad:
         raise SidecarError(f"{where}: {key} contains control characters; one line of plain text please")
@@ -123,13 +125,17 @@ def parse_sidecar(text: str, where: str, base: Metadata) -> Metadata:
         if key in data:
             out[key] = check_text(where, key, data[key])
     if "description" in data:
-        out["description"] = check_text(where, "description", data["description"], multiline=True, limit=MAX_DESCRIPTION_CHARS)
+        out["description"] = check_text(
+            where, "description", data["description"], multiline=True, limit=MAX_DESCRIPTION_CHARS
+        )
     if "episode" in data:
         out["episode"] = check_episode(where, data["episode"])
     if "tags" in data:
         tags = data["tags"]
         if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-            raise SidecarError(f"{where}: tags must be a list of at most {MAX_TAGS} texts, e.g. tags = [\"养殖\", \"雨季\"]")
+            raise SidecarError(
+                f'{where}: tags must be a list of at most {MAX_TAGS} texts, e.g. tags = ["养殖", "雨季"]'
+            )
         out["tags"] = tuple(t for t in (check_text(where, "tag", t, limit=30) for t in tags) if t)
     if "allow_silent" in data:
         if not isinstance(data["allow_silent"], bool):

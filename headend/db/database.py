@@ -18,19 +18,46 @@ from headend.db.schema import courses, publications, published_files, renditions
 
 
 def _course(r: sa.Row) -> Course:
-    return Course(id=r.id, title=r.title, category=r.category, description=r.description, duration_s=r.duration_s,
-                  source_sha256=r.source_sha256, tags=tuple(json.loads(r.tags)), series=r.series, episode=r.episode,
-                  speaker=r.speaker)
+    return Course(
+        id=r.id,
+        title=r.title,
+        category=r.category,
+        description=r.description,
+        duration_s=r.duration_s,
+        source_sha256=r.source_sha256,
+        tags=tuple(json.loads(r.tags)),
+        series=r.series,
+        episode=r.episode,
+        speaker=r.speaker,
+    )
 
 
 def _course_values(course: Course) -> dict:
-    return {"id": course.id, "title": course.title, "category": course.category, "description": course.description,
-            "duration_s": course.duration_s, "source_sha256": course.source_sha256,
-            "tags": json.dumps(list(course.tags), ensure_ascii=False), "series": course.series,
-            "episode": course.episode, "speaker": course.speaker}
+    return {
+        "id": course.id,
+        "title": course.title,
+        "category": course.category,
+        "description": course.description,
+        "duration_s": course.duration_s,
+        "source_sha256": course.source_sha256,
+        "tags": json.dumps(list(course.tags), ensure_ascii=False),
+        "series": course.series,
+        "episode": course.episode,
+        "speaker": course.speaker,
+    }
 
 
-_COURSE_EDITABLE = ["title", "category", "description", "duration_s", "tags", "series", "episode", "speaker", "updated_at"]
+_COURSE_EDITABLE = [
+    "title",
+    "category",
+    "description",
+    "duration_s",
+    "tags",
+    "series",
+    "episode",
+    "speaker",
+    "updated_at",
+]
 
 
 class Database:
@@ -95,9 +122,13 @@ class Database:
 
     def rendition(self, source_sha256: str, profile: str, fingerprint: str) -> Rendition | None:
         with transaction(self.engine) as conn:
-            row = conn.execute(sa.select(renditions).where(
-                renditions.c.source_sha256 == source_sha256, renditions.c.profile == profile,
-                renditions.c.fingerprint == fingerprint)).first()
+            row = conn.execute(
+                sa.select(renditions).where(
+                    renditions.c.source_sha256 == source_sha256,
+                    renditions.c.profile == profile,
+                    renditions.c.fingerprint == fingerprint,
+                )
+            ).first()
         return Rendition(**row._mapping) if row else None
 
     def renditions(self) -> list[Rendition]:
@@ -108,19 +139,31 @@ class Database:
     def add_renditions(self, items: list[Rendition]) -> None:
         rows = [r.__dict__ for r in items]
         with transaction(self.engine, write=True) as conn:
-            upsert(conn, renditions, rows, ["source_sha256", "profile", "fingerprint"],
-                   ["path", "sha256", "size", "mime", "created_at"])
+            upsert(
+                conn,
+                renditions,
+                rows,
+                ["source_sha256", "profile", "fingerprint"],
+                ["path", "sha256", "size", "mime", "created_at"],
+            )
 
-    def add_rendition(self, source_sha256: str, profile: str, fingerprint: str, path: str, sha256: str, size: int,
-                      mime: str) -> None:
+    def add_rendition(
+        self, source_sha256: str, profile: str, fingerprint: str, path: str, sha256: str, size: int, mime: str
+    ) -> None:
         self.add_renditions([Rendition(source_sha256, profile, fingerprint, path, sha256, size, mime, now_iso())])
 
     # ---- stations --------------------------------------------------------------------------
 
     def add_station(self, station_id: str, name: str, region: list[str], player: str, token_sha256: str) -> bool:
         """False if the id is taken."""
-        row = {"id": station_id, "name": name, "region": json.dumps(region, ensure_ascii=False), "player": player,
-               "token_sha256": token_sha256, "created_at": now_iso()}
+        row = {
+            "id": station_id,
+            "name": name,
+            "region": json.dumps(region, ensure_ascii=False),
+            "player": player,
+            "token_sha256": token_sha256,
+            "created_at": now_iso(),
+        }
         with transaction(self.engine, write=True) as conn:
             return upsert(conn, stations, [row], ["id"], None) == 1
 
@@ -137,17 +180,31 @@ class Database:
             row = conn.execute(sa.select(publications).order_by(publications.c.version.desc()).limit(1)).first()
         return Publication(**row._mapping) if row else None
 
-    def add_publication(self, version: int, published_at: str, expires_at: str, index_sha256: str, courses: int) -> None:
+    def add_publication(
+        self, version: int, published_at: str, expires_at: str, index_sha256: str, courses: int
+    ) -> None:
         with transaction(self.engine, write=True) as conn:
-            conn.execute(publications.insert().values(version=version, published_at=published_at, expires_at=expires_at,
-                                                      index_sha256=index_sha256, courses=courses))
+            conn.execute(
+                publications.insert().values(
+                    version=version,
+                    published_at=published_at,
+                    expires_at=expires_at,
+                    index_sha256=index_sha256,
+                    courses=courses,
+                )
+            )
 
     def reference_files(self, paths: set[str], stamp: str, since: str) -> tuple[set[str], list[str]]:
         """Mark ``paths`` as referenced at ``stamp``; return the files referenced since ``since``
         (to keep in the tree) and those not (to collect)."""
         with transaction(self.engine, write=True) as conn:
-            upsert(conn, published_files, [{"path": p, "last_referenced_at": stamp} for p in sorted(paths)],
-                   ["path"], ["last_referenced_at"])
+            upsert(
+                conn,
+                published_files,
+                [{"path": p, "last_referenced_at": stamp} for p in sorted(paths)],
+                ["path"],
+                ["last_referenced_at"],
+            )
             rows = conn.execute(sa.select(published_files.c.path, published_files.c.last_referenced_at)).all()
         return {p for p, t in rows if t >= since}, sorted(p for p, t in rows if t < since)
 

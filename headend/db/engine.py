@@ -34,15 +34,19 @@ def database_url(url: str, sqlite_path: Path) -> sa.URL:
     try:
         parsed = sa.make_url(url)
     except exc.ArgumentError as e:
-        raise ConfigError("[database] url is not a database URL; write postgresql://user@host:port/dbname "
-                          "(or leave it empty for SQLite in the data root)") from e
+        raise ConfigError(
+            "[database] url is not a database URL; write postgresql://user@host:port/dbname "
+            "(or leave it empty for SQLite in the data root)"
+        ) from e
     backend, _, driver = parsed.drivername.partition("+")
     if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and driver in ("", "pysqlite") and parsed.database not in (None, "", ":memory:"):
         return parsed.set(drivername="sqlite")
-    raise ConfigError(f"[database] url {describe(parsed)}: only postgresql://user@host:port/dbname or "
-                      "sqlite:////path/to/file.db are supported (leave it empty for <root>/headend.db)")
+    raise ConfigError(
+        f"[database] url {describe(parsed)}: only postgresql://user@host:port/dbname or "
+        "sqlite:////path/to/file.db are supported (leave it empty for <root>/headend.db)"
+    )
 
 
 def describe(url: sa.URL) -> str:
@@ -58,7 +62,12 @@ def create_engine(url: sa.URL) -> sa.Engine:
         def _sqlite_connect(dbapi_conn, _record) -> None:
             dbapi_conn.isolation_level = None  # we say BEGIN ourselves (below)
             cur = dbapi_conn.cursor()
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON"):
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=FULL",
+                f"busy_timeout={BUSY_TIMEOUT_MS}",
+                "foreign_keys=ON",
+            ):
                 cur.execute(f"PRAGMA {pragma}")
             cur.close()
 
@@ -86,24 +95,39 @@ def transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connectio
 def translate(error: exc.SQLAlchemyError, url: sa.URL) -> DatabaseError:
     """A message that says what happened and what to do, naming the database (not its password)."""
     where = describe(url) if url.get_backend_name() != "sqlite" else str(url.database)
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = (
+        str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if str(error).strip()
+        else type(error).__name__
+    )
     if isinstance(error, exc.OperationalError):
         if "database is locked" in text or "database is busy" in text:
-            return DatabaseError(f"{where}: the database is busy (another headend process holds it for more than "
-                                 f"{BUSY_TIMEOUT_MS // 1000} s); try again in a minute")
+            return DatabaseError(
+                f"{where}: the database is busy (another headend process holds it for more than "
+                f"{BUSY_TIMEOUT_MS // 1000} s); try again in a minute"
+            )
         if url.get_backend_name() == "sqlite":
-            return DatabaseError(f"{where}: cannot use the headend database ({text}); check the file and its folder "
-                                 "are there, writable and the disk is not full")
-        if re.search(r"connection refused|could not connect|connection to server|timeout expired|Name or service", text, re.I):
-            return DatabaseError(f"{where}: cannot reach the PostgreSQL server ({text}); start it, or fix "
-                                 "[database] url in headend.toml")
+            return DatabaseError(
+                f"{where}: cannot use the headend database ({text}); check the file and its folder "
+                "are there, writable and the disk is not full"
+            )
+        if re.search(
+            r"connection refused|could not connect|connection to server|timeout expired|Name or service", text, re.I
+        ):
+            return DatabaseError(
+                f"{where}: cannot reach the PostgreSQL server ({text}); start it, or fix [database] url in headend.toml"
+            )
         if re.search(r"does not exist|authentication failed|password", text, re.I):
-            return DatabaseError(f"{where}: PostgreSQL refused the connection ({text}); create the database and user, "
-                                 "or fix [database] url in headend.toml")
+            return DatabaseError(
+                f"{where}: PostgreSQL refused the connection ({text}); create the database and user, "
+                "or fix [database] url in headend.toml"
+            )
         return DatabaseError(f"{where}: the database failed ({text}); see the headend log and try again")
     if isinstance(error, exc.IntegrityError):
-        return DatabaseError(f"{where}: the database refused a change ({text}); another headend process may have "
-                             "made the same change at the same moment — try again")
+        return DatabaseError(
+            f"{where}: the database refused a change ({text}); another headend process may have "
+            "made the same change at the same moment — try again"
+        )
     return DatabaseError(f"{where}: the database failed ({text}); see the headend log and try again")
 
 

@@ -35,26 +35,53 @@ class JobStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
 
-    def enqueue(self, source_path: str, source_name: str, source_sha256: str, meta: dict, origin: str,
-                owner: str = "") -> Job:
+    def enqueue(
+        self, source_path: str, source_name: str, source_sha256: str, meta: dict, origin: str, owner: str = ""
+    ) -> Job:
         """A new job; with an ``owner`` ('pid:start-time') it is running for that process straight
         away (the command line runs its own files)."""
         ts = now_iso()
-        values = {"source_path": source_path, "source_name": source_name, "source_sha256": source_sha256,
-                  "meta": json.dumps(meta, ensure_ascii=False), "origin": origin,
-                  "state": "running" if owner else "queued", "owner": owner, "attempts": 1 if owner else 0,
-                  "created_at": ts, "started_at": ts if owner else None}
+        values = {
+            "source_path": source_path,
+            "source_name": source_name,
+            "source_sha256": source_sha256,
+            "meta": json.dumps(meta, ensure_ascii=False),
+            "origin": origin,
+            "state": "running" if owner else "queued",
+            "owner": owner,
+            "attempts": 1 if owner else 0,
+            "created_at": ts,
+            "started_at": ts if owner else None,
+        }
         with transaction(self.engine, write=True) as conn:
             return _job(conn.execute(jobs.insert().values(**values).returning(*jobs.c)).one())
 
     def claim_next(self, owner: str) -> Job | None:
         """The oldest queued job, now running for ``owner``; None when the queue is empty."""
-        oldest = (sa.select(jobs.c.id).where(jobs.c.state == "queued").order_by(jobs.c.id).limit(1)
-                  .with_for_update(skip_locked=True).scalar_subquery())
-        stmt = (jobs.update().where(jobs.c.id == oldest, jobs.c.state == "queued")
-                .values(state="running", owner=owner, attempts=jobs.c.attempts + 1, started_at=now_iso(), stage="",
-                        percent=0, eta_s=None, message="", log_tail="")
-                .returning(*jobs.c))
+        oldest = (
+            sa.select(jobs.c.id)
+            .where(jobs.c.state == "queued")
+            .order_by(jobs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            jobs.update()
+            .where(jobs.c.id == oldest, jobs.c.state == "queued")
+            .values(
+                state="running",
+                owner=owner,
+                attempts=jobs.c.attempts + 1,
+                started_at=now_iso(),
+                stage="",
+                percent=0,
+                eta_s=None,
+                message="",
+                log_tail="",
+            )
+            .returning(*jobs.c)
+        )
         with transaction(self.engine, write=True) as conn:
             row = conn.execute(stmt).first()
         return _job(row) if row else None
@@ -66,36 +93,63 @@ class JobStore:
             rows = conn.execute(sa.select(jobs.c.id, jobs.c.owner).where(jobs.c.state == "running")).all()
             lost = [r.id for r in rows if not alive(r.owner)]
             if lost:
-                conn.execute(jobs.update().where(jobs.c.id.in_(lost), jobs.c.state == "running")
-                             .values(state="queued", owner="", stage="", percent=0, eta_s=None))
+                conn.execute(
+                    jobs.update()
+                    .where(jobs.c.id.in_(lost), jobs.c.state == "running")
+                    .values(state="queued", owner="", stage="", percent=0, eta_s=None)
+                )
         return lost
 
     def progress(self, job_id: int, stage: str, percent: float, eta_s: float | None) -> None:
         with transaction(self.engine, write=True) as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state == "running")
-                         .values(stage=stage, percent=percent, eta_s=eta_s))
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.state == "running")
+                .values(stage=stage, percent=percent, eta_s=eta_s)
+            )
 
     def finish(self, job_id: int, course_id: str, transcoded: list[str]) -> None:
         with transaction(self.engine, write=True) as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                state="done", stage="", percent=100, eta_s=0, course_id=course_id, transcoded=json.dumps(transcoded),
-                finished_at=now_iso(), owner=""))
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(
+                    state="done",
+                    stage="",
+                    percent=100,
+                    eta_s=0,
+                    course_id=course_id,
+                    transcoded=json.dumps(transcoded),
+                    finished_at=now_iso(),
+                    owner="",
+                )
+            )
 
     def fail(self, job_id: int, message: str, log_tail: str = "") -> None:
         with transaction(self.engine, write=True) as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(
-                state="failed", eta_s=None, message=message, log_tail=log_tail, finished_at=now_iso(), owner=""))
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id)
+                .values(state="failed", eta_s=None, message=message, log_tail=log_tail, finished_at=now_iso(), owner="")
+            )
 
     def retry(self, job_id: int) -> bool:
         with transaction(self.engine, write=True) as conn:
-            res = conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.state == "failed")
-                               .values(state="queued", message="", log_tail=""))
+            res = conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.state == "failed")
+                .values(state="queued", message="", log_tail="")
+            )
         return res.rowcount == 1
 
     def active_for(self, source_sha256: str) -> Job | None:
         with transaction(self.engine) as conn:
-            row = conn.execute(sa.select(jobs).where(jobs.c.source_sha256 == source_sha256, jobs.c.state.in_(ACTIVE))
-                               .order_by(jobs.c.id).limit(1)).first()
+            row = conn.execute(
+                sa.select(jobs)
+                .where(jobs.c.source_sha256 == source_sha256, jobs.c.state.in_(ACTIVE))
+                .order_by(jobs.c.id)
+                .limit(1)
+            ).first()
         return _job(row) if row else None
 
     def active_paths(self) -> set[str]:
@@ -117,19 +171,31 @@ class JobStore:
         """Active jobs first, then the latest finished ones."""
         rank = sa.case((jobs.c.state == "running", 0), (jobs.c.state == "queued", 1), else_=2)
         with transaction(self.engine) as conn:
-            rows = conn.execute(sa.select(jobs).order_by(rank, sa.func.coalesce(jobs.c.finished_at, jobs.c.created_at)
-                                                         .desc(), jobs.c.id.desc()).limit(limit)).all()
+            rows = conn.execute(
+                sa.select(jobs)
+                .order_by(rank, sa.func.coalesce(jobs.c.finished_at, jobs.c.created_at).desc(), jobs.c.id.desc())
+                .limit(limit)
+            ).all()
         return [_job(r) for r in rows]
 
     # ---- loudness measurements -----------------------------------------------------------
 
     def loudness(self, source_sha256: str, channels: int, target: str) -> str | None:
         with transaction(self.engine) as conn:
-            return conn.execute(sa.select(loudness.c.measured).where(
-                loudness.c.source_sha256 == source_sha256, loudness.c.channels == channels,
-                loudness.c.target == target)).scalar()
+            return conn.execute(
+                sa.select(loudness.c.measured).where(
+                    loudness.c.source_sha256 == source_sha256,
+                    loudness.c.channels == channels,
+                    loudness.c.target == target,
+                )
+            ).scalar()
 
     def save_loudness(self, source_sha256: str, channels: int, target: str, measured: str) -> None:
         with transaction(self.engine, write=True) as conn:
-            upsert(conn, loudness, [{"source_sha256": source_sha256, "channels": channels, "target": target,
-                                     "measured": measured}], ["source_sha256", "channels", "target"], ["measured"])
+            upsert(
+                conn,
+                loudness,
+                [{"source_sha256": source_sha256, "channels": channels, "target": target, "measured": measured}],
+                ["source_sha256", "channels", "target"],
+                ["measured"],
+            )

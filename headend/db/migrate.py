@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST = "0001"
-HEAD = "0001"  # the newest revision in migrations/versions (a test checks): opening a database at head imports no alembic
+HEAD = (
+    "0001"  # the newest revision in migrations/versions (a test checks): opening a database at head imports no alembic
+)
 _LOCK_KEY = 0x79756A69  # "yuji": the advisory lock id migrations take on PostgreSQL
 _OURS = {"courses", "renditions", "stations", "published_files", "publications", "jobs", "loudness"}
 
@@ -64,6 +66,9 @@ def upgrade(engine: sa.Engine) -> None:
             first = ScriptDirectory.from_config(cfg).get_revision(FIRST).module
             changes = first.adopt(conn)
             command.stamp(cfg, FIRST)
-            log.warning("adopted a headend database made before migrations (%s); now at revision %s",
-                        ", ".join(changes) or "nothing to change", FIRST)
+            log.warning(
+                "adopted a headend database made before migrations (%s); now at revision %s",
+                ", ".join(changes) or "nothing to change",
+                FIRST,
+            )
         command.upgrade(cfg, "head")

@@ -28,8 +28,13 @@ class Station:
     created_at: str
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "name": self.name, "region": list(self.region), "player": self.player,
-                "created_at": self.created_at}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "region": list(self.region),
+            "player": self.player,
+            "created_at": self.created_at,
+        }
 
 
 @dataclass(frozen=True)

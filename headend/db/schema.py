@@ -14,7 +14,8 @@ def _text(name: str, **kw) -> Column:
 
 
 courses = Table(
-    "courses", metadata,
+    "courses",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("title", Text, nullable=False),
     Column("category", Text, nullable=False),
@@ -33,7 +34,8 @@ courses = Table(
 # One row per (source, profile definition): ingesting the same file again finds its renditions;
 # changing one profile changes its fingerprint and redoes only that profile.
 renditions = Table(
-    "renditions", metadata,
+    "renditions",
+    metadata,
     Column("source_sha256", Text, primary_key=True),
     Column("profile", Text, primary_key=True),
     Column("fingerprint", Text, primary_key=True),
@@ -45,7 +47,8 @@ renditions = Table(
 )
 
 stations = Table(
-    "stations", metadata,
+    "stations",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("region", Text, nullable=False),  # JSON list, province … village
@@ -57,13 +60,15 @@ stations = Table(
 # Every file a published tree holds, and when a version last referenced it: files referenced
 # within the grace period stay in new trees; older ones are collected.
 published_files = Table(
-    "published_files", metadata,
+    "published_files",
+    metadata,
     Column("path", Text, primary_key=True),
     Column("last_referenced_at", Text, nullable=False),
 )
 
 publications = Table(
-    "publications", metadata,
+    "publications",
+    metadata,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("published_at", Text, nullable=False),
     Column("expires_at", Text, nullable=False),
@@ -72,7 +77,8 @@ publications = Table(
 )
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("source_path", Text, nullable=False),  # the file being ingested (absolute)
     Column("source_name", Text, nullable=False),  # its name as the editor gave it
@@ -99,7 +105,8 @@ Index("jobs_state", jobs.c.state, jobs.c.id)
 # Loudness measured by the first pass, per source and channel layout: a profile change
 # re-encodes without measuring again.
 loudness = Table(
-    "loudness", metadata,
+    "loudness",
+    metadata,
     Column("source_sha256", Text, primary_key=True),
     Column("channels", Integer, primary_key=True, autoincrement=False),
     Column("target", Text, primary_key=True),

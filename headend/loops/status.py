@@ -30,7 +30,9 @@ class LoopStatus:
 
     def ok(self) -> None:
         if self.state == "failed":
-            log.warning("%s: working again after %d failed passes (last: %s)", self.name, self.failures, self.last_error)
+            log.warning(
+                "%s: working again after %d failed passes (last: %s)", self.name, self.failures, self.last_error
+            )
         if self.state != "running":
             self.state, self.since = "running", now_iso()
         self.last_success = now_iso()
@@ -39,8 +41,9 @@ class LoopStatus:
     def failed(self, exc: BaseException) -> None:
         kind = (type(exc), str(exc))
         if self.state != "failed" or kind != self._kind:
-            log.error("%s: a pass failed; it will be tried again", self.name,
-                      exc_info=(type(exc), exc, exc.__traceback__))
+            log.error(
+                "%s: a pass failed; it will be tried again", self.name, exc_info=(type(exc), exc, exc.__traceback__)
+            )
         if self.state != "failed":
             self.state, self.since = "failed", now_iso()
         self._kind = kind
@@ -57,8 +60,15 @@ class LoopStatus:
             self.last_error, self.last_error_at = reason, now_iso()
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "state": self.state, "since": self.since, "last_success": self.last_success,
-                "last_error": self.last_error, "last_error_at": self.last_error_at, "failures": self.failures}
+        return {
+            "name": self.name,
+            "state": self.state,
+            "since": self.since,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "failures": self.failures,
+        }
 
 
 def watch_task(task: asyncio.Task, status: LoopStatus) -> None:
@@ -73,8 +83,9 @@ def watch_task(task: asyncio.Task, status: LoopStatus) -> None:
             log.error("%s: the loop ended by itself; restart the headend", status.name)
             status.stopped("the loop ended by itself; restart the headend")
         else:
-            log.error("%s: the loop died; restart the headend\n%s", status.name,
-                      "".join(traceback.format_exception(exc)))
+            log.error(
+                "%s: the loop died; restart the headend\n%s", status.name, "".join(traceback.format_exception(exc))
+            )
             status.stopped(f"the loop died ({exc}); restart the headend")
 
     task.add_done_callback(done)

@@ -33,8 +33,9 @@ RESCAN_S = 1.0
 
 
 class InboxWatcher:
-    def __init__(self, h: Headend, on_queued: Callable[[], None] | None = None,
-                 after: asyncio.Event | None = None) -> None:
+    def __init__(
+        self, h: Headend, on_queued: Callable[[], None] | None = None, after: asyncio.Event | None = None
+    ) -> None:
         self.h = h
         self.on_queued = on_queued
         self.after = after  # set once the worker has put back what a stop left in processing/

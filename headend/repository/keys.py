@@ -33,7 +33,9 @@ def load_secret_key(cfg: HeadendConfig) -> SecretKey:
     try:
         return SecretKey.from_text(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: signing key missing; restore it from backup or run `headend init` on a new root") from None
+        raise ConfigError(
+            f"{path}: signing key missing; restore it from backup or run `headend init` on a new root"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: signing key unreadable ({exc.strerror}); check its owner and mode 0600") from exc
     except SignatureError as exc:

@@ -130,10 +130,13 @@ def load_playlist(path: Path) -> PlaylistDef:
         raise PublishError(f"{where}: needs a title")
     items = d.get("items", [])
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise PublishError(f"{where}: items must be a list of course ids (or \"series:NAME\")")
+        raise PublishError(f'{where}: items must be a list of course ids (or "series:NAME")')
     try:
         pdef = PlaylistDef(
-            name=name, title=title.strip(), items=tuple(items), source=path,
+            name=name,
+            title=title.strip(),
+            items=tuple(items),
+            source=path,
             audience=Audience.from_dict(d.get("audience"), f"{where} [audience]"),
             priority=int(d.get("priority", 0)),
             valid_from=_when(d.get("valid_from"), f"{where}: valid_from"),

@@ -78,7 +78,8 @@ class _Catalogue:
         for r in db.renditions():
             if wanted.get(r.profile) == r.fingerprint and (cfg.root / r.path).is_file():
                 self.files.setdefault(r.source_sha256, {})[r.profile] = FileRef(
-                    path=r.path, sha256=r.sha256, size=r.size, mime=r.mime)
+                    path=r.path, sha256=r.sha256, size=r.size, mime=r.mime
+                )
 
     def entry(self, course: Course) -> CourseEntry:
         files = dict(self.files.get(course.source_sha256, {}))
@@ -94,7 +95,9 @@ def _station_identities(db: Database) -> list[tuple[StationIdentity, str]]:
     return [(StationIdentity(s.id, s.region, ()), s.player) for s in db.stations()]
 
 
-def _check_definitions(defs: list[PlaylistDef], cat: _Catalogue, stations, now: datetime) -> tuple[dict[str, list[str]], list[str]]:
+def _check_definitions(
+    defs: list[PlaylistDef], cat: _Catalogue, stations, now: datetime
+) -> tuple[dict[str, list[str]], list[str]]:
     """Course ids per playlist, and warnings. PublishError for anything that must not go out."""
     ids: dict[str, list[str]] = {}
     warnings = []
@@ -158,13 +161,20 @@ def _write_playlist(cfg: HeadendConfig, key: SecretKey, pl: Playlist, data: byte
     if not path.exists():
         atomic_write(path.with_name(path.name + ".minisig"), sign_repository_file(key, pl.path, data, pl.version, now))
         atomic_write(path, data)
-    return PlaylistRef(name=pl.name, version=pl.version, title=pl.title,
-                       file=FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data), "application/json"))
+    return PlaylistRef(
+        name=pl.name,
+        version=pl.version,
+        title=pl.title,
+        file=FileRef(pl.path, hashlib.sha256(data).hexdigest(), len(data), "application/json"),
+    )
 
 
 def _previous_version(cfg: HeadendConfig, name: str) -> int | None:
-    versions = [int(p.name.split(".")[1]) for p in (cfg.published_dir / "playlists").glob(f"{name}.*.json")
-                if p.name.split(".")[1].isdigit()]
+    versions = [
+        int(p.name.split(".")[1])
+        for p in (cfg.published_dir / "playlists").glob(f"{name}.*.json")
+        if p.name.split(".")[1].isdigit()
+    ]
     return max(versions) if versions else None
 
 
@@ -185,9 +195,17 @@ def _source(cfg: HeadendConfig, rel: str) -> Path:
     return _published(cfg, rel)
 
 
-def _finish(cfg: HeadendConfig, db: Database, key: SecretKey, version: int, now: datetime,
-            refs: list[PlaylistRef], notices: tuple[Notice, ...], referenced: set[str],
-            n_courses: int) -> tuple[Path, int, datetime]:
+def _finish(
+    cfg: HeadendConfig,
+    db: Database,
+    key: SecretKey,
+    version: int,
+    now: datetime,
+    refs: list[PlaylistRef],
+    notices: tuple[Notice, ...],
+    referenced: set[str],
+    n_courses: int,
+) -> tuple[Path, int, datetime]:
     """Sign the index, build the tree, switch, record, collect."""
     referenced = set(referenced) | {f"keys/{cfg.public_key_path.name}"}
     referenced |= {f"keys/{p.name}" for p in (cfg.published_dir / "keys").glob("rotate-*.json*")}
@@ -203,11 +221,15 @@ def _finish(cfg: HeadendConfig, db: Database, key: SecretKey, version: int, now:
     index = Index(version=version, timestamp=now, expires=expires, playlists=tuple(refs), notices=notices)
     idx_bytes = index.to_bytes()
     try:
-        tree = build_tree(cfg, version, files, idx_bytes, sign_repository_file(key, INDEX_NAME, idx_bytes, version, now))
+        tree = build_tree(
+            cfg, version, files, idx_bytes, sign_repository_file(key, INDEX_NAME, idx_bytes, version, now)
+        )
         switch_repo(cfg, tree)
     except OSError as exc:
-        raise PublishError(f"cannot write repository version {version} under {cfg.trees_dir} ({exc}); "
-                           "the previous version stays published") from exc
+        raise PublishError(
+            f"cannot write repository version {version} under {cfg.trees_dir} ({exc}); "
+            "the previous version stays published"
+        ) from exc
     db.add_publication(version, stamp, utc_iso(expires), hashlib.sha256(idx_bytes).hexdigest(), n_courses)
     db.forget_files(since)
     for rel in gone:
@@ -276,20 +298,33 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
             same_data = same.to_bytes()
             prev_path = _published(cfg, same.path)
             sig_path = prev_path.with_name(prev_path.name + ".minisig")
-            if (prev_path.is_file() and prev_path.read_bytes() == same_data
-                    and signer_key_id(sig_path.read_bytes()) == key.public_key.id_hex):  # not after a key rotation
+            if (
+                prev_path.is_file()
+                and prev_path.read_bytes() == same_data
+                and signer_key_id(sig_path.read_bytes()) == key.public_key.id_hex
+            ):  # not after a key rotation
                 pl, data = same, same_data
         ref = _write_playlist(cfg, key, pl, data, now)
         if d is not None:
-            ref = PlaylistRef(ref.name, ref.version, ref.file, ref.title, d.audience, d.priority, d.valid_from, d.valid_until)
+            ref = PlaylistRef(
+                ref.name, ref.version, ref.file, ref.title, d.audience, d.priority, d.valid_from, d.valid_until
+            )
         refs.append(ref)
         referenced |= _files_of(pl)
 
     n_courses = len({e.course.id for pl, _ in playlists for e in pl.courses})
     _, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses)
     log.info("published version %d: %d playlists, %d courses", version, len(refs), n_courses)
-    return PublishResult(version=version, courses=n_courses, playlists=len(refs), expires=expires,
-                         index_path=cfg.repo_dir / INDEX_NAME, skipped=skipped, warnings=warnings, collected=collected)
+    return PublishResult(
+        version=version,
+        courses=n_courses,
+        playlists=len(refs),
+        expires=expires,
+        index_path=cfg.repo_dir / INDEX_NAME,
+        skipped=skipped,
+        warnings=warnings,
+        collected=collected,
+    )
 
 
 def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
@@ -303,13 +338,22 @@ def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
     for ref in current.playlists:
         sig = _published(cfg, ref.file.path + ".minisig")
         if signer_key_id(sig.read_bytes()) != key.public_key.id_hex:
-            raise PublishError(f"{ref.file.path} is signed by an earlier key; after `headend key rotate`, "
-                               "run `headend publish` (not --refresh) once")
+            raise PublishError(
+                f"{ref.file.path} is signed by an earlier key; after `headend key rotate`, "
+                "run `headend publish` (not --refresh) once"
+            )
         referenced |= _files_of(Playlist.from_bytes(_published(cfg, ref.file.path).read_bytes(), ref.file.path))
     last = db.last_publication()
     version = _next_version(cfg, db)
     n_courses = last.courses if last else 0
-    _, collected, expires = _finish(cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses)
-    return PublishResult(version=version, courses=n_courses, playlists=len(current.playlists), expires=expires,
-                         index_path=cfg.repo_dir / INDEX_NAME, collected=collected)
-
+    _, collected, expires = _finish(
+        cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses
+    )
+    return PublishResult(
+        version=version,
+        courses=n_courses,
+        playlists=len(current.playlists),
+        expires=expires,
+        index_path=cfg.repo_dir / INDEX_NAME,
+        collected=collected,
+    )

@@ -27,12 +27,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Outcome:
     """How one job ended: its result, or the error that says why it failed."""
+
     job: Job
     result: IngestResult | None = None
     error: HeadendError | None = None
 
 
-def episodes(files: list[Path], title: str | None, series: str | None, episode: int | None) -> list[tuple[str | None, str | None, int | None]]:
+def episodes(
+    files: list[Path], title: str | None, series: str | None, episode: int | None
+) -> list[tuple[str | None, str | None, int | None]]:
     """Title, series and episode for each file: several files given one title become episodes."""
     out = []
     for n, _ in enumerate(files, 1):
@@ -43,18 +46,35 @@ def episodes(files: list[Path], title: str | None, series: str | None, episode: 
     return out
 
 
-async def ingest_files(h: Headend, files: list[Path], *, title: str | None = None, category: str | None = None,
-                       description: str = "", series: str | None = None, episode: int | None = None,
-                       speaker: str | None = None, tags: list[str] | None = None, allow_silent: bool = False,
-                       progress_for: Callable[[Path], ProgressCallback | None] | None = None,
-                       ) -> AsyncIterator[tuple[Path, IngestResult | HeadendError]]:
+async def ingest_files(
+    h: Headend,
+    files: list[Path],
+    *,
+    title: str | None = None,
+    category: str | None = None,
+    description: str = "",
+    series: str | None = None,
+    episode: int | None = None,
+    speaker: str | None = None,
+    tags: list[str] | None = None,
+    allow_silent: bool = False,
+    progress_for: Callable[[Path], ProgressCallback | None] | None = None,
+) -> AsyncIterator[tuple[Path, IngestResult | HeadendError]]:
     """Check, queue as this process's own job and run each file now; yields each file with its
     result or the error that refused it (the next file is still tried)."""
     for path, (t, s, e) in zip(files, episodes(files, title, series, episode), strict=True):
         try:
-            overrides = command_line_metadata(path.name, title=t, category=category, description=description or None,
-                                              series=s, episode=e, speaker=speaker, tags=tags or None,
-                                              allow_silent=allow_silent)
+            overrides = command_line_metadata(
+                path.name,
+                title=t,
+                category=category,
+                description=description or None,
+                series=s,
+                episode=e,
+                speaker=speaker,
+                tags=tags or None,
+                allow_silent=allow_silent,
+            )
             acc = await prepare(h.cfg, path, overrides)
             job = await h.ingester.submit(acc, "cli", claim=True)
             yield path, await h.ingester.run(job, progress_for(path) if progress_for else None)
@@ -78,8 +98,9 @@ async def run_job(h: Headend, job: Job, on_progress: ProgressCallback | None = N
         error = IngestError(f"{job.source_name}: internal error ({exc}); see the headend log")
         await asyncio.to_thread(h.db.jobs.fail, job.id, str(error))
     if job.origin == "watch":
-        await asyncio.to_thread(finish_watched, h.cfg, job, None if error is None else str(error),
-                                getattr(error, "log_tail", ""))
+        await asyncio.to_thread(
+            finish_watched, h.cfg, job, None if error is None else str(error), getattr(error, "log_tail", "")
+        )
     return Outcome(job, result, error)
 
 
@@ -97,8 +118,10 @@ def claim_next(h: Headend) -> Job | None:
     return h.db.jobs.claim_next(process_tag())
 
 
-async def run_queue(h: Headend, progress_for: Callable[[Job], ProgressCallback | None] | None = None,
-                    ) -> AsyncIterator[Outcome]:
+async def run_queue(
+    h: Headend,
+    progress_for: Callable[[Job], ProgressCallback | None] | None = None,
+) -> AsyncIterator[Outcome]:
     """Run every queued job (and any a stopped process left unfinished), yielding each outcome."""
     await asyncio.to_thread(h.db.jobs.recover_interrupted, is_alive)
     while (job := await asyncio.to_thread(claim_next, h)) is not None:
@@ -132,8 +155,12 @@ async def take_dropped(h: Headend, path: Path) -> Job | None:
         raise
     except Exception as exc:
         log.exception("inbox: %s could not be checked", path.name)
-        await asyncio.to_thread(reject, moved, inbox / "rejected",
-                                f"{path.name}: the headend could not check it ({exc}); see the headend log, then drop it again")
+        await asyncio.to_thread(
+            reject,
+            moved,
+            inbox / "rejected",
+            f"{path.name}: the headend could not check it ({exc}); see the headend log, then drop it again",
+        )
         return None
     log.info("inbox: %s queued as job %d", path.name, job.id)
     return job

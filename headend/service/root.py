@@ -75,12 +75,14 @@ def init_root(root: str | Path, database_url: str | None = None) -> InitResult:
         atomic_write(cfg_path, default_config(database_url or "").encode())
     cfg = load_config(root)
     if database_url is not None and database_url != cfg.database_url:
-        raise ConfigError(f"{cfg_path} exists with [database] url = {cfg.database_url!r}; change it there, "
-                          "not with --database-url")
+        raise ConfigError(
+            f"{cfg_path} exists with [database] url = {cfg.database_url!r}; change it there, not with --database-url"
+        )
     key = None
     if not cfg.secret_key_path.exists():
         key = SecretKey.generate()
         install_key(cfg, key)
     Database.open(cfg.database_url, cfg.db_path).close()
-    return InitResult(root, key.public_key.id_hex if key else "", key is not None, cfg.public_key_path,
-                      cfg.secret_key_path)
+    return InitResult(
+        root, key.public_key.id_hex if key else "", key is not None, cfg.public_key_path, cfg.secret_key_path
+    )

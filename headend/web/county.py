@@ -16,8 +16,13 @@ from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
 async def api_health(request: web.Request) -> web.Response:
     last = await asyncio.to_thread(request.app[HEADEND].db.last_publication)
     loops = [s.to_dict() for s in request.app[LOOPS]]
-    return web.json_response({"ok": all(s["state"] != "failed" for s in loops),
-                              "published_version": last.version if last else 0, "loops": loops})
+    return web.json_response(
+        {
+            "ok": all(s["state"] != "failed" for s in loops),
+            "published_version": last.version if last else 0,
+            "loops": loops,
+        }
+    )
 
 
 async def api_stations(request: web.Request) -> web.Response:
@@ -35,10 +40,20 @@ async def county(request: web.Request) -> web.Response:
         playlists, notices = await asyncio.to_thread(programming, request.app[CONFIG])
     except HeadendError as exc:  # a broken file: show it, the rest of the page still works
         playlists, notices, programming_error = [], [], str(exc)
-    html = request.app[TEMPLATES].get_template("county.html").render(
-        courses=courses, stations=stations, last=last, loops=request.app[LOOPS],
-        category_label=category_label, categories=CATEGORIES,
-        playlists=playlists, notices=notices, programming_error=programming_error,
+    html = (
+        request.app[TEMPLATES]
+        .get_template("county.html")
+        .render(
+            courses=courses,
+            stations=stations,
+            last=last,
+            loops=request.app[LOOPS],
+            category_label=category_label,
+            categories=CATEGORIES,
+            playlists=playlists,
+            notices=notices,
+            programming_error=programming_error,
+        )
     )
     return web.Response(text=html, content_type="text/html")
 

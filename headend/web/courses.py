@@ -17,9 +17,16 @@ from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
 async def courses_page(request: web.Request) -> web.Response:
     db = request.app[HEADEND].db
     jobs, courses = await asyncio.gather(asyncio.to_thread(db.jobs.recent, 30), asyncio.to_thread(db.courses))
-    html = request.app[TEMPLATES].get_template("courses.html").render(
-        jobs=jobs, courses=courses, category_label=category_label, inbox=str(request.app[CONFIG].inbox_dir),
-        loops=request.app[LOOPS],
+    html = (
+        request.app[TEMPLATES]
+        .get_template("courses.html")
+        .render(
+            jobs=jobs,
+            courses=courses,
+            category_label=category_label,
+            inbox=str(request.app[CONFIG].inbox_dir),
+            loops=request.app[LOOPS],
+        )
     )
     return web.Response(text=html, content_type="text/html")
 
@@ -30,8 +37,15 @@ async def api_jobs(request: web.Request) -> web.Response:
 
 
 async def _render_edit(request: web.Request, course, error: str = "", status: int = 200) -> web.Response:
-    html = request.app[TEMPLATES].get_template("course_edit.html").render(
-        course=course, categories=CATEGORIES, category_label=category_label, error=error,
+    html = (
+        request.app[TEMPLATES]
+        .get_template("course_edit.html")
+        .render(
+            course=course,
+            categories=CATEGORIES,
+            category_label=category_label,
+            error=error,
+        )
     )
     return web.Response(text=html, content_type="text/html", status=status)
 
@@ -53,7 +67,9 @@ async def course_edit_post(request: web.Request) -> web.Response:
     episode_text = str(form.get("episode", "")).strip()
     changes = {k: str(form.get(k, "")) for k in ("title", "category", "description", "series", "speaker")}
     if episode_text and not episode_text.isdigit():
-        return await _render_edit(request, course, f"集数必须是数字（episode must be a whole number, not {episode_text!r}）", 400)
+        return await _render_edit(
+            request, course, f"集数必须是数字（episode must be a whole number, not {episode_text!r}）", 400
+        )
     changes["episode"] = int(episode_text) if episode_text else 0
     try:
         await asyncio.to_thread(edit_course, request.app[HEADEND], course.id, changes)

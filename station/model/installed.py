@@ -47,8 +47,14 @@ class InstalledCourse:
         return (self.media, self.poster) if self.poster else (self.media,)
 
     def to_dict(self) -> dict:
-        d = {**self.course.to_dict(), "kind": self.kind, "mime": self.mime, "media": self.media,
-             "poster": self.poster, "playlists": list(self.playlists)}
+        d = {
+            **self.course.to_dict(),
+            "kind": self.kind,
+            "mime": self.mime,
+            "media": self.media,
+            "poster": self.poster,
+            "playlists": list(self.playlists),
+        }
         if self.update_pending:
             d["update_pending"] = True
         return d
@@ -56,9 +62,15 @@ class InstalledCourse:
     @classmethod
     def from_dict(cls, d: dict) -> InstalledCourse:
         course = Course.from_dict({"source_sha256": _NO_SOURCE, **d})
-        return cls(course=course, kind=str(d["kind"]), mime=str(d["mime"]), media=str(d["media"]),
-                   poster=d.get("poster") or None, playlists=tuple(d.get("playlists") or ()),
-                   update_pending=bool(d.get("update_pending")))
+        return cls(
+            course=course,
+            kind=str(d["kind"]),
+            mime=str(d["mime"]),
+            media=str(d["media"]),
+            poster=d.get("poster") or None,
+            playlists=tuple(d.get("playlists") or ()),
+            update_pending=bool(d.get("update_pending")),
+        )
 
 
 @dataclass(frozen=True)
@@ -74,9 +86,15 @@ class InstalledPlaylist:
     schedule: Schedule = field(default_factory=Schedule)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "title": self.title, "priority": self.priority,
-                "valid_from": iso(self.valid_from), "valid_until": iso(self.valid_until),
-                "schedule": self.schedule.to_dict()}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "title": self.title,
+            "priority": self.priority,
+            "valid_from": iso(self.valid_from),
+            "valid_until": iso(self.valid_until),
+            "schedule": self.schedule.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> InstalledPlaylist:
@@ -86,9 +104,15 @@ class InstalledPlaylist:
         except RepositoryError as exc:
             log.warning("schedule of playlist %s ignored: %s", name, exc)
             schedule = Schedule()
-        return cls(name=name, version=whole(d.get("version")) or 0, title=str(d.get("title") or ""),
-                   priority=whole(d.get("priority")) or 0, valid_from=moment(d.get("valid_from")),
-                   valid_until=moment(d.get("valid_until")), schedule=schedule)
+        return cls(
+            name=name,
+            version=whole(d.get("version")) or 0,
+            title=str(d.get("title") or ""),
+            priority=whole(d.get("priority")) or 0,
+            valid_from=moment(d.get("valid_from")),
+            valid_until=moment(d.get("valid_until")),
+            schedule=schedule,
+        )
 
 
 @dataclass(frozen=True)
@@ -167,7 +191,7 @@ def _each(parse, items: Any, what: str) -> list:
         try:
             out.append(parse(item))
         except (CatalogueError, RepositoryError, KeyError, TypeError, ValueError) as exc:
-            log.warning("installed %s left out, it does not parse: %s (%s)", what, exc, item if isinstance(item, str) else "")
+            log.warning(
+                "installed %s left out, it does not parse: %s (%s)", what, exc, item if isinstance(item, str) else ""
+            )
     return out
-
-

@@ -23,17 +23,27 @@ class Progress:
     eta_s: int | None = None
 
     def to_dict(self) -> dict:
-        return {"bytes_done": self.bytes_done, "bytes_total": self.bytes_total, "files_total": self.files_total,
-                "courses_total": self.courses_total, "current": self.current,
-                "rate_bytes_per_s": self.rate_bytes_per_s, "eta_s": self.eta_s}
+        return {
+            "bytes_done": self.bytes_done,
+            "bytes_total": self.bytes_total,
+            "files_total": self.files_total,
+            "courses_total": self.courses_total,
+            "current": self.current,
+            "rate_bytes_per_s": self.rate_bytes_per_s,
+            "eta_s": self.eta_s,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Progress:
-        return cls(bytes_done=int(number(d.get("bytes_done")) or 0), bytes_total=int(number(d.get("bytes_total")) or 0),
-                   files_total=whole(d.get("files_total")) or 0, courses_total=whole(d.get("courses_total")) or 0,
-                   current=str(d.get("current") or ""),
-                   rate_bytes_per_s=int(r) if (r := number(d.get("rate_bytes_per_s"))) is not None else None,
-                   eta_s=int(e) if (e := number(d.get("eta_s"))) is not None else None)
+        return cls(
+            bytes_done=int(number(d.get("bytes_done")) or 0),
+            bytes_total=int(number(d.get("bytes_total")) or 0),
+            files_total=whole(d.get("files_total")) or 0,
+            courses_total=whole(d.get("courses_total")) or 0,
+            current=str(d.get("current") or ""),
+            rate_bytes_per_s=int(r) if (r := number(d.get("rate_bytes_per_s"))) is not None else None,
+            eta_s=int(e) if (e := number(d.get("eta_s"))) is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,14 @@ class SyncStatus:
 
     def failed(self, reason: str, now: datetime) -> SyncStatus:
         """A pass that could not complete: the reason, and since when things have been failing."""
-        return replace(self, state="failed", last_attempt=now, last_error=reason, progress=None,
-                       error_since=self.error_since if self.last_error and self.error_since else now)
+        return replace(
+            self,
+            state="failed",
+            last_attempt=now,
+            last_error=reason,
+            progress=None,
+            error_since=self.error_since if self.last_error and self.error_since else now,
+        )
 
     def fraction(self) -> tuple[float, float, bool]:
         """(done, total, in bytes) of a running pass: bytes when known, else installed courses of
@@ -112,8 +128,10 @@ class SyncStatus:
             "space_needed_bytes": self.space_needed_bytes,
         }
         if with_courses:
-            d["courses"] = {c.id: {"title": c.title, "state": c.state, **({"reason": c.reason} if c.reason else {})}
-                            for c in self.courses}
+            d["courses"] = {
+                c.id: {"title": c.title, "state": c.state, **({"reason": c.reason} if c.reason else {})}
+                for c in self.courses
+            }
         if self.progress is not None:
             d["progress"] = self.progress.to_dict()
         return d
@@ -141,9 +159,11 @@ class SyncStatus:
             bytes_downloaded=whole(d.get("bytes_downloaded")),
             files_downloaded=whole(d.get("files_downloaded")),
             failures=tuple(str(f) for f in d.get("failures") or ()),
-            courses=tuple(CourseState(str(cid), str(c.get("title") or cid), str(c.get("state") or ""),
-                                      str(c.get("reason") or ""))
-                          for cid, c in courses.items() if isinstance(c, dict)),
+            courses=tuple(
+                CourseState(str(cid), str(c.get("title") or cid), str(c.get("state") or ""), str(c.get("reason") or ""))
+                for cid, c in courses.items()
+                if isinstance(c, dict)
+            ),
             next_window=moment(d.get("next_window")),
             space_needed_bytes=whole(d.get("space_needed_bytes")) or 0,
             progress=Progress.from_dict(prog) if isinstance(prog, dict) else None,
@@ -171,9 +191,15 @@ class MirrorHealth:
         return replace(self, last_error=error, last_error_at=now)
 
     def to_dict(self, *, with_validators: bool = True) -> dict:
-        d: dict[str, Any] = {k: v for k, v in (("last_success", iso(self.last_success)),
-                                                ("last_error", self.last_error),
-                                                ("last_error_at", iso(self.last_error_at))) if v}
+        d: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("last_success", iso(self.last_success)),
+                ("last_error", self.last_error),
+                ("last_error_at", iso(self.last_error_at)),
+            )
+            if v
+        }
         if with_validators and (self.etag or self.last_modified):
             d["validators"] = {"etag": self.etag, "last_modified": self.last_modified}
         return d
@@ -182,9 +208,13 @@ class MirrorHealth:
     def from_dict(cls, d: Any) -> MirrorHealth:
         d = d if isinstance(d, dict) else {}
         v = d.get("validators") if isinstance(d.get("validators"), dict) else {}
-        return cls(last_success=moment(d.get("last_success")), last_error=d.get("last_error") or None,
-                   last_error_at=moment(d.get("last_error_at")), etag=v.get("etag"),
-                   last_modified=v.get("last_modified"))
+        return cls(
+            last_success=moment(d.get("last_success")),
+            last_error=d.get("last_error") or None,
+            last_error_at=moment(d.get("last_error_at")),
+            etag=v.get("etag"),
+            last_modified=v.get("last_modified"),
+        )
 
 
 @dataclass(frozen=True)

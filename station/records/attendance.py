@@ -196,8 +196,11 @@ class Attendance:
                 if points.pop(course_id, None) is None:
                     return
             else:
-                points[course_id] = {"position_s": round(position_s, 1), "duration_s": duration_s,
-                                     "updated": round(self.clock(), 1)}
+                points[course_id] = {
+                    "position_s": round(position_s, 1),
+                    "duration_s": duration_s,
+                    "updated": round(self.clock(), 1),
+                }
                 if len(points) > MAX_RESUME_POINTS:
                     for old in sorted(points, key=lambda k: points[k]["updated"])[: len(points) - MAX_RESUME_POINTS]:
                         del points[old]
@@ -205,14 +208,23 @@ class Attendance:
 
     # ---- plays -----------------------------------------------------------------------------
 
-    def start_play(self, course_id: str, title: str, duration_s: float, *, episode: int | None = None,
-                   channel: bool = False) -> str:
+    def start_play(
+        self, course_id: str, title: str, duration_s: float, *, episode: int | None = None, channel: bool = False
+    ) -> str:
         self.sweep()
         now = self.clock()
         session = self.current_session()
-        play = OpenPlay(id=secrets.token_hex(8), course=course_id, title=title, episode=episode,
-                        duration_s=duration_s, started=now, session=session.get("id") if session else None,
-                        channel=channel, last_seen=now)
+        play = OpenPlay(
+            id=secrets.token_hex(8),
+            course=course_id,
+            title=title,
+            episode=episode,
+            duration_s=duration_s,
+            started=now,
+            session=session.get("id") if session else None,
+            channel=channel,
+            last_seen=now,
+        )
         with self._lock:
             self._plays[play.id] = play
         return play.id
@@ -260,7 +272,9 @@ class Attendance:
     def current_session(self) -> dict:
         return self._doc(self._SESSION).get("current") or {}
 
-    def start_session(self, topic: str, facilitator: str, headcount: Any, names: Any = "", source: str = "admin") -> dict:
+    def start_session(
+        self, topic: str, facilitator: str, headcount: Any, names: Any = "", source: str = "admin"
+    ) -> dict:
         topic = str(topic or "").strip()[:80]
         if not topic:
             raise InputError(N_("Give the session a topic."))
@@ -271,8 +285,15 @@ class Attendance:
         with self._lock:
             if self.current_session():
                 raise InputError(N_("A study session is already in progress; end it first."))
-            session = {"id": secrets.token_hex(6), "topic": topic, "facilitator": str(facilitator or "").strip()[:40],
-                       "headcount": n, "names": roll, "started": _iso(self.clock()), "source": source}
+            session = {
+                "id": secrets.token_hex(6),
+                "topic": topic,
+                "facilitator": str(facilitator or "").strip()[:40],
+                "headcount": n,
+                "names": roll,
+                "started": _iso(self.clock()),
+                "source": source,
+            }
             self._put(self._SESSION, {"current": session})
             self.journal.append("session_start", **session)
         return session
@@ -284,18 +305,28 @@ class Attendance:
                 raise InputError(N_("No study session is in progress."))
             now = self.clock()
             started = _epoch(session["started"])
-            plays = [e for e in self.journal.days(china_date(started), china_date(now))
-                     if e.get("kind") == "play" and e.get("session") == session["id"]]
+            plays = [
+                e
+                for e in self.journal.days(china_date(started), china_date(now))
+                if e.get("kind") == "play" and e.get("session") == session["id"]
+            ]
             watched: dict[str, dict] = {}
             for p in plays:
-                c = watched.setdefault(p["course"], {"id": p["course"], "title": p.get("title", p["course"]), "watched_s": 0.0})
+                c = watched.setdefault(
+                    p["course"], {"id": p["course"], "title": p.get("title", p["course"]), "watched_s": 0.0}
+                )
                 c["watched_s"] += float(p.get("watched_s") or 0)
             for p in self.open_plays():
                 if p.session == session["id"]:
                     c = watched.setdefault(p.course, {"id": p.course, "title": p.title, "watched_s": 0.0})
                     c["watched_s"] += p.watched_s
-            summary = {**session, "ended": _iso(now), "duration_s": round(max(0.0, now - started)),
-                       "courses": list(watched.values()), "plays": len(plays)}
+            summary = {
+                **session,
+                "ended": _iso(now),
+                "duration_s": round(max(0.0, now - started)),
+                "courses": list(watched.values()),
+                "plays": len(plays),
+            }
             event = self.journal.append("session_end", **summary)
             self._put(self._SESSION, {"current": None})
         return event
@@ -351,8 +382,10 @@ class Attendance:
         return self._doc(self._FIVES)
 
     def save_fives(self, answers: dict[str, dict]) -> dict:
-        doc = {k: {"ok": bool(answers.get(k, {}).get("ok")), "note": str(answers.get(k, {}).get("note") or "")[:200]}
-               for k in FIVES}
+        doc = {
+            k: {"ok": bool(answers.get(k, {}).get("ok")), "note": str(answers.get(k, {}).get("note") or "")[:200]}
+            for k in FIVES
+        }
         doc["checked"] = _iso(self.clock())
         self._put(self._FIVES, doc)
         self.journal.append("fives", **doc)

@@ -62,8 +62,12 @@ class Journal:
         with self._lock:
             now = self.clock()
             self._seq += 1
-            event = {"seq": self._seq, "ts": datetime.fromtimestamp(now, CHINA).isoformat(timespec="seconds"),
-                     "kind": kind, **fields}
+            event = {
+                "seq": self._seq,
+                "ts": datetime.fromtimestamp(now, CHINA).isoformat(timespec="seconds"),
+                "kind": kind,
+                **fields,
+            }
             line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
             path = self.root / f"{china_date(now).isoformat()}{SUFFIX}"
             new = not path.exists()

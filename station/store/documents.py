@@ -180,8 +180,10 @@ class Store(MediaFiles):
             atomic_write(self.status_path, data)
         except OSError as exc:
             saved = self._save_in_place(status)
-            raise StoreError(f"{self.status_path}: cannot save the sync status ({exc.strerror or exc}); "
-                             f"free space on the disk{' (a short record was kept)' if saved else ''}") from exc
+            raise StoreError(
+                f"{self.status_path}: cannot save the sync status ({exc.strerror or exc}); "
+                f"free space on the disk{' (a short record was kept)' if saved else ''}"
+            ) from exc
         self._sync = (signature(self.status_path), status)
         if self.docs.peek(self._LEGACY_SYNC) is not None:
             try:
@@ -190,8 +192,13 @@ class Store(MediaFiles):
                 log.warning("old sync status left in station.json: %s", exc)
 
     def _save_in_place(self, status: SyncStatus) -> bool:
-        short = replace(status, failures=status.failures[:3], courses=(), progress=None,
-                        last_error=(status.last_error or "")[:1000] or None)
+        short = replace(
+            status,
+            failures=status.failures[:3],
+            courses=(),
+            progress=None,
+            last_error=(status.last_error or "")[:1000] or None,
+        )
         data = json.dumps(short.to_dict(with_courses=False), ensure_ascii=False, sort_keys=True).encode("utf-8")
         if len(data) > MAX_IN_PLACE_BYTES:
             return False

@@ -21,8 +21,10 @@ def import_mirrors(path: Path) -> tuple[str, ...]:
     """The mirror list for ``station import PATH``: the folder as a ``file://`` mirror."""
     path = path.resolve()
     if not (path / "index.json").is_file():
-        raise StoreError(f"{path} holds no index.json; point at the folder with index.json, playlists/ and "
-                         "media/ (what `station export` or a copy of the headend's repo/ writes)")
+        raise StoreError(
+            f"{path} holds no index.json; point at the folder with index.json, playlists/ and "
+            "media/ (what `station export` or a copy of the headend's repo/ writes)"
+        )
     return (path.as_uri() + "/",)
 
 
@@ -32,7 +34,11 @@ def export(store: Store, dest: Path) -> tuple[int, int]:
     if not installed.index_version or not store.repo_file("index.json"):
         raise StoreError("nothing verified to export yet; sync first")
     media = sorted(installed.files())
-    meta = sorted(str(p.relative_to(store.repo_dir)) for p in store.repo_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    meta = sorted(
+        str(p.relative_to(store.repo_dir))
+        for p in store.repo_dir.rglob("*")
+        if p.is_file() and not p.name.startswith(".")
+    )
     order = media + [m for m in meta if not m.startswith("index.json")] + ["index.json.minisig", "index.json"]
     files = size = 0
     try:

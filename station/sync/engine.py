@@ -53,10 +53,17 @@ PROGRESS_EVERY_S = 2.0
 # may be cut just after it started a file), as long as the cuts average at least this many new
 # bytes; a mirror that stalls resumes only after this much (else the next mirror is tried).
 MIN_RESUME_PROGRESS = 64 * 1024
+
+
 class Syncer:
-    def __init__(self, cfg: StationConfig, store: Store, fetcher: Fetcher,
-                 clock: Callable[[], datetime] | None = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: StationConfig,
+        store: Store,
+        fetcher: Fetcher,
+        clock: Callable[[], datetime] | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.store = store
         self.fetcher = fetcher
@@ -118,7 +125,9 @@ class Syncer:
                 new_id = rot.new_key.id_hex
                 rpath = rotation_path(new_id)
                 self.verified[rpath], self.verified[rpath + ".minisig"] = fetched[new_id]
-                log.warning("signing key rotated: %s replaces %s (announced on %s)", new_id, rot.previous_key_id, mirror)
+                log.warning(
+                    "signing key rotated: %s replaces %s (announced on %s)", new_id, rot.previous_key_id, mirror
+                )
             wanted = self.trusted.awaiting  # the chain's next link, or None once it is resolved
 
     async def _index_from(self, mirror: str) -> tuple[Index, bytes, bytes]:
@@ -148,8 +157,9 @@ class Syncer:
                     raise
                 validators = None
                 continue
-            self.mirrors[mirror] = replace(self.mirrors.get(mirror, MirrorHealth()), etag=got.etag,
-                                           last_modified=got.last_modified)
+            self.mirrors[mirror] = replace(
+                self.mirrors.get(mirror, MirrorHealth()), etag=got.etag, last_modified=got.last_modified
+            )
             return index, data, sig
         raise AssertionError("unreachable")
 
@@ -190,7 +200,9 @@ class Syncer:
         now = time.monotonic()
         if now - self._last_flush >= PROGRESS_EVERY_S:
             rate = int(p.bytes_done / max(now - self._started, 1e-3))
-            self.progress = replace(p, rate_bytes_per_s=rate, eta_s=int((p.bytes_total - p.bytes_done) / rate) if rate else None)
+            self.progress = replace(
+                p, rate_bytes_per_s=rate, eta_s=int((p.bytes_total - p.bytes_done) / rate) if rate else None
+            )
             self._last_flush = now
             self.on_progress(self.progress)
 
@@ -199,8 +211,10 @@ class Syncer:
         free = st.f_bavail * st.f_frsize
         if free - ref.size < self.cfg.reserve_free_bytes:
             need = ref.size + self.cfg.reserve_free_bytes - free
-            raise StoreError(f"the disk has {size(free)} free and must keep {size(self.cfg.reserve_free_bytes)} "
-                             f"([sync] reserve_free_mb); {ref.path} needs {size(need)} more; free space or lower [sync] quota_mb")
+            raise StoreError(
+                f"the disk has {size(free)} free and must keep {size(self.cfg.reserve_free_bytes)} "
+                f"([sync] reserve_free_mb); {ref.path} needs {size(need)} more; free space or lower [sync] quota_mb"
+            )
 
     async def _ensure_file(self, first: str, ref: FileRef, report: SyncReport) -> None:
         if self.store.has_blob(ref):
@@ -228,8 +242,9 @@ class Syncer:
                     grown = (partial.stat().st_size if partial.exists() else 0) - have
                     resumes += 1
                     stalled = isinstance(exc.__cause__, asyncio.TimeoutError)
-                    if (grown >= MIN_RESUME_PROGRESS or (grown > 0 and not stalled)) \
-                            and resumes <= 2 + ref.size // MIN_RESUME_PROGRESS:
+                    if (
+                        grown >= MIN_RESUME_PROGRESS or (grown > 0 and not stalled)
+                    ) and resumes <= 2 + ref.size // MIN_RESUME_PROGRESS:
                         # The connection dropped after real progress (a flaky link): resume
                         # from the same mirror rather than leave the file for the next pass.
                         log.info("%s: connection lost after %d more bytes; resuming", url, grown)
@@ -275,8 +290,9 @@ class Syncer:
             report.courses_total = report.courses_installed = len(installed.courses)
             # Grace periods end while nothing new arrives too (and a cut may have come between
             # the last install and its collection): collect here as well; no network involved.
-            report.collected, _ = await asyncio.to_thread(self.store.collect, installed.files(),
-                                                          self.cfg.keep_unreferenced_days * 86400)
+            report.collected, _ = await asyncio.to_thread(
+                self.store.collect, installed.files(), self.cfg.keep_unreferenced_days * 86400
+            )
             return report
 
         now = self.clock()
@@ -305,14 +321,22 @@ class Syncer:
                 entries[c.id] = entry
                 rendition = entry.renditions.get(self.cfg.player)
                 if rendition is None:
-                    report.course(c.id, c.title, "failed", f"no rendition for player {self.cfg.player}; ask county staff")
+                    report.course(
+                        c.id, c.title, "failed", f"no rendition for player {self.cfg.player}; ask county staff"
+                    )
                     report.failures.append(f"{c.id} 《{c.title}》: no rendition for player {self.cfg.player}")
                     continue
                 files = (rendition, *([entry.poster] if entry.poster else []))
                 wanted.append(Wanted(c.id, c.title, files, rank=len(wanted), due=due.get(c.id)))
         report.courses_total = len(entries)
-        plan = make_plan(wanted, set(self.store.present()), now, self.cfg.window,
-                         timedelta(hours=self.cfg.due_ahead_h), self.cfg.quota_bytes)
+        plan = make_plan(
+            wanted,
+            set(self.store.present()),
+            now,
+            self.cfg.window,
+            timedelta(hours=self.cfg.due_ahead_h),
+            self.cfg.quota_bytes,
+        )
 
         ok: set[str] = {w.course_id for w in plan.ready}
         for w in plan.ready:
@@ -328,22 +352,40 @@ class Syncer:
             report.next_window = next_window_start(self.cfg.window, now)
         if plan.no_space:
             report.space_needed = plan.space_needed
-            report.failures.append(f"{len(plan.no_space)} courses do not fit the quota; "
-                                   f"{size(plan.space_needed)} more space would hold them")
+            report.failures.append(
+                f"{len(plan.no_space)} courses do not fit the quota; "
+                f"{size(plan.space_needed)} more space would hold them"
+            )
         report.bytes_to_fetch = plan.bytes_to_fetch
         self._started = time.monotonic()
-        self.progress = Progress(bytes_total=plan.bytes_to_fetch, files_total=sum(len(w.files) for w in plan.fetch),
-                                 courses_total=len(plan.fetch))
+        self.progress = Progress(
+            bytes_total=plan.bytes_to_fetch,
+            files_total=sum(len(w.files) for w in plan.fetch),
+            courses_total=len(plan.fetch),
+        )
         await self._fetch_planned(mirror, plan.fetch, report, ok)
         listed = Listed(playlists, unavailable, entries, in_playlists)
-        new = next_installed(index, index_sha, listed, ok, installed, {w.course_id for w in plan.no_space},
-                             self.cfg.player, self.store.has_file, me, now, report)
+        new = next_installed(
+            index,
+            index_sha,
+            listed,
+            ok,
+            installed,
+            {w.course_id for w in plan.no_space},
+            self.cfg.player,
+            self.store.has_file,
+            me,
+            now,
+            report,
+        )
         try:
             await asyncio.to_thread(self.store.save_repo_files, self.verified)
             await asyncio.to_thread(self.store.install, new)
         except StoreError as exc:
             raise SyncError(f"could not install version {index.version}: {exc}; the previous content stays") from exc
-        report.collected, _ = await asyncio.to_thread(self.store.collect, new.files(), self.cfg.keep_unreferenced_days * 86400)
+        report.collected, _ = await asyncio.to_thread(
+            self.store.collect, new.files(), self.cfg.keep_unreferenced_days * 86400
+        )
         return report
 
     async def _fetch_planned(self, mirror: str, fetch: list[Wanted], report: SyncReport, ok: set[str]) -> None:

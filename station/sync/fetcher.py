@@ -94,7 +94,9 @@ class Fetcher:
         self.bytes_received = 0
         self.requests = 0
 
-    async def fetch(self, url: str, max_bytes: int, validators: Validators | None = None) -> tuple[bytes | None, Validators]:
+    async def fetch(
+        self, url: str, max_bytes: int, validators: Validators | None = None
+    ) -> tuple[bytes | None, Validators]:
         """The body (None when the server answers 304 Not Modified) and the server's validators."""
         if _is_file_url(url):
             return await asyncio.to_thread(self._read_local, url, max_bytes), Validators()
@@ -161,11 +163,15 @@ class Fetcher:
                 headers["If-Range"] = saved.etag or saved.last_modified
         self.requests += 1
         try:
-            async with self.session.get(url, headers=headers, timeout=self.timeout, read_bufsize=self.limiter.chunk) as resp:
+            async with self.session.get(
+                url, headers=headers, timeout=self.timeout, read_bufsize=self.limiter.chunk
+            ) as resp:
                 if resp.status == 206 and "Range" in headers:
                     m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
                     if not m or int(m.group(1)) != have or (m.group(3) != "*" and int(m.group(3)) != ref.size):
-                        raise DownloadError(f"{url}: Content-Range {resp.headers.get('Content-Range')!r} does not match the request")
+                        raise DownloadError(
+                            f"{url}: Content-Range {resp.headers.get('Content-Range')!r} does not match the request"
+                        )
                     mode, h = "ab", prefix
                 elif resp.status == 200:
                     mode, h, have = "wb", hashlib.sha256(), 0

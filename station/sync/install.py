@@ -24,18 +24,34 @@ class Listed:
     in_playlists: dict[str, list[str]]  # course id → the playlists that list it
 
 
-def next_installed(index: Index, index_sha: str, listed: Listed, ok: set[str], previous: InstalledSet,
-                   no_space: set[str], player: str, has_file: Callable[[str], bool], me: StationIdentity,
-                   now: datetime, report: SyncReport) -> InstalledSet:
+def next_installed(
+    index: Index,
+    index_sha: str,
+    listed: Listed,
+    ok: set[str],
+    previous: InstalledSet,
+    no_space: set[str],
+    player: str,
+    has_file: Callable[[str], bool],
+    me: StationIdentity,
+    now: datetime,
+    report: SyncReport,
+) -> InstalledSet:
     """The set to install; ``ok``: courses whose files are all verified in the store."""
     courses: list[InstalledCourse] = []
     for cid, entry in listed.entries.items():
         if cid in ok:
             rendition = entry.renditions[player]
-            courses.append(InstalledCourse(
-                course=entry.course, kind="video" if rendition.mime.startswith("video/") else "audio",
-                mime=rendition.mime, media=rendition.path, poster=entry.poster.path if entry.poster else None,
-                playlists=tuple(listed.in_playlists[cid])))
+            courses.append(
+                InstalledCourse(
+                    course=entry.course,
+                    kind="video" if rendition.mime.startswith("video/") else "audio",
+                    mime=rendition.mime,
+                    media=rendition.path,
+                    poster=entry.poster.path if entry.poster else None,
+                    playlists=tuple(listed.in_playlists[cid]),
+                )
+            )
         elif (old := previous.course(cid)) and cid not in no_space and has_file(old.media):
             courses.append(replace(old, playlists=tuple(listed.in_playlists[cid]), update_pending=True))
             state = report.courses[cid]
@@ -51,10 +67,15 @@ def next_installed(index: Index, index_sha: str, listed: Listed, ok: set[str], p
         expires=index.expires,
         installed_at=datetime.now(UTC),
         complete=report.complete,
-        playlists=tuple(InstalledPlaylist(ref.name, ref.version, ref.title, ref.priority, ref.valid_from,
-                                          ref.valid_until, pl.schedule) for ref, pl in listed.playlists)
+        playlists=tuple(
+            InstalledPlaylist(
+                ref.name, ref.version, ref.title, ref.priority, ref.valid_from, ref.valid_until, pl.schedule
+            )
+            for ref, pl in listed.playlists
+        )
         + tuple(p for p in previous.playlists if p.name in listed.unavailable),
-        notices=tuple(n for n in index.notices
-                      if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)),
+        notices=tuple(
+            n for n in index.notices if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)
+        ),
         courses=tuple(courses),
     )

@@ -73,8 +73,14 @@ def due_times(schedules: list[Schedule], now: datetime, horizon: timedelta) -> d
     return due
 
 
-def make_plan(wanted: list[Wanted], have: set[str], now: datetime, window: tuple[int, int] | None,
-              due_ahead: timedelta, quota_bytes: int) -> Plan:
+def make_plan(
+    wanted: list[Wanted],
+    have: set[str],
+    now: datetime,
+    window: tuple[int, int] | None,
+    due_ahead: timedelta,
+    quota_bytes: int,
+) -> Plan:
     """``have``: sha256 of files verified in the store."""
     far = now + timedelta(days=3650)
     ordered = sorted(wanted, key=lambda w: (w.due or far, w.rank))

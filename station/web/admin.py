@@ -46,9 +46,6 @@ COOKIE = "yj_admin"
 routes = web.RouteTableDef()
 
 
-
-
-
 # ---- handlers ----------------------------------------------------------------------------------
 
 
@@ -96,8 +93,9 @@ def _languages(request: web.Request) -> list[dict]:
     return [{"tag": t, "label": label, "current": t == here} for t, label in i18n.LABELS.items()]
 
 
-async def _admin_page(request: web.Request, errors: dict[str, str] | None = None, form: dict | None = None,
-                      status: int = 200) -> web.Response:
+async def _admin_page(
+    request: web.Request, errors: dict[str, str] | None = None, form: dict | None = None, status: int = 200
+) -> web.Response:
     _ = translator(request)
     config, store, att = request.app[CONFIG], request.app[STORE], request.app[ATTENDANCE]
     disk = await asyncio.to_thread(store.disk_usage)
@@ -113,14 +111,23 @@ async def _admin_page(request: web.Request, errors: dict[str, str] | None = None
     courses, missing = [], []
     for c in installed.courses:
         gone = media_missing(request, c)
-        courses.append({"id": c.id, "title": c.title, "label": category_name(request, c.category),
-                        "minutes": minutes(c.duration_s),
-                        "kind": _("audio") if c.kind == "audio" else _("video"), "missing": gone})
+        courses.append(
+            {
+                "id": c.id,
+                "title": c.title,
+                "label": category_name(request, c.category),
+                "minutes": minutes(c.duration_s),
+                "kind": _("audio") if c.kind == "audio" else _("video"),
+                "missing": gone,
+            }
+        )
         if gone:
             missing.append(c.title)
     sync = sync_view(_, store.sync_status())
     for title in missing:
-        sync["failures"].append(_("%(title)s: the media file is missing from this box. Press \"Sync now\" to download it again.", title=title))
+        sync["failures"].append(
+            _('%(title)s: the media file is missing from this box. Press "Sync now" to download it again.', title=title)
+        )
     fives = att.fives()
     current = att.current_session()
     return render(
@@ -138,13 +145,30 @@ async def _admin_page(request: web.Request, errors: dict[str, str] | None = None
             "month": figures_view(_, month),
             "current": summary_view(_, current) if current else None,
             "sessions": [summary_view(_, s) for s in sessions],
-            "logbook": [{"when": china_time(moment(e.get("ts"))), "text": e.get("text", ""), "author": e.get("author", "")}
-                        for e in logbook],
-            "fives": [{"key": k, "label": _(FIVES_LABELS[k]), "hint": _(FIVES_HINTS[k]),
-                       "ok": bool(fives.get(k, {}).get("ok")), "note": fives.get(k, {}).get("note", "")} for k in FIVES],
+            "logbook": [
+                {"when": china_time(moment(e.get("ts"))), "text": e.get("text", ""), "author": e.get("author", "")}
+                for e in logbook
+            ],
+            "fives": [
+                {
+                    "key": k,
+                    "label": _(FIVES_LABELS[k]),
+                    "hint": _(FIVES_HINTS[k]),
+                    "ok": bool(fives.get(k, {}).get("ok")),
+                    "note": fives.get(k, {}).get("note", ""),
+                }
+                for k in FIVES
+            ],
             "fives_checked": china_time(moment(fives.get("checked"))) if fives else "",
-            "notices": [{"title": n.title, "body": n.body, "until": china_time(n.valid_until) if n.valid_until else "",
-                         "views": views.get(n.id, 0)} for n in installed.notices_in_force(now)],
+            "notices": [
+                {
+                    "title": n.title,
+                    "body": n.body,
+                    "until": china_time(n.valid_until) if n.valid_until else "",
+                    "views": views.get(n.id, 0),
+                }
+                for n in installed.notices_in_force(now)
+            ],
             "errors": errors or {},
             "form": form or {},
             "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
@@ -180,7 +204,11 @@ async def login(request: web.Request) -> web.StreamResponse:
         await _journal(att.admin_login, True, client)
         resp = see_other("/admin")
         resp.set_cookie(
-            COOKIE, guard.new_session(client), path="/admin", httponly=True, samesite="Strict",
+            COOKIE,
+            guard.new_session(client),
+            path="/admin",
+            httponly=True,
+            samesite="Strict",
             max_age=int(guard.session_ttl_s),
         )
         return resp
@@ -216,8 +244,14 @@ async def start_session(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     fields = {k: str(form.get(k, "")) for k in ("topic", "facilitator", "headcount", "names")}
     try:
-        await asyncio.to_thread(request.app[ATTENDANCE].start_session, fields["topic"], fields["facilitator"],
-                                fields["headcount"], fields["names"], "admin")
+        await asyncio.to_thread(
+            request.app[ATTENDANCE].start_session,
+            fields["topic"],
+            fields["facilitator"],
+            fields["headcount"],
+            fields["names"],
+            "admin",
+        )
     except InputError as exc:
         return await _refused(request, "session", exc, fields)
     return see_other("/admin?saved=session#sessions")
@@ -253,4 +287,3 @@ async def fives(request: web.Request) -> web.StreamResponse:
     answers = {k: {"ok": form.get(f"{k}_ok") == "on", "note": str(form.get(f"{k}_note", ""))} for k in FIVES}
     await asyncio.to_thread(request.app[ATTENDANCE].save_fives, answers)
     return see_other("/admin?saved=fives#fives")
-

@@ -43,8 +43,16 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
     if status.index_version is not None:
         rows.append((_("Content version"), str(status.index_version)))
     if status.courses_installed is not None or status.courses_total is not None:
-        rows.append((_("Courses"), _("%(done)s installed of %(total)s", done=_number(status.courses_installed),
-                                     total=_number(status.courses_total))))
+        rows.append(
+            (
+                _("Courses"),
+                _(
+                    "%(done)s installed of %(total)s",
+                    done=_number(status.courses_installed),
+                    total=_number(status.courses_total),
+                ),
+            )
+        )
     if status.bytes_downloaded is not None:
         rows.append((_("Downloaded"), size(status.bytes_downloaded)))
     if status.mirror:
@@ -53,8 +61,11 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
     prog = status.progress
     bar = None
     if total:
-        detail = (_("%(done)s of %(total)s", done=size(done), total=size(total)) if in_bytes
-                  else _("%(done)d of %(total)d courses", done=int(done), total=int(total)))
+        detail = (
+            _("%(done)s of %(total)s", done=size(done), total=size(total))
+            if in_bytes
+            else _("%(done)d of %(total)d courses", done=int(done), total=int(total))
+        )
         if status.running and prog and prog.rate_bytes_per_s:
             detail += " · " + _("%(rate)s/s", rate=size(prog.rate_bytes_per_s))
         if status.running and prog and prog.eta_s:
@@ -66,8 +77,16 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
         rows.append((_("Next download window"), china_time(status.next_window, seconds=False)))
     if status.space_needed_bytes:
         rows.append((_("Space still needed"), size(status.space_needed_bytes)))
-    pending = [{"title": c.title, "state": _(_COURSE_STATES.get(c.state, N_("waiting"))), "reason": c.reason,
-                "bad": c.state == "failed"} for c in status.courses if c.state != "have"]
+    pending = [
+        {
+            "title": c.title,
+            "state": _(_COURSE_STATES.get(c.state, N_("waiting"))),
+            "reason": c.reason,
+            "bad": c.state == "failed",
+        }
+        for c in status.courses
+        if c.state != "have"
+    ]
     failures = list(status.failures)
     error = status.last_error or ""
     if error and failures and error == "; ".join(failures):
@@ -79,7 +98,9 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
         "rows": rows,
         "bar": bar,
         "error": "" if status.running else error,
-        "error_since": china_time(status.error_since, seconds=False) if status.last_error and status.error_since else "",
+        "error_since": china_time(status.error_since, seconds=False)
+        if status.last_error and status.error_since
+        else "",
         "failures": failures,
         "pending": pending,
     }
@@ -87,8 +108,15 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
 
 def mirrors_view(mirrors: list[tuple[str, MirrorHealth]]) -> list[dict]:
     """Each configured mirror: when it last worked, and its last error with the time."""
-    return [{"url": url, "success": china_time(h.last_success), "error": h.last_error or "",
-             "error_at": china_time(h.last_error_at)} for url, h in mirrors]
+    return [
+        {
+            "url": url,
+            "success": china_time(h.last_success),
+            "error": h.last_error or "",
+            "error_at": china_time(h.last_error_at),
+        }
+        for url, h in mirrors
+    ]
 
 
 def _number(n: int | None) -> str:
@@ -105,8 +133,15 @@ def player_label(name: str) -> str:
 def figures_view(_, f) -> list[tuple[str, str]]:
     return [
         (_("Study sessions"), str(f.sessions)),
-        (_("Person-times"), _("%(total)d (sessions %(s)d, individual %(i)d)", total=f.person_times,
-                              s=f.session_person_times, i=f.individual_plays)),
+        (
+            _("Person-times"),
+            _(
+                "%(total)d (sessions %(s)d, individual %(i)d)",
+                total=f.person_times,
+                s=f.session_person_times,
+                i=f.individual_plays,
+            ),
+        ),
         (_("Hours watched"), f"{f.hours:.1f}"),
         (_("Lessons completed"), _("%(done)d of %(plays)d plays", done=f.completed, plays=f.plays)),
         (_("Wrong admin PINs"), str(f.failed_logins)),

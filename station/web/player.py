@@ -49,13 +49,15 @@ async def play(request: web.Request) -> web.Response:
         return render(request, "missing.html", ctx)
     resume_s = 0.0 if request.query.get("from") == "0" or channel else att.resume_at(c.id, c.duration_s)
     courses = request.app[STORE].installed_set().courses
-    ctx.update({
-        "length": clock(c.duration_s),
-        "resume_s": round(resume_s, 1),
-        "resume_at": clock(resume_s),
-        "next": None if channel else tv_view.next_episode(courses, c.id),
-        "episode": tv_view.episode_of(courses, c.id),
-    })
+    ctx.update(
+        {
+            "length": clock(c.duration_s),
+            "resume_s": round(resume_s, 1),
+            "resume_at": clock(resume_s),
+            "next": None if channel else tv_view.next_episode(courses, c.id),
+            "episode": tv_view.episode_of(courses, c.id),
+        }
+    )
     return render(request, "player.html", ctx)
 
 
@@ -89,8 +91,14 @@ async def play_start(request: web.Request) -> web.Response:
     c = course_or_404(request, str(data.get("course", "")))
     ep = tv_view.episode_of(request.app[STORE].installed_set().courses, c.id)
     att = request.app[ATTENDANCE]
-    play_id = await asyncio.to_thread(att.start_play, c.id, c.title, c.duration_s,
-                                      episode=ep.episode if ep else None, channel=bool(data.get("channel")))
+    play_id = await asyncio.to_thread(
+        att.start_play,
+        c.id,
+        c.title,
+        c.duration_s,
+        episode=ep.episode if ep else None,
+        channel=bool(data.get("channel")),
+    )
     return web.json_response({"id": play_id, "session": att.current_session().get("id")})
 
 
@@ -118,8 +126,9 @@ async def play_end(request: web.Request) -> web.Response:
     att = request.app[ATTENDANCE]
     play_id = request.match_info["id"]
     installed = _installed(request, att, play_id)
-    rec = await asyncio.to_thread(att.end_play, play_id, _seconds(data, "position_s"), _seconds(data, "watched_s"),
-                                  bool(data.get("ended")))
+    rec = await asyncio.to_thread(
+        att.end_play, play_id, _seconds(data, "position_s"), _seconds(data, "watched_s"), bool(data.get("ended"))
+    )
     if rec is None:
         raise web.HTTPNotFound(text="no such play")
     return web.json_response({"ok": True, "installed": installed, "completed": rec["completed"]})

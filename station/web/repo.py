@@ -21,7 +21,9 @@ async def repo_file(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise web.HTTPNotFound(text=f"{rel}: not on this station")
     immutable = rel.startswith(("media/", "playlists/", "keys/"))
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache"})
+    return web.FileResponse(
+        path, headers={"Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache"}
+    )
 
 
 def setup(app: web.Application) -> None:

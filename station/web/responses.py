@@ -60,8 +60,9 @@ def render(
     html = env.get_template(template).render(ctx)
     # Pages change as the viewer watches (continue watching, resume buttons, sessions): Back must
     # fetch them again rather than show a cached copy.
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8",
-                        headers={"Cache-Control": "no-store"})
+    return web.Response(
+        text=html, status=status, content_type="text/html", charset="utf-8", headers={"Cache-Control": "no-store"}
+    )
 
 
 def _detail(exc: web.HTTPException) -> str:

@@ -40,13 +40,15 @@ def _page(request: web.Request, *, error: str = "", headcount: str = "", status:
     att = request.app[ATTENDANCE]
     ctx = tv_context(request)
     current = att.current_session()
-    ctx.update({
-        "current": summary_view(translator(request), current) if current else None,
-        "topics": topics(request),
-        "error": error,
-        "headcount": headcount,
-        "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
-    })
+    ctx.update(
+        {
+            "current": summary_view(translator(request), current) if current else None,
+            "topics": topics(request),
+            "error": error,
+            "headcount": headcount,
+            "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
+        }
+    )
     return render(request, "session.html", ctx, status=status)
 
 
@@ -61,11 +63,14 @@ async def session_start(request: web.Request) -> web.StreamResponse:
     att = request.app[ATTENDANCE]
     facilitator = str(att.fives().get("administrator", {}).get("note") or "")
     try:
-        await asyncio.to_thread(att.start_session, str(form.get("topic", "")), facilitator,
-                                str(form.get("headcount", "")), "", "tv")
+        await asyncio.to_thread(
+            att.start_session, str(form.get("topic", "")), facilitator, str(form.get("headcount", "")), "", "tv"
+        )
     except InputError as exc:
         _ = translator(request)
-        return _page(request, error=_(exc.message, **exc.params), headcount=str(form.get("headcount", ""))[:6], status=400)
+        return _page(
+            request, error=_(exc.message, **exc.params), headcount=str(form.get("headcount", ""))[:6], status=400
+        )
     return see_other("/")
 
 

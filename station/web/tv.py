@@ -37,8 +37,16 @@ routes = web.RouteTableDef()
 
 
 def _programme_rows(programmes: list[tv_view.Programme], now) -> list[dict]:
-    return [{"hhmm": p.hhmm, "course": p.course, "title": p.title, "installed": p.installed,
-             "past": p.start < now - timedelta(minutes=1)} for p in programmes]
+    return [
+        {
+            "hhmm": p.hhmm,
+            "course": p.course,
+            "title": p.title,
+            "installed": p.installed,
+            "past": p.start < now - timedelta(minutes=1),
+        }
+        for p in programmes
+    ]
 
 
 @routes.get("/", name="home")
@@ -46,7 +54,9 @@ async def home(request: web.Request) -> web.Response:
     installed, att = request.app[STORE].installed_set(), request.app[ATTENDANCE]
     now = now_china()
     points = att.resume_points()
-    recent = sorted((p for p in points.items() if installed.course(p[0])), key=lambda p: p[1].get("updated", 0), reverse=True)
+    recent = sorted(
+        (p for p in points.items() if installed.course(p[0])), key=lambda p: p[1].get("updated", 0), reverse=True
+    )
     resume = []
     for cid, p in recent[:CONTINUE_TILES]:
         c = installed.course(cid)
@@ -60,14 +70,16 @@ async def home(request: web.Request) -> web.Response:
     upcoming = [p for p in todays if p.start >= now - timedelta(minutes=1)]
     programmes = upcoming[:HOME_PROGRAMMES] or todays[-HOME_PROGRAMMES:]
     ctx = tv_context(request)
-    ctx.update({
-        "shelves": tv_view.shelves(installed.courses),
-        "resume": resume,
-        "notices": notices,
-        "programmes": _programme_rows(programmes, now),
-        "more_programmes": len(programmes) > HOME_PROGRAMMES,
-        "has_courses": bool(installed.courses),
-    })
+    ctx.update(
+        {
+            "shelves": tv_view.shelves(installed.courses),
+            "resume": resume,
+            "notices": notices,
+            "programmes": _programme_rows(programmes, now),
+            "more_programmes": len(programmes) > HOME_PROGRAMMES,
+            "has_courses": bool(installed.courses),
+        }
+    )
     return render(request, "home.html", ctx)
 
 
@@ -80,7 +92,9 @@ async def go_category(request: web.Request) -> web.StreamResponse:
     order = tv_view.category_order(request.app[STORE].installed_set().courses)
     if not 1 <= n <= len(order):
         _ = translator(request)
-        raise web.HTTPNotFound(text=_("There is no category %(n)d. The numbers are shown beside each category on the home page.", n=n))
+        raise web.HTTPNotFound(
+            text=_("There is no category %(n)d. The numbers are shown beside each category on the home page.", n=n)
+        )
     return see_other(f"/category/{order[n - 1]}")
 
 
@@ -111,13 +125,15 @@ async def course(request: web.Request) -> web.Response:
     c = course_or_404(request)
     resume_s = request.app[ATTENDANCE].resume_at(c.id, c.duration_s)
     ctx = tv_context(request)
-    ctx.update({
-        "course": c,
-        "minutes": minutes(c.duration_s),
-        "resume": clock(resume_s) if resume_s else "",
-        "episodes": tv_view.episodes(request.app[STORE].installed_set().courses, c.id),
-        "missing": media_missing(request, c),
-    })
+    ctx.update(
+        {
+            "course": c,
+            "minutes": minutes(c.duration_s),
+            "resume": clock(resume_s) if resume_s else "",
+            "episodes": tv_view.episodes(request.app[STORE].installed_set().courses, c.id),
+            "missing": media_missing(request, c),
+        }
+    )
     return render(request, "course.html", ctx)
 
 

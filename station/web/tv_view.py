@@ -46,7 +46,9 @@ def category_order(courses: tuple[InstalledCourse, ...] | list[InstalledCourse])
     return [cid for cid in KNOWN if cid in present] + [cid for cid in present if cid not in KNOWN]
 
 
-def shelves(courses: tuple[InstalledCourse, ...] | list[InstalledCourse], row: int | None = HOME_ROW_TILES) -> list[Shelf]:
+def shelves(
+    courses: tuple[InstalledCourse, ...] | list[InstalledCourse], row: int | None = HOME_ROW_TILES
+) -> list[Shelf]:
     """Courses grouped by category. With ``row``, a shelf longer than ``row`` shows ``row - 1``
     tiles and a "more" tile. Shelves 1-9 are numbered for the digit keys."""
     out = []
@@ -139,7 +141,9 @@ def today(installed: InstalledSet, now: datetime) -> list[Programme]:
     return programmes(installed, day, day + timedelta(days=1))
 
 
-def next_programme(installed: InstalledSet, now: datetime, played: set[str] | frozenset = frozenset()) -> Programme | None:
+def next_programme(
+    installed: InstalledSet, now: datetime, played: set[str] | frozenset = frozenset()
+) -> Programme | None:
     """The next installed programme that has not started more than LATE_START_S ago and has not
     been played yet, within the coming day."""
     for p in programmes(installed, now - timedelta(seconds=LATE_START_S), now + timedelta(days=1)):

@@ -47,7 +47,9 @@ def course_or_404(request: web.Request, course_id: str | None = None) -> Install
     course = request.app[STORE].course(course_id or request.match_info["id"])
     if course is None:
         _ = translator(request)
-        raise web.HTTPNotFound(text=_("This course was not found. It may have been removed, or it has not finished syncing yet."))
+        raise web.HTTPNotFound(
+            text=_("This course was not found. It may have been removed, or it has not finished syncing yet.")
+        )
     return course
 
 
@@ -69,8 +71,13 @@ def tv_context(request: web.Request, *, channel: bool = True) -> dict[str, Any]:
     if channel:
         p = tv_view.next_programme(installed, now_china(), request.app[CHANNEL_PLAYED])
         if p is not None:
-            ctx["programme"] = {"course": p.course, "title": p.title, "key": p.key, "hhmm": p.hhmm,
-                                "start_ms": int(p.start.timestamp() * 1000)}
+            ctx["programme"] = {
+                "course": p.course,
+                "title": p.title,
+                "key": p.key,
+                "hhmm": p.hhmm,
+                "start_ms": int(p.start.timestamp() * 1000),
+            }
     return ctx
 
 
@@ -87,6 +94,8 @@ def summary_view(_: Gettext, s: dict) -> dict:
         "started": china_hhmm(started) if started else "",
         "ended": china_hhmm(ended) if ended else "",
         "duration": duration(_, float(s.get("duration_s") or 0)),
-        "courses": [{"title": c.get("title", c.get("id")), "watched": clock(c.get("watched_s", 0))}
-                    for c in s.get("courses") or []],
+        "courses": [
+            {"title": c.get("title", c.get("id")), "watched": clock(c.get("watched_s", 0))}
+            for c in s.get("courses") or []
+        ],
     }

@@ -75,17 +75,62 @@ def _ffmpeg(*args: str) -> None:
 def make_clips(d: Path) -> dict[str, Path]:
     """Tiny real media: a 3 s 320x240 H.264/AAC video, a 30 s one, 3 s of mono AAC, a 640x360
     poster, and a file that is no video at all."""
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-            "-t", "3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-profile:v", "main", "-c:a", "aac",
-            "-movflags", "+faststart", str(d / "out.mp4"))
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10", "-f", "lavfi", "-i", "sine=frequency=220",
-            "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-            "-movflags", "+faststart", str(d / "long.mp4"))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440",
+        "-t",
+        "3",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-profile:v",
+        "main",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        str(d / "out.mp4"),
+    )
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=10",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=220",
+        "-t",
+        "30",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-movflags",
+        "+faststart",
+        str(d / "long.mp4"),
+    )
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", str(d / "poster.jpg"))
     _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330", "-t", "3", "-c:a", "aac", "-ac", "1", str(d / "talk.m4a"))
     (d / "broken.mp4").write_bytes(b"this is not a video file at all\n" * 64)
-    return {"video": d / "out.mp4", "long": d / "long.mp4", "poster": d / "poster.jpg", "audio": d / "talk.m4a",
-            "broken": d / "broken.mp4"}
+    return {
+        "video": d / "out.mp4",
+        "long": d / "long.mp4",
+        "poster": d / "poster.jpg",
+        "audio": d / "talk.m4a",
+        "broken": d / "broken.mp4",
+    }
 
 
 def _file(files: dict[str, bytes], src: Path, mime: str) -> FileRef:
@@ -101,8 +146,14 @@ def entry(lesson: Lesson, clips: dict[str, Path], files: dict[str, bytes]) -> Co
     audio = lesson.clip == "audio"
     rendition = _file(files, clips[lesson.clip], "audio/mp4" if audio else "video/mp4")
     poster = _file(files, clips["poster"], "image/jpeg") if lesson.poster else None
-    course = Course(id=lesson.id, title=lesson.title, category=lesson.category, duration_s=lesson.duration_s,
-                    source_sha256=hashlib.sha256(lesson.id.encode()).hexdigest(), description=lesson.description)
+    course = Course(
+        id=lesson.id,
+        title=lesson.title,
+        category=lesson.category,
+        duration_s=lesson.duration_s,
+        source_sha256=hashlib.sha256(lesson.id.encode()).hexdigest(),
+        description=lesson.description,
+    )
     return CourseEntry(course=course, poster=poster, renditions={PLAYER: rendition})
 
 
@@ -170,8 +221,10 @@ class TvStation:
         key = root / "trusted.pub"
         key.write_text(sim.key.public_key.to_text(), encoding="utf-8")
         toml = root / "station.toml"
-        toml.write_text(STATION_TOML.format(id=STATION_ID, name=STATION_NAME, player=PLAYER, mirror=mirror.url,
-                                            key=key, pin=PIN), encoding="utf-8")
+        toml.write_text(
+            STATION_TOML.format(id=STATION_ID, name=STATION_NAME, player=PLAYER, mirror=mirror.url, key=key, pin=PIN),
+            encoding="utf-8",
+        )
         self.cfg: StationConfig = load_config(toml)
         if data is not None:
             shutil.copytree(data, self.cfg.data_dir)
@@ -179,14 +232,27 @@ class TvStation:
 
     def copy(self, root: Path) -> TvStation:
         """Another station in ``root`` holding what this one holds, syncing from a copy of its repository."""
-        sim = dataclasses.replace(self.sim, files=dict(self.sim.files), courses=list(self.sim.courses),
-                                  notices=list(self.sim.notices), requests=[], endless=set())
+        sim = dataclasses.replace(
+            self.sim,
+            files=dict(self.sim.files),
+            courses=list(self.sim.courses),
+            notices=list(self.sim.notices),
+            requests=[],
+            endless=set(),
+        )
         return TvStation(root, self.mirror, sim, self.cfg.data_dir)
 
     # ---- the repository side -------------------------------------------------------------------
 
-    def publish(self, *, remove: tuple[str, ...] = (), add: tuple[CourseEntry, ...] = (),
-                schedule: Schedule | None = None, notices: tuple[Notice, ...] | None = None, **kw: Any) -> None:
+    def publish(
+        self,
+        *,
+        remove: tuple[str, ...] = (),
+        add: tuple[CourseEntry, ...] = (),
+        schedule: Schedule | None = None,
+        notices: tuple[Notice, ...] | None = None,
+        **kw: Any,
+    ) -> None:
         """A new repository version: the courses less ``remove`` plus ``add``, with ``schedule``
         and ``notices`` (keyword arguments go to ``RepositorySimulator.publish``)."""
         self.sim.courses = [e for e in self.sim.courses if e.course.id not in remove] + list(add)
@@ -239,10 +305,16 @@ def undownloadable(course_id: str, title: str, category: str = "safety") -> Cour
     """A course the index lists whose file no mirror has (a 404): it stays "not downloaded"."""
     data = f"never served: {course_id}".encode()
     sha = hashlib.sha256(data).hexdigest()
-    course = Course(id=course_id, title=title, category=category, duration_s=60.0,
-                    source_sha256=hashlib.sha256(course_id.encode()).hexdigest())
-    return CourseEntry(course=course, poster=None,
-                       renditions={PLAYER: FileRef(media_path(sha, "mp4"), sha, len(data), "video/mp4")})
+    course = Course(
+        id=course_id,
+        title=title,
+        category=category,
+        duration_s=60.0,
+        source_sha256=hashlib.sha256(course_id.encode()).hexdigest(),
+    )
+    return CourseEntry(
+        course=course, poster=None, renditions={PLAYER: FileRef(media_path(sha, "mp4"), sha, len(data), "video/mp4")}
+    )
 
 
 def schedule(*slots: tuple[str, Any]) -> Schedule:

@@ -112,17 +112,28 @@ async def test_admin_escapes_what_the_sync_loop_reported(client, tv):
 
 async def test_admin_sessions_logbook_fives_figures_and_progress(client, tv):
     # a pass running, as the daemon records it: the previous pass's failures stay until it ends
-    tv.store.record_sync({"state": "running", "courses_installed": 2, "courses_total": 4,
-                          "failures": ["c-x 《新课》: HTTP 404 from http://mirror/; ask county staff"]})
+    tv.store.record_sync(
+        {
+            "state": "running",
+            "courses_installed": 2,
+            "courses_total": 4,
+            "failures": ["c-x 《新课》: HTTP 404 from http://mirror/; ask county staff"],
+        }
+    )
     tv.progress(bytes_done=3 * 2**20, bytes_total=12 * 2**20, rate_bytes_per_s=2**20, eta_s=9)
     await login(client)
     html = await (await client.get("/admin")).text()
     assert 'aria-valuenow="25"' in html and "3.0 MB / 12.0 MB" in html and "1.0 MB/秒" in html and "约剩 9 秒" in html
     assert "HTTP 404 from http://mirror/" in html
-    resp = await client.post("/admin/session/start", data={"topic": "政策学习", "facilitator": "李明", "headcount": "10000"})
+    resp = await client.post(
+        "/admin/session/start", data={"topic": "政策学习", "facilitator": "李明", "headcount": "10000"}
+    )
     assert resp.status == 400 and "1 到 9999" in await resp.text()
-    resp = await client.post("/admin/session/start", data={"topic": "政策学习", "facilitator": "李明", "headcount": "",
-                                                           "names": "张三\n李四\n王五"}, allow_redirects=False)
+    resp = await client.post(
+        "/admin/session/start",
+        data={"topic": "政策学习", "facilitator": "李明", "headcount": "", "names": "张三\n李四\n王五"},
+        allow_redirects=False,
+    )
     assert resp.status == 303
     html = await (await client.get("/admin")).text()
     assert "政策学习，3 人，组织人 李明" in html
@@ -138,11 +149,17 @@ async def test_admin_sessions_logbook_fives_figures_and_progress(client, tv):
 
 
 async def test_admin_shows_courses_still_to_come_with_reasons(client, tv):
-    tv.store.record_sync({"state": "running",
-                          "courses": {"c-goose": {"title": "雨季养鹅技术", "state": "have"},
-                                      "c-new": {"title": "新课：秋季防火", "state": "downloading"},
-                                      "c-big": {"title": "大课", "state": "failed", "reason": "does not fit [sync] quota_mb"},
-                                      "c-late": {"title": "晚课", "state": "queued", "reason": "waits for the download window"}}})
+    tv.store.record_sync(
+        {
+            "state": "running",
+            "courses": {
+                "c-goose": {"title": "雨季养鹅技术", "state": "have"},
+                "c-new": {"title": "新课：秋季防火", "state": "downloading"},
+                "c-big": {"title": "大课", "state": "failed", "reason": "does not fit [sync] quota_mb"},
+                "c-late": {"title": "晚课", "state": "queued", "reason": "waits for the download window"},
+            },
+        }
+    )
     tv.progress(bytes_done=10, bytes_total=40, current="新课：秋季防火")
     await login(client)
     html = await (await client.get("/admin")).text()

@@ -58,9 +58,24 @@ def test_catalogues_translate_every_message(tmp_path):
 
     pot = tmp_path / "messages.pot"
     pybabel = ROOT / ".venv" / "bin" / "pybabel"
-    subprocess.run([str(pybabel) if pybabel.exists() else "pybabel",
-                    "extract", "-F", "babel.cfg", "-k", "N_", "--no-location", "-o", str(pot), "."],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(pybabel) if pybabel.exists() else "pybabel",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "--no-location",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+
     def messages(path: Path) -> dict[str, str]:
         with open(path, "rb") as f:
             return {m.id: m.string for m in read_po(f) if m.id}
@@ -69,7 +84,9 @@ def test_catalogues_translate_every_message(tmp_path):
     assert len(ids) > 100
     zh = messages(ROOT / "station/locale/zh_CN/LC_MESSAGES/messages.po")
     en = set(messages(ROOT / "station/locale/en/LC_MESSAGES/messages.po"))
-    assert sorted(ids - {k for k, v in zh.items() if v}) == [], "untranslated in zh_CN (run make messages, then translate)"
+    assert sorted(ids - {k for k, v in zh.items() if v}) == [], (
+        "untranslated in zh_CN (run make messages, then translate)"
+    )
     assert sorted(ids - en) == [], "missing from en (run make messages)"
 
 

@@ -53,8 +53,10 @@ def full(live, page):
     """Everything the home page can show: a notice ticker, continue watching, today's programmes
     and, for the session page, a study session in progress."""
     later = (datetime.now(CHINA) + timedelta(minutes=30)).replace(microsecond=0)
-    live.tv.publish(notices=(Notice("n1", "本周六上午九点在村委会开展防汛演练，请各户派一人参加", ""),),
-                    schedule=schedule(("c-goose", later)))
+    live.tv.publish(
+        notices=(Notice("n1", "本周六上午九点在村委会开展防汛演练，请各户派一人参加", ""),),
+        schedule=schedule(("c-goose", later)),
+    )
     assert live.tv.sync() == "ok"
     pid = page.request.post(live.url("/api/plays"), data={"course": "c-long"}).json()["id"]
     page.request.post(live.url(f"/api/plays/{pid}/end"), data={"position_s": 12.0, "watched_s": 1.0})
@@ -73,7 +75,9 @@ def test_full_home_and_session_pages_fit_720p_and_1080p_with_big_text(full, page
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(full.url("/"))
     assert page.is_visible(".ticker") and page.is_visible(".shelf.continue") and page.is_visible(".programmes")
-    posters = page.evaluate("Array.from(document.querySelectorAll('img.poster')).map(i => i.complete && i.naturalWidth)")
+    posters = page.evaluate(
+        "Array.from(document.querySelectorAll('img.poster')).map(i => i.complete && i.naturalWidth)"
+    )
     assert posters and all(w == 640 for w in posters)  # posters load from /media
     assert not page.errors, page.errors
 

@@ -59,8 +59,13 @@ async def test_home_shows_notices_continue_watching_schedule_and_numbered_catego
     tv.publish(
         add=(undownloadable("c-not-here", "秋季防火"),),
         notices=(
-            Notice("n1", "本周六村委会开展防汛演练", "请各户派一人参加。", valid_from=now - timedelta(days=1),
-                   valid_until=now + timedelta(days=1)),
+            Notice(
+                "n1",
+                "本周六村委会开展防汛演练",
+                "请各户派一人参加。",
+                valid_from=now - timedelta(days=1),
+                valid_until=now + timedelta(days=1),
+            ),
             Notice("old", "已过期的通知", "", valid_until=now - timedelta(days=1)),
             Notice("soon", "明天才开始的通知", "", valid_from=now + timedelta(days=1)),
         ),
@@ -94,7 +99,9 @@ async def test_home_shows_notices_continue_watching_schedule_and_numbered_catego
 
 
 async def test_long_category_ends_with_a_more_tile(aiohttp_client, tmp_path, tv, tv_clips):
-    lessons = [Lesson(f"c-farm-{i}", f"种植技术第{i}讲", "agriculture", "video", 600.0, poster=False) for i in range(1, 7)]
+    lessons = [
+        Lesson(f"c-farm-{i}", f"种植技术第{i}讲", "agriculture", "video", 600.0, poster=False) for i in range(1, 7)
+    ]
     st = TvStation(tmp_path / "farm", tv.mirror, repository(tv_clips, lessons))
     assert st.sync() == "ok"
     client = await aiohttp_client(st.app())

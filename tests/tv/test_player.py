@@ -117,7 +117,9 @@ def test_holding_right_seeks_faster_and_left_stops_at_the_start(live, page):
     page.wait_for_function("document.getElementById('media').paused")
     page.evaluate("document.getElementById('media').currentTime = 0")
     for _ in range(6):  # a held key: auto-repeat
-        page.evaluate("""() => document.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', repeat: true, bubbles: true}))""")
+        page.evaluate(
+            """() => document.dispatchEvent(new KeyboardEvent('keydown', {key: 'ArrowRight', repeat: true, bubbles: true}))"""
+        )
     page.wait_for_timeout(200)
     assert media(page, "m.currentTime") >= 29  # 6 × 15 s would be 90; clamped at the end (30 s)
     page.evaluate("document.getElementById('media').currentTime = 10")

@@ -57,16 +57,39 @@ def test_arrows_between_rows_then_ok_plays_and_back_returns_to_the_tile(live, pa
 
 
 def test_every_page_has_a_visible_focus_and_no_key_loses_it(live, page):
-    resp = page.request.post(live.url("/session/start"), form={"topic": "安全常识", "headcount": "5"},
-                             max_redirects=0)
+    resp = page.request.post(live.url("/session/start"), form={"topic": "安全常识", "headcount": "5"}, max_redirects=0)
     assert resp.status == 303
     resp = page.request.post(live.url("/session/end"), max_redirects=0)
     summary = resp.headers["location"]
     assert re.fullmatch(r"/session/summary/\S+", summary)
-    urls = ["/", "/category/agriculture", "/category/party", "/course/c-goose", "/course/c-ep-1", "/schedule",
-            "/session", summary, "/course/gone", "/no/such/page", "/go/8"]
-    keys = ["ArrowUp", "ArrowLeft", "ArrowDown", "ArrowDown", "ArrowDown", "ArrowRight", "ArrowRight", "ArrowRight",
-            "ArrowRight", "x", "Tab", "Tab", "Shift+Tab"]
+    urls = [
+        "/",
+        "/category/agriculture",
+        "/category/party",
+        "/course/c-goose",
+        "/course/c-ep-1",
+        "/schedule",
+        "/session",
+        summary,
+        "/course/gone",
+        "/no/such/page",
+        "/go/8",
+    ]
+    keys = [
+        "ArrowUp",
+        "ArrowLeft",
+        "ArrowDown",
+        "ArrowDown",
+        "ArrowDown",
+        "ArrowRight",
+        "ArrowRight",
+        "ArrowRight",
+        "ArrowRight",
+        "x",
+        "Tab",
+        "Tab",
+        "Shift+Tab",
+    ]
     for url in urls:
         page.goto(live.url(url))
         focused(page)

@@ -27,7 +27,8 @@ def _text(name: str, **kw) -> sa.Column:
 def tables(meta: sa.MetaData) -> list[sa.Table]:
     out = [
         sa.Table(
-            "courses", meta,
+            "courses",
+            meta,
             sa.Column("id", sa.Text, primary_key=True),
             sa.Column("title", sa.Text, nullable=False),
             sa.Column("category", sa.Text, nullable=False),
@@ -43,7 +44,8 @@ def tables(meta: sa.MetaData) -> list[sa.Table]:
             sa.Column("updated_at", sa.Text, nullable=False),
         ),
         sa.Table(
-            "renditions", meta,
+            "renditions",
+            meta,
             sa.Column("source_sha256", sa.Text, primary_key=True),
             sa.Column("profile", sa.Text, primary_key=True),
             sa.Column("fingerprint", sa.Text, primary_key=True),
@@ -54,7 +56,8 @@ def tables(meta: sa.MetaData) -> list[sa.Table]:
             sa.Column("created_at", sa.Text, nullable=False),
         ),
         sa.Table(
-            "stations", meta,
+            "stations",
+            meta,
             sa.Column("id", sa.Text, primary_key=True),
             sa.Column("name", sa.Text, nullable=False),
             sa.Column("region", sa.Text, nullable=False),
@@ -63,12 +66,14 @@ def tables(meta: sa.MetaData) -> list[sa.Table]:
             sa.Column("created_at", sa.Text, nullable=False),
         ),
         sa.Table(
-            "published_files", meta,
+            "published_files",
+            meta,
             sa.Column("path", sa.Text, primary_key=True),
             sa.Column("last_referenced_at", sa.Text, nullable=False),
         ),
         sa.Table(
-            "publications", meta,
+            "publications",
+            meta,
             sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("published_at", sa.Text, nullable=False),
             sa.Column("expires_at", sa.Text, nullable=False),
@@ -76,7 +81,8 @@ def tables(meta: sa.MetaData) -> list[sa.Table]:
             sa.Column("courses", sa.Integer, nullable=False),
         ),
         sa.Table(
-            "jobs", meta,
+            "jobs",
+            meta,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
             sa.Column("source_path", sa.Text, nullable=False),
             sa.Column("source_name", sa.Text, nullable=False),
@@ -99,7 +105,8 @@ def tables(meta: sa.MetaData) -> list[sa.Table]:
             sqlite_autoincrement=True,
         ),
         sa.Table(
-            "loudness", meta,
+            "loudness",
+            meta,
             sa.Column("source_sha256", sa.Text, primary_key=True),
             sa.Column("channels", sa.Integer, primary_key=True, autoincrement=False),
             sa.Column("target", sa.Text, primary_key=True),
