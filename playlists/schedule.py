@@ -19,18 +19,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from catalogue.display import CHINA
 from playlists.errors import FormatError
 from playlists.times import check_in_range
-
-try:
-    from zoneinfo import ZoneInfo
-
-    CHINA = ZoneInfo("Asia/Shanghai")
-except Exception:  # no tz database on the box: China has used UTC+8 without DST since 1991
-    CHINA = timezone(timedelta(hours=8), "CST")
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_EXPAND_DAYS = 62

@@ -18,9 +18,9 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from catalogue.display import size
 from station.config import StationConfig, load_config
 from station.errors import ConfigError, StationError
-from station.format import size
 from station.model import SyncStatus
 from station.store import Store
 

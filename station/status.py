@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from catalogue.display import china_time, duration, size
 from playlists.times import utc_iso
 from station.config import StationConfig
-from station.format import china_time, duration, size
 from station.i18n import english as _
 from station.model import DiskUsage, InstalledSet, MirrorHealth, SyncStatus
 from station.store import Store

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from catalogue.display import size
 from playlists import (
     INDEX_NAME,
     CourseEntry,
@@ -38,7 +39,6 @@ from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
 from playlists.trust import MAX_ROTATION_BYTES
 from station.config import StationConfig
 from station.errors import DownloadError, StoreError, SyncError
-from station.format import size
 from station.model import MirrorHealth, Progress
 from station.store import Store
 from station.sync.fetcher import Fetcher, Validators, join

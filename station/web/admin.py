@@ -29,9 +29,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from catalogue.display import china_time, minutes, size
 from station import i18n
 from station.errors import InputError, StoreError
-from station.format import china_time, minutes, size
 from station.model import MirrorHealth, moment
 from station.records.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT
 from station.web.admin_view import FIVES_HINTS, FIVES_LABELS, figures_view, mirrors_view, player_label, sync_view

@@ -5,8 +5,8 @@ translator (``station.i18n``)."""
 
 from __future__ import annotations
 
+from catalogue.display import china_time, duration, size
 from players import ProfileError, profile
-from station.format import china_time, duration, size
 from station.i18n import N_, Gettext
 from station.model import MirrorHealth, SyncStatus
 

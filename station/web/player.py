@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from station.format import clock
+from catalogue.display import clock
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
 from station.web.responses import render

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from station.format import clock, minutes
+from catalogue.display import clock, minutes
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, STORE
 from station.web.responses import render, see_other, translator

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from catalogue.categories import CATEGORIES
+from catalogue.display import china_hhmm
 from playlists.schedule import CHINA
-from station.format import china_hhmm
 from station.i18n import N_
 from station.model import InstalledCourse, InstalledSet, SyncStatus
 

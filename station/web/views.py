@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from catalogue.categories import CATEGORIES, category_label
+from catalogue.display import china_hhmm, clock, duration
 from playlists.schedule import CHINA
-from station.format import china_hhmm, clock, duration
 from station.i18n import Gettext
 from station.model import InstalledCourse, moment
 from station.web import tv_view

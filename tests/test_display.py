@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from station.format import china_hhmm, china_time, clock, duration, minutes, size
+from catalogue.display import china_hhmm, china_time, clock, duration, minutes, size
 from station.i18n import Translator, english
 from station.model import moment
 
@@ -62,3 +62,11 @@ def test_durations_and_sizes_one_way():
         "—",
         "—",
     ]
+
+
+def test_headend_pages_read_durations_in_chinese():
+    from catalogue.display import chinese
+
+    assert duration(chinese, 3900) == "1 小时 5 分"
+    assert duration(chinese, 720) == "12 分钟"
+    assert duration(chinese, 40) == "40 秒"

@@ -1,19 +1,33 @@
 """What people read, one way each: durations, the player's clock, sizes, and moments in China time.
 
 Every time a person sees is China Standard Time (UTC+8, ``Asia/Shanghai``), whatever zone the
-box's own clock is set to. ``_`` is a translator (``station.i18n.Translator`` for a page,
-``station.i18n.english`` for the command line); the units are gettext messages.
+box's own clock is set to. ``_`` is a translator: the station passes gettext (its page's
+language, or English on the command line); the headend's Chinese pages pass ``chinese``. Pure:
+shared by both programs.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 
-from playlists.schedule import CHINA
-from station.i18n import Gettext
+try:
+    from zoneinfo import ZoneInfo
 
+    CHINA = ZoneInfo("Asia/Shanghai")
+except Exception:  # no tz database on the box: China has used UTC+8 without DST since 1991
+    CHINA = timezone(timedelta(hours=8), "CST")
+
+Gettext = Callable[..., str]
 NONE = "—"  # what is shown where there is no value
+
+_CHINESE = {"%(s)d s": "%(s)d 秒", "%(h)d h %(m)d min": "%(h)d 小时 %(m)d 分", "%(m)d min": "%(m)d 分钟"}
+
+
+def chinese(message: str, **values: object) -> str:
+    """The units above in Chinese, for pages that have no gettext catalogue (the headend's)."""
+    return _CHINESE.get(message, message) % values
 
 
 def clock(seconds: float | None) -> str:
