@@ -101,7 +101,9 @@ def write_programming() -> None:
     down to it), and a notice for every station."""
     from datetime import datetime, timedelta
 
-    start = (datetime.now().astimezone() + timedelta(minutes=3)).replace(second=0, microsecond=0)
+    from catalogue.display import CHINA
+
+    start = (datetime.now(CHINA) + timedelta(minutes=3)).replace(second=0, microsecond=0)
     listing = run(BIN / "headend", "course", "list", "--root", HEADEND_ROOT).stdout
     course = next(line.split()[0] for line in listing.splitlines() if "[party " in line)
     (HEADEND_ROOT / "playlists").mkdir(exist_ok=True)
@@ -110,7 +112,7 @@ def write_programming() -> None:
         f'[[schedule.slots]]\ncourse = "{course}"\nstart = {start.isoformat()}\n',
         encoding="utf-8",
     )
-    step(f"programme: 《基层党员冬训第一讲》 at {start:%H:%M} (playlists/tonight.toml)")
+    step(f"programme: 《基层党员冬训第一讲》 at {start:%H:%M} China time (playlists/tonight.toml)")
     (HEADEND_ROOT / "notices").mkdir(exist_ok=True)
     (HEADEND_ROOT / "notices" / "winter-meeting.toml").write_text(
         'title = "冬训动员会"\nbody = "本周三晚七点半在村委会会议室集中学习，请党员准时参加。"\n', encoding="utf-8"
@@ -222,7 +224,7 @@ def main() -> int:
         print(
             "\n"
             f"  TV page (remote: arrows, Enter, Backspace):  http://127.0.0.1:{ui_port}/\n"
-            f"  station admin (PIN {cfg['ui']['admin_pin']}):                http://127.0.0.1:{ui_port}/admin\n"
+            f"  {'station admin (PIN ' + cfg['ui']['admin_pin'] + '):':<45}http://127.0.0.1:{ui_port}/admin\n"
             f"  county dashboard:                            http://127.0.0.1:{headend_port}/county\n"
             f"  signed repository:                           http://127.0.0.1:{headend_port}/repo/index.json\n"
             "\n  Ctrl-C stops both.",
