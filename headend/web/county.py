@@ -18,7 +18,7 @@ async def api_health(request: web.Request) -> web.Response:
     loops = [s.to_dict() for s in request.app[LOOPS]]
     return web.json_response(
         {
-            "ok": all(s["state"] != "failed" for s in loops),
+            "ok": all(s["state"] in ("starting", "running") for s in loops),  # stopped is not ok
             "published_version": last.version if last else 0,
             "loops": loops,
         }
