@@ -10,8 +10,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from catalogue import Course
+from headend.config import database_url
 from headend.db import migrate
-from headend.db.engine import create_engine, database_url, describe, now_iso, transaction, upsert
+from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
 from headend.db.records import Publication, Rendition, Station
 from headend.db.schema import courses, publications, published_files, renditions, stations
