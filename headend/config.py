@@ -27,7 +27,7 @@ from catalogue.categories import find_category
 from catalogue.course import UnknownCategory
 from catalogue.tomlcheck import Document, SettingsError
 from headend.errors import ConfigError
-from players import ProfileError, load_profiles
+from players import Profile, ProfileError, load_profiles
 
 CONFIG_NAME = "headend.toml"
 KEY_NAME = "headend"
@@ -93,10 +93,6 @@ class HeadendConfig:
     @property
     def public_key_path(self) -> Path:
         return self.keys_dir / f"{KEY_NAME}.pub"
-
-    @property
-    def media_dir(self) -> Path:
-        return self.root / "media"
 
     @property
     def repo_dir(self) -> Path:
@@ -188,6 +184,29 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
     return cfg
 
 
+def selected_profiles(
+    cfg: HeadendConfig,
+    file_where: str = f"{CONFIG_NAME} [ingest] profiles_file",
+    names_where: str = f"{CONFIG_NAME} [ingest] profiles",
+) -> list[Profile]:
+    """The player profiles to transcode for: ``[ingest] profiles`` from ``profiles_file`` (the
+    bundled ones when it is empty), every one when ``profiles`` is empty. ConfigError says which
+    setting is wrong."""
+    try:
+        text = None if cfg.profiles_file is None else cfg.profiles_file.read_text(encoding="utf-8")
+        known = load_profiles(text)
+    except OSError as exc:
+        raise ConfigError(
+            f"{file_where}: cannot read the player profiles {cfg.profiles_file} ({exc.strerror}); fix the path"
+        ) from None
+    except (ValueError, ProfileError) as exc:
+        raise ConfigError(f"{file_where}: {cfg.profiles_file}: {exc}") from None
+    missing = [p for p in cfg.profiles if p not in known]
+    if missing:
+        raise ConfigError(f"{names_where}: unknown player profiles {missing}; known: {sorted(known)}")
+    return [known[p] for p in cfg.profiles] if cfg.profiles else list(known.values())
+
+
 def _check_values(doc: Document, cfg: HeadendConfig) -> None:
     """The settings whose meaning lies elsewhere (categories, the profiles file, the database):
     checked now, so a bad one does not fail every file dropped into the inbox later."""
@@ -196,21 +215,11 @@ def _check_values(doc: Document, cfg: HeadendConfig) -> None:
             f"{doc.where('watch', 'default_category')}: {UnknownCategory.describe(cfg.watch_default_category)}"
         )
     if cfg.profiles_file is not None or cfg.profiles:
-        where = doc.where("ingest", "profiles_file" if cfg.profiles_file is not None else "profiles")
-        try:
-            text = None if cfg.profiles_file is None else cfg.profiles_file.read_text(encoding="utf-8")
-            known = load_profiles(text)
-        except OSError as exc:
-            raise ConfigError(
-                f"{where}: cannot read the player profiles {cfg.profiles_file} ({exc.strerror}); fix the path"
-            ) from None
-        except (ValueError, ProfileError) as exc:
-            raise ConfigError(f"{where}: {cfg.profiles_file}: {exc}") from None
-        missing = [p for p in cfg.profiles if p not in known]
-        if missing:
-            raise ConfigError(
-                f"{doc.where('ingest', 'profiles')}: unknown player profiles {missing}; known: {sorted(known)}"
-            )
+        selected_profiles(
+            cfg,
+            doc.where("ingest", "profiles_file" if cfg.profiles_file is not None else "profiles"),
+            doc.where("ingest", "profiles"),
+        )
     try:
         database_url(cfg.database_url, cfg.db_path)
     except ConfigError as exc:

@@ -114,11 +114,6 @@ class Database:
             row = conn.execute(sa.select(courses).where(courses.c.id == course_id)).first()
         return _course(row) if row else None
 
-    def source_names(self) -> dict[str, str]:
-        """Course id → the name of the file it was ingested from."""
-        with transaction(self.engine) as conn:
-            return {r.id: r.source_name for r in conn.execute(sa.select(courses.c.id, courses.c.source_name))}
-
     # ---- renditions ------------------------------------------------------------------------
 
     def rendition(self, source_sha256: str, profile: str, fingerprint: str) -> Rendition | None:

@@ -200,17 +200,6 @@ class JobStore:
         with transaction(self.engine) as conn:
             return set(conn.execute(sa.select(jobs.c.source_path).where(jobs.c.state.in_(ACTIVE))).scalars())
 
-    def get(self, job_id: int) -> Job | None:
-        with transaction(self.engine) as conn:
-            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
-        return _job(row) if row else None
-
-    def last(self) -> Job | None:
-        """The job queued most recently."""
-        with transaction(self.engine) as conn:
-            row = conn.execute(sa.select(jobs).order_by(jobs.c.id.desc()).limit(1)).first()
-        return _job(row) if row else None
-
     def recent(self, limit: int = 50) -> list[Job]:
         """Active jobs first, then the latest finished ones."""
         rank = sa.case((jobs.c.state == "running", 0), (jobs.c.state == "queued", 1), else_=2)
