@@ -21,8 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from catalogue.categories import find_category
+from catalogue.course import UnknownCategory
 from catalogue.tomlcheck import Document, SettingsError
 from headend.errors import ConfigError
+from players import Profile, ProfileError, load_profiles
 
 CONFIG_NAME = "headend.toml"
 KEY_NAME = "headend"
@@ -90,10 +95,6 @@ class HeadendConfig:
         return self.keys_dir / f"{KEY_NAME}.pub"
 
     @property
-    def media_dir(self) -> Path:
-        return self.root / "media"
-
-    @property
     def repo_dir(self) -> Path:
         return self.root / "repo"
 
@@ -114,10 +115,35 @@ class HeadendConfig:
         return self.root / "inbox"
 
 
+def database_url(url: str, sqlite_path: Path) -> sa.URL:
+    """The URL to open: ``[database] url``, or the SQLite file when it is empty. ConfigError for
+    anything that is not a SQLite or PostgreSQL URL."""
+    if not url:
+        return sa.URL.create("sqlite", database=str(sqlite_path))
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as e:
+        raise ConfigError(
+            "[database] url is not a database URL; write postgresql://user@host:port/dbname "
+            "(or leave it empty for SQLite in the data root)"
+        ) from e
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite" and driver in ("", "pysqlite") and parsed.database not in (None, "", ":memory:"):
+        return parsed.set(drivername="sqlite")
+    raise ConfigError(
+        f"[database] url {parsed.render_as_string(hide_password=True)}: only postgresql://user@host:port/dbname or "
+        "sqlite:////path/to/file.db are supported (leave it empty for <root>/headend.db)"
+    )
+
+
 def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -> HeadendConfig:
     """Read ``<root>/headend.toml`` strictly (``catalogue.tomlcheck``): unknown tables and keys,
     wrong types and numbers out of range are refused with one line naming the file, the line and
-    the key. ``keys_out`` receives every table and key the loader knows (for the docs test)."""
+    the key; so are a ``[watch] default_category`` that is no category, ``[ingest] profiles`` the
+    profiles file does not define, and a ``[database] url`` of the wrong shape. ``keys_out``
+    receives every table and key the loader knows (for the docs test)."""
     root = Path(root).resolve()
     path = root / CONFIG_NAME
     try:
@@ -152,6 +178,49 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
         doc.finish()
     except SettingsError as exc:
         raise ConfigError(str(exc)) from None
+    _check_values(doc, cfg)
     if keys_out is not None:
         keys_out.update(doc.known())
     return cfg
+
+
+def selected_profiles(
+    cfg: HeadendConfig,
+    file_where: str = f"{CONFIG_NAME} [ingest] profiles_file",
+    names_where: str = f"{CONFIG_NAME} [ingest] profiles",
+) -> list[Profile]:
+    """The player profiles to transcode for: ``[ingest] profiles`` from ``profiles_file`` (the
+    bundled ones when it is empty), every one when ``profiles`` is empty. ConfigError says which
+    setting is wrong."""
+    try:
+        text = None if cfg.profiles_file is None else cfg.profiles_file.read_text(encoding="utf-8")
+        known = load_profiles(text)
+    except OSError as exc:
+        raise ConfigError(
+            f"{file_where}: cannot read the player profiles {cfg.profiles_file} ({exc.strerror}); fix the path"
+        ) from None
+    except (ValueError, ProfileError) as exc:
+        raise ConfigError(f"{file_where}: {cfg.profiles_file}: {exc}") from None
+    missing = [p for p in cfg.profiles if p not in known]
+    if missing:
+        raise ConfigError(f"{names_where}: unknown player profiles {missing}; known: {sorted(known)}")
+    return [known[p] for p in cfg.profiles] if cfg.profiles else list(known.values())
+
+
+def _check_values(doc: Document, cfg: HeadendConfig) -> None:
+    """The settings whose meaning lies elsewhere (categories, the profiles file, the database):
+    checked now, so a bad one does not fail every file dropped into the inbox later."""
+    if find_category(cfg.watch_default_category) is None:
+        raise ConfigError(
+            f"{doc.where('watch', 'default_category')}: {UnknownCategory.describe(cfg.watch_default_category)}"
+        )
+    if cfg.profiles_file is not None or cfg.profiles:
+        selected_profiles(
+            cfg,
+            doc.where("ingest", "profiles_file" if cfg.profiles_file is not None else "profiles"),
+            doc.where("ingest", "profiles"),
+        )
+    try:
+        database_url(cfg.database_url, cfg.db_path)
+    except ConfigError as exc:
+        raise ConfigError(f"{doc.where('database', 'url')} {str(exc).removeprefix('[database] url ')}") from None

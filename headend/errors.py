@@ -7,6 +7,7 @@ record and says what to do; ``status`` is the HTTP status the web layer answers 
     HeadendError              500
      ├─ ConfigError           500  data root not initialised, headend.toml wrong, key missing/unreadable
      ├─ DatabaseError         503  the database cannot be opened or reached, is busy, or refused a statement
+     │   └─ JobNotRecorded         it failed while a job ran or when its outcome was written: queued again later
      ├─ IngestError           400  a courseware file was refused (carries the file name)
      │   ├─ ProbeError             ffprobe found no usable stream / not a media file / too long / no sound
      │   ├─ SidecarError           NAME.toml (or a command-line value) is wrong: unknown key or category, a path…
@@ -27,6 +28,15 @@ class ConfigError(HeadendError):
 
 class DatabaseError(HeadendError):
     status = 503
+
+
+class JobNotRecorded(DatabaseError):
+    """The database failed while a job ran or when its outcome was written (after retries); the
+    job is still 'running' for this process and must be queued again once the database answers."""
+
+    def __init__(self, message: str, job_id: int) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 class IngestError(HeadendError):

@@ -22,11 +22,17 @@ def database(root: Path) -> Iterator[Database]:
         db.close()  # PostgreSQL: no session may linger on a database the next test copies
 
 
+def _source_names(db: Database) -> dict[str, str]:
+    """Course id → the name of the file it was (last) ingested from, as its finished job says."""
+    done = sorted((j for j in db.jobs.recent(10_000) if j.state == "done" and j.course_id), key=lambda j: j.id)
+    return {j.course_id: j.source_name for j in done}
+
+
 def courses_by_source(root: Path) -> dict[str, Course]:
     """Source file name → its course."""
     with database(root) as db:
-        names = db.source_names()
-        return {names[c.id]: c for c in db.courses()}
+        names = _source_names(db)
+        return {names[c.id]: c for c in db.courses() if c.id in names}
 
 
 def catalogue(root: Path) -> list[tuple[str, str, str]]:
@@ -53,13 +59,14 @@ def renditions_by_title(root: Path) -> dict[tuple[str, str], Path]:
 def rendition(root: Path, source_name: str, profile: str) -> Path:
     """The newest rendition of the course ingested from ``source_name`` for ``profile``."""
     with database(root) as db:
-        names = db.source_names()
-        sha = {names[c.id]: c.source_sha256 for c in db.courses()}.get(source_name)
+        names = _source_names(db)
+        sha = {names[c.id]: c.source_sha256 for c in db.courses() if c.id in names}.get(source_name)
         found = [r for r in db.renditions() if r.source_sha256 == sha and r.profile == profile]
     assert found, f"no {profile} rendition of {source_name}"
     return root / max(found, key=lambda r: r.created_at).path
 
 
 def last_job(root: Path) -> Job | None:
+    """The job queued most recently."""
     with database(root) as db:
-        return db.jobs.last()
+        return max(db.jobs.recent(10_000), key=lambda j: j.id, default=None)

@@ -60,6 +60,26 @@ def _root(tmp_path, text: str):
             r"\[ingest\] ladder is 'two-process'; choose one of",
         ),
         (lambda t: t.replace('url = ""', "url = 5"), r"\[database\] url must be text in quotes"),
+        (
+            lambda t: t.replace('default_category = "culture"', 'default_category = "gardening"'),
+            r"headend.toml:\d+: \[watch\] default_category: unknown category 'gardening'; choose one of: party",
+        ),
+        (
+            lambda t: t.replace("profiles = []", 'profiles = ["tv-hd", "tv-4k"]'),
+            r"headend.toml:\d+: \[ingest\] profiles: unknown player profiles \['tv-4k'\]; known: .*'stb-sd'",
+        ),
+        (
+            lambda t: t.replace('profiles_file = ""', 'profiles_file = "no-such-profiles.toml"'),
+            r"headend.toml:\d+: \[ingest\] profiles_file: cannot read the player profiles .*no-such-profiles.toml",
+        ),
+        (
+            lambda t: t.replace('url = ""', 'url = "mysql://u@127.0.0.1/x"'),
+            r"headend.toml:\d+: \[database\] url mysql://u@127.0.0.1/x: only postgresql://user@host:port/dbname",
+        ),
+        (
+            lambda t: t.replace('url = ""', 'url = "not a url at all"'),
+            r"headend.toml:\d+: \[database\] url is not a database URL; write postgresql://",
+        ),
     ],
     ids=[
         "unknown key",
@@ -72,6 +92,11 @@ def _root(tmp_path, text: str):
         "negative",
         "not a choice",
         "url not text",
+        "unknown default category",
+        "unknown profile",
+        "profiles file missing",
+        "url of another database",
+        "url not a url",
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_file_line_and_key(tmp_path, change, says):
@@ -95,3 +120,8 @@ def test_the_written_defaults_are_exactly_what_the_loader_knows(tmp_path):
 def test_an_empty_headend_toml_means_every_default(tmp_path):
     cfg = load_config(_root(tmp_path, ""))
     assert (cfg.grace_days, cfg.concurrent_jobs, cfg.ladder, cfg.watch_settle_s) == (3.0, 1, "one-process", 10.0)
+
+
+def test_a_default_category_may_be_its_label(tmp_path):
+    cfg = load_config(_root(tmp_path, DEFAULT_CONFIG.replace('"culture"', '"农业技术"')))
+    assert cfg.watch_default_category == "农业技术"

@@ -359,3 +359,18 @@ def test_power_cut_mid_publish_leaves_a_whole_published_version(headend_root, tm
     assert index_of(headend_root).version == 3 and os.readlink(headend_root / "repo") == "trees/v3"
     tree_is_consistent(headend_root / "repo", pub)
     assert not list(trees.glob(".build-*"))
+
+
+def test_valid_until_a_day_means_through_the_end_of_that_day_in_china(headend_root):
+    from datetime import UTC, datetime
+
+    course = course_ids(headend_root)["雨季养鹅技术"]
+    res = run_cli(
+        "headend", "playlist", "add", "--root", str(headend_root), "winter", "--title", "冬训",
+        "--course", course, "--valid-from", "2026-12-01", "--valid-until", "2027-01-01",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert publish(headend_root).returncode == 0
+    ref = next(p for p in index_of(headend_root).playlists if p.name == "winter")
+    assert ref.valid_from == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 00:00 on 1 December, China time
+    assert ref.valid_until == datetime(2027, 1, 1, 15, 59, 59, tzinfo=UTC)  # 23:59:59 on 1 January, China time

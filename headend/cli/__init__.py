@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     except HeadendError as exc:
         print(f"headend: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the last line of defence: the services convert what they foresee
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"headend: {where}{exc.strerror or exc}; check the path and its permissions", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

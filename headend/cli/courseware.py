@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from catalogue import category_label
+from catalogue.display import chinese, duration
 from headend.cli.progress import ProgressBar
 from headend.courseware.ingest import IngestResult
 from headend.errors import HeadendError, IngestError
@@ -119,7 +120,7 @@ def cmd_course_list(args: argparse.Namespace) -> int:
         for c in h.db.courses():
             ep = f"  {c.series} 第{c.episode}集" if c.series and c.episode else (f"  {c.series}" if c.series else "")
             print(
-                f"{c.id}  [{c.category} {category_label(c.category)}]  《{c.title}》{ep}  {c.duration_s / 60:.1f} 分钟"
+                f"{c.id}  [{c.category} {category_label(c.category)}]  《{c.title}》{ep}  {duration(chinese, c.duration_s)}"
             )
     return 0
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
+from catalogue.display import clock
+
 
 def eta_text(eta: float | None) -> str:
-    """``ETA 0:42`` or ``ETA 1:02:03``; ``ETA …`` while it is too early to tell."""
-    if eta is None:
-        return "ETA …"
-    m, s = divmod(int(eta + 0.5), 60)
-    h, m = divmod(m, 60)
-    return f"ETA {h}:{m:02d}:{s:02d}" if h else f"ETA {m}:{s:02d}"
+    """``ETA 00:42`` or ``ETA 1:02:03``; ``ETA …`` while it is too early to tell."""
+    return "ETA …" if eta is None else f"ETA {clock(eta + 0.5)}"
 
 
 class ProgressBar:

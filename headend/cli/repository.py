@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from catalogue.display import china_time
 from headend.config import load_config
 from headend.service import open_root
 from headend.service.repository import add_notice, add_playlist, programming, publish, rotate
@@ -21,7 +22,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     what = "re-signed the index as" if args.refresh else "published"
     print(
         f"{what} version {res.version}: {res.playlists} playlists, {res.courses} courses, "
-        f"index expires {res.expires:%Y-%m-%d %H:%M} UTC; {res.collected} old files collected\n"
+        f"index expires {china_time(res.expires, seconds=False)} China time; {res.collected} old files collected\n"
         f"tree: {cfg.repo_dir}  (check by hand: minisign -V -p {cfg.public_key_path} -m {res.index_path})"
     )
     return 0

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from catalogue.display import china_time
 from headend.config import HeadendConfig
 from headend.courseware.prepare import sidecar_for
 from headend.db import Job
@@ -145,7 +146,7 @@ def move_with_sidecar(path: Path, folder: Path) -> Path:
 def reject(path: Path, rejected: Path, message: str, log_tail: str = "") -> Path:
     """Move a refused file to ``rejected/`` with ``NAME.error.txt`` saying what is wrong and what to do."""
     dest = move_with_sidecar(path, rejected) if path.exists() else _free_name(rejected, path.name)
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = f"{china_time(datetime.now(UTC), seconds=False)} China time"
     text = (
         f"{dest.name} was not ingested ({when}).\n\n{message}\n\n"
         "When it is fixed, put the file (and its .toml) back into the inbox folder; it will be taken again.\n"

@@ -27,10 +27,10 @@ from headend.courseware.media import MediaInfo, probe, run_ffmpeg
 from headend.courseware.prepare import Accepted, course_for, meta_from_json, meta_to_json, sha256_file
 from headend.courseware.processes import process_tag
 from headend.courseware.profiles import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for
-from headend.courseware.progress import JobProgress, ProgressCallback, transcode_slot
+from headend.courseware.progress import JobProgress, ProgressCallback, heartbeat_loop, transcode_slot
 from headend.courseware.recipe import card_text, ladder_args, measure_args, poster_args
 from headend.db import Database, Job
-from headend.errors import IngestError, TranscodeError
+from headend.errors import DatabaseError, IngestError, JobNotRecorded, TranscodeError
 from players import Profile, ProfileError
 from playlists import media_path
 from playlists.atomic import atomic_move
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # Share of a job's progress bar each stage takes.
 _WEIGHTS = {"loudness": 0.08, "transcode": 0.88, "poster": 0.04}
+# Back-off between the tries to record a job's outcome when the database fails (then the job is
+# handed back to be queued again: JobNotRecorded).
+RECORD_RETRY_S = (0.5, 1.0, 2.0, 4.0)
 
 
 def _fsync_file(path: Path) -> None:
@@ -72,18 +75,46 @@ class Ingester:
         )
 
     async def run(self, job: Job, on_progress: ProgressCallback | None = None) -> IngestResult:
-        """Run one claimed job; records done/failed in the queue. IngestError says why it failed."""
+        """Run one claimed job; records done/failed in the queue. IngestError says why it failed;
+        JobNotRecorded: the database failed meanwhile (the job is still 'running', to be queued
+        again by the caller once the database answers)."""
+        beat = asyncio.create_task(heartbeat_loop(self.store, job.id))
         try:
-            async with transcode_slot(self.cfg):
-                result = await self._run(job, on_progress)
-        except IngestError as exc:
-            await asyncio.to_thread(self.store.fail, job.id, str(exc), getattr(exc, "log_tail", ""))
-            raise
-        except (OSError, ProfileError) as exc:
-            await asyncio.to_thread(self.store.fail, job.id, f"{job.source_name}: {exc}")
-            raise IngestError(f"{job.source_name}: {exc}") from exc
-        await asyncio.to_thread(self.store.finish, job.id, result.course.id, result.transcoded)
-        return result
+            try:
+                async with transcode_slot(self.cfg):
+                    result = await self._run(job, on_progress)
+            except IngestError as exc:
+                await self._record(job, self.store.fail, job.id, str(exc), getattr(exc, "log_tail", ""))
+                raise
+            except (OSError, ProfileError) as exc:
+                await self._record(job, self.store.fail, job.id, f"{job.source_name}: {exc}")
+                raise IngestError(f"{job.source_name}: {exc}") from exc
+            except DatabaseError as exc:
+                raise JobNotRecorded(
+                    f"job {job.id} ({job.source_name}) stopped: {exc}; it is queued again once the database answers",
+                    job.id,
+                ) from exc
+            await self._record(job, self.store.finish, job.id, result.course.id, result.transcoded)
+            return result
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
+
+    async def _record(self, job: Job, write, *args) -> None:
+        """Write a job's outcome, trying again with back-off while the database fails."""
+        for delay in (*RECORD_RETRY_S, None):
+            try:
+                await asyncio.to_thread(write, *args)
+                return
+            except DatabaseError as exc:
+                if delay is None:
+                    raise JobNotRecorded(
+                        f"job {job.id} ({job.source_name}): its outcome could not be recorded ({exc}); "
+                        "it is queued again once the database answers",
+                        job.id,
+                    ) from exc
+                log.warning("job %d: cannot record its outcome (%s); trying again in %.1f s", job.id, exc, delay)
+                await asyncio.sleep(delay)
 
     def _clean_work(self, job: Job) -> None:
         self.cfg.work_dir.mkdir(parents=True, exist_ok=True)
@@ -143,10 +174,7 @@ class Ingester:
                     progress.update(1.0)
             finally:
                 flusher.cancel()
-                try:
-                    await flusher
-                except asyncio.CancelledError:
-                    pass
+                await asyncio.gather(flusher, return_exceptions=True)  # it never fails the job
                 await asyncio.to_thread(self._clean_work, job)
         await asyncio.to_thread(self.db.upsert_course, course, name)
         log.info(

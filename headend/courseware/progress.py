@@ -1,20 +1,26 @@
 """A running job's progress and the transcode slots.
 
 ``JobProgress`` turns stage weights into an overall percent and ETA, writes it to the job row at
-most once a second and passes it to the caller's callback (the CLI's bar). ``transcode_slot``
-holds one of ``[ingest] concurrent_jobs`` slots shared by every process on a data root.
+most once a second and passes it to the caller's callback (the CLI's bar); ``heartbeat_loop``
+refreshes the job's heartbeat while it runs. Neither ever fails the job: a write that fails is
+logged once and tried again at the next tick. ``transcode_slot`` holds one of ``[ingest]
+concurrent_jobs`` slots shared by every process on a data root.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from headend.config import HeadendConfig
 from headend.courseware.media import ProgressClock
 from headend.db import JobStore
+from headend.db.jobs import HEARTBEAT_S
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, float, "float | None"], None]  # stage, percent, eta seconds
 
@@ -48,12 +54,53 @@ class JobProgress:
         if self.callback:
             self.callback(self.stage, self.percent, self.eta)
 
-    async def flush_loop(self) -> None:
+    async def flush_loop(self, every_s: float = 1.0) -> None:
+        """Until cancelled: write the progress when it has changed. Never raises."""
+        failing = _Failing(self.job_id, "its progress")
         while True:
-            await asyncio.sleep(1.0)
-            if self.dirty:
-                self.dirty = False
+            await asyncio.sleep(every_s)
+            if not self.dirty:
+                continue
+            self.dirty = False
+            try:
                 await asyncio.to_thread(self.store.progress, self.job_id, self.stage, self.percent, self.eta)
+            except Exception as exc:
+                self.dirty = True  # written at the next tick
+                failing.failed(exc)
+            else:
+                failing.ok()
+
+
+class _Failing:
+    """A write a job makes on the side (progress, heartbeat) failing: logged once, then once
+    when it works again."""
+
+    def __init__(self, job_id: int, what: str) -> None:
+        self.job_id, self.what, self.on = job_id, what, False
+
+    def failed(self, exc: Exception) -> None:
+        if not self.on:
+            log.warning("job %d: cannot record %s (%s); the job goes on, tried again", self.job_id, self.what, exc)
+        self.on = True
+
+    def ok(self) -> None:
+        if self.on:
+            log.info("job %d: recording %s again", self.job_id, self.what)
+        self.on = False
+
+
+async def heartbeat_loop(store: JobStore, job_id: int, every_s: float = HEARTBEAT_S) -> None:
+    """Until cancelled: refresh the running job's heartbeat (another host goes by it to tell the
+    job's process still runs, see ``headend.db.jobs``). Never raises."""
+    failing = _Failing(job_id, "its heartbeat")
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(store.heartbeat, job_id)
+        except Exception as exc:
+            failing.failed(exc)
+        else:
+            failing.ok()
 
 
 @asynccontextmanager

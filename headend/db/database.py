@@ -10,8 +10,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from catalogue import Course
+from headend.config import database_url
 from headend.db import migrate
-from headend.db.engine import create_engine, database_url, describe, now_iso, transaction, upsert
+from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
 from headend.db.records import Publication, Rendition, Station
 from headend.db.schema import courses, publications, published_files, renditions, stations
@@ -112,11 +113,6 @@ class Database:
         with transaction(self.engine) as conn:
             row = conn.execute(sa.select(courses).where(courses.c.id == course_id)).first()
         return _course(row) if row else None
-
-    def source_names(self) -> dict[str, str]:
-        """Course id → the name of the file it was ingested from."""
-        with transaction(self.engine) as conn:
-            return {r.id: r.source_name for r in conn.execute(sa.select(courses.c.id, courses.c.source_name))}
 
     # ---- renditions ------------------------------------------------------------------------
 

@@ -12,41 +12,17 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from headend.errors import ConfigError, DatabaseError
+from headend.errors import DatabaseError
 
 BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 10
 _WRITE = "yj_write"
-
-
-def database_url(url: str, sqlite_path: Path) -> sa.URL:
-    """The URL to open: ``[database] url``, or the SQLite file when it is empty. ConfigError for
-    anything that is not a SQLite or PostgreSQL URL."""
-    if not url:
-        return sa.URL.create("sqlite", database=str(sqlite_path))
-    try:
-        parsed = sa.make_url(url)
-    except exc.ArgumentError as e:
-        raise ConfigError(
-            "[database] url is not a database URL; write postgresql://user@host:port/dbname "
-            "(or leave it empty for SQLite in the data root)"
-        ) from e
-    backend, _, driver = parsed.drivername.partition("+")
-    if backend in ("postgresql", "postgres") and driver in ("", "psycopg"):
-        return parsed.set(drivername="postgresql+psycopg")
-    if backend == "sqlite" and driver in ("", "pysqlite") and parsed.database not in (None, "", ":memory:"):
-        return parsed.set(drivername="sqlite")
-    raise ConfigError(
-        f"[database] url {describe(parsed)}: only postgresql://user@host:port/dbname or "
-        "sqlite:////path/to/file.db are supported (leave it empty for <root>/headend.db)"
-    )
 
 
 def describe(url: sa.URL) -> str:

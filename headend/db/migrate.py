@@ -10,15 +10,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from headend.db.engine import transaction
+from headend.db.engine import describe, transaction
+from headend.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FIRST = "0001"
-HEAD = (
-    "0001"  # the newest revision in migrations/versions (a test checks): opening a database at head imports no alembic
-)
+HEAD = "0002"  # the newest revision in migrations/versions (a test checks); at head no alembic is imported
 _LOCK_KEY = 0x79756A69  # "yuji": the advisory lock id migrations take on PostgreSQL
 _OURS = {"courses", "renditions", "stations", "published_files", "publications", "jobs", "loudness"}
 
@@ -48,10 +47,27 @@ def current(conn: sa.Connection) -> str | None:
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Bring the database to head (blocking). DatabaseError if the database fails."""
+    """Bring the database to head (blocking). DatabaseError if the database fails, is newer than
+    this headend, or a migration cannot run."""
     with transaction(engine) as conn:  # the cheap check every open makes
         if current(conn) == HEAD:
             return
+    from alembic.util import CommandError
+
+    try:
+        _upgrade(engine)
+    except CommandError as exc:
+        raise DatabaseError(
+            f"{_where(engine)}: cannot bring the headend database to revision {HEAD} ({exc}); "
+            "see the headend log, or restore the database from a backup"
+        ) from exc
+
+
+def _where(engine: sa.Engine) -> str:
+    return str(engine.url.database) if engine.url.get_backend_name() == "sqlite" else describe(engine.url)
+
+
+def _upgrade(engine: sa.Engine) -> None:
     from alembic import command
     from alembic.script import ScriptDirectory
 
@@ -62,8 +78,14 @@ def upgrade(engine: sa.Engine) -> None:
         if rev == HEAD:
             return  # another process did it while we waited
         cfg = _config(conn)
+        script = ScriptDirectory.from_config(cfg)
+        if rev is not None and rev not in {r.revision for r in script.walk_revisions()}:
+            raise DatabaseError(
+                f"{_where(engine)}: the headend database is at revision {rev}, newer than this headend knows "
+                f"(it knows up to {HEAD}); a newer headend migrated it: run that version, or restore a backup"
+            )
         if rev is None and _OURS & set(sa.inspect(conn).get_table_names()):
-            first = ScriptDirectory.from_config(cfg).get_revision(FIRST).module
+            first = script.get_revision(FIRST).module
             changes = first.adopt(conn)
             command.stamp(cfg, FIRST)
             log.warning(

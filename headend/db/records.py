@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -54,7 +55,7 @@ class Job:
     source_path: str
     source_name: str
     source_sha256: str
-    meta: dict
+    meta: Mapping[str, object]  # read-only
     origin: str
     state: str
     owner: str
@@ -65,10 +66,11 @@ class Job:
     message: str
     log_tail: str
     course_id: str | None
-    transcoded: list[str]
+    transcoded: tuple[str, ...]
     created_at: str
     started_at: str | None
     finished_at: str | None
+    heartbeat_at: str | None = None  # refreshed by the running process
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "meta": dict(self.meta), "transcoded": list(self.transcoded)}

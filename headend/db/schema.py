@@ -86,7 +86,7 @@ jobs = Table(
     Column("meta", Text, nullable=False),  # JSON: title, category, series, episode, …
     Column("origin", Text, nullable=False),  # 'cli' or 'watch'
     Column("state", Text, nullable=False),  # queued, running, done, failed
-    _text("owner"),  # 'pid:start-time' of the process running it
+    _text("owner"),  # 'pid:start-time@host/boot-id' of the process running it
     Column("attempts", Integer, nullable=False, server_default="0"),
     _text("stage"),
     Column("percent", Float, nullable=False, server_default="0"),
@@ -98,6 +98,7 @@ jobs = Table(
     Column("created_at", Text, nullable=False),
     Column("started_at", Text),
     Column("finished_at", Text),
+    Column("heartbeat_at", Text),  # refreshed by the running process; an old one means it is gone
     sqlite_autoincrement=True,
 )
 Index("jobs_state", jobs.c.state, jobs.c.id)

@@ -21,20 +21,20 @@ __all__ = ["LoopStatus", "background", "watch_once"]
 
 @asynccontextmanager
 async def background(h: Headend, watch: bool = True) -> AsyncIterator[list[LoopStatus]]:
-    """The job worker and (optionally) the inbox watcher as tasks; yields their statuses; on exit
-    both are cancelled and awaited."""
+    """The job worker and (optionally) the inbox watcher as tasks; yields their statuses (one per
+    worker lane, then the watcher's); on exit both are cancelled and awaited."""
     worker = Worker(h, h.cfg.concurrent_jobs)
-    loops = [(worker.run(), worker.status)]
+    loops = [("jobs", worker.run(), worker.statuses)]
     if watch:
         watcher = InboxWatcher(h, on_queued=worker.wake, after=worker.recovered)
-        loops.append((watcher.run(), watcher.status))
+        loops.append(("inbox", watcher.run(), [watcher.status]))
     tasks = []
-    for coro, status in loops:
-        task = asyncio.create_task(coro, name=f"headend-{status.name}")
-        watch_task(task, status)
+    for name, coro, statuses in loops:
+        task = asyncio.create_task(coro, name=f"headend-{name}")
+        watch_task(task, *statuses)
         tasks.append(task)
     try:
-        yield [status for _, status in loops]
+        yield [status for _, _, statuses in loops for status in statuses]
     finally:
         for t in tasks:
             t.cancel()

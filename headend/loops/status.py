@@ -71,21 +71,24 @@ class LoopStatus:
         }
 
 
-def watch_task(task: asyncio.Task, status: LoopStatus) -> None:
-    """Log (with its traceback) a loop task that ends by itself; a cancelled one is just stopped."""
+def watch_task(task: asyncio.Task, *statuses: LoopStatus) -> None:
+    """Log (with its traceback) a loop task that ends by itself; a cancelled one is just stopped.
+    ``statuses``: the loop's (a worker has one per lane), all marked stopped."""
+    name = statuses[0].name
 
     def done(t: asyncio.Task) -> None:
         if t.cancelled():
-            status.stopped()
+            for status in statuses:
+                status.stopped()
             return
         exc = t.exception()
         if exc is None:
-            log.error("%s: the loop ended by itself; restart the headend", status.name)
-            status.stopped("the loop ended by itself; restart the headend")
+            log.error("%s: the loop ended by itself; restart the headend", name)
+            reason = "the loop ended by itself; restart the headend"
         else:
-            log.error(
-                "%s: the loop died; restart the headend\n%s", status.name, "".join(traceback.format_exception(exc))
-            )
-            status.stopped(f"the loop died ({exc}); restart the headend")
+            log.error("%s: the loop died; restart the headend\n%s", name, "".join(traceback.format_exception(exc)))
+            reason = f"the loop died ({exc}); restart the headend"
+        for status in statuses:
+            status.stopped(reason)
 
     task.add_done_callback(done)

@@ -7,7 +7,7 @@ A playlist file::
     items = ["c-1768f5ab3e59", "series:雨季养鹅"]   # course ids, or every episode of a series
     priority = 10                                  # higher first on the TV; default 0
     valid_from = 2026-11-01                        # optional; dates are China time
-    valid_until = 2027-03-01
+    valid_until = 2027-03-01                       # through the end of that day
     [audience]                                     # omit for every station
     stations = ["gaoyao-xiangang-xianyi"]
     regions = ["广东省/肇庆市/高要市"]
@@ -92,7 +92,8 @@ class PlaylistDef:
 
 
 def _when(value: Any, what: str, end_of_day: bool = False) -> datetime | None:
-    """TOML date, local or offset date-time, or ISO text; China time when no offset."""
+    """TOML date, local or offset date-time, or ISO text; China time when no offset. A bare date
+    is the start of that day, or with ``end_of_day`` (``valid_until``) its last second."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -103,25 +104,37 @@ def _when(value: Any, what: str, end_of_day: bool = False) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=CHINA)
     if isinstance(value, date):
-        return datetime.combine(value, time(0), CHINA)
+        return datetime.combine(value, time(23, 59, 59) if end_of_day else time(0), CHINA)
     raise FormatError(f"{what}: expected a date")
 
 
-def _read_toml(path: Path) -> dict:
+def _read_definition(path: Path, keys: set[str]) -> tuple[dict, str]:
+    """A playlist or notice file's table and its name for messages; PublishError when it is not
+    valid TOML or has a key not in ``keys``."""
+    where = f"{path.parent.name}/{path.name}"
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        d = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise PublishError(f"{path}: not valid TOML: {exc}; fix the file and publish again") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise PublishError(f"{path}: cannot read ({exc})") from exc
+    unknown = set(d) - keys
+    if unknown:
+        raise PublishError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(keys)}")
+    return d, where
+
+
+def _common(d: dict, where: str) -> dict:
+    """What playlists and notices share: audience and validity window."""
+    return {
+        "audience": Audience.from_dict(d.get("audience"), f"{where} [audience]"),
+        "valid_from": _when(d.get("valid_from"), f"{where}: valid_from"),
+        "valid_until": _when(d.get("valid_until"), f"{where}: valid_until", end_of_day=True),
+    }
 
 
 def load_playlist(path: Path) -> PlaylistDef:
-    d = _read_toml(path)
-    where = f"{path.parent.name}/{path.name}"
-    unknown = set(d) - PLAYLIST_KEYS
-    if unknown:
-        raise PublishError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(PLAYLIST_KEYS)}")
+    d, where = _read_definition(path, PLAYLIST_KEYS)
     name = str(d.get("name", path.stem))
     if not is_id(name) or name == "all":
         raise PublishError(f"{where}: playlist name {name!r}: use {ID_RULE} ('all' is reserved)")
@@ -137,11 +150,9 @@ def load_playlist(path: Path) -> PlaylistDef:
             title=title.strip(),
             items=tuple(items),
             source=path,
-            audience=Audience.from_dict(d.get("audience"), f"{where} [audience]"),
             priority=int(d.get("priority", 0)),
-            valid_from=_when(d.get("valid_from"), f"{where}: valid_from"),
-            valid_until=_when(d.get("valid_until"), f"{where}: valid_until"),
             schedule=Schedule.from_dict(d.get("schedule"), f"{where} [schedule]"),
+            **_common(d, where),
         )
     except (FormatError, ValueError, TypeError) as exc:
         raise PublishError(f"{where}: {exc}") from exc
@@ -153,19 +164,13 @@ def load_playlist(path: Path) -> PlaylistDef:
 
 
 def load_notice(path: Path) -> Notice:
-    d = _read_toml(path)
-    where = f"{path.parent.name}/{path.name}"
-    unknown = set(d) - NOTICE_KEYS
-    if unknown:
-        raise PublishError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(NOTICE_KEYS)}")
+    d, where = _read_definition(path, NOTICE_KEYS)
     try:
         return Notice(
             id=str(d.get("id", path.stem)),
             title=str(d.get("title", "")),
             body=str(d.get("body", "")),
-            audience=Audience.from_dict(d.get("audience"), f"{where} [audience]"),
-            valid_from=_when(d.get("valid_from"), f"{where}: valid_from"),
-            valid_until=_when(d.get("valid_until"), f"{where}: valid_until"),
+            **_common(d, where),
         )
     except FormatError as exc:
         raise PublishError(f"{where}: {exc}") from exc

@@ -169,6 +169,14 @@ def _write_playlist(cfg: HeadendConfig, key: SecretKey, pl: Playlist, data: byte
     )
 
 
+def _signer(sig_path: Path) -> str | None:
+    """The key id a published signature file claims; None when it is missing or unreadable."""
+    try:
+        return signer_key_id(sig_path.read_bytes())
+    except OSError:
+        return None
+
+
 def _previous_version(cfg: HeadendConfig, name: str) -> int | None:
     versions = [
         int(p.name.split(".")[1])
@@ -242,7 +250,14 @@ def _finish(
 @contextmanager
 def _publish_lock(cfg: HeadendConfig) -> Iterator[None]:
     """One publish at a time per root (a cron --refresh and a manual publish may meet)."""
-    with open(cfg.root / ".publish.lock", "w") as fh:
+    path = cfg.root / ".publish.lock"
+    try:
+        fh = open(path, "w")  # noqa: SIM115 - held open as the lock
+    except OSError as exc:
+        raise PublishError(
+            f"{path}: cannot open the publish lock ({exc.strerror}); check the data root is yours and writable"
+        ) from exc
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -301,8 +316,8 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
             if (
                 prev_path.is_file()
                 and prev_path.read_bytes() == same_data
-                and signer_key_id(sig_path.read_bytes()) == key.public_key.id_hex
-            ):  # not after a key rotation
+                and _signer(sig_path) == key.public_key.id_hex
+            ):  # not after a key rotation (nor with its signature lost: it is signed again as a new version)
                 pl, data = same, same_data
         ref = _write_playlist(cfg, key, pl, data, now)
         if d is not None:
@@ -337,7 +352,10 @@ def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
     referenced: set[str] = set()
     for ref in current.playlists:
         sig = _published(cfg, ref.file.path + ".minisig")
-        if signer_key_id(sig.read_bytes()) != key.public_key.id_hex:
+        signer = _signer(sig)
+        if signer is None:
+            raise PublishError(f"{sig} is missing or unreadable; run `headend publish` (not --refresh) once")
+        if signer != key.public_key.id_hex:
             raise PublishError(
                 f"{ref.file.path} is signed by an earlier key; after `headend key rotate`, "
                 "run `headend publish` (not --refresh) once"

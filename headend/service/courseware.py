@@ -92,7 +92,7 @@ async def run_job(h: Headend, job: Job, on_progress: ProgressCallback | None = N
     except IngestError as exc:
         error = exc
     except DatabaseError:
-        raise  # the queue itself is unavailable: the caller backs off; the job is recovered later
+        raise  # JobNotRecorded: the caller backs off and then queues the job again (``requeue``)
     except Exception as exc:
         log.exception("job %d (%s) failed unexpectedly", job.id, job.source_name)
         error = IngestError(f"{job.source_name}: internal error ({exc}); see the headend log")
@@ -112,6 +112,15 @@ def recover(h: Headend) -> tuple[list[int], list[str]]:
         log.warning("jobs %s were interrupted (their process stopped); queued again", lost)
     make_dirs(h.cfg)
     return lost, recover_processing(h.cfg, h.db.jobs.active_paths())
+
+
+def requeue(h: Headend, job_ids: set[int]) -> None:
+    """Jobs this process could not finish because the database failed (``JobNotRecorded``) go
+    back to the queue; each id is removed from ``job_ids`` once done. DatabaseError: try later."""
+    for job_id in sorted(job_ids):
+        if h.db.jobs.requeue(job_id, process_tag()):
+            log.warning("job %d: queued again now that the database answers", job_id)
+        job_ids.discard(job_id)
 
 
 def claim_next(h: Headend) -> Job | None:

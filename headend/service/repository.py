@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from headend.config import HeadendConfig
-from headend.errors import HeadendError
+from headend.errors import HeadendError, PublishError
 from headend.repository.keys import rotate_key
 from headend.repository.programming import PlaylistDef, load_all, load_notice, load_playlist, write_definition
 from headend.repository.publish import PublishResult
@@ -19,7 +19,14 @@ from playlists import Notice, SecretKey
 def publish(h: Headend, refresh: bool = False) -> PublishResult:
     """The next signed repository version (``refresh``: the same playlists, a new expiry).
     Blocking; nothing changes on a refusal."""
-    return (_refresh if refresh else _publish)(h.cfg, h.db)
+    try:
+        return (_refresh if refresh else _publish)(h.cfg, h.db)
+    except OSError as exc:  # what the repository code did not foresee: still one line saying what to do
+        where = exc.filename or h.cfg.root
+        raise PublishError(
+            f"cannot publish: {where}: {exc.strerror or exc}; check the data root's files and permissions, "
+            "then publish again (the previous version stays published)"
+        ) from exc
 
 
 def add_playlist(cfg: HeadendConfig, name: str, data: dict) -> Path:

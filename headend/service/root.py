@@ -67,12 +67,18 @@ def default_config(database_url: str = "") -> str:
 def init_root(root: str | Path, database_url: str | None = None) -> InitResult:
     """Create (or complete) a data root: folders, headend.toml, a signing key, the database."""
     root = Path(root).resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    for sub in ROOT_DIRS:
-        (root / sub).mkdir(exist_ok=True)
     cfg_path = root / CONFIG_NAME
-    if not cfg_path.exists():
-        atomic_write(cfg_path, default_config(database_url or "").encode())
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for sub in ROOT_DIRS:
+            (root / sub).mkdir(exist_ok=True)
+        if not cfg_path.exists():
+            atomic_write(cfg_path, default_config(database_url or "").encode())
+    except OSError as exc:
+        raise ConfigError(
+            f"{exc.filename or root}: cannot create the data root there ({exc.strerror or exc}); "
+            "choose a folder you may write to, e.g. --root /srv/yuanjiao/headend"
+        ) from exc
     cfg = load_config(root)
     if database_url is not None and database_url != cfg.database_url:
         raise ConfigError(
@@ -81,7 +87,12 @@ def init_root(root: str | Path, database_url: str | None = None) -> InitResult:
     key = None
     if not cfg.secret_key_path.exists():
         key = SecretKey.generate()
-        install_key(cfg, key)
+        try:
+            install_key(cfg, key)
+        except OSError as exc:
+            raise ConfigError(
+                f"{cfg.keys_dir}: cannot write the signing key ({exc.strerror or exc}); check its mode"
+            ) from exc
     Database.open(cfg.database_url, cfg.db_path).close()
     return InitResult(
         root, key.public_key.id_hex if key else "", key is not None, cfg.public_key_path, cfg.secret_key_path

@@ -5,10 +5,12 @@ root's database and runs the background loops (job worker, inbox watcher), and c
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import jinja2
 from aiohttp import web
 
+from catalogue.display import NONE, china_time, chinese, duration
 from headend.config import HeadendConfig
 from headend.loops import background
 from headend.service import open_headend
@@ -19,12 +21,30 @@ from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
 from headend.web.repo import setup_repo
 
 
+def china_minute(value: str | datetime | None) -> str:
+    """A moment the database holds (ISO 8601 UTC text) as China time, "2026-12-01 19:30"."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value or NONE
+    return china_time(value, seconds=False)
+
+
+def templates() -> jinja2.Environment:
+    """The headend's pages, with the filters ``china_time`` and ``duration`` (in Chinese)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("headend", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.filters["china_time"] = china_minute
+    env.filters["duration"] = lambda seconds: duration(chinese, seconds)
+    return env
+
+
 def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
     app[CONFIG] = cfg
-    app[TEMPLATES] = jinja2.Environment(
-        loader=jinja2.PackageLoader("headend", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
-    )
+    app[TEMPLATES] = templates()
     app[LOOPS] = []
 
     async def root_ctx(app: web.Application):

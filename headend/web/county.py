@@ -8,17 +8,22 @@ import asyncio
 from aiohttp import web
 
 from catalogue import CATEGORIES, category_label
-from headend.errors import HeadendError
+from headend.errors import DatabaseError, HeadendError
 from headend.service.repository import programming
 from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
 
 
 async def api_health(request: web.Request) -> web.Response:
-    last = await asyncio.to_thread(request.app[HEADEND].db.last_publication)
+    """ok only when every loop is starting or running and the database answers (503 if not)."""
     loops = [s.to_dict() for s in request.app[LOOPS]]
+    try:
+        last = await asyncio.to_thread(request.app[HEADEND].db.last_publication)
+    except DatabaseError as exc:  # still say how each loop is doing
+        body = {"ok": False, "published_version": None, "loops": loops, "error": str(exc), "status": exc.status}
+        return web.json_response(body, status=exc.status)
     return web.json_response(
         {
-            "ok": all(s["state"] != "failed" for s in loops),
+            "ok": all(s["state"] in ("starting", "running") for s in loops),
             "published_version": last.version if last else 0,
             "loops": loops,
         }
