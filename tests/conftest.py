@@ -92,6 +92,8 @@ SLOW_MODULES = {
     "test_sync_network",
     "test_sync_loop",
     "test_pipeline",
+    "test_ingest_refusals",
+    "test_renditions",
     "test_ingest",
     "test_watch",
     "test_headend_loops",
