@@ -240,7 +240,7 @@ token = ""
 
 [ui]
 host = "127.0.0.1"
-port = 0
+port = 8080  # never opened by the tests: they serve the app on a free port
 admin_pin = "2468"
 """,
         encoding="utf-8",
