@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from station.daemon import build_app
-from tests.conftest import run_cli_async, serve
+from tests.conftest import in_ci, run_cli_async, serve
 from tests.repository_simulator import RepositorySimulator, Station
 
 PIN = "2468"  # write_station_toml's
@@ -42,7 +42,7 @@ def small_disk(tmp_path):
     disk.mkdir()
     res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True, text=True)
     if res.returncode != 0:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"cannot mount a tmpfs for the full-disk test: {res.stderr.strip()}")
         pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}); run as root")
     try:
