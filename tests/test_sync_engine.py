@@ -271,3 +271,14 @@ async def test_a_playlist_no_mirror_can_give_keeps_its_courses(sim, tmp_path):
         report = await st.sync()
     assert not report.complete and any("playlist all" in f for f in report.failures)
     assert {"雨季养鹅技术", "冬季防火安全常识", "党员冬训"} == {c.title for c in st.store.courses()}
+
+
+async def test_the_install_time_is_the_pass_clock(sim, tmp_path):
+    """``next_installed`` is pure: the install time is the pass's clock (the box's, which may be
+    wrong), passed in, not a clock of its own."""
+    sim.publish()
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=7)
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        assert (await st.sync(clock=lambda: at)).complete
+    assert st.store.installed_set().installed_at == at
