@@ -277,7 +277,10 @@ class Syncer:
         try:
             return await self._run()
         finally:
-            await asyncio.to_thread(self.store.record_mirrors, self.mirrors)
+            try:
+                await asyncio.to_thread(self.store.record_mirrors, self.mirrors)
+            except StoreError as exc:  # a full disk: the pass's own outcome matters more
+                log.warning("mirror health not saved: %s", exc)
 
     async def _run(self) -> SyncReport:
         report = SyncReport()
