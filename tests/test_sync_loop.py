@@ -230,5 +230,5 @@ async def test_a_full_disk_is_freed_by_the_pass_it_blocked(sim, small_disk):
     assert "sync status kept in memory only" in err and "No space left on device" in err
     assert not st.store.has_file(withdrawn) and os.statvfs(small_disk).f_bavail > 0
     words, as_json = await station_status(toml)
-    assert as_json["sync"]["state"] == "ok" and as_json["courses"] == 1
+    assert as_json["sync"]["state"] == "ok" and as_json["courses"] == 1 and "last error" not in words
     filler.unlink()
