@@ -31,7 +31,6 @@ from playlists import (
     SignatureError,
     StationIdentity,
     TrustedSet,
-    TrustState,
     rotation_path,
 )
 from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
@@ -70,7 +69,7 @@ class Syncer(MediaDownloads):
         self._started = self._last_flush = 0.0
         self.failing: set[str] = set()  # mirrors that failed a file this pass: tried last from now on
         # The trust rules and what they remember (playlists.trusted_set); this engine persists its state.
-        self.trusted = TrustedSet(cfg.trusted_keys, TrustState.from_dict(store.trust()))
+        self.trusted = TrustedSet(cfg.trusted_keys, store.trust())
         self._saved_trust = self.trusted.state
 
     # ---- mirrors ----------------------------------------------------------------------------
@@ -85,7 +84,7 @@ class Syncer(MediaDownloads):
     async def _save_trust(self) -> None:
         """Persist the trusted set's state (fsync'd by the store) whenever it changed."""
         if self.trusted.state != self._saved_trust:
-            await asyncio.to_thread(self.store.record_trust, self.trusted.state.to_dict())
+            await asyncio.to_thread(self.store.record_trust, self.trusted.state)
             self._saved_trust = self.trusted.state
 
     async def _follow_rotation(self, mirror: str, wanted: str) -> None:
