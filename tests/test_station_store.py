@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -212,13 +213,36 @@ def test_the_installed_set_is_a_snapshot_swapped_by_install(tmp_path):
     assert len(store.courses()) == 2
 
 
-def test_a_damaged_trust_document_says_what_to_do(tmp_path):
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("highest_version", "seven", r"highest_version 'seven' is not a version number"),
+        ("newest_timestamp", "yesterday", r"newest_timestamp: 'yesterday' is not an ISO 8601 time"),
+        ("newest_timestamp", "9999-12-31T23:59:59-05:00", r"newest_timestamp: 9999-12-31T23:59:59-05:00 is outside"),
+        ("newest_timestamp", 1764626236, r"newest_timestamp: 1764626236 is not an ISO 8601 time"),
+    ],
+)
+def test_a_damaged_trust_document_says_what_to_do(tmp_path, key, value, message):
     doc = json.loads(json.dumps(WRITTEN_BEFORE))
-    doc["state"]["3"]["highest_version"] = "seven"
+    doc["state"]["3"][key] = value
     store = old_store(tmp_path)
     (store.data_dir / "station.json").write_text(json.dumps(doc), encoding="utf-8")
-    with pytest.raises(StoreError, match=r"station\.json: the station's trust state: highest_version 'seven' .*delete"):
+    with pytest.raises(StoreError) as info:
         store.trust()
+    text = str(info.value)
+    assert re.search(r"station\.json: the station's trust state: " + message, text), text
+    assert text.endswith("delete it to start over from [sync] trusted_keys")
+
+
+def test_a_damaged_time_in_the_sync_status_reads_as_absent(tmp_path, caplog):
+    store = Store(tmp_path / "station")
+    store.status_path.write_text(
+        json.dumps({"state": "ok", "last_success": "not a time", "last_attempt": "2026-12-01T21:57:16Z"}), "utf-8"
+    )
+    status = store.sync_status()
+    assert status.state == "ok" and status.last_success is None
+    assert status.last_attempt == datetime(2026, 12, 1, 21, 57, 16, tzinfo=UTC)
+    assert "'not a time' is not an ISO 8601 time" in caplog.text
 
 
 def test_a_store_written_before_the_trust_document_falls_back_to_the_installed_set(tmp_path):
