@@ -76,7 +76,6 @@ async def home(request: web.Request) -> web.Response:
             "resume": resume,
             "notices": notices,
             "programmes": _programme_rows(programmes, now),
-            "more_programmes": len(programmes) > HOME_PROGRAMMES,
             "has_courses": bool(installed.courses),
         }
     )
