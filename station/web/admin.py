@@ -264,7 +264,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
         s = await asyncio.to_thread(request.app[ATTENDANCE].end_session)
     except InputError as exc:
         return await _refused(request, "session", exc)
-    return see_other(f"/admin?saved=ended&session={s['id']}#sessions")
+    return see_other(f"/admin?saved=ended&session={s.id}#sessions")
 
 
 @routes.post("/admin/logbook", name="admin_logbook")

@@ -100,7 +100,8 @@ async def play_start(request: web.Request) -> web.Response:
         episode=ep.episode if ep else None,
         channel=bool(data.get("channel")),
     )
-    return web.json_response({"id": play_id, "session": att.current_session().get("id")})
+    session = att.current_session()
+    return web.json_response({"id": play_id, "session": session.id if session else None})
 
 
 class _Report(NamedTuple):
@@ -138,4 +139,4 @@ async def play_end(request: web.Request) -> web.Response:
     rec = await asyncio.to_thread(r.att.end_play, r.play_id, r.position_s, r.watched_s, r.ended)
     if rec is None:
         raise web.HTTPNotFound(text="no such play")
-    return web.json_response({"ok": True, "installed": r.installed, "completed": rec["completed"]})
+    return web.json_response({"ok": True, "installed": r.installed, "completed": rec.completed})

@@ -81,7 +81,7 @@ async def session_end(request: web.Request) -> web.StreamResponse:
         summary = await asyncio.to_thread(att.end_session)
     except InputError:
         return see_other("/session")
-    return see_other(f"/session/summary/{summary['id']}")
+    return see_other(f"/session/summary/{summary.id}")
 
 
 @routes.get("/session/summary/{id}", name="session_summary")

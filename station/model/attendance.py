@@ -1,0 +1,66 @@
+"""Attendance records as the pages and reports get them: organised study sessions (集中学习),
+finished plays and resume points. Pure: ``station.records`` keeps them (journal lines, TinyDB
+documents) and turns them into these objects and back (``station.records.forms``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class WatchedCourse:
+    """A course watched during a study session, and for how long (pauses and seeks excluded)."""
+
+    id: str
+    title: str
+    watched_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class StudySession:
+    """An organised study session: while it runs (``ended`` is None) and once it has ended,
+    with what was watched."""
+
+    id: str
+    topic: str
+    facilitator: str
+    headcount: int
+    started: datetime
+    names: tuple[str, ...] = ()  # the roll, when the administrator typed one
+    source: str = "admin"  # where it was started: "admin" (the admin page) or "tv"
+    ended: datetime | None = None
+    duration_s: int = 0
+    courses: tuple[WatchedCourse, ...] = ()
+    plays: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.ended is None
+
+
+@dataclass(frozen=True)
+class PlayRecord:
+    """One play of a lesson, as the journal keeps it once the player ended it (or went silent)."""
+
+    course: str
+    title: str
+    start: datetime
+    end: datetime
+    watched_s: float  # seconds of playback that advanced, capped by the time that passed
+    position_s: float
+    duration_s: float
+    completed: bool  # at least 90 % of the lesson actually watched
+    reached_end: bool = False
+    session: str | None = None  # the study session it belonged to
+    channel: bool = False  # played as a scheduled programme
+    episode: int | None = None
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a lesson stopped, for "continue watching"."""
+
+    position_s: float
+    duration_s: float
+    updated: float  # epoch seconds (the box clock, floored at the newest signed timestamp)
