@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from playlists.schedule import CHINA
-from station.model.attendance import PlayRecord, StudySession, WatchedCourse
+from station.model.attendance import FiveAnswer, FivesCheck, PlayRecord, StudySession, WatchedCourse
 from station.records import attendance
 from station.records.attendance import (
     MAX_RESUME_POINTS,
@@ -177,7 +177,7 @@ def test_figures_of_a_month(att, clock):
     today, month = att.figures()
     assert today.plays == 0 and month.plays == 0
     assert att.notice_views(clock_date(clock).replace(day=1), clock_date(clock)) == {"n1": 2}
-    assert [e["text"] for e in att.logbook()] == ["设备正常"]
+    assert [(e.text, e.at is not None) for e in att.logbook()] == [("设备正常", True)]
     f = figures(
         [
             {"kind": "play", "watched_s": 1800, "completed": True, "course": "a"},
@@ -189,11 +189,14 @@ def test_figures_of_a_month(att, clock):
 
 
 def test_five_ones_self_check_is_kept(att, tmp_path):
-    att.save_fives({"place": {"ok": True, "note": "村委会二楼"}, "administrator": {"ok": True, "note": "李明 138"}})
+    att.save_fives({"place": FiveAnswer(True, "村委会二楼"), "administrator": FiveAnswer(True, "李明 138")})
     again = Attendance(tmp_path)
-    doc = again.fives()
-    assert doc["place"] == {"ok": True, "note": "村委会二楼"}
-    assert doc["rules"] == {"ok": False, "note": ""}
+    check = again.fives()
+    assert check.answer("place") == FiveAnswer(True, "村委会二楼") and check.checked is not None
+    assert check.answer("rules") == FiveAnswer(False, "") and again.administrator() == "李明 138"
+    stored = json.loads((tmp_path / "local.json").read_text(encoding="utf-8"))["docs"]["3"]
+    assert stored["place"] == {"ok": True, "note": "村委会二楼"} and stored["rules"] == {"ok": False, "note": ""}
+    assert Attendance(tmp_path / "new").fives() == FivesCheck()  # never saved
 
 
 # Lines the station wrote before the records were objects (copied from a real journal).

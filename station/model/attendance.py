@@ -4,7 +4,7 @@ documents) and turns them into these objects and back (``station.records.forms``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -64,3 +64,31 @@ class ResumePoint:
     position_s: float
     duration_s: float
     updated: float  # epoch seconds (the box clock, floored at the newest signed timestamp)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One entry of the station's logbook, written by the administrator."""
+
+    text: str
+    author: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FiveAnswer:
+    """One of the five-ones (一处固定场所 …): met or not, and the administrator's note."""
+
+    ok: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FivesCheck:
+    """The five-ones self-check as last saved: an answer per item (``station.records.attendance.FIVES``)."""
+
+    answers: dict[str, FiveAnswer] = field(default_factory=dict)
+    checked: datetime | None = None  # None: never saved
+
+    def answer(self, key: str) -> FiveAnswer:
+        return self.answers.get(key) or FiveAnswer()

@@ -35,10 +35,20 @@ from typing import Any
 from playlists.schedule import CHINA
 from station.errors import InputError
 from station.i18n import N_
-from station.model.attendance import PlayRecord, ResumePoint, StudySession, WatchedCourse
+from station.model.attendance import (
+    FiveAnswer,
+    FivesCheck,
+    LogEntry,
+    PlayRecord,
+    ResumePoint,
+    StudySession,
+    WatchedCourse,
+)
 from station.records.figures import Figures, figures
 from station.records.forms import (
-    china_iso,
+    fives_from_dict,
+    fives_to_dict,
+    log_entry_from_dict,
     play_from_dict,
     play_to_dict,
     resume_from_dict,
@@ -312,16 +322,16 @@ class Attendance:
 
     # ---- logbook, logins, notices ----------------------------------------------------------
 
-    def write_log(self, text: str, author: str = "") -> dict:
+    def write_log(self, text: str, author: str = "") -> LogEntry:
         text = str(text or "").strip()
         if not text:
             raise InputError(N_("Write something in the logbook entry."))
         if len(text) > 2000:
             raise InputError(N_("A logbook entry can be at most %(max)d characters."), max=2000)
-        return self.journal.append("logbook", text=text, author=str(author or "")[:40])
+        return log_entry_from_dict(self.journal.append("logbook", text=text, author=str(author or "")[:40]))
 
-    def logbook(self, limit: int = 30) -> list[dict]:
-        return self.journal.recent("logbook", limit)
+    def logbook(self, limit: int = 30) -> list[LogEntry]:
+        return [log_entry_from_dict(e) for e in self.journal.recent("logbook", limit)]
 
     def admin_login(self, ok: bool, client: str) -> None:
         self.journal.append("admin_login", ok=ok, client=client)
@@ -348,18 +358,22 @@ class Attendance:
 
     # ---- five-ones self-check --------------------------------------------------------------
 
-    def fives(self) -> dict:
-        return self._doc(self._FIVES)
+    def fives(self) -> FivesCheck:
+        return fives_from_dict(self._doc(self._FIVES), FIVES)
 
-    def save_fives(self, answers: dict[str, dict]) -> dict:
-        doc = {
-            k: {"ok": bool(answers.get(k, {}).get("ok")), "note": str(answers.get(k, {}).get("note") or "")[:200]}
-            for k in FIVES
-        }
-        doc["checked"] = china_iso(_at(self.clock()))
+    def administrator(self) -> str:
+        """Who the five-ones self-check names as the information administrator (their note)."""
+        return self.fives().answer("administrator").note
+
+    def save_fives(self, answers: dict[str, FiveAnswer]) -> FivesCheck:
+        check = FivesCheck(
+            {k: FiveAnswer(answers[k].ok, answers[k].note[:200]) if k in answers else FiveAnswer() for k in FIVES},
+            _at(self.clock()),
+        )
+        doc = fives_to_dict(check, FIVES)
         self._put(self._FIVES, doc)
         self.journal.append("fives", **doc)
-        return doc
+        return check
 
     # ---- figures ---------------------------------------------------------------------------
 

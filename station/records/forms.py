@@ -9,7 +9,15 @@ from typing import Any
 
 from playlists.schedule import CHINA
 from station.model import moment
-from station.model.attendance import PlayRecord, ResumePoint, StudySession, WatchedCourse
+from station.model.attendance import (
+    FiveAnswer,
+    FivesCheck,
+    LogEntry,
+    PlayRecord,
+    ResumePoint,
+    StudySession,
+    WatchedCourse,
+)
 
 
 def china_iso(dt: datetime) -> str:
@@ -104,3 +112,21 @@ def resume_to_dict(p: ResumePoint) -> dict[str, Any]:
 
 def resume_from_dict(d: dict[str, Any]) -> ResumePoint:
     return ResumePoint(float(d.get("position_s") or 0), float(d.get("duration_s") or 0), float(d.get("updated") or 0))
+
+
+def log_entry_from_dict(d: dict[str, Any]) -> LogEntry:
+    """A logbook entry from its journal line (``ts`` is when it was written)."""
+    return LogEntry(text=str(d.get("text") or ""), author=str(d.get("author") or ""), at=moment(d.get("ts")))
+
+
+def fives_to_dict(f: FivesCheck, keys: tuple[str, ...]) -> dict[str, Any]:
+    d: dict[str, Any] = {k: {"ok": f.answer(k).ok, "note": f.answer(k).note} for k in keys}
+    d["checked"] = china_iso(f.checked) if f.checked else None
+    return d
+
+
+def fives_from_dict(d: dict[str, Any], keys: tuple[str, ...]) -> FivesCheck:
+    answers = {
+        k: FiveAnswer(bool(d[k].get("ok")), str(d[k].get("note") or "")) for k in keys if isinstance(d.get(k), dict)
+    }
+    return FivesCheck(answers, moment(d.get("checked")))

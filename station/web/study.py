@@ -61,7 +61,7 @@ async def session_page(request: web.Request) -> web.Response:
 async def session_start(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     att = request.app[ATTENDANCE]
-    facilitator = str(att.fives().get("administrator", {}).get("note") or "")
+    facilitator = att.administrator()
     try:
         await asyncio.to_thread(
             att.start_session, str(form.get("topic", "")), facilitator, str(form.get("headcount", "")), "", "tv"
