@@ -1,6 +1,7 @@
 """Attendance records as the pages and reports get them: organised study sessions (集中学习),
-finished plays and resume points. Pure: ``station.records`` keeps them (journal lines, TinyDB
-documents) and turns them into these objects and back (``station.records.forms``)."""
+finished plays, resume points, logbook entries and the five-ones self-check. Pure:
+``station.records`` keeps them (journal lines, TinyDB documents) and turns them into these
+objects and back (``station.records.forms``)."""
 
 from __future__ import annotations
 
