@@ -24,7 +24,7 @@ from typing import Any
 
 from catalogue.display import CHINA
 from playlists.errors import FormatError
-from playlists.times import check_in_range
+from playlists.times import parse_moment
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_EXPAND_DAYS = 62
@@ -136,16 +136,8 @@ def _list(value: Any, what: str) -> list:
 
 def parse_local_datetime(value: Any, what: str) -> datetime:
     """ISO 8601 date-time; without an offset it is China time."""
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        try:
-            dt = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise FormatError(f"{what}: {value!r} is not a date and time like 2026-11-23T19:30") from exc
-    dt = dt if dt.tzinfo else dt.replace(tzinfo=CHINA)
-    check_in_range(dt, what)
-    return dt
+    text = value if isinstance(value, datetime) else str(value)
+    return parse_moment(text, what, naive=CHINA, hint="a date and time like 2026-11-23T19:30")
 
 
 def _date(value: Any, what: str) -> date | None:

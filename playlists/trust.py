@@ -28,6 +28,7 @@ from playlists.canonical import canonical_json
 from playlists.errors import ExpiredError, FormatError, PinMismatch, RollbackError, SignatureError
 from playlists.minisign import PublicKey, SecretKey, parse_trusted_comment, signer_key_id, verify
 from playlists.models import INDEX_NAME, FileRef, Index, Playlist, PlaylistRef
+from playlists.times import parse_moment
 
 
 def trusted_comment(file_name: str, version: int, timestamp: datetime) -> str:
@@ -74,9 +75,7 @@ class TrustState:
             if not isinstance(sha, str):
                 raise ValueError("highest_sha256 is not text")
             seen = d.get("newest_timestamp")
-            newest = datetime.fromisoformat(seen) if seen else None
-            if newest is not None and newest.tzinfo is None:
-                newest = newest.replace(tzinfo=UTC)
+            newest = parse_moment(seen, "newest_timestamp", naive=UTC) if seen else None
             added = tuple(PublicKey.from_base64(k) for k in _strings(d.get("added_keys"), "added_keys"))
             retired = frozenset(_strings(d.get("retired_keys"), "retired_keys"))
         except (AttributeError, TypeError, ValueError) as exc:  # SignatureError is a ValueError

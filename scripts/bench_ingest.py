@@ -245,11 +245,11 @@ def bench_sync(work: Path, root: Path) -> None:
         from station.store import Store
 
         store = Store(work / "station")
-        installed = store.installed()
+        installed = store.installed_set()
         files = ["index.json", "index.json.minisig"]
-        files += [f"playlists/{p['name']}.{p['version']}.json" for p in installed["playlists"]]
+        files += [f"playlists/{p.name}.{p.version}.json" for p in installed.playlists]
         files += [f + ".minisig" for f in files[2:]]
-        files += [p for c in installed["courses"] for p in (c["media"], c["poster"]) if p]
+        files += sorted(installed.files())
         urls = [f"http://127.0.0.1:8791/repo/{f}" for f in files]
         curl = timed(["curl", "-sf", *[a for u in urls for a in (u, "-o", "/dev/null")]])
         total = sum((root / "repo" / f).stat().st_size for f in files)

@@ -11,6 +11,7 @@ with notices, today's programmes and continue-watching points:
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import statistics
 import subprocess
@@ -23,10 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from catalogue import Course  # noqa: E402
 from catalogue.categories import CATEGORIES  # noqa: E402
-from playlists import media_path  # noqa: E402
+from playlists import Notice, Schedule, media_path  # noqa: E402
 from playlists.schedule import CHINA  # noqa: E402
 from station.config import StationConfig  # noqa: E402
+from station.model import InstalledCourse, InstalledPlaylist, InstalledSet, SyncStatus  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.web.app import create_app  # noqa: E402
 from station.web.keys import ATTENDANCE  # noqa: E402
@@ -53,8 +56,6 @@ def ffmpeg(*args: str) -> None:
 
 
 def put(store: Store, src: Path, ext: str) -> str:
-    import hashlib
-
     rel = media_path(hashlib.sha256(src.read_bytes()).hexdigest(), ext)
     dest = store.blob_path(rel)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -90,34 +91,34 @@ def build_station(work: Path) -> tuple[StationConfig, Store]:
     courses = []
     for cat in CATEGORIES:
         for i in range(1, PER_CATEGORY + 1):
+            cid = f"c-{cat.id}-{i}"
+            course = Course(
+                id=cid,
+                title=f"{cat.label}课程第{i}讲：农村实用技术与政策解读",
+                category=cat.id,
+                duration_s=1800.0,
+                source_sha256=hashlib.sha256(cid.encode()).hexdigest(),
+                description="讲解要点。" * 20,
+            )
             courses.append(
-                {
-                    "id": f"c-{cat.id}-{i}",
-                    "title": f"{cat.label}课程第{i}讲：农村实用技术与政策解读",
-                    "category": cat.id,
-                    "description": "讲解要点。" * 20,
-                    "duration_s": 1800.0,
-                    "kind": "video",
-                    "mime": "video/mp4",
-                    "media": clip,
-                    "poster": poster,
-                    "playlists": ["main"],
-                }
+                InstalledCourse(course, "video", "video/mp4", media=clip, poster=poster, playlists=("main",))
             )
     now = datetime.now(CHINA)
-    slots = [{"course": courses[i]["id"], "start": (now + timedelta(hours=2 + i)).isoformat()} for i in range(3)]
-    store.install(
-        {
-            "index_version": 1,
-            "courses": courses,
-            "playlists": [{"name": "main", "version": 1, "title": "全部课程", "schedule": {"slots": slots}}],
-            "notices": [
-                {"id": f"n{i}", "title": f"通知{i}：本周六上午九点在村委会开展集中学习", "body": "请准时参加。"}
-                for i in range(3)
-            ],
-        }
+    schedule = Schedule.from_dict(
+        {"slots": [{"course": courses[i].id, "start": (now + timedelta(hours=2 + i)).isoformat()} for i in range(3)]}
     )
-    store.record_sync({"state": "ok", "last_success": now.isoformat()})
+    store.install(
+        InstalledSet(
+            index_version=1,
+            courses=tuple(courses),
+            playlists=(InstalledPlaylist("main", 1, "全部课程", schedule=schedule),),
+            notices=tuple(
+                Notice(id=f"n{i}", title=f"通知{i}：本周六上午九点在村委会开展集中学习", body="请准时参加。")
+                for i in range(3)
+            ),
+        )
+    )
+    store.record_sync(SyncStatus(state="ok", last_success=now))
     config = StationConfig(
         path=work / "station.toml",
         station_id="bench",

@@ -24,6 +24,8 @@ from station.errors import ConfigError, StationError
 from station.model import SyncStatus
 from station.store import Store
 
+log = logging.getLogger("station")
+
 
 def _print_sync(status: SyncStatus) -> int:
     if status.state == "failed":
@@ -44,7 +46,8 @@ async def _sync_once(cfg: StationConfig) -> int:
 
     store = Store(cfg.data_dir)
     async with aiohttp.ClientSession() as session:
-        status = await sync_pass(cfg, store, session)
+        # One line on stderr says what failed; -v logs an unexpected failure's traceback too.
+        status = await sync_pass(cfg, store, session, loud=lambda exc: log.isEnabledFor(logging.INFO))
     return _print_sync(status)
 
 

@@ -20,6 +20,7 @@ from playlists import PublicKey, SignatureError
 from station.errors import ConfigError
 
 LANGUAGES = ("zh-CN", "en")
+MAX_MB = 10**8  # 100 TB: quota_mb and reserve_free_mb
 
 
 @dataclass(frozen=True)
@@ -151,18 +152,23 @@ def _read(doc: Document, path: Path) -> StationConfig:
     mirrors = _mirrors(doc, sy)
     keys = sy.str_list("trusted_keys", min_items=1)
     trusted = tuple(_load_key(k, base, doc.where("sync", "trusted_keys")) for k in keys)
-    interval = sy.float("interval_s", 300.0, min=10, unit="seconds")
-    timeout = sy.float("timeout_s", 30.0, min=1, unit="seconds")
-    rate = sy.int("max_rate_bytes_per_s", 0, min=0, unit="bytes per second")
+    interval = sy.float("interval_s", 300.0, min=10, max=86400, unit="seconds")
+    timeout = sy.float("timeout_s", 30.0, min=1, max=3600, unit="seconds")
+    rate = sy.int("max_rate_bytes_per_s", 0, min=0, max=10**10, unit="bytes per second")
     window = _window(sy.str("window", ""), doc.where("sync", "window"))
-    due_ahead = sy.float("due_ahead_h", 24.0, min=0, unit="hours")
-    quota = sy.float("quota_mb", 0.0, min=0, unit="MB")
-    reserve = sy.float("reserve_free_mb", 200.0, min=0, unit="MB")
-    keep_days = sy.float("keep_unreferenced_days", 3.0, min=0, unit="days")
+    due_ahead = sy.float("due_ahead_h", 24.0, min=0, max=8760, unit="hours")
+    quota = sy.float("quota_mb", 0.0, min=0, max=MAX_MB, unit="MB")
+    reserve = sy.float("reserve_free_mb", 200.0, min=0, max=MAX_MB, unit="MB")
+    keep_days = sy.float("keep_unreferenced_days", 3.0, min=0, max=3650, unit="days")
     report_url, report_token = rp.str("url"), rp.str("token")
     host = ui.str("host")
-    port = ui.int("port", min=0, max=65535)
-    admin_pin = ui.str("admin_pin")
+    port = ui.int("port", min=1, max=65535)
+    admin_pin = ui.str("admin_pin", max_len=64)
+    if not admin_pin.strip():
+        raise ConfigError(
+            f"{doc.where('ui', 'admin_pin')} is empty, so /admin could never be opened; "
+            'set a PIN of digits the administrator can type on the remote, e.g. admin_pin = "1234"'
+        )
     language = ui.str("language", "zh-CN")
     if language not in LANGUAGES:
         line = doc.line_of("ui", "language")

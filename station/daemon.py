@@ -24,7 +24,7 @@ from station.config import StationConfig
 from station.errors import StationError
 from station.model import SyncStatus
 from station.store import Store
-from station.sync.runner import now_utc, sync_pass
+from station.sync.runner import now_utc, record_failure, sync_pass
 from station.web.app import create_app
 from station.web.keys import CONFIG, STORE, SYNC_NOW
 
@@ -62,9 +62,9 @@ class SyncLoop:
     async def one_pass(self, session: aiohttp.ClientSession) -> SyncStatus:
         """One pass that ends in a recorded status whatever happens inside it."""
         try:
-            status = await sync_pass(self.cfg, self.store, session)
-        except Exception as exc:
-            status = await self._unexpected(exc)
+            status = await sync_pass(self.cfg, self.store, session, loud=self._first_of_its_kind)
+        except Exception as exc:  # the final status write refused (a full disk), or worse
+            status = await record_failure(self.store, exc, traceback=self._first_of_its_kind(exc))
         if status.state == "failed":
             self.failures += 1
             if self.failures == 1 and self.logged is None:
@@ -75,24 +75,13 @@ class SyncLoop:
             self.failures, self.logged = 0, None
         return status
 
-    async def _unexpected(self, exc: Exception) -> SyncStatus:
-        if isinstance(exc, StationError):
-            reason = str(exc)
-        else:
-            reason = (
-                f"unexpected {type(exc).__name__}: {exc} (a fault in the station program, logged with its "
-                "traceback; the next pass tries again — if this keeps happening, send the log to county staff)"
-            )
+    def _first_of_its_kind(self, exc: BaseException) -> bool:
+        """Log the traceback once per new kind of unexpected failure, not every pass."""
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        if kind != self.logged:
-            log.error("sync pass failed: %s", reason, exc_info=exc)
-            self.logged = kind
-        status = self.store.sync_status().failed(reason, now_utc())
-        try:
-            await asyncio.to_thread(self.store.record_sync, status)
-        except Exception as again:
-            log.debug("could not save the failed status either: %s", again)
-        return status
+        if kind == self.logged:
+            return False
+        self.logged = kind
+        return True
 
 
 def _ended(store: Store):

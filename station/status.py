@@ -54,7 +54,7 @@ def collect_status(cfg: StationConfig, store: Store) -> StationStatus:
         name=cfg.name,
         player=cfg.player,
         installed=store.installed_set(),
-        newest_version=int(store.trust().get("highest_version", 0)),
+        newest_version=store.trust().highest_version,
         sync=store.sync_status(),
         mirrors=tuple((m, health.get(m, MirrorHealth())) for m in cfg.mirrors),
         storage=store.disk_usage(),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import threading
 from collections.abc import AsyncIterator, Coroutine
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.conftest import in_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,7 +40,7 @@ CHROMIUM_ARGS = [
 def chromium_missing() -> str | None:
     """Why the browser tests cannot run here, or None. Under CI nothing is skipped: a missing
     browser there is a broken set-up, and the tests must fail to say so."""
-    if os.environ.get("CI"):
+    if in_ci():
         return None
     try:
         import playwright.async_api  # noqa: F401

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from playlists.schedule import CHINA
+from station.model.attendance import FiveAnswer, FivesCheck, PlayRecord, StudySession, WatchedCourse
 from station.records import attendance
 from station.records.attendance import (
     MAX_RESUME_POINTS,
@@ -90,12 +91,12 @@ def test_play_record_counts_watched_seconds_and_completion_at_90_percent(att, cl
     clock.advance(700)  # 540 s watched, 160 s paused
     att.progress(pid, 540.0, 530.0)
     rec = att.end_play(pid, 545.0, 540.0)
-    assert rec["kind"] == "play" and rec["course"] == "c-goose"
-    assert rec["watched_s"] == 540.0 and rec["completed"] is True  # 540 / 600 = 90 %
+    assert isinstance(rec, PlayRecord) and rec.course == "c-goose"
+    assert rec.watched_s == 540.0 and rec.completed is True  # 540 / 600 = 90 %
     pid = att.start_play("c-goose", "雨季养鹅技术", 600.0)
     clock.advance(100)
     rec = att.end_play(pid, 100.0, 530.0)  # a player claiming more than the time that passed
-    assert rec["watched_s"] <= 102 and rec["completed"] is False
+    assert rec.watched_s <= 102 and rec.completed is False
     assert [e["kind"] for e in journal_lines(tmp_path, "2026-11-20")] == ["play", "play"]
 
 
@@ -105,7 +106,7 @@ def test_silent_player_is_closed_into_the_journal(att, clock, tmp_path):
     att.progress(pid, 30.0, 30.0)
     clock.advance(PLAY_IDLE_S + 1)
     closed = att.sweep()
-    assert len(closed) == 1 and closed[0]["watched_s"] == 30.0
+    assert len(closed) == 1 and closed[0].watched_s == 30.0
     assert att.progress(pid, 40.0, 40.0) is False
     att.start_play("c-rice", "水稻", 60.0)
     att.close_all()  # shutdown
@@ -141,7 +142,7 @@ def test_headcount_out_of_range_is_refused_with_the_range(bad):
 def test_session_owns_its_plays_and_ends_with_a_summary(att, clock, tmp_path):
     before = att.start_play("c-rice", "水稻病虫害防治", 60.0)
     session = att.start_session("农业技术", "李主任", "12", "张三\n李四")
-    assert session["headcount"] == 12 and session["names"] == ["张三", "李四"]
+    assert session.headcount == 12 and session.names == ("张三", "李四") and session.running
     assert att.journal.recent("session_start", 1)[0]["headcount"] == 12  # on disk from the start
     with pytest.raises(InputError):
         att.start_session("又一场", "", "5")
@@ -152,10 +153,10 @@ def test_session_owns_its_plays_and_ends_with_a_summary(att, clock, tmp_path):
     att.end_play(pid, 300.0, 290.0)
     clock.advance(60)
     summary = att.end_session()
-    assert summary["headcount"] == 12 and summary["duration_s"] == 420
-    assert summary["courses"] == [{"id": "c-goose", "title": "雨季养鹅技术", "watched_s": 290.0}]
-    assert att.current_session() == {}
-    assert att.session(summary["id"])["topic"] == "农业技术"
+    assert summary.headcount == 12 and summary.duration_s == 420 and not summary.running
+    assert summary.courses == (WatchedCourse("c-goose", "雨季养鹅技术", 290.0),)
+    assert att.current_session() is None
+    assert att.session(summary.id) == summary
     today, month = att.figures()
     assert today.sessions == 1 and today.session_person_times == 12
     assert today.individual_plays == 1 and today.person_times == 13
@@ -164,7 +165,7 @@ def test_session_owns_its_plays_and_ends_with_a_summary(att, clock, tmp_path):
 
 def test_roll_without_headcount_counts_the_names(att):
     s = att.start_session("党员教育", "", "", "张三，李四，王五")
-    assert s["headcount"] == 3
+    assert s.headcount == 3
 
 
 def test_figures_of_a_month(att, clock):
@@ -176,7 +177,7 @@ def test_figures_of_a_month(att, clock):
     today, month = att.figures()
     assert today.plays == 0 and month.plays == 0
     assert att.notice_views(clock_date(clock).replace(day=1), clock_date(clock)) == {"n1": 2}
-    assert [e["text"] for e in att.logbook()] == ["设备正常"]
+    assert [(e.text, e.at is not None) for e in att.logbook()] == [("设备正常", True)]
     f = figures(
         [
             {"kind": "play", "watched_s": 1800, "completed": True, "course": "a"},
@@ -188,8 +189,80 @@ def test_figures_of_a_month(att, clock):
 
 
 def test_five_ones_self_check_is_kept(att, tmp_path):
-    att.save_fives({"place": {"ok": True, "note": "村委会二楼"}, "administrator": {"ok": True, "note": "李明 138"}})
+    att.save_fives({"place": FiveAnswer(True, "村委会二楼"), "administrator": FiveAnswer(True, "李明 138")})
     again = Attendance(tmp_path)
-    doc = again.fives()
-    assert doc["place"] == {"ok": True, "note": "村委会二楼"}
-    assert doc["rules"] == {"ok": False, "note": ""}
+    check = again.fives()
+    assert check.answer("place") == FiveAnswer(True, "村委会二楼") and check.checked is not None
+    assert check.answer("rules") == FiveAnswer(False, "") and again.administrator() == "李明 138"
+    stored = json.loads((tmp_path / "local.json").read_text(encoding="utf-8"))["docs"]["3"]
+    assert stored["place"] == {"ok": True, "note": "村委会二楼"} and stored["rules"] == {"ok": False, "note": ""}
+    assert Attendance(tmp_path / "new").fives() == FivesCheck()  # never saved
+
+
+# Lines the station wrote before the records were objects (copied from a real journal).
+OLD_LINES = [
+    {
+        "seq": 1,
+        "ts": "2026-11-20T19:30:00+08:00",
+        "kind": "session_start",
+        "id": "a1b2c3d4e5f6",
+        "topic": "冬训",
+        "facilitator": "李主任",
+        "headcount": 25,
+        "names": [],
+        "started": "2026-11-20T19:30:00+08:00",
+        "source": "admin",
+    },
+    {
+        "seq": 2,
+        "ts": "2026-11-20T19:45:00+08:00",
+        "kind": "play",
+        "course": "c-goose",
+        "title": "雨季养鹅技术",
+        "start": "2026-11-20T19:35:00+08:00",
+        "end": "2026-11-20T19:45:00+08:00",
+        "watched_s": 590.0,
+        "position_s": 600.0,
+        "duration_s": 600.0,
+        "completed": True,
+        "reached_end": True,
+        "session": "a1b2c3d4e5f6",
+        "channel": False,
+    },
+    {
+        "seq": 3,
+        "ts": "2026-11-20T20:10:00+08:00",
+        "kind": "session_end",
+        "id": "a1b2c3d4e5f6",
+        "topic": "冬训",
+        "facilitator": "李主任",
+        "headcount": 25,
+        "names": [],
+        "started": "2026-11-20T19:30:00+08:00",
+        "source": "admin",
+        "ended": "2026-11-20T20:10:00+08:00",
+        "duration_s": 2400,
+        "courses": [{"id": "c-goose", "title": "雨季养鹅技术", "watched_s": 590.0}],
+        "plays": 1,
+    },
+]
+
+
+def test_a_journal_written_before_the_records_were_objects_loads(att, tmp_path):
+    (tmp_path / "journal").mkdir(exist_ok=True)
+    (tmp_path / "journal" / "2026-11-20.jsonl").write_text(
+        "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in OLD_LINES), encoding="utf-8"
+    )
+    s = att.session("a1b2c3d4e5f6")
+    assert s == StudySession(
+        id="a1b2c3d4e5f6",
+        topic="冬训",
+        facilitator="李主任",
+        headcount=25,
+        started=datetime(2026, 11, 20, 19, 30, tzinfo=CHINA),
+        ended=datetime(2026, 11, 20, 20, 10, tzinfo=CHINA),
+        duration_s=2400,
+        courses=(WatchedCourse("c-goose", "雨季养鹅技术", 590.0),),
+        plays=1,
+    )
+    assert att.month_sessions() == [s]

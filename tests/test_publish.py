@@ -192,12 +192,12 @@ async def test_playlists_and_notices_reach_exactly_their_stations(headend_root, 
                 toml.write_text(toml.read_text(encoding="utf-8").replace("肇庆市", "韶关市"), encoding="utf-8")
             code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
             assert code == 0, err
-            stores[name] = Store(station_config(toml).data_dir).installed()
+            stores[name] = Store(station_config(toml).data_dir).installed_set()
     gaoyao, shaoguan = stores["gaoyao"], stores["shaoguan"]
-    assert [p["name"] for p in gaoyao["playlists"]] == ["winter", "all"]  # priority first
-    assert gaoyao["playlists"][0]["schedule"]["weekly"][0]["time"] == "19:30"
-    assert [n["title"] for n in gaoyao["notices"]] == ["冬训动员会"]
-    assert [p["name"] for p in shaoguan["playlists"]] == ["all"] and shaoguan["notices"] == []
+    assert [p.name for p in gaoyao.playlists] == ["winter", "all"]  # priority first
+    assert gaoyao.playlists[0].schedule.weekly[0].at.strftime("%H:%M") == "19:30"
+    assert [n.title for n in gaoyao.notices] == ["冬训动员会"]
+    assert [p.name for p in shaoguan.playlists] == ["all"] and shaoguan.notices == ()
 
 
 async def test_key_rotation_reaches_a_station_that_knows_only_the_old_key(headend_root, tmp_path):

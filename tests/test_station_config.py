@@ -38,17 +38,17 @@ REFUSED = [
     (
         "interval_s = 300",
         "interval_s = 0",
-        r"^station\.toml:\d+: \[sync\] interval_s = 0 is out of range; allowed of at least 10 seconds$",
+        r"^station\.toml:\d+: \[sync\] interval_s = 0 is out of range; allowed from 10 to 86400 seconds$",
     ),
     (
         "timeout_s = 5",
         "timeout_s = 0.5",
-        r"^station\.toml:\d+: \[sync\] timeout_s = 0\.5 is out of range; allowed of at least 1 seconds$",
+        r"^station\.toml:\d+: \[sync\] timeout_s = 0\.5 is out of range; allowed from 1 to 3600 seconds$",
     ),
     (
         "timeout_s = 5",
         "timeout_s = 5\nquota_mb = nan",
-        r"^station\.toml:\d+: \[sync\] quota_mb is nan; it must be a finite number of at least 0 MB$",
+        r"^station\.toml:\d+: \[sync\] quota_mb is nan; it must be a finite number from 0 to 1e\+08 MB$",
     ),
     ("timeout_s = 5", "timeout_s = 5\ndue_ahead_h = inf", r"^station\.toml:\d+: \[sync\] due_ahead_h is inf"),
     (
@@ -84,10 +84,54 @@ REFUSED = [
         r"^station\.toml:\d+: \[station\] id is 'Test Station'; it must be 1-64",
     ),
     ('id = "test-station"', 'id = "test-station\\n"', r"\[station\] id is 'test-station\\n'"),
-    ("port = 0", "port = 70000", r"^station\.toml:\d+: \[ui\] port = 70000 is out of range; allowed from 0 to 65535$"),
+    (
+        "port = 8080",
+        "port = 70000",
+        r"^station\.toml:\d+: \[ui\] port = 70000 is out of range; allowed from 1 to 65535$",
+    ),
+    ("port = 8080", "port = 0", r"^station\.toml:\d+: \[ui\] port = 0 is out of range; allowed from 1 to 65535$"),
     ('admin_pin = "2468"', "admin_pin = 2468", r"^station\.toml:\d+: \[ui\] admin_pin must be text in quotes"),
     ("[report]", "[reprt]", r"^station\.toml:\d+: unknown table \[reprt\]|missing table \[report\]"),
+    ('admin_pin = "2468"', 'admin_pin = ""', r"^station\.toml:\d+: \[ui\] admin_pin is empty, so /admin could never"),
+    ('admin_pin = "2468"', 'admin_pin = "  "', r"\[ui\] admin_pin is empty"),
 ]
+
+# Each numeric key has an upper limit too: past it a value once loaded and then broke every pass
+# (due_ahead_h = 1e308 on timedelta) or raised OverflowError at load (quota_mb = 1e303).
+UPPER = [
+    ("interval_s", "86401", r"interval_s = 86401 is out of range; allowed from 10 to 86400 seconds$"),
+    ("timeout_s", "3601", r"timeout_s = 3601 is out of range; allowed from 1 to 3600 seconds$"),
+    ("quota_mb", "1e303", r"quota_mb = 1e\+303 is out of range; allowed from 0 to 1e\+08 MB$"),
+    ("reserve_free_mb", "1e303", r"reserve_free_mb = 1e\+303 is out of range; allowed from 0 to 1e\+08 MB$"),
+    ("due_ahead_h", "1e308", r"due_ahead_h = 1e\+308 is out of range; allowed from 0 to 8760 hours$"),
+    ("keep_unreferenced_days", "3651", r"keep_unreferenced_days = 3651 is out of range; allowed from 0 to 3650 days$"),
+    ("max_rate_bytes_per_s", "10000000001", r"max_rate_bytes_per_s = 1e\+10 is out of range; allowed from 0 to 1e\+10"),
+]
+
+
+@pytest.mark.parametrize("key, value, message", UPPER, ids=[u[0] for u in UPPER])
+def test_a_number_past_its_upper_limit_is_refused_at_load(toml, key, value, message):
+    text = re.sub(rf"(?m)^{key} = .*\n", "", toml.read_text(encoding="utf-8"))
+    toml.write_text(text.replace("[sync]", f"[sync]\n{key} = {value}"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(toml)
+    assert re.search(r"^station\.toml:\d+: \[sync\] " + message, str(info.value)), str(info.value)
+
+
+def test_the_upper_limits_themselves_load(toml):
+    edit(toml, "interval_s = 300\ntimeout_s = 5", "interval_s = 86400\ntimeout_s = 3600")
+    edit(toml, "reserve_free_mb = 0", "reserve_free_mb = 1e8\nquota_mb = 1e8\ndue_ahead_h = 8760")
+    edit(toml, "[sync]", "[sync]\nkeep_unreferenced_days = 3650\nmax_rate_bytes_per_s = 10000000000")
+    cfg = load_config(toml)
+    assert cfg.quota_bytes == cfg.reserve_free_bytes == 10**14 and cfg.due_ahead_h == 8760
+    assert cfg.sync_interval_s == 86400 and cfg.max_rate_bytes_per_s == 10**10
+
+
+def test_a_huge_due_ahead_is_refused_by_sync_once_in_one_line(toml):
+    edit(toml, "reserve_free_mb = 0", "reserve_free_mb = 0\ndue_ahead_h = 1e308")
+    res = run_cli("station", "--config", str(toml), "sync", "--once")
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res
+    assert re.fullmatch(r"station: station\.toml:\d+: \[sync\] due_ahead_h = 1e\+308 is out of range; .*\n", res.stderr)
 
 
 @pytest.mark.parametrize("old, new, message", REFUSED, ids=[r[1].splitlines()[-1][:30] for r in REFUSED])
@@ -117,7 +161,7 @@ def test_every_command_says_the_same_line_and_exits_2(toml):
         assert res.returncode == 2, res
         assert re.fullmatch(
             r"station: station\.toml:\d+: \[sync\] interval_s = 0 is out of range; "
-            r"allowed of at least 10 seconds\n",
+            r"allowed from 10 to 86400 seconds\n",
             res.stderr,
         ), res.stderr
         assert res.stdout == ""

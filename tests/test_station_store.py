@@ -5,12 +5,17 @@ another process replaced the file."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from datetime import UTC, datetime
 
+import pytest
+
 from catalogue import Course
-from playlists import Notice
+from playlists import Notice, TrustState
 from playlists.schedule import CHINA
+from station.errors import StoreError
 from station.model import InstalledSet, Progress, SyncStatus
 from station.store import Store
 
@@ -161,7 +166,9 @@ def test_a_store_written_before_the_model_loads_as_objects(tmp_path):
         ("c-d0e375a3e7a1", "failed", "HTTP 404"),
     ]
     assert store.mirrors()[MIRROR].last_success == status.last_success
-    assert store.trust_state().highest_version == 1
+    trust = store.trust()
+    assert isinstance(trust, TrustState) and trust.highest_version == 1 and trust.highest_sha256.startswith("44c6e4ae")
+    assert trust.newest_timestamp == datetime(2026, 12, 1, 21, 57, 16, tzinfo=UTC) and not trust.added_keys
 
 
 def test_what_it_wrote_is_written_back_the_same(tmp_path):
@@ -194,11 +201,9 @@ def test_the_installed_set_is_a_snapshot_swapped_by_install(tmp_path):
     first = store.installed_set()
     assert store.installed_set() is first  # no read, no parse: the same object
     store.record_sync(SyncStatus(state="ok"))  # other documents change; the snapshot stays
-    store.record_trust({**store.trust(), "highest_version": 2})
+    store.record_trust(dataclasses.replace(store.trust(), highest_version=2))
     assert store.installed_set() is first
-    fewer = InstalledSet.from_dict(
-        {**WRITTEN_BEFORE["state"]["1"], "courses": WRITTEN_BEFORE["state"]["1"]["courses"][:1]}
-    )
+    fewer = dataclasses.replace(first, courses=first.courses[:1])
     store.install(fewer)
     assert store.installed_set() is fewer
     # Another process (station import while serve runs) replaces station.json: seen at the next look.
@@ -206,3 +211,43 @@ def test_the_installed_set_is_a_snapshot_swapped_by_install(tmp_path):
     other.install(first)
     assert store.installed_set() == first and store.installed_set() is not first
     assert len(store.courses()) == 2
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("highest_version", "seven", r"highest_version 'seven' is not a version number"),
+        ("newest_timestamp", "yesterday", r"newest_timestamp: 'yesterday' is not an ISO 8601 time"),
+        ("newest_timestamp", "9999-12-31T23:59:59-05:00", r"newest_timestamp: 9999-12-31T23:59:59-05:00 is outside"),
+        ("newest_timestamp", 1764626236, r"newest_timestamp: 1764626236 is not an ISO 8601 time"),
+    ],
+)
+def test_a_damaged_trust_document_says_what_to_do(tmp_path, key, value, message):
+    doc = json.loads(json.dumps(WRITTEN_BEFORE))
+    doc["state"]["3"][key] = value
+    store = old_store(tmp_path)
+    (store.data_dir / "station.json").write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(StoreError) as info:
+        store.trust()
+    text = str(info.value)
+    assert re.search(r"station\.json: the station's trust state: " + message, text), text
+    assert text.endswith("delete it to start over from [sync] trusted_keys")
+
+
+def test_a_damaged_time_in_the_sync_status_reads_as_absent(tmp_path, caplog):
+    store = Store(tmp_path / "station")
+    store.status_path.write_text(
+        json.dumps({"state": "ok", "last_success": "not a time", "last_attempt": "2026-12-01T21:57:16Z"}), "utf-8"
+    )
+    status = store.sync_status()
+    assert status.state == "ok" and status.last_success is None
+    assert status.last_attempt == datetime(2026, 12, 1, 21, 57, 16, tzinfo=UTC)
+    assert "'not a time' is not an ISO 8601 time" in caplog.text
+
+
+def test_a_store_written_before_the_trust_document_falls_back_to_the_installed_set(tmp_path):
+    doc = json.loads(json.dumps(WRITTEN_BEFORE))
+    del doc["state"]["3"]
+    store = old_store(tmp_path)
+    (store.data_dir / "station.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert store.trust() == TrustState(1, WRITTEN_BEFORE["state"]["1"]["index_sha256"])

@@ -19,7 +19,7 @@ from headend.config import load_config as headend_config
 from headend.web.app import create_app as headend_app
 from station.config import load_config as station_config
 from station.store import Store
-from tests.conftest import run_cli_async, serve, write_station_toml
+from tests.conftest import in_ci, run_cli_async, serve, write_station_toml
 
 
 def nginx_binary() -> str:
@@ -27,7 +27,7 @@ def nginx_binary() -> str:
     if found:
         return found
     reason = "nginx is not installed (Debian package nginx; `make test` installs it)"
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(reason)
     pytest.skip(reason)
 

@@ -8,6 +8,7 @@ import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -17,6 +18,8 @@ from station.daemon import build_app
 from station.errors import SyncError
 from station.status import collect_status, describe
 from station.sync.carriers import export
+from station.sync.engine import Syncer
+from station.sync.fetcher import Fetcher
 from tests.conftest import serve
 from tests.repository_simulator import RepositorySimulator, Station
 
@@ -271,3 +274,49 @@ async def test_a_playlist_no_mirror_can_give_keeps_its_courses(sim, tmp_path):
         report = await st.sync()
     assert not report.complete and any("playlist all" in f for f in report.failures)
     assert {"雨季养鹅技术", "冬季防火安全常识", "党员冬训"} == {c.title for c in st.store.courses()}
+
+
+async def test_the_install_time_is_the_pass_clock(sim, tmp_path):
+    """``next_installed`` is pure: the install time is the pass's clock (the box's, which may be
+    wrong), passed in, not a clock of its own."""
+    sim.publish()
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=7)
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        assert (await st.sync(clock=lambda: at)).complete
+    assert st.store.installed_set().installed_at == at
+
+
+async def test_a_pass_leaves_fsync_and_the_media_walk_to_threads(sim, tmp_path, monkeypatch):
+    """The TV page and /admin share the loop with the sync pass: a downloaded file's fsync (as
+    long as the disk needs for the whole file) and the walk over media/ run in threads, never
+    on the loop, so a page asked for during a download is not held up."""
+    import os
+    import threading
+
+    from station.store import Store
+
+    loop_thread = threading.current_thread()
+    on_loop: list[str] = []
+    real_fsync, real_present = os.fsync, Store.present
+
+    def fsync(fd):
+        if threading.current_thread() is loop_thread:
+            on_loop.append(f"fsync of {os.readlink(f'/proc/self/fd/{fd}')}")
+        return real_fsync(fd)
+
+    def present(self):
+        if threading.current_thread() is loop_thread:
+            on_loop.append("the walk over media/")
+        return real_present(self)
+
+    sim.publish()
+    async with sim.served() as mirror:
+        st = Station(tmp_path, sim, mirror)
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(Store, "present", present)
+        async with aiohttp.ClientSession() as session:
+            st.fetcher = Fetcher(session, st.cfg.sync_timeout_s)
+            report = await Syncer(st.cfg, st.store, st.fetcher).run()
+    assert report.complete and report.files_downloaded == 3
+    assert on_loop == []

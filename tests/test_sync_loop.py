@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from station.daemon import build_app
-from tests.conftest import run_cli_async, serve
+from tests.conftest import in_ci, run_cli_async, serve
 from tests.repository_simulator import RepositorySimulator, Station
 
 PIN = "2468"  # write_station_toml's
@@ -42,7 +42,7 @@ def small_disk(tmp_path):
     disk.mkdir()
     res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True, text=True)
     if res.returncode != 0:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"cannot mount a tmpfs for the full-disk test: {res.stderr.strip()}")
         pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip()}); run as root")
     try:
@@ -182,3 +182,53 @@ async def test_a_mirror_url_that_cannot_be_used_fails_alone_and_the_good_one_ser
             await admin.login()
             html = await admin.page()
             assert bad in html and "not a usable URL" in html and "上次出错" in html
+
+
+async def test_an_unexpected_fault_in_sync_once_is_recorded_failed_in_one_line(sim, tmp_path):
+    """A mirror folder whose name holds a NUL byte makes the file fetcher raise ValueError, which
+    no rule expects: `station sync --once` records the pass failed with the reason (not "running"
+    for ever) and says so in one line, exit 1; -v logs the traceback as well."""
+    async with sim.served() as good:
+        st = Station(tmp_path, sim, good)
+        assert (await st.sync()).complete
+    toml = st.cfg.path
+    toml.write_text(toml.read_text(encoding="utf-8").replace(good, "file:///media/usb%00stick/"), encoding="utf-8")
+    code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+    assert code == 1 and out == "", (out, err)
+    assert re.fullmatch(
+        r"sync failed: unexpected ValueError: embedded null byte \(a fault in the station program; .*\n", err
+    ), err
+    words, as_json = await station_status(toml)
+    assert as_json["sync"]["state"] == "failed" and "embedded null byte" in as_json["sync"]["last_error"]
+    assert as_json["installed_version"] == 1 and as_json["courses"] == 2  # what was installed stays
+    assert re.search(r"^last error \(failing since [\d-]+ [\d:]+\): unexpected ValueError", words, re.M), words
+    code, _, err = await run_cli_async("station", "-v", "--config", str(toml), "sync", "--once")
+    assert code == 1 and "Traceback (most recent call last)" in err and "ValueError: embedded null byte" in err
+
+
+async def test_a_full_disk_is_freed_by_the_pass_it_blocked(sim, small_disk):
+    """A course was withdrawn, its file outlived its grace period, and the disk filled up: the
+    next `station sync --once` cannot record "running", goes on anyway, deletes the file and
+    finishes ok."""
+    async with sim.served() as mirror:
+        st = Station(small_disk, sim, mirror)
+        toml = st.cfg.path
+        text = toml.read_text(encoding="utf-8").replace("[sync]", "[sync]\nkeep_unreferenced_days = 0.00002")  # 1.7 s
+        toml.write_text(text, encoding="utf-8")
+        code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+        assert code == 0, err
+        withdrawn = st.store.course(sim.courses[1].course.id).media
+        sim.courses = sim.courses[:1]
+        sim.publish()
+        code, _, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+        assert code == 0, err
+        assert st.store.has_file(withdrawn)  # unneeded, within its grace period
+        filler = fill(small_disk)
+        await asyncio.sleep(2)
+        code, out, err = await run_cli_async("station", "--config", str(toml), "sync", "--once")
+    assert code == 0, (out, err)
+    assert "sync status kept in memory only" in err and "No space left on device" in err
+    assert not st.store.has_file(withdrawn) and os.statvfs(small_disk).f_bavail > 0
+    words, as_json = await station_status(toml)
+    assert as_json["sync"]["state"] == "ok" and as_json["courses"] == 1 and "last error" not in words
+    filler.unlink()

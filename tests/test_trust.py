@@ -411,7 +411,7 @@ def test_state_reads_what_the_station_stored_before(doc, state):
     "doc,words",
     [
         ({"highest_version": "3"}, "highest_version"),
-        ({"newest_timestamp": "yesterday"}, "isoformat"),
+        ({"newest_timestamp": "yesterday"}, "newest_timestamp: 'yesterday' is not an ISO 8601 time"),
         ({"added_keys": ["not a key"]}, "base64"),
         ({"retired_keys": "ABC"}, "retired_keys"),
     ],

@@ -81,7 +81,7 @@ async def test_rejects_bad_signature(sim, tmp_path):
         st = Station(tmp_path, sim, mirror)
         with pytest.raises(SyncError, match="altered or damaged"):
             await st.sync()
-    assert st.titles() == set() and st.store.trust_state().highest_version == 0
+    assert st.titles() == set() and st.store.trust().highest_version == 0
 
 
 async def test_rejects_unknown_key(sim, tmp_path):
@@ -167,8 +167,7 @@ async def test_rotation_valid_chain_accepted(sim, tmp_path):
         sim.publish(key=c)
         report = await st.sync()
         assert report.complete and "党员冬训" in st.titles()
-        trust = st.store.trust()
-        assert set(trust["retired_keys"]) == {a.public_key.id_hex, b.public_key.id_hex}
+        assert st.store.trust().retired_keys == {a.public_key.id_hex, b.public_key.id_hex}
         # The retired key A can no longer sign an index this station accepts.
         sim.publish(key=a)
         with pytest.raises(SyncError, match="not a trusted key"):
@@ -211,7 +210,7 @@ async def test_rejects_rotation_chain_too_long(sim, tmp_path):
             await st.sync()
     assert len([p for p in sim.requests if p.startswith("keys/") and p.endswith(".json")]) == 8
     assert st.version() == 1 and "党员冬训" not in st.titles()
-    assert not st.store.trust().get("retired_keys")
+    assert not st.store.trust().retired_keys
 
 
 async def test_rejects_forged_rotation(sim, tmp_path):
@@ -236,7 +235,7 @@ async def test_rejects_forged_rotation(sim, tmp_path):
         with pytest.raises(SyncError):
             await st.sync()
     assert st.version() == 1
-    assert victim.public_key.id_hex not in st.store.trust().get("retired_keys", [])
+    assert victim.public_key.id_hex not in st.store.trust().retired_keys
 
 
 async def test_clock_far_behind(sim, tmp_path):

@@ -1,5 +1,7 @@
 """What the station keeps, as frozen dataclasses: the installed set (what the TV lists), how the
-last sync pass went, the running pass's progress and each mirror's health.
+last sync pass went, the running pass's progress and each mirror's health; and the attendance
+records (study sessions, plays, resume points, the logbook, the five-ones self-check: ``station.model.attendance``, whose stored forms
+``station.records.forms`` reads and writes).
 
 Pages, ``station status``, ``/api/status`` and tests get these objects; only the store turns them
 into documents and back (``to_dict``/``from_dict`` here give the stored form — the keys the
@@ -7,6 +9,15 @@ station has always written — and read documents written by older versions, whe
 takes its default). Times are aware datetimes; the stored form is ISO 8601 UTC.
 """
 
+from station.model.attendance import (
+    FiveAnswer,
+    FivesCheck,
+    LogEntry,
+    PlayRecord,
+    ResumePoint,
+    StudySession,
+    WatchedCourse,
+)
 from station.model.installed import InstalledCourse, InstalledPlaylist, InstalledSet
 from station.model.status import CourseState, DiskUsage, MirrorHealth, Progress, SyncStatus
 from station.model.times import moment
@@ -14,11 +25,18 @@ from station.model.times import moment
 __all__ = [
     "CourseState",
     "DiskUsage",
+    "FiveAnswer",
+    "FivesCheck",
     "InstalledCourse",
     "InstalledPlaylist",
     "InstalledSet",
+    "LogEntry",
     "MirrorHealth",
+    "PlayRecord",
     "Progress",
+    "ResumePoint",
+    "StudySession",
     "SyncStatus",
+    "WatchedCourse",
     "moment",
 ]

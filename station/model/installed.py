@@ -16,10 +16,6 @@ from station.model.times import iso, moment, whole
 
 log = logging.getLogger(__name__)
 
-# A course document written by hand (the TV tests do) may lack the headend's key for its source
-# file; nothing on the station reads it, so such a document still loads.
-_NO_SOURCE = "0" * 64
-
 
 @dataclass(frozen=True)
 class InstalledCourse:
@@ -61,7 +57,7 @@ class InstalledCourse:
 
     @classmethod
     def from_dict(cls, d: dict) -> InstalledCourse:
-        course = Course.from_dict({"source_sha256": _NO_SOURCE, **d})
+        course = Course.from_dict(d)
         return cls(
             course=course,
             kind=str(d["kind"]),

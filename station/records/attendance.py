@@ -26,8 +26,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,27 @@ from typing import Any
 from playlists.schedule import CHINA
 from station.errors import InputError
 from station.i18n import N_
-from station.model import moment
+from station.model.attendance import (
+    FiveAnswer,
+    FivesCheck,
+    LogEntry,
+    PlayRecord,
+    ResumePoint,
+    StudySession,
+    WatchedCourse,
+)
+from station.records.figures import Figures, figures
+from station.records.forms import (
+    fives_from_dict,
+    fives_to_dict,
+    log_entry_from_dict,
+    play_from_dict,
+    play_to_dict,
+    resume_from_dict,
+    resume_to_dict,
+    session_from_dict,
+    session_to_dict,
+)
 from station.records.journal import Journal, china_date
 from station.store.jsonfile import Documents
 
@@ -90,75 +110,29 @@ class OpenPlay:
     position_s: float = 0.0
     watched_s: float = 0.0
 
-    def record(self, ended: float, completed_naturally: bool = False) -> dict:
+    def record(self, ended: float, completed_naturally: bool = False) -> PlayRecord:
         wall = max(0.0, ended - self.started)
         watched = max(0.0, min(self.watched_s, wall + 2.0))  # never more than the time that passed
         if self.duration_s:
             watched = min(watched, self.duration_s * 1.05)
-        rec = {
-            "course": self.course,
-            "title": self.title,
-            "start": _iso(self.started),
-            "end": _iso(ended),
-            "watched_s": round(watched, 1),
-            "position_s": round(self.position_s, 1),
-            "duration_s": self.duration_s,
-            "completed": bool(self.duration_s) and watched >= COMPLETE_AT * self.duration_s,
-            "reached_end": completed_naturally,
-            "session": self.session,
-            "channel": self.channel,
-        }
-        if self.episode is not None:
-            rec["episode"] = self.episode
-        return rec
+        return PlayRecord(
+            course=self.course,
+            title=self.title,
+            start=_at(self.started),
+            end=_at(ended),
+            watched_s=round(watched, 1),
+            position_s=round(self.position_s, 1),
+            duration_s=self.duration_s,
+            completed=bool(self.duration_s) and watched >= COMPLETE_AT * self.duration_s,
+            reached_end=completed_naturally,
+            session=self.session,
+            channel=self.channel,
+            episode=self.episode,
+        )
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, CHINA).isoformat(timespec="seconds")
-
-
-def _epoch(iso: str) -> float:
-    return moment(iso).timestamp()
-
-
-@dataclass
-class Figures:
-    sessions: int = 0
-    session_person_times: int = 0  # 集中学习: sum of headcounts
-    individual_plays: int = 0  # 自学: plays outside any session
-    plays: int = 0
-    completed: int = 0
-    watched_s: float = 0.0
-    failed_logins: int = 0  # wrong admin PINs
-    courses: set[str] = field(default_factory=set)
-
-    @property
-    def person_times(self) -> int:
-        return self.session_person_times + self.individual_plays
-
-    @property
-    def hours(self) -> float:
-        return self.watched_s / 3600
-
-
-def figures(events: Iterable[dict]) -> Figures:
-    """Today's or a month's figures from journal events (pure)."""
-    f = Figures()
-    for e in events:
-        kind = e.get("kind")
-        if kind == "session_end":
-            f.sessions += 1
-            f.session_person_times += int(e.get("headcount") or 0)
-        elif kind == "admin_login" and not e.get("ok"):
-            f.failed_logins += 1
-        elif kind == "play":
-            f.plays += 1
-            f.watched_s += float(e.get("watched_s") or 0)
-            f.completed += bool(e.get("completed"))
-            f.courses.add(str(e.get("course")))
-            if not e.get("session"):
-                f.individual_plays += 1
-    return f
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(int(ts), CHINA)
 
 
 class Attendance:
@@ -182,27 +156,31 @@ class Attendance:
 
     # ---- resume points ---------------------------------------------------------------------
 
-    def resume_points(self) -> dict[str, dict]:
-        return self._doc(self._RESUME).get("points", {})
+    def resume_points(self) -> dict[str, ResumePoint]:
+        """Course id → where it stopped."""
+        return {cid: resume_from_dict(p) for cid, p in self._stored_points().items() if isinstance(p, dict)}
+
+    def _stored_points(self) -> dict[str, dict]:
+        points = self._doc(self._RESUME).get("points")
+        return points if isinstance(points, dict) else {}
 
     def resume_at(self, course_id: str, duration_s: float) -> float:
         p = self.resume_points().get(course_id)
-        return resume_position(float(p["position_s"]), duration_s) if p else 0.0
+        return resume_position(p.position_s, duration_s) if p else 0.0
 
     def save_resume(self, course_id: str, position_s: float, duration_s: float) -> None:
         with self._lock:
-            points = self.resume_points()
+            points = self._stored_points()
             if resume_position(position_s, duration_s) == 0.0:
                 if points.pop(course_id, None) is None:
                     return
             else:
-                points[course_id] = {
-                    "position_s": round(position_s, 1),
-                    "duration_s": duration_s,
-                    "updated": round(self.clock(), 1),
-                }
+                points[course_id] = resume_to_dict(
+                    ResumePoint(round(position_s, 1), duration_s, round(self.clock(), 1))
+                )
                 if len(points) > MAX_RESUME_POINTS:
-                    for old in sorted(points, key=lambda k: points[k]["updated"])[: len(points) - MAX_RESUME_POINTS]:
+                    by_age = sorted(points, key=lambda k: float(points[k].get("updated") or 0))
+                    for old in by_age[: len(points) - MAX_RESUME_POINTS]:
                         del points[old]
             self._put(self._RESUME, {"points": points})
 
@@ -221,7 +199,7 @@ class Attendance:
             episode=episode,
             duration_s=duration_s,
             started=now,
-            session=session.get("id") if session else None,
+            session=session.id if session else None,
             channel=channel,
             last_seen=now,
         )
@@ -239,29 +217,33 @@ class Attendance:
         self.save_resume(play.course, position_s, play.duration_s)
         return True
 
-    def end_play(self, play_id: str, position_s: float, watched_s: float, ended: bool = False) -> dict | None:
+    def end_play(self, play_id: str, position_s: float, watched_s: float, ended: bool = False) -> PlayRecord | None:
         with self._lock:
             play = self._plays.pop(play_id, None)
         if play is None:
             return None
         play.position_s, play.watched_s = position_s, max(play.watched_s, watched_s)
         self.save_resume(play.course, 0.0 if ended else position_s, play.duration_s)
-        return self.journal.append("play", **play.record(self.clock(), completed_naturally=ended))
+        return self._journal_play(play.record(self.clock(), completed_naturally=ended))
 
-    def sweep(self) -> list[dict]:
+    def _journal_play(self, rec: PlayRecord) -> PlayRecord:
+        self.journal.append("play", **play_to_dict(rec))
+        return rec
+
+    def sweep(self) -> list[PlayRecord]:
         """Close plays whose player went silent (the TV was switched off, the page crashed)."""
         now = self.clock()
         with self._lock:
             stale = [p for p in self._plays.values() if now - p.last_seen > PLAY_IDLE_S]
             for p in stale:
                 del self._plays[p.id]
-        return [self.journal.append("play", **p.record(p.last_seen)) for p in stale]
+        return [self._journal_play(p.record(p.last_seen)) for p in stale]
 
     def close_all(self) -> None:
         with self._lock:
             plays, self._plays = list(self._plays.values()), {}
         for p in plays:
-            self.journal.append("play", **p.record(max(p.last_seen, p.started)))
+            self._journal_play(p.record(max(p.last_seen, p.started)))
 
     def open_plays(self) -> list[OpenPlay]:
         with self._lock:
@@ -269,12 +251,13 @@ class Attendance:
 
     # ---- organised study sessions ------------------------------------------------------------
 
-    def current_session(self) -> dict:
-        return self._doc(self._SESSION).get("current") or {}
+    def current_session(self) -> StudySession | None:
+        current = self._doc(self._SESSION).get("current")
+        return session_from_dict(current) if isinstance(current, dict) and current else None
 
     def start_session(
         self, topic: str, facilitator: str, headcount: Any, names: Any = "", source: str = "admin"
-    ) -> dict:
+    ) -> StudySession:
         topic = str(topic or "").strip()[:80]
         if not topic:
             raise InputError(N_("Give the session a topic."))
@@ -285,73 +268,70 @@ class Attendance:
         with self._lock:
             if self.current_session():
                 raise InputError(N_("A study session is already in progress; end it first."))
-            session = {
-                "id": secrets.token_hex(6),
-                "topic": topic,
-                "facilitator": str(facilitator or "").strip()[:40],
-                "headcount": n,
-                "names": roll,
-                "started": _iso(self.clock()),
-                "source": source,
-            }
-            self._put(self._SESSION, {"current": session})
-            self.journal.append("session_start", **session)
+            session = StudySession(
+                id=secrets.token_hex(6),
+                topic=topic,
+                facilitator=str(facilitator or "").strip()[:40],
+                headcount=n,
+                names=tuple(roll),
+                started=_at(self.clock()),
+                source=source,
+            )
+            doc = session_to_dict(session)
+            self._put(self._SESSION, {"current": doc})
+            self.journal.append("session_start", **doc)
         return session
 
-    def end_session(self) -> dict:
+    def end_session(self) -> StudySession:
         with self._lock:
             session = self.current_session()
             if not session:
                 raise InputError(N_("No study session is in progress."))
             now = self.clock()
-            started = _epoch(session["started"])
+            started = session.started.timestamp()
             plays = [
-                e
+                play_from_dict(e)
                 for e in self.journal.days(china_date(started), china_date(now))
-                if e.get("kind") == "play" and e.get("session") == session["id"]
+                if e.get("kind") == "play" and e.get("session") == session.id
             ]
-            watched: dict[str, dict] = {}
-            for p in plays:
-                c = watched.setdefault(
-                    p["course"], {"id": p["course"], "title": p.get("title", p["course"]), "watched_s": 0.0}
-                )
-                c["watched_s"] += float(p.get("watched_s") or 0)
-            for p in self.open_plays():
-                if p.session == session["id"]:
-                    c = watched.setdefault(p.course, {"id": p.course, "title": p.title, "watched_s": 0.0})
-                    c["watched_s"] += p.watched_s
-            summary = {
-                **session,
-                "ended": _iso(now),
-                "duration_s": round(max(0.0, now - started)),
-                "courses": list(watched.values()),
-                "plays": len(plays),
-            }
-            event = self.journal.append("session_end", **summary)
+            watched: dict[str, WatchedCourse] = {}
+            done = [(p.course, p.title, p.watched_s) for p in plays]
+            still_open = [(p.course, p.title, p.watched_s) for p in self.open_plays() if p.session == session.id]
+            for course, title, seconds in done + still_open:
+                c = watched.get(course) or WatchedCourse(course, title)
+                watched[course] = replace(c, watched_s=c.watched_s + seconds)
+            summary = replace(
+                session,
+                ended=_at(now),
+                duration_s=round(max(0.0, now - started)),
+                courses=tuple(watched.values()),
+                plays=len(plays),
+            )
+            self.journal.append("session_end", **session_to_dict(summary))
             self._put(self._SESSION, {"current": None})
-        return event
+        return summary
 
-    def session(self, session_id: str) -> dict | None:
+    def session(self, session_id: str) -> StudySession | None:
         for e in self.journal.recent("session_end", limit=1000, max_days=366):
             if e.get("id") == session_id:
-                return e
+                return session_from_dict(e)
         return None
 
-    def sessions_between(self, first: date, last: date) -> list[dict]:
-        return [e for e in self.journal.days(first, last) if e.get("kind") == "session_end"]
+    def sessions_between(self, first: date, last: date) -> list[StudySession]:
+        return [session_from_dict(e) for e in self.journal.days(first, last) if e.get("kind") == "session_end"]
 
     # ---- logbook, logins, notices ----------------------------------------------------------
 
-    def write_log(self, text: str, author: str = "") -> dict:
+    def write_log(self, text: str, author: str = "") -> LogEntry:
         text = str(text or "").strip()
         if not text:
             raise InputError(N_("Write something in the logbook entry."))
         if len(text) > 2000:
             raise InputError(N_("A logbook entry can be at most %(max)d characters."), max=2000)
-        return self.journal.append("logbook", text=text, author=str(author or "")[:40])
+        return log_entry_from_dict(self.journal.append("logbook", text=text, author=str(author or "")[:40]))
 
-    def logbook(self, limit: int = 30) -> list[dict]:
-        return self.journal.recent("logbook", limit)
+    def logbook(self, limit: int = 30) -> list[LogEntry]:
+        return [log_entry_from_dict(e) for e in self.journal.recent("logbook", limit)]
 
     def admin_login(self, ok: bool, client: str) -> None:
         self.journal.append("admin_login", ok=ok, client=client)
@@ -378,18 +358,22 @@ class Attendance:
 
     # ---- five-ones self-check --------------------------------------------------------------
 
-    def fives(self) -> dict:
-        return self._doc(self._FIVES)
+    def fives(self) -> FivesCheck:
+        return fives_from_dict(self._doc(self._FIVES), FIVES)
 
-    def save_fives(self, answers: dict[str, dict]) -> dict:
-        doc = {
-            k: {"ok": bool(answers.get(k, {}).get("ok")), "note": str(answers.get(k, {}).get("note") or "")[:200]}
-            for k in FIVES
-        }
-        doc["checked"] = _iso(self.clock())
+    def administrator(self) -> str:
+        """Who the five-ones self-check names as the information administrator (their note)."""
+        return self.fives().answer("administrator").note
+
+    def save_fives(self, answers: dict[str, FiveAnswer]) -> FivesCheck:
+        check = FivesCheck(
+            {k: FiveAnswer(answers[k].ok, answers[k].note[:200]) if k in answers else FiveAnswer() for k in FIVES},
+            _at(self.clock()),
+        )
+        doc = fives_to_dict(check, FIVES)
         self._put(self._FIVES, doc)
         self.journal.append("fives", **doc)
-        return doc
+        return check
 
     # ---- figures ---------------------------------------------------------------------------
 
@@ -399,6 +383,6 @@ class Attendance:
         month = list(self.journal.days(today.replace(day=1), today))
         return figures(e for e in month if e.get("ts", "").startswith(today.isoformat())), figures(month)
 
-    def month_sessions(self) -> list[dict]:
+    def month_sessions(self) -> list[StudySession]:
         today = china_date(self.clock())
         return list(reversed(self.sessions_between(today.replace(day=1), today)))

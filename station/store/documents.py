@@ -18,15 +18,13 @@ newest status stays in memory for the pages of this process, and the caller is t
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import os
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
-from playlists import TrustState
+from playlists import RepositoryError, TrustState
 from playlists.atomic import atomic_write
 from station.errors import StoreError
 from station.model import InstalledCourse, InstalledSet, MirrorHealth, Progress, SyncStatus
@@ -71,15 +69,8 @@ class Store(MediaFiles):
         self._snapshot = (raw, installed)
         return installed
 
-    def installed(self) -> dict:
-        """The installed set in its stored form, a copy (what ``install`` also accepts)."""
-        return copy.deepcopy(self.docs.peek(self._INSTALLED) or {})
-
-    def install(self, installed: InstalledSet | dict) -> None:
-        """Replace the installed set in one atomic write (call only once every file is verified).
-        A dict is read as the stored form."""
-        if isinstance(installed, dict):
-            installed = InstalledSet.from_dict(installed)
+    def install(self, installed: InstalledSet) -> None:
+        """Replace the installed set in one atomic write (call only once every file is verified)."""
         for c in installed.courses:
             for path in c.files():
                 if not self.has_file(path):
@@ -95,32 +86,26 @@ class Store(MediaFiles):
 
     # ---- trust state (what playlists.trust remembers between runs) ---------------------------
 
-    def trust(self) -> dict:
+    def trust(self) -> TrustState:
         """What the trust rules remember (written, fsync'd, as soon as an index is verified):
-        highest index version and its sha256, newest signed timestamp, keys added by rotation
-        (base64) and keys retired by rotation (ids). Falls back to the installed set for stores
-        written before this document existed."""
+        highest index version and its sha256, newest signed timestamp, keys added and retired by
+        rotation. Falls back to the installed set for stores written before this document
+        existed; a damaged document is a StoreError saying what to do."""
         doc = self.docs.get(self._TRUST)
-        if doc:
-            return doc
-        inst = self.docs.peek(self._INSTALLED) or {}
-        return {
-            "highest_version": int(inst.get("index_version", 0)),
-            "highest_sha256": inst.get("index_sha256", ""),
-            "newest_timestamp": inst.get("newest_timestamp"),
-        }
+        if not doc:
+            inst = self.docs.peek(self._INSTALLED) or {}
+            doc = {
+                "highest_version": inst.get("index_version"),
+                "highest_sha256": inst.get("index_sha256"),
+                "newest_timestamp": inst.get("newest_timestamp"),
+            }
+        try:
+            return TrustState.from_dict(doc)
+        except RepositoryError as exc:
+            raise StoreError(f"{self.docs.path}: {exc}") from exc
 
-    def trust_state(self) -> TrustState:
-        doc = self.trust()
-        ts = doc.get("newest_timestamp")
-        return TrustState(
-            highest_version=int(doc.get("highest_version", 0)),
-            highest_sha256=doc.get("highest_sha256", ""),
-            newest_timestamp=datetime.fromisoformat(ts) if ts else None,
-        )
-
-    def record_trust(self, doc: dict) -> None:
-        self.docs.put(self._TRUST, doc)
+    def record_trust(self, state: TrustState) -> None:
+        self.docs.put(self._TRUST, state.to_dict())
 
     # ---- mirrors and unneeded files ----------------------------------------------------------
 
@@ -167,13 +152,11 @@ class Store(MediaFiles):
         self._sync = (sig, status)
         return status
 
-    def record_sync(self, status: SyncStatus | dict) -> None:
+    def record_sync(self, status: SyncStatus) -> None:
         """Keep ``status`` (in memory at once, so this process's pages show it whatever the disk
         says) and save it. StoreError when the disk refused the normal write; on a full disk the
         record has then been written over the old one in place, short, so ``station status``
-        still shows it. A dict is read as the stored form."""
-        if isinstance(status, dict):
-            status = SyncStatus.from_dict(status)
+        still shows it."""
         self._sync, self._progress = (_UNSAVED, status), None
         data = json.dumps(status.to_dict(), ensure_ascii=False, sort_keys=True).encode("utf-8")
         try:

@@ -4,8 +4,10 @@ before it enters the store → one atomic install → unneeded files collected a
 
 The rules live in ``playlists.trust`` and ``station.sync.plan`` (pure), and what the trust rules
 remember in ``playlists.trusted_set.TrustedSet``; this module decides what to fetch from which
-mirror, does the I/O and persists the trusted set's state. What a pass did is a ``SyncReport``
-(``station.sync.report``); what it installs is an ``InstalledSet`` (``station.model``).
+mirror, does the I/O and persists the trusted set's state; ``station.sync.files`` gets the planned
+files into the store. What a pass did is a ``SyncReport`` (``station.sync.report``); what it
+installs is an ``InstalledSet`` (``station.model``). Hashing, file reads and walks of the store
+run in threads: the TV page shares this loop.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,7 +24,6 @@ from catalogue.display import size
 from playlists import (
     INDEX_NAME,
     CourseEntry,
-    FileRef,
     Index,
     Playlist,
     PlaylistRef,
@@ -31,7 +31,6 @@ from playlists import (
     SignatureError,
     StationIdentity,
     TrustedSet,
-    TrustState,
     rotation_path,
 )
 from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
@@ -42,20 +41,15 @@ from station.errors import DownloadError, StoreError, SyncError
 from station.model import MirrorHealth, Progress
 from station.store import Store
 from station.sync.fetcher import Fetcher, Validators, join
+from station.sync.files import MediaDownloads
 from station.sync.install import Listed, next_installed
 from station.sync.plan import Wanted, due_times, make_plan, next_window_start
 from station.sync.report import SyncReport
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY_S = 2.0
-# A download cut after some progress resumes from the same mirror at once (a keep-alive connection
-# may be cut just after it started a file), as long as the cuts average at least this many new
-# bytes; a mirror that stalls resumes only after this much (else the next mirror is tried).
-MIN_RESUME_PROGRESS = 64 * 1024
 
-
-class Syncer:
+class Syncer(MediaDownloads):
     def __init__(
         self,
         cfg: StationConfig,
@@ -75,33 +69,22 @@ class Syncer:
         self._started = self._last_flush = 0.0
         self.failing: set[str] = set()  # mirrors that failed a file this pass: tried last from now on
         # The trust rules and what they remember (playlists.trusted_set); this engine persists its state.
-        self.trusted = TrustedSet(cfg.trusted_keys, TrustState.from_dict(store.trust()))
+        self.trusted = TrustedSet(cfg.trusted_keys, store.trust())
         self._saved_trust = self.trusted.state
 
     # ---- mirrors ----------------------------------------------------------------------------
-
-    def _health(self, mirror: str, error: str | None = None) -> None:
-        h, now = self.mirrors.get(mirror, MirrorHealth()), datetime.now(UTC)
-        self.mirrors[mirror] = h.succeeded(now) if error is None else h.failed(error, now)
 
     async def _fetch_signed(self, mirror: str, path: str, max_bytes: int) -> tuple[bytes, bytes]:
         data, _ = await self.fetcher.fetch(join(mirror, path), max_bytes)
         sig, _ = await self.fetcher.fetch(join(mirror, path + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
         return data, sig
 
-    def _ordered(self, first: str) -> list[str]:
-        """``first`` (the mirror that gave the index), then the others in configured order; a
-        mirror that already failed a file this pass (stalled, refused, altered) goes last, so a
-        dead mirror costs one timeout per pass, not one per file."""
-        order = [first, *[m for m in self.cfg.mirrors if m != first]]
-        return [m for m in order if m not in self.failing] + [m for m in order if m in self.failing]
-
     # ---- trust ------------------------------------------------------------------------------
 
     async def _save_trust(self) -> None:
         """Persist the trusted set's state (fsync'd by the store) whenever it changed."""
         if self.trusted.state != self._saved_trust:
-            await asyncio.to_thread(self.store.record_trust, self.trusted.state.to_dict())
+            await asyncio.to_thread(self.store.record_trust, self.trusted.state)
             self._saved_trust = self.trusted.state
 
     async def _follow_rotation(self, mirror: str, wanted: str) -> None:
@@ -132,17 +115,17 @@ class Syncer:
 
     async def _index_from(self, mirror: str) -> tuple[Index, bytes, bytes]:
         """Verified index from one mirror; a conditional request when we hold a verified copy."""
-        stored, stored_sig = self.store.repo_file(INDEX_NAME), self.store.repo_file(INDEX_NAME + ".minisig")
+        stored = await asyncio.to_thread(self._stored_index)
         saved = self.mirrors.get(mirror, MirrorHealth())
         # Ask "changed since?" only if the copy we hold is the newest index we verified: a pass
         # stopped after verifying a newer one (daemon restart, failed install) saved that one's
         # validators but not its bytes, and a 304 would hand us our older copy to refuse as a rollback.
-        current = bool(stored) and hashlib.sha256(stored.read_bytes()).hexdigest() == self.trusted.state.highest_sha256
-        validators = Validators(saved.etag, saved.last_modified) if current and stored_sig else None
+        current = stored is not None and stored[2] == self.trusted.state.highest_sha256
+        validators = Validators(saved.etag, saved.last_modified) if current else None
         for attempt in (1, 2):
             data, got = await self.fetcher.fetch(join(mirror, INDEX_NAME), MAX_INDEX_BYTES, validators)
             if data is None:  # 304: the copy we verified before is still current
-                data, sig = stored.read_bytes(), stored_sig.read_bytes()
+                data, sig, _ = stored
             else:
                 sig, _ = await self.fetcher.fetch(join(mirror, INDEX_NAME + ".minisig"), MAX_SIGNATURE_FILE_BYTES)
             wanted = self.trusted.needs_rotation(sig)
@@ -162,6 +145,16 @@ class Syncer:
             )
             return index, data, sig
         raise AssertionError("unreachable")
+
+    def _stored_index(self) -> tuple[bytes, bytes, str] | None:
+        """The verified copy of index.json, its signature and its sha256, if this station holds
+        both files (reads and hashes: call it from a thread)."""
+        index, sig = self.store.repo_file(INDEX_NAME), self.store.repo_file(INDEX_NAME + ".minisig")
+        try:
+            data = index.read_bytes() if index and sig else None
+            return (data, sig.read_bytes(), hashlib.sha256(data).hexdigest()) if data is not None else None
+        except OSError:
+            return None
 
     async def _verified_index(self) -> tuple[str, Index, bytes]:
         errors = []
@@ -193,98 +186,23 @@ class Syncer:
             return playlist
         raise SyncError("; ".join(errors))
 
-    # ---- files ------------------------------------------------------------------------------
-
-    def _bytes(self, n: int) -> None:
-        p = self.progress = replace(self.progress, bytes_done=self.progress.bytes_done + n)
-        now = time.monotonic()
-        if now - self._last_flush >= PROGRESS_EVERY_S:
-            rate = int(p.bytes_done / max(now - self._started, 1e-3))
-            self.progress = replace(
-                p, rate_bytes_per_s=rate, eta_s=int((p.bytes_total - p.bytes_done) / rate) if rate else None
-            )
-            self._last_flush = now
-            self.on_progress(self.progress)
-
-    def _check_space(self, ref: FileRef) -> None:
-        st = os.statvfs(self.store.data_dir)
-        free = st.f_bavail * st.f_frsize
-        if free - ref.size < self.cfg.reserve_free_bytes:
-            need = ref.size + self.cfg.reserve_free_bytes - free
-            raise StoreError(
-                f"the disk has {size(free)} free and must keep {size(self.cfg.reserve_free_bytes)} "
-                f"([sync] reserve_free_mb); {ref.path} needs {size(need)} more; free space or lower [sync] quota_mb"
-            )
-
-    async def _ensure_file(self, first: str, ref: FileRef, report: SyncReport) -> None:
-        if self.store.has_blob(ref):
-            return
-        self._check_space(ref)
-        partial = self.store.partial_path(ref)
-        errors = []
-        for mirror in self._ordered(first):
-            try:
-                url = join(mirror, ref.path)
-            except DownloadError as exc:
-                errors.append(str(exc))
-                self.failing.add(mirror)
-                continue
-            restarted = False
-            resumes = 0
-            while True:
-                resumed = partial.exists()
-                have = partial.stat().st_size if resumed else 0
-                before = self.fetcher.bytes_received
-                try:
-                    digest = await self.fetcher.download(url, partial, ref, self._bytes)
-                except DownloadError as exc:
-                    self._health(mirror, str(exc))
-                    grown = (partial.stat().st_size if partial.exists() else 0) - have
-                    resumes += 1
-                    stalled = isinstance(exc.__cause__, asyncio.TimeoutError)
-                    if (
-                        grown >= MIN_RESUME_PROGRESS or (grown > 0 and not stalled)
-                    ) and resumes <= 2 + ref.size // MIN_RESUME_PROGRESS:
-                        # The connection dropped after real progress (a flaky link): resume
-                        # from the same mirror rather than leave the file for the next pass.
-                        log.info("%s: connection lost after %d more bytes; resuming", url, grown)
-                        continue
-                    errors.append(str(exc))
-                    self.failing.add(mirror)
-                    break
-                finally:
-                    report.bytes_downloaded += self.fetcher.bytes_received - before
-                if digest == ref.sha256:
-                    await asyncio.to_thread(self.store.add_blob, partial, ref)
-                    partial.with_name(partial.name + ".json").unlink(missing_ok=True)
-                    self._health(mirror)
-                    report.files_downloaded += 1
-                    return
-                partial.unlink(missing_ok=True)
-                partial.with_name(partial.name + ".json").unlink(missing_ok=True)
-                if resumed and not restarted:
-                    restarted = True
-                    continue  # the partial file was bad; once more from the start
-                errors.append(f"{url}: sha256 differs from the signed playlist (altered or damaged); discarded")
-                self._health(mirror, errors[-1])
-                self.failing.add(mirror)
-                break
-        raise SyncError("; ".join(errors))
-
     # ---- the pass ---------------------------------------------------------------------------
 
     async def run(self) -> SyncReport:
         try:
             return await self._run()
         finally:
-            await asyncio.to_thread(self.store.record_mirrors, self.mirrors)
+            try:
+                await asyncio.to_thread(self.store.record_mirrors, self.mirrors)
+            except StoreError as exc:  # a full disk: the pass's own outcome matters more
+                log.warning("mirror health not saved: %s", exc)
 
     async def _run(self) -> SyncReport:
         report = SyncReport()
         mirror, index, index_bytes = await self._verified_index()
         report.index_version, report.mirror = index.version, mirror
         installed = self.store.installed_set()
-        index_sha = hashlib.sha256(index_bytes).hexdigest()
+        index_sha = await asyncio.to_thread(lambda: hashlib.sha256(index_bytes).hexdigest())
         if installed.index_sha256 == index_sha and installed.complete:
             report.up_to_date = True
             report.courses_total = report.courses_installed = len(installed.courses)
@@ -329,9 +247,10 @@ class Syncer:
                 files = (rendition, *([entry.poster] if entry.poster else []))
                 wanted.append(Wanted(c.id, c.title, files, rank=len(wanted), due=due.get(c.id)))
         report.courses_total = len(entries)
+        present = await asyncio.to_thread(self.store.present)  # walks media/
         plan = make_plan(
             wanted,
-            set(self.store.present()),
+            set(present),
             now,
             self.cfg.window,
             timedelta(hours=self.cfg.due_ahead_h),
@@ -387,27 +306,3 @@ class Syncer:
             self.store.collect, new.files(), self.cfg.keep_unreferenced_days * 86400
         )
         return report
-
-    async def _fetch_planned(self, mirror: str, fetch: list[Wanted], report: SyncReport, ok: set[str]) -> None:
-        """Download what the plan says, in its order; a full disk stops the rest cleanly."""
-        disk_full = None
-        for w in fetch:
-            if disk_full:
-                report.course_failed(w.course_id, disk_full)
-                continue
-            report.course(w.course_id, w.title, "downloading")
-            self.progress = replace(self.progress, current=w.title)
-            try:
-                for f in w.files:
-                    await self._ensure_file(mirror, f, report)
-            except StoreError as exc:
-                disk_full = str(exc)
-                report.failures.append(disk_full)
-                report.course_failed(w.course_id, disk_full)
-                continue
-            except SyncError as exc:
-                report.failures.append(f"{w.course_id} 《{w.title}》: {exc}")
-                report.course_failed(w.course_id, str(exc))
-                continue
-            report.course(w.course_id, w.title, "have")
-            ok.add(w.course_id)

@@ -184,6 +184,7 @@ class Fetcher:
                         out.write(chunk)
                         on_bytes(len(chunk))
                         await self.limiter.consume(len(chunk))
+                    await asyncio.to_thread(out.sync)  # a whole file's fsync: never on the loop
                 if out.written != ref.size:
                     raise DownloadError(f"{url}: connection ended after {out.written} of {ref.size} bytes")
                 return h.hexdigest()
@@ -202,6 +203,7 @@ class Fetcher:
                     while block := fin.read(1 << 20):
                         out.write(block)
                         on_bytes(len(block))
+                    out.sync()
             except FileNotFoundError as exc:
                 raise DownloadError(f"{src}: missing from the copy") from exc
             except OSError as exc:
@@ -212,8 +214,9 @@ class Fetcher:
 
 
 class _CappedFile:
-    """A download's destination: never more than the declared size, hashed as it is written,
-    fsync'd when closed."""
+    """A download's destination: never more than the declared size, hashed as it is written
+    (each write is a buffered write, cheap on the loop); ``sync`` flushes and fsyncs it, which
+    takes as long as the disk needs for the whole file, so the loop calls it from a thread."""
 
     def __init__(self, path: Path, mode: str, digest: hashlib._Hash, have: int, limit: int, source: str) -> None:
         self.fh = open(path, mode)  # noqa: SIM115 — closed by __exit__
@@ -226,16 +229,15 @@ class _CappedFile:
         self.digest.update(chunk)
         self.written += len(chunk)
 
+    def sync(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
     def __enter__(self) -> _CappedFile:
         return self
 
-    def __exit__(self, kind, *_: object) -> None:
-        try:
-            if kind is None:
-                self.fh.flush()
-                os.fsync(self.fh.fileno())
-        finally:
-            self.fh.close()
+    def __exit__(self, *_: object) -> None:
+        self.fh.close()
 
 
 def _disk_error(dest: Path, exc: OSError) -> Exception:

@@ -1,13 +1,14 @@
 """What a pass installs, decided from what it verified and downloaded (pure: the store's
-"is this file here" is passed in). A course whose new version is not complete keeps its old one,
-which plays until the replacement is in; so does every course of a playlist no mirror could give.
+"is this file here" and the pass's "now" are passed in). A course whose new version is not
+complete keeps its old one, which plays until the replacement is in; so does every course of a
+playlist no mirror could give.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from playlists import CourseEntry, Index, Playlist, PlaylistRef, StationIdentity
 from station.model import InstalledCourse, InstalledPlaylist, InstalledSet
@@ -37,7 +38,8 @@ def next_installed(
     now: datetime,
     report: SyncReport,
 ) -> InstalledSet:
-    """The set to install; ``ok``: courses whose files are all verified in the store."""
+    """The set to install; ``ok``: courses whose files are all verified in the store; ``now``
+    (the pass's clock) is when it was installed and decides which notices are still in force."""
     courses: list[InstalledCourse] = []
     for cid, entry in listed.entries.items():
         if cid in ok:
@@ -65,7 +67,7 @@ def next_installed(
         index_version=index.version,
         index_sha256=index_sha,
         expires=index.expires,
-        installed_at=datetime.now(UTC),
+        installed_at=now,
         complete=report.complete,
         playlists=tuple(
             InstalledPlaylist(

@@ -32,7 +32,7 @@ from aiohttp import web
 from catalogue.display import china_time, minutes, size
 from station import i18n
 from station.errors import InputError, StoreError
-from station.model import MirrorHealth, moment
+from station.model import FiveAnswer, MirrorHealth
 from station.records.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT
 from station.web.admin_view import FIVES_HINTS, FIVES_LABELS, figures_view, mirrors_view, player_label, sync_view
 from station.web.keys import ADMIN, ATTENDANCE, CONFIG, STORE, SYNC_NOW
@@ -145,21 +145,18 @@ async def _admin_page(
             "month": figures_view(_, month),
             "current": summary_view(_, current) if current else None,
             "sessions": [summary_view(_, s) for s in sessions],
-            "logbook": [
-                {"when": china_time(moment(e.get("ts"))), "text": e.get("text", ""), "author": e.get("author", "")}
-                for e in logbook
-            ],
+            "logbook": [{"when": china_time(e.at), "text": e.text, "author": e.author} for e in logbook],
             "fives": [
                 {
                     "key": k,
                     "label": _(FIVES_LABELS[k]),
                     "hint": _(FIVES_HINTS[k]),
-                    "ok": bool(fives.get(k, {}).get("ok")),
-                    "note": fives.get(k, {}).get("note", ""),
+                    "ok": fives.answer(k).ok,
+                    "note": fives.answer(k).note,
                 }
                 for k in FIVES
             ],
-            "fives_checked": china_time(moment(fives.get("checked"))) if fives else "",
+            "fives_checked": china_time(fives.checked) if fives.checked else "",
             "notices": [
                 {
                     "title": n.title,
@@ -172,7 +169,7 @@ async def _admin_page(
             "errors": errors or {},
             "form": form or {},
             "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
-            "facilitator": fives.get("administrator", {}).get("note", ""),
+            "facilitator": fives.answer("administrator").note,
             "languages": _languages(request),
             "saved": request.query.get("saved", ""),
         },
@@ -264,7 +261,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
         s = await asyncio.to_thread(request.app[ATTENDANCE].end_session)
     except InputError as exc:
         return await _refused(request, "session", exc)
-    return see_other(f"/admin?saved=ended&session={s['id']}#sessions")
+    return see_other(f"/admin?saved=ended&session={s.id}#sessions")
 
 
 @routes.post("/admin/logbook", name="admin_logbook")
@@ -272,7 +269,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
 async def logbook(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     att = request.app[ATTENDANCE]
-    author = str(att.fives().get("administrator", {}).get("note") or "")
+    author = att.administrator()
     try:
         await asyncio.to_thread(att.write_log, str(form.get("text", "")), author)
     except InputError as exc:
@@ -284,6 +281,6 @@ async def logbook(request: web.Request) -> web.StreamResponse:
 @_admin_only
 async def fives(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    answers = {k: {"ok": form.get(f"{k}_ok") == "on", "note": str(form.get(f"{k}_note", ""))} for k in FIVES}
+    answers = {k: FiveAnswer(form.get(f"{k}_ok") == "on", str(form.get(f"{k}_note", ""))) for k in FIVES}
     await asyncio.to_thread(request.app[ATTENDANCE].save_fives, answers)
     return see_other("/admin?saved=fives#fives")

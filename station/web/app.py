@@ -116,10 +116,10 @@ def box_clock(store: Store, recheck_s: float = 60.0) -> Callable[[], float]:
         if abs(t - cache["checked"]) > recheck_s:
             cache["checked"] = t
             try:
-                ts = store.trust_state().newest_timestamp
+                ts = store.trust().newest_timestamp
                 cache["floor"] = ts.timestamp() if ts else 0.0
-            except Exception:  # an unreadable store must not stop the TV
-                log.warning("cannot read the newest signed timestamp; using the box clock", exc_info=True)
+            except StoreError as exc:  # an unreadable store must not stop the TV
+                log.warning("cannot read the newest signed timestamp (%s); using the box clock", exc)
         return max(t, cache["floor"])
 
     return now

@@ -21,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from typing import Any
+from typing import NamedTuple
 
 from aiohttp import web
 
 from catalogue.display import clock
+from station.records.attendance import Attendance
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
 from station.web.responses import render
@@ -99,36 +100,43 @@ async def play_start(request: web.Request) -> web.Response:
         episode=ep.episode if ep else None,
         channel=bool(data.get("channel")),
     )
-    return web.json_response({"id": play_id, "session": att.current_session().get("id")})
+    session = att.current_session()
+    return web.json_response({"id": play_id, "session": session.id if session else None})
 
 
-def _installed(request: web.Request, att: Any, play_id: str) -> bool:
-    plays = {p.id: p for p in att.open_plays()}
-    p = plays.get(play_id)
-    return p is None or request.app[STORE].course(p.course) is not None
+class _Report(NamedTuple):
+    """What a heartbeat and an end of a play share, checked."""
+
+    att: Attendance
+    play_id: str
+    position_s: float
+    watched_s: float
+    ended: bool
+    installed: bool  # the play's course is still installed (false once a sync removed it)
+
+
+async def _report(request: web.Request) -> _Report:
+    data = await _body(request)
+    att = request.app[ATTENDANCE]
+    play_id = request.match_info["id"]
+    p = next((p for p in att.open_plays() if p.id == play_id), None)
+    installed = p is None or request.app[STORE].course(p.course) is not None
+    position_s, watched_s = _seconds(data, "position_s"), _seconds(data, "watched_s")
+    return _Report(att, play_id, position_s, watched_s, bool(data.get("ended")), installed)
 
 
 @routes.post("/api/plays/{id}", name="play_progress")
 async def play_progress(request: web.Request) -> web.Response:
-    data = await _body(request)
-    att = request.app[ATTENDANCE]
-    play_id = request.match_info["id"]
-    installed = _installed(request, att, play_id)
-    known = await asyncio.to_thread(att.progress, play_id, _seconds(data, "position_s"), _seconds(data, "watched_s"))
-    if not known:
+    r = await _report(request)
+    if not await asyncio.to_thread(r.att.progress, r.play_id, r.position_s, r.watched_s):
         raise web.HTTPNotFound(text="no such play")
-    return web.json_response({"ok": True, "installed": installed})
+    return web.json_response({"ok": True, "installed": r.installed})
 
 
 @routes.post("/api/plays/{id}/end", name="play_end")
 async def play_end(request: web.Request) -> web.Response:
-    data = await _body(request)
-    att = request.app[ATTENDANCE]
-    play_id = request.match_info["id"]
-    installed = _installed(request, att, play_id)
-    rec = await asyncio.to_thread(
-        att.end_play, play_id, _seconds(data, "position_s"), _seconds(data, "watched_s"), bool(data.get("ended"))
-    )
+    r = await _report(request)
+    rec = await asyncio.to_thread(r.att.end_play, r.play_id, r.position_s, r.watched_s, r.ended)
     if rec is None:
         raise web.HTTPNotFound(text="no such play")
-    return web.json_response({"ok": True, "installed": installed, "completed": rec["completed"]})
+    return web.json_response({"ok": True, "installed": r.installed, "completed": rec.completed})

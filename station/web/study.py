@@ -61,7 +61,7 @@ async def session_page(request: web.Request) -> web.Response:
 async def session_start(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     att = request.app[ATTENDANCE]
-    facilitator = str(att.fives().get("administrator", {}).get("note") or "")
+    facilitator = att.administrator()
     try:
         await asyncio.to_thread(
             att.start_session, str(form.get("topic", "")), facilitator, str(form.get("headcount", "")), "", "tv"
@@ -81,7 +81,7 @@ async def session_end(request: web.Request) -> web.StreamResponse:
         summary = await asyncio.to_thread(att.end_session)
     except InputError:
         return see_other("/session")
-    return see_other(f"/session/summary/{summary['id']}")
+    return see_other(f"/session/summary/{summary.id}")
 
 
 @routes.get("/session/summary/{id}", name="session_summary")

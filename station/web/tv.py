@@ -54,13 +54,11 @@ async def home(request: web.Request) -> web.Response:
     installed, att = request.app[STORE].installed_set(), request.app[ATTENDANCE]
     now = now_china()
     points = att.resume_points()
-    recent = sorted(
-        (p for p in points.items() if installed.course(p[0])), key=lambda p: p[1].get("updated", 0), reverse=True
-    )
+    recent = sorted((p for p in points.items() if installed.course(p[0])), key=lambda p: p[1].updated, reverse=True)
     resume = []
     for cid, p in recent[:CONTINUE_TILES]:
         c = installed.course(cid)
-        pos = float(p.get("position_s", 0))
+        pos = p.position_s
         pct = int(100 * pos / c.duration_s) if c.duration_s else 0
         resume.append({"course": c, "pct": max(1, min(99, pct)), "at": clock(pos)})
     notices = installed.notices_in_force(now)
@@ -76,7 +74,6 @@ async def home(request: web.Request) -> web.Response:
             "resume": resume,
             "notices": notices,
             "programmes": _programme_rows(programmes, now),
-            "more_programmes": len(programmes) > HOME_PROGRAMMES,
             "has_courses": bool(installed.courses),
         }
     )
@@ -103,7 +100,7 @@ async def continue_watching(request: web.Request) -> web.StreamResponse:
     """Yellow key: the lesson watched most recently, from where it stopped (home if none)."""
     installed = request.app[STORE].installed_set()
     points = request.app[ATTENDANCE].resume_points()
-    recent = sorted((cid for cid in points if installed.course(cid)), key=lambda cid: points[cid].get("updated", 0))
+    recent = sorted((cid for cid in points if installed.course(cid)), key=lambda cid: points[cid].updated)
     return see_other(f"/play/{recent[-1]}" if recent else "/")
 
 

@@ -16,7 +16,8 @@ from catalogue.categories import CATEGORIES, category_label
 from catalogue.display import china_hhmm, clock, duration
 from playlists.schedule import CHINA
 from station.i18n import Gettext
-from station.model import InstalledCourse, moment
+from station.model import InstalledCourse
+from station.model.attendance import StudySession
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
 from station.web.responses import translator
@@ -81,21 +82,17 @@ def tv_context(request: web.Request, *, channel: bool = True) -> dict[str, Any]:
     return ctx
 
 
-def summary_view(_: Gettext, s: dict) -> dict:
+def summary_view(_: Gettext, s: StudySession) -> dict:
     """A finished (or running) study session as the summary page and the admin list show it."""
-    started, ended = moment(s.get("started")), moment(s.get("ended"))
     return {
-        "id": s.get("id", ""),
-        "topic": s.get("topic", ""),
-        "facilitator": s.get("facilitator") or _("the station administrator"),
-        "headcount": s.get("headcount", 0),
-        "names": s.get("names") or [],
-        "date": started.astimezone(CHINA).strftime("%Y-%m-%d") if started else "",
-        "started": china_hhmm(started) if started else "",
-        "ended": china_hhmm(ended) if ended else "",
-        "duration": duration(_, float(s.get("duration_s") or 0)),
-        "courses": [
-            {"title": c.get("title", c.get("id")), "watched": clock(c.get("watched_s", 0))}
-            for c in s.get("courses") or []
-        ],
+        "id": s.id,
+        "topic": s.topic,
+        "facilitator": s.facilitator or _("the station administrator"),
+        "headcount": s.headcount,
+        "names": list(s.names),
+        "date": s.started.astimezone(CHINA).strftime("%Y-%m-%d"),
+        "started": china_hhmm(s.started),
+        "ended": china_hhmm(s.ended) if s.ended else "",
+        "duration": duration(_, float(s.duration_s)),
+        "courses": [{"title": c.title, "watched": clock(c.watched_s)} for c in s.courses],
     }

@@ -205,7 +205,7 @@ token = ""
 
 [ui]
 host = "127.0.0.1"
-port = 0
+port = 8080
 admin_pin = "{pin}"
 """
 

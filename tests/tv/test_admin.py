@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
+from playlists.schedule import CHINA
+from station.model import CourseState, SyncStatus
 from tests.tv.station import MEDIA_FILES, PIN, STATION_ID, STATION_NAME, SYNC_NOW
 from tests.tv.test_pages import login
 
@@ -59,15 +62,15 @@ async def test_admin_logins_are_journaled_without_saying_what_was_wrong(client, 
 
 async def test_admin_right_pin_shows_sync_status_and_sync_now(client, tv):
     tv.store.record_sync(
-        {
-            "state": "failed",
-            "last_attempt": "2026-03-01T08:05:00+08:00",
-            "last_success": "2026-02-28T20:00:00+08:00",
-            "last_error": "镜像 http://127.0.0.1:9/repo/ 无法连接：请检查宽带，恢复后点“立即同步”。",
-            "index_version": 7,
-            "courses_installed": 4,
-            "courses_total": 5,
-        }
+        SyncStatus(
+            state="failed",
+            last_attempt=datetime(2026, 3, 1, 8, 5, tzinfo=CHINA),
+            last_success=datetime(2026, 2, 28, 20, 0, tzinfo=CHINA),
+            last_error="镜像 http://127.0.0.1:9/repo/ 无法连接：请检查宽带，恢复后点“立即同步”。",
+            index_version=7,
+            courses_installed=4,
+            courses_total=5,
+        )
     )
     resp = await client.post("/admin/login", data={"pin": PIN}, allow_redirects=False)
     assert resp.status == 303
@@ -103,7 +106,7 @@ async def test_admin_shows_why_a_real_pass_failed(client, tv):
 
 
 async def test_admin_escapes_what_the_sync_loop_reported(client, tv):
-    tv.store.record_sync({"state": "failed", "last_error": "<script>alert(1)</script>"})
+    tv.store.record_sync(SyncStatus(state="failed", last_error="<script>alert(1)</script>"))
     await login(client)
     html = await (await client.get("/admin")).text()
     assert "<script>alert(1)</script>" not in html
@@ -113,12 +116,12 @@ async def test_admin_escapes_what_the_sync_loop_reported(client, tv):
 async def test_admin_sessions_logbook_fives_figures_and_progress(client, tv):
     # a pass running, as the daemon records it: the previous pass's failures stay until it ends
     tv.store.record_sync(
-        {
-            "state": "running",
-            "courses_installed": 2,
-            "courses_total": 4,
-            "failures": ["c-x 《新课》: HTTP 404 from http://mirror/; ask county staff"],
-        }
+        SyncStatus(
+            state="running",
+            courses_installed=2,
+            courses_total=4,
+            failures=("c-x 《新课》: HTTP 404 from http://mirror/; ask county staff",),
+        )
     )
     tv.progress(bytes_done=3 * 2**20, bytes_total=12 * 2**20, rate_bytes_per_s=2**20, eta_s=9)
     await login(client)
@@ -150,15 +153,15 @@ async def test_admin_sessions_logbook_fives_figures_and_progress(client, tv):
 
 async def test_admin_shows_courses_still_to_come_with_reasons(client, tv):
     tv.store.record_sync(
-        {
-            "state": "running",
-            "courses": {
-                "c-goose": {"title": "雨季养鹅技术", "state": "have"},
-                "c-new": {"title": "新课：秋季防火", "state": "downloading"},
-                "c-big": {"title": "大课", "state": "failed", "reason": "does not fit [sync] quota_mb"},
-                "c-late": {"title": "晚课", "state": "queued", "reason": "waits for the download window"},
-            },
-        }
+        SyncStatus(
+            state="running",
+            courses=(
+                CourseState("c-goose", "雨季养鹅技术", "have"),
+                CourseState("c-new", "新课：秋季防火", "downloading"),
+                CourseState("c-big", "大课", "failed", "does not fit [sync] quota_mb"),
+                CourseState("c-late", "晚课", "queued", "waits for the download window"),
+            ),
+        )
     )
     tv.progress(bytes_done=10, bytes_total=40, current="新课：秋季防火")
     await login(client)

@@ -1,0 +1,95 @@
+"""Attendance records as the pages and reports get them: organised study sessions (集中学习),
+finished plays, resume points, logbook entries and the five-ones self-check. Pure:
+``station.records`` keeps them (journal lines, TinyDB documents) and turns them into these
+objects and back (``station.records.forms``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class WatchedCourse:
+    """A course watched during a study session, and for how long (pauses and seeks excluded)."""
+
+    id: str
+    title: str
+    watched_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class StudySession:
+    """An organised study session: while it runs (``ended`` is None) and once it has ended,
+    with what was watched."""
+
+    id: str
+    topic: str
+    facilitator: str
+    headcount: int
+    started: datetime
+    names: tuple[str, ...] = ()  # the roll, when the administrator typed one
+    source: str = "admin"  # where it was started: "admin" (the admin page) or "tv"
+    ended: datetime | None = None
+    duration_s: int = 0
+    courses: tuple[WatchedCourse, ...] = ()
+    plays: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.ended is None
+
+
+@dataclass(frozen=True)
+class PlayRecord:
+    """One play of a lesson, as the journal keeps it once the player ended it (or went silent)."""
+
+    course: str
+    title: str
+    start: datetime
+    end: datetime
+    watched_s: float  # seconds of playback that advanced, capped by the time that passed
+    position_s: float
+    duration_s: float
+    completed: bool  # at least 90 % of the lesson actually watched
+    reached_end: bool = False
+    session: str | None = None  # the study session it belonged to
+    channel: bool = False  # played as a scheduled programme
+    episode: int | None = None
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a lesson stopped, for "continue watching"."""
+
+    position_s: float
+    duration_s: float
+    updated: float  # epoch seconds (the box clock, floored at the newest signed timestamp)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One entry of the station's logbook, written by the administrator."""
+
+    text: str
+    author: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FiveAnswer:
+    """One of the five-ones (一处固定场所 …): met or not, and the administrator's note."""
+
+    ok: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class FivesCheck:
+    """The five-ones self-check as last saved: an answer per item (``station.records.attendance.FIVES``)."""
+
+    answers: dict[str, FiveAnswer] = field(default_factory=dict)
+    checked: datetime | None = None  # None: never saved
+
+    def answer(self, key: str) -> FiveAnswer:
+        return self.answers.get(key) or FiveAnswer()

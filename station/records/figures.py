@@ -1,0 +1,47 @@
+"""Today's and a month's figures (sessions, person-times, plays, hours, wrong PINs) from journal
+events, as the admin page shows them. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Figures:
+    sessions: int = 0
+    session_person_times: int = 0  # 集中学习: sum of headcounts
+    individual_plays: int = 0  # 自学: plays outside any session
+    plays: int = 0
+    completed: int = 0
+    watched_s: float = 0.0
+    failed_logins: int = 0  # wrong admin PINs
+    courses: set[str] = field(default_factory=set)
+
+    @property
+    def person_times(self) -> int:
+        return self.session_person_times + self.individual_plays
+
+    @property
+    def hours(self) -> float:
+        return self.watched_s / 3600
+
+
+def figures(events: Iterable[dict]) -> Figures:
+    """Today's or a month's figures from journal events (pure)."""
+    f = Figures()
+    for e in events:
+        kind = e.get("kind")
+        if kind == "session_end":
+            f.sessions += 1
+            f.session_person_times += int(e.get("headcount") or 0)
+        elif kind == "admin_login" and not e.get("ok"):
+            f.failed_logins += 1
+        elif kind == "play":
+            f.plays += 1
+            f.watched_s += float(e.get("watched_s") or 0)
+            f.completed += bool(e.get("completed"))
+            f.courses.add(str(e.get("course")))
+            if not e.get("session"):
+                f.individual_plays += 1
+    return f
