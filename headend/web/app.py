@@ -5,7 +5,7 @@ root's database and runs the background loops (job worker, inbox watcher), and c
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 
 import jinja2
 from aiohttp import web
@@ -19,14 +19,16 @@ from headend.web.courses import setup_courses
 from headend.web.errors import error_middleware
 from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
 from headend.web.repo import setup_repo
+from playlists.errors import FormatError
+from playlists.times import parse_moment
 
 
 def china_minute(value: str | datetime | None) -> str:
     """A moment the database holds (ISO 8601 UTC text) as China time, "2026-12-01 19:30"."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            value = parse_moment(value, "time", naive=UTC)
+        except FormatError:
             return value or NONE
     return china_time(value, seconds=False)
 
