@@ -10,7 +10,8 @@ from aiohttp import web
 from catalogue import CATEGORIES, category_label
 from headend.errors import DatabaseError, HeadendError
 from headend.service.repository import programming
-from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
+from headend.web.keys import CONFIG, HEADEND, LOOPS
+from headend.web.render import render
 
 
 async def api_health(request: web.Request) -> web.Response:
@@ -45,22 +46,19 @@ async def county(request: web.Request) -> web.Response:
         playlists, notices = await asyncio.to_thread(programming, request.app[CONFIG])
     except HeadendError as exc:  # a broken file: show it, the rest of the page still works
         playlists, notices, programming_error = [], [], str(exc)
-    html = (
-        request.app[TEMPLATES]
-        .get_template("county.html")
-        .render(
-            courses=courses,
-            stations=stations,
-            last=last,
-            loops=request.app[LOOPS],
-            category_label=category_label,
-            categories=CATEGORIES,
-            playlists=playlists,
-            notices=notices,
-            programming_error=programming_error,
-        )
+    return render(
+        request,
+        "county.html",
+        courses=courses,
+        stations=stations,
+        last=last,
+        loops=request.app[LOOPS],
+        category_label=category_label,
+        categories=CATEGORIES,
+        playlists=playlists,
+        notices=notices,
+        programming_error=programming_error,
     )
-    return web.Response(text=html, content_type="text/html")
 
 
 async def root(request: web.Request) -> web.Response:

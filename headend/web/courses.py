@@ -11,24 +11,22 @@ from aiohttp import web
 from catalogue import CATEGORIES, category_label
 from headend.errors import IngestError, NotFound
 from headend.service.courseware import edit_course
-from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
+from headend.web.keys import CONFIG, HEADEND, LOOPS
+from headend.web.render import render
 
 
 async def courses_page(request: web.Request) -> web.Response:
     db = request.app[HEADEND].db
     jobs, courses = await asyncio.gather(asyncio.to_thread(db.jobs.recent, 30), asyncio.to_thread(db.courses))
-    html = (
-        request.app[TEMPLATES]
-        .get_template("courses.html")
-        .render(
-            jobs=jobs,
-            courses=courses,
-            category_label=category_label,
-            inbox=str(request.app[CONFIG].inbox_dir),
-            loops=request.app[LOOPS],
-        )
+    return render(
+        request,
+        "courses.html",
+        jobs=jobs,
+        courses=courses,
+        category_label=category_label,
+        inbox=str(request.app[CONFIG].inbox_dir),
+        loops=request.app[LOOPS],
     )
-    return web.Response(text=html, content_type="text/html")
 
 
 async def api_jobs(request: web.Request) -> web.Response:
@@ -37,17 +35,15 @@ async def api_jobs(request: web.Request) -> web.Response:
 
 
 async def _render_edit(request: web.Request, course, error: str = "", status: int = 200) -> web.Response:
-    html = (
-        request.app[TEMPLATES]
-        .get_template("course_edit.html")
-        .render(
-            course=course,
-            categories=CATEGORIES,
-            category_label=category_label,
-            error=error,
-        )
+    return render(
+        request,
+        "course_edit.html",
+        status=status,
+        course=course,
+        categories=CATEGORIES,
+        category_label=category_label,
+        error=error,
     )
-    return web.Response(text=html, content_type="text/html", status=status)
 
 
 async def _course(request: web.Request):

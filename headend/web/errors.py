@@ -10,7 +10,7 @@ import logging
 from aiohttp import web
 
 from headend.errors import HeadendError
-from headend.web.keys import TEMPLATES
+from headend.web.render import render
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +20,7 @@ def error_response(request: web.Request, status: int, message: str) -> web.Respo
         return web.json_response({"error": message, "status": status}, status=status)
     if request.path.startswith("/repo/"):
         return web.Response(status=status, text=f"{status} {message}\n")
-    html = request.app[TEMPLATES].get_template("error.html").render(status=status, message=message)
-    return web.Response(status=status, text=html, content_type="text/html")
+    return render(request, "error.html", status=status, message=message)
 
 
 @web.middleware
