@@ -37,7 +37,7 @@ from station.store import Store
 from station.web import admin, player, repo, study, tv
 from station.web.guard import AdminGuard
 from station.web.keys import ADMIN, ATTENDANCE, CHANNEL_PLAYED, CONFIG, STORE, SYNC_NOW, TEMPLATES
-from station.web.responses import LANG_COOKIE, error_middleware, see_other, translator
+from station.web.responses import LANG_COOKIE, error_middleware, local_target, see_other, translator
 from station.web.views import media_url
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     tag = i18n.normalise(request.match_info["tag"], "")
     if tag not in i18n.LANGUAGES:
         raise web.HTTPNotFound()
-    nxt = request.query.get("next", "/")
-    if not nxt.startswith("/") or nxt.startswith("//"):
-        nxt = "/"
-    resp = see_other(nxt)
+    resp = see_other(local_target(request.query.get("next", "/")))
     resp.set_cookie(LANG_COOKIE, tag, path="/", max_age=10 * 365 * 86400, samesite="Lax")
     return resp
 

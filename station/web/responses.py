@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -112,3 +113,13 @@ async def error_middleware(
 def see_other(location: str) -> web.Response:
     """303 to ``location`` (after a POST, or a key that opens another page)."""
     return web.Response(status=303, headers={"Location": location})
+
+
+def local_target(value: str) -> str:
+    """A page of this station to go back to, or ``/``: never another site. Browsers read ``//host``,
+    ``/\\host`` and ``/<tab>/host`` as another host, so a path must start with one ``/`` followed by
+    neither slash nor backslash, hold no control characters, and parse with no scheme or host."""
+    if not value.startswith("/") or value[1:2] in ("/", "\\") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
+    parts = urlsplit(value.replace("\\", "/"))
+    return "/" if parts.scheme or parts.netloc else value

@@ -25,6 +25,20 @@ async def test_english_through_the_catalogue(client):
     assert resp.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "/%5Cevil.example/phish", "/%09/evil.example/", "https://evil.example/", "/%5C%5Cevil"],
+)
+async def test_the_language_link_never_sends_the_browser_to_another_site(client, target):
+    resp = await client.get(f"/lang/en?next={target}", allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/"
+
+
+async def test_the_language_link_keeps_a_page_of_this_station(client):
+    resp = await client.get("/lang/en?next=/schedule%3Fday%3D2", allow_redirects=False)
+    assert resp.headers["Location"] == "/schedule?day=2"
+
+
 def _template_text(source: str) -> str:
     source = re.sub(r"<style>.*?</style>", " ", source, flags=re.S)
     source = re.sub(r"\{%\s*block body_(?:attrs|class)\s*%\}.*?\{%\s*endblock\s*%\}", " ", source, flags=re.S)
