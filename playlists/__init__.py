@@ -23,6 +23,7 @@ from playlists.models import (
     Index,
     Playlist,
     PlaylistRef,
+    is_repository_path,
     media_path,
     playlist_path,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "check_pinned",
     "check_playlist",
     "check_rotation",
+    "is_repository_path",
     "make_rotation",
     "media_path",
     "playlist_path",

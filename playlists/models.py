@@ -32,6 +32,21 @@ MAX_PLAYLIST_BYTES = 16 << 20  # 16 MiB
 # Repository paths are relative, in a known folder, with no way out of the tree.
 _PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*\Z")
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
+# What a mirror may serve of a tree: the index, keys, playlists, media, each with its signature.
+_SERVED = re.compile(
+    r"^(index\.json(\.minisig)?|keys/[A-Za-z0-9_-][A-Za-z0-9._-]*|(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*)\Z"
+)
+
+
+def is_repository_path(rel: str) -> bool:
+    """A path a repository tree holds and any mirror may serve (``index.json``, ``keys/…``,
+    ``playlists/…``, ``media/…``, and their ``.minisig``): ASCII letters, digits and ``._-/`` only, no
+    empty, ``..`` or hidden segment. Servers answer anything else 404 before touching the disk."""
+    return (
+        isinstance(rel, str)
+        and bool(_SERVED.match(rel))
+        and all(seg and not seg.startswith(".") for seg in rel.split("/"))
+    )
 
 
 def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:

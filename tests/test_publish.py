@@ -374,3 +374,12 @@ def test_valid_until_a_day_means_through_the_end_of_that_day_in_china(headend_ro
     ref = next(p for p in index_of(headend_root).playlists if p.name == "winter")
     assert ref.valid_from == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 00:00 on 1 December, China time
     assert ref.valid_until == datetime(2027, 1, 1, 15, 59, 59, tzinfo=UTC)  # 23:59:59 on 1 January, China time
+
+
+async def test_repo_answers_404_not_500_for_what_is_not_a_repository_file(headend_root, aiohttp_client):
+    client = await aiohttp_client(headend_app(headend_config(headend_root)))
+    assert (await client.get("/repo/index.json")).status == 200
+    assert (await client.get("/repo/index.json.minisig")).status == 200
+    for path in ("index.json%00", "media/a%00", "..%2Fheadend.toml", "media/%2E%2E/%2E%2E/headend.toml", ".hidden"):
+        resp = await client.get(f"/repo/{path}")
+        assert resp.status == 404, (path, resp.status)

@@ -3,18 +3,19 @@ aiohttp's FileResponse; media and playlists are immutable, the index is fresh fo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 from headend.web.keys import CONFIG
+from playlists import is_repository_path
 
 
 async def repo_file(request: web.Request) -> web.StreamResponse:
     repo = request.app[CONFIG].repo_dir.resolve()
     rel = request.match_info["path"]
+    if not is_repository_path(rel):  # NUL bytes, "..", hidden names: refused before any disk access
+        raise web.HTTPNotFound(text="not a repository path")
     target = (repo / rel).resolve()
-    if not target.is_relative_to(repo) or not target.is_file() or any(part.startswith(".") for part in Path(rel).parts):
+    if not target.is_relative_to(repo) or not target.is_file():
         raise web.HTTPNotFound(text=f"{rel}: not in the repository")
     return web.FileResponse(target, headers={"Cache-Control": cache_control(rel)})
 

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from playlists import FileRef
+from playlists import FileRef, is_repository_path
 from playlists.atomic import atomic_move, atomic_write
 from station.errors import StoreError
 from station.model import DiskUsage
@@ -121,8 +121,17 @@ class MediaFiles:
             raise StoreError(f"cannot save the verified index copy ({exc.strerror})") from exc
 
     def repo_file(self, rel: str) -> Path | None:
-        """A file of the verified copy, or a verified media file; None if not here."""
-        if ".." in rel.split("/") or rel.startswith("/"):
+        """A file of the verified copy, or a verified media file, to serve; None if not here. Only a
+        repository path (``playlists.is_repository_path``) and only a regular file inside
+        ``media/`` or the copy: a symlink planted in the data dir is never followed out of it."""
+        if not is_repository_path(rel):
             return None
-        path = self.data_dir / rel if rel.startswith("media/") else self.repo_dir / rel
-        return path if path.is_file() else None
+        if rel.startswith("media/"):
+            base, path = self.data_dir / "media", self.data_dir / rel
+        else:
+            base, path = self.repo_dir, self.repo_dir / rel
+        try:
+            base, path = base.resolve(strict=True), path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        return path if path.is_relative_to(base) and path.is_file() else None

@@ -51,24 +51,13 @@ STATIC_DIR = PACKAGE / "static"
 
 
 async def media(request: web.Request) -> web.StreamResponse:
-    """A verified file from the store. Only regular files under data_dir/media/ are served."""
-    store = request.app[STORE]
-    repo_path = "media/" + request.match_info["path"]
-    _ = translator(request)
-    not_found = web.HTTPNotFound(text=_("There is no such media file."))
-    try:
-        path = store.blob_path(repo_path)
-    except StoreError:
-        raise not_found from None
-    media_root = (store.data_dir / "media").resolve()
-    try:
-        resolved = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise not_found from None
-    if not resolved.is_relative_to(media_root) or not resolved.is_file():
-        raise not_found
+    """A verified file from the store: only regular files under data_dir/media/ (``Store.repo_file``,
+    the same rule as this station's ``/repo/``)."""
+    path = request.app[STORE].repo_file("media/" + request.match_info["path"])
+    if path is None:
+        raise web.HTTPNotFound(text=translator(request)("There is no such media file."))
     # Blobs are named by their sha256, so a given URL never changes content.
-    return web.FileResponse(resolved, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 
 async def api_status(request: web.Request) -> web.Response:

@@ -229,6 +229,10 @@ async def test_media_refuses_paths_outside_the_store(client, tv):
         "/media/zz/db.json",
         "/media/",
         "/media/zz",
+        "/media/a%00",
+        "/repo/index.json%00",
+        "/repo/media/zz/db.json",  # the station's own mirror follows no planted symlink either
+        "/repo/%2E%2E/station.json",
     ):
         resp = await client.get(url)
         assert resp.status == 404, url
