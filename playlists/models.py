@@ -64,6 +64,8 @@ def _optional(d: dict, key: str, typ: type, what: str) -> Any:
 
 
 def load_json(data: bytes, what: str, max_bytes: int) -> dict:
+    """A JSON object from untrusted bytes (a mirror's file, a page's POST body): FormatError for
+    anything else, however malformed, deep or large."""
     if len(data) > max_bytes:
         raise FormatError(f"{what}: {len(data)} bytes is over the {max_bytes}-byte limit")
     try:
@@ -71,7 +73,7 @@ def load_json(data: bytes, what: str, max_bytes: int) -> dict:
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or a number of 5000 digits
         raise FormatError(f"{what}: not valid JSON ({exc})") from exc
     except RecursionError as exc:
-        raise FormatError(f"{what}: nested too deeply to be a repository file") from exc
+        raise FormatError(f"{what}: JSON nested too deeply") from exc
     if not isinstance(obj, dict):
         raise FormatError(f"{what}: expected a JSON object")
     return obj

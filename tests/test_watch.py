@@ -135,6 +135,10 @@ async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_p
             assert r.status == 400
             page = await r.text()
         assert "unknown category" in page and "没有保存" in page
+        for episode in ("²", "٣", "12345", "-1"):  # digits to str.isdigit(), or out of range: a 400, never a 500
+            async with http.post(f"{base}/county/courses/{course_id}", data={**form, "episode": episode}) as r:
+                assert r.status == 400, episode
+                assert "集数必须是数字" in await r.text()
         assert _courses(root)["养鸡技术.mp4"][:2] == ("蛋鸡养殖技术", "agriculture")
 
 

@@ -181,7 +181,7 @@ def _previous_version(cfg: HeadendConfig, name: str) -> int | None:
     versions = [
         int(p.name.split(".")[1])
         for p in (cfg.published_dir / "playlists").glob(f"{name}.*.json")
-        if p.name.split(".")[1].isdigit()
+        if p.name.split(".")[1].isascii() and p.name.split(".")[1].isdigit()
     ]
     return max(versions) if versions else None
 

@@ -5,6 +5,7 @@ speaker). ``/api/v1/jobs`` gives the queue as JSON for the live rows."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 from aiohttp import web
 
@@ -62,7 +63,7 @@ async def course_edit_post(request: web.Request) -> web.Response:
     form = await request.post()
     episode_text = str(form.get("episode", "")).strip()
     changes = {k: str(form.get(k, "")) for k in ("title", "category", "description", "series", "speaker")}
-    if episode_text and not episode_text.isdigit():
+    if episode_text and not re.fullmatch(r"[0-9]{1,4}", episode_text):  # "²" is a digit to isdigit()
         return await _render_edit(
             request, course, f"集数必须是数字（episode must be a whole number, not {episode_text!r}）", 400
         )

@@ -19,13 +19,14 @@ and seeks. The server caps it by the wall-clock time of the play (``station.reco
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from typing import NamedTuple
 
 from aiohttp import web
 
 from catalogue.display import clock
+from playlists.errors import FormatError
+from playlists.models import load_json
 from station.records.attendance import Attendance
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
@@ -67,12 +68,9 @@ async def _body(request: web.Request) -> dict:
     if len(raw) > MAX_BODY:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=len(raw))
     try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise web.HTTPBadRequest(text="body is not JSON") from None
-    if not isinstance(data, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return data
+        return load_json(raw or b"{}", "body", MAX_BODY)
+    except FormatError as exc:  # not JSON, not an object, nested 2,000 deep…
+        raise web.HTTPBadRequest(text=str(exc)) from None
 
 
 def _seconds(data: dict, key: str) -> float:

@@ -10,6 +10,8 @@ import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from playlists import Notice
 from playlists.schedule import CHINA
 from tests.tv.station import PIN, STATION_NAME, Lesson, TvStation, repository, schedule, undownloadable
@@ -262,3 +264,13 @@ async def test_every_served_script_parses_as_es5(client, tmp_path):
     # and acorn does catch newer syntax
     f.write_text("const f = () => 1;", encoding="utf-8")
     assert subprocess.run([node, str(ACORN), "--ecma5", "--silent", str(f)], capture_output=True).returncode != 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 2000, b'{"course": ' + b"[" * 2000, b"\xff\xfe", b"[1, 2]", b'"text"', b"{nope"],
+    ids=["nested-2000", "nested-in-object", "not-utf8", "a-list", "a-string", "broken"],
+)
+async def test_a_malformed_play_body_is_a_400_not_a_500(client, body):
+    resp = await client.post("/api/plays", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 400, await resp.text()
