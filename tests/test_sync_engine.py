@@ -4,7 +4,9 @@ disk, an old course that keeps playing, and files collected once nothing needs t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import os
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -88,6 +90,19 @@ async def test_usb_copy_round_trip_and_a_damaged_stick(sim, tmp_path):
     assert c.store.course(sim.courses[0].course.id) is None and c.store.course(sim.courses[1].course.id) is None
     text = " ".join(report.failures)
     assert "sha256 differs" in text and "missing from the copy" in text
+    # A pipe where a file should be (a planted stick) is refused at once instead of hanging the import.
+    (usb / fire.path).parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(usb / fire.path)
+    (tmp_path / "d").mkdir()
+    d = Station(tmp_path / "d", sim, usb.as_uri() + "/")
+    report = await asyncio.wait_for(d.sync(), timeout=60)
+    assert "not a plain file" in " ".join(report.failures)
+    assert d.store.course(sim.courses[2].course.id) is not None
+    os.unlink(usb / "index.json")
+    os.mkfifo(usb / "index.json")
+    (tmp_path / "e").mkdir()
+    with pytest.raises(SyncError, match="not a plain file"):
+        await asyncio.wait_for(Station(tmp_path / "e", sim, usb.as_uri() + "/").sync(), timeout=60)
 
 
 async def test_a_station_is_a_mirror_for_its_neighbours(sim, tmp_path):

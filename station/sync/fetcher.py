@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,6 +86,22 @@ def _local(url: str) -> Path:
     return Path(unquote(urlparse(url).path))
 
 
+def _open_plain_file(path: Path):
+    """A file of a copied repository (a USB stick, a folder) opened for reading, if it is a plain
+    file: a pipe or a device planted on a stick would block the read for ever."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError as exc:
+        raise DownloadError(f"{path}: missing from the copy") from exc
+    except OSError as exc:
+        raise DownloadError(f"{path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DownloadError(f"{path}: not a plain file (a pipe, a device or a folder); copy the repository again")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
 class Fetcher:
     def __init__(self, session: aiohttp.ClientSession, timeout_s: float = 30.0, max_rate_bytes_per_s: int = 0) -> None:
         self.session = session
@@ -128,7 +145,7 @@ class Fetcher:
     def _read_local(self, url: str, max_bytes: int) -> bytes:
         path = _local(url)
         try:
-            with open(path, "rb") as fh:
+            with _open_plain_file(path) as fh:
                 data = fh.read(max_bytes + 1)
         except OSError as exc:
             raise DownloadError(f"{path}: {exc.strerror or exc}") from exc
@@ -199,7 +216,7 @@ class Fetcher:
         def copy() -> str:
             h = hashlib.sha256()
             try:
-                with open(src, "rb") as fin, _CappedFile(dest, "wb", h, 0, ref.size, str(src)) as out:
+                with _open_plain_file(src) as fin, _CappedFile(dest, "wb", h, 0, ref.size, str(src)) as out:
                     while block := fin.read(1 << 20):
                         out.write(block)
                         on_bytes(len(block))
