@@ -90,7 +90,11 @@ class Schedule:
             if not isinstance(r, dict) or not isinstance(r.get("course"), str):
                 raise FormatError(f"{w}: needs a course id")
             days = r.get("days")
-            if not isinstance(days, list) or not days or not all(isinstance(x, int) and 1 <= x <= 7 for x in days):
+            if (
+                not isinstance(days, list)
+                or not days
+                or not all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 7 for x in days)
+            ):
                 raise FormatError(f"{w}: days must list weekdays 1 (Monday) to 7 (Sunday)")
             m = _TIME.match(str(r.get("time", "")))
             if not m:

@@ -8,7 +8,7 @@ import pytest
 from catalogue import CatalogueError, Course, UnknownCategory
 from players import ProfileError, load_profiles, profile
 from players.profiles import PROFILES_FILE
-from playlists import FileRef
+from playlists import FileRef, Schedule, is_repository_path
 from playlists.errors import FormatError
 
 SHA = "a" * 64
@@ -70,3 +70,37 @@ def test_unknown_profile_names_the_known_ones():
 def test_repository_paths_cannot_leave_the_tree():
     with pytest.raises(FormatError, match="not a repository path"):
         FileRef.from_dict({"path": "media/../../etc/passwd", "sha256": SHA, "size": 1}, "x")
+
+
+@pytest.mark.parametrize("days", [[True], [1, False], [0], [8], [], "1,3"])
+def test_weekly_days_are_weekday_numbers_not_booleans(days):
+    weekly = {"weekly": [{"course": "c-abc", "days": days, "time": "19:30"}]}
+    with pytest.raises(FormatError, match="days must list weekdays"):
+        Schedule.from_dict(weekly)
+    assert Schedule.from_dict({"weekly": [{"course": "c-abc", "days": [1, 3], "time": "19:30"}]}).weekly[0].days == (
+        1,
+        3,
+    )
+
+
+def test_repository_paths_that_a_mirror_may_serve():
+    ok = [
+        "index.json",
+        "index.json.minisig",
+        "keys/headend.pub",
+        "playlists/all.3.json",
+        "media/ab/" + "a" * 64 + ".mp4",
+    ]
+    bad = [
+        "index.json\x00",
+        "media/a\x00",
+        "../x",
+        "media/../x",
+        "media//x",
+        "media/.h",
+        "/index.json",
+        "x/y",
+        "媒体/x",
+    ]
+    assert all(is_repository_path(p) for p in ok)
+    assert [p for p in bad if is_repository_path(p)] == []

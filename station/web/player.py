@@ -120,7 +120,10 @@ async def _report(request: web.Request) -> _Report:
     p = next((p for p in att.open_plays() if p.id == play_id), None)
     installed = p is None or request.app[STORE].course(p.course) is not None
     position_s, watched_s = _seconds(data, "position_s"), _seconds(data, "watched_s")
-    return _Report(att, play_id, position_s, watched_s, bool(data.get("ended")), installed)
+    ended = data.get("ended", False)
+    if not isinstance(ended, bool):  # "no" must not count as a finished lesson
+        raise web.HTTPBadRequest(text="ended must be true or false")
+    return _Report(att, play_id, position_s, watched_s, ended, installed)
 
 
 @routes.post("/api/plays/{id}", name="play_progress")

@@ -274,3 +274,13 @@ async def test_every_served_script_parses_as_es5(client, tmp_path):
 async def test_a_malformed_play_body_is_a_400_not_a_500(client, body):
     resp = await client.post("/api/plays", data=body, headers={"Content-Type": "application/json"})
     assert resp.status == 400, await resp.text()
+
+
+async def test_a_play_end_takes_only_true_or_false_for_ended(client):
+    pid = (await (await client.post("/api/plays", json={"course": "c-goose"})).json())["id"]
+    for ended in ("no", "false", 1, None):
+        resp = await client.post(f"/api/plays/{pid}/end", json={"position_s": 1, "watched_s": 1, "ended": ended})
+        assert resp.status == 400, ended
+    resp = await client.post(f"/api/plays/{pid}/end", json={"position_s": 1, "watched_s": 1, "ended": False})
+    assert resp.status == 200  # and the play is over: a second end finds nothing open
+    assert (await client.post(f"/api/plays/{pid}/end", json={"ended": True})).status == 404
