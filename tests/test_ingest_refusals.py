@@ -123,3 +123,11 @@ def test_chinese_name_with_spaces_and_quotes_is_ingested(tmp_path, shared_root):
     assert (title, series, episode) == ('农村"医保" 政策 解读\'s 第2集', '农村"医保" 政策 解读\'s', 2)
     card = vstream(rendition(shared_root, clip.name, "tv-hd"))
     assert (card["width"], card["height"]) == (1280, 720)
+
+
+@pytest.mark.parametrize("name", ["-rf lesson.mp4", "Part2:intro.mp4"])
+def test_a_name_that_looks_like_an_option_or_a_protocol_is_ingested_by_its_relative_path(tmp_path, shared_root, name):
+    make_clip(tmp_path / name, seconds=1, size="128x96")
+    res = run_cli("headend", "ingest", "--root", str(shared_root), "--category", "skills", "--", name, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert vstream(rendition(shared_root, name, "stb-sd"))["codec_name"] == "h264"

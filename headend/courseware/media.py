@@ -54,6 +54,12 @@ class MediaInfo:
 ProgressFn = Callable[[float], None]  # seconds of output written so far
 
 
+def input_arg(path: Path) -> str:
+    """A file as ffmpeg and ffprobe must be given it: an absolute path behind ``file:``, so a name
+    like ``-rf lesson.mp4`` is not read as an option, nor ``Part2:intro.mp4`` as a protocol."""
+    return "file:" + str(Path(path).resolve())
+
+
 def _tail(lines) -> str:
     return "\n".join(list(lines)[-LOG_TAIL_LINES:])
 
@@ -156,7 +162,7 @@ async def probe(path: Path) -> MediaInfo:
             "json",
             "-show_format",
             "-show_streams",
-            str(path),
+            input_arg(path),
         ]
     )
     if code != 0:

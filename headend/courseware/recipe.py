@@ -23,7 +23,7 @@ from pathlib import Path
 import ffmpeg
 
 from headend.courseware.loudness import Measured, Target, apply_filter_args, measure_filter
-from headend.courseware.media import MediaInfo
+from headend.courseware.media import MediaInfo, input_arg
 from players import Profile
 
 TITLE_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
@@ -143,7 +143,7 @@ def card_text(title: str, size: tuple[int, int] = CARD_SIZE) -> str:
 def measure_args(src: Path, channel_counts: list[int], target: Target) -> list[str]:
     """Pass 1: one decode of the audio, one loudnorm measurement per channel layout (each output
     has its own simple filter graph, and loudnorm prints its JSON in output order)."""
-    args = ["ffmpeg", "-nostdin", "-v", "info", "-nostats", "-progress", "pipe:1", "-i", str(src)]
+    args = ["ffmpeg", "-nostdin", "-v", "info", "-nostats", "-progress", "pipe:1", "-i", input_arg(src)]
     for ch in channel_counts:
         args += [
             "-map",
@@ -170,7 +170,7 @@ def ladder_args(
     ``measured``: loudness per channel count (from pass 1); None or a silent measurement leaves
     the level alone. ``title_file``: text file with the course title, for the card that audio-only
     sources get in video profiles."""
-    inp = ffmpeg.input(str(src))
+    inp = ffmpeg.input(input_arg(src))
     video_outs = [(p, d) for p, d in outputs if p.kind == "video" and p.video is not None]
 
     # Picture: one decode (and one deinterlace) split into each video profile's chain.
@@ -254,7 +254,7 @@ def poster_args(
     bw, bh = POSTER_BOX
     if info.has_video:
         seek = min(info.duration_s * 0.25, max(info.duration_s - 1, 0))
-        s = ffmpeg.input(str(src), ss=f"{seek:.2f}", t=60).video
+        s = ffmpeg.input(input_arg(src), ss=f"{seek:.2f}", t=60).video
         if info.interlaced:
             s = s.filter("bwdif", mode="send_frame", parity="auto", deint="all")
         if skip_dark:
