@@ -95,6 +95,8 @@ def _open_plain_file(path: Path):
         raise DownloadError(f"{path}: missing from the copy") from exc
     except OSError as exc:
         raise DownloadError(f"{path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # a NUL byte in the path: the mirror's URL is wrong, not the program
+        raise DownloadError(f"{path!r}: not a usable file path ({exc}); check [sync] mirrors") from exc
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise DownloadError(f"{path}: not a plain file (a pipe, a device or a folder); copy the repository again")
