@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 try:
     from zoneinfo import ZoneInfo
@@ -22,11 +22,28 @@ except Exception:  # no tz database on the box: China has used UTC+8 without DST
 Gettext = Callable[..., str]
 NONE = "—"  # what is shown where there is no value
 
-_CHINESE = {"%(s)d s": "%(s)d 秒", "%(h)d h %(m)d min": "%(h)d 小时 %(m)d 分", "%(m)d min": "%(m)d 分钟"}
+# The weekday names and date pattern below are gettext msgids too (the station's catalogue
+# translates them); ``chinese`` below gives the headend the same words.
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (``make messages``) where it is not translated yet."""
+    return message
+
+
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+_CHINESE = {
+    "%(s)d s": "%(s)d 秒",
+    "%(h)d h %(m)d min": "%(h)d 小时 %(m)d 分",
+    "%(m)d min": "%(m)d 分钟",
+    "under a minute": "不到1分钟",
+    "%(month)d/%(day)d %(weekday)s": "%(month)d月%(day)d日 %(weekday)s",
+    **dict(zip(WEEKDAYS, ("周一", "周二", "周三", "周四", "周五", "周六", "周日"), strict=True)),
+}
 
 
 def chinese(message: str, **values: object) -> str:
-    """The units above in Chinese, for pages that have no gettext catalogue (the headend's)."""
+    """The words above in Chinese, for pages that have no gettext catalogue (the headend's)."""
     return _CHINESE.get(message, message) % values
 
 
@@ -44,10 +61,13 @@ def minutes(seconds: float) -> int:
 
 
 def duration(_: Gettext, seconds: float | None) -> str:
-    """How long something takes or lasted: "1 h 5 min", "12 min", "40 s" (minutes rounded)."""
+    """How long something takes or lasted: "1 h 5 min", "12 min", "40 s" (minutes rounded);
+    "under a minute" for less than a second (never "0 min" or "0 s")."""
     if seconds is None or not math.isfinite(seconds):
         return NONE
     s = max(0, round(seconds))
+    if s < 1:
+        return _("under a minute")
     if s < 60:
         return _("%(s)d s", s=s)
     h, m = divmod(round(s / 60), 60)
@@ -66,17 +86,33 @@ def size(n: float | None) -> str:
     return f"{value:.1f} GB"
 
 
+def _china(value: datetime | float) -> datetime:
+    """An aware datetime (a naive one is taken as China time already) or epoch seconds, in China time."""
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=CHINA)
+    else:
+        dt = datetime.fromtimestamp(float(value), UTC)
+    return dt.astimezone(CHINA)
+
+
+def china_day(_: Gettext, value: datetime | date | float | None) -> str:
+    """A China date with its weekday, as people say it: "11月25日 周三" (a ``date`` is taken as is)."""
+    if value is None or isinstance(value, bool):
+        return NONE
+    try:
+        d = value if isinstance(value, date) and not isinstance(value, datetime) else _china(value).date()
+    except (ValueError, OverflowError, OSError):
+        return NONE
+    return _("%(month)d/%(day)d %(weekday)s", month=d.month, day=d.day, weekday=_(WEEKDAYS[d.weekday()]))
+
+
 def china_time(value: datetime | float | None, *, seconds: bool = True) -> str:
     """A moment (aware datetime, or epoch seconds) as ``YYYY-MM-DD HH:MM[:SS]`` in China time.
     A naive datetime is taken as China time already."""
     if value is None or isinstance(value, bool):
         return NONE
     try:
-        if isinstance(value, datetime):
-            dt = value if value.tzinfo else value.replace(tzinfo=CHINA)
-        else:
-            dt = datetime.fromtimestamp(float(value), UTC)
-        return dt.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+        return _china(value).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
     except (ValueError, OverflowError, OSError):
         return NONE
 

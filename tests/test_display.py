@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
-from catalogue.display import china_hhmm, china_time, clock, duration, minutes, size
+from catalogue.display import china_day, china_hhmm, china_time, chinese, clock, duration, minutes, size
 from station.i18n import Translator, english
 from station.model import moment
 
@@ -41,7 +41,7 @@ def test_every_moment_is_shown_in_china_time(box_in_new_york):
 
 def test_durations_and_sizes_one_way():
     assert [duration(english, s) for s in (0, 9, 59.6, 90, 3599, 3660, 7322)] == [
-        "0 s",
+        "under a minute",
         "9 s",
         "1 min",
         "2 min",
@@ -65,8 +65,18 @@ def test_durations_and_sizes_one_way():
 
 
 def test_headend_pages_read_durations_in_chinese():
-    from catalogue.display import chinese
-
     assert duration(chinese, 3900) == "1 小时 5 分"
     assert duration(chinese, 720) == "12 分钟"
     assert duration(chinese, 40) == "40 秒"
+    assert duration(chinese, 0.2) == "不到1分钟"
+
+
+def test_dates_carry_the_weekday_in_china_time(box_in_new_york):
+    """Beside a notice saying "本周三", a programme day reads "11月25日 周三", never "11-25"."""
+    zh = Translator("zh-CN")
+    late_tuesday_utc = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # already Wednesday in China
+    assert china_day(zh, late_tuesday_utc) == "11月25日 周三"
+    assert china_day(chinese, late_tuesday_utc.timestamp()) == "11月25日 周三"
+    assert china_day(zh, date(2026, 11, 29)) == "11月29日 周日"
+    assert china_day(english, date(2026, 11, 29)) == "11/29 Sun"
+    assert china_day(zh, None) == "—"

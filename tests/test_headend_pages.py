@@ -27,3 +27,17 @@ def test_times_and_durations_for_pages():
     assert env.from_string("{{ 4000|duration }} {{ 40|duration }} {{ 720|duration }}").render() == (
         "1 小时 7 分 40 秒 12 分钟"
     )
+
+
+async def test_the_county_page_shows_programming_windows_in_china_time(tmp_path, aiohttp_client, headend_db):
+    """A notice that ends at 04:00 China time on 2 December was listed as ending "2026-12-01"
+    (the UTC date of the moment): county staff would take it down a day early."""
+    root = init_headend(tmp_path / "headend", headend_db)
+    (root / "notices" / "flood.toml").write_text(
+        'title = "防汛演练"\nbody = "周三上午九点在村委会集合"\nvalid_until = 2026-12-01T20:00:00Z\n', encoding="utf-8"
+    )
+    client = await aiohttp_client(create_app(load_config(root), background_loops=False))
+    page = await (await client.get("/county")).text()
+    assert "防汛演练" in page
+    assert "<td>2026-12-02 04:00</td>" in page, page
+    assert "T20:00" not in page and "2026-12-01" not in page

@@ -13,6 +13,7 @@
   var LATE_START_S = 30;
   var TICKER_MS = 6000;
   var IDLE_RELOAD_MS = 10 * 60 * 1000; /* an idle home page fetches new notices and programmes */
+  var FOCUS_TTL_MS = 30 * 60 * 1000; /* a remembered focus older than this is not where the viewer is */
 
   /* Remote keys: key names first, then the keyCodes old browsers and set-top boxes send.
      Back: 8 Backspace, 27 Escape, 166 BrowserBack, 461 LG webOS/HbbTV, 10009 Samsung Tizen.
@@ -119,34 +120,71 @@
     return out;
   }
 
-  function memoryKey() { return 'yj-focus:' + location.pathname; }
+  /* Focus memory: where the viewer was on this page, so Back returns to the same tile. It is kept
+     per address AND per content (what the page offers, in order), and only for a while: a page
+     whose rows changed (a new "continue watching" tile, a session started) or an old visit starts
+     from its default focus instead. Only links are places to come back to; a form's buttons are
+     not (a topic button remembered on /session turned the next headcount's digits into category
+     keys). */
+  function memoryKey() { return 'yj-focus:' + location.pathname + location.search; }
 
   function identity(el) { return el.getAttribute('href') || el.id || el.getAttribute('value') || ''; }
 
+  var pageContent = null;
+
+  function contentKey() {
+    if (pageContent === null) {
+      var nodes = document.querySelectorAll(FOCUSABLE);
+      var h = 0;
+      for (var i = 0; i < nodes.length; i++) {
+        var id = identity(nodes[i]) + '|';
+        for (var j = 0; j < id.length; j++) { h = (h * 31 + id.charCodeAt(j)) | 0; }
+      }
+      pageContent = String(h);
+    }
+    return pageContent;
+  }
+
+  function rememberable(el) {
+    /* come back to Play, not Back */
+    return el.tagName === 'A' && !!el.getAttribute('href') && el.getAttribute('data-action') !== 'back';
+  }
+
   function remember(el) {
-    if (el.getAttribute('data-action') === 'back') { return; } /* come back to Play, not Back */
-    store(memoryKey(), identity(el));
+    if (!rememberable(el)) { return; }
+    store(memoryKey(), new Date().getTime() + ' ' + contentKey() + ' ' + identity(el));
   }
 
   function remembered(list) {
-    var id = recall(memoryKey());
-    if (!id) { return null; }
+    var saved = (recall(memoryKey()) || '').split(' ');
+    if (saved.length < 3 || new Date().getTime() - parseFloat(saved[0]) > FOCUS_TTL_MS || saved[1] !== contentKey()) {
+      return null;
+    }
+    var id = saved.slice(2).join(' ');
     for (var i = 0; i < list.length; i++) {
       if (identity(list[i]) === id) { return list[i]; }
     }
     return null;
   }
 
+  /* The field that expects a number on this page (the headcount), if any. */
+  function numberField() {
+    var el = document.querySelector('input[inputmode="numeric"]');
+    return el && !el.disabled && isVisible(el) ? el : null;
+  }
+
   function reveal(el) {
     var r = el.getBoundingClientRect();
     var top = r.top + (window.pageYOffset || 0);
     var margin = 90;
+    var hints = document.getElementById('key-hints'); /* fixed at the bottom: nothing hides under it */
+    var bottom = window.innerHeight - (hints ? hints.offsetHeight : 0);
     if (top < window.innerHeight / 2) {
       window.scrollTo(0, 0); /* near the top: keep the header in view */
     } else if (r.top < margin) {
       window.scrollBy(0, r.top - margin);
-    } else if (r.bottom > window.innerHeight - margin / 2) {
-      window.scrollBy(0, r.bottom - window.innerHeight + margin);
+    } else if (r.bottom > bottom - margin / 3) {
+      window.scrollBy(0, r.bottom - bottom + margin / 2);
     }
   }
 
@@ -163,8 +201,10 @@
   function focusDefault() {
     var list = focusables();
     if (!list.length) { return; }
-    var el = remembered(list) || document.querySelector('[data-default-focus]') || list[0];
-    if (!isVisible(el)) { el = list[0]; }
+    var preferred = document.querySelector('[data-default-focus]');
+    if (preferred && !isVisible(preferred)) { preferred = null; }
+    /* a field waiting for a number always comes first, never a button beside it */
+    var el = (isField(preferred) && preferred) || remembered(list) || preferred || list[0];
     focusEl(el);
   }
 
@@ -275,6 +315,12 @@
     if (action.indexOf('digit') === 0) {
       if (isField(cur)) { return; } /* typing a number, e.g. the headcount */
       e.preventDefault();
+      var field = numberField();
+      if (field) { /* a page asking for a number: digits type into it, wherever the focus is */
+        if (field.maxLength < 0 || field.value.length < field.maxLength) { field.value += action.charAt(5); }
+        focusEl(field);
+        return;
+      }
       if (action !== 'digit0') { location.href = '/go/' + action.charAt(5); }
       return;
     }
@@ -306,6 +352,9 @@
   }
 
   function initNav() {
+    /* the script places the focus and scrolls to it; the browser's own restored scroll position
+       (coming back by Back) put the header and the first row off screen */
+    if ('scrollRestoration' in history) { try { history.scrollRestoration = 'manual'; } catch (err) { /* old */ } }
     focusDefault();
     document.addEventListener('keydown', function (e) {
       var action = actionOf(e);

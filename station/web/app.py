@@ -55,7 +55,8 @@ async def media(request: web.Request) -> web.StreamResponse:
     the same rule as this station's ``/repo/``)."""
     path = request.app[STORE].repo_file("media/" + request.match_info["path"])
     if path is None:
-        raise web.HTTPNotFound(text=translator(request)("There is no such media file."))
+        _ = translator(request)
+        raise web.HTTPNotFound(text=_("There is no such media file."))
     # Blobs are named by their sha256, so a given URL never changes content.
     return web.FileResponse(path, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from catalogue.display import clock, minutes
+from catalogue.display import china_day, clock, minutes
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, STORE
 from station.web.responses import render, see_other, translator
@@ -144,7 +144,14 @@ async def schedule(request: web.Request) -> web.Response:
         start = day0 + timedelta(days=i)
         items = tv_view.programmes(installed, start, start + timedelta(days=1))
         if items:
-            days.append({"date": start, "offset": i, "first": not days, "programmes": _programme_rows(items, now)})
+            days.append(
+                {
+                    "day": china_day(translator(request), start),
+                    "offset": i,
+                    "first": not days,
+                    "programmes": _programme_rows(items, now),
+                }
+            )
     ctx = tv_context(request)
     ctx["days"] = days
     return render(request, "schedule.html", ctx)
