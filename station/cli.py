@@ -31,10 +31,12 @@ def _print_sync(status: SyncStatus) -> int:
     if status.state == "failed":
         print(f"sync failed: {status.last_error}", file=sys.stderr)
         return 1
+    this_pass = status.downloaded_at is not None and status.downloaded_at == status.last_attempt
+    files, size = (status.files_downloaded or 0, status.bytes_downloaded or 0) if this_pass else (0, 0)
     print(
         f"index version {status.index_version} from {status.mirror}: "
         f"{status.courses_installed}/{status.courses_total} courses installed, "
-        f"{status.files_downloaded or 0} files ({status.bytes_downloaded or 0} bytes) downloaded"
+        f"{files} files ({size} bytes) downloaded"
     )
     for line in status.failures:
         print(f"  not yet: {line}", file=sys.stderr)

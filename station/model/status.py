@@ -73,8 +73,9 @@ class SyncStatus:
     mirror: str = ""
     courses_total: int | None = None
     courses_installed: int | None = None
-    bytes_downloaded: int | None = None
+    bytes_downloaded: int | None = None  # by the last pass that downloaded anything (not by a later poll)
     files_downloaded: int | None = None
+    downloaded_at: datetime | None = None  # when that pass ended
     failures: tuple[str, ...] = ()
     courses: tuple[CourseState, ...] = ()
     next_window: datetime | None = None
@@ -123,6 +124,7 @@ class SyncStatus:
             "courses_installed": self.courses_installed,
             "bytes_downloaded": self.bytes_downloaded,
             "files_downloaded": self.files_downloaded,
+            "downloaded_at": iso(self.downloaded_at),
             "failures": list(self.failures),
             "next_window": iso(self.next_window),
             "space_needed_bytes": self.space_needed_bytes,
@@ -158,6 +160,7 @@ class SyncStatus:
             courses_installed=whole(d.get("courses_installed")),
             bytes_downloaded=whole(d.get("bytes_downloaded")),
             files_downloaded=whole(d.get("files_downloaded")),
+            downloaded_at=moment(d.get("downloaded_at")),
             failures=tuple(str(f) for f in d.get("failures") or ()),
             courses=tuple(
                 CourseState(str(cid), str(c.get("title") or cid), str(c.get("state") or ""), str(c.get("reason") or ""))

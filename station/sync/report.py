@@ -41,6 +41,13 @@ def status_after(report: SyncReport, previous: SyncStatus, now: datetime) -> Syn
     """The status a finished pass leaves: ok when everything is installed, else partial with
     what is not yet and why. An up-to-date poll keeps the per-course states it found before."""
     error = "; ".join(report.failures) or None
+    # What was downloaded is the last pass that downloaded anything: the daemon's next poll (the
+    # index unchanged, nothing to fetch) used to overwrite it with 0 B.
+    downloaded = (
+        {"bytes_downloaded": report.bytes_downloaded, "files_downloaded": report.files_downloaded, "downloaded_at": now}
+        if report.bytes_downloaded or report.files_downloaded
+        else {}
+    )
     return replace(
         previous,
         state="ok" if report.complete else "partial",
@@ -52,8 +59,7 @@ def status_after(report: SyncReport, previous: SyncStatus, now: datetime) -> Syn
         mirror=report.mirror,
         courses_total=report.courses_total,
         courses_installed=report.courses_installed,
-        bytes_downloaded=report.bytes_downloaded,
-        files_downloaded=report.files_downloaded,
+        **downloaded,
         failures=tuple(report.failures),
         courses=previous.courses if report.up_to_date else tuple(report.courses.values()),
         next_window=report.next_window,

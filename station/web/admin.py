@@ -36,6 +36,7 @@ from station.model import FiveAnswer, MirrorHealth
 from station.records.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT
 from station.web.admin_view import FIVES_HINTS, FIVES_LABELS, figures_view, mirrors_view, player_label, sync_view
 from station.web.keys import ADMIN, ATTENDANCE, CONFIG, STORE, SYNC_NOW
+from station.web.reasons import Reason
 from station.web.responses import render, see_other, translator
 from station.web.views import category_name, media_missing, now_china, summary_view
 
@@ -126,7 +127,13 @@ async def _admin_page(
     sync = sync_view(_, store.sync_status())
     for title in missing:
         sync["failures"].append(
-            _('%(title)s: the media file is missing from this box. Press "Sync now" to download it again.', title=title)
+            Reason(
+                _(
+                    '%(title)s: the media file is missing from this box. Press "Sync now" to download it again.',
+                    title=title,
+                ),
+                "",
+            )
         )
     fives = att.fives()
     current = att.current_session()
@@ -139,7 +146,7 @@ async def _admin_page(
             "sync_requested": request.app[SYNC_NOW].is_set() or request.query.get("sync") == "requested",
             "courses": courses,
             "missing": len(missing),
-            "mirrors": mirrors_view([(m, mirrors.get(m, MirrorHealth())) for m in config.mirrors]),
+            "mirrors": mirrors_view(_, [(m, mirrors.get(m, MirrorHealth())) for m in config.mirrors]),
             "disk": {"media": size(disk.media_bytes), "files": disk.media_files, "free": size(disk.free_bytes)},
             "today": figures_view(_, today),
             "month": figures_view(_, month),

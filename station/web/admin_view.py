@@ -1,7 +1,8 @@
 """What the admin page shows, as plain values: the sync record with its progress bar, the last
 error and since when, what is still to come, each mirror's health, the figures, the five-ones
-labels (pure; the template only prints these). Times are China time. ``_`` is the request's
-translator (``station.i18n``)."""
+labels (pure; the template only prints these). Times are China time; failure reasons are named in
+the page's language (``station.web.reasons``) with the engine's own words folded beside them.
+``_`` is the request's translator (``station.i18n``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from catalogue.display import china_time, duration, size
 from players import ProfileError, profile
 from station.i18n import N_, Gettext
 from station.model import MirrorHealth, SyncStatus
+from station.web.reasons import explain
 
 _STATES = {
     "ok": (N_("OK"), "ok"),
@@ -53,8 +55,11 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
                 ),
             )
         )
-    if status.bytes_downloaded is not None:
-        rows.append((_("Downloaded"), size(status.bytes_downloaded)))
+    if status.bytes_downloaded:
+        last = _("%(size)s (%(n)d files)", size=size(status.bytes_downloaded), n=status.files_downloaded or 0)
+        if status.downloaded_at:
+            last += " · " + china_time(status.downloaded_at, seconds=False)
+        rows.append((_("Last download"), last))
     if status.mirror:
         rows.append((_("Content source"), status.mirror))
     done, total, in_bytes = status.fraction()
@@ -81,7 +86,7 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
         {
             "title": c.title,
             "state": _(_COURSE_STATES.get(c.state, N_("waiting"))),
-            "reason": c.reason,
+            "reason": explain(_, c.reason).text,
             "bad": c.state == "failed",
         }
         for c in status.courses
@@ -97,22 +102,22 @@ def sync_view(_: Gettext, status: SyncStatus) -> dict:
         "running": status.running,
         "rows": rows,
         "bar": bar,
-        "error": "" if status.running else error,
+        "error": explain(_, "" if status.running else error),
         "error_since": china_time(status.error_since, seconds=False)
         if status.last_error and status.error_since
         else "",
-        "failures": failures,
+        "failures": [explain(_, f) for f in failures],
         "pending": pending,
     }
 
 
-def mirrors_view(mirrors: list[tuple[str, MirrorHealth]]) -> list[dict]:
+def mirrors_view(_: Gettext, mirrors: list[tuple[str, MirrorHealth]]) -> list[dict]:
     """Each configured mirror: when it last worked, and its last error with the time."""
     return [
         {
             "url": url,
             "success": china_time(h.last_success),
-            "error": h.last_error or "",
+            "error": explain(_, h.last_error),
             "error_at": china_time(h.last_error_at),
         }
         for url, h in mirrors

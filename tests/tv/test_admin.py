@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
+import pytest
+
+from catalogue.display import china_time, size
 from playlists.schedule import CHINA
 from station.model import CourseState, SyncStatus
-from tests.tv.station import MEDIA_FILES, PIN, STATION_ID, STATION_NAME, SYNC_NOW
+from tests.browser import focused
+from tests.tv.station import MEDIA_FILES, PIN, STATION_ID, STATION_NAME, SYNC_NOW, Lesson, entry, undownloadable
 from tests.tv.test_pages import login
 
 
@@ -168,5 +172,59 @@ async def test_admin_shows_courses_still_to_come_with_reasons(client, tv):
     html = await (await client.get("/admin")).text()
     assert "尚未下载完的课程" in html and 'aria-valuenow="25"' in html
     assert "<td>正在下载</td><td>新课：秋季防火</td>" in html.replace("<th>", "<td>").replace("</th>", "</td>")
-    assert "失败: does not fit [sync] quota_mb" in html and "排队中: waits for the download window" in html
+    assert "失败: 超出存储限额（[sync] quota_mb），放不下。" in html and "排队中: 等到下载时段再下载。" in html
     assert "<td>雨季养鹅技术</td>" not in html
+
+
+# ---- on a phone, in the browser (issue 10 items 18, 19) ------------------------------------------
+
+
+PAGE_BOX_JS = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+  return {top: r.top, bottom: r.bottom}; }"""
+ISO_OR_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d|\d\d:\d\d(:\d\d)?Z\b|UTC")
+
+
+@pytest.mark.browser
+def test_admin_on_a_phone_opens_on_the_figures_and_reads_the_last_download_in_chinese(live, page, tv_clips, tmp_path):
+    fresh = tmp_path / "autumn.mp4"  # a file this station does not have yet
+    fresh.write_bytes(tv_clips["video"].read_bytes() + b"\0" * 1000)
+    lesson = Lesson("c-autumn", "新课：秋季防火", "safety", "new")
+    live.tv.publish(
+        add=(
+            entry(lesson, {"new": fresh, "poster": tv_clips["poster"]}, live.tv.sim.files),
+            undownloadable("c-gone", "冬季用电安全"),
+        )
+    )
+    assert live.tv.sync() == "partial"  # the new lesson downloaded; the other is not on the mirror
+    assert live.tv.sync() == "partial"  # the daemon's next pass: nothing more to download
+    status = live.tv.store.sync_status()
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live.url("/admin"))
+    assert focused(page)["id"] == "pin"
+    page.keyboard.type(PIN)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("section#figures")
+    assert page.evaluate("scrollY") == 0  # at the top: the figures first, not scrolled to a button
+    figures = page.evaluate(PAGE_BOX_JS, "#figures")
+    assert figures["top"] >= 0 and figures["bottom"] <= 844
+    page.keyboard.press("Enter")  # a stray OK
+    page.wait_for_load_state("networkidle")
+    assert not live.app[SYNC_NOW].is_set()
+    assert "已请求立即同步" not in page.inner_text("body")
+
+    sync = page.inner_text("#sync")
+    expected = f"{size(fresh.stat().st_size)}（1 个文件）"
+    assert re.search(r"上次下载\s+" + re.escape(expected), sync), sync
+    assert "0 B" not in sync
+    assert "《冬季用电安全》：内容源上还没有这个文件" in sync  # the reason, in Chinese
+    assert "HTTP 404" not in sync  # the engine's words stay folded under the details
+    page.click("#sync details.raw summary")
+    assert "HTTP 404" in page.inner_text("#sync details.raw")
+
+    text = page.inner_text("body")
+    assert not ISO_OR_UTC.search(text), ISO_OR_UTC.search(text)
+    assert china_time(status.last_attempt) in text
+    assert status.last_attempt.astimezone(UTC).strftime("%Y-%m-%d %H:%M") not in text
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not page.errors, page.errors
