@@ -179,12 +179,12 @@
     var margin = 90;
     var hints = document.getElementById('key-hints'); /* fixed at the bottom: nothing hides under it */
     var bottom = window.innerHeight - (hints ? hints.offsetHeight : 0);
-    if (top < window.innerHeight / 2) {
-      window.scrollTo(0, 0); /* near the top: keep the header in view */
+    if (top + r.height <= bottom - 12) {
+      window.scrollTo(0, 0); /* it fits with the top of the page: keep the header and banner in view */
     } else if (r.top < margin) {
       window.scrollBy(0, r.top - margin);
-    } else if (r.bottom > bottom - margin / 3) {
-      window.scrollBy(0, r.bottom - bottom + margin / 2);
+    } else if (r.bottom > bottom - 12) {
+      window.scrollBy(0, r.bottom - bottom + 12); /* just clear of the key hints, focus ring included */
     }
   }
 
