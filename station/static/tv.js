@@ -137,6 +137,7 @@
       var nodes = document.querySelectorAll(FOCUSABLE);
       var h = 0;
       for (var i = 0; i < nodes.length; i++) {
+        if (nodes[i].type === 'hidden') { continue; } /* a per-page token is not content */
         var id = identity(nodes[i]) + '|';
         for (var j = 0; j < id.length; j++) { h = (h * 31 + id.charCodeAt(j)) | 0; }
       }
