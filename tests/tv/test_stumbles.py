@@ -192,3 +192,23 @@ def test_the_schedule_shows_whole_titles_and_days_with_their_weekday(live, page,
     assert not cut, cut
     assert page.inner_text(".prog-title").strip() == title
     assert not page.errors, page.errors
+
+
+def test_a_full_home_page_fits_720p_above_the_key_hints(live, page, tv_clips):
+    """Session banner, notice, today's programmes and the first shelf: nothing scrolls off."""
+    now = datetime.now(CHINA).replace(microsecond=0)
+    live.tv.publish(
+        notices=(Notice("n1", "本周三上午九点在村委会开展防汛演练，请各户派一人参加", ""),),
+        schedule=schedule(("c-goose", now + timedelta(minutes=30)), ("c-land", now + timedelta(minutes=50))),
+    )
+    assert live.tv.sync() == "ok"
+    page.goto(live.url("/"))
+    focused(page)
+    start_session_by_keys(page, live, "9")
+    remote(page, "green")  # home, as the remote opens it
+    page.wait_for_url(live.url("/"))
+    assert focused(page)["href"] == "/course/c-land"
+    page.evaluate("document.activeElement.classList.add('now-focused')")
+    for selector in (".station", ".session-banner", ".ticker", ".shelf.programmes", ".now-focused"):
+        assert on_screen(page, selector), (selector, box(page, selector), page.evaluate("scrollY"))
+    assert not page.errors, page.errors
