@@ -19,11 +19,14 @@ import re
 import tomllib
 from dataclasses import dataclass, field, replace
 
+from catalogue import Course
 from catalogue.categories import find_category
 from catalogue.course import MAX_DESCRIPTION_CHARS, MAX_EPISODE, MAX_TITLE_CHARS, UnknownCategory
 from headend.errors import SidecarError
 
 SIDECAR_KEYS = ("title", "category", "series", "episode", "description", "speaker", "tags", "allow_silent")
+# The fields a course keeps in the catalogue (and an editor may change there).
+CATALOGUE_FIELDS = ("title", "category", "series", "episode", "description", "speaker", "tags")
 MAX_TAGS = 20
 
 # "雨季养鹅 第3集", "雨季养鹅-第03讲", "Goose farming EP03", "雨季养鹅_03"
@@ -44,10 +47,31 @@ class Metadata:
     speaker: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
     allow_silent: bool = False
+    # the catalogue fields a sidecar or the command line set (the rest are file-name defaults)
+    given: tuple[str, ...] = field(default=(), compare=False)
 
-    def merged(self, **overrides) -> Metadata:
-        """This metadata with the given non-None values replacing its own."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+    def merged(self, *, explicit: bool = True, **overrides) -> Metadata:
+        """This metadata with the given non-None values replacing its own; ``explicit`` values
+        (a sidecar's, the command line's) are remembered in ``given``."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        given = set(self.given) | ({k for k in values if k in CATALOGUE_FIELDS} if explicit else set())
+        return replace(self, **values, given=tuple(sorted(given)))
+
+    def keeping(self, existing: Course) -> tuple[Metadata, list[str], list[str]]:
+        """A re-ingest of a course already in the catalogue: its catalogue values (an editor's
+        edits) stay unless a sidecar or the command line gave that field. (metadata, fields kept
+        that differ from this file's defaults, fields the sidecar or command line changed)"""
+        kept, changed, values = [], [], {}
+        for name in CATALOGUE_FIELDS:
+            mine, theirs = getattr(self, name), getattr(existing, name)
+            if mine == theirs:
+                continue
+            if name in self.given:
+                changed.append(name)
+            else:
+                kept.append(name)
+                values[name] = theirs
+        return replace(self, **values), kept, changed
 
 
 def defaults_from_filename(file_name: str) -> Metadata:
@@ -141,4 +165,4 @@ def parse_sidecar(text: str, where: str, base: Metadata) -> Metadata:
         if not isinstance(data["allow_silent"], bool):
             raise SidecarError(f"{where}: allow_silent must be true or false (no quotes)")
         out["allow_silent"] = data["allow_silent"]
-    return replace(base, **out)
+    return base.merged(**out)
