@@ -46,7 +46,7 @@ def _bad_inputs(d: Path) -> dict[str, tuple[Path, str]]:
         "over the duration limit": (long, "longer than the 0-minute limit"),
         "sidecar: unknown category": (bad_cat, "unknown category '养殖'"),
         "sidecar: path in a field": (path_title, "looks like a file path"),
-        "sidecar: unknown key": (typo, "unknown key(s) titel"),
+        "sidecar: unknown key": (typo, "titel: unknown key; did you mean 'title'"),
     }
 
 
