@@ -17,7 +17,7 @@ from pathlib import Path
 from catalogue import CatalogueError, Course, course_id_for
 from catalogue.course import MAX_DESCRIPTION_CHARS
 from headend.config import HeadendConfig
-from headend.courseware.media import MediaInfo, probe
+from headend.courseware.media import NOT_MEDIA, MediaInfo, probe
 from headend.courseware.sidecar import (
     Metadata,
     SidecarError,
@@ -111,7 +111,7 @@ async def prepare(
     except OSError as exc:
         raise IngestError(f"{name}: cannot read it ({exc.strerror}); check the file's permissions") from exc
     if size == 0:
-        raise IngestError(f"{name}: the file is empty (0 bytes); copy it again from the source")
+        raise IngestError(f"{name}: the file is empty (0 bytes), {NOT_MEDIA}; copy it again from the source")
 
     meta = defaults_from_filename(name)
     side = sidecar if sidecar is not None else (sidecar_for(src) if use_sidecar else None)
