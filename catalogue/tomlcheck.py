@@ -8,6 +8,7 @@ One policy for every such file:
 
 * unknown tables and keys are refused (a typo must not silently fall back to a default), naming
   the file, the line and the nearest known name;
+* text may not hold a NUL character (no path, URL or name can);
 * types are checked as TOML gives them: ``"false"`` is not a boolean, ``5`` is not a table, a
   whole number is accepted where a decimal is asked for, never the other way round;
 * numbers must be finite and within the range the setting allows, and the message says it;
@@ -40,6 +41,7 @@ from typing import Any
 from catalogue.display import CHINA
 
 REQUIRED: Any = object()
+_NUL = "holds a NUL character (\\u0000); no setting can hold one, remove it"
 FIRST_DAY = date(2000, 1, 1)  # the dates a settings file may give (China time)
 LAST_DAY = date(2099, 12, 31)
 
@@ -240,6 +242,8 @@ class Table:
             return value
         if not isinstance(value, str):
             raise self._fail(key, f"must be text in quotes, not {_type_name(value)}")
+        if "\x00" in value:
+            raise self._fail(key, _NUL)
         if choices and value not in choices:
             raise self._fail(key, f"is {value!r}; choose one of " + ", ".join(f'"{c}"' for c in choices))
         if len(value) > max_len:
@@ -290,6 +294,8 @@ class Table:
             raise self._fail(key, f"must list {min_items} to {max_items} items, not {len(value)}")
         if any(len(v) > max_len for v in value):
             raise self._fail(key, f"has an item longer than {max_len} characters")
+        if any("\x00" in v for v in value):
+            raise self._fail(key, f"has an item that {_NUL}")
         return tuple(value)
 
     def int_list(
