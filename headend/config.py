@@ -122,7 +122,7 @@ def database_url(url: str, sqlite_path: Path) -> sa.URL:
         return sa.URL.create("sqlite", database=str(sqlite_path))
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as e:
+    except (sa.exc.ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
         raise ConfigError(
             "[database] url is not a database URL; write postgresql://user@host:port/dbname "
             "(or leave it empty for SQLite in the data root)"

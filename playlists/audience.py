@@ -92,6 +92,16 @@ def _str_list(value: Any, what: str) -> list[str]:
     return value
 
 
+def _text(d: dict, key: str, what: str) -> str:
+    """A text field ("" when absent or null); FormatError for anything else (a list is not text)."""
+    value = d.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FormatError(f"{what}: field {key!r} must be text")
+    return value
+
+
 def in_window(now: datetime, valid_from: datetime | None, valid_until: datetime | None) -> bool:
     return (valid_from is None or now >= valid_from) and (valid_until is None or now < valid_until)
 
@@ -130,9 +140,9 @@ class Notice:
         if not isinstance(d, dict):
             raise FormatError(f"{what}: expected an object")
         return cls(
-            id=str(d.get("id", "")),
-            title=str(d.get("title", "")),
-            body=str(d.get("body", "")),
+            id=_text(d, "id", what),
+            title=_text(d, "title", what),
+            body=_text(d, "body", what),
             audience=Audience.from_dict(d.get("audience"), f"{what}.audience"),
             valid_from=parse_time(d["valid_from"], f"{what}.valid_from") if d.get("valid_from") else None,
             valid_until=parse_time(d["valid_until"], f"{what}.valid_until") if d.get("valid_until") else None,

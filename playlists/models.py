@@ -104,7 +104,7 @@ class FileRef:
         size = _require(d, "size", int, what)
         if size < 0:
             raise FormatError(f"{what}: negative size")
-        return cls(path=path, sha256=sha, size=size, mime=str(d.get("mime", "application/octet-stream")))
+        return cls(path=path, sha256=sha, size=size, mime=_optional(d, "mime", str, what) or "application/octet-stream")
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ class Index:
                 PlaylistRef(
                     name=name,
                     version=_require(p, "version", int, pw),
-                    title=str(p.get("title", "")),
+                    title=_optional(p, "title", str, pw) or "",
                     file=FileRef.from_dict(p, pw),
                     audience=Audience.from_dict(p.get("audience"), f"{pw}.audience"),
                     priority=_optional(p, "priority", int, pw) or 0,
@@ -276,7 +276,7 @@ class Playlist:
         return cls(
             name=_require(d, "name", str, what),
             version=_require(d, "version", int, what),
-            title=str(d.get("title", "")),
+            title=_optional(d, "title", str, what) or "",
             courses=courses,
             schedule=Schedule.from_dict(d.get("schedule"), f"{what}: schedule"),
         )

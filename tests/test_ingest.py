@@ -85,7 +85,7 @@ def _catalogue(root: Path) -> list:
 @pytest.mark.parametrize(
     "name,content,reason",
     [
-        ("课件说明.mp4", "这不是视频".encode(), "not a readable audio or video file"),
+        ("课件说明.mp4", "这不是视频".encode(), "not a video or audio file"),
         ("空文件.mp4", b"", "the file is empty"),
     ],
 )

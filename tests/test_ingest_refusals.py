@@ -3,6 +3,8 @@ what is usable, however oddly named or silent by choice, is taken."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -22,11 +24,24 @@ def shared_root(tmp_path_factory, headend_db) -> Path:
     return root
 
 
+def _png(width: int, height: int) -> bytes:
+    """A small grey PNG picture."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 def _bad_inputs(d: Path) -> dict[str, tuple[Path, str]]:
     text = d / "课件说明.mp4"
     text.write_text("这不是视频，是一份说明。", encoding="utf-8")
     empty = d / "空文件.mp4"
     empty.write_bytes(b"")
+    picture = d / "海报.mp4"
+    picture.write_bytes(_png(32, 24))
     whole = make_clip(d / "whole.mp4", seconds=1, size="160x120")
     truncated = d / "截断的录像.mp4"
     truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # moov is at the end: gone
@@ -39,14 +54,15 @@ def _bad_inputs(d: Path) -> dict[str, tuple[Path, str]]:
     typo = make_clip(d / "拼错.mp4", seconds=1, size="160x120")
     (d / "拼错.toml").write_text('titel = "雨季养鹅"\n', encoding="utf-8")
     return {
-        "text named .mp4": (text, "not a readable audio or video file"),
+        "text named .mp4": (text, "not a video or audio file"),
+        "picture named .mp4": (picture, "not a video or audio file"),
         "zero bytes": (empty, "the file is empty (0 bytes)"),
         "truncated, no moov": (truncated, "cut short"),
         "video without sound": (silent, "no sound track"),
         "over the duration limit": (long, "longer than the 0-minute limit"),
         "sidecar: unknown category": (bad_cat, "unknown category '养殖'"),
         "sidecar: path in a field": (path_title, "looks like a file path"),
-        "sidecar: unknown key": (typo, "unknown key(s) titel"),
+        "sidecar: unknown key": (typo, "titel: unknown key; did you mean 'title'"),
     }
 
 
@@ -59,6 +75,7 @@ def bad_inputs(tmp_path_factory):
     "case",
     [
         "text named .mp4",
+        "picture named .mp4",
         "zero bytes",
         "truncated, no moov",
         "video without sound",
@@ -81,6 +98,20 @@ def test_bad_input_is_refused_naming_the_file_and_changes_nothing(shared_root, b
     assert reason in res.stderr, res.stderr
     assert (catalogue(shared_root), media_files(shared_root)) == before
     assert not list((shared_root / "work").glob("*"))
+
+
+@pytest.mark.parametrize("case", ["text named .mp4", "picture named .mp4", "zero bytes"])
+def test_what_is_no_video_is_called_so_and_not_a_cut_short_mp4(shared_root, bad_inputs, case):
+    res = run_cli("headend", "ingest", "--root", str(shared_root), str(bad_inputs[case][0]), "--category", "health")
+    assert res.returncode == 1 and "not a video or audio file" in res.stderr
+    assert "cut short" not in res.stderr, res.stderr
+
+
+def test_an_mp4_cut_in_half_is_called_cut_short_and_not_something_else(shared_root, bad_inputs):
+    path = bad_inputs["truncated, no moov"][0]
+    res = run_cli("headend", "ingest", "--root", str(shared_root), str(path), "--category", "health")
+    assert res.returncode == 1 and "the MP4 was cut short" in res.stderr
+    assert "not a video or audio file" not in res.stderr, res.stderr
 
 
 def test_refusals_say_what_to_do(shared_root, bad_inputs):

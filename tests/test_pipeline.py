@@ -55,7 +55,8 @@ def test_reingest_starts_no_ffmpeg_and_a_changed_profile_redoes_only_itself(tmp_
     sd_before = rendition(root, clip.name, "stb-sd")
     profiles.write_text(PROFILES_TOML.read_text(encoding="utf-8").replace("crf = 25", "crf = 30"), encoding="utf-8")
     res = _headend(env, "ingest", "--root", str(root), str(clip), "--category", "agriculture")
-    assert res.returncode == 0 and res.stdout.strip().endswith("transcoded: stb-sd"), res.stdout
+    assert res.returncode == 0 and res.stdout.splitlines()[0].endswith("transcoded: stb-sd"), res.stdout
+    assert "re-transcoded stb-sd; kept edits to title" in res.stdout  # the title given the time before stays
     assert rendition(root, clip.name, "stb-sd") != sd_before
     assert log.read_text().count("\n") == 1  # one ffmpeg: the changed profile (loudness was remembered)
 

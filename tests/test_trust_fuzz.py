@@ -118,7 +118,7 @@ INDEX_DOC = json.loads(
 ROTATION_NEW = SecretKey.generate()
 ROTATION_DOC = json.loads(make_rotation(KEY, ROTATION_NEW.public_key, NOW)[0])
 FUZZ = settings(
-    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")),
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "500")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -201,4 +201,23 @@ def test_infinite_course_duration_is_refused():
     pl = copy.deepcopy(PLAYLIST_DOC)
     pl["courses"][0]["duration_s"] = float("inf")
     with pytest.raises(FormatError, match="finite"):
+        Playlist.from_bytes(json.dumps(pl).encode())
+
+
+@pytest.mark.parametrize("field", ["title", "body", "id"])
+def test_a_notice_field_that_is_not_text_is_refused_not_written_out_as_text(field):
+    doc = copy.deepcopy(INDEX_DOC)
+    doc["notices"][0][field] = ["a", "b"]
+    with pytest.raises(FormatError, match=field):
+        Index.from_bytes(json.dumps(doc).encode())
+
+
+def test_a_playlist_title_or_mime_that_is_not_text_is_refused():
+    doc = copy.deepcopy(INDEX_DOC)
+    doc["playlists"][0]["title"] = ["全部", "课程"]
+    with pytest.raises(FormatError, match="title"):
+        Index.from_bytes(json.dumps(doc).encode())
+    pl = copy.deepcopy(PLAYLIST_DOC)
+    pl["courses"][0]["renditions"]["stb-sd"]["mime"] = 5
+    with pytest.raises(FormatError, match="mime"):
         Playlist.from_bytes(json.dumps(pl).encode())

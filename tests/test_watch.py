@@ -66,7 +66,7 @@ def test_good_drops_are_ingested_and_moved_to_done(watched):
 @pytest.mark.parametrize(
     "name,says",
     [
-        ("不是视频.mp4", "not a readable audio or video file"),
+        ("不是视频.mp4", "not a video or audio file"),
         ("空的.mp4", "the file is empty"),
         ("分类错.mp4", "unknown category '养殖'"),
     ],

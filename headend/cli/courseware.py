@@ -26,6 +26,8 @@ def _print_result(path_name: str, res: IngestResult) -> None:
     made = ", ".join(res.transcoded) or "none (already made)"
     ep = f" {c.series} 第{c.episode}集" if c.series and c.episode else ""
     print(f"ingested {path_name}: {c.id} 《{c.title}》 [{c.category}]{ep} {c.duration_s:.0f} s; transcoded: {made}")
+    if res.note:
+        print(f"  {res.note}")
 
 
 def _print_error(verb: str, exc: HeadendError) -> None:
@@ -163,7 +165,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
                 if j.state == "failed":
                     line += f"\n       {j.message}"
                 elif j.course_id:
-                    line += f"  → {j.course_id}"
+                    line += f"  → {j.course_id}" + (f"\n       {j.message}" if j.message else "")
                 print(line)
             return 0
     return asyncio.run(_run_jobs(args.root))

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catalogue import CatalogueError, Course
+from catalogue import CatalogueError, Course, course_id_for
 from headend.config import HeadendConfig
 from headend.courseware.loudness import Measured, Target, parse_measurements
 from headend.courseware.media import MediaInfo, probe, run_ffmpeg
@@ -54,6 +54,24 @@ class IngestResult:
     course: Course
     transcoded: list[str] = field(default_factory=list)  # profiles made this time
     reused: list[str] = field(default_factory=list)  # profiles found already made
+    known: bool = False  # the course was already in the catalogue (a re-ingest)
+    kept: list[str] = field(default_factory=list)  # catalogue fields kept over this file's defaults
+    changed: list[str] = field(default_factory=list)  # catalogue fields the sidecar or command line changed
+
+    @property
+    def note(self) -> str:
+        """What a re-ingest did, in words ("" for a new course)."""
+        if not self.known:
+            return ""
+        media = f"re-transcoded {', '.join(self.transcoded)}" if self.transcoded else "media unchanged"
+        parts = [f"already in the catalogue as {self.course.id} 《{self.course.title}》", media]
+        if self.kept:
+            parts.append(f"kept edits to {', '.join(self.kept)}")
+        if self.changed:
+            parts.append(f"changed {', '.join(self.changed)} as the sidecar or command line says")
+        if not self.kept and not self.changed:
+            parts.append("metadata kept")
+        return "; ".join(parts)
 
 
 class Ingester:
@@ -94,7 +112,7 @@ class Ingester:
                     f"job {job.id} ({job.source_name}) stopped: {exc}; it is queued again once the database answers",
                     job.id,
                 ) from exc
-            await self._record(job, self.store.finish, job.id, result.course.id, result.transcoded)
+            await self._record(job, self.store.finish, job.id, result.course.id, result.transcoded, result.note)
             return result
         finally:
             beat.cancel()
@@ -129,6 +147,11 @@ class Ingester:
             raise IngestError(f"{name}: the file is no longer at {src}; put it back or ingest it again")
         info = await probe(src)
         meta = meta_from_json(job.meta)
+        existing = await asyncio.to_thread(self.db.course, course_id_for(job.source_sha256))
+        kept: list[str] = []
+        changed: list[str] = []
+        if existing is not None:  # a re-ingest: the editor's edits stay unless the sidecar or CLI says otherwise
+            meta, kept, changed = meta.keeping(existing)
         try:
             course = course_for(job.source_sha256, meta, info)
             profiles = profiles_for(self.cfg)
@@ -142,7 +165,13 @@ class Ingester:
         prow = await asyncio.to_thread(self.db.rendition, job.source_sha256, POSTER_PROFILE, POSTER_FINGERPRINT)
         need_poster = not (prow is not None and (self.cfg.root / prow.path).is_file())
         needed = [p for p in profiles if not have[p.name]]
-        result = IngestResult(course=course, reused=[p.name for p in profiles if have[p.name]])
+        result = IngestResult(
+            course=course,
+            reused=[p.name for p in profiles if have[p.name]],
+            known=existing is not None,
+            kept=kept,
+            changed=changed,
+        )
 
         if needed or need_poster:
             stages = {
@@ -178,12 +207,13 @@ class Ingester:
                 await asyncio.to_thread(self._clean_work, job)
         await asyncio.to_thread(self.db.upsert_course, course, name)
         log.info(
-            "ingested %s as %s (%s); transcoded %s, reused %s",
+            "ingested %s as %s (%s); transcoded %s, reused %s%s",
             name,
             course.id,
             course.title,
             result.transcoded or "nothing",
             result.reused or "nothing",
+            f"; {result.note}" if result.note else "",
         )
         return result
 

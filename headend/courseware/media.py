@@ -22,18 +22,25 @@ from headend.errors import ProbeError, TranscodeError
 LOG_TAIL_LINES = 15
 DECODE_CHECK_S = 3  # "decodable first seconds"
 
-# What ffprobe says → what the editor should do about it.
+NOT_MEDIA = "not a video or audio file"
+# What ffprobe says → what the editor should do about it. "moov atom not found" is said of
+# anything named .mp4 that holds no MP4 index: a cut-short MP4 only if the file starts like one.
+_CUT_SHORT = (
+    "the MP4 was cut short (no moov index; an upload or a recording stopped early); "
+    "copy it again from the source or re-export it"
+)
+_NOT_MEDIA = f"{NOT_MEDIA} (maybe a document or a picture renamed); give the original video or audio"
 _PROBE_HINTS = (
-    (
-        "moov atom not found",
-        "the MP4 was cut short (no moov index; an upload or a recording stopped early); copy it again from the source or re-export it",
-    ),
-    (
-        "Invalid data found when processing input",
-        "this is not an audio or video file (maybe a document or a picture renamed); give the original video or audio",
-    ),
+    ("Invalid data found when processing input", _NOT_MEDIA),
     ("End of file", "the file ends too early; copy it again from the source"),
 )
+# The box types an MP4 (ISO base media) file can begin with.
+_MP4_FIRST_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"styp"}
+
+
+def looks_like_mp4(head: bytes) -> bool:
+    """The first bytes of a file are an MP4 box header (size, then a known box type)."""
+    return len(head) >= 8 and head[4:8] in _MP4_FIRST_BOXES
 
 
 @dataclass(frozen=True)
@@ -93,11 +100,22 @@ def _rotation(stream: dict) -> int:
         return 0
 
 
-def _probe_hint(stderr: str) -> str:
+def _probe_hint(stderr: str, head: bytes) -> str:
+    """What to tell the editor about a file ffprobe refused; ``head`` is its first bytes."""
+    if "moov atom not found" in stderr:
+        return _CUT_SHORT if looks_like_mp4(head) else _NOT_MEDIA
     for needle, hint in _PROBE_HINTS:
         if needle in stderr:
             return hint
-    return "ffprobe cannot read it; check that it plays on a computer, or export it again as MP4"
+    return "not a readable audio or video file; check that it plays on a computer, or export it again as MP4"
+
+
+def _head(path: Path, size: int = 16) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
 
 
 async def _run(
@@ -166,9 +184,9 @@ async def probe(path: Path) -> MediaInfo:
         ]
     )
     if code != 0:
-        text = "\n".join(err)
+        hint = _probe_hint("\n".join(err), await asyncio.to_thread(_head, path))
         reason = err[-1].split(": ", 1)[-1].strip() if err else "unreadable"
-        raise ProbeError(f"{name}: not a readable audio or video file (ffprobe: {reason}); {_probe_hint(text)}")
+        raise ProbeError(f"{name}: {hint} (ffprobe: {reason})")
     try:
         data = json.loads(out or b"{}")
     except ValueError as exc:
@@ -178,9 +196,9 @@ async def probe(path: Path) -> MediaInfo:
     audio = [s for s in streams if s.get("codec_type") == "audio"]
     fmt = str(data.get("format", {}).get("format_name", ""))
     if not video and not audio:
-        raise ProbeError(f"{name}: no audio or video stream found (ffprobe); give a video or audio file")
+        raise ProbeError(f"{name}: {NOT_MEDIA}: no audio or video stream found (ffprobe); give a video or audio file")
     if not audio and (fmt == "image2" or fmt.endswith("_pipe")):
-        raise ProbeError(f"{name}: a still image ({fmt}), not courseware; give a video or audio file")
+        raise ProbeError(f"{name}: a still picture ({fmt}), {NOT_MEDIA}; give the video or audio itself")
     try:
         duration = float(data.get("format", {}).get("duration") or 0)
     except ValueError:

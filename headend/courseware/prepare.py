@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from catalogue import CatalogueError, Course, course_id_for
 from catalogue.course import MAX_DESCRIPTION_CHARS
 from headend.config import HeadendConfig
-from headend.courseware.media import MediaInfo, probe
+from headend.courseware.media import NOT_MEDIA, MediaInfo, probe
 from headend.courseware.sidecar import (
     Metadata,
     SidecarError,
@@ -95,9 +96,12 @@ async def prepare(
     default_category: str = "",
     sidecar: Path | None = None,
     use_sidecar: bool = True,
+    catalogue: Callable[[str], Course | None] | None = None,
 ) -> Accepted:
     """Every check that can refuse a file, before any work. IngestError names the file and says
-    what to do."""
+    what to do. ``catalogue`` (blocking: a course id to its catalogue row) lets a course already
+    there keep its edited metadata (its category then need not be given again); the job applies
+    the same rule again when it runs (``Metadata.keeping``)."""
     src = Path(src)
     name = src.name
     try:
@@ -107,7 +111,7 @@ async def prepare(
     except OSError as exc:
         raise IngestError(f"{name}: cannot read it ({exc.strerror}); check the file's permissions") from exc
     if size == 0:
-        raise IngestError(f"{name}: the file is empty (0 bytes); copy it again from the source")
+        raise IngestError(f"{name}: the file is empty (0 bytes), {NOT_MEDIA}; copy it again from the source")
 
     meta = defaults_from_filename(name)
     side = sidecar if sidecar is not None else (sidecar_for(src) if use_sidecar else None)
@@ -120,12 +124,10 @@ async def prepare(
             raise SidecarError(f"{side.name}: cannot read it ({exc.strerror})") from exc
         meta = parse_sidecar(text, side.name, meta)
     meta = meta.merged(**(overrides or {}))
-    if not meta.category:
-        if not default_category:
-            raise IngestError(
-                f"{name}: no category; give --category (e.g. agriculture or 农业技术) or category in {src.stem}.toml"
-            )
-        meta = meta.merged(category=check_category("headend.toml [watch] default_category", default_category))
+    if not meta.category and default_category:
+        meta = meta.merged(
+            explicit=False, category=check_category("headend.toml [watch] default_category", default_category)
+        )
 
     info = await probe(src)
     if info.duration_s > cfg.max_duration_s:
@@ -139,8 +141,14 @@ async def prepare(
             f"{src.stem}.toml (or pass --allow-silent), otherwise export it again with its sound"
         )
     sha = await asyncio.to_thread(sha256_file, src)
+    existing = await asyncio.to_thread(catalogue, course_id_for(sha)) if catalogue is not None else None
+    checked = meta.keeping(existing)[0] if existing is not None else meta
+    if not checked.category:
+        raise IngestError(
+            f"{name}: no category; give --category (e.g. agriculture or 农业技术) or category in {src.stem}.toml"
+        )
     try:
-        course = course_for(sha, meta, info)
+        course = course_for(sha, checked, info)
     except CatalogueError as exc:
         raise IngestError(f"{name}: {exc}") from exc
     return Accepted(src=src, sha256=sha, meta=meta, info=info, course=course)
@@ -164,8 +172,9 @@ def course_for(sha: str, meta: Metadata, info: MediaInfo) -> Course:
 def meta_to_json(meta: Metadata) -> dict:
     d = asdict(meta)
     d["tags"] = list(meta.tags)
+    d["given"] = list(meta.given)
     return d
 
 
 def meta_from_json(d: dict) -> Metadata:
-    return Metadata(**{**d, "tags": tuple(d.get("tags", ()))})
+    return Metadata(**{**d, "tags": tuple(d.get("tags", ())), "given": tuple(d.get("given", ()))})

@@ -16,14 +16,16 @@ A sidecar (all keys optional)::
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 
+from catalogue import Course
 from catalogue.categories import find_category
 from catalogue.course import MAX_DESCRIPTION_CHARS, MAX_EPISODE, MAX_TITLE_CHARS, UnknownCategory
+from catalogue.tomlcheck import Document, SettingsError
 from headend.errors import SidecarError
 
-SIDECAR_KEYS = ("title", "category", "series", "episode", "description", "speaker", "tags", "allow_silent")
+# The fields a course keeps in the catalogue (and an editor may change there).
+CATALOGUE_FIELDS = ("title", "category", "series", "episode", "description", "speaker", "tags")
 MAX_TAGS = 20
 
 # "雨季养鹅 第3集", "雨季养鹅-第03讲", "Goose farming EP03", "雨季养鹅_03"
@@ -44,10 +46,31 @@ class Metadata:
     speaker: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
     allow_silent: bool = False
+    # the catalogue fields a sidecar or the command line set (the rest are file-name defaults)
+    given: tuple[str, ...] = field(default=(), compare=False)
 
-    def merged(self, **overrides) -> Metadata:
-        """This metadata with the given non-None values replacing its own."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+    def merged(self, *, explicit: bool = True, **overrides) -> Metadata:
+        """This metadata with the given non-None values replacing its own; ``explicit`` values
+        (a sidecar's, the command line's) are remembered in ``given``."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        given = set(self.given) | ({k for k in values if k in CATALOGUE_FIELDS} if explicit else set())
+        return replace(self, **values, given=tuple(sorted(given)))
+
+    def keeping(self, existing: Course) -> tuple[Metadata, list[str], list[str]]:
+        """A re-ingest of a course already in the catalogue: its catalogue values (an editor's
+        edits) stay unless a sidecar or the command line gave that field. (metadata, fields kept
+        that differ from this file's defaults, fields the sidecar or command line changed)"""
+        kept, changed, values = [], [], {}
+        for name in CATALOGUE_FIELDS:
+            mine, theirs = getattr(self, name), getattr(existing, name)
+            if mine == theirs:
+                continue
+            if name in self.given:
+                changed.append(name)
+            else:
+                kept.append(name)
+                values[name] = theirs
+        return replace(self, **values), kept, changed
 
 
 def defaults_from_filename(file_name: str) -> Metadata:
@@ -106,39 +129,43 @@ def check_episode(where: str, value: object) -> int:
 
 def parse_sidecar(text: str, where: str, base: Metadata) -> Metadata:
     """The metadata a sidecar's TOML ``text`` gives, on top of ``base`` (the file-name defaults).
-    ``where`` names the sidecar in messages."""
+    ``where`` names the sidecar in messages. Read by the strict reader (``catalogue.tomlcheck``:
+    unknown keys with the nearest name, types, line numbers), then by the same text rules as the
+    command line's values."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SidecarError(f"{where}: not valid TOML ({exc}); check quotes around text values") from exc
-    unknown = sorted(set(data) - set(SIDECAR_KEYS))
-    if unknown:
-        raise SidecarError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(SIDECAR_KEYS)}")
+        doc = Document.parse(text.encode("utf-8"), where)
+        t = doc.root()
+        raw = {
+            "title": t.str("title", None, max_len=MAX_TITLE_CHARS * 2),
+            "category": t.str("category", None, max_len=64),
+            "series": t.str("series", None, max_len=MAX_TITLE_CHARS * 2),
+            "episode": t.int("episode", None, min=1, max=MAX_EPISODE),
+            "description": t.str("description", None, max_len=MAX_DESCRIPTION_CHARS * 2),
+            "speaker": t.str("speaker", None, max_len=MAX_TITLE_CHARS * 2),
+            "tags": t.str_list("tags", None, max_items=MAX_TAGS, max_len=60),
+            "allow_silent": t.bool("allow_silent", None),
+        }
+        doc.finish()
+    except SettingsError as exc:
+        raise SidecarError(str(exc)) from exc
     out: dict = {}
-    if "title" in data:
-        out["title"] = check_text(where, "title", data["title"])
+    if raw["title"] is not None:
+        out["title"] = check_text(where, "title", raw["title"])
         if not out["title"]:
             raise SidecarError(f"{where}: title is empty; give the course title or remove the key")
-    if "category" in data:
-        out["category"] = check_category(where, data["category"])
+    if raw["category"] is not None:
+        out["category"] = check_category(where, raw["category"])
     for key in ("series", "speaker"):
-        if key in data:
-            out[key] = check_text(where, key, data[key])
-    if "description" in data:
+        if raw[key] is not None:
+            out[key] = check_text(where, key, raw[key])
+    if raw["description"] is not None:
         out["description"] = check_text(
-            where, "description", data["description"], multiline=True, limit=MAX_DESCRIPTION_CHARS
+            where, "description", raw["description"], multiline=True, limit=MAX_DESCRIPTION_CHARS
         )
-    if "episode" in data:
-        out["episode"] = check_episode(where, data["episode"])
-    if "tags" in data:
-        tags = data["tags"]
-        if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-            raise SidecarError(
-                f'{where}: tags must be a list of at most {MAX_TAGS} texts, e.g. tags = ["养殖", "雨季"]'
-            )
-        out["tags"] = tuple(t for t in (check_text(where, "tag", t, limit=30) for t in tags) if t)
-    if "allow_silent" in data:
-        if not isinstance(data["allow_silent"], bool):
-            raise SidecarError(f"{where}: allow_silent must be true or false (no quotes)")
-        out["allow_silent"] = data["allow_silent"]
-    return replace(base, **out)
+    if raw["episode"] is not None:
+        out["episode"] = raw["episode"]
+    if raw["tags"] is not None:
+        out["tags"] = tuple(t for t in (check_text(where, "tag", t, limit=30) for t in raw["tags"]) if t)
+    if raw["allow_silent"] is not None:
+        out["allow_silent"] = raw["allow_silent"]
+    return base.merged(**out)

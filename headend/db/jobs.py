@@ -152,7 +152,8 @@ class JobStore:
                 .values(stage=stage, percent=percent, eta_s=eta_s, heartbeat_at=now_iso())
             )
 
-    def finish(self, job_id: int, course_id: str, transcoded: list[str] | tuple[str, ...]) -> None:
+    def finish(self, job_id: int, course_id: str, transcoded: list[str] | tuple[str, ...], message: str = "") -> None:
+        """Done; ``message`` says what a re-ingest kept or changed ("" for a new course)."""
         with transaction(self.engine, write=True) as conn:
             conn.execute(
                 jobs.update()
@@ -164,6 +165,7 @@ class JobStore:
                     eta_s=0,
                     course_id=course_id,
                     transcoded=json.dumps(list(transcoded)),
+                    message=message,
                     finished_at=now_iso(),
                     owner="",
                 )

@@ -22,28 +22,31 @@ A playlist file::
 
 A notice file: ``title``, ``body``, optional ``valid_from``, ``valid_until`` and ``[audience]``.
 The file name (without ``.toml``) is the playlist's or notice's id unless ``name``/``id`` is set.
+
+Both are read by the strict reader ``catalogue.tomlcheck`` (unknown keys refused with the line
+and nearest name, types checked, numbers in range, dates in years 2000-2099); every mistake is
+a ``PublishError`` naming the file, the line and the key.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import tomli_w
 
 from catalogue import Course
+from catalogue.course import MAX_TITLE_CHARS
 from catalogue.ids import ID_RULE, is_id
+from catalogue.tomlcheck import REQUIRED, Document, SettingsError, Table
 from headend.errors import PublishError
 from playlists import Audience, Notice, Schedule
 from playlists.atomic import atomic_write
+from playlists.audience import MAX_NOTICE_BODY, MAX_NOTICE_TITLE
 from playlists.errors import FormatError
-from playlists.schedule import CHINA
 
-PLAYLIST_KEYS = {"name", "title", "items", "priority", "valid_from", "valid_until", "audience", "schedule"}
-NOTICE_KEYS = {"id", "title", "body", "valid_from", "valid_until", "audience"}
+MAX_PRIORITY = 1000  # playlists are ordered by priority on the TV, higher first
 
 
 @dataclass(frozen=True)
@@ -91,89 +94,111 @@ class PlaylistDef:
         return list(dict.fromkeys(out))
 
 
-def _when(value: Any, what: str, end_of_day: bool = False) -> datetime | None:
-    """TOML date, local or offset date-time, or ISO text; China time when no offset. A bare date
-    is the start of that day, or with ``end_of_day`` (``valid_until``) its last second."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
-        except ValueError as exc:
-            raise FormatError(f"{what}: {value!r} is not a date like 2026-11-23 or 2026-11-23T19:30") from exc
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=CHINA)
-    if isinstance(value, date):
-        return datetime.combine(value, time(23, 59, 59) if end_of_day else time(0), CHINA)
-    raise FormatError(f"{what}: expected a date")
-
-
-def _read_definition(path: Path, keys: set[str]) -> tuple[dict, str]:
-    """A playlist or notice file's table and its name for messages; PublishError when it is not
-    valid TOML or has a key not in ``keys``."""
+def _document(path: Path) -> tuple[Document, Table]:
+    """A playlist or notice file, parsed by the strict reader (named ``playlists/NAME.toml``)."""
     where = f"{path.parent.name}/{path.name}"
     try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise PublishError(f"{path}: not valid TOML: {exc}; fix the file and publish again") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PublishError(f"{path}: cannot read ({exc})") from exc
-    unknown = set(d) - keys
-    if unknown:
-        raise PublishError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(keys)}")
-    return d, where
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PublishError(f"{where}: cannot read it ({exc.strerror or exc}); check the file's permissions") from exc
+    doc = Document.parse(raw, where)
+    return doc, doc.root()
 
 
-def _common(d: dict, where: str) -> dict:
+def _common(t: Table) -> dict:
     """What playlists and notices share: audience and validity window."""
-    return {
-        "audience": Audience.from_dict(d.get("audience"), f"{where} [audience]"),
-        "valid_from": _when(d.get("valid_from"), f"{where}: valid_from"),
-        "valid_until": _when(d.get("valid_until"), f"{where}: valid_until", end_of_day=True),
+    aud = t.table("audience")
+    what = t.doc.where("audience")
+    try:
+        audience = Audience.from_dict(
+            {k: list(aud.str_list(k, [], max_len=200)) for k in ("stations", "regions", "tags")}, what
+        )
+    except FormatError as exc:
+        raise aud.fail(None, str(exc).removeprefix(what).lstrip(".: ")) from exc
+    out = {
+        "audience": audience,
+        "valid_from": t.moment("valid_from"),
+        "valid_until": t.moment("valid_until", end_of_day=True),
     }
+    if out["valid_from"] and out["valid_until"] and out["valid_until"] <= out["valid_from"]:
+        raise t.fail("valid_until", "is not after valid_from")
+    return out
+
+
+def _schedule(t: Table) -> Schedule:
+    """``[[schedule.slots]]`` and ``[[schedule.weekly]]``, each entry checked where it is written."""
+    sched = t.table("schedule")
+    slots, weekly = [], []
+    for s in sched.tables("slots"):
+        entry = {"course": s.str("course", max_len=64), "start": s.moment("start", REQUIRED)}
+        slots += _entry(s, {"slots": [entry]}).slots
+    for w in sched.tables("weekly"):
+        entry = {
+            "course": w.str("course", max_len=64),
+            "days": list(w.int_list("days", min=1, max=7, min_items=1, max_items=7)),
+            "time": w.str("time", max_len=5),
+            "from": w.day("from"),
+            "until": w.day("until"),
+        }
+        weekly += _entry(w, {"weekly": [entry]}).weekly
+    return Schedule(slots=tuple(slots), weekly=tuple(weekly))
+
+
+def _entry(t: Table, d: dict) -> Schedule:
+    try:
+        return Schedule.from_dict(d, "")
+    except FormatError as exc:
+        raise t.fail(None, str(exc).split(": ", 1)[-1]) from exc
+
+
+def _checked(path: Path, read):
+    """``read(doc, root_table)`` on the strict reader; every mistake is one PublishError naming
+    the file, the line, the key and what is wrong."""
+    try:
+        doc, t = _document(path)
+        value = read(doc, t)
+        doc.finish()
+    except SettingsError as exc:
+        raise PublishError(f"{exc}; fix the file and publish again") from exc
+    except FormatError as exc:  # a rule of the record itself (a notice's id or length)
+        raise PublishError(f"{path.parent.name}/{path.name}: {exc}; fix the file and publish again") from exc
+    return value
 
 
 def load_playlist(path: Path) -> PlaylistDef:
-    d, where = _read_definition(path, PLAYLIST_KEYS)
-    name = str(d.get("name", path.stem))
-    if not is_id(name) or name == "all":
-        raise PublishError(f"{where}: playlist name {name!r}: use {ID_RULE} ('all' is reserved)")
-    title = d.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise PublishError(f"{where}: needs a title")
-    items = d.get("items", [])
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise PublishError(f'{where}: items must be a list of course ids (or "series:NAME")')
-    try:
+    def read(doc: Document, t: Table) -> PlaylistDef:
+        name = t.str("name", path.stem, max_len=64)
+        if not is_id(name) or name == "all":
+            raise t.fail("name", f"{name!r}: use {ID_RULE} ('all' is reserved)")
+        title = t.str("title", max_len=MAX_TITLE_CHARS).strip()
+        if not title:
+            raise t.fail("title", "is empty; give the playlist a title")
         pdef = PlaylistDef(
             name=name,
-            title=title.strip(),
-            items=tuple(items),
+            title=title,
+            items=t.str_list("items", [], max_len=200),
             source=path,
-            priority=int(d.get("priority", 0)),
-            schedule=Schedule.from_dict(d.get("schedule"), f"{where} [schedule]"),
-            **_common(d, where),
+            priority=t.int("priority", 0, min=-MAX_PRIORITY, max=MAX_PRIORITY),
+            schedule=_schedule(t),
+            **_common(t),
         )
-    except (FormatError, ValueError, TypeError) as exc:
-        raise PublishError(f"{where}: {exc}") from exc
-    if pdef.valid_from and pdef.valid_until and pdef.valid_until <= pdef.valid_from:
-        raise PublishError(f"{where}: valid_until is not after valid_from")
-    if not pdef.items and not pdef.schedule:
-        raise PublishError(f"{where}: lists no items and no schedule")
-    return pdef
+        if not pdef.items and not pdef.schedule:
+            raise t.fail(None, "lists no items and no schedule")
+        return pdef
+
+    return _checked(path, read)
 
 
 def load_notice(path: Path) -> Notice:
-    d, where = _read_definition(path, NOTICE_KEYS)
-    try:
+    def read(doc: Document, t: Table) -> Notice:
         return Notice(
-            id=str(d.get("id", path.stem)),
-            title=str(d.get("title", "")),
-            body=str(d.get("body", "")),
-            **_common(d, where),
+            id=t.str("id", path.stem, max_len=64),
+            title=t.str("title", max_len=MAX_NOTICE_TITLE),
+            body=t.str("body", "", max_len=MAX_NOTICE_BODY),
+            **_common(t),
         )
-    except FormatError as exc:
-        raise PublishError(f"{where}: {exc}") from exc
+
+    return _checked(path, read)
 
 
 def load_all(root: Path) -> tuple[list[PlaylistDef], list[Notice]]:

@@ -75,7 +75,7 @@ async def ingest_files(
                 tags=tags or None,
                 allow_silent=allow_silent,
             )
-            acc = await prepare(h.cfg, path, overrides)
+            acc = await prepare(h.cfg, path, overrides, catalogue=h.db.course)
             job = await h.ingester.submit(acc, "cli", claim=True)
             yield path, await h.ingester.run(job, progress_for(path) if progress_for else None)
         except HeadendError as exc:
@@ -148,7 +148,7 @@ async def take_dropped(h: Headend, path: Path) -> Job | None:
         log.error("inbox: cannot move %s into processing/ (%s)", path.name, exc)
         return None
     try:
-        acc = await prepare(h.cfg, moved, default_category=h.cfg.watch_default_category)
+        acc = await prepare(h.cfg, moved, default_category=h.cfg.watch_default_category, catalogue=h.db.course)
         same = await asyncio.to_thread(h.db.jobs.active_for, acc.sha256)
         if same is not None:
             raise IngestError(
