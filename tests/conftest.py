@@ -49,6 +49,17 @@ def make_clip(
     return dest
 
 
+def dead_url(path: str = "/repo/") -> str:
+    """A URL on 127.0.0.1 where nothing listens: a port the OS just handed out and took back
+    (port 9 is closed on a clean machine but not on one where another program took it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}{path}"
+
+
 def run_cli(program: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``headend`` or ``station`` as a user would, capturing its output."""
     return subprocess.run(

@@ -17,7 +17,7 @@ from headend.web.app import create_app as headend_app
 from station.config import load_config as station_config
 from station.daemon import build_app
 from station.store import Store
-from tests.conftest import run_cli_async, serve, write_station_toml
+from tests.conftest import dead_url, run_cli_async, serve, write_station_toml
 
 
 async def sync(toml: Path) -> tuple[int, str, str]:
@@ -102,7 +102,7 @@ async def test_a_dead_mirror_is_skipped_for_the_next(headend_root, tmp_path):
     async with serve(headend_app(headend_config(headend_root))) as base:
         toml = write_station_toml(
             tmp_path / "station.toml",
-            ["http://127.0.0.1:9/repo/", f"{base}/repo/"],
+            [dead_url(), f"{base}/repo/"],
             headend_root / "keys" / "headend.pub",
         )
         code, _out, err = await sync(toml)

@@ -87,12 +87,17 @@ def test_several_workers_never_claim_the_same_job(tmp_path, headend_db):
     try:
         ids = {dbs[0].jobs.enqueue(f"/{n}.mp4", f"{n}.mp4", f"{n:064x}", {}, "watch").id for n in range(60)}
         claimed: list[list[int]] = [[] for _ in dbs]
-        start = threading.Barrier(len(dbs))
+        start, first_taken = threading.Barrier(len(dbs)), threading.Barrier(len(dbs))
 
         def work(n: int) -> None:
+            # Every worker takes one job before any takes a second, so a loaded machine that
+            # schedules one thread for the whole run still has them claim side by side.
             start.wait()
-            while (job := dbs[n].jobs.claim_next(f"{n}:0")) is not None:
+            job = dbs[n].jobs.claim_next(f"{n}:0")
+            first_taken.wait()
+            while job is not None:
                 claimed[n].append(job.id)
+                job = dbs[n].jobs.claim_next(f"{n}:0")
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(len(dbs))]
         for t in threads:

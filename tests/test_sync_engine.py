@@ -22,7 +22,7 @@ from station.status import collect_status, describe
 from station.sync.carriers import export
 from station.sync.engine import Syncer
 from station.sync.fetcher import Fetcher
-from tests.conftest import serve
+from tests.conftest import dead_url, serve
 from tests.repository_simulator import RepositorySimulator, Station
 
 MB = 1_000_000
@@ -246,7 +246,7 @@ async def test_a_corrupt_partial_file_is_discarded_and_fetched_again(sim, tmp_pa
 
 
 async def test_no_mirror_at_all_says_what_happened(sim, tmp_path):
-    st = Station(tmp_path, sim, "http://127.0.0.1:9/repo/")
+    st = Station(tmp_path, sim, dead_url())
     with pytest.raises(SyncError, match="cannot connect"):
         await st.sync()
 
