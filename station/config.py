@@ -39,7 +39,7 @@ class StationConfig:
     report_token: str
     ui_host: str
     ui_port: int
-    admin_pin: str
+    admin_pin: str | None  # None: not in station.toml (the stored hash, or the first-run page)
     language: str
     tags: tuple[str, ...] = ()  # audience tags the headend can target, e.g. ("party-school",)
     max_rate_bytes_per_s: int = 0  # 0: no cap
@@ -163,11 +163,12 @@ def _read(doc: Document, path: Path) -> StationConfig:
     report_url, report_token = rp.str("url"), rp.str("token")
     host = ui.str("host")
     port = ui.int("port", min=1, max=65535)
-    admin_pin = ui.str("admin_pin", max_len=64)
-    if not admin_pin.strip():
+    admin_pin = ui.str("admin_pin", max_len=64) if "admin_pin" in ui else None
+    if admin_pin is not None and not admin_pin.strip():
         raise ConfigError(
             f"{doc.where('ui', 'admin_pin')} is empty, so /admin could never be opened; "
-            'set a PIN of digits the administrator can type on the remote, e.g. admin_pin = "1234"'
+            "delete the admin_pin line to choose the PIN on the first visit to /admin, "
+            "or set 6 to 12 digits the administrator can type on the remote"
         )
     language = ui.str("language", "zh-CN")
     if language not in LANGUAGES:

@@ -10,7 +10,10 @@ Routes::
                                     (saves the resume point; ``installed`` false once the course
                                     was removed by a sync, so the player goes home at the end)
     POST /api/plays/{id}/end        {"position_s", "watched_s", "ended"}: the play is recorded
-                                    (also sent with ``navigator.sendBeacon`` as text/plain)
+                                    (also sent with ``fetch(..., {keepalive: true})`` as the
+                                    page unloads)
+
+Every POST carries the TV page's token and passes ``station.web.forms`` (Origin, JSON only, rate).
 
 ``watched_s`` is measured by the player: seconds of playback actually advanced, excluding pauses
 and seeks. The server caps it by the wall-clock time of the play (``station.records.attendance``).
