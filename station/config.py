@@ -41,6 +41,9 @@ class StationConfig:
     ui_port: int
     admin_pin: str | None  # None: not in station.toml (the stored hash, or the first-run page)
     language: str
+    ui_hostnames: tuple[
+        str, ...
+    ] = ()  # names the box is reached by, besides IPs, localhost, single labels, .local/.lan
     tags: tuple[str, ...] = ()  # audience tags the headend can target, e.g. ("party-school",)
     max_rate_bytes_per_s: int = 0  # 0: no cap
     window: tuple[int, int] | None = None  # download window, minutes after midnight China time; None: any time
@@ -170,6 +173,7 @@ def _read(doc: Document, path: Path) -> StationConfig:
             "delete the admin_pin line to choose the PIN on the first visit to /admin, "
             "or set 6 to 12 digits the administrator can type on the remote"
         )
+    hostnames = tuple(h.lower().rstrip(".") for h in ui.str_list("hostnames", [], max_len=253))
     language = ui.str("language", "zh-CN")
     if language not in LANGUAGES:
         line = doc.line_of("ui", "language")
@@ -201,4 +205,5 @@ def _read(doc: Document, path: Path) -> StationConfig:
         ui_port=port,
         admin_pin=admin_pin,
         language=language,
+        ui_hostnames=hostnames,
     )

@@ -7,7 +7,9 @@ In order, for every method but GET/HEAD/OPTIONS:
 2. **Origin**: ``Origin`` (or ``Referer`` when a browser sent no Origin) must name this server's
    own host:port (the ``Host`` the request came to); ``Origin: null`` is refused. A request with
    neither from a browser (``Sec-Fetch-*`` or a ``Mozilla/`` user agent) is refused; a non-browser
-   client without either still needs the token.
+   client without either still needs the token. The ``Host`` itself must be an IP address,
+   localhost, a one-word or .local/.lan/.home.arpa name, or one of ``[ui] hostnames``: a page
+   whose own name was re-pointed at the box (DNS rebinding) is same-origin, but not that.
 3. **Type**: ``application/json`` under ``/api/`` (415 otherwise, so a cross-site "simple"
    request — text/plain — never reaches a handler); a form type for the pages' forms.
 4. **Token** (``guard.PageTokens``): the page's token, as the ``X-YJ-Token`` header (tv.js) or the
@@ -18,13 +20,14 @@ A refusal is a 4xx through the error middleware (JSON under /api/) and nothing i
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from station.web.keys import RATE, TOKENS
+from station.web.keys import CONFIG, RATE, TOKENS
 from station.web.responses import session_of, translator
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -43,8 +46,29 @@ def _netloc(url: str) -> str | None:
     return parts.netloc.lower()
 
 
+LOCAL_SUFFIXES = (".local", ".lan", ".home.arpa", ".localhost")
+
+
+def _known_host(host: str, extra: tuple[str, ...]) -> bool:
+    """Is ``host`` (a Host header) a name this box may be reached by on the LAN?"""
+    name = host.lower()
+    if name.startswith("["):  # [v6]:port
+        name = name[1 : name.find("]")] if "]" in name else ""
+    elif name.count(":") == 1:
+        name = name.split(":")[0]
+    name = name.rstrip(".")
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    return bool(name) and (name == "localhost" or "." not in name or name.endswith(LOCAL_SUFFIXES) or name in extra)
+
+
 def _same_origin(request: web.Request) -> bool:
     own = (request.host or "").lower()
+    if not _known_host(own, request.app[CONFIG].ui_hostnames):
+        return False
     origin = request.headers.get("Origin")
     if origin is not None:
         return bool(own) and _netloc(origin) == own

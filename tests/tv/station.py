@@ -323,6 +323,10 @@ class TvStation:
     def app(self, **kw: Any) -> web.Application:
         return create_app(self.cfg, self.store, **{"admin_failure_delay_s": 0.01, **kw})
 
+    def app_with(self, **settings: Any) -> web.Application:
+        """The app with some settings of station.toml changed (``StationConfig`` fields)."""
+        return create_app(dataclasses.replace(self.cfg, **settings), self.store, admin_failure_delay_s=0.01)
+
     def journal(self, kind: str) -> list[dict]:
         """Events of one kind from the station's journal files, oldest first."""
         events = []

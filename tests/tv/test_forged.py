@@ -162,3 +162,24 @@ def test_the_default_rate_leaves_a_tv_room_for_its_heartbeats():
             assert rate.take("tv") == 0 and rate.take("tv") == 0
     clock[0] = 3600.0
     assert all(rate.take("flood") == 0 for _ in range(30)) and rate.take("flood") > 0
+
+
+async def test_rejects_a_rebound_name_even_with_its_own_origin_and_the_token(aiohttp_client, tv):
+    """DNS rebinding: evil.example re-points its name at the box, so its page is same-origin
+    with it and could read the TV token; its requests still name evil.example as the Host."""
+    client = PageClient(await aiohttp_client(tv.app()))
+    token = client.token("/api/plays")
+    port = client.make_url("/").port
+    for host in (f"evil.example:{port}", "evil.example", f"station.example.org:{port}"):
+        headers = {"Host": host, "Origin": f"http://{host}", "X-YJ-Token": token}
+        resp = await client._client.post("/api/plays", json={"course": "c-goose"}, headers=headers)
+        assert resp.status == 403, host
+    for host in (f"192.168.1.20:{port}", f"[fe80::1]:{port}", "yuanjiao-box", f"xianyi.lan:{port}"):
+        headers = {"Host": host, "Origin": f"http://{host}", "X-YJ-Token": token}
+        resp = await client._client.post("/api/plays", json={"course": "c-goose"}, headers=headers)
+        assert resp.status == 200, host
+    named = PageClient(await aiohttp_client(tv.app_with(ui_hostnames=("station.example.org",))))
+    host = f"station.example.org:{port}"
+    headers = {"Host": host, "Origin": f"http://{host}", "X-YJ-Token": named.token("/api/plays")}
+    resp = await named._client.post("/api/plays", json={"course": "c-goose"}, headers=headers)
+    assert resp.status == 200  # a name listed in [ui] hostnames (a TLS proxy in front)
