@@ -134,7 +134,7 @@ def build_station(work: Path) -> tuple[StationConfig, Store]:
         report_token="",
         ui_host="127.0.0.1",
         ui_port=0,
-        admin_pin="1234",
+        admin_pin="271828",
         language="zh-CN",
     )
     return config, store

@@ -22,6 +22,7 @@ VAR = ROOT / "var"
 SRC = VAR / "demo-src"
 HEADEND_ROOT = VAR / "headend"
 STATION_TOML = ROOT / "station.toml"
+DEMO_PIN = "271828"  # set with `station pin set` before serving; printed with the addresses
 BIN = Path(sys.executable).parent
 
 # (file, title, category, description, seconds, video source or None for audio-only, audio source)
@@ -181,6 +182,15 @@ def main() -> int:
     )
     print("    " + (res.stdout or res.stderr).strip().replace("\n", "\n    "))
 
+    step(f"station pin set (the demo's admin PIN is {DEMO_PIN}; a real station chooses its own)")
+    subprocess.run(
+        [str(BIN / "station"), "--config", str(STATION_TOML), "pin", "set"],
+        input=f"{DEMO_PIN}\n{DEMO_PIN}\n",
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+
     procs: list[subprocess.Popen] = []
 
     def stop(*_):
@@ -224,7 +234,7 @@ def main() -> int:
         print(
             "\n"
             f"  TV page (remote: arrows, Enter, Backspace):  http://127.0.0.1:{ui_port}/\n"
-            f"  {'station admin (PIN ' + cfg['ui']['admin_pin'] + '):':<45}http://127.0.0.1:{ui_port}/admin\n"
+            f"  {'station admin (PIN ' + DEMO_PIN + '):':<45}http://127.0.0.1:{ui_port}/admin\n"
             f"  county dashboard:                            http://127.0.0.1:{headend_port}/county\n"
             f"  signed repository:                           http://127.0.0.1:{headend_port}/repo/index.json\n"
             "\n  Ctrl-C stops both.",

@@ -1,4 +1,4 @@
-"""The ``station`` command: sync --once, serve, status.
+"""The ``station`` command: sync --once, serve, status, import, export, pin set.
 
 Exit codes of ``sync --once``: 0 everything installed and verified; 1 refused or failed (no valid
 index; nothing changed); 2 usage or configuration error; 3 partly done (some files failed; what is
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import getpass
 import json
 import logging
 import sys
@@ -23,6 +24,8 @@ from station.config import StationConfig, load_config
 from station.errors import ConfigError, StationError
 from station.model import SyncStatus
 from station.store import Store
+from station.web.pin import FILE_NAME as PIN_FILE
+from station.web.pin import AdminPin, weakness
 
 log = logging.getLogger("station")
 
@@ -65,8 +68,40 @@ def cmd_serve(cfg: StationConfig, args: argparse.Namespace) -> int:
 
     host = args.host or cfg.ui_host
     port = cfg.ui_port if args.port is None else args.port
+    try:
+        app = build_app(cfg)
+    except ConfigError as exc:
+        print(f"station serve: {exc}", file=sys.stderr)
+        return 2
     print(f"station {cfg.station_id} serving the TV page on http://{host}:{port}/ (admin: /admin)", flush=True)
-    web.run_app(build_app(cfg), host=host, port=port, print=None)
+    if cfg.admin_pin is None and AdminPin(None, cfg.data_dir).needs_setup():
+        print(f"no admin PIN yet: open http://{host}:{port}/admin and choose one (or: station pin set)", flush=True)
+    web.run_app(app, host=host, port=port, print=None)
+    return 0
+
+
+def _read_pin(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    return sys.stdin.readline().strip()  # piped: one PIN per line
+
+
+def cmd_pin(cfg: StationConfig, args: argparse.Namespace) -> int:
+    """``station pin set``: choose the admin PIN on the box's console (also when it is forgotten)."""
+    pin = _read_pin("new admin PIN (6-12 digits): ").strip()
+    problem = weakness(pin)
+    if problem is None and _read_pin("the same PIN again: ").strip() != pin:
+        problem = "The two PINs are not the same."
+    if problem:
+        print(f"station pin set: {problem} Nothing was changed.", file=sys.stderr)
+        return 1
+    AdminPin(cfg.admin_pin, cfg.data_dir).store(pin)
+    print(f"the admin PIN is saved (hashed) in {cfg.data_dir / PIN_FILE}; it works at once, no restart needed")
+    if cfg.admin_pin is not None:
+        print(
+            f"note: {cfg.path} sets [ui] admin_pin, which wins over this one; delete that line to use this PIN",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -120,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="write this station's verified repository to a folder for a neighbour")
     s.add_argument("path")
     s.set_defaults(func=cmd_export)
+    s = sub.add_parser("pin", help="set the admin PIN on the box's console (station pin set)")
+    s.add_argument("action", choices=["set"])
+    s.set_defaults(func=cmd_pin)
     s = sub.add_parser("status", help="sync, storage and content state")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)

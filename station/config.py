@@ -39,8 +39,11 @@ class StationConfig:
     report_token: str
     ui_host: str
     ui_port: int
-    admin_pin: str
+    admin_pin: str | None  # None: not in station.toml (the stored hash, or the first-run page)
     language: str
+    ui_hostnames: tuple[
+        str, ...
+    ] = ()  # names the box is reached by, besides IPs, localhost, single labels, .local/.lan
     tags: tuple[str, ...] = ()  # audience tags the headend can target, e.g. ("party-school",)
     max_rate_bytes_per_s: int = 0  # 0: no cap
     window: tuple[int, int] | None = None  # download window, minutes after midnight China time; None: any time
@@ -163,12 +166,14 @@ def _read(doc: Document, path: Path) -> StationConfig:
     report_url, report_token = rp.str("url"), rp.str("token")
     host = ui.str("host")
     port = ui.int("port", min=1, max=65535)
-    admin_pin = ui.str("admin_pin", max_len=64)
-    if not admin_pin.strip():
+    admin_pin = ui.str("admin_pin", max_len=64) if "admin_pin" in ui else None
+    if admin_pin is not None and not admin_pin.strip():
         raise ConfigError(
             f"{doc.where('ui', 'admin_pin')} is empty, so /admin could never be opened; "
-            'set a PIN of digits the administrator can type on the remote, e.g. admin_pin = "1234"'
+            "delete the admin_pin line to choose the PIN on the first visit to /admin, "
+            "or set 6 to 12 digits the administrator can type on the remote"
         )
+    hostnames = tuple(h.lower().rstrip(".") for h in ui.str_list("hostnames", [], max_len=253))
     language = ui.str("language", "zh-CN")
     if language not in LANGUAGES:
         line = doc.line_of("ui", "language")
@@ -200,4 +205,5 @@ def _read(doc: Document, path: Path) -> StationConfig:
         ui_port=port,
         admin_pin=admin_pin,
         language=language,
+        ui_hostnames=hostnames,
     )

@@ -21,12 +21,13 @@ import aiohttp
 from aiohttp import web
 
 from station.config import StationConfig
-from station.errors import StationError
+from station.errors import ConfigError, StationError
 from station.model import SyncStatus
 from station.store import Store
 from station.sync.runner import now_utc, record_failure, sync_pass
 from station.web.app import create_app
 from station.web.keys import CONFIG, STORE, SYNC_NOW
+from station.web.pin import serve_refusal
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,10 @@ async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def build_app(cfg: StationConfig, store: Store | None = None, *, sync: bool = True) -> web.Application:
+    """The app ``station serve`` runs; refuses (ConfigError) an admin_pin too easy to guess."""
+    refusal = serve_refusal(cfg.admin_pin, cfg.path)
+    if refusal:
+        raise ConfigError(refusal)
     store = store or Store(cfg.data_dir)
     app = create_app(cfg, store)
     if sync:

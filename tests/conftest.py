@@ -261,7 +261,7 @@ token = ""
 [ui]
 host = "127.0.0.1"
 port = 8080  # never opened by the tests: they serve the app on a free port
-admin_pin = "2468"
+admin_pin = "246813"
 """,
         encoding="utf-8",
     )

@@ -90,10 +90,10 @@ REFUSED = [
         r"^station\.toml:\d+: \[ui\] port = 70000 is out of range; allowed from 1 to 65535$",
     ),
     ("port = 8080", "port = 0", r"^station\.toml:\d+: \[ui\] port = 0 is out of range; allowed from 1 to 65535$"),
-    ('admin_pin = "2468"', "admin_pin = 2468", r"^station\.toml:\d+: \[ui\] admin_pin must be text in quotes"),
+    ('admin_pin = "246813"', "admin_pin = 2468", r"^station\.toml:\d+: \[ui\] admin_pin must be text in quotes"),
     ("[report]", "[reprt]", r"^station\.toml:\d+: unknown table \[reprt\]|missing table \[report\]"),
-    ('admin_pin = "2468"', 'admin_pin = ""', r"^station\.toml:\d+: \[ui\] admin_pin is empty, so /admin could never"),
-    ('admin_pin = "2468"', 'admin_pin = "  "', r"\[ui\] admin_pin is empty"),
+    ('admin_pin = "246813"', 'admin_pin = ""', r"^station\.toml:\d+: \[ui\] admin_pin is empty, so /admin could never"),
+    ('admin_pin = "246813"', 'admin_pin = "  "', r"\[ui\] admin_pin is empty"),
 ]
 
 # Each numeric key has an upper limit too: past it a value once loaded and then broke every pass

@@ -22,7 +22,7 @@ from station.daemon import build_app
 from tests.conftest import in_ci, run_cli_async, serve
 from tests.repository_simulator import RepositorySimulator, Station
 
-PIN = "2468"  # write_station_toml's
+PIN = "246813"  # write_station_toml's
 
 
 @pytest.fixture
@@ -75,9 +75,19 @@ class Admin:
     def __init__(self, base: str, session: aiohttp.ClientSession) -> None:
         self.base, self.session = base, session
 
+    async def _form_token(self) -> str:
+        """The token the admin page stamps into its forms (as a browser would send it back)."""
+        async with self.session.get(f"{self.base}/admin") as r:
+            return re.search(r'name="_token" value="([0-9a-f]+)"', await r.text()).group(1)
+
+    async def _post(self, path: str, data: dict) -> int:
+        data = {**data, "_token": await self._form_token()}
+        headers = {"Origin": self.base}
+        async with self.session.post(f"{self.base}{path}", data=data, headers=headers, allow_redirects=False) as r:
+            return r.status
+
     async def login(self) -> None:
-        async with self.session.post(f"{self.base}/admin/login", data={"pin": PIN}, allow_redirects=False) as r:
-            assert r.status == 303
+        assert await self._post("/admin/login", {"pin": PIN}) == 303
 
     async def page(self) -> str:
         async with self.session.get(f"{self.base}/admin") as r:
@@ -102,8 +112,7 @@ class Admin:
     async def sync_now(self) -> dict:
         before = (await self.status())["sync"]["last_attempt"]
         await asyncio.sleep(1.1)  # times are kept to the second
-        async with self.session.post(f"{self.base}/admin/sync", allow_redirects=False) as r:
-            assert r.status == 303
+        assert await self._post("/admin/sync", {}) == 303
         return await self.pass_done(after=before)
 
 

@@ -63,10 +63,17 @@
   function store(key, value) { try { window.sessionStorage.setItem(key, value); } catch (err) { /* private mode */ } }
   function recall(key) { try { return window.sessionStorage.getItem(key); } catch (err) { return null; } }
 
+  /* Every state-changing request carries this page's token (the server refuses it without). */
+  function pageToken() {
+    var meta = document.querySelector('meta[name="yj-token"]');
+    return meta ? meta.getAttribute('content') : '';
+  }
+
   function post(url, data, done) {
     var xhr = new XMLHttpRequest();
     xhr.open('POST', url, true);
     xhr.setRequestHeader('Content-Type', 'application/json');
+    xhr.setRequestHeader('X-YJ-Token', pageToken());
     xhr.onreadystatechange = function () {
       if (xhr.readyState !== 4 || !done) { return; }
       var body = null;
@@ -587,11 +594,14 @@
       var data = report();
       var url = '/api/plays/' + playId + '/end';
       playId = null;
-      if (navigator.sendBeacon) {
-        navigator.sendBeacon(url, JSON.stringify(data));
+      var headers = { 'Content-Type': 'application/json', 'X-YJ-Token': pageToken() };
+      if (window.fetch) { /* keepalive outlives the page, like sendBeacon, but can carry the token */
+        window.fetch(url, { method: 'POST', keepalive: true, headers: headers, body: JSON.stringify(data) });
       } else {
         var xhr = new XMLHttpRequest();
         xhr.open('POST', url, false);
+        xhr.setRequestHeader('Content-Type', headers['Content-Type']);
+        xhr.setRequestHeader('X-YJ-Token', headers['X-YJ-Token']);
         xhr.send(JSON.stringify(data));
       }
     });

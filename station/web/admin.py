@@ -5,6 +5,8 @@ Routes::
     GET  /admin                  PIN login, then: today's and this month's figures, sync status with
                                  progress, failures and their reasons, storage, per-course
                                  availability, study sessions, logbook, five-ones self-check, notices
+    GET  /admin (no PIN anywhere)  the first-run page: choose the PIN (twice, 6-12 digits)
+    POST /admin/setup            only while no PIN exists: stores its hash, logs the administrator in
     POST /admin/login, /admin/logout, /admin/sync
     POST /admin/session/start    topic, facilitator, headcount (1-9999) and an optional roll of names
     POST /admin/session/end
@@ -14,9 +16,10 @@ Routes::
 Logins (right or wrong) are recorded in the journal; a wrong PIN never says what was wrong.
 
 Sessions (``station.web.guard``) are random tokens kept in memory (a restart logs everyone out)
-and sent back as an HttpOnly, SameSite=Strict cookie. A wrong PIN costs ``failure_delay_s`` and
-counts against the client's address; ``max_failures`` within ``window_s`` locks that address out
-(429) until the oldest failure leaves the window.
+and sent back as an HttpOnly, SameSite=Strict cookie. Each login reserves a try before it reads
+the body, so concurrent guesses cannot slip past the lockout; a wrong PIN costs
+``failure_delay_s``. Where the PIN lives: ``station.web.pin``. Every POST here also passes
+``station.web.forms`` (token bound to the session, Origin, rate).
 """
 
 from __future__ import annotations
@@ -32,17 +35,18 @@ from aiohttp import web
 from catalogue.display import china_time, minutes, size
 from station import i18n
 from station.errors import InputError, StoreError
+from station.i18n import N_
 from station.model import FiveAnswer, MirrorHealth
 from station.records.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT
 from station.web.admin_view import FIVES_HINTS, FIVES_LABELS, figures_view, mirrors_view, player_label, sync_view
-from station.web.keys import ADMIN, ATTENDANCE, CONFIG, STORE, SYNC_NOW
+from station.web.guard import ADMIN_COOKIE
+from station.web.keys import ADMIN, ATTENDANCE, CONFIG, PIN, SETUP_LOCK, STORE, SYNC_NOW
+from station.web.pin import weakness
 from station.web.reasons import Reason
-from station.web.responses import render, see_other, translator
+from station.web.responses import render, see_other, session_of, translator
 from station.web.views import category_name, media_missing, now_china, summary_view
 
 log = logging.getLogger(__name__)
-
-COOKIE = "yj_admin"
 
 routes = web.RouteTableDef()
 
@@ -55,7 +59,7 @@ def _client(request: web.Request) -> str:
 
 
 def _logged_in(request: web.Request) -> bool:
-    return request.app[ADMIN].valid(request.cookies.get(COOKIE))
+    return session_of(request) is not None
 
 
 def _admin_only(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
@@ -186,9 +190,36 @@ async def _admin_page(
 
 @routes.get("/admin", name="admin")
 async def admin(request: web.Request) -> web.Response:
+    if request.app[PIN].needs_setup():
+        return _setup_page(request)
     if not _logged_in(request):
         return _login_page(request)
     return await _admin_page(request)
+
+
+def _logged_in_response(request: web.Request, client: str) -> web.StreamResponse:
+    guard = request.app[ADMIN]
+    resp = see_other("/admin")
+    resp.set_cookie(
+        ADMIN_COOKIE,
+        guard.new_session(client),
+        path="/admin",
+        httponly=True,
+        samesite="Strict",
+        max_age=int(guard.session_ttl_s),
+    )
+    return resp
+
+
+async def _check_pin(request: web.Request, pin: str) -> bool:
+    try:
+        return await asyncio.to_thread(request.app[PIN].check, pin)
+    except StoreError as exc:
+        log.error("admin login: %s", exc)
+        _ = translator(request)
+        raise web.HTTPServiceUnavailable(
+            text=_("The stored admin PIN cannot be read. On the box, set it again with: station pin set")
+        ) from None
 
 
 @routes.post("/admin/login", name="admin_login")
@@ -196,27 +227,21 @@ async def login(request: web.Request) -> web.StreamResponse:
     guard, client = request.app[ADMIN], _client(request)
     _ = translator(request)
     att = request.app[ATTENDANCE]
-    wait_s = guard.locked_for_s(client)
-    if wait_s > 0:
+    if request.app[PIN].needs_setup():
+        return see_other("/admin")
+    stamp = guard.reserve(client)  # before anything is awaited: counted now, forgiven if right
+    if stamp is None:
+        wait_s = guard.locked_for_s(client)
         raise web.HTTPTooManyRequests(
             text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
             headers={"Retry-After": str(math.ceil(wait_s))},
         )
     form = await request.post()
     pin = str(form.get("pin", "")).strip()
-    if guard.check_pin(pin):
+    if await _check_pin(request, pin):
+        guard.forgive(client, stamp)
         await _journal(att.admin_login, True, client)
-        resp = see_other("/admin")
-        resp.set_cookie(
-            COOKIE,
-            guard.new_session(client),
-            path="/admin",
-            httponly=True,
-            samesite="Strict",
-            max_age=int(guard.session_ttl_s),
-        )
-        return resp
-    guard.record_failure(client)
+        return _logged_in_response(request, client)
     await _journal(att.admin_login, False, client)
     await asyncio.sleep(guard.failure_delay_s)
     left = guard.tries_left(client)
@@ -227,11 +252,37 @@ async def login(request: web.Request) -> web.StreamResponse:
     return _login_page(request, error, status=403)
 
 
+def _setup_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    return render(request, "admin_setup.html", {"error": error, "languages": _languages(request)}, status=status)
+
+
+@routes.post("/admin/setup", name="admin_setup")
+async def setup(request: web.Request) -> web.StreamResponse:
+    """The first-run page's form: only while no PIN exists anywhere (then it is the login page's)."""
+    form = await request.post()
+    pin, again = str(form.get("pin", "")).strip(), str(form.get("pin2", "")).strip()
+    _ = translator(request)
+    problem = weakness(pin)
+    if problem is None and pin != again:
+        problem = N_("The two PINs are not the same. Please type the same PIN twice.")
+    if problem:
+        if not request.app[PIN].needs_setup():
+            return see_other("/admin")
+        return _setup_page(request, _(problem), status=400)
+    async with request.app[SETUP_LOCK]:  # two phones at once: the first one sets it, the other logs in
+        if not request.app[PIN].needs_setup():
+            return see_other("/admin")
+        await asyncio.to_thread(request.app[PIN].store, pin)
+    log.warning("the admin PIN was set on the first-run page from %s", _client(request))
+    await _journal(request.app[ATTENDANCE].admin_login, True, _client(request))
+    return _logged_in_response(request, _client(request))
+
+
 @routes.post("/admin/logout", name="admin_logout")
 async def logout(request: web.Request) -> web.StreamResponse:
-    request.app[ADMIN].end(request.cookies.get(COOKIE))
+    request.app[ADMIN].end(request.cookies.get(ADMIN_COOKIE))
     resp = see_other("/admin")
-    resp.del_cookie(COOKIE, path="/admin")
+    resp.del_cookie(ADMIN_COOKIE, path="/admin")
     return resp
 
 

@@ -35,8 +35,22 @@ from station.records.attendance import Attendance
 from station.status import collect_status
 from station.store import Store
 from station.web import admin, player, repo, study, tv
-from station.web.guard import AdminGuard
-from station.web.keys import ADMIN, ATTENDANCE, CHANNEL_PLAYED, CONFIG, STORE, SYNC_NOW, TEMPLATES
+from station.web.forms import forms_middleware
+from station.web.guard import AdminGuard, PageTokens, RateLimit
+from station.web.keys import (
+    ADMIN,
+    ATTENDANCE,
+    CHANNEL_PLAYED,
+    CONFIG,
+    PIN,
+    RATE,
+    SETUP_LOCK,
+    STORE,
+    SYNC_NOW,
+    TEMPLATES,
+    TOKENS,
+)
+from station.web.pin import AdminPin
 from station.web.responses import LANG_COOKIE, error_middleware, local_target, see_other, translator
 from station.web.views import media_url
 
@@ -124,14 +138,21 @@ def create_app(
     *,
     admin_failure_delay_s: float = 1.0,
     attendance: Attendance | None = None,
+    guard: AdminGuard | None = None,
+    rate: RateLimit | None = None,
 ) -> web.Application:
-    """The station's web app; ``station.daemon`` adds the sync loop for ``station serve``."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
+    """The station's web app; ``station.daemon`` adds the sync loop for ``station serve``.
+    Every state-changing request passes ``forms_middleware`` (token, Origin, type, ``rate``)."""
+    app = web.Application(middlewares=[error_middleware, forms_middleware], client_max_size=64 * 1024)
     app[CONFIG] = config
     app[STORE] = store
     app[SYNC_NOW] = asyncio.Event()
     app[ATTENDANCE] = attendance or Attendance(store.data_dir, clock=box_clock(store))
-    app[ADMIN] = AdminGuard(config.admin_pin, failure_delay_s=admin_failure_delay_s)
+    app[ADMIN] = guard or AdminGuard(failure_delay_s=admin_failure_delay_s)
+    app[PIN] = AdminPin(config.admin_pin, store.data_dir)
+    app[TOKENS] = PageTokens()
+    app[RATE] = rate or RateLimit()
+    app[SETUP_LOCK] = asyncio.Lock()
     app[CHANNEL_PLAYED] = set()
     app.cleanup_ctx.append(_attendance_ctx)
 

@@ -10,7 +10,12 @@ Routes::
                                     (saves the resume point; ``installed`` false once the course
                                     was removed by a sync, so the player goes home at the end)
     POST /api/plays/{id}/end        {"position_s", "watched_s", "ended"}: the play is recorded
-                                    (also sent with ``navigator.sendBeacon`` as text/plain)
+                                    (also sent with ``fetch(..., {keepalive: true})`` as the
+                                    page unloads)
+
+Every POST carries the TV page's token and passes ``station.web.forms`` (Origin, JSON only, rate).
+A ``channel`` key is remembered only when it names a programme of the installed schedule that
+is still due or just started, and the memory is pruned to those each time: it cannot grow.
 
 ``watched_s`` is measured by the player: seconds of playback actually advanced, excluding pauses
 and seeks. The server caps it by the wall-clock time of the play (``station.records.attendance``).
@@ -31,7 +36,7 @@ from station.records.attendance import Attendance
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
 from station.web.responses import render
-from station.web.views import course_or_404, media_missing, tv_context
+from station.web.views import course_or_404, media_missing, now_china, tv_context
 
 MAX_BODY = 4096
 
@@ -43,9 +48,7 @@ async def play(request: web.Request) -> web.Response:
     c = course_or_404(request)
     att = request.app[ATTENDANCE]
     ctx = tv_context(request, channel=False)
-    channel = request.query.get("channel", "")
-    if channel:
-        request.app[CHANNEL_PLAYED].add(channel)
+    channel = _programme_key(request, request.query.get("channel", ""))
     ctx.update({"course": c, "channel": channel})
     if media_missing(request, c):
         return render(request, "missing.html", ctx)
@@ -61,6 +64,21 @@ async def play(request: web.Request) -> web.Response:
         }
     )
     return render(request, "player.html", ctx)
+
+
+def _programme_key(request: web.Request, key: str) -> str:
+    """``key`` if it names a programme of the installed schedule (then remembered as played), else
+    "" (a plain play). The played set keeps only keys still in the window, so it stays small."""
+    if not key:
+        return ""
+    installed = request.app[STORE].installed_set()
+    due = {p.key for p in tv_view.programmes_due(installed, now_china())}
+    played = request.app[CHANNEL_PLAYED]
+    played.intersection_update(due)
+    if key not in due:
+        return ""
+    played.add(key)
+    return key
 
 
 async def _body(request: web.Request) -> dict:

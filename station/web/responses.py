@@ -14,7 +14,8 @@ from aiohttp import web
 
 from station import i18n
 from station.i18n import N_
-from station.web.keys import CONFIG, TEMPLATES
+from station.web.guard import ADMIN_COOKIE
+from station.web.keys import ADMIN, CONFIG, TEMPLATES, TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,31 @@ def translator(request: web.Request) -> i18n.Translator:
     return i18n.Translator(language(request))
 
 
+def session_of(request: web.Request) -> str | None:
+    """The admin session cookie when it is a valid session, else None."""
+    cookie = request.cookies.get(ADMIN_COOKIE)
+    return cookie if request.app[ADMIN].valid(cookie) else None
+
+
+def page_token(request: web.Request) -> str:
+    """The token the page answering ``request`` stamps into its forms and its ``yj-token`` meta
+    (checked by ``station.web.forms`` on every state-changing request)."""
+    return request.app[TOKENS].for_path(request.path, session_of(request))
+
+
 def render(
     request: web.Request, template: str, context: Mapping[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
     """Render a jinja2 template (autoescaped) to an HTML response, in the viewer's language."""
     env = request.app[TEMPLATES]
     _ = translator(request)
-    ctx: dict[str, Any] = {"station": request.app[CONFIG], "_": _, "lang": _.tag, "path": request.path_qs}
+    ctx: dict[str, Any] = {
+        "station": request.app[CONFIG],
+        "_": _,
+        "lang": _.tag,
+        "path": request.path_qs,
+        "csrf_token": page_token(request),
+    }
     ctx.update(context or {})
     html = env.get_template(template).render(ctx)
     # Pages change as the viewer watches (continue watching, resume buttons, sessions): Back must

@@ -141,12 +141,17 @@ def today(installed: InstalledSet, now: datetime) -> list[Programme]:
     return programmes(installed, day, day + timedelta(days=1))
 
 
+def programmes_due(installed: InstalledSet, now: datetime) -> list[Programme]:
+    """Programmes that started at most LATE_START_S ago or start within the coming day."""
+    return programmes(installed, now - timedelta(seconds=LATE_START_S), now + timedelta(days=1))
+
+
 def next_programme(
     installed: InstalledSet, now: datetime, played: set[str] | frozenset = frozenset()
 ) -> Programme | None:
     """The next installed programme that has not started more than LATE_START_S ago and has not
     been played yet, within the coming day."""
-    for p in programmes(installed, now - timedelta(seconds=LATE_START_S), now + timedelta(days=1)):
+    for p in programmes_due(installed, now):
         if p.installed and p.key not in played:
             return p
     return None

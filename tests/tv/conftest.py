@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import CHROMIUM_SHARED, LiveServer, chromium_missing
-from tests.tv.station import Mirror, TvStation, make_clips, repository
+from tests.tv.station import Mirror, PageClient, TvStation, make_clips, repository
 
 TV_DIR = Path(__file__).resolve().parent
 
@@ -68,8 +68,18 @@ def tv(tmp_path, synced) -> TvStation:
 
 
 @pytest.fixture
-async def client(aiohttp_client, tv):
-    return await aiohttp_client(tv.app())
+def page_client(aiohttp_client):
+    """Like ``aiohttp_client``, but POSTs come from the station's own pages (``PageClient``)."""
+
+    async def make(app, **kw):
+        return PageClient(await aiohttp_client(app, **kw))
+
+    return make
+
+
+@pytest.fixture
+async def client(page_client, tv):
+    return await page_client(tv.app())
 
 
 @pytest.fixture

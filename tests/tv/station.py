@@ -29,11 +29,16 @@ from station.model import Progress
 from station.store import Store
 from station.sync.runner import sync_pass
 from station.web.app import create_app
-from station.web.keys import SYNC_NOW  # noqa: F401  (the "sync now" event, for test_admin)
+from station.web.guard import ADMIN_COOKIE
+from station.web.keys import (
+    ADMIN,
+    SYNC_NOW,  # noqa: F401  (the "sync now" event, for test_admin)
+    TOKENS,
+)
 from tests.browser import LiveServer
 from tests.repository_simulator import RepositorySimulator
 
-PIN = "2468"
+PIN = "246813"
 STATION_ID = "ceshi-shifan"
 STATION_NAME = "测试镇示范村远教站点"
 PLAYER = "tv-hd"  # shown on the admin page as 高清电视
@@ -210,6 +215,37 @@ admin_pin = "{pin}"
 """
 
 
+class PageClient:
+    """An aiohttp test client whose POSTs come from this station's own pages, as a browser sends
+    them: the page's ``Origin`` and the token the page carries (``station.web.forms`` refuses a
+    POST without). Everything else is the test client's. The attack tests use the bare client."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def origin(self) -> str:
+        return str(self._client.make_url("/")).rstrip("/")
+
+    def token(self, path: str) -> str:
+        app = self._client.app
+        cookies = self._client.session.cookie_jar.filter_cookies(self._client.make_url("/admin/"))
+        session = cookies[ADMIN_COOKIE].value if ADMIN_COOKIE in cookies else None
+        return app[TOKENS].for_path(path.split("?")[0], session if app[ADMIN].valid(session) else None)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        headers = {"Origin": self.origin(), "X-YJ-Token": self.token(path), **(kw.pop("headers", None) or {})}
+        return self._client.post(path, headers=headers, **kw)
+
+
+def tv_post(live: Any, page: Any, path: str, **kw: Any) -> Any:
+    """A POST from Playwright's request context as the TV page's script sends it (Origin, token)."""
+    headers = {"Origin": live.base, "X-YJ-Token": live.app[TOKENS].for_path(path, None)}
+    return page.request.post(live.url(path), headers=headers, **kw)
+
+
 class TvStation:
     """A station in ``root`` (``station.toml``, data in ``station/``) that syncs from ``mirror``,
     where ``sim`` is served. ``data`` is a station data folder to start from (a copy is made)."""
@@ -286,6 +322,10 @@ class TvStation:
 
     def app(self, **kw: Any) -> web.Application:
         return create_app(self.cfg, self.store, **{"admin_failure_delay_s": 0.01, **kw})
+
+    def app_with(self, **settings: Any) -> web.Application:
+        """The app with some settings of station.toml changed (``StationConfig`` fields)."""
+        return create_app(dataclasses.replace(self.cfg, **settings), self.store, admin_failure_delay_s=0.01)
 
     def journal(self, kind: str) -> list[dict]:
         """Events of one kind from the station's journal files, oldest first."""

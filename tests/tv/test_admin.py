@@ -30,8 +30,8 @@ async def test_api_status(client, tv):
     assert body["storage"]["media_files"] == MEDIA_FILES and body["storage"]["media_bytes"] > 0
 
 
-async def test_admin_wrong_pin_is_refused_slowly_and_gives_no_session(aiohttp_client, tv):
-    client = await aiohttp_client(tv.app(admin_failure_delay_s=1.0))
+async def test_admin_wrong_pin_is_refused_slowly_and_gives_no_session(page_client, tv):
+    client = await page_client(tv.app(admin_failure_delay_s=1.0))
     started = time.monotonic()
     resp = await client.post("/admin/login", data={"pin": "0000"}, allow_redirects=False)
     assert time.monotonic() - started >= 0.9  # guessing is slow

@@ -10,15 +10,16 @@ from datetime import datetime, timedelta
 import pytest
 
 from playlists.schedule import CHINA
+from station.web.keys import CHANNEL_PLAYED
 from tests.browser import focused
 from tests.tv.station import schedule
 
 
-async def test_schedule_page_and_channel_mode_data(aiohttp_client, tv):
+async def test_schedule_page_and_channel_mode_data(page_client, tv):
     soon = (datetime.now(CHINA) + timedelta(seconds=40)).replace(microsecond=0)
     tv.publish(schedule=schedule(("c-goose", soon)))
     assert tv.sync() == "ok"
-    client = await aiohttp_client(tv.app())
+    client = await page_client(tv.app())
     html = await (await client.get("/")).text()
     start_ms = int(soon.timestamp() * 1000)
     assert 'data-programme="c-goose"' in html and f'data-programme-start="{start_ms}"' in html
@@ -48,3 +49,21 @@ def test_channel_mode_counts_down_plays_now_then_home(live, page):
     assert page.is_hidden("#countdown") if page.query_selector("#countdown") else True
     assert page.url == live.url("/")
     assert not page.errors, page.errors
+
+
+async def test_made_up_channel_keys_are_not_remembered_so_memory_stays_bounded(page_client, tv):
+    """Issue 10 item 7: each /play/ID?channel=... used to add its string to a set for ever."""
+    soon = (datetime.now(CHINA) + timedelta(seconds=40)).replace(microsecond=0)
+    tv.publish(schedule=schedule(("c-goose", soon)))
+    assert tv.sync() == "ok"
+    client = await page_client(tv.app())
+    played = client.app[CHANNEL_PLAYED]
+    for i in range(4000):
+        resp = await client.get(f"/play/c-goose?channel={i:04d}{'x' * 7000}")
+        assert resp.status == 200  # a plain play of the course: no programme has that key
+    assert len(played) == 0
+    html = await (await client.get("/")).text()
+    key = re.search(r'data-programme-key="([^"]+)"', html).group(1)
+    await client.get(f"/play/c-goose?channel={key}")
+    assert played == {key}  # the real programme is remembered, and only it
+    assert 'data-programme="c-goose"' not in await (await client.get("/")).text()

@@ -11,7 +11,7 @@ import pytest
 from playlists import Notice
 from playlists.schedule import CHINA
 from tests.browser import focused
-from tests.tv.station import schedule
+from tests.tv.station import schedule, tv_post
 
 pytestmark = pytest.mark.browser
 
@@ -58,8 +58,8 @@ def full(live, page):
         schedule=schedule(("c-goose", later)),
     )
     assert live.tv.sync() == "ok"
-    pid = page.request.post(live.url("/api/plays"), data={"course": "c-long"}).json()["id"]
-    page.request.post(live.url(f"/api/plays/{pid}/end"), data={"position_s": 12.0, "watched_s": 1.0})
+    pid = tv_post(live, page, "/api/plays", data={"course": "c-long"}).json()["id"]
+    tv_post(live, page, f"/api/plays/{pid}/end", data={"position_s": 12.0, "watched_s": 1.0})
     return live
 
 
@@ -83,7 +83,7 @@ def test_full_home_and_session_pages_fit_720p_and_1080p_with_big_text(full, page
 
 
 def test_tv_text_contrast_is_at_least_aa(full, page):
-    resp = page.request.post(full.url("/session/start"), form={"topic": "安全常识", "headcount": "8"}, max_redirects=0)
+    resp = tv_post(full, page, "/session/start", form={"topic": "安全常识", "headcount": "8"}, max_redirects=0)
     assert resp.status == 303
     for url in ("/", "/course/c-long", "/session", "/schedule", "/course/gone", "/play/c-goose"):
         page.goto(full.url(url))

@@ -55,7 +55,7 @@ async def test_home_lists_courses_by_category_in_catalogue_order(client, tv):
     assert "ArrowRight" in await js.text()
 
 
-async def test_home_shows_notices_continue_watching_schedule_and_numbered_categories(aiohttp_client, tv):
+async def test_home_shows_notices_continue_watching_schedule_and_numbered_categories(page_client, tv):
     now = datetime.now(CHINA)
     later = (now + timedelta(hours=1)).replace(second=0, microsecond=0)
     tv.publish(
@@ -74,7 +74,7 @@ async def test_home_shows_notices_continue_watching_schedule_and_numbered_catego
         schedule=schedule(("c-goose", later), ("c-not-here", later + timedelta(minutes=1))),
     )
     assert tv.sync() == "partial"  # c-not-here cannot be downloaded
-    client = await aiohttp_client(tv.app())
+    client = await page_client(tv.app())
     await resume_at(client, "c-long", 1.5)  # too close to the start: not listed
     html = await (await client.get("/")).text()
     assert 'class="shelf continue"' not in html
@@ -100,13 +100,13 @@ async def test_home_shows_notices_continue_watching_schedule_and_numbered_catego
     assert "本月在电视上显示 2 次" in admin  # once on the ticker today, once opened
 
 
-async def test_long_category_ends_with_a_more_tile(aiohttp_client, tmp_path, tv, tv_clips):
+async def test_long_category_ends_with_a_more_tile(page_client, tmp_path, tv, tv_clips):
     lessons = [
         Lesson(f"c-farm-{i}", f"种植技术第{i}讲", "agriculture", "video", 600.0, poster=False) for i in range(1, 7)
     ]
     st = TvStation(tmp_path / "farm", tv.mirror, repository(tv_clips, lessons))
     assert st.sync() == "ok"
-    client = await aiohttp_client(st.app())
+    client = await page_client(st.app())
     home = await (await client.get("/")).text()
     assert "种植技术第3讲" in home and "种植技术第4讲" not in home
     assert 'href="/category/agriculture"' in home and "全部 6 个" in home
@@ -120,9 +120,9 @@ async def test_long_category_ends_with_a_more_tile(aiohttp_client, tmp_path, tv,
     assert (await client.get("/category/no-such-thing")).status == 404
 
 
-async def test_empty_store_shows_friendly_message(aiohttp_client, tmp_path, tv):
+async def test_empty_store_shows_friendly_message(page_client, tmp_path, tv):
     never = TvStation(tmp_path / "never", tv.mirror, tv.sim)  # a station that has not synced yet
-    client = await aiohttp_client(never.app())
+    client = await page_client(never.app())
     resp = await client.get("/")
     assert resp.status == 200
     html = await resp.text()

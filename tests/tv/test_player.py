@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from station.web.keys import ATTENDANCE
 from tests.browser import focused, media, press, wait_playing
 from tests.tv.test_pages import login
 
@@ -46,11 +47,11 @@ async def test_course_removed_while_playing_is_reported_to_the_player(client, tv
     assert tv.sync() == "ok"
     beat = await client.post(f"/api/plays/{play_id}", json={"position_s": 2.0, "watched_s": 2.0})
     assert (await beat.json())["installed"] is False
-    end = await client.post(f"/api/plays/{play_id}/end", data='{"position_s": 3, "watched_s": 3, "ended": true}')
+    end = await client.post(f"/api/plays/{play_id}/end", json={"position_s": 3, "watched_s": 3, "ended": True})
     assert end.status == 200 and (await end.json())["installed"] is False
     assert (await client.post(f"/api/plays/{play_id}/end", json={})).status == 404
     assert (await client.post("/api/plays", json={"course": "c-goose"})).status == 404
-    bad = await client.post("/api/plays/x", data="not json")
+    bad = await client.post("/api/plays/x", data="not json", headers={"Content-Type": "application/json"})
     assert bad.status == 400 and bad.content_type == "application/json"
 
 
@@ -161,3 +162,24 @@ def test_course_removed_while_it_plays_finishes_then_goes_home(live, page):
     assert page.evaluate("document.getElementById('media') === null")
     assert "雨季养鹅技术" not in page.inner_text("main")
     focused(page)
+
+
+@pytest.mark.browser
+def test_a_play_cut_off_by_leaving_the_page_is_still_recorded_with_its_token(live, page):
+    """The end-of-play report sent as the page unloads (fetch keepalive, with the page's token and
+    as JSON) gets past the request gate: the play is journaled, not lost."""
+    page.goto(live.url("/play/c-long?from=0"))
+    wait_playing(page, 1.5)
+    page.wait_for_function("document.querySelector('meta[name=\"yj-token\"]').content.length === 64")
+    for _ in range(50):  # the start report went out with the first frames
+        if live.app[ATTENDANCE].open_plays():
+            break
+        page.wait_for_timeout(100)
+    page.goto(live.url("/schedule"))  # not Back: the page is simply left (pagehide)
+    for _ in range(50):
+        plays = [e for e in live.tv.journal("play") if e["course"] == "c-long"]
+        if plays:
+            break
+        page.wait_for_timeout(100)
+    assert len(plays) == 1 and plays[0]["watched_s"] >= 1.0
+    assert not page.errors, page.errors

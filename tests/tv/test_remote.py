@@ -11,7 +11,7 @@ import pytest
 
 from playlists.schedule import CHINA
 from tests.browser import focused, media, press, remote, wait_playing
-from tests.tv.station import PIN, schedule
+from tests.tv.station import PIN, schedule, tv_post
 
 pytestmark = pytest.mark.browser
 
@@ -57,9 +57,9 @@ def test_arrows_between_rows_then_ok_plays_and_back_returns_to_the_tile(live, pa
 
 
 def test_every_page_has_a_visible_focus_and_no_key_loses_it(live, page):
-    resp = page.request.post(live.url("/session/start"), form={"topic": "安全常识", "headcount": "5"}, max_redirects=0)
+    resp = tv_post(live, page, "/session/start", form={"topic": "安全常识", "headcount": "5"}, max_redirects=0)
     assert resp.status == 303
-    resp = page.request.post(live.url("/session/end"), max_redirects=0)
+    resp = tv_post(live, page, "/session/end", max_redirects=0)
     summary = resp.headers["location"]
     assert re.fullmatch(r"/session/summary/\S+", summary)
     urls = [
@@ -123,8 +123,8 @@ def test_colour_keys_continue_the_last_lesson_go_home_and_open_the_schedule(live
     live.tv.publish(schedule=schedule(("c-goose", later)))
     assert live.tv.sync() == "ok"
     for course, position in (("c-rice", 1.0), ("c-long", 12.0)):  # c-rice: too near its start to count
-        pid = page.request.post(live.url("/api/plays"), data={"course": course}).json()["id"]
-        page.request.post(live.url(f"/api/plays/{pid}/end"), data={"position_s": position, "watched_s": 1.0})
+        pid = tv_post(live, page, "/api/plays", data={"course": course}).json()["id"]
+        tv_post(live, page, f"/api/plays/{pid}/end", data={"position_s": position, "watched_s": 1.0})
     page.goto(live.url("/"))
     focused(page)
     remote(page, "yellow")  # yellow: straight back into the last lesson

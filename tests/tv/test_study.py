@@ -28,11 +28,11 @@ async def test_tv_session_refuses_headcount_out_of_range_then_records_12(client)
     assert "12 人" in summary and "雨季养鹅技术" in summary and "农业技术" in summary
 
 
-async def test_attendance_never_dates_events_before_the_newest_signed_timestamp(aiohttp_client, tv):
+async def test_attendance_never_dates_events_before_the_newest_signed_timestamp(page_client, tv):
     future = datetime.now(CHINA) + timedelta(days=30)  # the box's clock lost a month
     tv.publish(timestamp=future)  # the headend's clock is right: its signed index says so
     assert tv.sync() == "ok"
-    client = await aiohttp_client(tv.app())
+    client = await page_client(tv.app())
     pid = (await (await client.post("/api/plays", json={"course": "c-goose"})).json())["id"]
     await client.post(f"/api/plays/{pid}/end", json={"position_s": 1, "watched_s": 1})
     files = sorted((tv.cfg.data_dir / "journal").glob("*.jsonl"))
