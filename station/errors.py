@@ -5,6 +5,7 @@
     StationError
      ├─ ConfigError        station.toml missing, unreadable, or a key missing/wrong (names file and key)
      ├─ DownloadError      a mirror failed: connection, timeout, HTTP status, size cap (names mirror and file)
+     │   └─ SlowRetrievalError  it sent too slowly ([sync] min_rate_bytes_per_s): try another mirror, not it again
      ├─ SyncError          a sync pass could not complete; carries what failed and what to do
      ├─ StoreError         the local store cannot be written (disk full, permissions)
      └─ InputError         something a person typed is refused (a gettext msgid and its parameters)
@@ -22,6 +23,10 @@ class ConfigError(StationError):
 
 
 class DownloadError(StationError):
+    pass
+
+
+class SlowRetrievalError(DownloadError):
     pass
 
 

@@ -79,7 +79,7 @@ async def sync_pass(
     failure is logged with its traceback at ERROR (the daemon logs each new kind once)."""
     previous = store.sync_status()
     await save_best_effort(store, previous.started())
-    fetcher = Fetcher(session, cfg.sync_timeout_s, cfg.max_rate_bytes_per_s)
+    fetcher = Fetcher.for_station(session, cfg)
     try:
         report = await Syncer(cfg, store, fetcher, on_progress=store.record_progress).run()
     except EXPECTED as exc:
