@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from station import i18n
+from station.errors import DamagedFileError
 from station.i18n import N_
 from station.web.keys import CONFIG, TEMPLATES
 
@@ -29,11 +30,21 @@ _ERROR_TITLES = {
     405: N_("That is not possible here"),
     413: N_("That is too large"),
     429: N_("Too many attempts"),
+    503: N_("The station's data is damaged"),
 }
 _ERROR_HINTS = {
     404: N_("This page or course does not exist. It may have been removed, or it has not finished syncing yet."),
     429: N_("Please try again in a few minutes."),
 }
+_DAMAGED_HINT = N_(
+    "The station rebuilds its damaged data by itself at the next sync; the courses already on the box are kept. "
+    "If this page is still here in a while, please tell the station administrator."
+)
+_DAMAGED_ADMIN_HINT = N_(
+    "The next sync sets the damaged file aside and rebuilds it from the verified files on the box and the "
+    "mirrors, or run “station sync --once” on the box. If it says the trust state is damaged, follow what it "
+    "says or ask county staff. Details:"
+)
 _GENERIC_ERROR = N_("Something went wrong")
 _GENERIC_HINT = N_("Please try again later. If this keeps happening, tell the station administrator.")
 
@@ -105,9 +116,23 @@ async def error_middleware(
         if exc.status < 400:  # redirects and 304s are not errors
             raise
         return error_response(request, exc.status, _detail(exc), exc.headers)
+    except DamagedFileError as exc:  # the station's own file: a page that says so, not a 500
+        log.error("%s %s: %s", request.method, request.path_qs, exc)
+        return _damaged(request, exc)
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path_qs)
         return error_response(request, 500, "")
+
+
+def _damaged(request: web.Request, exc: DamagedFileError) -> web.StreamResponse:
+    """503: the villager is told the station mends itself and whom to tell; the administrator
+    also gets what the file is and what to do; the API the message itself."""
+    if request.path.startswith("/api/"):
+        return error_response(request, 503, str(exc))
+    _ = translator(request)
+    if request.path.startswith("/admin"):
+        return error_response(request, 503, f"{_(_DAMAGED_ADMIN_HINT)} {exc}")
+    return error_response(request, 503, _(_DAMAGED_HINT))
 
 
 def see_other(location: str) -> web.Response:
