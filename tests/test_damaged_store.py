@@ -6,10 +6,15 @@ state is never reset by the program, so nobody can roll the station back by dama
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from station.errors import StoreError
+from station.store import Store
 from tests.conftest import run_cli_async
 from tests.repository_simulator import RepositorySimulator, Station
 
@@ -109,3 +114,62 @@ async def test_sync_will_not_set_aside_a_station_json_that_holds_the_only_trust_
     assert code == 1 and "Traceback" not in err
     assert "it also holds the trust state" in err and "restore station.json from a backup" in err
     assert not (st.cfg.data_dir / "station.json.damaged").exists() and len(db.read_bytes()) == 30
+
+
+# ---- whatever the files hold ------------------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+KEYS = [
+    "index_version",
+    "courses",
+    "playlists",
+    "notices",
+    "expires",
+    "complete",
+    "highest_version",
+    "highest_sha256",
+    "newest_timestamp",
+    "added_keys",
+    "retired_keys",
+    "since",
+    "http://m/",
+    "state",
+]
+DOC_IDS = st.sampled_from(["1", "2", "3", "4", "5", "x", "²"])
+STATE = st.dictionaries(DOC_IDS, JSON | st.dictionaries(st.sampled_from(KEYS), JSON, max_size=6), max_size=5)
+ANY_FILE = (
+    st.binary(max_size=200)
+    | JSON.map(lambda v: json.dumps(v).encode())
+    | STATE.map(lambda s: json.dumps({"state": s}).encode())
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(station_json=ANY_FILE, trust_json=st.none() | ANY_FILE | JSON.map(lambda v: json.dumps(v).encode()))
+def test_every_reader_of_the_stations_files_gives_its_own_error_or_a_value(tmp_path_factory, station_json, trust_json):
+    """Whatever station.json and trust.json hold, each read the TV, the admin page, `station
+    status` and a sync pass make of them answers or raises StoreError (a clear message), never
+    a TypeError or a traceback; and repair either sets a damaged station.json aside or refuses."""
+    data = tmp_path_factory.mktemp("fuzz")
+    (data / "station.json").write_bytes(station_json)
+    if trust_json is not None:
+        (data / "trust.json").write_bytes(trust_json)
+    store = Store(data)
+    for read in (
+        store.installed_set,
+        store.courses,
+        store.mirrors,
+        store.trust,
+        store.sync_status,
+        lambda: store.collect(set(), 86400),
+        store.repair,
+        store.installed_set,
+    ):
+        try:
+            read()
+        except StoreError as exc:
+            assert str(exc)
