@@ -80,6 +80,19 @@ async def test_sync_sets_a_damaged_station_json_aside_and_rebuilds_it(sim, tmp_p
     assert "2 courses, complete" in out
 
 
+async def test_a_damaged_station_json_is_rebuilt_with_the_network_down(sim, tmp_path):
+    """No mirror answers: the station's own verified copy (what it serves as /repo/) gives the
+    index and playlists, the media are on disk, and the TV lists its courses again."""
+    async with sim.served() as mirror:
+        st = await synced(sim, mirror, tmp_path)
+    db = st.cfg.data_dir / "station.json"
+    db.write_bytes(db.read_bytes()[:-10])
+    code, out, err = await station(st, "sync", "--once")
+    assert code == 0, (out, err)
+    assert "set aside as station.json.damaged" in err and "2/2 courses installed" in out
+    assert {c.title for c in Store(st.cfg.data_dir).courses()} == {"雨季养鹅技术", "冬季防火安全常识"}
+
+
 async def test_sync_refuses_a_damaged_trust_state_and_says_how_to_restore_it(sim, tmp_path):
     async with sim.served() as mirror:
         st = await synced(sim, mirror, tmp_path)

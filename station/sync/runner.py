@@ -14,6 +14,7 @@ with what to do.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -88,6 +89,10 @@ async def sync_pass(
         return status
     if repaired:
         log.warning("%s", repaired)
+        # Rebuilt with the network down too: the verified copy this station keeps (its /repo/) is
+        # one more mirror, last; the trust rules judge it like any other, and its media are on disk.
+        if (store.repo_dir / "index.json").is_file():
+            cfg = dataclasses.replace(cfg, mirrors=(*cfg.mirrors, store.repo_dir.as_uri() + "/"))
     await save_best_effort(store, previous.started())
     fetcher = Fetcher.for_station(session, cfg)
     try:
