@@ -1,8 +1,8 @@
 """The slow-retrieval attack (TUF specification): a mirror that sends one byte every few seconds
-never trips ``[sync] timeout_s``, which waits for the *next* byte. Each download must instead
-average ``[sync] min_rate_bytes_per_s`` after ``[sync] slow_grace_s``, so a file of n bytes takes
-at most ``max(grace, n / min_rate)`` seconds from one mirror; a slower one is abandoned, what it
-sent is kept, and the next mirror finishes the pass.
+never trips ``[sync] timeout_s``, which waits for the *next* byte. Each download may instead fall
+no more than ``[sync] slow_grace_s`` seconds' worth behind ``[sync] min_rate_bytes_per_s``, so a
+file of n bytes takes at most ``grace + n / min_rate`` seconds from one mirror; a slower one is
+abandoned, what it sent is kept, and the next mirror finishes the pass.
 
 The numbers are scaled down (a byte every 0.2 s against a floor of 100 bytes/s after 1 s, instead
 of a byte every 2 s against 1 KB/s after 30 s); the mechanism is the same. Each sync runs under a
@@ -41,8 +41,8 @@ class Drip:
     """A mirror that answers the paths in ``drip`` with the right headers, then one byte every
     ``DRIP_EVERY_S`` (each byte resets the station's read timeout); everything else at once."""
 
-    def __init__(self, sim: RepositorySimulator, drip: set[str] | None = None) -> None:
-        self.sim, self.drip = sim, drip
+    def __init__(self, sim: RepositorySimulator, drip: set[str] | None = None, burst: int = 0) -> None:
+        self.sim, self.drip, self.burst = sim, drip, burst  # burst: bytes sent at once before the drip
         self.asked: list[str] = []
         self.sent: dict[str, int] = {}  # bytes dripped per path before the station hung up
 
@@ -61,7 +61,8 @@ class Drip:
         resp.content_length = len(data)
         await resp.prepare(request)
         try:
-            for i in range(len(data)):
+            await resp.write(data[: self.burst])
+            for i in range(self.burst, len(data)):
                 await resp.write(data[i : i + 1])
                 self.sent[rel] = i + 1
                 await asyncio.sleep(DRIP_EVERY_S)
@@ -99,6 +100,25 @@ async def test_a_dripping_mirror_is_abandoned_and_the_next_one_finishes_the_pass
     assert "too slow" in slow["last_error"] and first in slow["last_error"]
     assert "min_rate_bytes_per_s" in slow["last_error"]
     assert ok["last_success"] and not ok.get("last_error")
+
+
+async def test_a_fast_start_buys_no_time_for_a_drip_after_it(sim, tmp_path):
+    """Two thirds of the file at once, then a byte at a time: judged on its average since the
+    start, the drip would run for (200,000 / 100) s; it is cut a grace period after it starts,
+    not resumed from the same mirror, and the next mirror sends only the last third."""
+    drip = Drip(sim, burst=200_000)
+    app = web.Application()
+    app.router.add_get("/repo/{path:.+}", drip.handle)
+    good = StaticRepo(write_tree(sim.files, tmp_path / "served"))
+    async with serve(app) as drip_base, good.served() as good_mirror:
+        (tmp_path / "st").mkdir()
+        st = Station(tmp_path / "st", sim, [f"{drip_base}/repo/", good_mirror], **SLOW)
+        report = await asyncio.wait_for(st.sync(), GUARD_S)
+    assert report.complete, report.failures
+    assert len(drip.asked) == 1, drip.asked  # abandoned, not resumed from the dripping mirror
+    first = drip.asked[0]
+    assert 200_000 <= drip.sent[first] < 200_100
+    assert good.requests[[p for p, _, _ in good.requests].index(first)][1] == f"bytes={drip.sent[first]}-"
 
 
 async def test_a_dripping_index_is_abandoned_for_the_next_mirror(sim, tmp_path):

@@ -8,9 +8,9 @@ declared size, hashing as it goes, within a bandwidth cap. Mirrors are ``http(s)
 URL and the reason (a URL that cannot be used at all, too); a full disk becomes ``StoreError``.
 
 A slow mirror (the "slow retrieval" attack of the TUF specification: one byte every few seconds
-keeps ``sock_read`` from ever firing) is bounded by ``Pace``: after a grace period each request
-must average at least a minimum rate, so a file of ``n`` bytes takes at most
-``max(grace, n / min_rate)`` seconds; below it the request is abandoned with
+keeps ``sock_read`` from ever firing) is bounded by ``Pace``: a request may fall behind a minimum
+rate by no more than a grace period's worth, so a file of ``n`` bytes takes at most
+``grace + n / min_rate`` seconds; past that the request is abandoned with
 ``SlowRetrievalError``, what arrived stays in the partial file, and the caller tries the next
 mirror. Small files are bounded the same way by their size cap.
 """
@@ -113,27 +113,37 @@ def _open_plain_file(path: Path):
 
 
 class Pace:
-    """One request's deadline: ``grace_s`` to get going, then an average of at least
-    ``min_rate`` bytes per second since the request began. ``deadline(received)`` is when the
-    average of ``received`` bytes would fall below it: the request's timeout is moved there after
-    every chunk, so a drip is cut the moment it is too slow, whether or not a byte arrives then."""
+    """One request's deadline, as a leaky bucket of credit counted in bytes: it starts full at
+    ``min_rate * grace_s`` (``grace_s`` to get going), drains at ``min_rate`` bytes per second,
+    fills with every byte received and never holds more than it started with. The request is
+    abandoned when it runs dry: when the bytes fall ``grace_s`` seconds' worth behind the
+    floor. So a drip is cut about ``grace_s`` after it starts (a fast burst first buys no more
+    than ``grace_s`` of silence), and ``n`` bytes take at most ``grace_s + n / min_rate``
+    seconds. ``deadline(n)`` books ``n`` more bytes and says when the credit runs out: the
+    request's timeout is moved there after every chunk, so it fires whether or not a byte comes."""
 
     def __init__(self, min_rate: float, grace_s: float) -> None:
         self.min_rate, self.grace_s = min_rate, grace_s
-        self.start = asyncio.get_running_loop().time()
+        self.start = self.stamp = asyncio.get_running_loop().time()
+        self.cap = self.credit = min_rate * grace_s
+        self.received = 0
 
-    def deadline(self, received: int) -> float | None:
+    def deadline(self, n: int = 0) -> float | None:
+        self.received += n
         if not self.min_rate:
             return None
-        return self.start + max(self.grace_s, received / self.min_rate)
+        now = asyncio.get_running_loop().time()
+        self.credit = min(self.cap, self.credit - (now - self.stamp) * self.min_rate + n)
+        self.stamp = now
+        return now + max(self.credit, 0.0) / self.min_rate
 
-    def error(self, url: str, received: int, size: int) -> SlowRetrievalError:
-        """``received`` bytes of a file of (at most) ``size`` bytes came in this request."""
+    def error(self, url: str, size: int) -> SlowRetrievalError:
+        """This request fell behind; ``size``: the file's size (or its cap)."""
         spent = asyncio.get_running_loop().time() - self.start
         return SlowRetrievalError(
-            f"{url}: too slow, {received} bytes of a {size}-byte file in {spent:.0f} s "
-            f"({received / max(spent, 1e-3):.0f} bytes/s, under the {self.min_rate:.0f} bytes/s of "
-            "[sync] min_rate_bytes_per_s); abandoned for another mirror"
+            f"{url}: too slow, {self.received} bytes of a {size}-byte file in {spent:.0f} s, "
+            f"{self.grace_s:g} s behind the {self.min_rate:.0f} bytes/s of [sync] min_rate_bytes_per_s; "
+            "abandoned for another mirror"
         )
 
 
@@ -186,7 +196,7 @@ class Fetcher:
             headers["If-Modified-Since"] = validators.last_modified
         self.requests += 1
         pace, buf, declared = self.pace(), bytearray(), None
-        bound = asyncio.timeout_at(pace.deadline(0))
+        bound = asyncio.timeout_at(pace.deadline())
         try:
             async with bound, self.session.get(url, headers=headers, timeout=self.timeout) as resp:
                 if resp.status == 304 and headers:
@@ -201,11 +211,11 @@ class Fetcher:
                     buf += chunk
                     if len(buf) > max_bytes:
                         raise DownloadError(f"{url}: more than the {max_bytes}-byte limit; stopped reading")
-                    bound.reschedule(pace.deadline(len(buf)))
+                    bound.reschedule(pace.deadline(len(chunk)))
                 return bytes(buf), Validators.of(resp)
         except TimeoutError as exc:
             if bound.expired():
-                raise pace.error(url, len(buf), declared or max_bytes) from exc
+                raise pace.error(url, declared or max_bytes) from exc
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
         except (aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
@@ -247,8 +257,8 @@ class Fetcher:
             if saved.etag or saved.last_modified:
                 headers["If-Range"] = saved.etag or saved.last_modified
         self.requests += 1
-        pace, got = self.pace(), 0
-        bound = asyncio.timeout_at(pace.deadline(0))
+        pace = self.pace()
+        bound = asyncio.timeout_at(pace.deadline())
         try:
             async with (
                 bound,
@@ -271,8 +281,7 @@ class Fetcher:
                         self.bytes_received += len(chunk)
                         out.write(chunk)
                         on_bytes(len(chunk))
-                        got += len(chunk)
-                        bound.reschedule(pace.deadline(got))
+                        bound.reschedule(pace.deadline(len(chunk)))
                         await self.limiter.consume(len(chunk))
                     bound.reschedule(None)  # the bytes are in; the disk takes what it takes
                     await asyncio.to_thread(out.sync)  # a whole file's fsync: never on the loop
@@ -281,7 +290,7 @@ class Fetcher:
                 return h.hexdigest()
         except TimeoutError as exc:
             if bound.expired():
-                raise pace.error(url, got, ref.size) from exc
+                raise pace.error(url, ref.size) from exc
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
         except (aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
