@@ -30,12 +30,12 @@ _ERROR_TITLES = {
     405: N_("That is not possible here"),
     413: N_("That is too large"),
     429: N_("Too many attempts"),
-    503: N_("The station's data is damaged"),
 }
 _ERROR_HINTS = {
     404: N_("This page or course does not exist. It may have been removed, or it has not finished syncing yet."),
     429: N_("Please try again in a few minutes."),
 }
+_DAMAGED = N_("The station's data is damaged")
 _DAMAGED_HINT = N_(
     "The station rebuilds its damaged data by itself at the next sync; the courses already on the box are kept. "
     "If this page is still here in a while, please tell the station administrator."
@@ -86,11 +86,17 @@ def _detail(exc: web.HTTPException) -> str:
 
 
 def error_response(
-    request: web.Request, status: int, detail: str, headers: Mapping[str, str] | None = None
+    request: web.Request,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    title: str | None = None,
 ) -> web.StreamResponse:
+    """The error page (or JSON under /api/); ``title`` (a msgid) instead of the status's own."""
     keep = {k: v for k, v in (headers or {}).items() if k.lower() not in ("content-type", "content-length")}
     _ = translator(request)
-    title = _(_ERROR_TITLES.get(status, _GENERIC_ERROR))
+    title = _(title or _ERROR_TITLES.get(status, _GENERIC_ERROR))
     if request.path.startswith("/api/"):
         body = {"error": detail or title, "status": status}
         return web.json_response(body, status=status, headers=keep)
@@ -128,11 +134,10 @@ def _damaged(request: web.Request, exc: DamagedFileError) -> web.StreamResponse:
     """503: the villager is told the station mends itself and whom to tell; the administrator
     also gets what the file is and what to do; the API the message itself."""
     if request.path.startswith("/api/"):
-        return error_response(request, 503, str(exc))
+        return error_response(request, 503, str(exc), title=_DAMAGED)
     _ = translator(request)
-    if request.path.startswith("/admin"):
-        return error_response(request, 503, f"{_(_DAMAGED_ADMIN_HINT)} {exc}")
-    return error_response(request, 503, _(_DAMAGED_HINT))
+    hint = f"{_(_DAMAGED_ADMIN_HINT)} {exc}" if request.path.startswith("/admin") else _(_DAMAGED_HINT)
+    return error_response(request, 503, hint, title=_DAMAGED)
 
 
 def see_other(location: str) -> web.Response:
