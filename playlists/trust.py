@@ -79,7 +79,7 @@ class TrustState:
             added = tuple(PublicKey.from_base64(k) for k in _strings(d.get("added_keys"), "added_keys"))
             retired = frozenset(_strings(d.get("retired_keys"), "retired_keys"))
         except (AttributeError, TypeError, ValueError) as exc:  # SignatureError is a ValueError
-            raise FormatError(f"{what}: {exc}; delete it to start over from [sync] trusted_keys") from exc
+            raise FormatError(f"{what}: {exc}") from exc  # the caller says what to do about it
         return cls(version, sha, newest, tuple(sorted(set(added), key=PublicKey.to_base64)), retired)
 
 

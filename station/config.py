@@ -46,6 +46,8 @@ class StationConfig:
     ] = ()  # names the box is reached by, besides IPs, localhost, single labels, .local/.lan
     tags: tuple[str, ...] = ()  # audience tags the headend can target, e.g. ("party-school",)
     max_rate_bytes_per_s: int = 0  # 0: no cap
+    min_rate_bytes_per_s: int = 1024  # a download averaging less after the grace is a slow mirror; 0: no floor
+    slow_grace_s: float = 30.0  # seconds each download may take before its average rate counts
     window: tuple[int, int] | None = None  # download window, minutes after midnight China time; None: any time
     due_ahead_h: float = 24.0  # content scheduled within this many hours downloads outside the window
     quota_bytes: int = 0  # most media the store may hold; 0: no quota besides the disk
@@ -158,6 +160,8 @@ def _read(doc: Document, path: Path) -> StationConfig:
     interval = sy.float("interval_s", 300.0, min=10, max=86400, unit="seconds")
     timeout = sy.float("timeout_s", 30.0, min=1, max=3600, unit="seconds")
     rate = sy.int("max_rate_bytes_per_s", 0, min=0, max=10**10, unit="bytes per second")
+    min_rate = sy.int("min_rate_bytes_per_s", 1024, min=0, max=10**10, unit="bytes per second")
+    grace = sy.float("slow_grace_s", 30.0, min=0.1, max=3600, unit="seconds")
     window = _window(sy.str("window", ""), doc.where("sync", "window"))
     due_ahead = sy.float("due_ahead_h", 24.0, min=0, max=8760, unit="hours")
     quota = sy.float("quota_mb", 0.0, min=0, max=MAX_MB, unit="MB")
@@ -194,6 +198,8 @@ def _read(doc: Document, path: Path) -> StationConfig:
         sync_interval_s=interval,
         sync_timeout_s=timeout,
         max_rate_bytes_per_s=rate,
+        min_rate_bytes_per_s=min_rate,
+        slow_grace_s=grace,
         window=window,
         due_ahead_h=due_ahead,
         quota_bytes=int(quota * 1_000_000),

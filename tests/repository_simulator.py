@@ -149,7 +149,7 @@ class Station:
 
     async def sync(self, clock=None):
         async with aiohttp.ClientSession() as session:
-            self.fetcher = Fetcher(session, self.cfg.sync_timeout_s, self.cfg.max_rate_bytes_per_s)
+            self.fetcher = Fetcher.for_station(session, self.cfg)
             report = await Syncer(self.cfg, self.store, self.fetcher, clock).run()
         self.store.record_sync(status_after(report, self.store.sync_status(), now_utc()))  # as a recorded pass does
         return report

@@ -230,8 +230,15 @@ def test_a_damaged_trust_document_says_what_to_do(tmp_path, key, value, message)
     with pytest.raises(StoreError) as info:
         store.trust()
     text = str(info.value)
-    assert re.search(r"station\.json: the station's trust state: " + message, text), text
-    assert text.endswith("delete it to start over from [sync] trusted_keys")
+    assert re.search(r"station\.json: damaged \(the station's trust state: " + message, text), text
+    assert "does not rebuild by itself" in text and text.endswith("sync again to start over from those keys")
+    # The same in trust.json, where the trust state lives now: never read as a fresh start.
+    (store.data_dir / "trust.json").write_text(json.dumps(doc["state"]["3"]), encoding="utf-8")
+    with pytest.raises(StoreError) as info:
+        store.trust()
+    text = str(info.value)
+    assert re.search(r"trust\.json: damaged \(the station's trust state: " + message, text), text
+    assert "does not rebuild it by itself" in text and text.endswith("sync again to start over from those keys")
 
 
 def test_a_damaged_time_in_the_sync_status_reads_as_absent(tmp_path, caplog):
@@ -251,3 +258,17 @@ def test_a_store_written_before_the_trust_document_falls_back_to_the_installed_s
     store = old_store(tmp_path)
     (store.data_dir / "station.json").write_text(json.dumps(doc), encoding="utf-8")
     assert store.trust() == TrustState(1, WRITTEN_BEFORE["state"]["1"]["index_sha256"])
+
+
+def test_the_trust_state_moves_from_station_json_to_its_own_file(tmp_path):
+    """Kept apart so that a damaged station.json can be rebuilt without forgetting the trust state."""
+    store = old_store(tmp_path)
+    state = store.trust()
+    assert state.highest_version == 1
+    on_disk = json.loads((store.data_dir / "station.json").read_text(encoding="utf-8"))
+    assert "3" not in on_disk["state"] and "1" in on_disk["state"]
+    assert TrustState.from_dict(json.loads((store.data_dir / "trust.json").read_text(encoding="utf-8"))) == state
+    store.record_trust(dataclasses.replace(state, highest_version=2))
+    assert Store(store.data_dir).trust().highest_version == 2
+    backup = json.loads((store.data_dir / "trust.json.bak").read_text(encoding="utf-8"))
+    assert backup["highest_version"] == 1  # the last good copy, one write behind

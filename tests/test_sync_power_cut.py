@@ -1,7 +1,8 @@
 """Power cuts: a real `station sync --once` process killed with SIGKILL at random moments, again
 and again, while the repository keeps publishing new versions; after every kill the store is
-consistent (what the TV lists is verified on disk, station.json parses, nothing unverified in
-media/), and one normal run afterwards completes it.
+consistent (what the TV lists is verified on disk, station.json and trust.json parse, the trust
+state is never behind what is installed, nothing unverified in media/), and one normal run
+afterwards completes it.
 
 The random moments come from a seed printed on failure (YUANJIAO_POWER_CUT_SEED replays one)."""
 
@@ -51,9 +52,11 @@ def check_consistent(data_dir: Path, versions: dict[int, dict[str, str]], why: s
     for p in media.rglob("*") if media.is_dir() else []:
         if p.is_file():
             assert hashlib.sha256(p.read_bytes()).hexdigest() == p.name.split(".")[0], f"{why}: unverified {p}"
-    db_path = data_dir / "station.json"
+    trust_path, db_path = data_dir / "trust.json", data_dir / "station.json"
+    if not trust_path.exists():  # the verified index's trust state is saved before any download
+        assert not media.exists() or not any(media.rglob("*.mp4")), f"{why}: media without trust.json"
+    trust = json.loads(trust_path.read_text(encoding="utf-8")) if trust_path.exists() else {}  # never half-written
     if not db_path.exists():
-        assert not media.exists() or not any(media.rglob("*.mp4")), f"{why}: media without station.json"
         return {}
     db = json.loads(db_path.read_text(encoding="utf-8"))  # never half-written
     installed = db.get("state", {}).get("1", {})
@@ -65,7 +68,6 @@ def check_consistent(data_dir: Path, versions: dict[int, dict[str, str]], why: s
             assert versions[v].get(c["id"]) == c["media"], f"{why}: {c['id']} is not as version {v} has it"
             path = data_dir / c["media"]
             assert path.is_file(), f"{why}: {c['title']} is listed but {c['media']} is missing"
-        trust = db["state"].get("3", {})
         assert trust.get("highest_version", 0) >= v, f"{why}: trust state behind the installed version"
     return installed
 

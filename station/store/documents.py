@@ -1,7 +1,9 @@
 """``Store``: the station's documents and files under ``data_dir``::
 
-    station.json        TinyDB: 1 installed set, 3 trust state, 4 mirror health, 5 unneeded files
-                        (written atomically: temp file, fsync, rename)
+    station.json        TinyDB: 1 installed set, 4 mirror health, 5 unneeded files
+                        (written atomically: temp file, fsync, rename); 3, the trust state of
+                        stores written before trust.json, is moved there at the first read
+    trust.json, .bak    the trust state (``station.store.trustfile``)
     sync-status.json    how the last sync pass went (its own small file, written every pass)
     progress.json       the running pass's downloads (replaced every few seconds, not fsync'd)
     media/, partial/, repo/   see ``station.store.media``
@@ -9,6 +11,12 @@
 The TV lists only what the installed set names, and that set is written only after every file
 it names is verified on disk, in one atomic write. The store keeps it in memory as an
 ``InstalledSet`` snapshot, swapped by ``install``: a page render costs one ``stat``, no read.
+
+Everything in station.json can be derived again: when it no longer reads back, every reader
+raises ``DamagedFileError`` (the CLI prints it, the TV shows a 503 page) and ``repair`` — which
+each sync pass calls first — sets it aside as ``station.json.damaged`` so that the pass rebuilds
+the installed set from the verified media on disk and the mirrors. The trust state cannot be
+derived, which is why it lives in a file of its own that nothing repairs by itself.
 
 The sync status is what the admin page shows when things go wrong, so it must get out when the
 disk is full: it lives in a small file of its own, and when the atomic replacement fails the
@@ -25,11 +33,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from playlists import RepositoryError, TrustState
-from playlists.atomic import atomic_write
-from station.errors import StoreError
+from playlists.atomic import atomic_write, fsync_dir
+from station.errors import DamagedFileError, StoreError
 from station.model import InstalledCourse, InstalledSet, MirrorHealth, Progress, SyncStatus
 from station.store.jsonfile import Documents, Signature, overwrite_in_place, read_json, signature
 from station.store.media import MediaFiles
+from station.store.trustfile import TrustFile
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,7 @@ class Store(MediaFiles):
     def __init__(self, data_dir: Path) -> None:
         super().__init__(data_dir)
         self.docs = Documents(self.data_dir / "station.json", "state")
+        self.trust_file = TrustFile(self.data_dir)
         self.status_path = self.data_dir / "sync-status.json"
         self.progress_path = self.data_dir / "progress.json"
         self._snapshot: tuple[dict | None, InstalledSet] | None = None
@@ -89,8 +99,12 @@ class Store(MediaFiles):
     def trust(self) -> TrustState:
         """What the trust rules remember (written, fsync'd, as soon as an index is verified):
         highest index version and its sha256, newest signed timestamp, keys added and retired by
-        rotation. Falls back to the installed set for stores written before this document
-        existed; a damaged document is a StoreError saying what to do."""
+        rotation. A damaged trust.json is a DamagedFileError saying what to do, never a reset.
+        A store written before trust.json keeps it in station.json (or, older still, only in
+        the installed set): it is moved to trust.json at this first read."""
+        state = self.trust_file.read()
+        if state is not None:
+            return state
         doc = self.docs.get(self._TRUST)
         if not doc:
             inst = self.docs.peek(self._INSTALLED) or {}
@@ -100,12 +114,57 @@ class Store(MediaFiles):
                 "newest_timestamp": inst.get("newest_timestamp"),
             }
         try:
-            return TrustState.from_dict(doc)
+            state = TrustState.from_dict(doc)
         except RepositoryError as exc:
-            raise StoreError(f"{self.docs.path}: {exc}") from exc
+            raise DamagedFileError(
+                self.docs.path,
+                str(exc),
+                "it holds the trust state, which the station does not rebuild by itself: restore station.json "
+                "from a backup, or make sure [sync] trusted_keys holds the headend's key from county staff, "
+                "delete station.json and sync again to start over from those keys",
+            ) from exc
+        if state.highest_version or self.docs.peek(self._TRUST) is not None:
+            try:
+                self.record_trust(state)
+            except StoreError as exc:  # a full disk: read again from station.json next time
+                log.warning("trust state not moved to trust.json: %s", exc)
+        return state
 
     def record_trust(self, state: TrustState) -> None:
-        self.docs.put(self._TRUST, state.to_dict())
+        self.trust_file.write(state)
+        if self.docs.peek(self._TRUST) is not None:
+            self.docs.remove(self._TRUST)  # once: trust.json holds it now
+
+    def repair(self) -> str | None:
+        """Set a damaged station.json aside (as station.json.damaged) so that this pass rebuilds
+        it; returns what was done, or None when it reads back. StoreError when it cannot be set
+        aside: it may hold the only copy of the trust state (a store written before trust.json
+        that has verified an index), or the disk refuses the rename."""
+        try:
+            self.docs.peek(self._INSTALLED)
+            return None
+        except DamagedFileError as exc:
+            damage = exc
+        if not self.trust_file.exists() and (self.repo_dir / "index.json").exists():
+            raise DamagedFileError(
+                self.docs.path,
+                damage.why,
+                "it also holds the trust state (this store has no trust.json yet), which the station does not "
+                "rebuild by itself: restore station.json from a backup, or make sure [sync] trusted_keys holds "
+                "the headend's key from county staff, delete station.json and sync again to start over",
+            )
+        aside = self.docs.path.with_name(self.docs.path.name + ".damaged")
+        try:
+            os.replace(self.docs.path, aside)
+            fsync_dir(self.data_dir)
+        except OSError as exc:
+            raise StoreError(f"{self.docs.path}: damaged, and cannot be set aside ({exc.strerror or exc})") from exc
+        self._snapshot = None
+        kept = " (the trust state, in trust.json, is kept)" if self.trust_file.exists() else ""
+        return (
+            f"{self.docs.path.name} was damaged ({damage.why}); set aside as {aside.name}; this sync rebuilds "
+            f"it from the verified files on disk and the mirrors{kept}"
+        )
 
     # ---- mirrors and unneeded files ----------------------------------------------------------
 
@@ -120,7 +179,9 @@ class Store(MediaFiles):
         """Delete media files no installed course needs (``keep``: repository paths) once they
         have been unneeded for ``grace_s`` (a course playing now finishes), and partial files
         untouched for a week. Returns (files, bytes) deleted."""
-        since = self.docs.get(self._UNREFERENCED).get("since", {})
+        since = self.docs.get(self._UNREFERENCED).get("since")
+        if not isinstance(since, dict) or not all(isinstance(t, (int, float)) for t in since.values()):
+            since = {}  # unreadable: the grace periods start again
         files, freed, new_since = self.sweep(keep, grace_s, since)
         if new_since != since:
             self.docs.put(self._UNREFERENCED, {"since": new_since})
@@ -168,11 +229,11 @@ class Store(MediaFiles):
                 f"free space on the disk{' (a short record was kept)' if saved else ''}"
             ) from exc
         self._sync = (signature(self.status_path), status)
-        if self.docs.peek(self._LEGACY_SYNC) is not None:
-            try:
+        try:
+            if self.docs.peek(self._LEGACY_SYNC) is not None:
                 self.docs.remove(self._LEGACY_SYNC)  # once: the status has its own file now
-            except StoreError as exc:
-                log.warning("old sync status left in station.json: %s", exc)
+        except StoreError as exc:  # a full disk, or a damaged station.json the next pass sets aside
+            log.warning("old sync status left in station.json: %s", exc)
 
     def _save_in_place(self, status: SyncStatus) -> bool:
         short = replace(

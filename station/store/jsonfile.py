@@ -22,7 +22,7 @@ from tinydb.storages import Storage
 from tinydb.table import Document
 
 from playlists.atomic import atomic_write
-from station.errors import StoreError
+from station.errors import DamagedFileError, StoreError
 
 Signature = tuple[int, int, int] | None
 
@@ -36,33 +36,59 @@ def signature(path: Path) -> Signature:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file's content, None when absent or empty; StoreError when it does not parse."""
+# What to do about a damaged file whose content the next sync derives again.
+REBUILT_BY_SYNC = (
+    "run `station sync --once` (or let `station serve` sync): it sets the damaged file aside and "
+    "rebuilds it from the verified files on disk and the mirrors"
+)
+
+
+def read_json(path: Path, hint: str = REBUILT_BY_SYNC) -> Any:
+    """A JSON file's content, None when absent or empty; DamagedFileError (with ``hint``, what
+    to do) when it does not parse, StoreError when it cannot be read at all."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(f"{path}: cannot read station data ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise DamagedFileError(path, f"not UTF-8 text at byte {exc.start}", hint) from exc
     if not text.strip():
         return None
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise StoreError(
-            f"{path}: damaged, it is not JSON ({exc}); move it aside and run `station sync --once`, "
-            "which verifies and installs the content again"
-        ) from exc
+        raise DamagedFileError(path, f"not JSON: {exc}", hint) from exc
+    except RecursionError as exc:  # not a ValueError: what json.loads raises for deep nesting
+        raise DamagedFileError(path, "not JSON: nested too deep", hint) from exc
+
+
+def _is_documents(data: Any) -> bool:
+    """TinyDB's layout: tables of numbered documents, each an object."""
+    return isinstance(data, dict) and all(
+        isinstance(table, dict)
+        and all(isinstance(k, str) and k.isascii() and k.isdigit() and isinstance(v, dict) for k, v in table.items())
+        for table in data.values()
+    )
 
 
 class AtomicJSONStorage(Storage):
-    """TinyDB storage that replaces its file atomically and durably on every write."""
+    """TinyDB storage that replaces its file atomically and durably on every write, and refuses
+    (``DamagedFileError``) a file that is not TinyDB's layout rather than let TinyDB trip on it."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike, hint: str = REBUILT_BY_SYNC) -> None:
+        self.path, self.hint = Path(path), hint
 
     def read(self) -> dict[str, Any] | None:
-        return read_json(self.path)
+        data = read_json(self.path, self.hint)
+        if data is None:
+            if self.path.exists():  # this storage never writes an empty file: something cut it short
+                raise DamagedFileError(self.path, "empty", self.hint)
+            return None
+        if not _is_documents(data):
+            raise DamagedFileError(self.path, "not the station's documents", self.hint)
+        return data
 
     def write(self, data: dict[str, Any]) -> None:
         try:

@@ -6,6 +6,13 @@ a partial path, resuming with ``Range`` + ``If-Range`` when a partial file exist
 declared size, hashing as it goes, within a bandwidth cap. Mirrors are ``http(s)://`` URLs or
 ``file://`` folders (a USB stick). Every network failure becomes one ``DownloadError`` naming the
 URL and the reason (a URL that cannot be used at all, too); a full disk becomes ``StoreError``.
+
+A slow mirror (the "slow retrieval" attack of the TUF specification: one byte every few seconds
+keeps ``sock_read`` from ever firing) is bounded by ``Pace``: a request may fall behind a minimum
+rate by no more than a grace period's worth, so a file of ``n`` bytes takes at most
+``grace + n / min_rate`` seconds; past that the request is abandoned with
+``SlowRetrievalError``, what arrived stays in the partial file, and the caller tries the next
+mirror. Small files are bounded the same way by their size cap.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from urllib.parse import unquote, urljoin, urlparse
 import aiohttp
 
 from playlists import FileRef
-from station.errors import DownloadError, StoreError
+from station.config import StationConfig
+from station.errors import DownloadError, SlowRetrievalError, StoreError
 
 CHUNK = 64 * 1024
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -104,14 +112,76 @@ def _open_plain_file(path: Path):
     return os.fdopen(fd, "rb")
 
 
+class Pace:
+    """One request's deadline, as a leaky bucket of credit counted in bytes: it starts full at
+    ``min_rate * grace_s`` (``grace_s`` to get going), drains at ``min_rate`` bytes per second,
+    fills with every byte received and never holds more than it started with. The request is
+    abandoned when it runs dry: when the bytes fall ``grace_s`` seconds' worth behind the
+    floor. So a drip is cut about ``grace_s`` after it starts (a fast burst first buys no more
+    than ``grace_s`` of silence), and ``n`` bytes take at most ``grace_s + n / min_rate``
+    seconds. ``deadline(n)`` books ``n`` more bytes and says when the credit runs out: the
+    request's timeout is moved there after every chunk, so it fires whether or not a byte comes."""
+
+    def __init__(self, min_rate: float, grace_s: float) -> None:
+        self.min_rate, self.grace_s = min_rate, grace_s
+        self.start = self.stamp = asyncio.get_running_loop().time()
+        self.cap = self.credit = min_rate * grace_s
+        self.received = 0
+
+    def deadline(self, n: int = 0) -> float | None:
+        self.received += n
+        if not self.min_rate:
+            return None
+        now = asyncio.get_running_loop().time()
+        self.credit = min(self.cap, self.credit - (now - self.stamp) * self.min_rate + n)
+        self.stamp = now
+        return now + max(self.credit, 0.0) / self.min_rate
+
+    def error(self, url: str, size: int) -> SlowRetrievalError:
+        """This request fell behind; ``size``: the file's size (or its cap)."""
+        spent = asyncio.get_running_loop().time() - self.start
+        return SlowRetrievalError(
+            f"{url}: too slow, {self.received} bytes of a {size}-byte file in {spent:.0f} s, "
+            f"{self.grace_s:g} s behind the {self.min_rate:.0f} bytes/s of [sync] min_rate_bytes_per_s; "
+            "abandoned for another mirror"
+        )
+
+
 class Fetcher:
-    def __init__(self, session: aiohttp.ClientSession, timeout_s: float = 30.0, max_rate_bytes_per_s: int = 0) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        timeout_s: float = 30.0,
+        max_rate_bytes_per_s: int = 0,
+        *,
+        min_rate_bytes_per_s: int = 0,
+        slow_grace_s: float = 30.0,
+    ) -> None:
         self.session = session
-        # Total time is unbounded for big files on slow links; a stall is caught by sock_read.
+        # A stall is caught by sock_read; a drip that resets it with every byte, by Pace.
         self.timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
         self.limiter = RateLimiter(max_rate_bytes_per_s)
+        # Our own cap must never make a mirror look slow: the floor stays under half of it.
+        floor = min_rate_bytes_per_s
+        if max_rate_bytes_per_s and floor:
+            floor = min(floor, max_rate_bytes_per_s / 2)
+        self.min_rate, self.slow_grace_s = floor, slow_grace_s
         self.bytes_received = 0
         self.requests = 0
+
+    @classmethod
+    def for_station(cls, session: aiohttp.ClientSession, cfg: StationConfig) -> Fetcher:
+        """A fetcher with the [sync] settings of station.toml."""
+        return cls(
+            session,
+            cfg.sync_timeout_s,
+            cfg.max_rate_bytes_per_s,
+            min_rate_bytes_per_s=cfg.min_rate_bytes_per_s,
+            slow_grace_s=cfg.slow_grace_s,
+        )
+
+    def pace(self) -> Pace:
+        return Pace(self.min_rate, self.slow_grace_s)
 
     async def fetch(
         self, url: str, max_bytes: int, validators: Validators | None = None
@@ -125,8 +195,10 @@ class Fetcher:
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         self.requests += 1
+        pace, buf, declared = self.pace(), bytearray(), None
+        bound = asyncio.timeout_at(pace.deadline())
         try:
-            async with self.session.get(url, headers=headers, timeout=self.timeout) as resp:
+            async with bound, self.session.get(url, headers=headers, timeout=self.timeout) as resp:
                 if resp.status == 304 and headers:
                     return None, validators or Validators()
                 if resp.status != 200:
@@ -134,14 +206,18 @@ class Fetcher:
                 declared = resp.content_length
                 if declared is not None and declared > max_bytes:
                     raise DownloadError(f"{url}: {declared} bytes is over the {max_bytes}-byte limit")
-                buf = bytearray()
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     self.bytes_received += len(chunk)
                     buf += chunk
                     if len(buf) > max_bytes:
                         raise DownloadError(f"{url}: more than the {max_bytes}-byte limit; stopped reading")
+                    bound.reschedule(pace.deadline(len(chunk)))
                 return bytes(buf), Validators.of(resp)
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        except TimeoutError as exc:
+            if bound.expired():
+                raise pace.error(url, declared or max_bytes) from exc
+            raise DownloadError(f"{url}: {_describe(exc)}") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
 
     def _read_local(self, url: str, max_bytes: int) -> bytes:
@@ -181,10 +257,13 @@ class Fetcher:
             if saved.etag or saved.last_modified:
                 headers["If-Range"] = saved.etag or saved.last_modified
         self.requests += 1
+        pace = self.pace()
+        bound = asyncio.timeout_at(pace.deadline())
         try:
-            async with self.session.get(
-                url, headers=headers, timeout=self.timeout, read_bufsize=self.limiter.chunk
-            ) as resp:
+            async with (
+                bound,
+                self.session.get(url, headers=headers, timeout=self.timeout, read_bufsize=self.limiter.chunk) as resp,
+            ):
                 if resp.status == 206 and "Range" in headers:
                     m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
                     if not m or int(m.group(1)) != have or (m.group(3) != "*" and int(m.group(3)) != ref.size):
@@ -202,12 +281,18 @@ class Fetcher:
                         self.bytes_received += len(chunk)
                         out.write(chunk)
                         on_bytes(len(chunk))
+                        bound.reschedule(pace.deadline(len(chunk)))
                         await self.limiter.consume(len(chunk))
+                    bound.reschedule(None)  # the bytes are in; the disk takes what it takes
                     await asyncio.to_thread(out.sync)  # a whole file's fsync: never on the loop
                 if out.written != ref.size:
                     raise DownloadError(f"{url}: connection ended after {out.written} of {ref.size} bytes")
                 return h.hexdigest()
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        except TimeoutError as exc:
+            if bound.expired():
+                raise pace.error(url, ref.size) from exc
+            raise DownloadError(f"{url}: {_describe(exc)}") from exc
+        except (aiohttp.ClientError, ValueError) as exc:
             raise DownloadError(f"{url}: {_describe(exc)}") from exc
         except OSError as exc:
             raise _disk_error(dest, exc) from exc

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from catalogue.display import size
 from playlists import FileRef
 from station.config import StationConfig
-from station.errors import DownloadError, StoreError, SyncError
+from station.errors import DownloadError, SlowRetrievalError, StoreError, SyncError
 from station.model import MirrorHealth, Progress
 from station.store import Store
 from station.sync.fetcher import Fetcher, join
@@ -105,8 +105,10 @@ class MediaDownloads:
                     resumes += 1
                     stalled = isinstance(exc.__cause__, asyncio.TimeoutError)
                     if (
-                        grown >= MIN_RESUME_PROGRESS or (grown > 0 and not stalled)
-                    ) and resumes <= 2 + ref.size // MIN_RESUME_PROGRESS:
+                        not isinstance(exc, SlowRetrievalError)  # a slow mirror stays slow: the next one
+                        and (grown >= MIN_RESUME_PROGRESS or (grown > 0 and not stalled))
+                        and resumes <= 2 + ref.size // MIN_RESUME_PROGRESS
+                    ):
                         # The connection dropped after real progress (a flaky link): resume
                         # from the same mirror rather than leave the file for the next pass.
                         log.info("%s: connection lost after %d more bytes; resuming", url, grown)

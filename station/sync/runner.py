@@ -6,12 +6,15 @@ mirror or a full disk is an ordinary ``failed`` pass; anything else (a fault in 
 damaged store) goes through ``record_failure``, the one path the daemon's loop uses too: the
 status becomes ``failed`` with the reason, the traceback is logged, and "running" never stays on
 disk. The writes before the pass's real work ("running") are best effort: on a full disk the
-pass still runs, so it can collect the unneeded files that would free it.
+pass still runs, so it can collect the unneeded files that would free it. A damaged station.json
+is set aside first (``Store.repair``) and rebuilt by the pass; a damaged trust state fails it
+with what to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,7 +23,7 @@ import aiohttp
 
 from playlists import RepositoryError
 from station.config import StationConfig
-from station.errors import StationError
+from station.errors import StationError, StoreError
 from station.model import SyncStatus
 from station.store import Store
 from station.sync.engine import Syncer
@@ -78,8 +81,20 @@ async def sync_pass(
     in memory and, short, written over the old one). ``loud(exc)`` says whether an unexpected
     failure is logged with its traceback at ERROR (the daemon logs each new kind once)."""
     previous = store.sync_status()
+    try:
+        repaired = await asyncio.to_thread(store.repair)  # a damaged station.json: set aside, rebuilt now
+    except StoreError as exc:  # it cannot be: the reason says what a person must do
+        status = previous.failed(str(exc), now_utc())
+        await asyncio.to_thread(store.record_sync, status)
+        return status
+    if repaired:
+        log.warning("%s", repaired)
+        # Rebuilt with the network down too: the verified copy this station keeps (its /repo/) is
+        # one more mirror, last; the trust rules judge it like any other, and its media are on disk.
+        if (store.repo_dir / "index.json").is_file():
+            cfg = dataclasses.replace(cfg, mirrors=(*cfg.mirrors, store.repo_dir.as_uri() + "/"))
     await save_best_effort(store, previous.started())
-    fetcher = Fetcher(session, cfg.sync_timeout_s, cfg.max_rate_bytes_per_s)
+    fetcher = Fetcher.for_station(session, cfg)
     try:
         report = await Syncer(cfg, store, fetcher, on_progress=store.record_progress).run()
     except EXPECTED as exc:

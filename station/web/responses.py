@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from station import i18n
+from station.errors import DamagedFileError
 from station.i18n import N_
 from station.web.guard import ADMIN_COOKIE
 from station.web.keys import ADMIN, CONFIG, TEMPLATES, TOKENS
@@ -35,6 +36,16 @@ _ERROR_HINTS = {
     404: N_("This page or course does not exist. It may have been removed, or it has not finished syncing yet."),
     429: N_("Please try again in a few minutes."),
 }
+_DAMAGED = N_("The station's data is damaged")
+_DAMAGED_HINT = N_(
+    "The station rebuilds its damaged data by itself at the next sync; the courses already on the box are kept. "
+    "If this page is still here in a while, please tell the station administrator."
+)
+_DAMAGED_ADMIN_HINT = N_(
+    "The next sync sets the damaged file aside and rebuilds it from the verified files on the box and the "
+    "mirrors, or run “station sync --once” on the box. If it says the trust state is damaged, follow what it "
+    "says or ask county staff. Details:"
+)
 _GENERIC_ERROR = N_("Something went wrong")
 _GENERIC_HINT = N_("Please try again later. If this keeps happening, tell the station administrator.")
 
@@ -94,11 +105,17 @@ def _detail(exc: web.HTTPException) -> str:
 
 
 def error_response(
-    request: web.Request, status: int, detail: str, headers: Mapping[str, str] | None = None
+    request: web.Request,
+    status: int,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    title: str | None = None,
 ) -> web.StreamResponse:
+    """The error page (or JSON under /api/); ``title`` (a msgid) instead of the status's own."""
     keep = {k: v for k, v in (headers or {}).items() if k.lower() not in ("content-type", "content-length")}
     _ = translator(request)
-    title = _(_ERROR_TITLES.get(status, _GENERIC_ERROR))
+    title = _(title or _ERROR_TITLES.get(status, _GENERIC_ERROR))
     if request.path.startswith("/api/"):
         body = {"error": detail or title, "status": status}
         return web.json_response(body, status=status, headers=keep)
@@ -124,9 +141,22 @@ async def error_middleware(
         if exc.status < 400:  # redirects and 304s are not errors
             raise
         return error_response(request, exc.status, _detail(exc), exc.headers)
+    except DamagedFileError as exc:  # the station's own file: a page that says so, not a 500
+        log.error("%s %s: %s", request.method, request.path_qs, exc)
+        return _damaged(request, exc)
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path_qs)
         return error_response(request, 500, "")
+
+
+def _damaged(request: web.Request, exc: DamagedFileError) -> web.StreamResponse:
+    """503: the villager is told the station mends itself and whom to tell; the administrator
+    also gets what the file is and what to do; the API the message itself."""
+    if request.path.startswith("/api/"):
+        return error_response(request, 503, str(exc), title=_DAMAGED)
+    _ = translator(request)
+    hint = f"{_(_DAMAGED_ADMIN_HINT)} {exc}" if request.path.startswith("/admin") else _(_DAMAGED_HINT)
+    return error_response(request, 503, hint, title=_DAMAGED)
 
 
 def see_other(location: str) -> web.Response:

@@ -192,8 +192,12 @@ async def test_api_errors_are_json(client):
     assert body["status"] == 404 and body["error"]
 
 
-async def test_unexpected_error_is_a_500_page_not_a_blank(client, tv, caplog):
-    (tv.cfg.data_dir / "station.json").write_text("{ this is not json", encoding="utf-8")
+async def test_unexpected_error_is_a_500_page_not_a_blank(client, tv, caplog, monkeypatch):
+    def fault(*args, **kwargs):  # a fault in this program (a damaged store is a 503: test_damaged_data)
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(tv.store, "installed_set", fault)
+    monkeypatch.setattr(tv.store, "trust", fault)
     resp = await client.get("/")
     assert resp.status == 500
     assert "出错了" in await resp.text()
