@@ -8,6 +8,7 @@
      ├─ SyncError          a sync pass could not complete; carries what failed and what to do
      ├─ StoreError         the local store cannot be written (disk full, permissions)
      └─ InputError         something a person typed is refused (a gettext msgid and its parameters)
+         └─ LimitError     a record a real TV or study room could not produce, or over a limit (409)
 
 Repository rule violations come from ``playlists.errors.RepositoryError`` and are reported as-is.
 """
@@ -40,3 +41,12 @@ class InputError(StationError):
         super().__init__(message % params if params else message)
         self.message = message
         self.params = params
+
+    status = 400
+
+
+class LimitError(InputError):
+    """A record refused because a real station could not have produced it (a ninth screen, a
+    headcount above the room's capacity, a full journal): 409, with what the limit is."""
+
+    status = 409

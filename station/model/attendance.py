@@ -34,6 +34,7 @@ class StudySession:
     duration_s: int = 0
     courses: tuple[WatchedCourse, ...] = ()
     plays: int = 0
+    counted: bool = True  # False: ended too soon (station.records.rules.MIN_SESSION_S), headcount not counted
 
     @property
     def running(self) -> bool:
@@ -56,6 +57,7 @@ class PlayRecord:
     session: str | None = None  # the study session it belonged to
     channel: bool = False  # played as a scheduled programme
     episode: int | None = None
+    client: str = ""  # the address of the TV that played it: one play at a time per client
 
 
 @dataclass(frozen=True)

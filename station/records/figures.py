@@ -16,6 +16,7 @@ class Figures:
     completed: int = 0
     watched_s: float = 0.0
     failed_logins: int = 0  # wrong admin PINs
+    short_sessions: int = 0  # ended too soon: kept, not counted
     courses: set[str] = field(default_factory=set)
 
     @property
@@ -33,6 +34,9 @@ def figures(events: Iterable[dict]) -> Figures:
     for e in events:
         kind = e.get("kind")
         if kind == "session_end":
+            if e.get("counted") is False:
+                f.short_sessions += 1  # ended too soon to count (station.records.rules.MIN_SESSION_S)
+                continue
             f.sessions += 1
             f.session_person_times += int(e.get("headcount") or 0)
         elif kind == "admin_login" and not e.get("ok"):

@@ -129,7 +129,12 @@ def create_app(
     app[CONFIG] = config
     app[STORE] = store
     app[SYNC_NOW] = asyncio.Event()
-    app[ATTENDANCE] = attendance or Attendance(store.data_dir, clock=box_clock(store))
+    app[ATTENDANCE] = attendance or Attendance(
+        store.data_dir,
+        clock=box_clock(store),
+        capacity=config.capacity,
+        budget_bytes=config.journal_budget_bytes,
+    )
     app[ADMIN] = AdminGuard(config.admin_pin, failure_delay_s=admin_failure_delay_s)
     app[CHANNEL_PLAYED] = set()
     app.cleanup_ctx.append(_attendance_ctx)
