@@ -39,6 +39,7 @@ from station.i18n import N_
 from station.model.attendance import (
     FiveAnswer,
     FivesCheck,
+    JournalUsage,
     LogEntry,
     PlayRecord,
     ResumePoint,
@@ -57,7 +58,7 @@ from station.records.forms import (
     session_from_dict,
     session_to_dict,
 )
-from station.records.journal import DEFAULT_BUDGET_BYTES, Journal, JournalUsage, china_date
+from station.records.journal import DEFAULT_BUDGET_BYTES, Journal, china_date
 from station.records.plays import OpenPlay, Plays
 from station.records.rules import MAX_HEADCOUNT, MIN_HEADCOUNT, max_headcount
 from station.store.jsonfile import Documents
@@ -249,8 +250,18 @@ class Attendance:
         with self._lock:
             if self.current_session():
                 raise InputError(N_("A study session is already in progress; end it first."))
-            today = china_date(self.clock())
-            started = sum(1 for e in self.journal.days(today, today) if e.get("kind") == "session_start")
+            now = self.clock()
+            today = china_date(now)
+            events = list(self.journal.days(today, today))
+            started = sum(1 for e in events if e.get("kind") == "session_start")
+            last_end = max(
+                (
+                    s.ended.timestamp()
+                    for s in map(session_from_dict, (e for e in events if e.get("kind") == "session_end"))
+                    if s.ended
+                ),
+                default=now,
+            )
             if started >= rules.MAX_SESSIONS_PER_DAY:
                 raise LimitError(
                     N_("%(n)d study sessions have already been held today; no more can start before tomorrow."),
@@ -262,7 +273,7 @@ class Attendance:
                 facilitator=str(facilitator or "").strip()[:40],
                 headcount=n,
                 names=tuple(roll),
-                started=_at(self.clock()),
+                started=_at(max(now, last_end)),  # never overlapping the last one (a clock set back)
                 source=source,
             )
             doc = session_to_dict(session)

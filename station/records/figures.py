@@ -1,10 +1,16 @@
 """Today's and a month's figures (sessions, person-times, plays, hours, wrong PINs) from journal
-events, as the admin page shows them. Pure."""
+events, as the admin page shows them. Pure.
+
+A play outside any session counts as a person-time of individual study (自学) only once it watched
+``rules.COUNT_PLAY_S`` (or nearly all of a shorter lesson): zapping through lessons is not study.
+A session that ended too soon (``counted`` false) adds no person-times."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from station.records import rules
 
 
 @dataclass
@@ -43,9 +49,15 @@ def figures(events: Iterable[dict]) -> Figures:
             f.failed_logins += 1
         elif kind == "play":
             f.plays += 1
-            f.watched_s += float(e.get("watched_s") or 0)
+            f.watched_s += _number(e.get("watched_s"))
             f.completed += bool(e.get("completed"))
             f.courses.add(str(e.get("course")))
-            if not e.get("session"):
+            if not e.get("session") and rules.counts_as_study(
+                _number(e.get("watched_s")), _number(e.get("duration_s"))
+            ):
                 f.individual_plays += 1
     return f
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0

@@ -30,20 +30,20 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from playlists.schedule import CHINA
 from station.errors import StoreError
+from station.model.attendance import JournalUsage
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
 SEGMENT_BYTES = 4_000_000  # a day's file is cut into segments this big, so old ones go whole
 DEFAULT_BUDGET_BYTES = 200_000_000
-WARN_AT = 0.8  # the admin page warns above this share of the budget; pruning brings it back below
+WARN_AT = JournalUsage.WARN_AT  # pruning brings the journal back below this share of its budget
 ACK_FILE = "acknowledged.json"
 _SEGMENT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.(\d{1,6}))?\.jsonl$")
 
@@ -54,33 +54,6 @@ class JournalFull(StoreError):
 
 def china_date(ts: float) -> date:
     return datetime.fromtimestamp(ts, CHINA).date()
-
-
-@dataclass(frozen=True)
-class JournalUsage:
-    """How full the journal is: what the admin page warns about and ``station status`` prints."""
-
-    bytes: int
-    budget_bytes: int
-    segments: int
-    last_seq: int
-    acknowledged_seq: int  # 0: the headend has acknowledged nothing yet
-
-    @property
-    def share(self) -> float:
-        return self.bytes / self.budget_bytes if self.budget_bytes else 0.0
-
-    @property
-    def near(self) -> bool:
-        return self.share >= WARN_AT
-
-    @property
-    def full(self) -> bool:
-        return self.bytes >= self.budget_bytes
-
-    @property
-    def unreported(self) -> int:
-        return max(0, self.last_seq - self.acknowledged_seq)
 
 
 def segments(root: Path) -> list[tuple[date, int, Path]]:

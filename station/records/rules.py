@@ -10,9 +10,12 @@ could have produced:
   that watched less than ``MIN_PLAY_S`` is not a record at all (opening a lesson and leaving);
 - at most ``MAX_SCREENS`` clients have a play open at once;
 - a position never lies beyond the end of the lesson;
+- a play outside a session is a person-time of individual study only once it watched
+  ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``counts_as_study``);
 - a study session's headcount is within the room's capacity (``[station] capacity``, when set);
   at most ``MAX_SESSIONS_PER_DAY`` sessions start in a China day, one at a time; a session shorter
-  than ``MIN_SESSION_S`` is kept, but its person-times do not count (``session_counts``).
+  than ``MIN_SESSION_S`` is kept, but its person-times do not count (``session_counts``); a session
+  never starts before the previous one ended (a clock set back).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ DAY_S = 86400.0
 MIN_PLAY_S = 1.0  # a play that advanced less than this is not journaled (the resume point is still saved)
 OVERRUN = 1.05  # a lesson plays at most this share of its length (a seek back, a rebuffer)
 MAX_SCREENS = 8  # clients with a play open at once; a ninth is refused
+COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
 MIN_SESSION_S = 300  # a session ended sooner is recorded, but its headcount is not counted
 MAX_SESSIONS_PER_DAY = 8
 MIN_HEADCOUNT, MAX_HEADCOUNT = 1, 9999  # without a configured capacity
@@ -57,3 +61,8 @@ def max_headcount(capacity: int | None) -> int:
 def session_counts(duration_s: float) -> bool:
     """Whether a finished session's headcount counts as person-times."""
     return duration_s >= MIN_SESSION_S
+
+
+def counts_as_study(watched_s: float, duration_s: float) -> bool:
+    need = min(COUNT_PLAY_S, 0.9 * duration_s) if duration_s else COUNT_PLAY_S
+    return watched_s >= max(need, MIN_PLAY_S)

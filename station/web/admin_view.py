@@ -9,7 +9,7 @@ from catalogue.display import china_time, duration, size
 from players import ProfileError, profile
 from station.i18n import N_, Gettext
 from station.model import MirrorHealth, SyncStatus
-from station.records.journal import JournalUsage
+from station.model.attendance import JournalUsage
 
 _STATES = {
     "ok": (N_("OK"), "ok"),

@@ -62,7 +62,9 @@ async def media(request: web.Request) -> web.StreamResponse:
 
 async def api_status(request: web.Request) -> web.Response:
     """The same status ``station status --json`` prints (station.status.collect_status)."""
-    status = await asyncio.to_thread(collect_status, request.app[CONFIG], request.app[STORE])
+    status = await asyncio.to_thread(
+        collect_status, request.app[CONFIG], request.app[STORE], request.app[ATTENDANCE].journal_usage()
+    )
     return web.json_response(status.to_json(), dumps=_dumps)
 
 
