@@ -10,11 +10,12 @@ from datetime import datetime
 import pytest
 
 from playlists.schedule import CHINA
-from station.errors import LimitError
+from station.errors import LimitError, StoreError
 from station.records.attendance import Attendance
 from station.records.journal import ACK_FILE, Journal, JournalFull, segments, usage
 from station.records.rules import MAX_SCREENS, MAX_SESSIONS_PER_DAY
 from tests.test_attendance import Clock, journal_lines
+from tests.test_sync_loop import fill, small_disk  # noqa: F401 — a fixture
 
 
 @pytest.fixture
@@ -59,36 +60,34 @@ def test_a_new_play_of_the_same_tv_closes_the_open_one(att, clock, tmp_path):
 
 def test_plays_of_one_tv_never_add_up_to_more_than_the_day(att, clock, tmp_path):
     clock.t = datetime(2026, 11, 20, 0, 0, 1, tzinfo=CHINA).timestamp()
-    total = 0.0
-    for _ in range(30):  # each play claims its whole hour-long lesson
-        pid = att.start_play("c-long", "长课", 3600.0, client="10.0.0.9")
-        clock.advance(3000)
-        rec = att.end_play(pid, 3000.0, 3600.0)
-        total += rec.watched_s
-        if clock_day(clock) != "2026-11-20":
-            break
+    for _ in range(23):  # every hour, five plays at once from one TV, each heartbeating an hour-long lesson
+        pids = [att.start_play("c-long", "长课", 3600.0, client="10.0.0.9") for _ in range(5)]
+        for minute in range(1, 61):
+            clock.advance(60)
+            for pid in pids:
+                att.progress(pid, 60.0 * minute, 60.0 * minute)
+        for pid in pids:
+            att.end_play(pid, 3600.0, 3600.0)
     day = [e for e in journal_lines(tmp_path, "2026-11-20") if e["kind"] == "play"]
-    assert sum(e["watched_s"] for e in day) <= 86_400
-    starts = [e["start"] for e in day]
-    ends = [e["end"] for e in day]
+    assert sum(e["watched_s"] for e in day) <= 23 * 3600
+    starts, ends = [e["start"] for e in day], [e["end"] for e in day]
     assert all(s >= e for s, e in zip(starts[1:], ends[:-1], strict=True)), "plays of one TV overlap"
 
 
-def clock_day(clock) -> str:
-    return datetime.fromtimestamp(clock(), CHINA).date().isoformat()
-
-
-def test_the_day_tally_survives_a_restart(tmp_path, clock):
+def test_a_clock_set_back_after_a_restart_cannot_add_a_second_day(tmp_path, clock):
     clock.t = datetime(2026, 11, 20, 0, 0, 1, tzinfo=CHINA).timestamp()
     att = Attendance(tmp_path, clock)
     pid = att.start_play("c-long", "长课", 86_400.0, client="10.0.0.9")
     clock.advance(80_000)
     att.end_play(pid, 80_000.0, 80_000.0)
-    again = Attendance(tmp_path, clock)  # a restart: the day's plays are read back
+    again = Attendance(tmp_path, clock)  # a restart: the day's plays are read back from the journal
+    clock.advance(-20_000)  # and the box's clock is set back
     pid = again.start_play("c-long", "长课", 86_400.0, client="10.0.0.9")
-    clock.advance(6000)
-    rec = again.end_play(pid, 6000.0, 6000.0)
-    assert rec.watched_s <= 86_400 - 80_000
+    clock.advance(15_000)
+    again.end_play(pid, 15_000.0, 15_000.0)
+    day = [e for e in journal_lines(tmp_path, "2026-11-20") if e["kind"] == "play"]
+    assert sum(e["watched_s"] for e in day) <= 86_400
+    assert all(e["start"] >= day[0]["end"] for e in day[1:])
 
 
 def test_a_play_that_watched_nothing_makes_no_record(att, clock, tmp_path):
@@ -230,3 +229,21 @@ def test_a_session_never_starts_before_the_last_one_ended(att, clock):
     clock.advance(-7200)  # the box's clock is set back two hours
     second = att.start_session("农业技术", "", "20")
     assert second.started >= first.ended
+
+
+def test_a_full_disk_keeps_the_play_and_writes_it_once_there_is_room(small_disk, clock):
+    att = Attendance(small_disk / "station", clock)
+    att.write_log("开机")
+    pid = att.start_play("c-goose", "雨季养鹅技术", 600.0, client="10.0.0.9")
+    clock.advance(100)
+    att.progress(pid, 100.0, 100.0)
+    clock.t = datetime(2026, 11, 21, 0, 0, 30, tzinfo=CHINA).timestamp()  # past midnight: a new segment
+    filler = fill(small_disk)
+    with pytest.raises(StoreError):
+        att.end_play(pid, 100.0, 100.0)
+    assert att.sweep() == []  # still full: the play stays in memory, the sweep does not raise
+    assert [e["text"] for e in journal_lines(small_disk / "station", "2026-11-20")] == ["开机"]  # intact
+    filler.unlink()
+    att.sweep()
+    lines = journal_lines(small_disk / "station", "2026-11-21")
+    assert [(e["kind"], e["watched_s"], e["course"]) for e in lines] == [("play", 100.0, "c-goose")]

@@ -3,10 +3,11 @@ logbook entries, notice views, resume points and the five-ones self-check.
 
 Where each lives (DESIGN.md "Storage")::
 
-    journal/<date>.jsonl   (station.records.journal)  append-only, fsync'd: every event below
-        play           course, episode, start, end, watched_s (pauses and seeks excluded), completed
+    journal/<date>[.N].jsonl (station.records.journal)  append-only segments, fsync'd: every event below
+        play           course, episode, start, end, watched_s (pauses and seeks excluded), completed,
+                       client (the TV's address)
         session_start  a study session began (topic, facilitator, headcount, roll)
-        session_end    the whole summary of a finished study session
+        session_end    the whole summary of a finished study session; counted false: too short
         logbook        one entry written by the administrator
         admin_login    ok or not, client address
         notice_view    notice id, where it was seen
@@ -16,8 +17,8 @@ Where each lives (DESIGN.md "Storage")::
         session        the study session in progress, if any
         fives          the current five-ones self-check
 
-A play is open in memory while the TV's player reports progress; it becomes a journal line when the
-player ends it, when it has been silent for PLAY_IDLE_S, or when the station shuts down.
+Open plays live in ``station.records.plays``; every record is bounded by ``station.records.rules``
+(a headcount within ``capacity``, sessions a day, short sessions not counted).
 Methods here block (file writes, fsync): the web layer calls them through ``asyncio.to_thread``.
 """
 
