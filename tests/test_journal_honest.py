@@ -15,7 +15,8 @@ from station.records.attendance import Attendance
 from station.records.journal import ACK_FILE, Journal, JournalFull, segments, usage
 from station.records.rules import MAX_SCREENS, MAX_SESSIONS_PER_DAY
 from tests.test_attendance import Clock, journal_lines
-from tests.test_sync_loop import fill, small_disk  # noqa: F401 — a fixture
+from tests.test_sync_loop import fill
+from tests.test_sync_loop import small_disk as _small_disk
 
 
 @pytest.fixture
@@ -161,6 +162,9 @@ def test_journal_reads_across_segments_and_an_old_single_file_day(tmp_path, cloc
     assert [e["seq"] for e in events] == list(range(1, 9))
     assert [e["text"] for e in j.recent("logbook", 3)] == ["新的5", "新的4", "新的3"]
     assert Journal(root, clock, segment_bytes=300).append("logbook", text="重启后")["seq"] == 9
+
+
+small_disk = _small_disk  # a 4 MB tmpfs that really fills up (the daemon's full-disk tests use it too)
 
 
 def clock_date(clock):
