@@ -5,7 +5,7 @@ against the baseline of what one real TV writes per hour of playing.
 1. baseline: a real TV playing 10-minute lessons back to back for an hour (simulated clock);
 2. now: the best an attacker can do under ``station.records.rules`` — plays as short as still make
    a record, claiming the most — for an hour of simulated clock (the rules, not the machine's
-   speed, bound it);
+   speed, bound it), with a 10-minute course and with a 2-second one (the worst case);
 3. before: the same start/end pairs as the old code recorded them (every pair a line, whatever the
    clock), as fast as this machine fsyncs them for a few seconds, extrapolated to an hour.
 """
@@ -54,13 +54,14 @@ def real_tv(root: Path) -> int:
     return journal_bytes(root)
 
 
-def attacker_now(root: Path) -> int:
+def attacker_now(root: Path, duration_s: float = 600.0) -> int:
     clock = Clock()
     att = Attendance(root, clock)
     end = clock.t + HOUR
+    shortest = max(1.0, min(MIN_PLAY_S, duration_s / 2))  # the shortest play that still makes a line
     while clock.t < end:
-        pid = att.start_play("c-goose", "雨季养鹅技术", 600.0, client="192.168.1.66")
-        clock.t += MIN_PLAY_S  # the shortest play that still makes a line
+        pid = att.start_play("c-goose", "雨季养鹅技术", duration_s, client="192.168.1.66")
+        clock.t += shortest
         att.end_play(pid, 99_999.0, 99_999.0, ended=True)
     return journal_bytes(root)
 
@@ -92,6 +93,8 @@ def main() -> None:
         base = real_tv(Path(a))
         now = attacker_now(Path(b))
         before = attacker_before(Path(c))
+    with tempfile.TemporaryDirectory() as d:
+        worst = attacker_now(Path(d), duration_s=2.0)
     print(f"real TV, one hour of 10-minute lessons: {base:,} bytes/hour (baseline)")
     print(f"one attacking client now (rules, no rate limit): {now:,} bytes/hour = {now / base:,.0f} × baseline")
     print(
@@ -99,6 +102,10 @@ def main() -> None:
         f"= {before / base:,.0f} × baseline; now ÷ before = 1/{before / now:,.0f}"
     )
     print(f"per day now: {now * 24 / 1e6:.1f} MB per attacking client (the default budget is 200 MB)")
+    print(
+        f"worst case now, if a 2-second course is installed: {worst:,} bytes/hour = {worst / base:,.0f} × baseline "
+        f"({worst * 24 / 1e6:.1f} MB/day)"
+    )
 
 
 if __name__ == "__main__":

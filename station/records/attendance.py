@@ -254,7 +254,7 @@ class Attendance:
             now = self.clock()
             today = china_date(now)
             events = list(self.journal.days(today, today))
-            started = sum(1 for e in events if e.get("kind") == "session_start")
+            started = sum(1 for e in events if e.get("kind") == "session_start" and e.get("source") == source)
             last_end = max(
                 (
                     s.ended.timestamp()

@@ -109,7 +109,7 @@ class Plays:
             rec = self.record(play, ended)
             tally = self._client_tally(play.client, ended)
             tally.last_end = max(tally.last_end or 0.0, rec.end.timestamp())
-            if not rules.is_record(rec.watched_s):
+            if not rules.is_record(rec.watched_s, rec.duration_s):
                 return None
             try:
                 self.journal.append("play", sheddable=True, **play_to_dict(rec))

@@ -7,13 +7,15 @@ could have produced:
 - a play cannot outlast the wall clock: seconds watched are capped by the time the play was open,
   by the lesson's length (+5 %), and by what is left of the China day for that client;
 - a client (one TV, one address) plays one thing at a time: its plays never overlap, and a play
-  that watched less than ``MIN_PLAY_S`` is not a record at all (opening a lesson and leaving);
+  that watched less than ``MIN_PLAY_S`` (or half of a shorter lesson) is not a record at all
+  (opening a lesson and leaving);
 - at most ``MAX_SCREENS`` clients have a play open at once;
 - a position never lies beyond the end of the lesson;
 - a play outside a session is a person-time of individual study only once it watched
   ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``counts_as_study``);
 - a study session's headcount is within the room's capacity (``[station] capacity``, when set);
-  at most ``MAX_SESSIONS_PER_DAY`` sessions start in a China day, one at a time; a session shorter
+  at most ``MAX_SESSIONS_PER_DAY`` sessions start in a China day from each place (the TV, the
+  admin page: a flood from the TV cannot lock the administrator out), one at a time; a session shorter
   than ``MIN_SESSION_S`` is kept, but its person-times do not count (``session_counts``); a session
   never starts before the previous one ended (a clock set back).
 """
@@ -21,7 +23,7 @@ could have produced:
 from __future__ import annotations
 
 DAY_S = 86400.0
-MIN_PLAY_S = 1.0  # a play that advanced less than this is not journaled (the resume point is still saved)
+MIN_PLAY_S = 10.0  # a play that advanced less than this (or half a shorter lesson) is not journaled
 OVERRUN = 1.05  # a lesson plays at most this share of its length (a seek back, a rebuffer)
 MAX_SCREENS = 8  # clients with a play open at once; a ninth is refused
 COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
@@ -50,8 +52,10 @@ def position(claimed_s: float, duration_s: float) -> float:
     return max(0.0, min(claimed_s, duration_s)) if duration_s else max(0.0, claimed_s)
 
 
-def is_record(watched_s: float) -> bool:
-    return watched_s >= MIN_PLAY_S
+def is_record(watched_s: float, duration_s: float) -> bool:
+    """Whether a play makes a journal line (the resume point is saved either way)."""
+    need = min(MIN_PLAY_S, 0.5 * duration_s) if duration_s else MIN_PLAY_S
+    return watched_s >= max(need, 1.0)
 
 
 def max_headcount(capacity: int | None) -> int:
@@ -65,4 +69,4 @@ def session_counts(duration_s: float) -> bool:
 
 def counts_as_study(watched_s: float, duration_s: float) -> bool:
     need = min(COUNT_PLAY_S, 0.9 * duration_s) if duration_s else COUNT_PLAY_S
-    return watched_s >= max(need, MIN_PLAY_S)
+    return watched_s >= max(need, 1.0)
