@@ -4,8 +4,8 @@ against the baseline of what one real TV writes per hour of playing.
 
 1. baseline: a real TV playing 10-minute lessons back to back for an hour (simulated clock);
 2. now: the best an attacker can do under ``station.records.rules`` — plays as short as still make
-   a record, claiming the most — for an hour of simulated clock (the rules, not the machine's
-   speed, bound it), with a 10-minute course and with a 2-second one (the worst case);
+   a record, claiming the most — for an hour and for a day of simulated clock (the rules, not the
+   machine's speed, bound it);
 3. before: the same start/end pairs as the old code recorded them (every pair a line, whatever the
    clock), as fast as this machine fsyncs them for a few seconds, extrapolated to an hour.
 """
@@ -22,16 +22,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from playlists.schedule import CHINA  # noqa: E402
+from station.errors import LimitError  # noqa: E402
 from station.records.attendance import Attendance  # noqa: E402
 from station.records.journal import Journal  # noqa: E402
-from station.records.rules import MIN_PLAY_S  # noqa: E402
 
 HOUR = 3600.0
 
 
 class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 11, 20, 9, 0, tzinfo=CHINA).timestamp()
+    def __init__(self, hour: int = 9) -> None:
+        self.t = datetime(2026, 11, 20, hour, 0, tzinfo=CHINA).timestamp()
 
     def __call__(self) -> float:
         return self.t
@@ -54,14 +54,17 @@ def real_tv(root: Path) -> int:
     return journal_bytes(root)
 
 
-def attacker_now(root: Path, duration_s: float = 600.0) -> int:
-    clock = Clock()
+def attacker_now(root: Path, hours: float = 1.0) -> int:
+    clock = Clock(hour=0 if hours > 1 else 9)  # a day's run stays within one China day
     att = Attendance(root, clock)
-    end = clock.t + HOUR
-    shortest = max(1.0, min(MIN_PLAY_S, duration_s / 2))  # the shortest play that still makes a line
+    end = clock.t + hours * HOUR
     while clock.t < end:
-        pid = att.start_play("c-goose", "雨季养鹅技术", duration_s, client="192.168.1.66")
-        clock.t += shortest
+        try:
+            pid = att.start_play("c-goose", "雨季养鹅技术", 600.0, client="192.168.1.66")
+        except LimitError:  # the client's plays of the day are used up: nothing more until tomorrow
+            clock.t += 60
+            continue
+        clock.t += 0.1  # the shortest play that still makes a line
         att.end_play(pid, 99_999.0, 99_999.0, ended=True)
     return journal_bytes(root)
 
@@ -94,17 +97,16 @@ def main() -> None:
         now = attacker_now(Path(b))
         before = attacker_before(Path(c))
     with tempfile.TemporaryDirectory() as d:
-        worst = attacker_now(Path(d), duration_s=2.0)
+        day = attacker_now(Path(d), hours=23.0)
     print(f"real TV, one hour of 10-minute lessons: {base:,} bytes/hour (baseline)")
     print(f"one attacking client now (rules, no rate limit): {now:,} bytes/hour = {now / base:,.0f} × baseline")
     print(
         f"one attacking client before (every start/end a line, fsync-bound here): {before:,.0f} bytes/hour "
         f"= {before / base:,.0f} × baseline; now ÷ before = 1/{before / now:,.0f}"
     )
-    print(f"per day now: {now * 24 / 1e6:.1f} MB per attacking client (the default budget is 200 MB)")
     print(
-        f"worst case now, if a 2-second course is installed: {worst:,} bytes/hour = {worst / base:,.0f} × baseline "
-        f"({worst * 24 / 1e6:.1f} MB/day)"
+        f"one attacking client over a China day now: {day:,} bytes = {day / (base * 23):,.1f} × a real TV playing "
+        f"23 hours of that day (the default budget of 200 MB lasts {200e6 / day:,.0f} such days)"
     )
 
 

@@ -13,7 +13,7 @@ from playlists.schedule import CHINA
 from station.errors import LimitError, StoreError
 from station.records.attendance import Attendance
 from station.records.journal import ACK_FILE, Journal, JournalFull, segments, usage
-from station.records.rules import MAX_SCREENS, MAX_SESSIONS_PER_DAY
+from station.records.rules import MAX_PLAYS_PER_DAY, MAX_SCREENS, MAX_SESSIONS_PER_DAY
 from tests.test_attendance import Clock, journal_lines
 from tests.test_sync_loop import fill
 from tests.test_sync_loop import small_disk as _small_disk
@@ -56,7 +56,8 @@ def test_a_new_play_of_the_same_tv_closes_the_open_one(att, clock, tmp_path):
     assert len(att.open_plays()) == 1
     assert att.progress(first, 120.0, 120.0) is False  # the first was closed, with its 100 s
     lines = journal_lines(tmp_path, "2026-11-20")
-    assert [(e["course"], e["watched_s"]) for e in lines] == [("c-goose", 100.0)]
+    assert [(e["course"], e["watched_s"]) for e in lines] == [("c-goose", 100.0)] + [("c-rice", 0.0)] * 49
+    assert sum(e["watched_s"] for e in lines) == 100.0
 
 
 def test_plays_of_one_tv_never_add_up_to_more_than_the_day(att, clock, tmp_path):
@@ -91,14 +92,26 @@ def test_a_clock_set_back_after_a_restart_cannot_add_a_second_day(tmp_path, cloc
     assert all(e["start"] >= day[0]["end"] for e in day[1:])
 
 
-def test_a_play_that_watched_nothing_makes_no_record(att, clock, tmp_path):
-    for _ in range(100):  # start, end at once or after 5 s: a flood of plays that watched nothing
+def test_a_flood_of_plays_that_watched_nothing_adds_no_figures(att, clock, tmp_path):
+    for i in range(100):  # plays whose playback never advanced (or claimed to, at once)
         pid = att.start_play("c-goose", "雨季养鹅技术", 600.0, client="10.0.0.9")
-        clock.advance(_ % 2 * 5)
-        att.end_play(pid, 0.0, 600.0)
-    assert not (tmp_path / "journal" / "2026-11-20.jsonl").exists()
+        clock.advance(i % 2 * 5)
+        att.end_play(pid, 0.0, 0.0 if i % 2 else 600.0)
     today, _ = att.figures()
-    assert today.plays == 0 and today.individual_plays == 0
+    assert today.person_times == 0 and today.individual_plays == 0 and today.watched_s == 0
+    assert today.completed == 0
+
+
+def test_rejects_plays_past_the_day_limit_of_one_tv(att, clock, tmp_path):
+    for _ in range(MAX_PLAYS_PER_DAY):  # one-second plays, one after another
+        pid = att.start_play("c-goose", "雨季养鹅技术", 600.0, client="10.0.0.9")
+        clock.advance(1)
+        att.end_play(pid, 1.0, 1.0)
+    with pytest.raises(LimitError) as exc:
+        att.start_play("c-goose", "雨季养鹅技术", 600.0, client="10.0.0.9")
+    assert exc.value.status == 409 and exc.value.params == {"n": MAX_PLAYS_PER_DAY}
+    assert len(journal_lines(tmp_path, "2026-11-20")) == MAX_PLAYS_PER_DAY
+    assert att.start_play("c-goose", "雨季养鹅技术", 600.0, client="10.0.0.7")  # another TV still plays
 
 
 def test_rejects_a_ninth_screen(att, clock):

@@ -212,9 +212,8 @@ class Attendance:
         return True
 
     def end_play(self, play_id: str, position_s: float, watched_s: float, ended: bool = False) -> PlayRecord | None:
-        """The play's record; None when there is no such open play. A play that watched less
-        than ``rules.MIN_PLAY_S`` (or came at the journal's budget) makes no record: the
-        returned record is then not in the journal."""
+        """The play's record; None when there is no such open play. A play that came at the
+        journal's budget, or past the client's plays of the day, makes no journal line."""
         try:
             play, rec = self._plays.end(play_id, position_s, watched_s, ended)
         except KeyError:

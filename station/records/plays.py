@@ -54,6 +54,7 @@ class OpenPlay:
 class _Tally:
     watched_s: float = 0.0
     last_end: float | None = None
+    plays: int = 0
 
 
 def _at(ts: float) -> datetime:
@@ -79,6 +80,7 @@ class Plays:
                     t = self._tally.setdefault(str(e.get("client") or ""), _Tally())
                     p = play_from_dict(e)
                     t.watched_s += p.watched_s
+                    t.plays += 1
                     t.last_end = max(t.last_end or 0.0, p.end.timestamp())
         return self._tally.setdefault(client, _Tally())
 
@@ -103,13 +105,13 @@ class Plays:
         )
 
     def _write(self, play: OpenPlay, ended: float) -> PlayRecord | None:
-        """Journal a closed play; None when it watched nothing worth a record or was refused at the
-        budget. A line that cannot be written keeps the play open for the next sweep."""
+        """Journal a closed play; None when it was refused (the journal's budget, the client's plays
+        of the day). A line that cannot be written keeps the play open for the next sweep."""
         with self._lock:
             rec = self.record(play, ended)
             tally = self._client_tally(play.client, ended)
             tally.last_end = max(tally.last_end or 0.0, rec.end.timestamp())
-            if not rules.is_record(rec.watched_s, rec.duration_s):
+            if tally.plays >= rules.MAX_PLAYS_PER_DAY:
                 return None
             try:
                 self.journal.append("play", sheddable=True, **play_to_dict(rec))
@@ -120,6 +122,7 @@ class Plays:
                 self._open[play.id] = play
                 raise
             tally.watched_s += rec.watched_s
+            tally.plays += 1
             return rec
 
     def start(
@@ -151,7 +154,13 @@ class Plays:
                 raise LimitError(
                     N_("%(n)d screens are already playing; this play is not recorded."), n=rules.MAX_SCREENS
                 )
-            started = rules.play_start(now, self._client_tally(client, now).last_end)
+            tally = self._client_tally(client, now)
+            if tally.plays >= rules.MAX_PLAYS_PER_DAY:
+                raise LimitError(
+                    N_("This TV has made %(n)d play records today; more plays are not recorded before tomorrow."),
+                    n=rules.MAX_PLAYS_PER_DAY,
+                )
+            started = rules.play_start(now, tally.last_end)
             play = OpenPlay(
                 id=secrets.token_hex(8),
                 course=course_id,

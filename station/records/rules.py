@@ -6,9 +6,8 @@ could have produced:
 
 - a play cannot outlast the wall clock: seconds watched are capped by the time the play was open,
   by the lesson's length (+5 %), and by what is left of the China day for that client;
-- a client (one TV, one address) plays one thing at a time: its plays never overlap, and a play
-  that watched less than ``MIN_PLAY_S`` (or half of a shorter lesson) is not a record at all
-  (opening a lesson and leaving);
+- a client (one TV, one address) plays one thing at a time: its plays never overlap, and it makes
+  at most ``MAX_PLAYS_PER_DAY`` play records a China day (a real TV makes a few dozen);
 - at most ``MAX_SCREENS`` clients have a play open at once;
 - a position never lies beyond the end of the lesson;
 - a play outside a session is a person-time of individual study only once it watched
@@ -23,7 +22,7 @@ could have produced:
 from __future__ import annotations
 
 DAY_S = 86400.0
-MIN_PLAY_S = 10.0  # a play that advanced less than this (or half a shorter lesson) is not journaled
+MAX_PLAYS_PER_DAY = 500  # play records per client a China day; further plays are refused
 OVERRUN = 1.05  # a lesson plays at most this share of its length (a seek back, a rebuffer)
 MAX_SCREENS = 8  # clients with a play open at once; a ninth is refused
 COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
@@ -50,12 +49,6 @@ def watched(claimed_s: float, started: float, ended: float, duration_s: float, d
 def position(claimed_s: float, duration_s: float) -> float:
     """A position within the lesson (a lesson of unknown length takes the claim)."""
     return max(0.0, min(claimed_s, duration_s)) if duration_s else max(0.0, claimed_s)
-
-
-def is_record(watched_s: float, duration_s: float) -> bool:
-    """Whether a play makes a journal line (the resume point is saved either way)."""
-    need = min(MIN_PLAY_S, 0.5 * duration_s) if duration_s else MIN_PLAY_S
-    return watched_s >= max(need, 1.0)
 
 
 def max_headcount(capacity: int | None) -> int:
