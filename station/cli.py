@@ -106,9 +106,10 @@ def cmd_pin(cfg: StationConfig, args: argparse.Namespace) -> int:
 
 
 def cmd_status(cfg: StationConfig, args: argparse.Namespace) -> int:
+    from station.records.journal import usage
     from station.status import collect_status, describe
 
-    status = collect_status(cfg, Store(cfg.data_dir))
+    status = collect_status(cfg, Store(cfg.data_dir), usage(cfg.data_dir / "journal", cfg.journal_budget_bytes))
     if args.json:
         print(json.dumps(status.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -53,6 +53,8 @@ class StationConfig:
     quota_bytes: int = 0  # most media the store may hold; 0: no quota besides the disk
     reserve_free_bytes: int = 200_000_000  # never fill the disk beyond this much free space
     keep_unreferenced_days: float = 3.0  # files no playlist needs are deleted after this long
+    capacity: int | None = None  # seats in the study room: the most a session's headcount can be; None: not set
+    journal_budget_bytes: int = 200_000_000  # most the attendance journal may hold ([journal] budget_mb)
 
 
 def _mirror(url: str) -> str | None:
@@ -154,6 +156,9 @@ def _read(doc: Document, path: Path) -> StationConfig:
     region = st.str_list("region")
     tags = st.str_list("tags", [])
     data_dir = (base / st.str("data_dir")).resolve()
+    capacity = st.int("capacity", 0, min=0, max=9999, unit="seats")
+    jr = doc.table("journal")
+    budget = jr.float("budget_mb", 200.0, min=1, max=MAX_MB, unit="MB")
     mirrors = _mirrors(doc, sy)
     keys = sy.str_list("trusted_keys", min_items=1)
     trusted = tuple(_load_key(k, base, doc.where("sync", "trusted_keys")) for k in keys)
@@ -205,6 +210,8 @@ def _read(doc: Document, path: Path) -> StationConfig:
         quota_bytes=int(quota * 1_000_000),
         reserve_free_bytes=int(reserve * 1_000_000),
         keep_unreferenced_days=keep_days,
+        capacity=capacity or None,
+        journal_budget_bytes=int(budget * 1_000_000),
         report_url=report_url,
         report_token=report_token,
         ui_host=host,

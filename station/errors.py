@@ -10,6 +10,7 @@
      ├─ StoreError         the local store cannot be written (disk full, permissions)
      │   └─ DamagedFileError   one of the station's own files does not read back (names it, says what to do)
      └─ InputError         something a person typed is refused (a gettext msgid and its parameters)
+         └─ LimitError     a record a real TV or study room could not produce, or over a limit (409)
 
 Repository rule violations come from ``playlists.errors.RepositoryError`` and are reported as-is.
 """
@@ -55,3 +56,12 @@ class InputError(StationError):
         super().__init__(message % params if params else message)
         self.message = message
         self.params = params
+
+    status = 400
+
+
+class LimitError(InputError):
+    """A record refused because a real station could not have produced it (a ninth screen, a
+    headcount above the room's capacity, a full journal): 409, with what the limit is."""
+
+    status = 409

@@ -12,6 +12,7 @@ from playlists.times import utc_iso
 from station.config import StationConfig
 from station.i18n import english as _
 from station.model import DiskUsage, InstalledSet, MirrorHealth, SyncStatus
+from station.model.attendance import JournalUsage
 from station.store import Store
 
 
@@ -25,6 +26,7 @@ class StationStatus:
     sync: SyncStatus
     mirrors: tuple[tuple[str, MirrorHealth], ...]  # in configured order
     storage: DiskUsage
+    journal: JournalUsage | None = None
 
     def to_json(self) -> dict:
         return {
@@ -43,10 +45,19 @@ class StationStatus:
             ],
             "mirrors": [{"url": url, **h.to_dict(with_validators=False)} for url, h in self.mirrors],
             "storage": self.storage.to_dict(),
+            "journal": None
+            if self.journal is None
+            else {
+                "bytes": self.journal.bytes,
+                "budget_bytes": self.journal.budget_bytes,
+                "segments": self.journal.segments,
+                "last_seq": self.journal.last_seq,
+                "acknowledged_seq": self.journal.acknowledged_seq,
+            },
         }
 
 
-def collect_status(cfg: StationConfig, store: Store) -> StationStatus:
+def collect_status(cfg: StationConfig, store: Store, journal: JournalUsage | None = None) -> StationStatus:
     """Blocks (disk usage walks the media folder): call it from a thread in the event loop."""
     health = store.mirrors()
     return StationStatus(
@@ -58,6 +69,7 @@ def collect_status(cfg: StationConfig, store: Store) -> StationStatus:
         sync=store.sync_status(),
         mirrors=tuple((m, health.get(m, MirrorHealth())) for m in cfg.mirrors),
         storage=store.disk_usage(),
+        journal=journal,
     )
 
 
@@ -104,4 +116,11 @@ def describe(status: StationStatus) -> list[str]:
         lines.append(f"mirror {url}: last success {china_time(m.last_success) if m.last_success else 'never'}{err}")
     st = status.storage
     lines.append(f"storage: {st.media_files} files, {size(st.media_bytes)}; {size(st.free_bytes)} free")
+    j = status.journal
+    if j is not None:
+        state = " — FULL: plays are not recorded" if j.full else " — nearly full" if j.near else ""
+        lines.append(
+            f"attendance journal: {size(j.bytes)} of {size(j.budget_bytes)} ([journal] budget_mb) in {j.segments} "
+            f"segments{state}; {j.unreported} events not yet acknowledged by the headend"
+        )
     return lines

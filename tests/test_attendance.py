@@ -13,13 +13,13 @@ from station.model.attendance import FiveAnswer, FivesCheck, PlayRecord, StudySe
 from station.records import attendance
 from station.records.attendance import (
     MAX_RESUME_POINTS,
-    PLAY_IDLE_S,
     Attendance,
     InputError,
     figures,
     parse_headcount,
 )
 from station.records.journal import Journal
+from station.records.plays import PLAY_IDLE_S
 
 
 class Clock:
@@ -108,7 +108,9 @@ def test_silent_player_is_closed_into_the_journal(att, clock, tmp_path):
     closed = att.sweep()
     assert len(closed) == 1 and closed[0].watched_s == 30.0
     assert att.progress(pid, 40.0, 40.0) is False
-    att.start_play("c-rice", "水稻", 60.0)
+    rice = att.start_play("c-rice", "水稻", 60.0)
+    clock.advance(20)
+    att.progress(rice, 20.0, 20.0)
     att.close_all()  # shutdown
     assert [e["course"] for e in journal_lines(tmp_path, "2026-11-20")] == ["c-goose", "c-rice"]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class StudySession:
     duration_s: int = 0
     courses: tuple[WatchedCourse, ...] = ()
     plays: int = 0
+    counted: bool = True  # False: ended too soon (station.records.rules.MIN_SESSION_S), headcount not counted
 
     @property
     def running(self) -> bool:
@@ -56,6 +58,7 @@ class PlayRecord:
     session: str | None = None  # the study session it belonged to
     channel: bool = False  # played as a scheduled programme
     episode: int | None = None
+    client: str = ""  # the address of the TV that played it: one play at a time per client
 
 
 @dataclass(frozen=True)
@@ -93,3 +96,33 @@ class FivesCheck:
 
     def answer(self, key: str) -> FiveAnswer:
         return self.answers.get(key) or FiveAnswer()
+
+
+@dataclass(frozen=True)
+class JournalUsage:
+    """How full the attendance journal is (``station.records.journal``): what the admin page warns
+    about and ``station status`` prints."""
+
+    WARN_AT: ClassVar[float] = 0.8  # the admin page warns above this share of the budget
+
+    bytes: int
+    budget_bytes: int
+    segments: int
+    last_seq: int
+    acknowledged_seq: int  # 0: the headend has acknowledged nothing yet
+
+    @property
+    def share(self) -> float:
+        return self.bytes / self.budget_bytes if self.budget_bytes else 0.0
+
+    @property
+    def near(self) -> bool:
+        return self.share >= self.WARN_AT
+
+    @property
+    def full(self) -> bool:
+        return self.bytes >= self.budget_bytes
+
+    @property
+    def unreported(self) -> int:
+        return max(0, self.last_seq - self.acknowledged_seq)

@@ -3,10 +3,11 @@ logbook entries, notice views, resume points and the five-ones self-check.
 
 Where each lives (DESIGN.md "Storage")::
 
-    journal/<date>.jsonl   (station.records.journal)  append-only, fsync'd: every event below
-        play           course, episode, start, end, watched_s (pauses and seeks excluded), completed
+    journal/<date>[.N].jsonl (station.records.journal)  append-only segments, fsync'd: every event below
+        play           course, episode, start, end, watched_s (pauses and seeks excluded), completed,
+                       client (the TV's address)
         session_start  a study session began (topic, facilitator, headcount, roll)
-        session_end    the whole summary of a finished study session
+        session_end    the whole summary of a finished study session; counted false: too short
         logbook        one entry written by the administrator
         admin_login    ok or not, client address
         notice_view    notice id, where it was seen
@@ -16,67 +17,80 @@ Where each lives (DESIGN.md "Storage")::
         session        the study session in progress, if any
         fives          the current five-ones self-check
 
-A play is open in memory while the TV's player reports progress; it becomes a journal line when the
-player ends it, when it has been silent for PLAY_IDLE_S, or when the station shuts down.
+Open plays live in ``station.records.plays``; every record is bounded by ``station.records.rules``
+(a headcount within ``capacity``, sessions a day, short sessions not counted).
 Methods here block (file writes, fsync): the web layer calls them through ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from playlists.schedule import CHINA
-from station.errors import InputError
+from station.errors import InputError, LimitError, StoreError
 from station.i18n import N_
 from station.model.attendance import (
     FiveAnswer,
     FivesCheck,
+    JournalUsage,
     LogEntry,
     PlayRecord,
     ResumePoint,
     StudySession,
     WatchedCourse,
 )
+from station.records import rules
 from station.records.figures import Figures, figures
 from station.records.forms import (
     fives_from_dict,
     fives_to_dict,
     log_entry_from_dict,
     play_from_dict,
-    play_to_dict,
     resume_from_dict,
     resume_to_dict,
     session_from_dict,
     session_to_dict,
 )
-from station.records.journal import Journal, china_date
+from station.records.journal import DEFAULT_BUDGET_BYTES, Journal, china_date
+from station.records.plays import OpenPlay, Plays
+from station.records.rules import MAX_HEADCOUNT, MIN_HEADCOUNT, max_headcount
 from station.store.jsonfile import Documents
 
-MIN_HEADCOUNT, MAX_HEADCOUNT = 1, 9999
-COMPLETE_AT = 0.9  # a play counts as completed once 90 % of the lesson was actually watched
+log = logging.getLogger(__name__)
+
 MAX_RESUME_POINTS = 300
 RESUME_MIN_S = 3.0  # closer than this to either end: start from the beginning
-PLAY_IDLE_S = 90.0
 MAX_ROLL = 500
 FIVES = ("place", "equipment", "administrator", "rules", "assessment")
 
 
-def parse_headcount(text: Any) -> int:
+def parse_headcount(text: Any, capacity: int | None = None) -> int:
     raw = str(text if text is not None else "").strip()
     try:
         n = int(raw)
     except ValueError:
         n = None
+    if n is not None and capacity and capacity < n <= MAX_HEADCOUNT:
+        raise LimitError(
+            N_(
+                "The study room has %(capacity)d seats, so the headcount can be at most %(capacity)d. "
+                "If the room has more seats, the administrator can change capacity in station.toml."
+            ),
+            capacity=capacity,
+        )
     if n is None or not MIN_HEADCOUNT <= n <= MAX_HEADCOUNT:
         raise InputError(
-            N_("The headcount must be a whole number from %(min)d to %(max)d."), min=MIN_HEADCOUNT, max=MAX_HEADCOUNT
+            N_("The headcount must be a whole number from %(min)d to %(max)d."),
+            min=MIN_HEADCOUNT,
+            max=max_headcount(capacity),
         )
     return n
 
@@ -96,41 +110,6 @@ def resume_position(position_s: float, duration_s: float) -> float:
     return position_s
 
 
-@dataclass
-class OpenPlay:
-    id: str
-    course: str
-    title: str
-    episode: int | None
-    duration_s: float
-    started: float  # epoch seconds
-    session: str | None
-    channel: bool
-    last_seen: float
-    position_s: float = 0.0
-    watched_s: float = 0.0
-
-    def record(self, ended: float, completed_naturally: bool = False) -> PlayRecord:
-        wall = max(0.0, ended - self.started)
-        watched = max(0.0, min(self.watched_s, wall + 2.0))  # never more than the time that passed
-        if self.duration_s:
-            watched = min(watched, self.duration_s * 1.05)
-        return PlayRecord(
-            course=self.course,
-            title=self.title,
-            start=_at(self.started),
-            end=_at(ended),
-            watched_s=round(watched, 1),
-            position_s=round(self.position_s, 1),
-            duration_s=self.duration_s,
-            completed=bool(self.duration_s) and watched >= COMPLETE_AT * self.duration_s,
-            reached_end=completed_naturally,
-            session=self.session,
-            channel=self.channel,
-            episode=self.episode,
-        )
-
-
 def _at(ts: float) -> datetime:
     return datetime.fromtimestamp(int(ts), CHINA)
 
@@ -138,13 +117,28 @@ def _at(ts: float) -> datetime:
 class Attendance:
     _RESUME, _SESSION, _FIVES = 1, 2, 3
 
-    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        clock: Callable[[], float] = time.time,
+        *,
+        capacity: int | None = None,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
+    ) -> None:
         self.clock = clock
-        self.journal = Journal(Path(data_dir) / "journal", clock)
+        self.capacity = capacity or None  # seats in the study room ([station] capacity); None: not set
+        self.journal = Journal(Path(data_dir) / "journal", clock, budget_bytes)
         self._docs = Documents(Path(data_dir) / "local.json", "docs")
         self._lock = threading.RLock()
-        self._plays: dict[str, OpenPlay] = {}
+        self._plays = Plays(self.journal, clock)
         self._seen_notices: set[tuple[str, str]] = set()
+
+    @property
+    def max_headcount(self) -> int:
+        return max_headcount(self.capacity)
+
+    def journal_usage(self) -> JournalUsage:
+        return self.journal.usage()
 
     # ---- small documents -------------------------------------------------------------------
 
@@ -184,70 +178,58 @@ class Attendance:
                         del points[old]
             self._put(self._RESUME, {"points": points})
 
-    # ---- plays -----------------------------------------------------------------------------
+    # ---- plays (station.records.plays) ----------------------------------------------------------
 
     def start_play(
-        self, course_id: str, title: str, duration_s: float, *, episode: int | None = None, channel: bool = False
+        self,
+        course_id: str,
+        title: str,
+        duration_s: float,
+        *,
+        episode: int | None = None,
+        channel: bool = False,
+        client: str = "",
     ) -> str:
-        self.sweep()
-        now = self.clock()
+        """A play starts on ``client`` (the TV's address); LimitError: at the journal's budget, or
+        too many screens already playing."""
         session = self.current_session()
-        play = OpenPlay(
-            id=secrets.token_hex(8),
-            course=course_id,
-            title=title,
+        return self._plays.start(
+            course_id,
+            title,
+            duration_s,
             episode=episode,
-            duration_s=duration_s,
-            started=now,
-            session=session.id if session else None,
             channel=channel,
-            last_seen=now,
+            session=session.id if session else None,
+            client=client,
         )
-        with self._lock:
-            self._plays[play.id] = play
-        return play.id
 
     def progress(self, play_id: str, position_s: float, watched_s: float) -> bool:
         """A heartbeat from the player; saves the resume point. False: no such open play."""
-        with self._lock:
-            play = self._plays.get(play_id)
-            if play is None:
-                return False
-            play.position_s, play.watched_s, play.last_seen = position_s, max(play.watched_s, watched_s), self.clock()
-        self.save_resume(play.course, position_s, play.duration_s)
+        play = self._plays.progress(play_id, position_s, watched_s)
+        if play is None:
+            return False
+        self.save_resume(play.course, play.position_s, play.duration_s)
         return True
 
     def end_play(self, play_id: str, position_s: float, watched_s: float, ended: bool = False) -> PlayRecord | None:
-        with self._lock:
-            play = self._plays.pop(play_id, None)
-        if play is None:
+        """The play's record; None when there is no such open play. A play that came at the
+        journal's budget, or past the client's plays of the day, makes no journal line."""
+        try:
+            play, rec = self._plays.end(play_id, position_s, watched_s, ended)
+        except KeyError:
             return None
-        play.position_s, play.watched_s = position_s, max(play.watched_s, watched_s)
-        self.save_resume(play.course, 0.0 if ended else position_s, play.duration_s)
-        return self._journal_play(play.record(self.clock(), completed_naturally=ended))
-
-    def _journal_play(self, rec: PlayRecord) -> PlayRecord:
-        self.journal.append("play", **play_to_dict(rec))
-        return rec
+        self.save_resume(play.course, 0.0 if ended else play.position_s, play.duration_s)
+        return rec or self._plays.record(play, self.clock())
 
     def sweep(self) -> list[PlayRecord]:
         """Close plays whose player went silent (the TV was switched off, the page crashed)."""
-        now = self.clock()
-        with self._lock:
-            stale = [p for p in self._plays.values() if now - p.last_seen > PLAY_IDLE_S]
-            for p in stale:
-                del self._plays[p.id]
-        return [self._journal_play(p.record(p.last_seen)) for p in stale]
+        return self._plays.sweep()
 
     def close_all(self) -> None:
-        with self._lock:
-            plays, self._plays = list(self._plays.values()), {}
-        for p in plays:
-            self._journal_play(p.record(max(p.last_seen, p.started)))
+        self._plays.close_all()
 
     def open_plays(self) -> list[OpenPlay]:
-        with self._lock:
-            return list(self._plays.values())
+        return self._plays.open_plays()
 
     # ---- organised study sessions ------------------------------------------------------------
 
@@ -264,17 +246,34 @@ class Attendance:
         roll = parse_roll(names)
         if roll and not str(headcount or "").strip():
             headcount = len(roll)
-        n = parse_headcount(headcount)
+        n = parse_headcount(headcount, self.capacity)
         with self._lock:
             if self.current_session():
                 raise InputError(N_("A study session is already in progress; end it first."))
+            now = self.clock()
+            today = china_date(now)
+            events = list(self.journal.days(today, today))
+            started = sum(1 for e in events if e.get("kind") == "session_start" and e.get("source") == source)
+            last_end = max(
+                (
+                    s.ended.timestamp()
+                    for s in map(session_from_dict, (e for e in events if e.get("kind") == "session_end"))
+                    if s.ended
+                ),
+                default=now,
+            )
+            if started >= rules.MAX_SESSIONS_PER_DAY:
+                raise LimitError(
+                    N_("%(n)d study sessions have already been held today; no more can start before tomorrow."),
+                    n=rules.MAX_SESSIONS_PER_DAY,
+                )
             session = StudySession(
                 id=secrets.token_hex(6),
                 topic=topic,
                 facilitator=str(facilitator or "").strip()[:40],
                 headcount=n,
                 names=tuple(roll),
-                started=_at(self.clock()),
+                started=_at(max(now, last_end)),  # never overlapping the last one (a clock set back)
                 source=source,
             )
             doc = session_to_dict(session)
@@ -300,12 +299,14 @@ class Attendance:
             for course, title, seconds in done + still_open:
                 c = watched.get(course) or WatchedCourse(course, title)
                 watched[course] = replace(c, watched_s=c.watched_s + seconds)
+            duration_s = round(max(0.0, now - started))
             summary = replace(
                 session,
                 ended=_at(now),
-                duration_s=round(max(0.0, now - started)),
+                duration_s=duration_s,
                 courses=tuple(watched.values()),
                 plays=len(plays),
+                counted=rules.session_counts(duration_s),
             )
             self.journal.append("session_end", **session_to_dict(summary))
             self._put(self._SESSION, {"current": None})
@@ -334,19 +335,23 @@ class Attendance:
         return [log_entry_from_dict(e) for e in self.journal.recent("logbook", limit)]
 
     def admin_login(self, ok: bool, client: str) -> None:
-        self.journal.append("admin_login", ok=ok, client=client)
+        """A wrong PIN can come from anyone on the LAN: at the journal's budget it is not recorded."""
+        self.journal.append("admin_login", sheddable=not ok, ok=ok, client=client)
 
-    def notice_view(self, notice_id: str, via: str) -> bool:
-        """Record a notice seen on the TV; the ticker counts once per notice per day."""
-        key = (china_date(self.clock()).isoformat(), f"{via}:{notice_id}")
-        if via == "ticker":
-            with self._lock:
-                if key in self._seen_notices:
-                    return False
-                if len(self._seen_notices) > 10_000:
-                    self._seen_notices.clear()
-                self._seen_notices.add(key)
-        self.journal.append("notice_view", notice=notice_id, via=via)
+    def notice_view(self, notice_id: str, via: str, client: str = "") -> bool:
+        """Record a notice seen on the TV: once per notice, place and client a day."""
+        key = (china_date(self.clock()).isoformat(), f"{via}:{client}:{notice_id}")
+        with self._lock:
+            if key in self._seen_notices:
+                return False
+            if len(self._seen_notices) > 10_000:
+                self._seen_notices.clear()
+            self._seen_notices.add(key)
+        try:
+            self.journal.append("notice_view", sheddable=True, notice=notice_id, via=via)
+        except StoreError as exc:  # a full disk or journal must not stop the TV page showing the notice
+            log.warning("notice view not recorded: %s", exc)
+            return False
         return True
 
     def notice_views(self, first: date, last: date) -> dict[str, int]:

@@ -1,10 +1,16 @@
 """Today's and a month's figures (sessions, person-times, plays, hours, wrong PINs) from journal
-events, as the admin page shows them. Pure."""
+events, as the admin page shows them. Pure.
+
+A play outside any session counts as a person-time of individual study (自学) only once it watched
+``rules.COUNT_PLAY_S`` (or nearly all of a shorter lesson): zapping through lessons is not study.
+A session that ended too soon (``counted`` false) adds no person-times."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from station.records import rules
 
 
 @dataclass
@@ -16,6 +22,7 @@ class Figures:
     completed: int = 0
     watched_s: float = 0.0
     failed_logins: int = 0  # wrong admin PINs
+    short_sessions: int = 0  # ended too soon: kept, not counted
     courses: set[str] = field(default_factory=set)
 
     @property
@@ -33,15 +40,24 @@ def figures(events: Iterable[dict]) -> Figures:
     for e in events:
         kind = e.get("kind")
         if kind == "session_end":
+            if e.get("counted") is False:
+                f.short_sessions += 1  # ended too soon to count (station.records.rules.MIN_SESSION_S)
+                continue
             f.sessions += 1
             f.session_person_times += int(e.get("headcount") or 0)
         elif kind == "admin_login" and not e.get("ok"):
             f.failed_logins += 1
         elif kind == "play":
             f.plays += 1
-            f.watched_s += float(e.get("watched_s") or 0)
+            f.watched_s += _number(e.get("watched_s"))
             f.completed += bool(e.get("completed"))
             f.courses.add(str(e.get("course")))
-            if not e.get("session"):
+            if not e.get("session") and rules.counts_as_study(
+                _number(e.get("watched_s")), _number(e.get("duration_s"))
+            ):
                 f.individual_plays += 1
     return f
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0

@@ -44,6 +44,7 @@ def session_to_dict(s: StudySession) -> dict[str, Any]:
             duration_s=s.duration_s,
             courses=[{"id": c.id, "title": c.title, "watched_s": c.watched_s} for c in s.courses],
             plays=s.plays,
+            counted=s.counted,
         )
     return d
 
@@ -66,6 +67,7 @@ def session_from_dict(d: dict[str, Any]) -> StudySession:
             if isinstance(c, dict)
         ),
         plays=int(d.get("plays") or 0),
+        counted=d.get("counted") is not False,  # older lines lack it: they counted
     )
 
 
@@ -85,6 +87,8 @@ def play_to_dict(p: PlayRecord) -> dict[str, Any]:
     }
     if p.episode is not None:
         d["episode"] = p.episode
+    if p.client:
+        d["client"] = p.client
     return d
 
 
@@ -103,6 +107,7 @@ def play_from_dict(d: dict[str, Any]) -> PlayRecord:
         session=str(d["session"]) if d.get("session") else None,
         channel=bool(d.get("channel")),
         episode=episode if isinstance(episode, int) and not isinstance(episode, bool) else None,
+        client=str(d.get("client") or ""),
     )
 
 

@@ -1,15 +1,24 @@
-"""The station's event journal: append-only JSON lines, one file per day, fsync'd on every append.
+"""The station's event journal: append-only JSON lines in segments, fsync'd on every append, with a
+size budget and an acknowledgement point.
 
 High-volume events (plays, notice views, logins, logbook entries, finished study sessions) go here
 and never into TinyDB, which rewrites its whole file on each write (DESIGN.md "Storage")::
 
-    <data_dir>/journal/2026-11-22.jsonl     one event per line, China date of the event
+    <data_dir>/journal/2026-11-22.jsonl      the day's first segment (China date of the event)
+    <data_dir>/journal/2026-11-22.1.jsonl    the next once the first holds SEGMENT_BYTES, and so on
+    <data_dir>/journal/acknowledged.json     {"seq": N}: the headend holds every event up to N
 
 Every event carries ``seq`` (strictly increasing across files and restarts, so the headend can
 order events and correct the box's clock by the offset it measures at upload), ``ts`` (ISO 8601,
 China time) and ``kind``. A power cut can leave at most a torn last line: readers skip lines that
 do not parse, and the next append starts on a fresh line. Appends block (write + fsync): call them
 from a thread (``asyncio.to_thread``) in the event loop.
+
+The budget: the reporter (issue 11) advances the acknowledgement point; whole segments at or below
+it are deleted, oldest first, once the journal holds more than ``WARN_AT`` of its budget. What the
+headend has not acknowledged is never deleted: at the budget, appends marked ``sheddable`` (what any
+TV on the LAN can cause: plays, notice views, wrong PINs) are refused with ``JournalFull``, and the
+administrator's own records still go in — the disk, not the budget, is their limit.
 """
 
 from __future__ import annotations
@@ -17,100 +26,252 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from playlists.schedule import CHINA
 from station.errors import StoreError
+from station.model.attendance import JournalUsage
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
+SEGMENT_BYTES = 4_000_000  # a day's file is cut into segments this big, so old ones go whole
+DEFAULT_BUDGET_BYTES = 200_000_000
+WARN_AT = JournalUsage.WARN_AT  # pruning brings the journal back below this share of its budget
+ACK_FILE = "acknowledged.json"
+_SEGMENT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.(\d{1,6}))?\.jsonl$")
+
+
+class JournalFull(StoreError):
+    """The journal is at its budget and nothing acknowledged is left to delete."""
 
 
 def china_date(ts: float) -> date:
     return datetime.fromtimestamp(ts, CHINA).date()
 
 
+def segments(root: Path) -> list[tuple[date, int, Path]]:
+    """Every segment in ``root``, oldest first (other files are not the journal's)."""
+    out = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    for name in names:
+        m = _SEGMENT.match(name)
+        if m:
+            try:
+                out.append((date.fromisoformat(m[1]), int(m[2] or 0), root / name))
+            except ValueError:
+                continue
+    return sorted(out, key=lambda s: (s[0], s[1]))
+
+
+def read_acknowledged(root: Path) -> int:
+    try:
+        data = json.loads((root / ACK_FILE).read_bytes())
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError) as exc:
+        log.warning("journal acknowledgement point %s unreadable (%s); treating nothing as acknowledged", root, exc)
+        return 0
+    seq = data.get("seq") if isinstance(data, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else 0
+
+
+def usage(root: Path, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> JournalUsage:
+    """How full the journal in ``root`` is, read without writing (for ``station status``)."""
+    segs = segments(root)
+    return JournalUsage(
+        bytes=sum(_size(p) for _, _, p in segs),
+        budget_bytes=budget_bytes,
+        segments=len(segs),
+        last_seq=_last_seq(segs),
+        acknowledged_seq=read_acknowledged(root),
+    )
+
+
 class Journal:
-    def __init__(self, root: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        root: Path,
+        clock: Callable[[], float] = time.time,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
+        segment_bytes: int = SEGMENT_BYTES,
+    ) -> None:
         self.root = Path(root)
         self.clock = clock
+        self.budget_bytes = budget_bytes
+        self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot create the journal folder ({exc.strerror})") from exc
-        self._seq = self._last_seq()
+        segs = segments(self.root)
+        self._seq = _last_seq(segs)
+        self._bytes = sum(_size(p) for _, _, p in segs)
+        self._acked = read_acknowledged(self.root)
+        self._refused_logged = False
+        self._prune()
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def _last_seq(self) -> int:
-        """The highest ``seq`` on disk: the newest file's last good line (files are per day, in order)."""
-        for path in sorted(self.root.glob(f"*{SUFFIX}"), reverse=True):
-            for event in reversed(list(_parse(path))):
-                if isinstance(event.get("seq"), int):
-                    return event["seq"]
-        return 0
+    def _target(self, day: date, size: int) -> Path:
+        """The segment a line of ``size`` bytes goes to: the day's newest, or a new one once it is full."""
+        todays = [(i, p) for d, i, p in segments(self.root) if d == day]
+        if not todays:
+            return self.root / f"{day.isoformat()}{SUFFIX}"
+        index, path = todays[-1]
+        if _size(path) and _size(path) + size > self.segment_bytes:
+            return self.root / f"{day.isoformat()}.{index + 1}{SUFFIX}"
+        return path
 
-    def append(self, kind: str, **fields: Any) -> dict:
-        """Write one event durably (the file and, for a new day's file, its folder are fsync'd)."""
+    def append(self, kind: str, *, sheddable: bool = False, **fields: Any) -> dict:
+        """Write one event durably (the file and, for a new segment, its folder are fsync'd).
+        ``sheddable``: refused with ``JournalFull`` once the journal is at its budget."""
         with self._lock:
+            if sheddable and self._bytes >= self.budget_bytes:
+                self._prune()
+                if self._bytes >= self.budget_bytes:
+                    if not self._refused_logged:
+                        log.warning(
+                            "journal at its budget (%d of %d bytes, acknowledged up to seq %d): %s records are "
+                            "refused until the headend acknowledges older ones",
+                            self._bytes,
+                            self.budget_bytes,
+                            self._acked,
+                            kind,
+                        )
+                        self._refused_logged = True
+                    raise JournalFull(f"{self.root}: the journal is full; {kind} not recorded")
+            self._refused_logged = False
             now = self.clock()
-            self._seq += 1
             event = {
-                "seq": self._seq,
+                "seq": self._seq + 1,
                 "ts": datetime.fromtimestamp(now, CHINA).isoformat(timespec="seconds"),
                 "kind": kind,
                 **fields,
             }
-            line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
-            path = self.root / f"{china_date(now).isoformat()}{SUFFIX}"
+            line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
+            path = self._target(china_date(now), len(line))
             new = not path.exists()
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
                 try:
                     if not new and os.fstat(fd).st_size and not _ends_with_newline(path):
-                        os.write(fd, b"\n")  # a torn line from a power cut stays alone on its line
-                    os.write(fd, line + b"\n")
+                        line = b"\n" + line  # a torn line from a power cut stays alone on its line
+                    _write_all(fd, line)
                     os.fsync(fd)
                 finally:
                     os.close(fd)
                 if new:
-                    dfd = os.open(self.root, os.O_RDONLY)
-                    try:
-                        os.fsync(dfd)
-                    finally:
-                        os.close(dfd)
+                    _fsync_dir(self.root)
             except OSError as exc:
-                self._seq -= 1
                 raise StoreError(f"{path}: cannot record {kind} ({exc.strerror})") from exc
+            self._seq += 1
+            self._bytes += len(line)
             return event
+
+    # ---- the acknowledgement point and the budget --------------------------------------------
+
+    def acknowledge(self, seq: int) -> None:
+        """The headend holds every event up to ``seq`` (never moves back); persisted atomically,
+        then acknowledged segments are deleted if the journal is over ``WARN_AT`` of its budget."""
+        with self._lock:
+            if seq <= self._acked:
+                return
+            seq = min(seq, self._seq)
+            tmp = self.root / f".{ACK_FILE}.tmp"
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(json.dumps({"seq": seq}).encode())
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.root / ACK_FILE)
+                _fsync_dir(self.root)
+            except OSError as exc:
+                raise StoreError(f"{self.root / ACK_FILE}: cannot save the acknowledgement ({exc.strerror})") from exc
+            self._acked = seq
+            self._prune()
+
+    def _prune(self) -> None:
+        """Delete whole acknowledged segments, oldest first, until under ``WARN_AT`` of the budget."""
+        if self._bytes <= self.budget_bytes * WARN_AT or not self._acked:
+            return
+        segs = segments(self.root)
+        for _, _, path in segs[:-1]:  # never the segment being written
+            if self._bytes <= self.budget_bytes * WARN_AT:
+                break
+            last = _last_seq([(date.min, 0, path)])
+            if not last or last > self._acked:
+                break  # this one (and everything newer) still holds what the headend lacks
+            size = _size(path)
+            try:
+                path.unlink()
+            except OSError as exc:
+                log.warning("cannot delete acknowledged journal segment %s: %s", path, exc)
+                break
+            self._bytes -= size
+            log.info("deleted acknowledged journal segment %s (%d bytes)", path.name, size)
+
+    def usage(self) -> JournalUsage:
+        with self._lock:
+            return JournalUsage(self._bytes, self.budget_bytes, len(segments(self.root)), self._seq, self._acked)
 
     # ---- reading -----------------------------------------------------------------------------
 
     def days(self, first: date, last: date) -> Iterator[dict]:
         """Events from ``first`` to ``last`` (inclusive China dates), oldest first."""
-        day = first
-        while day <= last:
-            yield from _parse(self.root / f"{day.isoformat()}{SUFFIX}")
-            day += timedelta(days=1)
+        for day, _, path in segments(self.root):
+            if first <= day <= last:
+                yield from _parse(path)
 
     def recent(self, kind: str, limit: int, max_days: int = 92) -> list[dict]:
         """The newest ``limit`` events of one kind within ``max_days``, newest first."""
         out: list[dict] = []
-        day = china_date(self.clock())
-        for _ in range(max_days):
-            events = [e for e in _parse(self.root / f"{day.isoformat()}{SUFFIX}") if e.get("kind") == kind]
-            out.extend(reversed(events))
-            if len(out) >= limit:
+        oldest = china_date(self.clock()).toordinal() - max_days + 1
+        for day, _, path in reversed(segments(self.root)):
+            if day.toordinal() < oldest or len(out) >= limit:
                 break
-            day -= timedelta(days=1)
+            out.extend(reversed([e for e in _parse(path) if e.get("kind") == kind]))
         return out[:limit]
+
+
+def _last_seq(segs: list[tuple[date, int, Path]]) -> int:
+    """The highest ``seq`` on disk: the newest segment's last good line."""
+    for _, _, path in reversed(segs):
+        for event in reversed(list(_parse(path))):
+            if isinstance(event.get("seq"), int):
+                return event["seq"]
+    return 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(path: Path) -> None:
+    dfd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 def _ends_with_newline(path: Path) -> bool:

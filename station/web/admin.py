@@ -37,8 +37,16 @@ from station import i18n
 from station.errors import InputError, StoreError
 from station.i18n import N_
 from station.model import FiveAnswer, MirrorHealth
-from station.records.attendance import FIVES, MAX_HEADCOUNT, MIN_HEADCOUNT
-from station.web.admin_view import FIVES_HINTS, FIVES_LABELS, figures_view, mirrors_view, player_label, sync_view
+from station.records.attendance import FIVES, MIN_HEADCOUNT
+from station.web.admin_view import (
+    FIVES_HINTS,
+    FIVES_LABELS,
+    figures_view,
+    journal_view,
+    mirrors_view,
+    player_label,
+    sync_view,
+)
 from station.web.guard import ADMIN_COOKIE
 from station.web.keys import ADMIN, ATTENDANCE, CONFIG, PIN, SETUP_LOCK, STORE, SYNC_NOW
 from station.web.pin import weakness
@@ -77,7 +85,7 @@ def _admin_only(handler: Callable[[web.Request], Awaitable[web.StreamResponse]])
 async def _refused(request: web.Request, section: str, exc: InputError, form: dict | None = None) -> web.Response:
     """The admin page again, with what was wrong beside the form that said it (400)."""
     _ = translator(request)
-    return await _admin_page(request, {section: _(exc.message, **exc.params)}, form, status=400)
+    return await _admin_page(request, {section: _(exc.message, **exc.params)}, form, status=exc.status)
 
 
 async def _journal(record, *args) -> None:
@@ -153,6 +161,7 @@ async def _admin_page(
             "mirrors": mirrors_view(_, [(m, mirrors.get(m, MirrorHealth())) for m in config.mirrors]),
             "disk": {"media": size(disk.media_bytes), "files": disk.media_files, "free": size(disk.free_bytes)},
             "today": figures_view(_, today),
+            "journal": journal_view(_, att.journal_usage()),
             "month": figures_view(_, month),
             "current": summary_view(_, current) if current else None,
             "sessions": [summary_view(_, s) for s in sessions],
@@ -179,7 +188,7 @@ async def _admin_page(
             ],
             "errors": errors or {},
             "form": form or {},
-            "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
+            "range": {"min": MIN_HEADCOUNT, "max": att.max_headcount},
             "facilitator": fives.answer("administrator").note,
             "languages": _languages(request),
             "saved": request.query.get("saved", ""),

@@ -10,6 +10,7 @@ from catalogue.display import china_time, duration, size
 from players import ProfileError, profile
 from station.i18n import N_, Gettext
 from station.model import MirrorHealth, SyncStatus
+from station.model.attendance import JournalUsage
 from station.web.reasons import explain
 
 _STATES = {
@@ -137,7 +138,12 @@ def player_label(name: str) -> str:
 
 def figures_view(_, f) -> list[tuple[str, str]]:
     return [
-        (_("Study sessions"), str(f.sessions)),
+        (
+            _("Study sessions"),
+            _("%(n)d (%(short)d more too short to count)", n=f.sessions, short=f.short_sessions)
+            if f.short_sessions
+            else str(f.sessions),
+        ),
         (
             _("Person-times"),
             _(
@@ -151,3 +157,27 @@ def figures_view(_, f) -> list[tuple[str, str]]:
         (_("Lessons completed"), _("%(done)d of %(plays)d plays", done=f.completed, plays=f.plays)),
         (_("Wrong admin PINs"), str(f.failed_logins)),
     ]
+
+
+def journal_view(_: Gettext, u: JournalUsage) -> dict:
+    """How full the attendance journal is, and the warning once it nears its budget."""
+    used, budget = size(u.bytes), size(u.budget_bytes)
+    warning = ""
+    if u.full:
+        warning = _(
+            "The attendance journal is full (%(used)s of %(budget)s). Plays on the TV are not recorded "
+            "until the headend has received the records; study sessions, the logbook and the five-ones "
+            "are still recorded. Make sure the station can reach the headend, or raise budget_mb under "
+            "[journal] in station.toml.",
+            used=used,
+            budget=budget,
+        )
+    elif u.near:
+        warning = _(
+            "The attendance journal is nearly full (%(used)s of %(budget)s). Once it is full, plays on "
+            "the TV are no longer recorded (nothing already recorded is deleted). Make sure the station "
+            "can reach the headend, or raise budget_mb under [journal] in station.toml.",
+            used=used,
+            budget=budget,
+        )
+    return {"used": _("%(used)s of %(budget)s", used=used, budget=budget), "warning": warning}

@@ -77,7 +77,9 @@ async def media(request: web.Request) -> web.StreamResponse:
 
 async def api_status(request: web.Request) -> web.Response:
     """The same status ``station status --json`` prints (station.status.collect_status)."""
-    status = await asyncio.to_thread(collect_status, request.app[CONFIG], request.app[STORE])
+    status = await asyncio.to_thread(
+        collect_status, request.app[CONFIG], request.app[STORE], request.app[ATTENDANCE].journal_usage()
+    )
     return web.json_response(status.to_json(), dumps=_dumps)
 
 
@@ -147,7 +149,12 @@ def create_app(
     app[CONFIG] = config
     app[STORE] = store
     app[SYNC_NOW] = asyncio.Event()
-    app[ATTENDANCE] = attendance or Attendance(store.data_dir, clock=box_clock(store))
+    app[ATTENDANCE] = attendance or Attendance(
+        store.data_dir,
+        clock=box_clock(store),
+        capacity=config.capacity,
+        budget_bytes=config.journal_budget_bytes,
+    )
     app[ADMIN] = guard or AdminGuard(failure_delay_s=admin_failure_delay_s)
     app[PIN] = AdminPin(config.admin_pin, store.data_dir)
     app[TOKENS] = PageTokens()

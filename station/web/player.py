@@ -18,13 +18,19 @@ A ``channel`` key is remembered only when it names a programme of the installed 
 is still due or just started, and the memory is pruned to those each time: it cannot grow.
 
 ``watched_s`` is measured by the player: seconds of playback actually advanced, excluding pauses
-and seeks. The server caps it by the wall-clock time of the play (``station.records.attendance``).
+and seeks. The server keeps only what a real TV could produce (``station.records.rules``): capped by
+the wall-clock time of the play and the lesson's length, one play at a time per client (a new one
+closes the last), at most ``MAX_SCREENS`` clients playing (409 beyond), no plays at the journal's
+budget (409); a disk that cannot take the record is a 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import math
+from collections.abc import AsyncIterator
 from typing import NamedTuple
 
 from aiohttp import web
@@ -32,11 +38,14 @@ from aiohttp import web
 from catalogue.display import clock
 from playlists.errors import FormatError
 from playlists.models import load_json
+from station.errors import InputError, StoreError
 from station.records.attendance import Attendance
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
-from station.web.responses import render
+from station.web.responses import render, translator
 from station.web.views import course_or_404, media_missing, now_china, tv_context
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 4096
 
@@ -108,16 +117,39 @@ async def play_start(request: web.Request) -> web.Response:
     c = course_or_404(request, str(data.get("course", "")))
     ep = tv_view.episode_of(request.app[STORE].installed_set().courses, c.id)
     att = request.app[ATTENDANCE]
-    play_id = await asyncio.to_thread(
-        att.start_play,
-        c.id,
-        c.title,
-        c.duration_s,
-        episode=ep.episode if ep else None,
-        channel=bool(data.get("channel")),
-    )
+    async with _recording(request):
+        play_id = await asyncio.to_thread(
+            att.start_play,
+            c.id,
+            c.title,
+            c.duration_s,
+            episode=ep.episode if ep else None,
+            channel=bool(data.get("channel")),
+            client=request.remote or "",
+        )
     session = att.current_session()
     return web.json_response({"id": play_id, "session": session.id if session else None})
+
+
+@contextlib.asynccontextmanager
+async def _recording(request: web.Request) -> AsyncIterator[None]:
+    """A play refused by the rules is its 4xx with the reason; a disk that cannot take the record
+    is a 503 (the play stays open in memory and is written once there is room)."""
+    _ = translator(request)
+    try:
+        yield
+    except InputError as exc:
+        raise _status(exc, _) from None
+    except StoreError as exc:
+        log.warning("play not recorded yet: %s", exc)
+        raise web.HTTPServiceUnavailable(
+            text=_("The station's disk is full, so this play is not recorded yet. The lesson still plays.")
+        ) from None
+
+
+def _status(exc: InputError, _) -> web.HTTPException:
+    cls = web.HTTPConflict if exc.status == 409 else web.HTTPBadRequest
+    return cls(text=_(exc.message, **exc.params))
 
 
 class _Report(NamedTuple):
@@ -147,7 +179,9 @@ async def _report(request: web.Request) -> _Report:
 @routes.post("/api/plays/{id}", name="play_progress")
 async def play_progress(request: web.Request) -> web.Response:
     r = await _report(request)
-    if not await asyncio.to_thread(r.att.progress, r.play_id, r.position_s, r.watched_s):
+    async with _recording(request):
+        known = await asyncio.to_thread(r.att.progress, r.play_id, r.position_s, r.watched_s)
+    if not known:
         raise web.HTTPNotFound(text="no such play")
     return web.json_response({"ok": True, "installed": r.installed})
 
@@ -155,7 +189,8 @@ async def play_progress(request: web.Request) -> web.Response:
 @routes.post("/api/plays/{id}/end", name="play_end")
 async def play_end(request: web.Request) -> web.Response:
     r = await _report(request)
-    rec = await asyncio.to_thread(r.att.end_play, r.play_id, r.position_s, r.watched_s, r.ended)
+    async with _recording(request):
+        rec = await asyncio.to_thread(r.att.end_play, r.play_id, r.position_s, r.watched_s, r.ended)
     if rec is None:
         raise web.HTTPNotFound(text="no such play")
     return web.json_response({"ok": True, "installed": r.installed, "completed": rec.completed})

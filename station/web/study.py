@@ -4,7 +4,8 @@ Routes::
 
     GET  /session                  no session: pick a topic, enter the headcount with the digits;
                                    a session in progress: what it is so far, and "end"
-    POST /session/start            topic, headcount (1-9999; refused with the range otherwise)
+    POST /session/start            topic, headcount (1-9999, at most [station] capacity; refused
+                                   with the range otherwise; 409 past the day's session limit)
     POST /session/end              ends it, then shows the summary
     GET  /session/summary/{id}     duration, courses watched, headcount
 
@@ -21,7 +22,7 @@ from aiohttp import web
 from catalogue.categories import CATEGORIES
 from station.errors import InputError
 from station.i18n import N_
-from station.records.attendance import MAX_HEADCOUNT, MIN_HEADCOUNT
+from station.records.attendance import MIN_HEADCOUNT
 from station.web.keys import ATTENDANCE
 from station.web.responses import render, see_other, translator
 from station.web.views import category_name, summary_view, tv_context
@@ -46,7 +47,7 @@ def _page(request: web.Request, *, error: str = "", headcount: str = "", status:
             "topics": topics(request),
             "error": error,
             "headcount": headcount,
-            "range": {"min": MIN_HEADCOUNT, "max": MAX_HEADCOUNT},
+            "range": {"min": MIN_HEADCOUNT, "max": att.max_headcount},
         }
     )
     return render(request, "session.html", ctx, status=status)
@@ -69,7 +70,7 @@ async def session_start(request: web.Request) -> web.StreamResponse:
     except InputError as exc:
         _ = translator(request)
         return _page(
-            request, error=_(exc.message, **exc.params), headcount=str(form.get("headcount", ""))[:6], status=400
+            request, error=_(exc.message, **exc.params), headcount=str(form.get("headcount", ""))[:6], status=exc.status
         )
     return see_other("/")
 

@@ -63,7 +63,7 @@ async def home(request: web.Request) -> web.Response:
         resume.append({"course": c, "pct": max(1, min(99, pct)), "at": clock(pos)})
     notices = installed.notices_in_force(now)
     for n in notices:
-        await asyncio.to_thread(att.notice_view, n.id, "ticker")
+        await asyncio.to_thread(att.notice_view, n.id, "ticker", request.remote or "")
     todays = tv_view.today(installed, now)
     upcoming = [p for p in todays if p.start >= now - timedelta(minutes=1)]
     programmes = upcoming[:HOME_PROGRAMMES] or todays[-HOME_PROGRAMMES:]
@@ -164,7 +164,7 @@ async def notice(request: web.Request) -> web.Response:
     if not found:
         _ = translator(request)
         raise web.HTTPNotFound(text=_("This notice is no longer shown."))
-    await asyncio.to_thread(request.app[ATTENDANCE].notice_view, nid, "page")
+    await asyncio.to_thread(request.app[ATTENDANCE].notice_view, nid, "page", request.remote or "")
     ctx = tv_context(request)
     ctx["notice"] = found[0]
     return render(request, "notice.html", ctx)

@@ -13,6 +13,7 @@ import pytest
 from catalogue.display import china_time, size
 from playlists.schedule import CHINA
 from station.model import CourseState, SyncStatus
+from station.records.attendance import Attendance
 from tests.browser import focused
 from tests.tv.station import MEDIA_FILES, PIN, STATION_ID, STATION_NAME, SYNC_NOW, Lesson, entry, undownloadable
 from tests.tv.test_pages import login
@@ -117,7 +118,10 @@ async def test_admin_escapes_what_the_sync_loop_reported(client, tv):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-async def test_admin_sessions_logbook_fives_figures_and_progress(client, tv):
+async def test_admin_sessions_logbook_fives_figures_and_progress(aiohttp_client, tv):
+    later = {"s": 0.0}  # the session lasts 30 minutes (a shorter one would not count)
+    att = Attendance(tv.cfg.data_dir, clock=lambda: time.time() + later["s"])
+    client = await aiohttp_client(tv.app(attendance=att))
     # a pass running, as the daemon records it: the previous pass's failures stay until it ends
     tv.store.record_sync(
         SyncStatus(
@@ -144,6 +148,7 @@ async def test_admin_sessions_logbook_fives_figures_and_progress(client, tv):
     assert resp.status == 303
     html = await (await client.get("/admin")).text()
     assert "政策学习，3 人，组织人 李明" in html
+    later["s"] = 1800.0
     assert (await client.post("/admin/session/end", allow_redirects=False)).status == 303
     assert (await client.post("/admin/logbook", data={"text": "  "})).status == 400
     await client.post("/admin/logbook", data={"text": "电视遥控器换了电池"})

@@ -1,0 +1,65 @@
+"""What a real station can produce, as pure rules (times are epoch seconds passed in; no I/O).
+
+County staff rank stations on these figures, and any client on the village LAN can read the TV
+page and post what its script posts. So a record holds only what a real TV and a real study room
+could have produced:
+
+- a play cannot outlast the wall clock: seconds watched are capped by the time the play was open,
+  by the lesson's length (+5 %), and by what is left of the China day for that client;
+- a client (one TV, one address) plays one thing at a time: its plays never overlap, and it makes
+  at most ``MAX_PLAYS_PER_DAY`` play records a China day (a real TV makes a few dozen);
+- at most ``MAX_SCREENS`` clients have a play open at once;
+- a position never lies beyond the end of the lesson;
+- a play outside a session is a person-time of individual study only once it watched
+  ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``counts_as_study``);
+- a study session's headcount is within the room's capacity (``[station] capacity``, when set);
+  at most ``MAX_SESSIONS_PER_DAY`` sessions start in a China day from each place (the TV, the
+  admin page: a flood from the TV cannot lock the administrator out), one at a time; a session shorter
+  than ``MIN_SESSION_S`` is kept, but its person-times do not count (``session_counts``); a session
+  never starts before the previous one ended (a clock set back).
+"""
+
+from __future__ import annotations
+
+DAY_S = 86400.0
+MAX_PLAYS_PER_DAY = 500  # play records per client a China day; further plays are refused
+OVERRUN = 1.05  # a lesson plays at most this share of its length (a seek back, a rebuffer)
+MAX_SCREENS = 8  # clients with a play open at once; a ninth is refused
+COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
+MIN_SESSION_S = 300  # a session ended sooner is recorded, but its headcount is not counted
+MAX_SESSIONS_PER_DAY = 8
+MIN_HEADCOUNT, MAX_HEADCOUNT = 1, 9999  # without a configured capacity
+
+
+def play_start(now: float, last_end: float | None) -> float:
+    """When a client's new play starts: never before its previous play ended (a clock set back)."""
+    return max(now, last_end) if last_end is not None else now
+
+
+def watched(claimed_s: float, started: float, ended: float, duration_s: float, day_left_s: float) -> float:
+    """Seconds a play may be credited with: what the player claimed, capped by the wall-clock span,
+    the lesson's length and what is left of the client's day."""
+    wall = max(0.0, ended - started)
+    cap = min(wall, max(0.0, day_left_s))
+    if duration_s:
+        cap = min(cap, duration_s * OVERRUN)
+    return max(0.0, min(claimed_s, cap))
+
+
+def position(claimed_s: float, duration_s: float) -> float:
+    """A position within the lesson (a lesson of unknown length takes the claim)."""
+    return max(0.0, min(claimed_s, duration_s)) if duration_s else max(0.0, claimed_s)
+
+
+def max_headcount(capacity: int | None) -> int:
+    return min(capacity, MAX_HEADCOUNT) if capacity else MAX_HEADCOUNT
+
+
+def session_counts(duration_s: float) -> bool:
+    """Whether a finished session's headcount counts as person-times."""
+    return duration_s >= MIN_SESSION_S
+
+
+def counts_as_study(watched_s: float, duration_s: float) -> bool:
+    need = min(COUNT_PLAY_S, 0.9 * duration_s) if duration_s else COUNT_PLAY_S
+    return watched_s >= max(need, 1.0)

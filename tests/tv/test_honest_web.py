@@ -1,0 +1,84 @@
+"""What a client on the LAN sees when it tries to inflate the figures through the TV and admin
+pages (issue 10 item 4): each refusal is a 4xx that says why, and the admin page warns before the
+journal reaches its budget. The station's real app through ``aiohttp_client``."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from station.records.attendance import Attendance
+from station.records.journal import usage
+from station.status import collect_status, describe
+from tests.conftest import run_cli
+from tests.tv.test_pages import login
+
+
+async def test_tv_and_admin_refuse_a_headcount_above_the_room_capacity(aiohttp_client, tv):
+    tv.cfg = dataclasses.replace(tv.cfg, capacity=40)
+    client = await aiohttp_client(tv.app())
+    resp = await client.post("/session/start", data={"topic": "农业技术", "headcount": "9999"})
+    assert resp.status == 409
+    text = await resp.text()
+    assert "学习室只有 40 个座位" in text and "capacity" in text
+    await login(client)
+    resp = await client.post("/admin/session/start", data={"topic": "冬训", "headcount": "41"})
+    assert resp.status == 409 and "参加人数最多填 40" in await resp.text()
+    assert tv.journal("session_start") == []
+    resp = await client.post("/session/start", data={"topic": "农业技术", "headcount": "40"}, allow_redirects=False)
+    assert resp.status == 303 and [e["headcount"] for e in tv.journal("session_start")] == [40]
+
+
+async def test_a_session_ended_a_second_after_it_started_is_not_counted(aiohttp_client, tv):
+    client = await aiohttp_client(tv.app())
+    await client.post("/session/start", data={"topic": "农业技术", "headcount": "9999"})
+    await client.post("/session/end")
+    await login(client)
+    html = await (await client.get("/admin")).text()
+    assert "0（另有 1 场时间太短，不计入）" in html
+    assert "人次</th><td>0（集中学习 0，自学 0）" in html
+    assert [e["counted"] for e in tv.journal("session_end")] == [False]
+
+
+async def test_plays_at_the_journal_budget_are_refused_and_the_admin_page_warns(aiohttp_client, tv):
+    later = {"s": 0.0}
+    att = Attendance(tv.cfg.data_dir, clock=lambda: time.time() + later["s"], budget_bytes=3000)
+    client = await aiohttp_client(tv.app(attendance=att))
+    await login(client)
+    assert "日志快满了" not in await (await client.get("/admin")).text()
+    warned = False
+    for _ in range(40):
+        resp = await client.post("/api/plays", json={"course": "c-goose"})
+        if resp.status != 200:
+            break
+        pid = (await resp.json())["id"]
+        later["s"] += 5
+        await client.post(f"/api/plays/{pid}/end", json={"position_s": 2, "watched_s": 2})
+        warned = warned or "日志快满了" in await (await client.get("/admin")).text()
+    assert warned  # the warning came before the budget was reached
+    assert resp.status == 409
+    assert "日志已满，暂时不记录播放" in (await resp.json())["error"]
+    plays = len(tv.journal("play"))
+    html = await (await client.get("/admin")).text()
+    assert "日志已满" in html and "budget_mb" in html
+    resp = await client.post("/admin/logbook", data={"text": "县里来检查"}, allow_redirects=False)
+    assert resp.status == 303 and [e["text"] for e in tv.journal("logbook")] == ["县里来检查"]
+    assert len(tv.journal("play")) == plays  # nothing recorded was deleted, and no new play came in
+
+
+async def test_station_status_says_how_full_the_journal_is(aiohttp_client, tv):
+    tv.cfg = dataclasses.replace(tv.cfg, journal_budget_bytes=900)
+    client = await aiohttp_client(tv.app())
+    await login(client)
+    for text in ("第一条", "第二条", "第三条", "第四条", "第五条"):
+        await client.post("/admin/logbook", data={"text": text * 5})
+    journal = usage(tv.cfg.data_dir / "journal", tv.cfg.journal_budget_bytes)  # as `station status` reads it
+    words = "\n".join(describe(collect_status(tv.cfg, tv.store, journal)))
+    assert "attendance journal:" in words and "nearly full" in words
+    assert "6 events not yet acknowledged by the headend" in words  # the login and five entries
+    j = (await (await client.get("/api/status")).json())["journal"]
+    assert j["budget_bytes"] == 900 and j["last_seq"] == 6 and j["acknowledged_seq"] == 0
+    res = run_cli("station", "--config", str(tv.cfg.path), "status")  # the real command, default budget
+    assert res.returncode == 0 and "attendance journal:" in res.stdout
+    assert "of 190.7 MB" in res.stdout  # 200 × 10⁶ bytes, in binary units
+    assert "6 events not yet acknowledged" in res.stdout
