@@ -10,7 +10,7 @@ import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from station.errors import StoreError
@@ -163,6 +163,7 @@ ANY_FILE = (
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(station_json=ANY_FILE, trust_json=st.none() | ANY_FILE | JSON.map(lambda v: json.dumps(v).encode()))
+@example(station_json=b'{"state":{"1":{"playlists":[null]}}}', trust_json=None)  # a playlist that is not a table
 def test_every_reader_of_the_stations_files_gives_its_own_error_or_a_value(tmp_path_factory, station_json, trust_json):
     """Whatever station.json and trust.json hold, each read the TV, the admin page, `station
     status` and a sync pass make of them answers or raises StoreError (a clear message), never

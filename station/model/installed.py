@@ -186,7 +186,8 @@ def _each(parse, items: Any, what: str) -> list:
     for item in items if isinstance(items, list) else []:
         try:
             out.append(parse(item))
-        except (CatalogueError, RepositoryError, KeyError, TypeError, ValueError) as exc:
+        except (CatalogueError, RepositoryError, AttributeError, KeyError, TypeError, ValueError) as exc:
+            # AttributeError: an item that is not a table at all (null, a number) in a damaged file
             log.warning(
                 "installed %s left out, it does not parse: %s (%s)", what, exc, item if isinstance(item, str) else ""
             )

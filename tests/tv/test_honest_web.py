@@ -14,9 +14,9 @@ from tests.conftest import run_cli
 from tests.tv.test_pages import login
 
 
-async def test_tv_and_admin_refuse_a_headcount_above_the_room_capacity(aiohttp_client, tv):
+async def test_tv_and_admin_refuse_a_headcount_above_the_room_capacity(page_client, tv):
     tv.cfg = dataclasses.replace(tv.cfg, capacity=40)
-    client = await aiohttp_client(tv.app())
+    client = await page_client(tv.app())
     resp = await client.post("/session/start", data={"topic": "农业技术", "headcount": "9999"})
     assert resp.status == 409
     text = await resp.text()
@@ -29,8 +29,8 @@ async def test_tv_and_admin_refuse_a_headcount_above_the_room_capacity(aiohttp_c
     assert resp.status == 303 and [e["headcount"] for e in tv.journal("session_start")] == [40]
 
 
-async def test_a_session_ended_a_second_after_it_started_is_not_counted(aiohttp_client, tv):
-    client = await aiohttp_client(tv.app())
+async def test_a_session_ended_a_second_after_it_started_is_not_counted(page_client, tv):
+    client = await page_client(tv.app())
     await client.post("/session/start", data={"topic": "农业技术", "headcount": "9999"})
     await client.post("/session/end")
     await login(client)
@@ -40,10 +40,10 @@ async def test_a_session_ended_a_second_after_it_started_is_not_counted(aiohttp_
     assert [e["counted"] for e in tv.journal("session_end")] == [False]
 
 
-async def test_plays_at_the_journal_budget_are_refused_and_the_admin_page_warns(aiohttp_client, tv):
+async def test_plays_at_the_journal_budget_are_refused_and_the_admin_page_warns(page_client, tv):
     later = {"s": 0.0}
     att = Attendance(tv.cfg.data_dir, clock=lambda: time.time() + later["s"], budget_bytes=3000)
-    client = await aiohttp_client(tv.app(attendance=att))
+    client = await page_client(tv.app(attendance=att))
     await login(client)
     assert "日志快满了" not in await (await client.get("/admin")).text()
     warned = False
@@ -66,9 +66,9 @@ async def test_plays_at_the_journal_budget_are_refused_and_the_admin_page_warns(
     assert len(tv.journal("play")) == plays  # nothing recorded was deleted, and no new play came in
 
 
-async def test_station_status_says_how_full_the_journal_is(aiohttp_client, tv):
+async def test_station_status_says_how_full_the_journal_is(page_client, tv):
     tv.cfg = dataclasses.replace(tv.cfg, journal_budget_bytes=900)
-    client = await aiohttp_client(tv.app())
+    client = await page_client(tv.app())
     await login(client)
     for text in ("第一条", "第二条", "第三条", "第四条", "第五条"):
         await client.post("/admin/logbook", data={"text": text * 5})
