@@ -118,10 +118,10 @@ async def test_admin_escapes_what_the_sync_loop_reported(client, tv):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-async def test_admin_sessions_logbook_fives_figures_and_progress(aiohttp_client, tv):
+async def test_admin_sessions_logbook_fives_figures_and_progress(page_client, tv):
     later = {"s": 0.0}  # the session lasts 30 minutes (a shorter one would not count)
     att = Attendance(tv.cfg.data_dir, clock=lambda: time.time() + later["s"])
-    client = await aiohttp_client(tv.app(attendance=att))
+    client = await page_client(tv.app(attendance=att))
     # a pass running, as the daemon records it: the previous pass's failures stay until it ends
     tv.store.record_sync(
         SyncStatus(

@@ -4,7 +4,7 @@ trust state is never reset behind anyone's back. (The command line: tests/test_d
 
 from __future__ import annotations
 
-from tests.tv.station import TvStation
+from tests.tv.station import PIN, TvStation
 
 
 def truncate(path) -> bytes:
@@ -13,9 +13,9 @@ def truncate(path) -> bytes:
     return data
 
 
-async def test_a_damaged_station_json_is_a_503_page_and_the_next_sync_mends_it(aiohttp_client, tv: TvStation):
+async def test_a_damaged_station_json_is_a_503_page_and_the_next_sync_mends_it(page_client, tv: TvStation):
     truncate(tv.cfg.data_dir / "station.json")
-    client = await aiohttp_client(tv.app())
+    client = await page_client(tv.app())
     resp = await client.get("/")
     assert resp.status == 503
     html = await resp.text()
@@ -25,7 +25,7 @@ async def test_a_damaged_station_json_is_a_503_page_and_the_next_sync_mends_it(a
     assert api.status == 503
     assert "station.json: damaged" in (await api.json())["error"]
     # The administrator also sees which file and what to do.
-    assert (await client.post("/admin/login", data={"pin": "2468"}, allow_redirects=False)).status in (303, 503)
+    assert (await client.post("/admin/login", data={"pin": PIN}, allow_redirects=False)).status in (303, 503)
     admin = await client.get("/admin")
     assert admin.status == 503
     text = await admin.text()
