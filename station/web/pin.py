@@ -31,16 +31,16 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~50 ms and 16 MiB on a small box: slow
 
 
 def weakness(pin: str) -> str | None:
-    """Why ``pin`` is too easy to guess (a gettext msgid), or None when it is acceptable."""
+    """Why ``pin`` is too easy to guess (a gettext msgid), or None when it is acceptable: 6-12 ASCII
+    digits, not a digit or a group of up to 3 repeated, not an even row (constant step, mod 10)."""
     if not pin.isascii() or not pin.isdigit():
         return N_("The PIN must be digits only (0-9), so it can be typed on the remote.")
     if not MIN_DIGITS <= len(pin) <= MAX_DIGITS:
         return N_("The PIN must have 6 to 12 digits.")
-    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
-    if steps == {0}:
-        return N_("The PIN must not be one digit repeated (like 111111).")
-    if steps in ({1}, {9}):
-        return N_("The PIN must not be digits in a row (like 123456 or 654321).")
+    if any(pin == pin[:n] * (len(pin) // n) for n in (1, 2, 3) if len(pin) % n == 0):
+        return N_("The PIN must not be one digit or a short group repeated (like 111111 or 121212).")
+    if len({(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}) == 1:
+        return N_("The PIN must not be digits in an even row (like 123456, 654321 or 135791).")
     return None
 
 

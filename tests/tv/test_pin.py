@@ -92,7 +92,9 @@ def test_the_whole_lan_gets_no_more_guesses_than_the_global_ceiling():
     assert guard.reserve("10.0.0.1") is not None  # the window moves on
 
 
-@pytest.mark.parametrize("pin", ["1234", "1", "111111", "123456", "987654", "24681", "12a456", "０１２３４５６"])
+@pytest.mark.parametrize(
+    "pin", ["1234", "1", "111111", "123456", "987654", "135791", "121212", "24681", "12a456", "０１２３４５６"]
+)
 def test_serve_refuses_a_pin_too_easy_to_guess(tv, pin):
     toml = tv.cfg.path
     toml.write_text(re.sub(r'admin_pin = "[^"]*"', f'admin_pin = "{pin}"', toml.read_text()), encoding="utf-8")
@@ -119,8 +121,10 @@ async def test_first_visit_without_a_pin_makes_the_administrator_choose_one_stor
     assert (await phone.post("/admin/login", data={"pin": "000000"}, allow_redirects=False)).status == 303
     for first, again, says in (
         ("1234", "1234", "PIN 码要 6 到 12 位数字"),
-        ("123456", "123456", "不能是连续数字"),
-        ("888888", "888888", "不能是同一个数字重复"),
+        ("123456", "123456", "不能是等差排列的数字"),
+        ("888888", "888888", "不能是同一个数字或一小组数字重复"),
+        ("135791", "135791", "不能是等差排列的数字"),
+        ("275275", "275275", "不能是同一个数字或一小组数字重复"),
         ("583920", "583921", "两次输入的 PIN 码不一样"),
     ):
         resp = await phone.post("/admin/setup", data={"pin": first, "pin2": again})
@@ -156,7 +160,11 @@ async def test_station_pin_set_from_the_console_replaces_a_forgotten_pin(aiohttp
     toml.write_text(re.sub(r'admin_pin = "[^"]*"\n', "", toml.read_text()), encoding="utf-8")
     cmd = [sys.executable, "-m", "station.cli", "--config", str(toml), "pin", "set"]
     bad = subprocess.run(cmd, input="111111\n111111\n", capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert bad.returncode == 1 and "one digit repeated" in bad.stderr and "Nothing was changed" in bad.stderr
+    assert (
+        bad.returncode == 1
+        and "one digit or a short group repeated" in bad.stderr
+        and "Nothing was changed" in bad.stderr
+    )
     for pin in ("583920", "640271"):  # set, then forgotten and set again
         res = subprocess.run(cmd, input=f"{pin}\n{pin}\n", capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert res.returncode == 0 and "saved (hashed)" in res.stdout
