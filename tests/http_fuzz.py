@@ -16,11 +16,12 @@ an entry fails the test that compares the two.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_from_bytes
@@ -196,37 +197,38 @@ def urlencoded(fields: list[tuple[bytes, bytes]]) -> bytes:
     return "&".join(quote_from_bytes(k) + "=" + quote_from_bytes(v) for k, v in fields).encode()
 
 
-@st.composite
-def multipart(draw, fields: list[tuple[bytes, bytes]]) -> tuple[bytes, str]:
-    """``fields`` as a multipart body, with hostile part headers (file names, part types and
-    charsets, transfer encodings) and sometimes a broken ending; returns (body, Content-Type)."""
-    boundary = draw(st.sampled_from(["yjfuzzboundary", "x", "a" * 70]))
+_PART_STYLE = st.tuples(
+    st.sampled_from([None, None, None, None, b"a.txt", b"", b"../../x", "雨.txt".encode()]),  # filename
+    st.sampled_from([None, "text/plain", "text/plain; charset=latin-1", "text/plain; charset=bogus-8", "*/*"]),
+    st.sampled_from([None, None, "base64", "quoted-printable", "binary", "bogus"]),  # transfer encoding
+)
+_MULTIPART = st.tuples(
+    st.lists(_PART_STYLE, min_size=12, max_size=12),
+    st.sampled_from(["yjfuzzboundary", "x", "a" * 70]),
+    st.sampled_from(["end", "", "open"]),
+    st.sampled_from(["{b}", '"{b}"', None, "other"]),
+)
+
+
+def multipart(fields: list[tuple[bytes, bytes]], style: tuple) -> tuple[bytes, str]:
+    """``fields`` as a multipart body in a ``style`` drawn from ``_MULTIPART``: hostile part
+    headers (file names, part types and charsets, transfer encodings), sometimes a broken ending
+    or boundary; returns (body, Content-Type)."""
+    parts, boundary, ending, param = style
+    b = boundary.encode()
     out = []
-    for k, v in fields:
+    for (k, v), (filename, part_type, encoding) in zip(fields, itertools.cycle(parts)):
         headers = [b'Content-Disposition: form-data; name="' + k.replace(b'"', b"").replace(b"\r\n", b"") + b'"']
-        if draw(st.integers(0, 4)) == 0:
-            headers[0] += b'; filename="' + draw(st.sampled_from([b"a.txt", b"", b"../../x", "雨.txt".encode()])) + b'"'
-        part_type = draw(
-            st.sampled_from([None, "text/plain", "text/plain; charset=latin-1", "text/plain; charset=bogus-8", "*/*"])
-        )
+        if filename is not None:
+            headers[0] += b'; filename="' + filename + b'"'
         if part_type:
             headers.append(b"Content-Type: " + part_type.encode())
-        encoding = draw(st.sampled_from([None, None, "base64", "quoted-printable", "binary", "bogus"]))
         if encoding:
             headers.append(b"Content-Transfer-Encoding: " + encoding.encode())
-        out.append(b"--" + boundary.encode() + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n" + v + b"\r\n")
-    ending = draw(st.sampled_from([b"--" + boundary.encode() + b"--\r\n", b"", b"--" + boundary.encode() + b"\r\n"]))
-    ctype = draw(
-        st.sampled_from(
-            [
-                f"multipart/form-data; boundary={boundary}",
-                f'multipart/form-data; boundary="{boundary}"',
-                "multipart/form-data",
-                "multipart/form-data; boundary=other",
-            ]
-        )
-    )
-    return b"".join(out) + ending, ctype
+        out.append(b"--" + b + b"\r\n" + b"\r\n".join(headers) + b"\r\n\r\n" + v + b"\r\n")
+    out.append({"end": b"--" + b + b"--\r\n", "": b"", "open": b"--" + b + b"\r\n"}[ending])
+    ctype = "multipart/form-data" + (f"; boundary={param.format(b=boundary)}" if param else "")
+    return b"".join(out), ctype
 
 
 JSON_LEAVES = st.one_of(
@@ -376,12 +378,11 @@ def page_token(html: bytes) -> str:
     return m.group(1).decode()
 
 
-def body_for(kind: str, draw: Callable, fields: Mapping[str, str], token: str | None) -> tuple[bytes, str | None]:
-    """A body of ``kind`` (urlencoded, multipart) from the page's valid ``fields``, carrying the
-    page's ``_token`` first as the page's form does (``token`` None: no token field)."""
-    parts = draw(form_fields(fields))
-    if token is not None:
-        parts.insert(0, (b"_token", token.encode()))
+def form_body(kind: str, fields: Mapping[str, str], token: str | None) -> st.SearchStrategy[tuple[bytes, str]]:
+    """(body, Content-Type) of ``kind`` (urlencoded, multipart) from the page's valid ``fields``,
+    carrying the page's ``_token`` first as the page's form does (``token`` None: no token field)."""
+    first = [(b"_token", token.encode())] if token is not None else []
+    parts = form_fields(fields).map(lambda p: first + p)
     if kind == "urlencoded":
-        return urlencoded(parts), draw(st.sampled_from(FORM_TYPES))
-    return draw(multipart(parts))
+        return st.tuples(parts.map(urlencoded), st.sampled_from(FORM_TYPES))
+    return st.tuples(parts, _MULTIPART).map(lambda t: multipart(*t))

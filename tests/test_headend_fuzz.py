@@ -21,7 +21,7 @@ from headend.config import load_config
 from headend.web.app import create_app
 from tests.conftest import init_headend
 from tests.headend_db import database
-from tests.http_fuzz import FUZZ, Harness, Req, body_for, fill, params, query, raw_body, routes_of, segment
+from tests.http_fuzz import FUZZ, Harness, Req, fill, form_body, params, query, raw_body, routes_of, segment
 
 pytestmark = pytest.mark.slow  # about 6,000 requests: not for `make test-fast`
 
@@ -101,9 +101,9 @@ def test_get_paths_and_queries(headend, route):
 @pytest.mark.parametrize("route", FORMS, ids=[r[1] for r in FORMS])
 def test_form_posts(headend, route, kind):
     @FUZZ
-    @given(path=path_for(route), q=query(), data=st.data())
-    def fuzz(path, q, data):
-        body, ctype = body_for(kind, data.draw, ROUTES[route].form, None)
+    @given(path=path_for(route), q=query(), form=form_body(kind, ROUTES[route].form, None))
+    def fuzz(path, q, form):
+        body, ctype = form
         headend.send(Req("POST", path, q, body, {"Content-Type": ctype}))
 
     fuzz()

@@ -34,8 +34,8 @@ from tests.http_fuzz import (
     FUZZ,
     Harness,
     Req,
-    body_for,
     fill,
+    form_body,
     json_body,
     page_token,
     params,
@@ -270,9 +270,9 @@ def test_form_posts(station, route, kind):
     token = station.page_token(entry)
 
     @FUZZ
-    @given(path=path_for(route, station), q=query(), data=st.data())
-    def fuzz(path, q, data):
-        body, ctype = body_for(kind, data.draw, entry.form, token)
+    @given(path=path_for(route, station), q=query(), form=form_body(kind, entry.form, token))
+    def fuzz(path, q, form):
+        body, ctype = form
         station.send(Req("POST", path, q, body, station.headers(ctype)), entry.client)
 
     fuzz()
