@@ -203,7 +203,7 @@ _PART_STYLE = st.tuples(
     st.sampled_from([None, None, "base64", "quoted-printable", "binary", "bogus"]),  # transfer encoding
 )
 _MULTIPART = st.tuples(
-    st.lists(_PART_STYLE, min_size=12, max_size=12),
+    st.one_of(st.just([(None, None, None)]), st.lists(_PART_STYLE, min_size=12, max_size=12)),  # plain or hostile
     st.sampled_from(["yjfuzzboundary", "x", "a" * 70]),
     st.sampled_from(["end", "", "open"]),
     st.sampled_from(["{b}", '"{b}"', None, "other"]),
