@@ -346,6 +346,7 @@ def test_the_tv_flow_still_works_after_the_fuzzing(station):
     """Last in this file: what the fuzzing left behind (plays, sessions, logbook entries, a PIN
     on the first-run box) does not stop a villager or the administrator."""
     h, tv = station.h, station.clients["tv"]
+    tv.session.cookie_jar.clear()  # a fuzzed /lang/en may have switched this browser to English
     status, home = h.send(Req("GET", "/"), tv)
     assert status == 200 and "雨季养鹅技术" in home.decode()
     assert "请各户派一人参加" not in home.decode() and "本周六村委会开展防汛演练" in home.decode()
@@ -406,6 +407,7 @@ BROKEN_FORMS.append(
 
 @pytest.mark.parametrize("body,ctype", BROKEN_FORMS)
 def test_a_form_the_server_cannot_read_is_a_400_that_says_to_reload(station, body, ctype):
+    station.clients["tv"].session.cookie_jar.clear()  # in Chinese, whatever /lang the fuzzing chose
     token = station.page_token(ROUTES[("POST", "/session/start")])
     before = len(station.tv.journal("session_start"))
     for headers in (station.headers(ctype, token), station.headers(ctype)):  # token as header, or in the form
@@ -432,8 +434,20 @@ def test_a_static_file_name_too_long_for_the_disk_is_a_404(station):
 
 
 def test_a_play_posted_without_a_course_is_a_404_that_says_so(station):
+    station.clients["tv"].session.cookie_jar.clear()
     token = station.page_token(ROUTES[("POST", "/api/plays")])
     for body in (b"{}", b'{"course": ""}', b""):
         req = Req("POST", "/api/plays", "", body, station.headers("application/json", token))
         status, answer = station.h.send(req)
         assert status == 404 and "没有找到这个课程" in json.loads(answer)["error"]
+
+
+def test_a_play_report_with_a_400_digit_number_is_a_400(station):
+    token = station.page_token(ROUTES[("POST", "/api/plays")])
+    play = station.open_play()
+    for key in ("position_s", "watched_s"):
+        body = json.dumps({"position_s": 1, "watched_s": 1, key: 10**400}).encode()
+        for path in (f"/api/plays/{play}", f"/api/plays/{play}/end"):
+            status, answer = station.h.send(Req("POST", path, "", body, station.headers("application/json", token)))
+            assert status == 400 and key in json.loads(answer)["error"]
+    assert any(p.id == play for p in station.h.app[ATTENDANCE].open_plays())  # nothing was recorded
