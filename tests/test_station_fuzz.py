@@ -145,6 +145,7 @@ class Station:
         )
         self.clients = {"tv": self.h.client, "admin": self.h.new_client(), "anon": self.h.new_client()}
         self.tokens: dict[str, str] = {}
+        self.stale: list[str] = []  # admin tokens of sessions a fuzzed logout ended
         self.login()
         self.session_id = self.finished_session()
 
@@ -170,6 +171,8 @@ class Station:
         body = f"pin={PIN}&_token={token}".encode()
         req = Req("POST", "/admin/login", body=body, headers=self.headers("application/x-www-form-urlencoded"))
         assert self.h.send(req, admin)[0] == 303
+        if "admin" in self.tokens:
+            self.stale.append(self.tokens["admin"])
         self.tokens["admin"] = self.token("admin", "/admin")
 
     def admin_ready(self) -> None:
@@ -204,6 +207,18 @@ class Station:
 
     # ---- sending --------------------------------------------------------------------------------
 
+    def current_token(self, req: Req) -> Req:
+        """``req`` with an ended session's token replaced by the current one (as the page the
+        administrator reloads after logging in again would carry)."""
+        now = self.tokens["admin"]
+        body, headers = req.body, dict(req.headers)
+        for old in self.stale:
+            if body is not None:
+                body = body.replace(old.encode(), now.encode())
+            if headers.get("X-YJ-Token") == old:
+                headers["X-YJ-Token"] = now
+        return dataclasses.replace(req, body=body, headers=headers)
+
     def resolve(self, path: str) -> str:
         return path.replace(PLAY, self.open_play()).replace(SESSION, self.session_id)
 
@@ -212,6 +227,7 @@ class Station:
             return self.first.send(dataclasses.replace(req, path=self.resolve(req.path)))
         if client == "admin":
             self.admin_ready()
+            req = self.current_token(req)
         if client == "anon":
             self.clients["anon"].session.cookie_jar.clear()
         return self.h.send(dataclasses.replace(req, path=self.resolve(req.path)), self.clients[client])
