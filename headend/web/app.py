@@ -16,7 +16,7 @@ from headend.loops import background
 from headend.service import open_headend
 from headend.web.county import setup_county
 from headend.web.courses import setup_courses
-from headend.web.errors import error_middleware
+from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
 from headend.web.repo import setup_repo
 from playlists.errors import FormatError
@@ -44,7 +44,7 @@ def templates() -> jinja2.Environment:
 
 
 def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware], handler_args={"logger": http_log})
     app[CONFIG] = cfg
     app[TEMPLATES] = templates()
     app[LOOPS] = []

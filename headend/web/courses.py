@@ -12,6 +12,7 @@ from aiohttp import web
 from catalogue import CATEGORIES, category_label
 from headend.errors import IngestError, NotFound
 from headend.service.courseware import edit_course
+from headend.web.forms import read_form
 from headend.web.keys import CONFIG, HEADEND, LOOPS
 from headend.web.render import render
 
@@ -60,7 +61,7 @@ async def course_edit_page(request: web.Request) -> web.Response:
 
 async def course_edit_post(request: web.Request) -> web.Response:
     course = await _course(request)
-    form = await request.post()
+    form = await read_form(request)
     episode_text = str(form.get("episode", "")).strip()
     changes = {k: str(form.get(k, "")) for k in ("title", "category", "description", "series", "speaker")}
     if episode_text and not re.fullmatch(r"[0-9]{1,4}", episode_text):  # "²" is a digit to isdigit()

@@ -8,11 +8,13 @@ import asyncio
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from headend.errors import HeadendError
 from headend.web.render import render
 
 log = logging.getLogger(__name__)
+http_log = logging.getLogger("headend.web.http")  # aiohttp's own server messages (``create_app``)
 
 
 def error_response(request: web.Request, status: int, message: str) -> web.Response:
@@ -40,3 +42,21 @@ async def error_middleware(request: web.Request, handler):
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return error_response(request, 500, "internal error; see the headend log")
+
+
+class ClientMistakes(logging.Filter):
+    """aiohttp answers a request it cannot parse (a URL over 8 KB, a broken header line) with a 400
+    itself, but logs it as an ERROR with a traceback: any client could fill the log with them.
+    Such a record becomes one WARNING line saying what was wrong; a real error stays an ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and exc.code < 500:
+            first = (exc.message or "").strip().splitlines()
+            record.msg = f"{record.getMessage()}: {exc.code} {first[0] if first else type(exc).__name__}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+http_log.addFilter(ClientMistakes())

@@ -47,6 +47,7 @@ from station.web.admin_view import (
     player_label,
     sync_view,
 )
+from station.web.forms import read_form
 from station.web.guard import ADMIN_COOKIE
 from station.web.keys import ADMIN, ATTENDANCE, CONFIG, PIN, SETUP_LOCK, STORE, SYNC_NOW
 from station.web.pin import weakness
@@ -245,7 +246,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
             headers={"Retry-After": str(math.ceil(wait_s))},
         )
-    form = await request.post()
+    form = await read_form(request)
     pin = str(form.get("pin", "")).strip()
     if await _check_pin(request, pin):
         guard.forgive(client, stamp)
@@ -279,7 +280,7 @@ async def setup(request: web.Request) -> web.StreamResponse:
             text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
             headers={"Retry-After": str(math.ceil(wait_s))},
         )
-    form = await request.post()
+    form = await read_form(request)
     pin, again = str(form.get("pin", "")).strip(), str(form.get("pin2", "")).strip()
     if not request.app[PIN].setup_code_ok(str(form.get("code", "")).strip()):
         await asyncio.sleep(guard.failure_delay_s)
@@ -323,7 +324,7 @@ async def sync_now(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/session/start", name="admin_session_start")
 @_admin_only
 async def start_session(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     fields = {k: str(form.get(k, "")) for k in ("topic", "facilitator", "headcount", "names")}
     try:
         await asyncio.to_thread(
@@ -352,7 +353,7 @@ async def end_session(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/logbook", name="admin_logbook")
 @_admin_only
 async def logbook(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     att = request.app[ATTENDANCE]
     author = att.administrator()
     try:
@@ -365,7 +366,7 @@ async def logbook(request: web.Request) -> web.StreamResponse:
 @routes.post("/admin/fives", name="admin_fives")
 @_admin_only
 async def fives(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     answers = {k: FiveAnswer(form.get(f"{k}_ok") == "on", str(form.get(f"{k}_note", ""))) for k in FIVES}
     await asyncio.to_thread(request.app[ATTENDANCE].save_fives, answers)
     return see_other("/admin?saved=fives#fives")

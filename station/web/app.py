@@ -7,7 +7,7 @@ shuts down.
 Routes::
 
     GET  /media/{path}          verified files from the store (Range, ETag)
-    GET  /static/{file}         tv.js, tv.css
+    GET  /static/{file}         tv.js, tv.css (only the files of station/static/)
     GET  /lang/{tag}            switch the UI language (cookie), back to where the viewer was
     GET  /api/status            JSON: what ``station status --json`` prints
     TV pages and the player's API: see ``station.web.tv``, ``.player`` and ``.study``; the admin
@@ -51,7 +51,7 @@ from station.web.keys import (
     TOKENS,
 )
 from station.web.pin import AdminPin
-from station.web.responses import LANG_COOKIE, error_middleware, local_target, see_other, translator
+from station.web.responses import LANG_COOKIE, error_middleware, http_log, local_target, see_other, translator
 from station.web.views import media_url
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,19 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     resp = see_other(local_target(request.query.get("next", "/")))
     resp.set_cookie(LANG_COOKIE, tag, path="/", max_age=10 * 365 * 86400, samesite="Lax")
     return resp
+
+
+def static_file(versions: dict[str, str]) -> Callable[[web.Request], Any]:
+    """``/static/{file}``: one of the files shipped in station/static/, by its exact name (no
+    path of the viewer's ever reaches the disk: a 300-character name is a 404, not an OSError)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["file"]
+        if name not in versions:
+            raise web.HTTPNotFound()
+        return web.FileResponse(STATIC_DIR / name)
+
+    return handler
 
 
 def _dumps(obj: Any) -> str:
@@ -145,7 +158,9 @@ def create_app(
 ) -> web.Application:
     """The station's web app; ``station.daemon`` adds the sync loop for ``station serve``.
     Every state-changing request passes ``forms_middleware`` (token, Origin, type, ``rate``)."""
-    app = web.Application(middlewares=[error_middleware, forms_middleware], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware, forms_middleware], client_max_size=64 * 1024, handler_args={"logger": http_log}
+    )
     app[CONFIG] = config
     app[STORE] = store
     app[SYNC_NOW] = asyncio.Event()
@@ -181,5 +196,5 @@ def create_app(
     app.router.add_get("/media/{path:.+}", media, name="media")
     app.router.add_get("/api/status", api_status, name="api_status")
     app.router.add_get("/lang/{tag}", set_language, name="set_language")
-    app.router.add_static("/static/", STATIC_DIR, name="static")
+    app.router.add_get("/static/{file}", static_file(versions), name="static")
     return app

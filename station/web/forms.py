@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from station.web.keys import CONFIG, RATE, TOKENS
 from station.web.responses import session_of, translator
@@ -79,12 +81,26 @@ def _same_origin(request: web.Request) -> bool:
     return not browser
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[str]:
+    """The posted form, as every handler reads it: a body aiohttp cannot parse (an unknown charset,
+    a multipart body without its boundary or with a broken part) or one carrying a file (no page
+    of this station sends one) is a 400 that says to reload the page, never a 500."""
+    try:
+        form = await request.post()
+    except (ValueError, LookupError, RuntimeError, AssertionError, HttpProcessingError):  # aiohttp's parsers
+        form = None
+    if form is None or any(not isinstance(v, str) for v in form.values()):
+        _ = translator(request)
+        raise web.HTTPBadRequest(text=_("This form could not be read. Go back, reload the page and try again."))
+    return form  # type: ignore[return-value]
+
+
 async def _given_token(request: web.Request) -> str:
     header = request.headers.get(TOKEN_HEADER)
     if header is not None:
         return header
     if request.content_type in FORM_TYPES:
-        return str((await request.post()).get(TOKEN_FIELD, ""))
+        return (await read_form(request)).get(TOKEN_FIELD, "")
     return ""
 
 

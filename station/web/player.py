@@ -104,7 +104,7 @@ def _seconds(data: dict, key: str) -> float:
     v = data.get(key, 0)
     try:
         f = float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
         raise web.HTTPBadRequest(text=f"{key} must be a number of seconds") from None
     if not math.isfinite(f) or f < 0:
         raise web.HTTPBadRequest(text=f"{key} must be a number of seconds")

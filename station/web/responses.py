@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from station import i18n
 from station.errors import DamagedFileError
@@ -19,6 +20,7 @@ from station.web.guard import ADMIN_COOKIE
 from station.web.keys import ADMIN, CONFIG, TEMPLATES, TOKENS
 
 log = logging.getLogger(__name__)
+http_log = logging.getLogger("station.web.http")  # aiohttp's own server messages (``create_app``)
 
 LANG_COOKIE = "yj_lang"
 
@@ -172,3 +174,21 @@ def local_target(value: str) -> str:
         return "/"
     parts = urlsplit(value.replace("\\", "/"))
     return "/" if parts.scheme or parts.netloc else value
+
+
+class ClientMistakes(logging.Filter):
+    """aiohttp answers a request it cannot parse (a URL over 8 KB, a broken header line) with a 400
+    itself, but logs it as an ERROR with a traceback: any LAN client could fill the log with them.
+    Such a record becomes one WARNING line saying what was wrong; a real error stays an ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and exc.code < 500:
+            first = (exc.message or "").strip().splitlines()
+            record.msg = f"{record.getMessage()}: {exc.code} {first[0] if first else type(exc).__name__}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+http_log.addFilter(ClientMistakes())

@@ -23,6 +23,7 @@ from catalogue.categories import CATEGORIES
 from station.errors import InputError
 from station.i18n import N_
 from station.records.attendance import MIN_HEADCOUNT
+from station.web.forms import read_form
 from station.web.keys import ATTENDANCE
 from station.web.responses import render, see_other, translator
 from station.web.views import category_name, summary_view, tv_context
@@ -60,7 +61,7 @@ async def session_page(request: web.Request) -> web.Response:
 
 @routes.post("/session/start", name="session_start")
 async def session_start(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await read_form(request)
     att = request.app[ATTENDANCE]
     facilitator = att.administrator()
     try:

@@ -45,7 +45,7 @@ def media_missing(request: web.Request, course: InstalledCourse) -> bool:
 
 
 def course_or_404(request: web.Request, course_id: str | None = None) -> InstalledCourse:
-    course = request.app[STORE].course(course_id or request.match_info["id"])
+    course = request.app[STORE].course(request.match_info["id"] if course_id is None else course_id)
     if course is None:
         _ = translator(request)
         raise web.HTTPNotFound(

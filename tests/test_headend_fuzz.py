@@ -1,0 +1,164 @@
+"""Every route of the headend's web server fuzzed with Hypothesis (issue 10 "Fuzz the inputs"):
+path parameters, query parameters, and the course edit form (urlencoded, multipart, raw bytes
+under any Content-Type) built from what ``/county/courses/{id}`` sends. Every answer must be
+< 500 with no ERROR logged; afterwards the county pages and the edit form still work.
+
+A real headend root (``headend init``, SQLite) with two courses in its catalogue and no
+background loops; ``ROUTES`` names each route's fuzzing (a route missing from it fails
+``test_every_route_*``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from catalogue import Course
+from headend.config import load_config
+from headend.web.app import create_app
+from tests.conftest import init_headend
+from tests.headend_db import database
+from tests.http_fuzz import FUZZ, Harness, Req, fill, form_body, params, query, raw_body, routes_of, segment
+
+pytestmark = pytest.mark.slow  # about 6,000 requests: not for `make test-fast`
+
+COURSES = ["kc-yangshu-2026", "kc-yibao-2026", "kc-none"]
+EDIT = {
+    "title": "雨季养鹅技术",
+    "category": "agriculture",
+    "description": "讲解鹅舍防潮。",
+    "series": "雨季养鹅",
+    "episode": "2",
+    "speaker": "县农技站 王技术员",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    path: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    query: tuple[str, ...] = ()
+    slashes: bool = False
+    form: dict[str, str] | None = None
+
+
+ROUTES: dict[tuple[str, str], Entry] = {
+    ("GET", "/"): Entry(),
+    ("GET", "/county"): Entry(),
+    ("GET", "/api/v1/health"): Entry(),
+    ("GET", "/api/v1/stations"): Entry(),
+    ("GET", "/api/v1/jobs"): Entry(),
+    ("GET", "/county/courses"): Entry(query=("saved",)),
+    ("GET", "/county/courses/{id}"): Entry({"id": COURSES}),
+    ("POST", "/county/courses/{id}"): Entry({"id": COURSES[:1]}, form=EDIT),
+    ("GET", "/repo/{path}"): Entry({"path": ["index.json", "keys", "media", "playlists"]}, slashes=True),
+}
+GETS = sorted(k for k in ROUTES if k[0] == "GET")
+FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)
+
+
+@pytest.fixture(scope="module")
+def headend(tmp_path_factory):
+    root = init_headend(tmp_path_factory.mktemp("fuzz-headend") / "headend")
+    with database(root) as db:
+        for cid, title, cat in (
+            (COURSES[0], "雨季养鹅技术", "agriculture"),
+            (COURSES[1], "农村医保政策解读", "policy"),
+        ):
+            db.upsert_course(Course(cid, title, cat, 600.0, cid.encode().hex().ljust(64, "0")[:64]), f"{cid}.mp4")
+    h = Harness(create_app(load_config(root), background_loops=False))
+    yield h
+    h.close()
+
+
+def path_for(route: tuple[str, str]) -> st.SearchStrategy[str]:
+    entry, canonical = ROUTES[route], route[1]
+    names = params(canonical)
+    if not names:
+        return st.just(canonical)
+    return st.fixed_dictionaries({n: segment(entry.path.get(n, []), entry.slashes) for n in names}).map(
+        lambda v: fill(canonical, v)
+    )
+
+
+def test_every_route_of_the_headend_has_a_fuzzing_entry(headend):
+    assert routes_of(headend.app) == set(ROUTES), "add the new route to ROUTES in this file"
+
+
+@pytest.mark.parametrize("route", GETS, ids=[r[1] for r in GETS])
+def test_get_paths_and_queries(headend, route):
+    @FUZZ
+    @given(path=path_for(route), q=query(ROUTES[route].query))
+    def fuzz(path, q):
+        headend.send(Req("GET", path, q))
+
+    fuzz()
+
+
+@pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
+@pytest.mark.parametrize("route", FORMS, ids=[r[1] for r in FORMS])
+def test_form_posts(headend, route, kind):
+    @FUZZ
+    @given(path=path_for(route), q=query(), form=form_body(kind, ROUTES[route].form, None))
+    def fuzz(path, q, form):
+        body, ctype = form
+        headend.send(Req("POST", path, q, body, {"Content-Type": ctype}))
+
+    fuzz()
+
+
+@pytest.mark.parametrize("route", FORMS, ids=[r[1] for r in FORMS])
+def test_raw_bodies_under_any_content_type(headend, route):
+    @FUZZ
+    @given(path=path_for(route), raw=raw_body())
+    def fuzz(path, raw):
+        body, ctype = raw
+        headend.send(Req("POST", path, "", body, {"Content-Type": ctype} if ctype else {}))
+
+    fuzz()
+
+
+def test_the_county_pages_still_work_after_the_fuzzing(headend):
+    for page in ("/county", "/county/courses", f"/county/courses/{COURSES[1]}", "/api/v1/health"):
+        assert headend.send(Req("GET", page))[0] == 200, page
+    form = b"title=%E6%96%B0%E6%A0%87%E9%A2%98&category=health&description=&series=&episode=&speaker="
+    req = Req("POST", f"/county/courses/{COURSES[1]}", body=form)
+    req.headers["Content-Type"] = "application/x-www-form-urlencoded"
+    assert headend.send(req)[0] == 303
+    status, page = headend.send(Req("GET", "/county/courses"))
+    assert status == 200 and "新标题" in page.decode()
+
+
+# ---- what the fuzzing found: plain regression tests ------------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    "body,ctype",
+    [
+        (b"title=x", FORM + "; charset=bogus-8"),
+        (b"{}", "multipart/form-data"),
+        (
+            b'--x\r\nContent-Disposition: form-data; name="title"; filename="a.txt"\r\n\r\nv\r\n--x--\r\n',
+            "multipart/form-data; boundary=x",
+        ),
+    ],
+)
+def test_a_course_form_the_server_cannot_read_is_a_400_and_nothing_changes(headend, body, ctype):
+    req = Req("POST", f"/county/courses/{COURSES[0]}", "", body, {"Content-Type": ctype})
+    status, page = headend.run(headend.fetch(req))
+    assert status == 400 and "表单无法读取" in page.decode()
+    assert not headend.errors.records
+    status, page = headend.send(Req("GET", f"/county/courses/{COURSES[0]}"))
+    assert status == 200 and 'value="v"' not in page.decode()
+
+
+def test_a_url_too_long_to_parse_is_a_400_and_one_warning_line(headend, caplog):
+    headend.errors.records.clear()
+    status, _ = headend.run(headend.fetch(Req("GET", "/county", "q=" + "9" * 9000)))
+    assert status == 400 and not headend.errors.records
+    warnings = [r for r in caplog.records if r.name == "headend.web.http"]
+    assert warnings and warnings[-1].levelname == "WARNING" and warnings[-1].exc_info is None
