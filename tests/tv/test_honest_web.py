@@ -118,6 +118,8 @@ async def test_a_script_with_the_tv_pages_token_adds_at_most_100_people_a_sessio
     month = re.search(r"<tr><th>人次</th><td>[^<]*</td><td>(\d+)", html)
     assert month and int(month[1]) <= 8 * 100
     assert refused and all("参加人数最多填 100" in text and "capacity" in text for text in refused)
+    resp = await admin.post("/admin/session/start", data={"topic": "冬训", "headcount": "101"})
+    assert resp.status == 409 and "参加人数最多填 100" in await resp.text()  # the administrator alike
 
 
 async def test_a_damaged_local_json_is_set_aside_and_the_open_session_stays_open(page_client, tv):
