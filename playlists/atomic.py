@@ -7,6 +7,7 @@ folder: after a power cut the target holds the old bytes or the new, never half 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 
@@ -18,12 +19,16 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes, *, mode: int = 0o666) -> None:
+    """Write ``data`` to ``path`` so a power cut leaves the old file or the new one, never a mix:
+    a temporary file in the same folder (created with ``mode``, less the umask), fsync, rename,
+    fsync the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with open(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -24,6 +24,7 @@ from station.config import StationConfig, load_config
 from station.errors import ConfigError, StationError
 from station.model import SyncStatus
 from station.store import Store
+from station.web.keys import PIN
 from station.web.pin import FILE_NAME as PIN_FILE
 from station.web.pin import AdminPin, weakness
 
@@ -75,7 +76,11 @@ def cmd_serve(cfg: StationConfig, args: argparse.Namespace) -> int:
         return 2
     print(f"station {cfg.station_id} serving the TV page on http://{host}:{port}/ (admin: /admin)", flush=True)
     if cfg.admin_pin is None and AdminPin(None, cfg.data_dir).needs_setup():
-        print(f"no admin PIN yet: open http://{host}:{port}/admin and choose one (or: station pin set)", flush=True)
+        print(
+            f"no admin PIN yet: open http://{host}:{port}/admin and choose one with the set-up code "
+            f"{app[PIN].setup_code} (also on the box's TV), or: station pin set",
+            flush=True,
+        )
     web.run_app(app, host=host, port=port, print=None)
     return 0
 

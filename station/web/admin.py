@@ -268,9 +268,27 @@ def _setup_page(request: web.Request, error: str = "", status: int = 200) -> web
 @routes.post("/admin/setup", name="admin_setup")
 async def setup(request: web.Request) -> web.StreamResponse:
     """The first-run page's form: only while no PIN exists anywhere (then it is the login page's)."""
+    guard, client = request.app[ADMIN], _client(request)
+    _ = translator(request)
+    if not request.app[PIN].needs_setup():
+        return see_other("/admin")
+    stamp = guard.reserve(client)  # a wrong set-up code counts like a wrong PIN
+    if stamp is None:
+        wait_s = guard.locked_for_s(client)
+        raise web.HTTPTooManyRequests(
+            text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
+            headers={"Retry-After": str(math.ceil(wait_s))},
+        )
     form = await request.post()
     pin, again = str(form.get("pin", "")).strip(), str(form.get("pin2", "")).strip()
-    _ = translator(request)
+    if not request.app[PIN].setup_code_ok(str(form.get("code", "")).strip()):
+        await asyncio.sleep(guard.failure_delay_s)
+        return _setup_page(
+            request,
+            _("The set-up code is not right. It is shown on the box's own TV (its home page) and by station serve."),
+            status=403,
+        )
+    guard.forgive(client, stamp)
     problem = weakness(pin)
     if problem is None and pin != again:
         problem = N_("The two PINs are not the same. Please type the same PIN twice.")

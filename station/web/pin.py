@@ -8,7 +8,9 @@ Two places may hold it:
   ``/admin`` (offered only while no PIN exists anywhere) or by ``station pin set`` on the box's
   console (which also resets a forgotten one). Written atomically, mode 0600.
 
-With neither, ``/admin`` shows the first-run page that makes the administrator choose one.
+With neither, ``/admin`` shows the first-run page that makes the administrator choose one; it
+asks for a set-up code that only the box's own TV shows (and ``station serve`` prints), so
+someone else on the LAN cannot take the station over by opening ``/admin`` first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import secrets
 from pathlib import Path
 
+from playlists.atomic import atomic_write
 from station.errors import StoreError
 from station.i18n import N_
 
@@ -37,7 +40,7 @@ def weakness(pin: str) -> str | None:
         return N_("The PIN must be digits only (0-9), so it can be typed on the remote.")
     if not MIN_DIGITS <= len(pin) <= MAX_DIGITS:
         return N_("The PIN must have 6 to 12 digits.")
-    if any(pin == pin[:n] * (len(pin) // n) for n in (1, 2, 3) if len(pin) % n == 0):
+    if any(pin == (pin[:n] * len(pin))[: len(pin)] for n in (1, 2, 3)):  # 111111, 121212, 1231231
         return N_("The PIN must not be one digit or a short group repeated (like 111111 or 121212).")
     if len({(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}) == 1:
         return N_("The PIN must not be digits in an even row (like 123456, 654321 or 135791).")
@@ -66,15 +69,26 @@ def hash_pin(pin: str) -> dict:
     return {"kdf": "scrypt", **_SCRYPT, "salt": salt.hex(), "hash": digest.hex()}
 
 
-def _matches(record: dict, pin: str) -> bool:
+def _well_formed(record: object) -> bool:
+    """A record ``hash_pin`` could have written: scrypt, sane parameters, hex salt and hash."""
+    if not isinstance(record, dict) or record.get("kdf") != "scrypt":
+        return False
     try:
+        n, r, p = (record[k] for k in ("n", "r", "p"))
         salt, want = bytes.fromhex(record["salt"]), bytes.fromhex(record["hash"])
-        params = {k: int(record[k]) for k in ("n", "r", "p")}
-        if record.get("kdf") != "scrypt" or params["n"] > 2**20 or params["r"] > 32 or params["p"] > 16:
-            return False
-        got = hashlib.scrypt(pin.encode("utf-8"), salt=salt, dklen=len(want), maxmem=2**30, **params)
     except (KeyError, TypeError, ValueError):
         return False
+    numbers = all(type(v) is int for v in (n, r, p))
+    return (
+        numbers and 2 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16 and salt and len(want) >= 16
+    )
+
+
+def _matches(record: dict, pin: str) -> bool:
+    """Check ``pin`` against a record ``_well_formed`` accepted."""
+    salt, want = bytes.fromhex(record["salt"]), bytes.fromhex(record["hash"])
+    params = {k: record[k] for k in ("n", "r", "p")}
+    got = hashlib.scrypt(pin.encode("utf-8"), salt=salt, dklen=len(want), maxmem=2**30, **params)
     return hmac.compare_digest(got, want)
 
 
@@ -84,6 +98,13 @@ class AdminPin:
     def __init__(self, configured: str | None, data_dir: Path) -> None:
         self.configured = configured
         self.path = Path(data_dir) / FILE_NAME
+        # The first-run page also asks for this code, shown only on the box's own TV (loopback)
+        # and printed by ``station serve``: whoever sets the PIN must be at the box, not merely
+        # the first on the LAN to open /admin. A new code each start.
+        self.setup_code = f"{secrets.randbelow(10**6):06d}"
+
+    def setup_code_ok(self, code: str) -> bool:
+        return hmac.compare_digest(code.encode("utf-8"), self.setup_code.encode("utf-8"))
 
     def _stored(self) -> dict | None:
         try:
@@ -94,7 +115,11 @@ class AdminPin:
             raise StoreError(
                 f"{self.path}: cannot read the stored admin PIN ({exc}); set it again: station pin set"
             ) from exc
-        return record if isinstance(record, dict) else {}
+        if not _well_formed(record):
+            raise StoreError(
+                f"{self.path}: the stored admin PIN is damaged (not a PIN record); set it again: station pin set"
+            )
+        return record
 
     def needs_setup(self) -> bool:
         """No PIN anywhere: /admin offers the first-run page."""
@@ -113,23 +138,13 @@ class AdminPin:
         return record is not None and _matches(record, pin)
 
     def store(self, pin: str) -> None:
-        """Save the hash of ``pin``: temp file (0600) in the same folder, fsync, rename, fsync the folder."""
-        data = json.dumps(hash_pin(pin)).encode()
-        tmp = self.path.with_name(f".{FILE_NAME}.{secrets.token_hex(4)}.tmp")
+        """Save the hash of ``pin`` atomically, mode 0600. Run as root (``sudo station pin set``)
+        on a data dir owned by the service's user, the file goes to that user, or the service
+        could not read it."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dfd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+            atomic_write(self.path, json.dumps(hash_pin(pin)).encode(), mode=0o600)
+            owner = self.path.parent.stat()
+            if os.geteuid() == 0 and owner.st_uid != 0:
+                os.chown(self.path, owner.st_uid, owner.st_gid)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise StoreError(f"{self.path}: cannot save the admin PIN ({exc.strerror or exc})") from exc

@@ -20,13 +20,14 @@ from the installed set is in ``station.web.tv_view``.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from datetime import timedelta
 
 from aiohttp import web
 
 from catalogue.display import china_day, clock, minutes
 from station.web import tv_view
-from station.web.keys import ATTENDANCE, STORE
+from station.web.keys import ATTENDANCE, PIN, STORE
 from station.web.responses import render, see_other, translator
 from station.web.views import course_or_404, media_missing, now_china, tv_context
 
@@ -75,9 +76,20 @@ async def home(request: web.Request) -> web.Response:
             "notices": notices,
             "programmes": _programme_rows(programmes, now),
             "has_courses": bool(installed.courses),
+            "setup_code": _setup_code(request),
         }
     )
     return render(request, "home.html", ctx)
+
+
+def _setup_code(request: web.Request) -> str | None:
+    """The admin PIN's set-up code while there is no PIN, on the box's own TV only (loopback)."""
+    pin = request.app[PIN]
+    try:
+        on_the_box = ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        on_the_box = False
+    return pin.setup_code if on_the_box and pin.needs_setup() else None
 
 
 @routes.get("/go/{n}", name="go_category")

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from station.web.app import create_app
 from station.web.guard import AdminGuard, RateLimit
+from station.web.keys import PIN as PIN_KEY
 from tests.conftest import ROOT
 from tests.tv.station import PIN, PageClient
 
@@ -79,7 +80,7 @@ async def test_pin_lockout_holds_against_hundreds_of_half_sent_guesses(aiohttp_s
 
 def test_the_whole_lan_gets_no_more_guesses_than_the_global_ceiling():
     clock = [0.0]
-    guard = AdminGuard(clock=lambda: clock[0])  # 5 per address per 5 min, 60 for all per hour
+    guard = AdminGuard(clock=lambda: clock[0])  # 5 per address per 15 min, 60 for all per hour
     evaluated = 0
     for minute in range(60):
         clock[0] = minute * 60.0
@@ -92,8 +93,54 @@ def test_the_whole_lan_gets_no_more_guesses_than_the_global_ceiling():
     assert guard.reserve("10.0.0.1") is not None  # the window moves on
 
 
+def test_one_address_guessing_for_ever_never_locks_the_administrator_out():
+    """One address alone cannot spend the LAN's ceiling, and the box's own TV and console
+    (loopback) are never held by it, so the administrator can always get in."""
+    clock = [0.0]
+    guard = AdminGuard(clock=lambda: clock[0])
+    admin_tries = admin_checked = 0
+    for second in range(0, 6 * 3600, 10):  # six hours: the attacker guesses every 10 s
+        clock[0] = float(second)
+        guard.reserve("192.168.1.66")
+        if second % 600 == 0:  # the administrator, from a phone, every ten minutes
+            admin_tries += 1
+            admin_checked += guard.reserve("192.168.1.20") is not None
+    assert admin_checked == admin_tries
+    for n in range(250):  # now the whole LAN spends the ceiling
+        guard.reserve(f"10.0.{n // 100}.{n % 100}")
+    assert guard.locked_for_s("192.168.1.21") > 0
+    assert guard.locked_for_s("127.0.0.1") == 0 and guard.reserve("127.0.0.1") is not None
+
+
 @pytest.mark.parametrize(
-    "pin", ["1234", "1", "111111", "123456", "987654", "135791", "121212", "24681", "12a456", "０１２３４５６"]
+    "record",
+    ["null", "[]", '{"kdf": "scrypt"}', '{"kdf": "md5", "n": 16384, "r": 8, "p": 1, "salt": "00", "hash": "00"}'],
+)
+async def test_a_damaged_stored_pin_says_to_set_it_again_instead_of_refusing_the_right_one(aiohttp_client, tv, record):
+    (tv.cfg.data_dir / "admin_pin.json").write_text(record, encoding="utf-8")
+    phone = PageClient(await aiohttp_client(no_pin(tv)))
+    page = await phone.get("/admin")
+    assert "本站还没有管理 PIN 码" not in await page.text()  # damaged is not missing: no takeover
+    resp = await phone.post("/admin/login", data={"pin": "583920"})
+    assert resp.status == 503 and "station pin set" in await resp.text()
+
+
+@pytest.mark.parametrize(
+    "pin",
+    [
+        "1234",
+        "1",
+        "111111",
+        "123456",
+        "987654",
+        "135791",
+        "121212",
+        "1212121",
+        "1231231",
+        "24681",
+        "12a456",
+        "０１２３４５６",
+    ],
 )
 def test_serve_refuses_a_pin_too_easy_to_guess(tv, pin):
     toml = tv.cfg.path
@@ -119,6 +166,7 @@ async def test_first_visit_without_a_pin_makes_the_administrator_choose_one_stor
     page = await (await phone.get("/admin")).text()
     assert "本站还没有管理 PIN 码" in page and 'action="/admin/setup"' in page
     assert (await phone.post("/admin/login", data={"pin": "000000"}, allow_redirects=False)).status == 303
+    code = phone.app[PIN_KEY].setup_code
     for first, again, says in (
         ("1234", "1234", "PIN 码要 6 到 12 位数字"),
         ("123456", "123456", "不能是等差排列的数字"),
@@ -127,11 +175,13 @@ async def test_first_visit_without_a_pin_makes_the_administrator_choose_one_stor
         ("275275", "275275", "不能是同一个数字或一小组数字重复"),
         ("583920", "583921", "两次输入的 PIN 码不一样"),
     ):
-        resp = await phone.post("/admin/setup", data={"pin": first, "pin2": again})
+        resp = await phone.post("/admin/setup", data={"code": code, "pin": first, "pin2": again})
         assert resp.status == 400 and says in await resp.text()
     stored = tv.cfg.data_dir / "admin_pin.json"
     assert not stored.exists()
-    resp = await phone.post("/admin/setup", data={"pin": "583920", "pin2": "583920"}, allow_redirects=False)
+    resp = await phone.post(
+        "/admin/setup", data={"code": code, "pin": "583920", "pin2": "583920"}, allow_redirects=False
+    )
     assert resp.status == 303 and "yj_admin=" in resp.headers["Set-Cookie"]
     assert "立即同步" in await (await phone.get("/admin")).text()  # logged in at once
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
@@ -140,7 +190,9 @@ async def test_first_visit_without_a_pin_makes_the_administrator_choose_one_stor
     # from now on it is the login page, and the hashed PIN is the one that works
     other = PageClient(await aiohttp_client(no_pin(tv)))
     assert "请输入管理 PIN 码" in await (await other.get("/admin")).text()
-    takeover = await other.post("/admin/setup", data={"pin": "907153", "pin2": "907153"}, allow_redirects=False)
+    takeover = await other.post(
+        "/admin/setup", data={"code": code, "pin": "907153", "pin2": "907153"}, allow_redirects=False
+    )
     assert takeover.status == 303 and "Set-Cookie" not in takeover.headers
     assert (await other.post("/admin/login", data={"pin": "907153"})).status == 403
     assert (await other.post("/admin/login", data={"pin": "583920"}, allow_redirects=False)).status == 303
@@ -149,10 +201,47 @@ async def test_first_visit_without_a_pin_makes_the_administrator_choose_one_stor
 async def test_first_run_page_refuses_a_forged_setup(aiohttp_client, tv):
     attacker = await aiohttp_client(no_pin(tv))
     for headers in ({}, {"Origin": "http://evil.example"}):
-        resp = await attacker.post("/admin/setup", data={"pin": "583920", "pin2": "583920"}, headers=headers)
+        resp = await attacker.post(
+            "/admin/setup",
+            data={"code": attacker.app[PIN_KEY].setup_code, "pin": "583920", "pin2": "583920"},
+            headers=headers,
+        )
         assert resp.status == 403
     assert not (tv.cfg.data_dir / "admin_pin.json").exists()
     assert "本站还没有管理 PIN 码" in await (await attacker.get("/admin")).text()
+
+
+def _seen_from(remote: str):
+    """A middleware that makes every request come from ``remote`` (the test client is loopback)."""
+
+    @web.middleware
+    async def middleware(request, handler):
+        return await handler(request.clone(remote=remote))
+
+    return middleware
+
+
+async def test_the_first_run_page_needs_the_code_only_the_boxs_own_tv_shows(aiohttp_client, tv):
+    """Whoever is first on the LAN to open /admin cannot take the station over: setting the PIN
+    needs the set-up code that the box's own TV (loopback) shows, and guessing it is rate-limited
+    like the PIN."""
+    code = re.compile(r"输入设置码 (\d{6})")
+    box = await aiohttp_client(no_pin(tv))
+    shown = code.search(await (await box.get("/")).text())
+    assert shown and shown.group(1) == box.app[PIN_KEY].setup_code
+    lan_app = no_pin(tv)
+    lan_app.middlewares.insert(0, _seen_from("192.168.1.66"))
+    phone = PageClient(await aiohttp_client(lan_app))
+    assert not code.search(await (await phone.get("/")).text())  # the LAN never sees it
+    statuses = []
+    for guess in range(6):
+        resp = await phone.post("/admin/setup", data={"code": f"{guess:06d}", "pin": "583920", "pin2": "583920"})
+        statuses.append(resp.status)
+        if resp.status == 403:
+            assert "设置码不对" in await resp.text()
+    assert statuses == [403] * 5 + [429]  # five wrong codes, then locked like five wrong PINs
+    assert not (tv.cfg.data_dir / "admin_pin.json").exists()
+    assert "本站还没有管理 PIN 码" in await (await phone.get("/admin")).text()  # still offered, to the box
 
 
 async def test_station_pin_set_from_the_console_replaces_a_forgotten_pin(aiohttp_client, tv):

@@ -171,12 +171,13 @@ def test_a_play_cut_off_by_leaving_the_page_is_still_recorded_with_its_token(liv
     page.goto(live.url("/play/c-long?from=0"))
     wait_playing(page, 1.5)
     page.wait_for_function("document.querySelector('meta[name=\"yj-token\"]').content.length === 64")
-    for _ in range(50):  # the start report went out with the first frames
+    for _ in range(300):  # the start report went out with the first frames (30 s on a busy machine)
         if live.app[ATTENDANCE].open_plays():
             break
         page.wait_for_timeout(100)
+    assert live.app[ATTENDANCE].open_plays(), "the player never reported the play's start"
     page.goto(live.url("/schedule"))  # not Back: the page is simply left (pagehide)
-    for _ in range(50):
+    for _ in range(300):
         plays = [e for e in live.tv.journal("play") if e["course"] == "c-long"]
         if plays:
             break
