@@ -55,6 +55,7 @@ class StationConfig:
     keep_unreferenced_days: float = 3.0  # files no playlist needs are deleted after this long
     capacity: int | None = None  # seats in the study room: the most a session's headcount can be; None: not set
     journal_budget_bytes: int = 200_000_000  # most the attendance journal may hold ([journal] budget_mb)
+    screens: int = 2  # TVs (client addresses) that may have a play open at once ([station] screens, 1-16)
 
 
 def _mirror(url: str) -> str | None:
@@ -157,6 +158,7 @@ def _read(doc: Document, path: Path) -> StationConfig:
     tags = st.str_list("tags", [])
     data_dir = (base / st.str("data_dir")).resolve()
     capacity = st.int("capacity", 0, min=0, max=9999, unit="seats")
+    screens = st.int("screens", 2, min=1, max=16, unit="screens")
     jr = doc.table("journal")
     budget = jr.float("budget_mb", 200.0, min=1, max=MAX_MB, unit="MB")
     mirrors = _mirrors(doc, sy)
@@ -211,6 +213,7 @@ def _read(doc: Document, path: Path) -> StationConfig:
         reserve_free_bytes=int(reserve * 1_000_000),
         keep_unreferenced_days=keep_days,
         capacity=capacity or None,
+        screens=screens,
         journal_budget_bytes=int(budget * 1_000_000),
         report_url=report_url,
         report_token=report_token,

@@ -15,6 +15,7 @@ from station.records.attendance import (
     MAX_RESUME_POINTS,
     Attendance,
     InputError,
+    LimitError,
     figures,
     parse_headcount,
 )
@@ -133,12 +134,21 @@ def test_resume_points_for_any_length_and_bounded(att, clock, monkeypatch):
 # ---- study sessions --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["0", "10000", "", "十二", "-3", "12.5"])
+@pytest.mark.parametrize("bad", ["0", "", "十二", "-3", "12.5", "9" * 40])
 def test_headcount_out_of_range_is_refused_with_the_range(bad):
     with pytest.raises(InputError) as exc:
         parse_headcount(bad)
-    assert exc.value.params == {"min": 1, "max": 9999}
-    assert "1" in str(exc.value) and "9999" in str(exc.value)
+    assert exc.value.params == {"min": 1, "max": 100}
+    assert "1" in str(exc.value) and "100" in str(exc.value)
+
+
+@pytest.mark.parametrize("capacity, ok, refused", [(None, 100, 101), (None, 100, 9999), (300, 300, 301)])
+def test_headcount_above_the_room_is_refused_with_how_to_set_capacity(capacity, ok, refused):
+    assert parse_headcount(str(ok), capacity) == ok
+    with pytest.raises(LimitError) as exc:
+        parse_headcount(str(refused), capacity)
+    assert exc.value.status == 409 and exc.value.params == {"capacity": ok}
+    assert "capacity in station.toml" in str(exc.value)
 
 
 def test_session_owns_its_plays_and_ends_with_a_summary(att, clock, tmp_path):

@@ -13,7 +13,7 @@ from playlists.schedule import CHINA
 from station.errors import LimitError, StoreError
 from station.records.attendance import Attendance
 from station.records.journal import ACK_FILE, Journal, JournalFull, segments, usage
-from station.records.rules import MAX_PLAYS_PER_DAY, MAX_SCREENS, MAX_SESSIONS_PER_DAY
+from station.records.rules import MAX_PLAYS_PER_DAY, MAX_SESSIONS_PER_DAY
 from tests.test_attendance import Clock, journal_lines
 from tests.test_sync_loop import fill
 from tests.test_sync_loop import small_disk as _small_disk
@@ -114,12 +114,15 @@ def test_rejects_plays_past_the_day_limit_of_one_tv(att, clock, tmp_path):
     assert att.start_play("c-goose", "雨季养鹅技术", 600.0, client="10.0.0.7")  # another TV still plays
 
 
-def test_rejects_a_ninth_screen(att, clock):
-    for i in range(MAX_SCREENS):
+@pytest.mark.parametrize("screens", [None, 4])
+def test_rejects_a_screen_past_station_screens(tmp_path, clock, screens):
+    att = Attendance(tmp_path, clock=clock, **({"screens": screens} if screens else {}))
+    allowed = screens or 2  # a village room has one or two TVs
+    for i in range(allowed):
         att.start_play("c-goose", "雨季养鹅技术", 600.0, client=f"10.0.0.{i}")
     with pytest.raises(LimitError) as exc:
         att.start_play("c-goose", "雨季养鹅技术", 600.0, client="10.0.0.99")
-    assert exc.value.status == 409 and exc.value.params == {"n": MAX_SCREENS}
+    assert exc.value.status == 409 and exc.value.params == {"n": allowed}
 
 
 # ---- study sessions ------------------------------------------------------------------------------

@@ -172,3 +172,14 @@ def test_the_sample_and_the_defaults_load(toml):
     assert cfg.sync_interval_s == 300 and cfg.sync_timeout_s == 5 and cfg.reserve_free_bytes == 0
     assert cfg.due_ahead_h == 24 and cfg.quota_bytes == 0 and cfg.keep_unreferenced_days == 3
     assert cfg.mirrors == ("http://127.0.0.1:9/repo/",)
+
+
+@pytest.mark.parametrize("value, ok", [("1", True), ("16", True), ("0", False), ("17", False), (None, True)])
+def test_screens_is_a_station_key_from_1_to_16(toml, value, ok):
+    if value is not None:
+        edit(toml, "[station]", f"[station]\nscreens = {value}")
+    if ok:
+        assert load_config(toml).screens == int(value or 2)  # a village room has one or two TVs
+    else:
+        with pytest.raises(ConfigError, match=r"\[station\] screens = \d+ is out of range; allowed from 1 to 16"):
+            load_config(toml)

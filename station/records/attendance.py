@@ -12,7 +12,8 @@ Where each lives (DESIGN.md "Storage")::
         admin_login    ok or not, client address
         notice_view    notice id, where it was seen
         fives          a saved five-ones self-check
-    local.json   (TinyDB, small bounded documents only)
+    local.json   (TinyDB, small bounded documents only; station.records.local, which starts it
+                 again from the journal when it is damaged)
         resume         course id -> position; at most MAX_RESUME_POINTS, oldest dropped
         session        the study session in progress, if any
         fives          the current five-ones self-check
@@ -47,7 +48,7 @@ from station.model.attendance import (
     StudySession,
     WatchedCourse,
 )
-from station.records import rules
+from station.records import local, rules
 from station.records.figures import Figures, figures
 from station.records.forms import (
     fives_from_dict,
@@ -61,8 +62,7 @@ from station.records.forms import (
 )
 from station.records.journal import DEFAULT_BUDGET_BYTES, Journal, china_date
 from station.records.plays import OpenPlay, Plays
-from station.records.rules import MAX_HEADCOUNT, MIN_HEADCOUNT, max_headcount
-from station.store.jsonfile import Documents
+from station.records.rules import MIN_HEADCOUNT, max_headcount
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +73,35 @@ FIVES = ("place", "equipment", "administrator", "rules", "assessment")
 
 
 def parse_headcount(text: Any, capacity: int | None = None) -> int:
+    """A session's headcount: a whole number from 1 to the room's capacity (``DEFAULT_CAPACITY``
+    when ``[station] capacity`` is not set); LimitError (409, how to change it) above it."""
     raw = str(text if text is not None else "").strip()
     try:
-        n = int(raw)
+        n = int(raw) if len(raw) <= 12 else None
     except ValueError:
         n = None
-    if n is not None and capacity and capacity < n <= MAX_HEADCOUNT:
+    limit = max_headcount(capacity)
+    if n is not None and n > limit:
+        if capacity:
+            raise LimitError(
+                N_(
+                    "The study room has %(capacity)d seats, so the headcount can be at most %(capacity)d. "
+                    "If the room has more seats, the administrator can change capacity in station.toml."
+                ),
+                capacity=capacity,
+            )
         raise LimitError(
             N_(
-                "The study room has %(capacity)d seats, so the headcount can be at most %(capacity)d. "
-                "If the room has more seats, the administrator can change capacity in station.toml."
+                "The headcount can be at most %(capacity)d while the room's seats are not set. "
+                "If more people really attend, the administrator can set capacity in station.toml."
             ),
-            capacity=capacity,
+            capacity=limit,
         )
-    if n is None or not MIN_HEADCOUNT <= n <= MAX_HEADCOUNT:
+    if n is None or n < MIN_HEADCOUNT:
         raise InputError(
             N_("The headcount must be a whole number from %(min)d to %(max)d."),
             min=MIN_HEADCOUNT,
-            max=max_headcount(capacity),
+            max=limit,
         )
     return n
 
@@ -115,7 +126,7 @@ def _at(ts: float) -> datetime:
 
 
 class Attendance:
-    _RESUME, _SESSION, _FIVES = 1, 2, 3
+    _RESUME, _SESSION, _FIVES = local.RESUME, local.SESSION, local.FIVES
 
     def __init__(
         self,
@@ -123,14 +134,15 @@ class Attendance:
         clock: Callable[[], float] = time.time,
         *,
         capacity: int | None = None,
+        screens: int = rules.DEFAULT_SCREENS,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
     ) -> None:
         self.clock = clock
         self.capacity = capacity or None  # seats in the study room ([station] capacity); None: not set
         self.journal = Journal(Path(data_dir) / "journal", clock, budget_bytes)
-        self._docs = Documents(Path(data_dir) / "local.json", "docs")
+        self._docs = local.LocalDocs(Path(data_dir) / "local.json", self.journal)
         self._lock = threading.RLock()
-        self._plays = Plays(self.journal, clock)
+        self._plays = Plays(self.journal, clock, screens)
         self._seen_notices: set[tuple[str, str]] = set()
 
     @property
@@ -288,11 +300,13 @@ class Attendance:
                 raise InputError(N_("No study session is in progress."))
             now = self.clock()
             started = session.started.timestamp()
-            plays = [
-                play_from_dict(e)
-                for e in self.journal.days(china_date(started), china_date(now))
-                if e.get("kind") == "play" and e.get("session") == session.id
-            ]
+            events = list(self.journal.days(china_date(started), china_date(max(now, started))))
+            for e in events:
+                if e.get("kind") == "session_end" and e.get("id") == session.id:
+                    # already ended (a power cut before the session in progress was cleared)
+                    self._put(self._SESSION, {"current": None})
+                    return session_from_dict(e)
+            plays = [play_from_dict(e) for e in events if e.get("kind") == "play" and e.get("session") == session.id]
             watched: dict[str, WatchedCourse] = {}
             done = [(p.course, p.title, p.watched_s) for p in plays]
             still_open = [(p.course, p.title, p.watched_s) for p in self.open_plays() if p.session == session.id]
@@ -319,7 +333,12 @@ class Attendance:
         return None
 
     def sessions_between(self, first: date, last: date) -> list[StudySession]:
-        return [session_from_dict(e) for e in self.journal.days(first, last) if e.get("kind") == "session_end"]
+        """Finished sessions, each once (a power cut can leave two ``session_end`` lines for one)."""
+        ended = {}
+        for e in self.journal.days(first, last):
+            if e.get("kind") == "session_end":
+                ended.setdefault(e.get("id") or len(ended), e)
+        return [session_from_dict(e) for e in ended.values()]
 
     # ---- logbook, logins, notices ----------------------------------------------------------
 

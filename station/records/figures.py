@@ -2,8 +2,11 @@
 events, as the admin page shows them. Pure.
 
 A play outside any session counts as a person-time of individual study (自学) only once it watched
-``rules.COUNT_PLAY_S`` (or nearly all of a shorter lesson): zapping through lessons is not study.
-A session that ended too soon (``counted`` false) adds no person-times."""
+``rules.COUNT_PLAY_S`` (or nearly all of a shorter lesson): zapping through lessons is not study;
+and a client (one TV address) adds at most one such person-time per course a China day, however
+often it replays it (its watched seconds still add). A session that ended too soon (``counted``
+false) adds no person-times, and a session is counted once however many ``session_end`` lines it
+has (a power cut between writing the end and clearing the session in progress)."""
 
 from __future__ import annotations
 
@@ -37,9 +40,15 @@ class Figures:
 def figures(events: Iterable[dict]) -> Figures:
     """Today's or a month's figures from journal events (pure)."""
     f = Figures()
+    ended: set[str] = set()
+    viewers: set[tuple[str, str, str]] = set()  # (China day, client, course) already counted
     for e in events:
         kind = e.get("kind")
         if kind == "session_end":
+            sid = str(e.get("id") or "")
+            if sid and sid in ended:
+                continue
+            ended.add(sid)
             if e.get("counted") is False:
                 f.short_sessions += 1  # ended too soon to count (station.records.rules.MIN_SESSION_S)
                 continue
@@ -52,9 +61,13 @@ def figures(events: Iterable[dict]) -> Figures:
             f.watched_s += _number(e.get("watched_s"))
             f.completed += bool(e.get("completed"))
             f.courses.add(str(e.get("course")))
-            if not e.get("session") and rules.counts_as_study(
-                _number(e.get("watched_s")), _number(e.get("duration_s"))
+            viewer = (str(e.get("ts") or "")[:10], str(e.get("client") or ""), str(e.get("course")))
+            if (
+                not e.get("session")
+                and viewer not in viewers
+                and rules.counts_as_study(_number(e.get("watched_s")), _number(e.get("duration_s")))
             ):
+                viewers.add(viewer)
                 f.individual_plays += 1
     return f
 

@@ -10,7 +10,9 @@ and never into TinyDB, which rewrites its whole file on each write (DESIGN.md "S
 
 Every event carries ``seq`` (strictly increasing across files and restarts, so the headend can
 order events and correct the box's clock by the offset it measures at upload), ``ts`` (ISO 8601,
-China time) and ``kind``. A power cut can leave at most a torn last line: readers skip lines that
+China time) and ``kind``. A clock set back never writes into an older day's segment: the event goes
+to the newest segment (its ``ts`` still says the box's time), so ``seq`` grows within and across
+files, and at open the journal continues from the highest ``seq`` in any segment's tail. A power cut can leave at most a torn last line: readers skip lines that
 do not parse, and the next append starts on a fresh line. Appends block (write + fsync): call them
 from a thread (``asyncio.to_thread``) in the event loop.
 
@@ -115,7 +117,7 @@ class Journal:
         except OSError as exc:
             raise StoreError(f"{self.root}: cannot create the journal folder ({exc.strerror})") from exc
         segs = segments(self.root)
-        self._seq = _last_seq(segs)
+        self._seq = _last_seq(segs)  # over every segment: a journal written before the clamp below
         self._bytes = sum(_size(p) for _, _, p in segs)
         self._acked = read_acknowledged(self.root)
         self._refused_logged = False
@@ -124,8 +126,12 @@ class Journal:
     # ---- writing -----------------------------------------------------------------------------
 
     def _target(self, day: date, size: int) -> Path:
-        """The segment a line of ``size`` bytes goes to: the day's newest, or a new one once it is full."""
-        todays = [(i, p) for d, i, p in segments(self.root) if d == day]
+        """The segment a line of ``size`` bytes goes to: the day's newest, or a new one once it is
+        full; never a segment older than the newest (a clock set back writes on in the newest day)."""
+        segs = segments(self.root)
+        if segs:
+            day = max(day, segs[-1][0])
+        todays = [(i, p) for d, i, p in segs if d == day]
         if not todays:
             return self.root / f"{day.isoformat()}{SUFFIX}"
         index, path = todays[-1]
@@ -209,9 +215,9 @@ class Journal:
         for _, _, path in segs[:-1]:  # never the segment being written
             if self._bytes <= self.budget_bytes * WARN_AT:
                 break
-            last = _last_seq([(date.min, 0, path)])
-            if not last or last > self._acked:
-                break  # this one (and everything newer) still holds what the headend lacks
+            seqs = [e["seq"] for e in _parse(path) if _is_seq(e.get("seq"))]
+            if not seqs or max(seqs) > self._acked:
+                break  # this one still holds what the headend lacks (or nothing readable): kept, and newer ones
             size = _size(path)
             try:
                 path.unlink()
@@ -228,10 +234,14 @@ class Journal:
     # ---- reading -----------------------------------------------------------------------------
 
     def days(self, first: date, last: date) -> Iterator[dict]:
-        """Events from ``first`` to ``last`` (inclusive China dates), oldest first."""
+        """Events from ``first`` to ``last`` (inclusive China dates), in journal order: the segments
+        of those days, and events stamped within them in a later day's segment (a clock set back)."""
+        lo, hi = first.isoformat(), last.isoformat()
         for day, _, path in segments(self.root):
             if first <= day <= last:
                 yield from _parse(path)
+            elif day > last:
+                yield from (e for e in _parse(path) if lo <= str(e.get("ts") or "")[:10] <= hi)
 
     def recent(self, kind: str, limit: int, max_days: int = 92) -> list[dict]:
         """The newest ``limit`` events of one kind within ``max_days``, newest first."""
@@ -245,12 +255,40 @@ class Journal:
 
 
 def _last_seq(segs: list[tuple[date, int, Path]]) -> int:
-    """The highest ``seq`` on disk: the newest segment's last good line."""
-    for _, _, path in reversed(segs):
-        for event in reversed(list(_parse(path))):
-            if isinstance(event.get("seq"), int):
-                return event["seq"]
+    """The highest ``seq`` on disk: the highest of every segment's last good line (a clock set back
+    before the newest segment was clamped could have written an older day's file last)."""
+    return max((_tail_seq(path) for _, _, path in segs), default=0)
+
+
+TAIL_BYTES = 65536
+
+
+def _tail_seq(path: Path) -> int:
+    """The ``seq`` of a segment's last good line, reading only its end when that holds one."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL_BYTES))
+            tail = f.read()
+    except OSError:
+        return 0
+    lines = tail.splitlines()
+    if size > TAIL_BYTES:
+        lines = lines[1:]  # the first may be cut
+    for line in reversed(lines):
+        try:
+            seq = json.loads(line).get("seq")
+        except (ValueError, AttributeError):
+            continue
+        if _is_seq(seq):
+            return seq
+    if size > TAIL_BYTES:  # a long torn or foreign tail: read the whole segment
+        return max((e["seq"] for e in _parse(path) if _is_seq(e.get("seq"))), default=0)
     return 0
+
+
+def _is_seq(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _size(path: Path) -> int:

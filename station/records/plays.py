@@ -62,9 +62,10 @@ def _at(ts: float) -> datetime:
 
 
 class Plays:
-    def __init__(self, journal: Journal, clock: Callable[[], float]) -> None:
+    def __init__(self, journal: Journal, clock: Callable[[], float], screens: int = rules.DEFAULT_SCREENS) -> None:
         self.journal = journal
         self.clock = clock
+        self.screens = screens  # clients with a play open at once ([station] screens)
         self._lock = threading.RLock()
         self._open: dict[str, OpenPlay] = {}
         self._day: str = ""
@@ -150,10 +151,8 @@ class Plays:
                 except StoreError as exc:  # kept (closed) for the next sweep; the new play goes on
                     log.warning("play %s kept open: %s", old.id, exc)
             clients = {p.client for p in self._open.values() if p.closed_at is None}
-            if len(clients) >= rules.MAX_SCREENS:
-                raise LimitError(
-                    N_("%(n)d screens are already playing; this play is not recorded."), n=rules.MAX_SCREENS
-                )
+            if len(clients) >= self.screens:
+                raise LimitError(N_("%(n)d screens are already playing; this play is not recorded."), n=self.screens)
             tally = self._client_tally(client, now)
             if tally.plays >= rules.MAX_PLAYS_PER_DAY:
                 raise LimitError(

@@ -8,11 +8,13 @@ could have produced:
   by the lesson's length (+5 %), and by what is left of the China day for that client;
 - a client (one TV, one address) plays one thing at a time: its plays never overlap, and it makes
   at most ``MAX_PLAYS_PER_DAY`` play records a China day (a real TV makes a few dozen);
-- at most ``MAX_SCREENS`` clients have a play open at once;
+- at most ``[station] screens`` clients (``DEFAULT_SCREENS`` when not set) have a play open at once;
 - a position never lies beyond the end of the lesson;
 - a play outside a session is a person-time of individual study only once it watched
-  ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``counts_as_study``);
-- a study session's headcount is within the room's capacity (``[station] capacity``, when set);
+  ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``counts_as_study``), and a client adds at most one
+  such person-time per course a China day (one TV replaying a lesson is one viewer);
+- a study session's headcount is within the room's capacity (``[station] capacity``; when not set,
+  ``DEFAULT_CAPACITY``: a village study room, not a stadium);
   at most ``MAX_SESSIONS_PER_DAY`` sessions start in a China day from each place (the TV, the
   admin page: a flood from the TV cannot lock the administrator out), one at a time; a session shorter
   than ``MIN_SESSION_S`` is kept, but its person-times do not count (``session_counts``); a session
@@ -24,11 +26,13 @@ from __future__ import annotations
 DAY_S = 86400.0
 MAX_PLAYS_PER_DAY = 500  # play records per client a China day; further plays are refused
 OVERRUN = 1.05  # a lesson plays at most this share of its length (a seek back, a rebuffer)
-MAX_SCREENS = 8  # clients with a play open at once; a ninth is refused
+DEFAULT_SCREENS = 2  # clients with a play open at once when [station] screens is not set
 COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
 MIN_SESSION_S = 300  # a session ended sooner is recorded, but its headcount is not counted
 MAX_SESSIONS_PER_DAY = 8
-MIN_HEADCOUNT, MAX_HEADCOUNT = 1, 9999  # without a configured capacity
+MIN_HEADCOUNT = 1
+DEFAULT_CAPACITY = 100  # the most a session's headcount can be when [station] capacity is not set
+MAX_CAPACITY = 9999  # what [station] capacity may say
 
 
 def play_start(now: float, last_end: float | None) -> float:
@@ -52,7 +56,8 @@ def position(claimed_s: float, duration_s: float) -> float:
 
 
 def max_headcount(capacity: int | None) -> int:
-    return min(capacity, MAX_HEADCOUNT) if capacity else MAX_HEADCOUNT
+    """The most a session's headcount can be: the room's capacity, or ``DEFAULT_CAPACITY``."""
+    return min(capacity, MAX_CAPACITY) if capacity else DEFAULT_CAPACITY
 
 
 def session_counts(duration_s: float) -> bool:

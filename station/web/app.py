@@ -168,6 +168,7 @@ def create_app(
         store.data_dir,
         clock=box_clock(store),
         capacity=config.capacity,
+        screens=config.screens,
         budget_bytes=config.journal_budget_bytes,
     )
     app[ADMIN] = guard or AdminGuard(failure_delay_s=admin_failure_delay_s)

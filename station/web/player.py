@@ -20,7 +20,7 @@ is still due or just started, and the memory is pruned to those each time: it ca
 ``watched_s`` is measured by the player: seconds of playback actually advanced, excluding pauses
 and seeks. The server keeps only what a real TV could produce (``station.records.rules``): capped by
 the wall-clock time of the play and the lesson's length, one play at a time per client (a new one
-closes the last), at most ``MAX_SCREENS`` clients playing (409 beyond), no plays at the journal's
+closes the last), at most ``[station] screens`` clients playing (409 beyond), no plays at the journal's
 budget (409); a disk that cannot take the record is a 503.
 """
 

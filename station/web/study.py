@@ -4,7 +4,7 @@ Routes::
 
     GET  /session                  no session: pick a topic, enter the headcount with the digits;
                                    a session in progress: what it is so far, and "end"
-    POST /session/start            topic, headcount (1-9999, at most [station] capacity; refused
+    POST /session/start            topic, headcount (1 to [station] capacity, 100 when not set; refused
                                    with the range otherwise; 409 past the day's session limit)
     POST /session/end              ends it, then shows the summary
     GET  /session/summary/{id}     duration, courses watched, headcount

@@ -14,10 +14,13 @@ from tests.browser import focused, press, remote, wait_playing
 
 
 async def test_tv_session_refuses_headcount_out_of_range_then_records_12(client):
-    for bad in ("0", "10000"):
+    for bad, status, says in (
+        ("0", 400, "参加人数必须是 1 到 100 之间的整数"),
+        ("10000", 409, "没设座位数时，参加人数最多填 100"),  # no [station] capacity in this station
+    ):
         resp = await client.post("/session/start", data={"topic": "农业技术", "headcount": bad})
-        assert resp.status == 400
-        assert "参加人数必须是 1 到 9999 之间的整数" in await resp.text()
+        assert resp.status == status
+        assert says in await resp.text()
     resp = await client.post("/session/start", data={"topic": "农业技术", "headcount": "12"}, allow_redirects=False)
     assert resp.status == 303
     assert "集中学习：农业技术，12 人" in await (await client.get("/")).text()
@@ -51,7 +54,7 @@ def test_study_session_of_12_by_remote_then_play_then_summary(live, page):
     assert focused(page)["text"] == "综合学习"
     page.keyboard.press("Enter")
     page.wait_for_load_state()
-    assert "参加人数必须是 1 到 9999 之间的整数" in page.inner_text(".warning")
+    assert "参加人数必须是 1 到 100 之间的整数" in page.inner_text(".warning")
     assert focused(page)["id"] == "headcount"
     press(page, "Backspace")  # in a filled field Backspace deletes the digit, it does not go back
     assert page.url.endswith("/session/start") or page.url.endswith("/session")

@@ -111,7 +111,7 @@ def test_a_refused_headcount_is_corrected_by_digits_with_the_reason_beside_the_f
         assert page.url.endswith("/session/start")
         assert focused(page)["id"] == "headcount"  # not the topic button chosen a moment ago
         error = page.inner_text("#headcount-error")
-        assert "参加人数必须是 1 到 9999 之间的整数" in error
+        assert ("参加人数必须是 1 到 100 之间的整数" if typed == "0" else "参加人数最多填 100") in error
         assert page.get_attribute("#headcount", "aria-describedby") == "headcount-error"
         field, said = box(page, "#headcount"), box(page, "#headcount-error")
         assert said["top"] < field["bottom"] and said["bottom"] > field["top"]  # beside it, on its line
