@@ -232,6 +232,20 @@ async def _check_pin(request: web.Request, pin: str) -> bool:
         ) from None
 
 
+def _reserve_try(request: web.Request, client: str) -> float:
+    """One PIN (or set-up code) try for ``client``, taken before anything is awaited: counted
+    now, forgiven if right (``AdminGuard.reserve``); 429 while the address or the LAN is locked."""
+    guard, _ = request.app[ADMIN], translator(request)
+    stamp = guard.reserve(client)
+    if stamp is None:
+        wait_s = guard.locked_for_s(client)
+        raise web.HTTPTooManyRequests(
+            text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
+            headers={"Retry-After": str(math.ceil(wait_s))},
+        )
+    return stamp
+
+
 @routes.post("/admin/login", name="admin_login")
 async def login(request: web.Request) -> web.StreamResponse:
     guard, client = request.app[ADMIN], _client(request)
@@ -239,13 +253,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     att = request.app[ATTENDANCE]
     if request.app[PIN].needs_setup():
         return see_other("/admin")
-    stamp = guard.reserve(client)  # before anything is awaited: counted now, forgiven if right
-    if stamp is None:
-        wait_s = guard.locked_for_s(client)
-        raise web.HTTPTooManyRequests(
-            text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
-            headers={"Retry-After": str(math.ceil(wait_s))},
-        )
+    stamp = _reserve_try(request, client)
     form = await read_form(request)
     pin = str(form.get("pin", "")).strip()
     if await _check_pin(request, pin):
@@ -273,13 +281,7 @@ async def setup(request: web.Request) -> web.StreamResponse:
     _ = translator(request)
     if not request.app[PIN].needs_setup():
         return see_other("/admin")
-    stamp = guard.reserve(client)  # a wrong set-up code counts like a wrong PIN
-    if stamp is None:
-        wait_s = guard.locked_for_s(client)
-        raise web.HTTPTooManyRequests(
-            text=_("Too many wrong PINs. Please try again in %(m)d minutes.", m=math.ceil(wait_s / 60)),
-            headers={"Retry-After": str(math.ceil(wait_s))},
-        )
+    stamp = _reserve_try(request, client)  # a wrong set-up code counts like a wrong PIN
     form = await read_form(request)
     pin, again = str(form.get("pin", "")).strip(), str(form.get("pin2", "")).strip()
     if not request.app[PIN].setup_code_ok(str(form.get("code", "")).strip()):
