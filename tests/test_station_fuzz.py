@@ -165,6 +165,9 @@ class Station:
         return page_token(html)
 
     def login(self) -> None:
+        # A fuzzed login with the right PIN may have logged "anon" in: its /admin page would then
+        # carry a session's token, which the admin's fresh login must not present.
+        self.clients["anon"].session.cookie_jar.clear()
         token = self.token("anon", "/admin")
         admin = self.clients["admin"]
         admin.session.cookie_jar.clear()

@@ -36,6 +36,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from playlists.atomic import atomic_write, fsync_dir
 from playlists.schedule import CHINA
 from station.errors import StoreError
 from station.model.attendance import JournalUsage
@@ -178,7 +179,7 @@ class Journal:
                 finally:
                     os.close(fd)
                 if new:
-                    _fsync_dir(self.root)
+                    fsync_dir(self.root)
             except OSError as exc:
                 raise StoreError(f"{path}: cannot record {kind} ({exc.strerror})") from exc
             self._seq += 1
@@ -194,14 +195,8 @@ class Journal:
             if seq <= self._acked:
                 return
             seq = min(seq, self._seq)
-            tmp = self.root / f".{ACK_FILE}.tmp"
             try:
-                with open(tmp, "wb") as f:
-                    f.write(json.dumps({"seq": seq}).encode())
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, self.root / ACK_FILE)
-                _fsync_dir(self.root)
+                atomic_write(self.root / ACK_FILE, json.dumps({"seq": seq}).encode())
             except OSError as exc:
                 raise StoreError(f"{self.root / ACK_FILE}: cannot save the acknowledgement ({exc.strerror})") from exc
             self._acked = seq
@@ -302,14 +297,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(path: Path) -> None:
-    dfd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def _ends_with_newline(path: Path) -> bool:
