@@ -49,8 +49,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Two pytest workers (pytest-xdist): most tests wait on ffmpeg, Chromium, PostgreSQL or a socket,
+# so two at once halve the wall time on a 2-core machine (about 11 min -> 7 min here).
+PYTEST_JOBS ?= 2
 test: setup lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 # The part that needs no ffmpeg, Chromium, nginx or PostgreSQL: seconds, for the edit-test loop.
 test-fast: $(STAMP)
