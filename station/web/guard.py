@@ -27,6 +27,15 @@ from collections.abc import Callable
 ADMIN_COOKIE = "yj_admin"
 
 
+PRUNE_AT = 10_000  # addresses remembered before the tables are swept
+
+
+def _next_prune(kept: int) -> int:
+    """Sweep again only when the table has doubled since: a flood of live addresses (IPv6 has
+    plenty) costs each request O(1) on average, not a sweep of every address every time."""
+    return max(PRUNE_AT, 2 * kept)
+
+
 def _on_the_box(client: str) -> bool:
     try:
         return ipaddress.ip_address(client).is_loopback
@@ -58,6 +67,7 @@ class AdminGuard:
         self._sessions: dict[str, float] = {}  # token -> expiry (clock)
         self._failures: dict[str, list[float]] = {}  # client address -> failure (or try) times
         self._all: list[float] = []  # every address's failure (or try) times
+        self._prune_at = PRUNE_AT
 
     # ---- PIN guessing ------------------------------------------------------------------------
 
@@ -98,9 +108,10 @@ class AdminGuard:
         locked. Check and count happen together, with nothing awaited in between."""
         if self.locked_for_s(client) > 0:
             return None
-        if len(self._failures) > 10_000:  # bound memory under a flood of addresses
+        if len(self._failures) > self._prune_at:  # bound memory under a flood of addresses
             for key in list(self._failures):
                 self._recent(key)
+            self._prune_at = _next_prune(len(self._failures))
         stamp = self.clock()
         self._failures.setdefault(client, []).append(stamp)
         if not _on_the_box(client):
@@ -165,6 +176,7 @@ class RateLimit:
         self.per_s = per_s
         self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, at)
+        self._prune_at = PRUNE_AT
 
     def _level(self, client: str, now: float) -> float:
         tokens, at = self._buckets.get(client, (self.burst, now))
@@ -173,8 +185,9 @@ class RateLimit:
     def take(self, client: str) -> float:
         """0 when the request may go on (one token taken), else seconds until it may."""
         now = self.clock()
-        if len(self._buckets) > 10_000:  # forget full buckets: they are the same as new ones
+        if len(self._buckets) > self._prune_at:  # forget full buckets: they are the same as new ones
             self._buckets = {c: b for c, b in self._buckets.items() if self._level(c, now) < self.burst}
+            self._prune_at = _next_prune(len(self._buckets))
         tokens = self._level(client, now)
         if tokens < 1.0:
             self._buckets[client] = (tokens, now)
