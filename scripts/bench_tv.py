@@ -34,6 +34,7 @@ from station.store import Store  # noqa: E402
 from station.web.app import create_app  # noqa: E402
 from station.web.keys import ATTENDANCE  # noqa: E402
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer  # noqa: E402
+from tests.conftest import make_clip  # noqa: E402
 
 PER_CATEGORY = 7
 PRESSES = 200
@@ -64,27 +65,7 @@ def put(store: Store, src: Path, ext: str) -> str:
 
 
 def build_station(work: Path) -> tuple[StationConfig, Store]:
-    ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine",
-        "-t",
-        "3",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        str(work / "clip.mp4"),
-    )
+    make_clip(work / "clip.mp4", 3, audio="sine")
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", str(work / "poster.jpg"))
     store = Store(work / "station")
     clip, poster = put(store, work / "clip.mp4", "mp4"), put(store, work / "poster.jpg", "jpg")

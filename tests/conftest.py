@@ -32,20 +32,30 @@ def in_ci() -> bool:
 
 
 def make_clip(
-    dest: Path, seconds: float = 3, audio_only: bool = False, video_only: bool = False, size: str = "320x240"
+    dest: Path,
+    seconds: float = 3,
+    audio_only: bool = False,
+    video_only: bool = False,
+    size: str = "320x240",
+    *,
+    video: str | None = None,
+    audio: str | None = None,
+    before: tuple[str, ...] = (),
+    after: tuple[str, ...] = (),
 ) -> Path:
-    """A small real clip from ffmpeg's lavfi test sources."""
+    """A small real clip from ffmpeg's lavfi sources: ``video`` / ``audio`` replace the default
+    test pattern and beep, ``before`` goes ahead of the codecs (filters), ``after`` behind them."""
     args = ["ffmpeg", "-nostdin", "-v", "error", "-y"]
     if not audio_only:
-        args += ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25"]
+        args += ["-f", "lavfi", "-i", video or f"testsrc2=size={size}:rate=25"]
     if not video_only:
-        args += ["-f", "lavfi", "-i", "sine=frequency=440:beep_factor=4"]
-    args += ["-t", str(seconds)]
+        args += ["-f", "lavfi", "-i", audio or "sine=frequency=440:beep_factor=4"]
+    args += ["-t", str(seconds), *before]
     if not audio_only:
         args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
     if not video_only:
         args += ["-c:a", "libmp3lame" if dest.suffix == ".mp3" else "aac"]
-    subprocess.run([*args, str(dest)], check=True)
+    subprocess.run([*args, *after, str(dest)], check=True)
     return dest
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import make_clip, run_cli
 from tests.headend_db import rendition
 from tests.media_probe import content_box, ff, integrated_lufs, new_root, vstream
 
@@ -24,29 +24,7 @@ def hd_root(tmp_path_factory) -> Path:
 
 
 def _grey(dest: Path, size: str, rate: int = 25, extra: tuple[str, ...] = ()) -> Path:
-    ff(
-        "-f",
-        "lavfi",
-        "-i",
-        f"color=c=0xc0c0c0:s={size}:r={rate}",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine",
-        "-t",
-        "1",
-        *extra,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        str(dest),
-    )
-    return dest
+    return make_clip(dest, 1, video=f"color=c=0xc0c0c0:s={size}:r={rate}", audio="sine", before=extra)
 
 
 @pytest.mark.parametrize(
@@ -70,31 +48,13 @@ def test_pictures_are_padded_to_16_9_never_stretched(hd_root, tmp_path, name, si
 
 
 def test_interlaced_high_rate_source_becomes_progressive_and_capped(hd_root, tmp_path):
-    src = tmp_path / "电视台录像.mp4"
-    ff(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=720x576:rate=50",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine",
-        "-t",
-        "1",
-        "-vf",
-        "interlace=scan=tff",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-flags",
-        "+ildct+ilme",
-        "-x264opts",
-        "tff=1",
-        "-c:a",
-        "aac",
-        str(src),
+    src = make_clip(
+        tmp_path / "电视台录像.mp4",
+        1,
+        video="testsrc2=size=720x576:rate=50",
+        audio="sine",
+        before=("-vf", "interlace=scan=tff"),
+        after=("-flags", "+ildct+ilme", "-x264opts", "tff=1"),
     )
     assert vstream(src)["field_order"] == "tt"
     fast = _grey(tmp_path / "60帧.mp4", "320x240", rate=60)
@@ -129,28 +89,7 @@ def test_every_rendition_lands_within_1_lu_of_the_target(tmp_path):
         "aac",
         str(quiet),
     )
-    loud = tmp_path / "大声喇叭.mp4"
-    ff(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "anoisesrc=color=pink:amplitude=0.9",
-        "-t",
-        "4",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        str(loud),
-    )
+    loud = make_clip(tmp_path / "大声喇叭.mp4", 4, size="160x120", audio="anoisesrc=color=pink:amplitude=0.9")
     assert abs(integrated_lufs(quiet) - integrated_lufs(loud)) > 15  # far apart before
     for f in (quiet, loud):
         res = run_cli("headend", "ingest", "--root", str(root), str(f), "--category", "health")

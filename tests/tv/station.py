@@ -36,6 +36,7 @@ from station.web.keys import (
     TOKENS,
 )
 from tests.browser import LiveServer
+from tests.conftest import make_clip
 from tests.repository_simulator import RepositorySimulator
 
 PIN = "246813"
@@ -80,51 +81,13 @@ def _ffmpeg(*args: str) -> None:
 def make_clips(d: Path) -> dict[str, Path]:
     """Tiny real media: a 3 s 320x240 H.264/AAC video, a 30 s one, 3 s of mono AAC, a 640x360
     poster, and a file that is no video at all."""
-    _ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440",
-        "-t",
-        "3",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-profile:v",
-        "main",
-        "-c:a",
-        "aac",
-        "-movflags",
-        "+faststart",
-        str(d / "out.mp4"),
-    )
-    _ffmpeg(
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=10",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=220",
-        "-t",
-        "30",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-movflags",
-        "+faststart",
-        str(d / "long.mp4"),
+    make_clip(d / "out.mp4", 3, audio="sine=frequency=440", after=("-profile:v", "main", "-movflags", "+faststart"))
+    make_clip(
+        d / "long.mp4",
+        30,
+        video="testsrc2=size=160x120:rate=10",
+        audio="sine=frequency=220",
+        after=("-movflags", "+faststart"),
     )
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360", "-frames:v", "1", str(d / "poster.jpg"))
     _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330", "-t", "3", "-c:a", "aac", "-ac", "1", str(d / "talk.m4a"))
