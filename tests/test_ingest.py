@@ -3,7 +3,6 @@ the file and change nothing, and no second transcode of a known file."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -11,31 +10,22 @@ import pytest
 
 from tests.conftest import make_clip, run_cli
 from tests.headend_db import courses_by_source, renditions_by_title
-
-
-def ffprobe(path: Path) -> dict:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_streams", "-show_format", str(path)],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return json.loads(out)
-
+from tests.media_probe import probe
 
 renditions = renditions_by_title
 
 
 def test_renditions_fit_each_player(published_template):
     r = renditions(published_template)
-    sd = ffprobe(r[("雨季养鹅技术", "stb-sd")])
+    sd = probe(r[("雨季养鹅技术", "stb-sd")])
     v = next(s for s in sd["streams"] if s["codec_type"] == "video")
     assert (v["codec_name"], v["profile"], v["pix_fmt"]) == ("h264", "Main", "yuv420p")
     assert v["width"] <= 720 and v["height"] <= 576 and v["level"] <= 31
     a = next(s for s in sd["streams"] if s["codec_type"] == "audio")
     assert (a["codec_name"], a["channels"]) == ("aac", 2)
-    hd = next(s for s in ffprobe(r[("雨季养鹅技术", "tv-hd")])["streams"] if s["codec_type"] == "video")
+    hd = next(s for s in probe(r[("雨季养鹅技术", "tv-hd")])["streams"] if s["codec_type"] == "video")
     assert hd["profile"] == "High"
-    audio = ffprobe(r[("雨季养鹅技术", "audio")])["streams"]
+    audio = probe(r[("雨季养鹅技术", "audio")])["streams"]
     assert [(s["codec_type"], s["channels"]) for s in audio] == [("audio", 1)]
     # faststart: the moov atom comes before the media data, so a box can start playing at once
     head = r[("雨季养鹅技术", "stb-sd")].read_bytes()[:4096]
@@ -44,11 +34,11 @@ def test_renditions_fit_each_player(published_template):
 
 def test_audio_only_courseware_plays_on_a_tv_as_a_title_card(published_template):
     r = renditions(published_template)
-    streams = ffprobe(r[("农村医保政策解读", "stb-sd")])["streams"]
+    streams = probe(r[("农村医保政策解读", "stb-sd")])["streams"]
     assert sorted(s["codec_type"] for s in streams) == ["audio", "video"]  # the card, with the lecture's sound
-    radio = ffprobe(r[("农村医保政策解读", "audio")])["streams"]
+    radio = probe(r[("农村医保政策解读", "audio")])["streams"]
     assert [s["codec_type"] for s in radio] == ["audio"]
-    poster = ffprobe(r[("农村医保政策解读", "poster")])["streams"][0]
+    poster = probe(r[("农村医保政策解读", "poster")])["streams"][0]
     assert poster["codec_name"] == "mjpeg" and (poster["width"], poster["height"]) == (480, 270)
 
 
