@@ -102,6 +102,7 @@ class AdminPin:
         # and printed by ``station serve``: whoever sets the PIN must be at the box, not merely
         # the first on the LAN to open /admin. A new code each start.
         self.setup_code = f"{secrets.randbelow(10**6):06d}"
+        self._found = False  # a stored PIN was seen (a PIN is never unset while the station runs)
 
     def setup_code_ok(self, code: str) -> bool:
         return hmac.compare_digest(code.encode("utf-8"), self.setup_code.encode("utf-8"))
@@ -122,13 +123,15 @@ class AdminPin:
         return record
 
     def needs_setup(self) -> bool:
-        """No PIN anywhere: /admin offers the first-run page."""
-        if self.configured is not None:
+        """No PIN anywhere: /admin offers the first-run page (and the box's TV its set-up code).
+        Once a PIN is found it stays found, so the TV's home page reads no file on each render."""
+        if self.configured is not None or self._found:
             return False
         try:
-            return self._stored() is None
+            self._found = self._stored() is not None
         except StoreError:
             return False  # damaged, not missing: never reopen the first-run page
+        return not self._found
 
     def check(self, pin: str) -> bool:
         """Slow (scrypt): call from a thread."""
