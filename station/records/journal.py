@@ -7,7 +7,7 @@ and never into TinyDB, which rewrites its whole file on each write (DESIGN.md "S
     <data_dir>/journal/2026-11-22.jsonl      the day's first segment (China date of the event)
     <data_dir>/journal/2026-11-22.1.jsonl    the next once the first holds SEGMENT_BYTES, and so on
     <data_dir>/journal/acknowledged.json     {"seq": N}: the headend holds every event up to N
-    <data_dir>/journal/stream.json           the stream ids (station.records.streams)
+    <data_dir>/journal/stream.json           the stream ids (station.store.streams)
 
 Every event carries ``seq`` (strictly increasing across files and restarts, so the headend can
 order events and correct the box's clock by the offset it measures at upload), ``ts`` (ISO 8601,
@@ -44,7 +44,7 @@ from playlists.atomic import atomic_write, fsync_dir
 from playlists.schedule import CHINA
 from station.errors import StoreError
 from station.model.attendance import JournalUsage
-from station.records.streams import BOOT_ID, MACHINE_ID, Stream, Streams, read_id
+from station.store.streams import BOOT_ID, MACHINE_ID, Stream, Streams, read_id
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +133,7 @@ class Journal:
         self._bytes = sum(_size(p) for _, _, p in segs)
         self._acked = read_acknowledged(self.root)
         self._refused_logged = False
+        self.on_append: Callable[[], None] | None = None  # called after each append (from its thread)
         self._prune()
         self.streams = Streams(self.root, self._disk_seq, lambda: self._acked, machine_id)
         self.streams.current()  # a new stream now if this journal is new, copied or moved
@@ -199,7 +200,9 @@ class Journal:
                 raise StoreError(f"{path}: cannot record {kind} ({exc.strerror})") from exc
             self._seq += 1
             self._bytes += len(line)
-            return event
+        if self.on_append is not None:
+            self.on_append()  # the uploader wakes (outside the lock: it may read the journal)
+        return event
 
     # ---- the acknowledgement point and the budget --------------------------------------------
 
@@ -230,7 +233,9 @@ class Journal:
             return self._seq
 
     def _disk_seq(self) -> int:
-        return _last_seq(segments(self.root))
+        """The last seq of the newest segment (where every append goes; cheap: its tail only)."""
+        segs = segments(self.root)
+        return _tail_seq(segs[-1][2]) if segs else 0
 
     # ---- streams ------------------------------------------------------------------------------
 

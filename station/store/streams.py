@@ -74,6 +74,12 @@ def _load(path: Path) -> tuple[list[Stream], int | None]:
         return [], None
 
 
+def current_id(root: Path) -> str:
+    """The current stream's id as recorded, read without any check or write ("" if none)."""
+    streams, _ = _load(Path(root) / STREAM_FILE)
+    return streams[-1].id if streams else ""
+
+
 class Streams:
     """The stream ids of one journal folder; ``last_seq`` says the highest seq on disk now."""
 
