@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -121,6 +122,8 @@ class Journal:
         self.clock = clock
         self.mono = mono
         self.boot = read_id(boot_id)
+        if len(self.boot) != 32 or any(c not in "0123456789abcdef" for c in self.boot):
+            self.boot = secrets.token_hex(16)  # no kernel boot id: this start of the program stands for it
         self.budget_bytes = budget_bytes
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
