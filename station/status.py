@@ -40,7 +40,7 @@ class StationStatus:
         backlog = self.journal.unreported if self.journal is not None else r.backlog
         return {
             "url": self.report_url,
-            "state": r.state,
+            "state": "partial" if r.state == "ok" and backlog else r.state,  # events journalled since
             "backlog": backlog,
             "acknowledged_seq": self.journal.acknowledged_seq if self.journal is not None else r.acknowledged_seq,
             "last_attempt": utc_iso(r.last_attempt) if r.last_attempt else None,

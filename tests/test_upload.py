@@ -45,7 +45,10 @@ def station_toml(tmp_path: Path, headend: Path, url: str, token: str, **report) 
     toml = write_station_toml(tmp_path / "station.toml", ["http://127.0.0.1:9/repo/"], headend / "keys" / "headend.pub")
     text = toml.read_text(encoding="utf-8")
     extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in report.items())
-    text = text.replace('[report]\nurl = "http://127.0.0.1:9/api/v1/"\ntoken = ""\n', f'[report]\nurl = "{url}"\ntoken = "{token}"\n{extra}')
+    text = text.replace(
+        '[report]\nurl = "http://127.0.0.1:9/api/v1/"\ntoken = ""\n',
+        f'[report]\nurl = "{url}"\ntoken = "{token}"\n{extra}',
+    )
     toml.write_text(text, encoding="utf-8")
     return toml
 
@@ -150,7 +153,9 @@ class Gate:
         if self.busy:
             self.busy -= 1
             self.answers.append(429)
-            return web.json_response({"ok": False, "error": "slow down"}, status=429, headers={"Retry-After": self.retry_after})
+            return web.json_response(
+                {"ok": False, "error": "slow down"}, status=429, headers={"Retry-After": self.retry_after}
+            )
         if self.max_body and len(data) > self.max_body:
             self.answers.append(413)
             return web.json_response({"ok": False, "error": "body over the limit"}, status=413)

@@ -136,6 +136,7 @@ class Journal:
         self._bytes = sum(_size(p) for _, _, p in segs)
         self._acked = read_acknowledged(self.root)
         self._refused_logged = False
+        self.write_error: str | None = None  # why the last append could not be written (a full disk)
         self.on_append: Callable[[], None] | None = None  # called after each append (from its thread)
         self._prune()
         self.streams = Streams(self.root, self._disk_seq, lambda: self._acked, machine_id)
@@ -200,7 +201,9 @@ class Journal:
                 if new:
                     fsync_dir(self.root)
             except OSError as exc:
+                self.write_error = exc.strerror or str(exc)
                 raise StoreError(f"{path}: cannot record {kind} ({exc.strerror})") from exc
+            self.write_error = None
             self._seq += 1
             self._bytes += len(line)
         if self.on_append is not None:
