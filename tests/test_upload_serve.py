@@ -17,12 +17,17 @@ from station.config import load_config
 from station.daemon import build_app
 from station.errors import ConfigError
 from station.web.keys import ATTENDANCE
-from tests.conftest import serve
+from tests.conftest import init_headend, serve
 from tests.headend_db import database
 from tests.test_sync_loop import Admin
-from tests.test_upload import STATION, collector, enrol, headend, station_toml  # noqa: F401 - the fixture
+from tests.test_upload import STATION, collector, enrol, station_toml
 
 pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def headend(tmp_path, headend_db):
+    return init_headend(tmp_path / "headend", headend_db)
 
 
 async def wait_for(check, what: str, seconds: float = 30.0):
