@@ -140,7 +140,7 @@ class Streams:
         streams = [*streams, new]
         ino = self._write(streams)
         streams[-1] = Stream(new.id, new.start, ino, new.machine)
-        log.warning("journal stream %s starts at seq %d: %s", new.id, start, why)
+        (log.warning if len(streams) > 1 else log.info)("journal stream %s starts at seq %d: %s", new.id, start, why)
         return streams
 
     def _write(self, streams: list[Stream]) -> int:
