@@ -15,11 +15,11 @@ from headend.service import open_root
 from headend.service.stations import revoke_station
 from station.config import load_config
 from station.daemon import build_app
-from station.errors import ConfigError
+from station.errors import ConfigError, StoreError
 from station.web.keys import ATTENDANCE
 from tests.conftest import init_headend, serve
 from tests.headend_db import database
-from tests.test_sync_loop import Admin
+from tests.test_sync_loop import Admin, fill, small_disk  # noqa: F401 - small_disk is a fixture
 from tests.test_upload import STATION, collector, enrol, station_toml
 
 pytestmark = pytest.mark.timeout(120)
@@ -109,3 +109,23 @@ def test_a_token_file_others_can_read_is_refused(tmp_path, headend):
     toml.write_text(toml.read_text().replace('token_file = "token"\n', 'token = "x"\ntoken_file = "token"\n'))
     with pytest.raises(ConfigError, match="both token and token_file"):
         load_config(toml)
+
+
+async def test_a_full_disk_is_said_on_admin_and_nothing_written_is_lost(tmp_path, headend, small_disk):  # noqa: F811
+    toml = station_toml(tmp_path, headend, "", "")
+    toml.write_text(toml.read_text().replace('data_dir = "data"', f'data_dir = "{small_disk / "data"}"'))
+    cfg = load_config(toml)
+    app = build_app(cfg, sync=False)
+    att = app[ATTENDANCE]
+    await asyncio.to_thread(att.write_log, "写满之前", "王")
+    fill(small_disk)
+    with pytest.raises(StoreError):
+        await asyncio.to_thread(att.write_log, "写不进去" * 400, "王")  # more than the last page's room
+    async with serve(app) as base, aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        admin = Admin(base, session)
+        await admin.login()
+        page = await admin.page()
+        assert "磁盘已满" in page and "已记录的内容不会丢失" in page
+        assert "上报已关闭" in page
+    (small_disk / "filler").unlink()
+    assert [e.text for e in att.logbook()] == ["写满之前"]
