@@ -132,7 +132,10 @@ async def _upload_ctx(app: web.Application) -> AsyncIterator[None]:
     journal = app[ATTENDANCE].journal
     if not cfg.report_url or not cfg.report_token:
         why = "[report] url is empty" if not cfg.report_url else "[report] has no token"
-        write_upload_state(cfg.data_dir, replace(read_upload_state(cfg.data_dir), state="off", last_error=why))
+        try:
+            write_upload_state(cfg.data_dir, replace(read_upload_state(cfg.data_dir), state="off", last_error=why))
+        except StationError as exc:  # a full disk must not stop the TV
+            log.warning("%s", exc)
         log.warning("reporting is off: %s", why)
         yield
         return

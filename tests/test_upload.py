@@ -233,3 +233,48 @@ async def test_unreachable_headend_exits_1_and_keeps_the_events(tmp_path, headen
     assert rc == 1 and out.strip() == "sent 0 events; 5 remain"
     assert "cannot be reached" in err
     assert read_acknowledged(tmp_path / "data" / "journal") == 0
+
+
+async def test_lines_lost_in_the_middle_do_not_hold_the_cursor_back(tmp_path, headend):
+    from station.records.journal import segments
+
+    token = enrol(headend)
+    fill(tmp_path / "data" / "journal", 40)
+    (_, _, path), *_ = segments(tmp_path / "data" / "journal")
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(ln for ln in lines if b'"seq":17,' not in ln))  # a disk error took one line
+    async with collector(headend) as url:
+        toml = station_toml(tmp_path, headend, url, token)
+        rc, out, err = await run_cli_async("station", "--config", str(toml), "report", "--once")
+        assert (rc, out.strip()) == (0, "sent 39 events; 0 remain"), err
+    assert read_acknowledged(tmp_path / "data" / "journal") == 40
+    assert [s for _, s in held(headend)] == [s for s in range(1, 41) if s != 17]
+
+
+async def test_a_restore_the_inode_check_misses_renews_the_stream_on_the_headends_word(tmp_path, headend):
+    """An SD card image written back (same inodes): the journal holds less than the headend saw."""
+    from station.records.journal import segments
+
+    token = enrol(headend)
+    jdir = tmp_path / "data" / "journal"
+    fill(jdir, 30)
+    (_, _, path), *_ = segments(jdir)
+    image = path.read_bytes().splitlines(keepends=True)[:20]  # the image was taken at seq 20
+    async with collector(headend) as url:
+        toml = station_toml(tmp_path, headend, url, token)
+        assert (await run_cli_async("station", "--config", str(toml), "report", "--once"))[0] == 0
+        with open(path, "r+b") as f:  # written back in place, as dd does: the inodes stay
+            f.write(b"".join(image))
+            f.truncate()
+        (jdir / "acknowledged.json").write_text('{"seq": 10}')
+        old = Journal(jdir).stream_of(20)
+        rc, out, err = await run_cli_async("station", "--config", str(toml), "report", "--once")
+        assert rc == 0, err
+        j = Journal(jdir)
+        new = j.stream_of(21)
+        assert new is not None and new.id != old.id and new.start == 21
+        j.append("logbook", text="恢复之后的第一条", author="王")
+        rc, out, err = await run_cli_async("station", "--config", str(toml), "report", "--once")
+        assert (rc, out.strip()) == (0, "sent 1 events; 0 remain"), err
+    keys = held(headend)
+    assert (new.id, 21) in keys and len(keys) == 31  # seq 21 of the old stream and of the new one both kept

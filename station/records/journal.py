@@ -140,7 +140,10 @@ class Journal:
         self.on_append: Callable[[], None] | None = None  # called after each append (from its thread)
         self._prune()
         self.streams = Streams(self.root, self._disk_seq, lambda: self._acked, machine_id)
-        self.streams.current()  # a new stream now if this journal is new, copied or moved
+        try:
+            self.streams.current()  # a new stream now if this journal is new, copied or moved
+        except StoreError as exc:  # a full disk must not stop the TV: the uploader checks again
+            log.warning("%s", exc)
 
     # ---- writing -----------------------------------------------------------------------------
 

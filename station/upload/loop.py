@@ -38,7 +38,7 @@ POLL_S = 30.0
 SETTLE_S = 5.0
 FIRST_BACKOFF_S = 30.0
 MAX_BACKOFF_S = 3600.0
-LONG_WAIT = ("revoked", "unknown", "forbidden", "refused")
+LONG_WAIT = ("revoked", "unknown", "forbidden", "refused", "too_large")
 
 
 class UploadLoop:

@@ -233,7 +233,8 @@ def reporting_view(_: Gettext, state: UploadState, backlog: int, url: str, write
         offset = _(key, s=round(abs(state.offset_s)))
     error = ""
     if state.state in ("failed", "revoked") and state.error_kind:
-        error = _(REPORT_ERRORS.get(state.error_kind, REPORT_ERRORS["unreachable"]))
+        kind = "refused" if state.error_kind == "too_large" else state.error_kind
+        error = _(REPORT_ERRORS.get(kind, REPORT_ERRORS["unreachable"]))
     disk = ""
     if write_error:
         disk = _(
