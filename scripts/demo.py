@@ -1,7 +1,8 @@
 """`make run`: demo courseware → headend → station, both running until Ctrl-C.
 
 Generates four demo courses from ffmpeg's lavfi sources (one audio-only), initialises a headend
-under var/headend, ingests and publishes them, registers the demo station, starts `headend serve`
+under var/headend, ingests and publishes them, registers the demo station (its reporting token
+into var/station/report.token), starts `headend serve`
 on 127.0.0.1:8700 and `station serve` with the repository's station.toml on :8080, waits for the
 first sync, and prints the URLs. Safe to run again: nothing is transcoded twice.
 """
@@ -9,6 +10,7 @@ first sync, and prints the URLs. Safe to run again: nothing is transcoded twice.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -120,6 +122,18 @@ def write_programming() -> None:
     )
 
 
+def write_token(token: str) -> None:
+    """The station's reporting token into the file station.toml's [report] token_file names (0600)."""
+    cfg = tomllib.loads(STATION_TOML.read_text(encoding="utf-8"))
+    path = (STATION_TOML.parent / cfg["report"]["token_file"]).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    print(f"    reporting token written to {path.relative_to(ROOT)} (mode 0600)")
+
+
 def wait_http(url: str, seconds: float, proc: subprocess.Popen, ok=lambda body: True) -> bytes:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -178,9 +192,14 @@ def main() -> int:
         "/".join(st["region"]),
         "--player",
         st["player"],
+        "--capacity",
+        str(st.get("capacity") or 40),
         check=False,
     )
-    print("    " + (res.stdout or res.stderr).strip().replace("\n", "\n    "))
+    if res.returncode != 0:  # registered by an earlier run, whose token is only stored hashed: a new one
+        step(f"headend station token --rotate {st['id']} (registered by an earlier run)")
+        res = run(BIN / "headend", "station", "token", "--root", HEADEND_ROOT, "--rotate", st["id"])
+    write_token(res.stdout.strip().splitlines()[-1])
 
     step(f"station pin set (the demo's admin PIN is {DEMO_PIN}; a real station chooses its own)")
     subprocess.run(
@@ -231,12 +250,14 @@ def main() -> int:
         )
         status = json.loads(wait_http(f"http://127.0.0.1:{ui_port}/api/status", 5, procs[1]))
         print(f"    sync: {status.get('sync', {}).get('state')}, {status.get('courses')} courses on the station")
+        print(f"    reporting to the headend: {(status.get('reporting') or {}).get('state')}")
         print(
             "\n"
             f"  TV page (remote: arrows, Enter, Backspace):  http://127.0.0.1:{ui_port}/\n"
             f"  {'station admin (PIN ' + DEMO_PIN + '):':<45}http://127.0.0.1:{ui_port}/admin\n"
             f"  county dashboard:                            http://127.0.0.1:{headend_port}/county\n"
             f"  signed repository:                           http://127.0.0.1:{headend_port}/repo/index.json\n"
+            f"  county figures:                              .venv/bin/headend report --root var/headend\n"
             "\n  Ctrl-C stops both.",
             flush=True,
         )

@@ -169,11 +169,7 @@ def cmd_report(cfg: StationConfig, args: argparse.Namespace) -> int:
         print(f"station report: reporting is off: set [report] url in {cfg.path}", file=sys.stderr)
         return 2
     if not cfg.report_token:
-        print(
-            f"station report: no token: set [report] token or token_file in {cfg.path} "
-            "(`headend station add` prints it)",
-            file=sys.stderr,
-        )
+        print(f"station report: {cfg.no_token_reason}", file=sys.stderr)
         return 2
     return asyncio.run(_report_once(cfg))
 

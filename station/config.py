@@ -36,7 +36,7 @@ class StationConfig:
     sync_interval_s: float
     sync_timeout_s: float
     report_url: str
-    report_token: str
+    report_token: str  # "": none yet (reporting waits; ``no_token_reason`` says what to do)
     ui_host: str
     ui_port: int
     admin_pin: str | None  # None: not in station.toml (the stored hash, or the first-run page)
@@ -56,6 +56,20 @@ class StationConfig:
     capacity: int | None = None  # seats in the study room: the most a session's headcount can be; None: not set
     journal_budget_bytes: int = 200_000_000  # most the attendance journal may hold ([journal] budget_mb)
     screens: int = 2  # TVs (client addresses) that may have a play open at once ([station] screens, 1-16)
+    report_token_file: Path | None = None  # [report] token_file, absolute; None: not set
+
+    @property
+    def no_token_reason(self) -> str:
+        """Why reporting has no token, saying what to do ("" when it has one)."""
+        if self.report_token:
+            return ""
+        if self.report_token_file is not None:
+            return (
+                f"[report] token_file {self.report_token_file} does not exist yet: put the token "
+                "`headend station add` printed there (one line, chmod 600)"
+            )
+        return f"[report] has no token: set token or token_file in {self.path} (from `headend station add`)"
+
     health_interval_s: float = 900.0  # a health event this often ([report] health_interval_s, 60-86400)
     report_max_rate_bytes_per_s: int = 0  # uploads paced to this; 0: no cap
     report_keep_days: int = 400  # acknowledged journal days older than this are deleted
@@ -125,8 +139,10 @@ def _station(doc: Document, st: Table) -> tuple[str, str]:
     return station_id, player
 
 
-def _report(doc: Document, rp: Table, base: Path) -> tuple[str, str]:
-    """``[report] url`` (empty: reporting off) and the token, from ``token`` or ``token_file``."""
+def _report(doc: Document, rp: Table, base: Path) -> tuple[str, str, Path | None]:
+    """``[report] url`` (empty: reporting off), the token, from ``token`` or ``token_file``, and that
+    file. A token file that does not exist yet is no token (a box installed before its enrolment):
+    reporting waits and says so; one others can read, or that holds something else, is refused."""
     url = rp.str("url", "").strip()
     if url:
         problem = _mirror(url)
@@ -143,11 +159,13 @@ def _report(doc: Document, rp: Table, base: Path) -> tuple[str, str]:
             f"{doc.where('report', 'token_file')}: both token and token_file are set; "
             "keep one (token_file, mode 0600, keeps the token out of station.toml)"
         )
-    if token_file:
-        path = (base / token_file).resolve()
+    path = (base / token_file).resolve() if token_file else None
+    if path is not None:
         try:
             mode = path.stat().st_mode
             text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return url, "", path
         except (OSError, UnicodeDecodeError) as exc:
             why = getattr(exc, "strerror", None) or "not UTF-8 text"
             raise ConfigError(
@@ -165,7 +183,7 @@ def _report(doc: Document, rp: Table, base: Path) -> tuple[str, str]:
                 "(as `headend station add` printed it)"
             )
         token = text
-    return url, token
+    return url, token, path
 
 
 def _mirrors(doc: Document, sy: Table) -> tuple[str, ...]:
@@ -221,7 +239,7 @@ def _read(doc: Document, path: Path) -> StationConfig:
     quota = sy.float("quota_mb", 0.0, min=0, max=MAX_MB, unit="MB")
     reserve = sy.float("reserve_free_mb", 200.0, min=0, max=MAX_MB, unit="MB")
     keep_days = sy.float("keep_unreferenced_days", 3.0, min=0, max=3650, unit="days")
-    report_url, report_token = _report(doc, rp, base)
+    report_url, report_token, token_file = _report(doc, rp, base)
     health = rp.float("health_interval_s", 900.0, min=60, max=86400, unit="seconds")
     report_rate = rp.int("max_rate_bytes_per_s", 0, min=0, max=10**10, unit="bytes per second")
     report_keep = rp.int("keep_days", 400, min=1, max=36500, unit="days")
@@ -268,6 +286,7 @@ def _read(doc: Document, path: Path) -> StationConfig:
         journal_budget_bytes=int(budget * 1_000_000),
         report_url=report_url,
         report_token=report_token,
+        report_token_file=token_file,
         health_interval_s=health,
         report_max_rate_bytes_per_s=report_rate,
         report_keep_days=report_keep,

@@ -131,7 +131,7 @@ async def _upload_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg = app[CONFIG]
     journal = app[ATTENDANCE].journal
     if not cfg.report_url or not cfg.report_token:
-        why = "[report] url is empty" if not cfg.report_url else "[report] has no token"
+        why = "[report] url is empty" if not cfg.report_url else cfg.no_token_reason
         try:
             write_upload_state(cfg.data_dir, replace(read_upload_state(cfg.data_dir), state="off", last_error=why))
         except StationError as exc:  # a full disk must not stop the TV

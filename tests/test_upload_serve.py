@@ -17,7 +17,7 @@ from station.config import load_config
 from station.daemon import build_app
 from station.errors import ConfigError, StoreError
 from station.web.keys import ATTENDANCE
-from tests.conftest import init_headend, serve
+from tests.conftest import init_headend, run_cli, serve
 from tests.headend_db import database
 from tests.test_sync_loop import Admin, fill, small_disk  # noqa: F401 - small_disk is a fixture
 from tests.test_upload import STATION, collector, enrol, station_toml
@@ -109,6 +109,19 @@ def test_a_token_file_others_can_read_is_refused(tmp_path, headend):
     toml.write_text(toml.read_text().replace('token_file = "token"\n', 'token = "x"\ntoken_file = "token"\n'))
     with pytest.raises(ConfigError, match="both token and token_file"):
         load_config(toml)
+
+
+def test_a_token_file_not_there_yet_leaves_reporting_waiting_and_says_where(tmp_path, headend):
+    """A box installed before its enrolment: the station starts (the TV works), reporting says
+    which file to put the token in, and `station report --once` refuses with the same words."""
+    toml = station_toml(tmp_path, headend, "http://127.0.0.1:8700/api/v1/", "")
+    toml.write_text(toml.read_text().replace('token = ""\n', 'token_file = "secret/report.token"\n'))
+    cfg = load_config(toml)
+    assert cfg.report_token == ""
+    assert f"{tmp_path / 'secret' / 'report.token'} does not exist yet" in cfg.no_token_reason
+    res = run_cli("station", "--config", str(toml), "report", "--once")
+    assert res.returncode == 2
+    assert "report.token does not exist yet" in res.stderr and "chmod 600" in res.stderr
 
 
 async def test_a_full_disk_is_said_on_admin_and_nothing_written_is_lost(tmp_path, headend, small_disk):  # noqa: F811
