@@ -62,10 +62,7 @@ def make_batches(station: str, now: datetime) -> list[bytes]:
     start = now - timedelta(seconds=120 * n)
     evs = events(n, start, step_s=120.0, mono0=100.0, seed=hash(station) & 0xFFFF)
     mono = 100.0 + 120 * n + 5
-    return [
-        gz(batch(station, evs[i : i + PER_BATCH], after=i, now=now, mono=mono))
-        for i in range(0, n, PER_BATCH)
-    ]
+    return [gz(batch(station, evs[i : i + PER_BATCH], after=i, now=now, mono=mono)) for i in range(0, n, PER_BATCH)]
 
 
 async def send_all(base: str, tokens: dict[str, str], bodies: dict[str, list[bytes]]) -> float:
