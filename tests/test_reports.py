@@ -205,6 +205,12 @@ async def test_bodies_that_are_not_a_batch_are_refused_and_nothing_is_stored(roo
             (b"x" * (10 * 1024 * 1024), {}, 413),
             (bomb_bytes, {"Content-Encoding": "gzip"}, 413),
             (gzip.compress(b"{}")[:-6], {"Content-Encoding": "gzip"}, 400),
+            (gzip.compress(b"{}") + b"junk", {"Content-Encoding": "gzip"}, 400),
+            (
+                gzip.compress(json.dumps(good()).encode()),
+                {"Content-Encoding": "gzip", "Content-Type": "text/json"},
+                415,
+            ),
             (json.dumps(good()).encode(), {"Content-Encoding": "br"}, 415),
             (json.dumps(good()).encode(), {"Content-Type": "text/plain"}, 415),
         ]
@@ -415,6 +421,16 @@ async def test_figures_are_read_from_loopback_only(root):
     assert status == 403 and "127.0.0.1" in doc["error"]
 
 
+async def test_figures_forwarded_by_a_proxy_are_not_loopback(root):
+    enrol(root, A)
+    async with collector(root) as c:
+        url = f"{c.base}/api/v1/stations/{A}/days"
+        async with c.session.get(url, headers={"X-Forwarded-For": "203.0.113.9"}) as r:
+            assert r.status == 403 and "127.0.0.1" in (await r.json())["error"]
+        async with c.session.get(url) as r:
+            assert r.status == 200
+
+
 def test_station_add_and_edit_check_capacity_and_members(root):
     res = run_cli("headend", "station", "add", "--root", str(root), A, "--capacity", "0")
     assert res.returncode == 1 and "--capacity" in res.stderr
@@ -427,3 +443,17 @@ def test_station_add_and_edit_check_capacity_and_members(root):
     with database(root) as db:
         s = db.station(A)
     assert (s.capacity, s.members, s.name) == (40, 11, "蚬一村")
+
+
+async def test_a_big_batch_that_compresses_well_is_taken_whole(root):
+    """500 events with long texts: several MB inflated from well under 512 KB of gzip."""
+    token = enrol(root, A)
+    evs = events(500, NOW - timedelta(hours=10), mono0=10.0)
+    for e in evs:
+        if e["kind"] == "logbook":
+            e["text"] = "学" * 2000
+    doc = batch(A, evs, after=0, now=NOW, mono=10.0 + 500 * 60 + 5)
+    assert len(gz(doc)) < 512 * 1024
+    async with collector(root) as c:
+        status, answer, _ = await c.post(doc, token)
+    assert status == 200 and answer["accepted"] == 500 and answer["held"] == 500
