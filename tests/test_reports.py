@@ -457,3 +457,20 @@ async def test_a_big_batch_that_compresses_well_is_taken_whole(root):
     async with collector(root) as c:
         status, answer, _ = await c.post(doc, token)
     assert status == 200 and answer["accepted"] == 500 and answer["held"] == 500
+
+
+async def test_the_newest_health_sample_is_kept_whatever_order_they_arrive_in(root):
+    token = enrol(root, A)
+    evs = [e for e in events(60, NOW - timedelta(hours=2), mono0=10.0, seed=7) if e["kind"] == "health"]
+    assert len(evs) >= 3
+    for i, e in enumerate(evs):
+        e["seq"], e["backlog"] = i + 1, i  # backlog tells the samples apart
+    mono = 10.0 + 60 * 60 + 5
+    async with collector(root) as c:
+        status, _, _ = await c.post(batch(A, evs, after=0, now=NOW, mono=mono), token)
+        assert status == 200
+        status, _, _ = await c.post(batch(A, evs[:1], after=0, now=NOW, mono=mono), token)  # an old one again
+        assert status == 200
+    with database(root) as db:
+        newest = db.reports.health(A)
+    assert newest["backlog"] == len(evs) - 1 and newest["kind"] == "health"

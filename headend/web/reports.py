@@ -14,7 +14,8 @@ import time
 import zlib
 from datetime import UTC, datetime
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from headend.errors import (
     DatabaseError,
@@ -79,7 +80,10 @@ async def read_body(request: web.Request) -> bytes:
         raise TooLarge(f"the body is {request.content_length} bytes; send at most {MAX_BODY} (fewer events a batch)")
     chunks, size = [], 0
     while True:
-        chunk = await request.content.read(64 * 1024)
+        try:
+            chunk = await request.content.read(64 * 1024)
+        except (ConnectionError, HttpProcessingError, ClientPayloadError) as exc:
+            raise ReportRefused(f"the body could not be read ({type(exc).__name__}); send the batch again", "") from exc
         if not chunk:
             break
         size += len(chunk)
