@@ -474,3 +474,19 @@ async def test_the_newest_health_sample_is_kept_whatever_order_they_arrive_in(ro
     with database(root) as db:
         newest = db.reports.health(A)
     assert newest["backlog"] == len(evs) - 1 and newest["kind"] == "health"
+
+
+async def test_a_new_stream_starts_where_its_first_batch_says_and_keeps_apart_from_the_old(root):
+    """A journal restored from a backup goes on at seq 6 under a new stream: its events are new
+    events, not duplicates of the old stream's 6–10, and its held starts at its first ``after``."""
+    token = enrol(root, A)
+    old = events(10, NOW - timedelta(hours=3), mono0=10.0, seed=1)
+    new = events(5, NOW - timedelta(hours=1), first_seq=6, mono0=7000.0, seed=2)
+    mono = 7000.0 + 5 * 60 + 5
+    async with collector(root) as c:
+        _, a, _ = await c.post(batch(A, old, after=0, now=NOW, mono=mono), token)
+        _, b, _ = await c.post(batch(A, new, after=5, now=NOW, mono=mono, stream="fedcba9876543210"), token)
+    assert (a["held"], a["seen"]) == (10, 10)
+    assert (b["held"], b["seen"], b["accepted"], b["duplicates"]) == (10, 10, 5, 0)
+    held = held_events(root, A)
+    assert len(held) == 15 and {e["stream"] for e in held} == {STREAM, "fedcba9876543210"}
