@@ -164,9 +164,14 @@ class InstalledSet:
             installed_at=moment(d.get("installed_at")),
             complete=bool(d.get("complete")),
             playlists=tuple(_each(InstalledPlaylist.from_dict, d.get("playlists"), "playlist")),
-            notices=tuple(n for n in _each(_notice, list(enumerate(d.get("notices") or [])), "notice") if n),
+            notices=tuple(n for n in _each(_notice, _numbered(d.get("notices")), "notice") if n),
             courses=tuple(_each(InstalledCourse.from_dict, d.get("courses"), "course")),
         )
+
+
+def _numbered(items: Any) -> list[tuple[int, Any]]:
+    """A stored list with each item's place; anything but a list (a damaged file) is none."""
+    return list(enumerate(items)) if isinstance(items, list) else []
 
 
 def _notice(item: tuple[int, Any]) -> Notice | None:
