@@ -14,7 +14,13 @@ record and says what to do; ``status`` is the HTTP status the web layer answers 
      │   └─ TranscodeError         ffmpeg failed (carries ffmpeg's last lines)
      ├─ NotFound              404  no such course (or other record)
      ├─ PublishError          500  the repository could not be published
-     └─ StationRegistryError  400  a station id is invalid or already registered
+     ├─ StationRegistryError  400  a station id is invalid or already registered, a bad capacity
+     └─ ReportRefused         400  a report batch was refused (``field`` names the first bad field)
+         ├─ Unauthorized      401  no token, an unknown one, a revoked one (``revoked``)
+         ├─ Forbidden         403  the token reports for another station
+         ├─ TooLarge          413  the body over 512 KB, or over 8 MB decompressed
+         ├─ Unsupported       415  not application/json, an encoding other than gzip or identity
+         └─ RateLimited       429  too many batches from one station (``retry_after`` seconds)
 """
 
 
@@ -67,3 +73,39 @@ class PublishError(HeadendError):
 
 class StationRegistryError(HeadendError):
     status = 400
+
+
+class ReportRefused(HeadendError):
+    status = 400
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Unauthorized(ReportRefused):
+    status = 401
+
+    def __init__(self, message: str, revoked: bool = False) -> None:
+        super().__init__(message)
+        self.revoked = revoked
+
+
+class Forbidden(ReportRefused):
+    status = 403
+
+
+class TooLarge(ReportRefused):
+    status = 413
+
+
+class Unsupported(ReportRefused):
+    status = 415
+
+
+class RateLimited(ReportRefused):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

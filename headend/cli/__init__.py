@@ -1,5 +1,5 @@
 """The ``headend`` command: it parses arguments, calls the service layer (``headend.service``)
-and prints what happened; the commands live in ``root`` (init, serve, station add),
+and prints what happened; the commands live in ``root`` (init, serve), ``stations`` (station add, edit, token, revoke, list), ``report``,
 ``courseware`` (ingest, watch, course, jobs) and ``repository`` (publish, playlist, notice, key).
 
 Exit codes: 0 done, 1 refused (bad input; the message says why and what to do), 2 usage.
@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from headend.cli import courseware, repository, root
+from headend.cli import courseware, report, repository, root, stations
 from headend.errors import HeadendError
 
 
@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     root_arg = argparse.ArgumentParser(add_help=False)
     root_arg.add_argument("--root", required=True, help="the headend's data root")
-    root.add_commands(sub, root_arg)  # init, serve, station add
+    root.add_commands(sub, root_arg)  # init, serve
+    stations.add_commands(sub, root_arg)  # station add/edit/token/revoke/list
+    report.add_commands(sub, root_arg)  # report
     courseware.add_commands(sub, root_arg)  # ingest, watch, course list/edit, jobs
     repository.add_commands(sub, root_arg)  # publish, playlist, notice, key
     return p

@@ -1,12 +1,11 @@
-"""``headend`` commands for the data root and the server: init, serve, station add."""
+"""``headend`` commands for the data root and the server: init, serve."""
 
 from __future__ import annotations
 
 import argparse
 
 from headend.config import load_config
-from headend.service import init_root, open_root
-from headend.service.stations import add_station
+from headend.service import init_root
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -32,13 +31,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_station_add(args: argparse.Namespace) -> int:
-    with open_root(args.root) as h:
-        token = add_station(h, args.id, args.name, args.region, args.player)
-    print(f"station {args.id} registered; enrolment token (put it in station.toml [report] token):\n{token}")
-    return 0
-
-
 def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s = sub.add_parser("init", parents=[root], help="create a data root with a signing key")
     s.add_argument(
@@ -52,11 +44,3 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.set_defaults(func=cmd_serve)
-
-    st = sub.add_parser("station", help="manage stations").add_subparsers(dest="station_command", required=True)
-    s = st.add_parser("add", parents=[root], help="register a station and print its enrolment token")
-    s.add_argument("id")
-    s.add_argument("--name")
-    s.add_argument("--region", help="province/city/county/township/village")
-    s.add_argument("--player", default="stb-sd")
-    s.set_defaults(func=cmd_station_add)

@@ -15,7 +15,8 @@ from headend.db import migrate
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
 from headend.db.records import Publication, Rendition, Station
-from headend.db.schema import courses, publications, published_files, renditions, stations
+from headend.db.reports import ReportStore
+from headend.db.schema import courses, publications, published_files, renditions, report_streams, stations
 
 
 def _course(r: sa.Row) -> Course:
@@ -48,6 +49,28 @@ def _course_values(course: Course) -> dict:
     }
 
 
+_STATION_COLUMNS = (
+    "id",
+    "name",
+    "region",
+    "player",
+    "created_at",
+    "capacity",
+    "members",
+    "revoked_at",
+    "token_rotated_at",
+)
+
+
+def _station(r: sa.Row) -> Station:
+    m = r._mapping
+    return Station(
+        **{n: m[n] for n in _STATION_COLUMNS if n != "region"},
+        region=tuple(json.loads(r.region)),
+        last_report_at=m.get("last_report_at"),
+    )
+
+
 _COURSE_EDITABLE = [
     "title",
     "category",
@@ -66,6 +89,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.jobs = JobStore(self.engine)
+        self.reports = ReportStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:
@@ -150,7 +174,16 @@ class Database:
 
     # ---- stations --------------------------------------------------------------------------
 
-    def add_station(self, station_id: str, name: str, region: list[str], player: str, token_sha256: str) -> bool:
+    def add_station(
+        self,
+        station_id: str,
+        name: str,
+        region: list[str],
+        player: str,
+        token_sha256: str,
+        capacity: int | None = None,
+        members: int | None = None,
+    ) -> bool:
         """False if the id is taken."""
         row = {
             "id": station_id,
@@ -159,15 +192,68 @@ class Database:
             "player": player,
             "token_sha256": token_sha256,
             "created_at": now_iso(),
+            "capacity": capacity,
+            "members": members,
         }
         with transaction(self.engine, write=True) as conn:
             return upsert(conn, stations, [row], ["id"], None) == 1
 
+    def edit_station(self, station_id: str, changes: dict) -> bool:
+        """Change name, region (a list), player, capacity or members; False if no such station."""
+        values = {k: v for k, v in changes.items() if k in ("name", "region", "player", "capacity", "members")}
+        if "region" in values:
+            values["region"] = json.dumps(values["region"], ensure_ascii=False)
+        with transaction(self.engine, write=True) as conn:
+            if not values:
+                return conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first() is not None
+            return conn.execute(stations.update().where(stations.c.id == station_id).values(**values)).rowcount == 1
+
+    def set_station_token(self, station_id: str, token_sha256: str) -> bool:
+        """A new token for the station (the old one stops working; a revoked station may report
+        again); False if no such station."""
+        with transaction(self.engine, write=True) as conn:
+            res = conn.execute(
+                stations.update()
+                .where(stations.c.id == station_id)
+                .values(token_sha256=token_sha256, token_rotated_at=now_iso(), revoked_at=None)
+            )
+        return res.rowcount == 1
+
+    def revoke_station(self, station_id: str) -> bool:
+        """Its token no longer reports (kept, so the station is told it was revoked); False if no
+        such station."""
+        with transaction(self.engine, write=True) as conn:
+            res = conn.execute(
+                stations.update()
+                .where(stations.c.id == station_id, stations.c.revoked_at.is_(None))
+                .values(revoked_at=now_iso())
+            )
+            if res.rowcount == 0:
+                return conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first() is not None
+        return True
+
     def stations(self) -> list[Station]:
-        cols = [stations.c.id, stations.c.name, stations.c.region, stations.c.player, stations.c.created_at]
+        last = (
+            sa.select(report_streams.c.station, sa.func.max(report_streams.c.updated_at).label("last_report_at"))
+            .group_by(report_streams.c.station)
+            .subquery()
+        )
+        query = (
+            sa.select(*(stations.c[n] for n in _STATION_COLUMNS), last.c.last_report_at)
+            .outerjoin(last, last.c.station == stations.c.id)
+            .order_by(stations.c.id)
+        )
         with transaction(self.engine) as conn:
-            rows = conn.execute(sa.select(*cols).order_by(stations.c.id)).all()
-        return [Station(r.id, r.name, tuple(json.loads(r.region)), r.player, r.created_at) for r in rows]
+            return [_station(r) for r in conn.execute(query).all()]
+
+    def station(self, station_id: str) -> Station | None:
+        return next((s for s in self.stations() if s.id == station_id), None)
+
+    def station_by_token(self, token_sha256: str) -> Station | None:
+        query = sa.select(*(stations.c[n] for n in _STATION_COLUMNS)).where(stations.c.token_sha256 == token_sha256)
+        with transaction(self.engine) as conn:
+            row = conn.execute(query).first()
+        return _station(row) if row else None
 
     # ---- publications ----------------------------------------------------------------------
 

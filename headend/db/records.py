@@ -26,16 +26,62 @@ class Station:
     name: str
     region: tuple[str, ...]
     player: str
-    created_at: str
+    created_at: str  # enrolment
+    capacity: int | None = None  # seats in the study room
+    members: int | None = None  # registered party members
+    revoked_at: str | None = None
+    token_rotated_at: str | None = None
+    last_report_at: str | None = None  # the last batch stored from it
 
     def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "region": list(self.region),
-            "player": self.player,
-            "created_at": self.created_at,
-        }
+        return dict(self.__dict__, region=list(self.region))
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What storing one report batch did (the collector's answer)."""
+
+    stream: str
+    held: int
+    seen: int
+    accepted: int
+    duplicates: int
+    time_uncertain: int
+    offset_s: float
+
+
+@dataclass(frozen=True)
+class StationDay:
+    """One station's roll-up row for one China day (``headend.db.reports``)."""
+
+    station: str
+    day: str
+    plays: int
+    watched_s: float
+    completed: int
+    individual_plays: int
+    sessions: int
+    session_person_times: int
+    short_sessions: int
+    logbook: int
+    notice_views: Mapping[str, int]
+    failed_logins: int
+    online_minutes: float
+    fives: Mapping[str, bool] | None
+    courses: int
+    events: int
+    time_uncertain: int
+
+    @property
+    def person_times(self) -> int:
+        return self.session_person_times + self.individual_plays
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__, notice_views=dict(self.notice_views), person_times=self.person_times)
+        d["fives"] = dict(self.fives) if self.fives is not None else None
+        d["reported"] = True
+        del d["station"]
+        return d
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ migrated to head has exactly this shape."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Float, Index, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, Table, Text
 
 metadata = MetaData()
 
@@ -54,8 +54,13 @@ stations = Table(
     Column("region", Text, nullable=False),  # JSON list, province … village
     Column("player", Text, nullable=False),
     Column("token_sha256", Text, nullable=False),
-    Column("created_at", Text, nullable=False),
+    Column("created_at", Text, nullable=False),  # enrolment: the earliest plausible unmeasured event time
+    Column("capacity", Integer),  # seats in the study room (null: not said)
+    Column("members", Integer),  # registered party members (null: not said)
+    Column("revoked_at", Text),  # its token was revoked (null: it may report)
+    Column("token_rotated_at", Text),
 )
+Index("stations_token", stations.c.token_sha256)
 
 # Every file a published tree holds, and when a version last referenced it: files referenced
 # within the grace period stay in new trees; older ones are collected.
@@ -112,4 +117,82 @@ loudness = Table(
     Column("channels", Integer, primary_key=True, autoincrement=False),
     Column("target", Text, primary_key=True),
     Column("measured", Text, nullable=False),  # JSON
+)
+
+# Reports (docs/reporting.md): every event once under (station, stream, seq), with its typed key
+# columns and the JSON as sent; the corrected time and its China day decide the roll-up row.
+report_events = Table(
+    "report_events",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("stream", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", Text, nullable=False),
+    Column("ts", Text, nullable=False),  # the box's wall clock as sent
+    Column("at", Text, nullable=False),  # corrected, ISO 8601 UTC
+    Column("day", Text, nullable=False),  # China date of ``at``
+    Column("boot", Text, nullable=False),
+    Column("time_uncertain", Boolean, nullable=False),
+    Column("data", Text, nullable=False),  # the event as sent (JSON)
+    Column("received_at", Text, nullable=False),
+)
+Index("report_events_day", report_events.c.station, report_events.c.day)
+
+# How far the headend holds each stream without a gap (held) and the highest seq stored (seen).
+report_streams = Table(
+    "report_streams",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("stream", Text, primary_key=True),
+    Column("held", BigInteger, nullable=False),
+    Column("seen", BigInteger, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
+# The newest reading of each boot's clocks: headend time and the box's monotonic clock at receipt.
+report_clocks = Table(
+    "report_clocks",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("boot", Text, primary_key=True),
+    Column("received_at", Text, nullable=False),
+    Column("mono", Float, nullable=False),
+    Column("offset_s", Float, nullable=False),
+)
+
+# The daily roll-up per station (China days), recomputed from that day's events by the shared
+# fold (catalogue.figures) in the transaction that stores a batch touching it.
+station_days = Table(
+    "station_days",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("day", Text, primary_key=True),
+    Column("plays", Integer, nullable=False),
+    Column("watched_s", Float, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("individual_plays", Integer, nullable=False),
+    Column("sessions", Integer, nullable=False),
+    Column("session_person_times", Integer, nullable=False),
+    Column("short_sessions", Integer, nullable=False),
+    Column("logbook", Integer, nullable=False),
+    Column("notice_views", Text, nullable=False),  # JSON: notice id → views
+    Column("failed_logins", Integer, nullable=False),
+    Column("online_minutes", Float, nullable=False),
+    Column("fives", Text),  # JSON: five-ones key → met, the day's last check (null: none that day)
+    Column("courses", Integer, nullable=False),  # distinct courses played
+    Column("events", Integer, nullable=False),
+    Column("time_uncertain", Integer, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
+# The newest health sample per station (by corrected time), for the dashboard.
+station_health = Table(
+    "station_health",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("stream", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("received_at", Text, nullable=False),
 )

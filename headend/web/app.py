@@ -19,6 +19,7 @@ from headend.web.courses import setup_courses
 from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
 from headend.web.repo import setup_repo
+from headend.web.reports import setup_reports
 from playlists.errors import FormatError
 from playlists.times import parse_moment
 
@@ -44,7 +45,8 @@ def templates() -> jinja2.Environment:
 
 
 def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], handler_args={"logger": http_log})
+    # auto_decompress off: the collector inflates gzip itself, with a cap (a gzip bomb is a 413)
+    app = web.Application(middlewares=[error_middleware], handler_args={"logger": http_log, "auto_decompress": False})
     app[CONFIG] = cfg
     app[TEMPLATES] = templates()
     app[LOOPS] = []
@@ -66,4 +68,5 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_county(app)
     setup_courses(app)
     setup_repo(app)
+    setup_reports(app)
     return app

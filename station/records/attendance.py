@@ -35,6 +35,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from catalogue.figures import Figures, figures
 from playlists.schedule import CHINA
 from station.errors import InputError, LimitError, StoreError
 from station.i18n import N_
@@ -49,7 +50,6 @@ from station.model.attendance import (
     WatchedCourse,
 )
 from station.records import local, rules
-from station.records.figures import Figures, figures
 from station.records.forms import (
     fives_from_dict,
     fives_to_dict,

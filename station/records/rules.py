@@ -11,7 +11,7 @@ could have produced:
 - at most ``[station] screens`` clients (``DEFAULT_SCREENS`` when not set) have a play open at once;
 - a position never lies beyond the end of the lesson;
 - a play outside a session is a person-time of individual study only once it watched
-  ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``counts_as_study``), and a client adds at most one
+  ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``catalogue.figures.counts_as_study``), and a client adds at most one
   such person-time per course a China day (one TV replaying a lesson is one viewer);
 - a study session's headcount is within the room's capacity (``[station] capacity``; when not set,
   ``DEFAULT_CAPACITY``: a village study room, not a stadium);
@@ -27,7 +27,6 @@ DAY_S = 86400.0
 MAX_PLAYS_PER_DAY = 500  # play records per client a China day; further plays are refused
 OVERRUN = 1.05  # a lesson plays at most this share of its length (a seek back, a rebuffer)
 DEFAULT_SCREENS = 2  # clients with a play open at once when [station] screens is not set
-COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
 MIN_SESSION_S = 300  # a session ended sooner is recorded, but its headcount is not counted
 MAX_SESSIONS_PER_DAY = 8
 MIN_HEADCOUNT = 1
@@ -63,8 +62,3 @@ def max_headcount(capacity: int | None) -> int:
 def session_counts(duration_s: float) -> bool:
     """Whether a finished session's headcount counts as person-times."""
     return duration_s >= MIN_SESSION_S
-
-
-def counts_as_study(watched_s: float, duration_s: float) -> bool:
-    need = min(COUNT_PLAY_S, 0.9 * duration_s) if duration_s else COUNT_PLAY_S
-    return watched_s >= max(need, 1.0)

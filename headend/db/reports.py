@@ -1,0 +1,267 @@
+"""``ReportStore`` (``db.reports``): the statements of the report collector. ``store`` keeps one
+checked batch in one transaction: its events once under (station, stream, seq) — duplicates
+ignored on both engines — each stream's held/seen, the boot's clock reading, the newest health
+sample, and the daily roll-up rows of the (station, China day)s the batch touched, recomputed
+from that station-day's events (indexed) with the shared fold ``catalogue.figures``, so a row is
+exact whatever was re-sent. ``days`` reads the roll-up. Blocking; failures are DatabaseError."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from types import MappingProxyType
+
+import sqlalchemy as sa
+
+from catalogue.clocks import Correction, Measure, correct
+from catalogue.events import Batch
+from catalogue.figures import Figures, figures
+from headend.db.engine import transaction, upsert
+from headend.db.records import StationDay, Stored
+from headend.db.schema import report_clocks, report_events, report_streams, station_days, station_health, stations
+
+_DAY_COLUMNS = [c.name for c in station_days.columns if c.name not in ("station", "day")]
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def day_row(station: str, day: str, f: Figures, stamp: str) -> dict:
+    return {
+        "station": station,
+        "day": day,
+        "plays": f.plays,
+        "watched_s": f.watched_s,
+        "completed": f.completed,
+        "individual_plays": f.individual_plays,
+        "sessions": f.sessions,
+        "session_person_times": f.session_person_times,
+        "short_sessions": f.short_sessions,
+        "logbook": f.logbook,
+        "notice_views": _dumps(dict(f.notice_views)),
+        "failed_logins": f.failed_logins,
+        "online_minutes": f.online_minutes,
+        "fives": _dumps(dict(f.fives)) if f.fives is not None else None,
+        "courses": len(f.courses),
+        "events": f.events,
+        "time_uncertain": f.uncertain,
+        "updated_at": stamp,
+    }
+
+
+def _station_day(r: sa.Row) -> StationDay:
+    m = dict(r._mapping)
+    m.pop("updated_at")
+    m["notice_views"] = MappingProxyType(json.loads(m["notice_views"]))
+    m["fives"] = MappingProxyType(json.loads(m["fives"])) if m["fives"] is not None else None
+    return StationDay(**m)
+
+
+class ReportStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def store(self, batch: Batch, received: datetime, enrolled: datetime) -> Stored:
+        """Keep one checked batch (its station registered and allowed); what it did."""
+        stamp = iso(received)
+        with transaction(self.engine, write=True) as conn:
+            if conn.dialect.name == "postgresql":  # one batch of a station at a time: exact roll-ups
+                conn.execute(sa.select(stations.c.id).where(stations.c.id == batch.station).with_for_update())
+            measured = self._measures(conn, batch)
+            fix = correct(batch, received, measured, enrolled)
+            new = self._insert(conn, batch, fix, stamp)
+            held, seen = self._advance(conn, batch, stamp)
+            self._measure(conn, batch.station, fix.measure)
+            self._health(conn, batch, fix, new, stamp)
+            self._roll_up(conn, batch.station, {fix.events[i].day.isoformat() for i in new}, stamp)
+        return Stored(
+            stream=batch.stream,
+            held=held,
+            seen=seen,
+            accepted=len(new),
+            duplicates=len(batch.events) - len(new),
+            time_uncertain=sum(fix.events[i].uncertain for i in new),
+            offset_s=round(fix.offset_s, 1),
+        )
+
+    def _measures(self, conn: sa.Connection, batch: Batch) -> dict[str, Measure]:
+        boots = {e.boot for e in batch.events} - {batch.boot}
+        if not boots:
+            return {}
+        rows = conn.execute(
+            sa.select(report_clocks).where(report_clocks.c.station == batch.station, report_clocks.c.boot.in_(boots))
+        ).all()
+        return {r.boot: Measure(r.boot, _moment(r.received_at), r.mono, r.offset_s) for r in rows}
+
+    def _insert(self, conn: sa.Connection, batch: Batch, fix: Correction, stamp: str) -> list[int]:
+        """Insert the events not yet held; the indexes (into batch.events) of those inserted."""
+        if not batch.events:
+            return []
+        have = set(
+            conn.execute(
+                sa.select(report_events.c.seq).where(
+                    report_events.c.station == batch.station,
+                    report_events.c.stream == batch.stream,
+                    report_events.c.seq.between(batch.events[0].seq, batch.events[-1].seq),
+                )
+            ).scalars()
+        )
+        new = [i for i, e in enumerate(batch.events) if e.seq not in have]
+        rows = []
+        for i in new:
+            e, p = batch.events[i], fix.events[i]
+            rows.append(
+                {
+                    "station": batch.station,
+                    "stream": batch.stream,
+                    "seq": e.seq,
+                    "kind": e.kind,
+                    "ts": e.ts,
+                    "at": iso(p.at),
+                    "day": p.day.isoformat(),
+                    "boot": e.boot,
+                    "time_uncertain": p.uncertain,
+                    "data": _dumps(e.raw),
+                    "received_at": stamp,
+                }
+            )
+        if rows:
+            upsert(conn, report_events, rows, ["station", "stream", "seq"], None)
+        return new
+
+    def _advance(self, conn: sa.Connection, batch: Batch, stamp: str) -> tuple[int, int]:
+        key = (report_streams.c.station == batch.station) & (report_streams.c.stream == batch.stream)
+        row = conn.execute(sa.select(report_streams.c.held, report_streams.c.seen).where(key)).first()
+        if row is None:  # a stream never seen starts where its first batch says it starts
+            held, seen = batch.last, batch.last
+            conn.execute(
+                report_streams.insert().values(
+                    station=batch.station, stream=batch.stream, held=held, seen=seen, updated_at=stamp
+                )
+            )
+            return held, seen
+        held = max(row.held, batch.last) if batch.after <= row.held else row.held
+        seen = max(row.seen, batch.last)
+        conn.execute(report_streams.update().where(key).values(held=held, seen=seen, updated_at=stamp))
+        return held, seen
+
+    def _measure(self, conn: sa.Connection, station: str, m: Measure) -> None:
+        row = {
+            "station": station,
+            "boot": m.boot,
+            "received_at": iso(m.received),
+            "mono": m.mono,
+            "offset_s": m.offset_s,
+        }
+        upsert(conn, report_clocks, [row], ["station", "boot"], ["received_at", "mono", "offset_s"])
+
+    def _health(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
+        samples = [i for i in new if batch.events[i].kind == "health"]
+        if not samples:
+            return
+        i = max(samples, key=lambda i: (fix.events[i].at, batch.events[i].seq))
+        at = iso(fix.events[i].at)
+        old = conn.execute(sa.select(station_health.c.at).where(station_health.c.station == batch.station)).scalar()
+        if old is not None and old > at:
+            return
+        row = {
+            "station": batch.station,
+            "stream": batch.stream,
+            "seq": batch.events[i].seq,
+            "at": at,
+            "data": _dumps(batch.events[i].raw),
+            "received_at": stamp,
+        }
+        upsert(conn, station_health, [row], ["station"], ["stream", "seq", "at", "data", "received_at"])
+
+    def _roll_up(self, conn: sa.Connection, station: str, days: set[str], stamp: str) -> None:
+        if not days:
+            return
+        rows = conn.execute(
+            sa.select(report_events.c.day, report_events.c.time_uncertain, report_events.c.data)
+            .where(report_events.c.station == station, report_events.c.day.in_(sorted(days)))
+            .order_by(report_events.c.day, report_events.c.at, report_events.c.seq, report_events.c.stream)
+        ).all()
+        by_day: dict[str, list[dict]] = {d: [] for d in days}
+        unsure: set[int] = set()
+        for r in rows:
+            e = json.loads(r.data)
+            if r.time_uncertain:
+                unsure.add(id(e))
+            by_day[r.day].append(e)
+        out = [
+            day_row(station, d, figures(events, day=lambda _e, d=d: d, uncertain=lambda e: id(e) in unsure), stamp)
+            for d, events in by_day.items()
+        ]
+        upsert(conn, station_days, out, ["station", "day"], _DAY_COLUMNS)
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def days(self, station_ids: Iterable[str], first: date, last: date) -> list[StationDay]:
+        """The roll-up rows of these stations in [first, last] (days without a row are absent)."""
+        ids = list(station_ids)
+        if not ids:
+            return []
+        with transaction(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(*(c for c in station_days.columns))
+                .where(
+                    station_days.c.station.in_(ids),
+                    station_days.c.day >= first.isoformat(),
+                    station_days.c.day <= last.isoformat(),
+                )
+                .order_by(station_days.c.station, station_days.c.day)
+            ).all()
+        return [_station_day(r) for r in rows]
+
+    def health(self, station_id: str) -> dict | None:
+        """The newest health sample the station sent (as sent, with ``at``: its corrected time)."""
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(station_health).where(station_health.c.station == station_id)).first()
+        return {**json.loads(row.data), "at": row.at} if row else None
+
+    def stream(self, station_id: str, stream: str) -> tuple[int, int] | None:
+        """(held, seen) of one stream, None if never seen."""
+        key = (report_streams.c.station == station_id) & (report_streams.c.stream == stream)
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(report_streams.c.held, report_streams.c.seen).where(key)).first()
+        return (row.held, row.seen) if row else None
+
+    def event_count(self, station_id: str | None = None) -> int:
+        """How many events are held (of one station, or all)."""
+        query = sa.select(sa.func.count()).select_from(report_events)
+        if station_id is not None:
+            query = query.where(report_events.c.station == station_id)
+        with transaction(self.engine) as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def events(self, station_id: str) -> list[dict]:
+        """Every event held of a station, with its key and corrected placing (tests, exports)."""
+        cols = report_events.c
+        with transaction(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(cols.stream, cols.seq, cols.at, cols.day, cols.time_uncertain, cols.data)
+                .where(cols.station == station_id)
+                .order_by(cols.day, cols.at, cols.seq, cols.stream)
+            ).all()
+        return [
+            {
+                "stream": r.stream,
+                "seq": r.seq,
+                "at": r.at,
+                "day": r.day,
+                "time_uncertain": bool(r.time_uncertain),
+                "event": json.loads(r.data),
+            }
+            for r in rows
+        ]
