@@ -1,8 +1,11 @@
-"""The ``station`` command: sync --once, serve, status, import, export, pin set.
+"""The ``station`` command: sync --once, serve, status, report --once, import, export, pin set.
 
 Exit codes of ``sync --once``: 0 everything installed and verified; 1 refused or failed (no valid
 index; nothing changed); 2 usage or configuration error; 3 partly done (some files failed; what is
 verified is installed, the next run completes it).
+
+Exit codes of ``report --once``: 0 nothing remains unacknowledged; 1 an upload failed (unreachable,
+refused, revoked: the message says what to do); 2 usage or configuration error.
 """
 
 from __future__ import annotations
@@ -143,6 +146,38 @@ def cmd_export(cfg: StationConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _report_once(cfg: StationConfig) -> int:
+    from station.records.journal import Journal
+    from station.upload.run import Uploader
+
+    journal = Journal(cfg.data_dir / "journal", budget_bytes=cfg.journal_budget_bytes)
+    uploader = Uploader(cfg, journal)
+    async with aiohttp.ClientSession() as session:
+        result = await uploader.run(session)
+    print(f"sent {result.sent} events; {result.remaining} remain")
+    if result.answer is not None:
+        print(f"station report: {uploader.state.last_error}", file=sys.stderr)
+        return 1
+    return 0 if result.remaining == 0 else 1
+
+
+def cmd_report(cfg: StationConfig, args: argparse.Namespace) -> int:
+    if not args.once:
+        print("station report: use --once for one upload (station serve keeps reporting)", file=sys.stderr)
+        return 2
+    if not cfg.report_url:
+        print(f"station report: reporting is off: set [report] url in {cfg.path}", file=sys.stderr)
+        return 2
+    if not cfg.report_token:
+        print(
+            f"station report: no token: set [report] token or token_file in {cfg.path} "
+            "(`headend station add` prints it)",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(_report_once(cfg))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="station", description="yuanjiao village station daemon")
     p.add_argument("--config", default="station.toml", help="station.toml (default: ./station.toml)")
@@ -164,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("pin", help="set the admin PIN on the box's console (station pin set)")
     s.add_argument("action", choices=["set"])
     s.set_defaults(func=cmd_pin)
+    s = sub.add_parser("report", help="upload what the headend has not acknowledged (report --once)")
+    s.add_argument("--once", action="store_true", help="upload until all is acknowledged or a failure, then exit")
+    s.set_defaults(func=cmd_report)
     s = sub.add_parser("status", help="sync, storage and content state")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)

@@ -56,6 +56,10 @@ class StationConfig:
     capacity: int | None = None  # seats in the study room: the most a session's headcount can be; None: not set
     journal_budget_bytes: int = 200_000_000  # most the attendance journal may hold ([journal] budget_mb)
     screens: int = 2  # TVs (client addresses) that may have a play open at once ([station] screens, 1-16)
+    health_interval_s: float = 900.0  # a health event this often ([report] health_interval_s, 60-86400)
+    report_max_rate_bytes_per_s: int = 0  # uploads paced to this; 0: no cap
+    report_keep_days: int = 400  # acknowledged journal days older than this are deleted
+    report_timeout_s: float = 30.0  # one upload request may take this long
 
 
 def _mirror(url: str) -> str | None:
@@ -121,6 +125,49 @@ def _station(doc: Document, st: Table) -> tuple[str, str]:
     return station_id, player
 
 
+def _report(doc: Document, rp: Table, base: Path) -> tuple[str, str]:
+    """``[report] url`` (empty: reporting off) and the token, from ``token`` or ``token_file``."""
+    url = rp.str("url", "").strip()
+    if url:
+        problem = _mirror(url)
+        if problem or url.startswith("file:"):
+            raise ConfigError(
+                f"{doc.where('report', 'url')}: {url!r} is not the headend's API address "
+                f"({problem or 'it must start with http:// or https://'}); e.g. http://headend:8700/api/v1/"
+            )
+        url = url if url.endswith("/") else url + "/"
+    token = rp.str("token", "", max_len=200).strip()
+    token_file = rp.str("token_file", "").strip()
+    if token and token_file:
+        raise ConfigError(
+            f"{doc.where('report', 'token_file')}: both token and token_file are set; "
+            "keep one (token_file, mode 0600, keeps the token out of station.toml)"
+        )
+    if token_file:
+        path = (base / token_file).resolve()
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(
+                f"{doc.where('report', 'token_file')}: cannot read {path} ({why}); "
+                "put the token `headend station add` printed there (one line, mode 0600)"
+            ) from exc
+        if mode & 0o077:
+            raise ConfigError(
+                f"{doc.where('report', 'token_file')}: {path} can be read by other users (mode {mode & 0o777:04o}); "
+                f"run `chmod 600 {path}` (it holds the station's reporting token)"
+            )
+        if not text or len(text) > 200 or any(ch.isspace() for ch in text):
+            raise ConfigError(
+                f"{doc.where('report', 'token_file')}: {path} must hold the token alone on one line "
+                "(as `headend station add` printed it)"
+            )
+        token = text
+    return url, token
+
+
 def _mirrors(doc: Document, sy: Table) -> tuple[str, ...]:
     mirrors = sy.str_list("mirrors", min_items=1)
     for url in mirrors:
@@ -174,7 +221,11 @@ def _read(doc: Document, path: Path) -> StationConfig:
     quota = sy.float("quota_mb", 0.0, min=0, max=MAX_MB, unit="MB")
     reserve = sy.float("reserve_free_mb", 200.0, min=0, max=MAX_MB, unit="MB")
     keep_days = sy.float("keep_unreferenced_days", 3.0, min=0, max=3650, unit="days")
-    report_url, report_token = rp.str("url"), rp.str("token")
+    report_url, report_token = _report(doc, rp, base)
+    health = rp.float("health_interval_s", 900.0, min=60, max=86400, unit="seconds")
+    report_rate = rp.int("max_rate_bytes_per_s", 0, min=0, max=10**10, unit="bytes per second")
+    report_keep = rp.int("keep_days", 400, min=1, max=36500, unit="days")
+    report_timeout = rp.float("timeout_s", 30.0, min=1, max=3600, unit="seconds")
     host = ui.str("host")
     port = ui.int("port", min=1, max=65535)
     admin_pin = ui.str("admin_pin", max_len=64) if "admin_pin" in ui else None
@@ -217,6 +268,10 @@ def _read(doc: Document, path: Path) -> StationConfig:
         journal_budget_bytes=int(budget * 1_000_000),
         report_url=report_url,
         report_token=report_token,
+        health_interval_s=health,
+        report_max_rate_bytes_per_s=report_rate,
+        report_keep_days=report_keep,
+        report_timeout_s=report_timeout,
         ui_host=host,
         ui_port=port,
         admin_pin=admin_pin,

@@ -54,6 +54,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/county/courses/{id}"): Entry({"id": COURSES}),
     ("POST", "/county/courses/{id}"): Entry({"id": COURSES[:1]}, form=EDIT),
     ("GET", "/repo/{path}"): Entry({"path": ["index.json", "keys", "media", "playlists"]}, slashes=True),
+    ("GET", "/api/v1/stations/{id}/days"): Entry({"id": ["gaoyao-xiangang-xianyi", "nope"]}, query=("from", "to")),
+    ("POST", "/api/v1/reports"): Entry(form={"v": "1", "station": "gaoyao-xiangang-xianyi", "events": "[]"}),
 }
 GETS = sorted(k for k in ROUTES if k[0] == "GET")
 FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)

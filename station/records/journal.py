@@ -7,10 +7,12 @@ and never into TinyDB, which rewrites its whole file on each write (DESIGN.md "S
     <data_dir>/journal/2026-11-22.jsonl      the day's first segment (China date of the event)
     <data_dir>/journal/2026-11-22.1.jsonl    the next once the first holds SEGMENT_BYTES, and so on
     <data_dir>/journal/acknowledged.json     {"seq": N}: the headend holds every event up to N
+    <data_dir>/journal/stream.json           the stream ids (station.records.streams)
 
 Every event carries ``seq`` (strictly increasing across files and restarts, so the headend can
 order events and correct the box's clock by the offset it measures at upload), ``ts`` (ISO 8601,
-China time) and ``kind``. A clock set back never writes into an older day's segment: the event goes
+China time), ``boot`` (the kernel's boot id without dashes), ``mono`` (``time.monotonic()`` at
+0.1 s: the headend corrects times by them, docs/reporting.md "Clocks") and ``kind``. A clock set back never writes into an older day's segment: the event goes
 to the newest segment (its ``ts`` still says the box's time), so ``seq`` grows within and across
 files, and at open the journal continues from the highest ``seq`` in any segment's tail. A power cut can leave at most a torn last line: readers skip lines that
 do not parse, and the next append starts on a fresh line. Appends block (write + fsync): call them
@@ -21,6 +23,8 @@ it are deleted, oldest first, once the journal holds more than ``WARN_AT`` of it
 headend has not acknowledged is never deleted: at the budget, appends marked ``sheddable`` (what any
 TV on the LAN can cause: plays, notice views, wrong PINs) are refused with ``JournalFull``, and the
 administrator's own records still go in — the disk, not the budget, is their limit.
+Retention (``retire``): segments whose events are all acknowledged and whose day is more than
+``[report] keep_days`` old are deleted; never an unacknowledged event.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from playlists.atomic import atomic_write, fsync_dir
 from playlists.schedule import CHINA
 from station.errors import StoreError
 from station.model.attendance import JournalUsage
+from station.records.streams import BOOT_ID, MACHINE_ID, Stream, Streams, read_id
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +112,15 @@ class Journal:
         clock: Callable[[], float] = time.time,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         segment_bytes: int = SEGMENT_BYTES,
+        *,
+        mono: Callable[[], float] = time.monotonic,
+        boot_id: Path = BOOT_ID,
+        machine_id: Path = MACHINE_ID,
     ) -> None:
         self.root = Path(root)
         self.clock = clock
+        self.mono = mono
+        self.boot = read_id(boot_id)
         self.budget_bytes = budget_bytes
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
@@ -123,6 +134,8 @@ class Journal:
         self._acked = read_acknowledged(self.root)
         self._refused_logged = False
         self._prune()
+        self.streams = Streams(self.root, self._disk_seq, lambda: self._acked, machine_id)
+        self.streams.current()  # a new stream now if this journal is new, copied or moved
 
     # ---- writing -----------------------------------------------------------------------------
 
@@ -164,6 +177,8 @@ class Journal:
                 "seq": self._seq + 1,
                 "ts": datetime.fromtimestamp(now, CHINA).isoformat(timespec="seconds"),
                 "kind": kind,
+                "boot": self.boot,
+                "mono": round(self.mono(), 1),
                 **fields,
             }
             line = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8") + b"\n"
@@ -192,15 +207,72 @@ class Journal:
         """The headend holds every event up to ``seq`` (never moves back); persisted atomically,
         then acknowledged segments are deleted if the journal is over ``WARN_AT`` of its budget."""
         with self._lock:
+            self._acked = max(self._acked, read_acknowledged(self.root))  # `report --once` in another process
+            seq = min(seq, max(self._seq, self._disk_seq()))
             if seq <= self._acked:
                 return
-            seq = min(seq, self._seq)
             try:
                 atomic_write(self.root / ACK_FILE, json.dumps({"seq": seq}).encode())
             except OSError as exc:
                 raise StoreError(f"{self.root / ACK_FILE}: cannot save the acknowledgement ({exc.strerror})") from exc
             self._acked = seq
             self._prune()
+
+    def acknowledged(self) -> int:
+        with self._lock:
+            self._acked = max(self._acked, read_acknowledged(self.root))
+            return self._acked
+
+    def last_seq(self) -> int:
+        """The highest seq on disk (another process may have appended since this one last did)."""
+        with self._lock:
+            self._seq = max(self._seq, self._disk_seq())
+            return self._seq
+
+    def _disk_seq(self) -> int:
+        return _last_seq(segments(self.root))
+
+    # ---- streams ------------------------------------------------------------------------------
+
+    def stream_of(self, seq: int) -> Stream | None:
+        """The stream ``seq`` belongs to (None: before the first stream, acknowledged before
+        stream.json was lost)."""
+        return self.streams.stream_of(seq)
+
+    def stream_end(self, stream: Stream) -> int | None:
+        """The last seq of ``stream``: the next one's start − 1, None while it is the current one."""
+        later = [s.start for s in self.streams.current() if s.start > stream.start]
+        return min(later) - 1 if later else None
+
+    def renew_stream(self, why: str = "the headend has seen more of this stream than the journal holds") -> Stream:
+        """Start a new stream at the next seq (a restore the inode and machine checks missed)."""
+        with self._lock:
+            self._seq = max(self._seq, self._disk_seq())
+            return self.streams.renew(why)
+
+    def retire(self, keep_days: int) -> int:
+        """Delete whole segments whose events are all acknowledged and whose day is more than
+        ``keep_days`` before today (China date); never the newest segment. Returns how many."""
+        with self._lock:
+            self._acked = max(self._acked, read_acknowledged(self.root))
+            oldest = china_date(self.clock()).toordinal() - keep_days
+            deleted = 0
+            for day, _, path in segments(self.root)[:-1]:
+                if day.toordinal() >= oldest:
+                    break
+                tail = _tail_seq(path)
+                if not tail or tail > self._acked:
+                    break  # unacknowledged (or unreadable): kept, and every newer one
+                size = _size(path)
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    log.warning("cannot delete old journal segment %s: %s", path, exc)
+                    break
+                self._bytes -= size
+                deleted += 1
+                log.info("deleted journal segment %s: acknowledged and older than %d days", path.name, keep_days)
+            return deleted
 
     def _prune(self) -> None:
         """Delete whole acknowledged segments, oldest first, until under ``WARN_AT`` of the budget."""

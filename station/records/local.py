@@ -22,7 +22,7 @@ from station.store.jsonfile import Documents
 log = logging.getLogger(__name__)
 
 RESUME, SESSION, FIVES = 1, 2, 3
-_EVENT_KEYS = ("seq", "ts", "kind")  # what the journal adds to a document it records
+_EVENT_KEYS = ("seq", "ts", "kind", "boot", "mono")  # what the journal adds to a document it records
 
 
 class LocalDocs:
