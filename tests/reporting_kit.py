@@ -235,16 +235,21 @@ def streams(data_dir: Path) -> list[dict]:
     return json.loads((data_dir / "journal" / "stream.json").read_text(encoding="utf-8"))["streams"]
 
 
-def journal_keys(data_dir: Path) -> list[tuple[str, int]]:
-    """(stream, seq) of every journal line: a line belongs to the last stream whose ``from`` is at
-    or below its seq."""
+def journal_index(data_dir: Path) -> dict[tuple[str, int], dict]:
+    """Every journal line by its key (stream, seq): a line belongs to the last stream whose
+    ``from`` is at or below its seq."""
     ss = sorted(streams(data_dir), key=lambda s: s["from"])
-    keys = []
+    out = {}
     for e in journal_lines(data_dir):
         owner = [s["id"] for s in ss if s["from"] <= e["seq"]]
         assert owner, f"seq {e['seq']} lies before every stream of stream.json: {ss}"
-        keys.append((owner[-1], e["seq"]))
-    return keys
+        out[(owner[-1], e["seq"])] = e
+    return out
+
+
+def journal_keys(data_dir: Path) -> list[tuple[str, int]]:
+    """(stream, seq) of every journal line, in seq order."""
+    return list(journal_index(data_dir))
 
 
 def held_events(root: Path, station: str = STATION_ID) -> list[dict]:

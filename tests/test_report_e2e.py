@@ -25,9 +25,8 @@ from tests.reporting_kit import (
     days,
     held_count,
     held_events,
-    held_keys,
     held_stream,
-    journal_keys,
+    journal_index,
     journal_lines,
     record,
     report_once,
@@ -53,15 +52,29 @@ def totals(ds: dict[str, dict], *names: str) -> dict[str, int | float]:
     return {n: sum(d[n] for d in ds.values()) for n in names}
 
 
-def assert_holds_exactly(root: Path, data_dir: Path, also: list[tuple[str, int]] = ()) -> list[tuple[str, int]]:
-    """The headend holds the journal's keys (and ``also``), each once; returns them."""
-    want = sorted(set(journal_keys(data_dir)) | set(also))
-    held = held_keys(root)
-    assert len(held) == len(set(held)), "a key is held twice"
-    missing, extra = sorted(set(want) - set(held)), sorted(set(held) - set(want))
+def same(a: dict, b: dict) -> bool:
+    """The same event: the journal line and what the headend holds of it (``boot`` may be left
+    out on the wire when it is the batch's)."""
+    return {k: v for k, v in a.items() if k != "boot"} == {k: v for k, v in b.items() if k != "boot"}
+
+
+def assert_holds_exactly(root: Path, data_dir: Path, also: dict | None = None) -> list[tuple[str, int]]:
+    """The headend holds the journal's events (and ``also``, key → event), each once under its
+    key, as the journal wrote it; returns the keys."""
+    want = {**(also or {}), **journal_index(data_dir)}
+    held = held_events(root)
+    keys = [(e["stream"], e["seq"]) for e in held]
+    assert len(keys) == len(set(keys)), "a key is held twice"
+    missing, extra = sorted(set(want) - set(keys)), sorted(set(keys) - set(want))
     assert not missing and not extra, f"missing {missing[:5]}… ({len(missing)}), extra {extra[:5]}… ({len(extra)})"
+    other = [(e["stream"], e["seq"]) for e in held if not same(e["event"], want[(e["stream"], e["seq"])])]
+    assert not other, (
+        f"{len(other)} events held under a key are not the journal's event of that key (e.g. {other[0]}: "
+        f"held {next(e['event'] for e in held if (e['stream'], e['seq']) == other[0])}, "
+        f"journal {want[other[0]]}): the journal's own events were taken for duplicates and lost"
+    )
     assert held_count(root) == len(want)
-    return want
+    return sorted(want)
 
 
 # ---- 1. kill -9 at random moments during uploads ---------------------------------------------
@@ -198,7 +211,7 @@ async def test_wrong_box_clock_lands_on_the_right_china_dates(tmp_path, headend_
         # An earlier boot of the box, never measured: five logbook lines on its own clock.
         boot_file = tmp_path / "old_boot_id"
         boot_file.write_text("01234567-89ab-cdef-0123-456789abcdef\n")
-        old = Clock(box.timestamp() - 86400)
+        old = Clock(box.timestamp() - 3600)
         mono = Clock(10.0)
         journal = Journal(data / "journal", old, mono=mono, boot_id=boot_file)
         for i in range(5):
@@ -223,7 +236,7 @@ async def test_wrong_box_clock_lands_on_the_right_china_dates(tmp_path, headend_
         assert all(e["time_uncertain"] for e in earlier)
         ds = reported(await days(h, date(2000, 1, 1), date(2000, 1, 2)))
         assert not ds, "nothing belongs on the box's wrong dates"
-        ds = reported(await days(h, now_day - timedelta(days=400), now_day))
+        ds = reported(await days(h, now_day - timedelta(days=399), now_day))
         assert totals(ds, "events", "time_uncertain", "logbook")["events"] == n + 5
         assert totals(ds, "time_uncertain")["time_uncertain"] == 5
         assert totals(ds, "logbook")["logbook"] == 5 + sum(e["kind"] == "logbook" for e in journal_lines(data)[5:])
@@ -232,7 +245,30 @@ async def test_wrong_box_clock_lands_on_the_right_china_dates(tmp_path, headend_
 # ---- 5. a journal restored from a backup -----------------------------------------------------
 
 
-async def test_journal_restored_from_a_backup_starts_a_new_stream_nothing_lost_or_twice(tmp_path, headend_db):
+def restore(backup: Path, data: Path, style: str) -> None:
+    """Put the backup back as an administrator would: delete the data folder, then copy the backup
+    in (the file system may hand the new files the old files' inode numbers), copy it over the
+    data folder (files that exist are rewritten in place, keeping their inodes), or copy it in
+    beside and swap it for the data folder (new inode numbers)."""
+    if style == "delete then copy":
+        shutil.rmtree(data)
+        shutil.copytree(backup, data)
+    elif style == "copy over":  # `cp -r backup/. data/`: files written in place keep their inodes
+        for path in sorted(data.rglob("*"), reverse=True):
+            if not (backup / path.relative_to(data)).exists():
+                path.rmdir() if path.is_dir() else path.unlink()
+        for path in backup.rglob("*"):
+            if path.is_file():
+                (data / path.relative_to(backup)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, data / path.relative_to(backup))
+    else:
+        shutil.copytree(backup, data.with_name("restoring"))
+        shutil.rmtree(data)
+        data.with_name("restoring").rename(data)
+
+
+@pytest.mark.parametrize("style", ["delete then copy", "copy over", "copy then swap"])
+async def test_journal_restored_from_a_backup_starts_a_new_stream_nothing_lost_or_twice(tmp_path, headend_db, style):
     rng = random.Random(5)
     async with running_headend(tmp_path / "headend", headend_db) as h:
         toml = station_folder(tmp_path / "station", h)
@@ -243,25 +279,28 @@ async def test_journal_restored_from_a_backup_starts_a_new_stream_nothing_lost_o
         assert (await report_once(toml))[0] == 0
         record(attendance(data, clock), clock, 150, rng, spread_s=2)
         assert (await report_once(toml))[0] == 0
-        before = journal_keys(data)  # what the headend holds before the restore
+        before = journal_index(data)  # what the headend holds before the restore
         (first,) = streams(data)
-        assert held_stream(h.root, first["id"]) == (before[-1][1], before[-1][1])
+        last = max(seq for _, seq in before)
+        assert held_stream(h.root, first["id"]) == (last, last)
 
-        shutil.rmtree(data)
-        shutil.copytree(backup, data)  # the box restored: its journal goes back 150 events
+        restore(backup, data, style)  # the box's journal goes back 150 events
         record(attendance(data, clock), clock, 100, rng, spread_s=2)
         rc, out, err = await report_once(toml)
         assert rc == 0, out + err
-        ss = streams(data)
-        assert len(ss) == 2 and ss[0]["id"] == first["id"] and ss[1]["id"] != first["id"], ss
-        after = journal_keys(data)
-        assert {s for s, _ in after} == {ss[0]["id"], ss[1]["id"]}
         assert_holds_exactly(h.root, data, also=before)
-        assert held_count(h.root) == len(before) + sum(1 for s, _ in after if s == ss[1]["id"])
+        ss = streams(data)
+        after = journal_index(data)
+        assert len(ss) == 2 and ss[0]["id"] == first["id"], ss
+        assert [seq for (sid, seq) in after if sid == ss[1]["id"]] == list(range(201, 301)), (
+            "the events recorded after the restore are not all on a new stream",
+            ss,
+        )
+        assert held_count(h.root) == len(before) + 100
         # the figures add up both lives of the journal, once each
-        lines = {e["seq"]: e for e in journal_lines(backup)}
-        ds = reported(await days(h, today() - timedelta(days=1), today() + timedelta(days=1)))
-        assert totals(ds, "events")["events"] == len(before) + len(after) - len(lines)
+        window = (today() - timedelta(days=1), today() + timedelta(days=1))
+        ds = reported(await days(h, *window))
+        assert totals(ds, "events")["events"] == len(before) + 100
         # and a second run changes nothing
         assert (await report_once(toml))[0] == 0
-        assert reported(await days(h, today() - timedelta(days=1), today() + timedelta(days=1))) == ds
+        assert reported(await days(h, *window)) == ds
