@@ -8,6 +8,7 @@ How the link misbehaves (each off at 0):
 - ``cut_every``: the link drops every that many bytes relayed, in either direction, counted over
   the proxy's whole life — whichever connection carries the byte that crosses the next multiple is
   cut there, request or answer (a small request can pass, then the next is cut halfway);
+  ``first_cut_after`` puts the first drop earlier (the link's phase);
 - ``drop_responses``: the next that many answers never reach the client — the request reaches the
   server whole, and as soon as the server starts answering (it has done its work) the proxy closes
   the client's connection before writing a byte of it (the lost acknowledgement);
@@ -68,6 +69,7 @@ class FlakyProxy:
         cut_after: int = 0,
         *,
         cut_every: int = 0,
+        first_cut_after: int = 0,
         drop_responses: int = 0,
         rate_bytes_per_s: int = 0,
     ) -> None:
@@ -83,7 +85,8 @@ class FlakyProxy:
         self.cuts = 0
         self.dropped = 0  # answers swallowed by drop_responses
         self.requests: list[str] = []  # request lines that reached the server whole
-        self._link_bytes = 0  # both directions, for cut_every
+        # both directions, for cut_every; started so the first drop comes after first_cut_after bytes
+        self._link_bytes = (cut_every - first_cut_after) % cut_every if cut_every and first_cut_after else 0
         self._tasks: set[asyncio.Task] = set()
         self._writers: set[asyncio.StreamWriter] = set()
 
