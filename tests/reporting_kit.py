@@ -13,8 +13,8 @@ import os
 import random
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -175,10 +175,10 @@ COURSES = [
 ]
 
 
-def record(att, clock: Clock, n: int, rng: random.Random, spread_s: float = 60.0) -> int:
-    """About ``n`` events through the station's ``Attendance`` (plays of every length, logbook
-    entries, wrong and right PINs, notice views), the clock moving ``spread_s`` on average between
-    them; how many journal lines were written."""
+def record(att, clock: Clock, n: int, rng: random.Random, spread_s: float = 60.0, plays: float = 0.5) -> int:
+    """About ``n`` events through the station's ``Attendance`` (study sessions, a share ``plays``
+    of plays of every length, logbook entries, wrong and right PINs, notice views), the clock
+    moving ``spread_s`` on average between them; how many journal lines were written."""
     before = att.journal_usage().last_seq
     while att.journal_usage().last_seq - before < n:
         clock.advance(rng.expovariate(1 / spread_s))
@@ -194,19 +194,32 @@ def record(att, clock: Clock, n: int, rng: random.Random, spread_s: float = 60.0
             clock.advance(rng.choice((120.0, 400.0)))  # under MIN_SESSION_S or over: kept, counted or not
             att.end_play(pid, 100.0, 100.0)
             att.end_session()
-        elif pick < 0.55:
+        elif pick < 0.05 + plays:
             course, title, duration = rng.choice(COURSES)
             pid = att.start_play(course, title, duration, client=client)
             seconds = rng.choice((5.0, 59.0, 61.0, 300.0, duration))
             clock.advance(seconds)
             att.end_play(pid, min(seconds, duration), seconds, ended=seconds >= duration)
-        elif pick < 0.75:
+        elif pick < 0.05 + plays + (0.95 - plays) * 0.45:
             att.write_log(f"第{rng.randrange(1, 999)}次检查：设备正常，已打扫活动室。", "李明")
-        elif pick < 0.9:
+        elif pick < 0.05 + plays + (0.95 - plays) * 0.8:
             att.admin_login(rng.random() < 0.7, client)
         else:
             att.notice_view(f"n-{rng.randrange(1, 4)}", rng.choice(("tv", "admin")), client)
     return att.journal_usage().last_seq - before
+
+
+@contextmanager
+def unsynced_disk() -> Iterator[None]:
+    """Record in bulk without waiting for the disk: ``os.fsync`` is skipped in this process while
+    the test writes its journal (how durable the recording is is not what a bulk test tests; the
+    station processes it starts are untouched)."""
+    real = os.fsync
+    os.fsync = lambda fd: None
+    try:
+        yield
+    finally:
+        os.fsync = real
 
 
 def attendance(data_dir: Path, clock: Clock) -> Attendance:

@@ -39,6 +39,7 @@ from tests.reporting_kit import (
     station_folder,
     streams,
     today,
+    unsynced_disk,
 )
 
 REPORTS = "POST /api/v1/reports"
@@ -80,6 +81,7 @@ def assert_holds_exactly(root: Path, data_dir: Path, also: dict | None = None) -
 # ---- 1. kill -9 at random moments during uploads ---------------------------------------------
 
 
+@pytest.mark.slow  # a kill loop
 async def test_kill_9_during_uploads_then_one_clean_run_holds_the_journal_exactly(tmp_path, headend_db):
     rng = random.Random(20261202)
     async with running_headend(tmp_path / "headend", headend_db) as h:
@@ -92,7 +94,8 @@ async def test_kill_9_during_uploads_then_one_clean_run_holds_the_journal_exactl
             kills = mid_upload = runs = 0
             while kills < 22 and runs < 45:
                 runs += 1
-                record(att, clock, rng.randrange(150, 450), rng, spread_s=5)
+                with unsynced_disk():
+                    record(att, clock, rng.randrange(100, 300), rng, spread_s=5)
                 argv, env = station_argv(toml, "report", "--once")
                 sent_before = proxy.bytes_to_server
                 proc = await asyncio.create_subprocess_exec(
@@ -164,6 +167,7 @@ async def test_lost_ack_the_retry_stores_nothing_twice_and_leaves_the_roll_up(tm
 # ---- 3. a month offline ----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 10,000 events
 async def test_thirty_days_offline_ten_thousand_events_arrive_once_in_few_requests(tmp_path, headend_db, capsys):
     rng = random.Random(30)
     async with running_headend(tmp_path / "headend", headend_db) as h:
@@ -171,7 +175,8 @@ async def test_thirty_days_offline_ten_thousand_events_arrive_once_in_few_reques
         data = toml.parent / "data"
         clock = Clock(datetime.now(CHINA).timestamp() - 30 * 86400)
         att = attendance(data, clock)
-        n = record(att, clock, 10_000, rng, spread_s=240)
+        with unsynced_disk():
+            n = record(att, clock, 10_000, rng, spread_s=240, plays=0.2)
         rc, out, err = await report_once(toml)  # the link is down
         assert rc != 0, out + err
         assert held_count(h.root) == 0
