@@ -204,10 +204,14 @@ OTHER_BOOT = "0123456789abcdef0123456789abcdef"
 
 def box_times() -> list[tuple[str, datetime]]:
     later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3 * 365)
-    return [("2000-01-01", datetime(2000, 1, 1, 0, 30, tzinfo=UTC)), ("+3 years", later)]
+    return [
+        ("2000-01-01", datetime(2000, 1, 1, 0, 30, tzinfo=UTC)),
+        ("+3 years", later),
+        ("1970-01-01", datetime(1970, 1, 1, 0, 30, tzinfo=UTC)),  # no RTC: the kernel starts at the epoch
+    ]
 
 
-@pytest.mark.parametrize("label", ["2000-01-01", "+3 years"])
+@pytest.mark.parametrize("label", ["2000-01-01", "+3 years", "1970-01-01"])
 async def test_wrong_box_clock_lands_on_the_right_china_dates(tmp_path, headend_db, label):
     box = dict(box_times())[label]
     async with running_headend(tmp_path / "headend", headend_db) as h:
