@@ -270,20 +270,24 @@ _BATCH = {
 }
 
 
+_SPECS = {k: ({**_COMMON, **req}, {**_COMMON_OPTIONAL, **opt}) for k, (req, opt) in KINDS.items()}
+_UNKNOWN = (_COMMON, _COMMON_OPTIONAL)
+
+
 def parse_event(v: Any, path: str, boot: str) -> Event:
     if not isinstance(v, dict):
         _fail(path, "must be an object")
     kind = v.get("kind")
     if "kind" in v and (not isinstance(kind, str) or kind not in KINDS):
         _fail(f"{path}.kind", f"unknown kind {str(kind)[:32]!r} (known: {', '.join(KINDS)})")
-    required, optional = KINDS.get(kind, ({}, {})) if isinstance(kind, str) else ({}, {})
-    _fields(v, path, {**_COMMON, **required}, {**_COMMON_OPTIONAL, **optional})
+    required, optional = _SPECS.get(kind, _UNKNOWN)
+    _fields(v, path, required, optional)
     mono = v.get("mono")
     return Event(
         seq=v["seq"],
         kind=kind,
         ts=v["ts"],
-        wall=moment_of(v["ts"], f"{path}.ts"),
+        wall=datetime.fromisoformat(v["ts"]),  # checked above
         boot=v.get("boot", boot),
         mono=float(mono) if mono is not None else None,
         raw=v,

@@ -65,75 +65,101 @@ class Figures:
         return self.watched_s / 3600
 
 
+@dataclass
+class Tally:
+    """The fold's running state: ``add`` one event at a time (with its China day and its place in
+    order), ``figures`` at any point. ``state``/``from_state`` turn it into JSON and back, so the
+    headend keeps one per station-day and adds only the events it newly holds (exact under
+    re-sends); the order key decides which of two lines of a session counts and which five-ones
+    check is the day's last, whatever order the events arrive in."""
+
+    plays: int = 0
+    completed: int = 0
+    watched_s: float = 0.0
+    failed_logins: int = 0
+    logbook: int = 0
+    events: int = 0
+    uncertain: int = 0
+    notice_views: dict[str, int] = field(default_factory=dict)
+    online_s: dict[str, float] = field(default_factory=dict)  # by China day
+    courses: set[str] = field(default_factory=set)
+    viewers: set[tuple[str, str, str]] = field(default_factory=set)  # (day, client, course) counted
+    ended: dict[str, list] = field(default_factory=dict)  # session id → [order, counted, headcount]
+    fives: list | None = None  # [order, {key: met}] of the last check
+
+    def add(self, e: Mapping, day: str, order: list, uncertain: bool = False) -> None:
+        self.events += 1
+        self.uncertain += bool(uncertain)
+        kind = e.get("kind")
+        if kind == "session_end":
+            sid = str(e.get("id") or "") or f"\0{order}"  # no id: never the same session as another
+            first = self.ended.get(sid)
+            if first is None or order < first[0]:
+                self.ended[sid] = [order, e.get("counted") is not False, _int(e.get("headcount"))]
+        elif kind == "admin_login" and not e.get("ok"):
+            self.failed_logins += 1
+        elif kind == "play":
+            self.plays += 1
+            seconds = _number(e.get("watched_s"))
+            self.watched_s += seconds
+            self.completed += bool(e.get("completed"))
+            self.courses.add(str(e.get("course")))
+            if not e.get("session") and counts_as_study(seconds, _number(e.get("duration_s"))):
+                self.viewers.add((day, str(e.get("client") or ""), str(e.get("course"))))
+        elif kind == "logbook":
+            self.logbook += 1
+        elif kind == "notice_view":
+            notice = str(e.get("notice") or "")
+            self.notice_views[notice] = self.notice_views.get(notice, 0) + 1
+        elif kind == "health":
+            self.online_s[day] = self.online_s.get(day, 0.0) + _number(e.get("interval_s"))
+        elif kind == "fives" and (self.fives is None or order >= self.fives[0]):
+            self.fives = [order, {k: bool(e[k].get("ok")) for k in FIVES if isinstance(e.get(k), Mapping)}]
+
+    def figures(self) -> Figures:
+        counted = [v for v in self.ended.values() if v[1]]
+        return Figures(
+            sessions=len(counted),
+            session_person_times=sum(v[2] for v in counted),
+            individual_plays=len(self.viewers),
+            plays=self.plays,
+            completed=self.completed,
+            watched_s=self.watched_s,
+            failed_logins=self.failed_logins,
+            short_sessions=len(self.ended) - len(counted),
+            courses=frozenset(self.courses),
+            logbook=self.logbook,
+            notice_views=MappingProxyType(dict(sorted(self.notice_views.items()))),
+            online_minutes=sum(min(DAY_MINUTES, s / 60) for s in self.online_s.values()),
+            fives=MappingProxyType(dict(self.fives[1])) if self.fives is not None else None,
+            events=self.events,
+            uncertain=self.uncertain,
+        )
+
+    def state(self) -> dict:
+        d = dict(self.__dict__)
+        d["courses"] = sorted(self.courses)
+        d["viewers"] = sorted(list(v) for v in self.viewers)
+        return d
+
+    @classmethod
+    def from_state(cls, d: Mapping) -> Tally:
+        t = cls(**{k: v for k, v in d.items() if k not in ("courses", "viewers")})
+        t.courses = set(d.get("courses", ()))
+        t.viewers = {tuple(v) for v in d.get("viewers", ())}
+        return t
+
+
 def figures(
     events: Iterable[Mapping],
     day: Callable[[Mapping], str] = raw_day,
     uncertain: Callable[[Mapping], bool] = _never,
 ) -> Figures:
     """The figures of ``events`` (in journal order); ``day`` gives an event's China date."""
-    n = dict.fromkeys(
-        ("sessions", "session_person_times", "individual_plays", "plays", "completed", "failed_logins"), 0
-    )
-    short = logbook = count = unsure = 0
-    watched = 0.0
-    courses: set[str] = set()
-    notices: dict[str, int] = {}
-    online: dict[str, float] = {}
-    fives: dict[str, bool] | None = None
-    ended: set[str] = set()
-    viewers: set[tuple[str, str, str]] = set()  # (China day, client, course) already counted
-    for e in events:
-        count += 1
-        unsure += bool(uncertain(e))
-        kind = e.get("kind")
-        if kind == "session_end":
-            sid = str(e.get("id") or "")
-            if sid and sid in ended:
-                continue
-            ended.add(sid)
-            if e.get("counted") is False:
-                short += 1
-                continue
-            n["sessions"] += 1
-            n["session_person_times"] += _int(e.get("headcount"))
-        elif kind == "admin_login" and not e.get("ok"):
-            n["failed_logins"] += 1
-        elif kind == "play":
-            n["plays"] += 1
-            seconds = _number(e.get("watched_s"))
-            watched += seconds
-            n["completed"] += bool(e.get("completed"))
-            courses.add(str(e.get("course")))
-            viewer = (day(e), str(e.get("client") or ""), str(e.get("course")))
-            if (
-                not e.get("session")
-                and viewer not in viewers
-                and counts_as_study(seconds, _number(e.get("duration_s")))
-            ):
-                viewers.add(viewer)
-                n["individual_plays"] += 1
-        elif kind == "logbook":
-            logbook += 1
-        elif kind == "notice_view":
-            notice = str(e.get("notice") or "")
-            notices[notice] = notices.get(notice, 0) + 1
-        elif kind == "health":
-            d = day(e)
-            online[d] = online.get(d, 0.0) + _number(e.get("interval_s"))
-        elif kind == "fives":
-            fives = {k: bool(e[k].get("ok")) for k in FIVES if isinstance(e.get(k), Mapping)}
-    return Figures(
-        **n,
-        watched_s=watched,
-        short_sessions=short,
-        courses=frozenset(courses),
-        logbook=logbook,
-        notice_views=MappingProxyType(dict(sorted(notices.items()))),
-        online_minutes=sum(min(DAY_MINUTES, s / 60) for s in online.values()),
-        fives=MappingProxyType(fives) if fives is not None else None,
-        events=count,
-        uncertain=unsure,
-    )
+    t = Tally()
+    for i, e in enumerate(events):
+        t.add(e, day(e), [i], uncertain(e))
+    return t.figures()
 
 
 def _number(value: object) -> float:

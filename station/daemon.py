@@ -1,4 +1,4 @@
-"""``station serve``: the web app plus the background sync loop, opened and closed in
+"""``station serve``: the web app plus the background sync and upload loops, opened and closed in
 ``cleanup_ctx`` (the loop is always cancelled and awaited on shutdown).
 
 The loop cannot die silently (Home Assistant's update coordinator is the model). Every pass
@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 from aiohttp import web
@@ -24,9 +25,11 @@ from station.config import StationConfig
 from station.errors import ConfigError, StationError
 from station.model import SyncStatus
 from station.store import Store
+from station.store.reportfile import read_upload_state, write_upload_state
 from station.sync.runner import now_utc, record_failure, sync_pass
+from station.upload.loop import UploadLoop
 from station.web.app import create_app
-from station.web.keys import CONFIG, STORE, SYNC_NOW
+from station.web.keys import ATTENDANCE, CONFIG, STORE, SYNC_NOW, TV_SEEN
 from station.web.pin import serve_refusal
 
 log = logging.getLogger(__name__)
@@ -116,6 +119,38 @@ async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
         pass
 
 
+def _upload_ended(task: asyncio.Task) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    log.critical("the upload loop stopped: %s", exc or "it returned", exc_info=exc)
+
+
+async def _upload_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The upload loop (station.upload.loop), when [report] has a url and a token."""
+    cfg = app[CONFIG]
+    journal = app[ATTENDANCE].journal
+    if not cfg.report_url or not cfg.report_token:
+        why = "[report] url is empty" if not cfg.report_url else "[report] has no token"
+        try:
+            write_upload_state(cfg.data_dir, replace(read_upload_state(cfg.data_dir), state="off", last_error=why))
+        except StationError as exc:  # a full disk must not stop the TV
+            log.warning("%s", exc)
+        log.warning("reporting is off: %s", why)
+        yield
+        return
+    contact = app[TV_SEEN]
+    loop = UploadLoop(cfg, app[STORE], journal, lambda: contact.at)
+    task = asyncio.create_task(loop.run(), name="station-upload")
+    task.add_done_callback(_upload_ended)
+    yield
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
 def build_app(cfg: StationConfig, store: Store | None = None, *, sync: bool = True) -> web.Application:
     """The app ``station serve`` runs; refuses (ConfigError) an admin_pin too easy to guess."""
     refusal = serve_refusal(cfg.admin_pin, cfg.path)
@@ -125,4 +160,5 @@ def build_app(cfg: StationConfig, store: Store | None = None, *, sync: bool = Tr
     app = create_app(cfg, store)
     if sync:
         app.cleanup_ctx.append(_sync_ctx)
+        app.cleanup_ctx.append(_upload_ctx)
     return app

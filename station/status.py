@@ -5,7 +5,7 @@ remembers. ``collect_status`` gathers a ``StationStatus``; ``to_json`` is the ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from catalogue.display import china_time, duration, size
 from playlists.times import utc_iso
@@ -13,7 +13,10 @@ from station.config import StationConfig
 from station.i18n import english as _
 from station.model import DiskUsage, InstalledSet, MirrorHealth, SyncStatus
 from station.model.attendance import JournalUsage
+from station.model.reporting import UploadState
 from station.store import Store
+from station.store.reportfile import read_upload_state
+from station.store.streams import current_id
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,30 @@ class StationStatus:
     mirrors: tuple[tuple[str, MirrorHealth], ...]  # in configured order
     storage: DiskUsage
     journal: JournalUsage | None = None
+    reporting: UploadState | None = None
+    report_url: str = ""
+
+    def reporting_json(self) -> dict | None:
+        r = self.reporting
+        if r is None:
+            return None
+        backlog = self.journal.unreported if self.journal is not None else r.backlog
+        return {
+            "url": self.report_url,
+            "state": "partial" if r.state == "ok" and backlog else r.state,  # events journalled since
+            "backlog": backlog,
+            "acknowledged_seq": self.journal.acknowledged_seq if self.journal is not None else r.acknowledged_seq,
+            "last_attempt": utc_iso(r.last_attempt) if r.last_attempt else None,
+            "last_success": utc_iso(r.last_success) if r.last_success else None,
+            "last_error": r.last_error,
+            "error_kind": r.error_kind,
+            "error_since": utc_iso(r.error_since) if r.error_since else None,
+            "sent_events": r.sent_events,
+            "offset_s": r.offset_s,
+            "headend_time": utc_iso(r.headend_time) if r.headend_time else None,
+            "next_attempt": utc_iso(r.next_attempt) if r.next_attempt else None,
+            "stream": r.stream,
+        }
 
     def to_json(self) -> dict:
         return {
@@ -54,6 +81,7 @@ class StationStatus:
                 "last_seq": self.journal.last_seq,
                 "acknowledged_seq": self.journal.acknowledged_seq,
             },
+            "reporting": self.reporting_json(),
         }
 
 
@@ -70,7 +98,18 @@ def collect_status(cfg: StationConfig, store: Store, journal: JournalUsage | Non
         mirrors=tuple((m, health.get(m, MirrorHealth())) for m in cfg.mirrors),
         storage=store.disk_usage(),
         journal=journal,
+        reporting=_reporting(cfg),
+        report_url=cfg.report_url,
     )
+
+
+def _reporting(cfg: StationConfig) -> UploadState:
+    state = read_upload_state(cfg.data_dir)
+    if not cfg.report_url:
+        state = replace(state, state="off")
+    if not state.stream:
+        state = replace(state, stream=current_id(cfg.data_dir / "journal"))
+    return state
 
 
 STATE_WORDS = {"have": "ready", "downloading": "downloading", "queued": "queued", "failed": "failed"}
@@ -123,4 +162,35 @@ def describe(status: StationStatus) -> list[str]:
             f"attendance journal: {size(j.bytes)} of {size(j.budget_bytes)} ([journal] budget_mb) in {j.segments} "
             f"segments{state}; {j.unreported} events not yet acknowledged by the headend"
         )
+    r = status.reporting_json()
+    if r is not None:
+        lines.extend(_describe_reporting(r, status.reporting))
+    return lines
+
+
+REPORT_WORDS = {
+    "never": "never tried",
+    "ok": "up to date",
+    "partial": "partly sent",
+    "failed": "failing",
+    "revoked": "REVOKED",
+    "off": "off",
+}
+
+
+def _describe_reporting(r: dict, st: UploadState) -> list[str]:
+    if r["state"] == "off":
+        return ["reporting: off ([report] url is empty in station.toml)"]
+    when = china_time(st.last_success) if st.last_success else "never"
+    lines = [
+        f"reporting to {r['url']}: {REPORT_WORDS.get(r['state'], r['state'])}; {r['backlog']} events not yet "
+        f"acknowledged; last upload {when} (China time); stream {r['stream'] or 'none yet'}"
+    ]
+    if r["offset_s"] is not None:
+        lines.append(
+            f"box clock: {abs(r['offset_s']):.0f} s {'behind' if r['offset_s'] > 0 else 'ahead of'} the headend"
+        )
+    if r["last_error"]:
+        since = f" (since {china_time(st.error_since)})" if st.error_since else ""
+        lines.append(f"last upload error{since}: {r['last_error']}")
     return lines

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import os
 import tomllib
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -354,3 +355,79 @@ def test_fuzz_signature(sig):
 
 def test_the_valid_signature_verifies():
     assert verify(SIGNED, SIGNATURE, [KEY.public_key]).startswith("timestamp:")
+
+
+# ---- report batches (catalogue.events) --------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def _json_like(value: object) -> st.SearchStrategy:
+    if isinstance(value, bool):
+        return st.booleans() | st.integers(0, 1)
+    if isinstance(value, int):
+        return st.integers() | st.integers(-2, 10) | st.floats()
+    if isinstance(value, float):
+        return st.floats(allow_nan=True, allow_infinity=True) | st.integers()
+    if isinstance(value, str):
+        return st.text(max_size=40) | AWKWARD_TEXT | st.just(value * 60) | st.just(value[:-1] + "Z")
+    return JSON_VALUES
+
+
+@st.composite
+def mutated_batch(draw) -> object:
+    from tests.report_batches import batch, events
+
+    now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
+    doc = batch(
+        "gaoyao-xiangang-xianyi",
+        events(draw(st.integers(1, 8)), now, seed=draw(st.integers(0, 99))),
+        after=0,
+        now=now,
+        mono=9e5,
+    )
+    doc = json.loads(json.dumps(doc))
+    for _ in range(draw(st.integers(1, 3))):
+        nodes = _nodes(doc)
+        parent, key = draw(st.sampled_from(nodes))
+        op = draw(st.sampled_from(["same type", "same type", "replace", "delete", "add"]))
+        if op == "same type":
+            parent[key] = draw(_json_like(parent[key]))
+        elif op == "replace":
+            parent[key] = draw(JSON_VALUES)
+        elif op == "delete" and isinstance(parent, dict):
+            del parent[key]
+        elif isinstance(parent, dict):
+            parent[draw(st.sampled_from(["seq", "kind", "boot", "mono", "extra", "ts"]) | st.text(max_size=6))] = draw(
+                JSON_VALUES
+            )
+    return doc
+
+
+@FUZZ
+@given(doc=mutated_batch() | JSON_VALUES)
+def test_fuzz_report_batch(doc):
+    """A batch reads, or is refused with ReportFormatError naming a field that exists in the
+    document's shape; what reads keeps the contract (seqs increasing, bools not numbers)."""
+    from catalogue.events import MAX_EVENTS, ReportFormatError, parse_batch
+
+    try:
+        b = parse_batch(doc)
+    except ReportFormatError as exc:
+        assert str(exc).strip() and exc.field is not None
+        if exc.field:
+            assert exc.field.split("[")[0].split(".")[0] in (doc if isinstance(doc, dict) else {}) or (
+                "missing" in str(exc)
+            ), exc.field
+        return
+    assert len(b.events) <= MAX_EVENTS
+    seqs = [e.seq for e in b.events]
+    assert seqs == sorted(set(seqs)) and all(s > b.after for s in seqs)
+    for e in b.events:
+        for k, v in e.raw.items():
+            if k in ("watched_s", "duration_s", "headcount", "interval_s"):
+                assert not isinstance(v, bool) and v == v  # no NaN, no bool

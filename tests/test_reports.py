@@ -205,6 +205,12 @@ async def test_bodies_that_are_not_a_batch_are_refused_and_nothing_is_stored(roo
             (b"x" * (10 * 1024 * 1024), {}, 413),
             (bomb_bytes, {"Content-Encoding": "gzip"}, 413),
             (gzip.compress(b"{}")[:-6], {"Content-Encoding": "gzip"}, 400),
+            (gzip.compress(b"{}") + b"junk", {"Content-Encoding": "gzip"}, 400),
+            (
+                gzip.compress(json.dumps(good()).encode()),
+                {"Content-Encoding": "gzip", "Content-Type": "text/json"},
+                415,
+            ),
             (json.dumps(good()).encode(), {"Content-Encoding": "br"}, 415),
             (json.dumps(good()).encode(), {"Content-Type": "text/plain"}, 415),
         ]
@@ -415,6 +421,16 @@ async def test_figures_are_read_from_loopback_only(root):
     assert status == 403 and "127.0.0.1" in doc["error"]
 
 
+async def test_figures_forwarded_by_a_proxy_are_not_loopback(root):
+    enrol(root, A)
+    async with collector(root) as c:
+        url = f"{c.base}/api/v1/stations/{A}/days"
+        async with c.session.get(url, headers={"X-Forwarded-For": "203.0.113.9"}) as r:
+            assert r.status == 403 and "127.0.0.1" in (await r.json())["error"]
+        async with c.session.get(url) as r:
+            assert r.status == 200
+
+
 def test_station_add_and_edit_check_capacity_and_members(root):
     res = run_cli("headend", "station", "add", "--root", str(root), A, "--capacity", "0")
     assert res.returncode == 1 and "--capacity" in res.stderr
@@ -427,3 +443,50 @@ def test_station_add_and_edit_check_capacity_and_members(root):
     with database(root) as db:
         s = db.station(A)
     assert (s.capacity, s.members, s.name) == (40, 11, "蚬一村")
+
+
+async def test_a_big_batch_that_compresses_well_is_taken_whole(root):
+    """500 events with long texts: several MB inflated from well under 512 KB of gzip."""
+    token = enrol(root, A)
+    evs = events(500, NOW - timedelta(hours=10), mono0=10.0)
+    for e in evs:
+        if e["kind"] == "logbook":
+            e["text"] = "学" * 2000
+    doc = batch(A, evs, after=0, now=NOW, mono=10.0 + 500 * 60 + 5)
+    assert len(gz(doc)) < 512 * 1024
+    async with collector(root) as c:
+        status, answer, _ = await c.post(doc, token)
+    assert status == 200 and answer["accepted"] == 500 and answer["held"] == 500
+
+
+async def test_the_newest_health_sample_is_kept_whatever_order_they_arrive_in(root):
+    token = enrol(root, A)
+    evs = [e for e in events(60, NOW - timedelta(hours=2), mono0=10.0, seed=7) if e["kind"] == "health"]
+    assert len(evs) >= 3
+    for i, e in enumerate(evs):
+        e["seq"], e["backlog"] = i + 1, i  # backlog tells the samples apart
+    mono = 10.0 + 60 * 60 + 5
+    async with collector(root) as c:
+        status, _, _ = await c.post(batch(A, evs, after=0, now=NOW, mono=mono), token)
+        assert status == 200
+        status, _, _ = await c.post(batch(A, evs[:1], after=0, now=NOW, mono=mono), token)  # an old one again
+        assert status == 200
+    with database(root) as db:
+        newest = db.reports.health(A)
+    assert newest["backlog"] == len(evs) - 1 and newest["kind"] == "health"
+
+
+async def test_a_new_stream_starts_where_its_first_batch_says_and_keeps_apart_from_the_old(root):
+    """A journal restored from a backup goes on at seq 6 under a new stream: its events are new
+    events, not duplicates of the old stream's 6–10, and its held starts at its first ``after``."""
+    token = enrol(root, A)
+    old = events(10, NOW - timedelta(hours=3), mono0=10.0, seed=1)
+    new = events(5, NOW - timedelta(hours=1), first_seq=6, mono0=7000.0, seed=2)
+    mono = 7000.0 + 5 * 60 + 5
+    async with collector(root) as c:
+        _, a, _ = await c.post(batch(A, old, after=0, now=NOW, mono=mono), token)
+        _, b, _ = await c.post(batch(A, new, after=5, now=NOW, mono=mono, stream="fedcba9876543210"), token)
+    assert (a["held"], a["seen"]) == (10, 10)
+    assert (b["held"], b["seen"], b["accepted"], b["duplicates"]) == (10, 10, 5, 0)
+    held = held_events(root, A)
+    assert len(held) == 15 and {e["stream"] for e in held} == {STREAM, "fedcba9876543210"}

@@ -1,9 +1,9 @@
 """``ReportStore`` (``db.reports``): the statements of the report collector. ``store`` keeps one
 checked batch in one transaction: its events once under (station, stream, seq) — duplicates
 ignored on both engines — each stream's held/seen, the boot's clock reading, the newest health
-sample, and the daily roll-up rows of the (station, China day)s the batch touched, recomputed
-from that station-day's events (indexed) with the shared fold ``catalogue.figures``, so a row is
-exact whatever was re-sent. ``days`` reads the roll-up. Blocking; failures are DatabaseError."""
+sample, and the daily roll-up rows of the (station, China day)s the batch touched: each row keeps
+the shared fold's state (``catalogue.figures.Tally``) and only the events newly held (found
+under the station's lock) are added to it, so a row is exact whatever was re-sent. ``days`` reads the roll-up. Blocking; failures are DatabaseError."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from catalogue.clocks import Correction, Measure, correct
 from catalogue.events import Batch
-from catalogue.figures import Figures, figures
+from catalogue.figures import Figures, Tally
 from headend.db.engine import transaction, upsert
 from headend.db.records import StationDay, Stored
 from headend.db.schema import report_clocks, report_events, report_streams, station_days, station_health, stations
@@ -62,6 +62,7 @@ def day_row(station: str, day: str, f: Figures, stamp: str) -> dict:
 def _station_day(r: sa.Row) -> StationDay:
     m = dict(r._mapping)
     m.pop("updated_at")
+    m.pop("state")
     m["notice_views"] = MappingProxyType(json.loads(m["notice_views"]))
     m["fives"] = MappingProxyType(json.loads(m["fives"])) if m["fives"] is not None else None
     return StationDay(**m)
@@ -83,7 +84,7 @@ class ReportStore:
             held, seen = self._advance(conn, batch, stamp)
             self._measure(conn, batch.station, fix.measure)
             self._health(conn, batch, fix, new, stamp)
-            self._roll_up(conn, batch.station, {fix.events[i].day.isoformat() for i in new}, stamp)
+            self._roll_up(conn, batch, fix, new, stamp)
         return Stored(
             stream=batch.stream,
             held=held,
@@ -184,24 +185,26 @@ class ReportStore:
         }
         upsert(conn, station_health, [row], ["station"], ["stream", "seq", "at", "data", "received_at"])
 
-    def _roll_up(self, conn: sa.Connection, station: str, days: set[str], stamp: str) -> None:
-        if not days:
+    def _roll_up(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
+        """Add the events newly held to their station-days' running folds."""
+        if not new:
             return
+        days = sorted({fix.events[i].day.isoformat() for i in new})
         rows = conn.execute(
-            sa.select(report_events.c.day, report_events.c.time_uncertain, report_events.c.data)
-            .where(report_events.c.station == station, report_events.c.day.in_(sorted(days)))
-            .order_by(report_events.c.day, report_events.c.at, report_events.c.seq, report_events.c.stream)
+            sa.select(station_days.c.day, station_days.c.state).where(
+                station_days.c.station == batch.station, station_days.c.day.in_(days)
+            )
         ).all()
-        by_day: dict[str, list[dict]] = {d: [] for d in days}
-        unsure: set[int] = set()
-        for r in rows:
-            e = json.loads(r.data)
-            if r.time_uncertain:
-                unsure.add(id(e))
-            by_day[r.day].append(e)
+        tallies = {r.day: Tally.from_state(json.loads(r.state)) for r in rows}
+        for i in new:
+            e, p = batch.events[i], fix.events[i]
+            day = p.day.isoformat()
+            tally = tallies.get(day)
+            if tally is None:
+                tally = tallies[day] = Tally()
+            tally.add(e.raw, day, [iso(p.at), e.seq, batch.stream], p.uncertain)
         out = [
-            day_row(station, d, figures(events, day=lambda _e, d=d: d, uncertain=lambda e: id(e) in unsure), stamp)
-            for d, events in by_day.items()
+            {**day_row(batch.station, d, t.figures(), stamp), "state": _dumps(t.state())} for d, t in tallies.items()
         ]
         upsert(conn, station_days, out, ["station", "day"], _DAY_COLUMNS)
 

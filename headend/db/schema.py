@@ -160,8 +160,8 @@ report_clocks = Table(
     Column("offset_s", Float, nullable=False),
 )
 
-# The daily roll-up per station (China days), recomputed from that day's events by the shared
-# fold (catalogue.figures) in the transaction that stores a batch touching it.
+# The daily roll-up per station (China days): the shared fold's state (catalogue.figures.Tally),
+# to which the transaction that stores a batch adds the events it newly holds of that day.
 station_days = Table(
     "station_days",
     metadata,
@@ -182,6 +182,7 @@ station_days = Table(
     Column("courses", Integer, nullable=False),  # distinct courses played
     Column("events", Integer, nullable=False),
     Column("time_uncertain", Integer, nullable=False),
+    Column("state", Text, nullable=False),  # JSON: the fold's running state (catalogue.figures.Tally)
     Column("updated_at", Text, nullable=False),
 )
 

@@ -14,7 +14,8 @@ import time
 import zlib
 from datetime import UTC, datetime
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from headend.errors import (
     DatabaseError,
@@ -79,7 +80,10 @@ async def read_body(request: web.Request) -> bytes:
         raise TooLarge(f"the body is {request.content_length} bytes; send at most {MAX_BODY} (fewer events a batch)")
     chunks, size = [], 0
     while True:
-        chunk = await request.content.read(64 * 1024)
+        try:
+            chunk = await request.content.read(64 * 1024)
+        except (ConnectionError, HttpProcessingError, ClientPayloadError) as exc:
+            raise ReportRefused(f"the body could not be read ({type(exc).__name__}); send the batch again", "") from exc
         if not chunk:
             break
         size += len(chunk)
@@ -94,13 +98,15 @@ def inflate(data: bytes) -> bytes:
     d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     out, size, rest = [], 0, data
     try:
-        while rest and not d.eof:
+        while not d.eof:
             piece = d.decompress(rest, 256 * 1024)
+            rest = d.unconsumed_tail
+            if not piece and not rest:
+                break  # all input taken and nothing more comes out: cut short
             size += len(piece)
             if size > MAX_JSON:
                 raise TooLarge(f"the body inflates to over {MAX_JSON} bytes; send fewer events a batch")
             out.append(piece)
-            rest = d.unconsumed_tail
         if not d.eof:
             raise ReportRefused("the gzip body is cut short; send the whole batch again", "")
     except zlib.error as exc:
@@ -149,6 +155,9 @@ async def post_reports(request: web.Request) -> web.Response:
 
 
 def loopback(request: web.Request) -> bool:
+    """A client on this host itself; a request a proxy forwarded (it says so) is not."""
+    if any(h in request.headers for h in ("Forwarded", "X-Forwarded-For", "X-Real-IP")):
+        return False
     try:
         return ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
     except ValueError:

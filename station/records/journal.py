@@ -7,7 +7,7 @@ and never into TinyDB, which rewrites its whole file on each write (DESIGN.md "S
     <data_dir>/journal/2026-11-22.jsonl      the day's first segment (China date of the event)
     <data_dir>/journal/2026-11-22.1.jsonl    the next once the first holds SEGMENT_BYTES, and so on
     <data_dir>/journal/acknowledged.json     {"seq": N}: the headend holds every event up to N
-    <data_dir>/journal/stream.json           the stream ids (station.records.streams)
+    <data_dir>/journal/stream.json           the stream ids (station.store.streams)
 
 Every event carries ``seq`` (strictly increasing across files and restarts, so the headend can
 order events and correct the box's clock by the offset it measures at upload), ``ts`` (ISO 8601,
@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,7 +45,7 @@ from playlists.atomic import atomic_write, fsync_dir
 from playlists.schedule import CHINA
 from station.errors import StoreError
 from station.model.attendance import JournalUsage
-from station.records.streams import BOOT_ID, MACHINE_ID, Stream, Streams, read_id
+from station.store.streams import BOOT_ID, MACHINE_ID, Stream, Streams, read_id
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,8 @@ class Journal:
         self.clock = clock
         self.mono = mono
         self.boot = read_id(boot_id)
+        if len(self.boot) != 32 or any(c not in "0123456789abcdef" for c in self.boot):
+            self.boot = secrets.token_hex(16)  # no kernel boot id: this start of the program stands for it
         self.budget_bytes = budget_bytes
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
@@ -133,9 +136,14 @@ class Journal:
         self._bytes = sum(_size(p) for _, _, p in segs)
         self._acked = read_acknowledged(self.root)
         self._refused_logged = False
+        self.write_error: str | None = None  # why the last append could not be written (a full disk)
+        self.on_append: Callable[[], None] | None = None  # called after each append (from its thread)
         self._prune()
         self.streams = Streams(self.root, self._disk_seq, lambda: self._acked, machine_id)
-        self.streams.current()  # a new stream now if this journal is new, copied or moved
+        try:
+            self.streams.current()  # a new stream now if this journal is new, copied or moved
+        except StoreError as exc:  # a full disk must not stop the TV: the uploader checks again
+            log.warning("%s", exc)
 
     # ---- writing -----------------------------------------------------------------------------
 
@@ -196,10 +204,14 @@ class Journal:
                 if new:
                     fsync_dir(self.root)
             except OSError as exc:
+                self.write_error = exc.strerror or str(exc)
                 raise StoreError(f"{path}: cannot record {kind} ({exc.strerror})") from exc
+            self.write_error = None
             self._seq += 1
             self._bytes += len(line)
-            return event
+        if self.on_append is not None:
+            self.on_append()  # the uploader wakes (outside the lock: it may read the journal)
+        return event
 
     # ---- the acknowledgement point and the budget --------------------------------------------
 
@@ -230,7 +242,9 @@ class Journal:
             return self._seq
 
     def _disk_seq(self) -> int:
-        return _last_seq(segments(self.root))
+        """The last seq of the newest segment (where every append goes; cheap: its tail only)."""
+        segs = segments(self.root)
+        return _tail_seq(segs[-1][2]) if segs else 0
 
     # ---- streams ------------------------------------------------------------------------------
 

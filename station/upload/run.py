@@ -46,6 +46,7 @@ ADVICE = {
     "busy": "the headend is busy; the station tries again later",
     "unreachable": "the headend cannot be reached; the station keeps the events and tries again",
     "stalled": "the headend did not hold the batch it was sent; the station tries again later",
+    "too_large": "the headend refuses even one event as too large; the events are kept. Tell the county",
 }
 
 

@@ -38,6 +38,7 @@ from station.errors import InputError, StoreError
 from station.i18n import N_
 from station.model import FiveAnswer, MirrorHealth
 from station.records.attendance import FIVES, MIN_HEADCOUNT
+from station.store.reportfile import read_upload_state
 from station.web.admin_view import (
     FIVES_HINTS,
     FIVES_LABELS,
@@ -45,6 +46,7 @@ from station.web.admin_view import (
     journal_view,
     mirrors_view,
     player_label,
+    reporting_view,
     sync_view,
 )
 from station.web.forms import read_form
@@ -150,6 +152,7 @@ async def _admin_page(
         )
     fives = att.fives()
     current = att.current_session()
+    upload = await asyncio.to_thread(read_upload_state, config.data_dir)
     return render(
         request,
         "admin.html",
@@ -163,6 +166,9 @@ async def _admin_page(
             "disk": {"media": size(disk.media_bytes), "files": disk.media_files, "free": size(disk.free_bytes)},
             "today": figures_view(_, today),
             "journal": journal_view(_, att.journal_usage()),
+            "reporting": reporting_view(
+                _, upload, att.journal_usage().unreported, config.report_url, att.journal.write_error
+            ),
             "month": figures_view(_, month),
             "current": summary_view(_, current) if current else None,
             "sessions": [summary_view(_, s) for s in sessions],

@@ -11,6 +11,7 @@ from players import ProfileError, profile
 from station.i18n import N_, Gettext
 from station.model import MirrorHealth, SyncStatus
 from station.model.attendance import JournalUsage
+from station.model.reporting import UploadState
 from station.web.reasons import explain
 
 _STATES = {
@@ -181,3 +182,77 @@ def journal_view(_: Gettext, u: JournalUsage) -> dict:
             budget=budget,
         )
     return {"used": _("%(used)s of %(budget)s", used=used, budget=budget), "warning": warning}
+
+
+REPORT_LABELS = {
+    "never": (N_("Not reported yet"), "warn"),
+    "ok": (N_("Up to date"), "ok"),
+    "partial": (N_("Sending"), "warn"),
+    "failed": (N_("Failing"), "bad"),
+    "revoked": (N_("Token revoked"), "bad"),
+    "off": (N_("Off"), "warn"),
+}
+
+REPORT_ERRORS = {
+    "revoked": N_(
+        "The county has revoked this station's reporting token: nothing is sent until a new one is set. "
+        "Ask the county for a new token and put it under [report] in station.toml. Every record is kept "
+        "and sent once the new token works."
+    ),
+    "unknown": N_(
+        "The headend does not know this station's token. Check token under [report] in station.toml "
+        "(as the county gave it). Every record is kept."
+    ),
+    "forbidden": N_(
+        "The token belongs to another station. Check id under [station] and token under [report] in "
+        "station.toml. Every record is kept."
+    ),
+    "refused": N_(
+        "The headend refused some records; they are kept and sent again later. Tell the county staff "
+        "(the details name what was refused)."
+    ),
+    "busy": N_("The headend is busy; the station sends the records a little later by itself."),
+    "unreachable": N_(
+        "The headend cannot be reached; the records are kept and sent by themselves once the link works."
+    ),
+    "stalled": N_("The headend did not accept the records it was sent; the station tries again later."),
+}
+
+
+def reporting_view(_: Gettext, state: UploadState, backlog: int, url: str, write_error: str | None) -> dict:
+    """How reporting to the headend stands: state, backlog, last upload, clock offset, what to do."""
+    shown = "partial" if state.state == "ok" and backlog else state.state  # events journalled since
+    label, css = REPORT_LABELS.get(shown, (N_("Unknown"), "warn"))
+    offset = ""
+    if state.offset_s is not None and abs(state.offset_s) >= 1:
+        key = (
+            N_("This box's clock is %(s)d seconds behind the headend's.")
+            if state.offset_s > 0
+            else N_("This box's clock is %(s)d seconds ahead of the headend's.")
+        )
+        offset = _(key, s=round(abs(state.offset_s)))
+    error = ""
+    if state.state in ("failed", "revoked") and state.error_kind:
+        kind = "refused" if state.error_kind == "too_large" else state.error_kind
+        error = _(REPORT_ERRORS.get(kind, REPORT_ERRORS["unreachable"]))
+    disk = ""
+    if write_error:
+        disk = _(
+            "The disk is full: new records cannot be written (%(why)s). Nothing already recorded is lost. "
+            "Free some space on the box (or ask the county to).",
+            why=write_error,
+        )
+    return {
+        "label": _(label),
+        "css": css,
+        "off": state.state == "off" or not url,
+        "backlog": backlog,
+        "last_success": china_time(state.last_success) if state.last_success else _("never"),
+        "last_attempt": china_time(state.last_attempt) if state.last_attempt else _("never"),
+        "error": error,
+        "raw": state.last_error or "",
+        "error_since": china_time(state.error_since) if state.error_since else "",
+        "offset": offset,
+        "stream": state.stream,
+        "disk": disk,
+    }

@@ -49,6 +49,8 @@ from station.web.keys import (
     SYNC_NOW,
     TEMPLATES,
     TOKENS,
+    TV_SEEN,
+    Contact,
 )
 from station.web.pin import AdminPin
 from station.web.responses import LANG_COOKIE, error_middleware, http_log, local_target, see_other, translator
@@ -176,6 +178,7 @@ def create_app(
     app[TOKENS] = PageTokens()
     app[RATE] = rate or RateLimit()
     app[SETUP_LOCK] = asyncio.Lock()
+    app[TV_SEEN] = Contact()
     app[CHANNEL_PLAYED] = set()
     app.cleanup_ctx.append(_attendance_ctx)
 

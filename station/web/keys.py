@@ -11,6 +11,7 @@ box has already started in channel mode.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import jinja2
 from aiohttp import web
@@ -31,4 +32,18 @@ CHANNEL_PLAYED = web.AppKey("channel_played", set)
 PIN = web.AppKey("pin", AdminPin)
 TOKENS = web.AppKey("tokens", PageTokens)
 RATE = web.AppKey("rate", RateLimit)
+
+
+class Contact:
+    """When a TV page last reached the box (epoch seconds; in memory: the health sample's
+    ``tv_seen``)."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    def touch(self) -> None:
+        self.at = time.time()
+
+
+TV_SEEN = web.AppKey("tv_seen", Contact)
 SETUP_LOCK = web.AppKey("setup_lock", asyncio.Lock)  # one first-run PIN at a time

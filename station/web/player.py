@@ -41,7 +41,7 @@ from playlists.models import load_json
 from station.errors import InputError, StoreError
 from station.records.attendance import Attendance
 from station.web import tv_view
-from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE
+from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE, TV_SEEN
 from station.web.responses import render, translator
 from station.web.views import course_or_404, media_missing, now_china, tv_context
 
@@ -54,6 +54,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/play/{id}", name="play")
 async def play(request: web.Request) -> web.Response:
+    request.app[TV_SEEN].touch()
     c = course_or_404(request)
     att = request.app[ATTENDANCE]
     ctx = tv_context(request, channel=False)
@@ -178,6 +179,7 @@ async def _report(request: web.Request) -> _Report:
 
 @routes.post("/api/plays/{id}", name="play_progress")
 async def play_progress(request: web.Request) -> web.Response:
+    request.app[TV_SEEN].touch()
     r = await _report(request)
     async with _recording(request):
         known = await asyncio.to_thread(r.att.progress, r.play_id, r.position_s, r.watched_s)

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from catalogue.display import china_day, clock, minutes
 from station.web import tv_view
-from station.web.keys import ATTENDANCE, PIN, STORE
+from station.web.keys import ATTENDANCE, PIN, STORE, TV_SEEN
 from station.web.responses import render, see_other, translator
 from station.web.views import course_or_404, media_missing, now_china, tv_context
 
@@ -52,6 +52,7 @@ def _programme_rows(programmes: list[tv_view.Programme], now) -> list[dict]:
 
 @routes.get("/", name="home")
 async def home(request: web.Request) -> web.Response:
+    request.app[TV_SEEN].touch()
     installed, att = request.app[STORE].installed_set(), request.app[ATTENDANCE]
     now = now_china()
     points = att.resume_points()

@@ -74,6 +74,12 @@ def _load(path: Path) -> tuple[list[Stream], int | None]:
         return [], None
 
 
+def current_id(root: Path) -> str:
+    """The current stream's id as recorded, read without any check or write ("" if none)."""
+    streams, _ = _load(Path(root) / STREAM_FILE)
+    return streams[-1].id if streams else ""
+
+
 class Streams:
     """The stream ids of one journal folder; ``last_seq`` says the highest seq on disk now."""
 
@@ -134,7 +140,7 @@ class Streams:
         streams = [*streams, new]
         ino = self._write(streams)
         streams[-1] = Stream(new.id, new.start, ino, new.machine)
-        log.warning("journal stream %s starts at seq %d: %s", new.id, start, why)
+        (log.warning if len(streams) > 1 else log.info)("journal stream %s starts at seq %d: %s", new.id, start, why)
         return streams
 
     def _write(self, streams: list[Stream]) -> int:
