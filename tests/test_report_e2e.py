@@ -149,6 +149,7 @@ async def test_lost_ack_the_retry_stores_nothing_twice_and_leaves_the_roll_up(tm
             else:  # it retried within the run
                 before = None
             assert posts(proxy) >= 2, proxy.requests  # the batch went again
+            print(f"\n[wire] lost ack: the first run exited {rc}; {posts(proxy)} POSTs reached the headend")
             assert_holds_exactly(h.root, data)
             after = await days(h, *window)
             if before is not None:
