@@ -94,14 +94,15 @@ token = "{token}"
 
 [ui]
 host = "127.0.0.1"
-port = 8080
+port = {port}
 admin_pin = "246813"
 """
 
 
-def station_folder(folder: Path, h: Headend, report_url: str | None = None) -> Path:
+def station_folder(folder: Path, h: Headend, report_url: str | None = None, ui_port: int = 8080) -> Path:
     """A station in ``folder`` (data in ``folder/data``) reporting to ``report_url`` (the
-    headend's ``/api/v1/`` unless a proxy is put in between); its station.toml."""
+    headend's ``/api/v1/`` unless a proxy is put in between), its TV page on ``ui_port`` (opened
+    only by ``station serve``); its station.toml."""
     folder.mkdir(parents=True, exist_ok=True)
     toml = folder / "station.toml"
     toml.write_text(
@@ -111,6 +112,7 @@ def station_folder(folder: Path, h: Headend, report_url: str | None = None) -> P
             key=h.root / "keys" / "headend.pub",
             url=report_url or h.api,
             token=h.token,
+            port=ui_port,
         ),
         encoding="utf-8",
     )

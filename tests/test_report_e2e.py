@@ -127,6 +127,42 @@ async def test_kill_9_during_uploads_then_one_clean_run_holds_the_journal_exactl
         }
 
 
+@pytest.mark.slow  # a kill loop
+async def test_kill_9_of_station_serve_while_its_upload_loop_runs(tmp_path, headend_db):
+    """The daemon's own upload loop, killed as it uploads (a power cut), again and again."""
+    rng = random.Random(9)
+    async with running_headend(tmp_path / "headend", headend_db) as h:
+        proxy = FlakyProxy(h.url, rate_bytes_per_s=20_000)
+        async with proxy.running() as via:
+            port = int(dead_url("").rsplit(":", 1)[1].strip("/"))
+            toml = station_folder(tmp_path / "station", h, report_url(via), ui_port=port)
+            data = toml.parent / "data"
+            clock = Clock()
+            kills = 0
+            for _ in range(8):
+                with unsynced_disk():  # a fresh Attendance: the daemon wrote lines of its own
+                    record(attendance(data, clock), clock, rng.randrange(200, 600), rng, spread_s=5)
+                argv, env = station_argv(toml, "serve")
+                sent_before = proxy.bytes_to_server
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+                )
+                for _ in range(3000):
+                    if proxy.bytes_to_server > sent_before or proc.returncode is not None:
+                        break
+                    await asyncio.sleep(0.01)
+                assert proc.returncode is None, "station serve stopped by itself"
+                assert proxy.bytes_to_server > sent_before, "station serve never uploaded its backlog"
+                await asyncio.sleep(rng.uniform(0, 0.4))
+                proc.kill()
+                kills += 1
+                await proc.wait()
+            rc, out, err = await report_once(toml)
+            assert rc == 0, out + err
+        assert kills == 8
+        assert_holds_exactly(h.root, data)
+
+
 # ---- 2. the lost acknowledgement -------------------------------------------------------------
 
 
