@@ -4,8 +4,10 @@ database failures that say what to do — exit 1 at the command line, 503 on the
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,96 @@ def test_a_locked_sqlite_database_says_try_again(tmp_path, monkeypatch):
     finally:
         holder.close()
         db.close()
+
+
+def test_roll_up_rows_made_by_revision_0003_get_their_fold_state_and_keep_counting(tmp_path):
+    """0004 gives each station-day row the fold's state, rebuilt from the day's events: a batch
+    stored after the upgrade adds to the day's figures, not replaces them."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from catalogue.events import parse_batch
+    from headend.db.engine import create_engine
+    from tests.report_batches import batch, events
+
+    path = tmp_path / "headend.db"
+    engine = create_engine(sa.make_url(f"sqlite:///{path}"))
+    with engine.begin() as conn:
+        command.upgrade(migrate._config(conn), "0003")
+    now = datetime.now(UTC).replace(microsecond=0)
+    evs = events(4, now - timedelta(minutes=10), mono0=100.0, seed=3)
+    for e in evs:
+        e.update(kind="logbook", text="记录", author="王")
+        for k in [k for k in e if k not in ("seq", "ts", "kind", "mono", "text", "author")]:
+            del e[k]
+    day = now.astimezone(timezone(timedelta(hours=8))).date().isoformat()
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    with engine.begin() as conn:  # what 0003's collector wrote for the first two events
+        conn.execute(
+            meta.tables["stations"].insert(),
+            [
+                {
+                    "id": "s1",
+                    "name": "s1",
+                    "region": "[]",
+                    "player": "stb-sd",
+                    "token_sha256": "x",
+                    "created_at": "2026-01-01T00:00:00Z",
+                }
+            ],
+        )
+        conn.execute(
+            meta.tables["report_events"].insert(),
+            [
+                {
+                    "station": "s1",
+                    "stream": "0123456789abcdef",
+                    "seq": e["seq"],
+                    "kind": "logbook",
+                    "ts": e["ts"],
+                    "at": e["ts"],
+                    "day": day,
+                    "boot": "b0" * 16,
+                    "time_uncertain": False,
+                    "data": json.dumps(e),
+                    "received_at": e["ts"],
+                }
+                for e in evs[:2]
+            ],
+        )
+        conn.execute(
+            meta.tables["station_days"].insert(),
+            [
+                {
+                    "station": "s1",
+                    "day": day,
+                    "plays": 0,
+                    "watched_s": 0.0,
+                    "completed": 0,
+                    "individual_plays": 0,
+                    "sessions": 0,
+                    "session_person_times": 0,
+                    "short_sessions": 0,
+                    "logbook": 2,
+                    "notice_views": "{}",
+                    "failed_logins": 0,
+                    "online_minutes": 0.0,
+                    "fives": None,
+                    "courses": 0,
+                    "events": 2,
+                    "time_uncertain": 0,
+                    "updated_at": "x",
+                }
+            ],
+        )
+    engine.dispose()
+    db = Database.open("", path)
+    try:
+        doc = batch("s1", evs, after=0, now=now, mono=100.0 + 4 * 60 + 5)
+        stored = db.reports.store(parse_batch(doc), now, now - timedelta(days=1))
+        rows = db.reports.days(["s1"], date.fromisoformat(day), date.fromisoformat(day))
+    finally:
+        db.close()
+    assert (stored.accepted, stored.duplicates) == (2, 2)
+    assert (rows[0].logbook, rows[0].events) == (4, 4)

@@ -278,3 +278,19 @@ async def test_a_restore_the_inode_check_misses_renews_the_stream_on_the_headend
         assert (rc, out.strip()) == (0, "sent 1 events; 0 remain"), err
     keys = held(headend)
     assert (new.id, 21) in keys and len(keys) == 31  # seq 21 of the old stream and of the new one both kept
+
+
+async def test_two_report_once_at_the_same_time_send_the_backlog_once(tmp_path, headend):
+    import asyncio
+
+    token = enrol(headend)
+    fill(tmp_path / "data" / "journal", 1500)
+    async with collector(headend) as url:
+        toml = station_toml(tmp_path, headend, url, token)
+        runs = await asyncio.gather(
+            *(run_cli_async("station", "--config", str(toml), "report", "--once") for _ in range(2))
+        )
+    assert [rc for rc, _, _ in runs] == [0, 0], runs
+    assert sorted(out.strip() for _, out, _ in runs) == ["sent 0 events; 0 remain", "sent 1500 events; 0 remain"]
+    with database(headend) as db:
+        assert db.reports.stream(STATION, Journal(tmp_path / "data" / "journal").stream_of(1).id) == (1500, 1500)

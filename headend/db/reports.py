@@ -75,12 +75,15 @@ class ReportStore:
     def store(self, batch: Batch, received: datetime, enrolled: datetime) -> Stored:
         """Keep one checked batch (its station registered and allowed); what it did."""
         stamp = iso(received)
+        # Placed and written out before the write transaction, which then holds its lock only for
+        # the statements (earlier boots' readings only change at their own uploads).
+        measured = self._measures(batch)
+        fix = correct(batch, received, measured, enrolled)
+        rows = self._rows(batch, fix, stamp)
         with transaction(self.engine, write=True) as conn:
             if conn.dialect.name == "postgresql":  # one batch of a station at a time: exact roll-ups
                 conn.execute(sa.select(stations.c.id).where(stations.c.id == batch.station).with_for_update())
-            measured = self._measures(conn, batch)
-            fix = correct(batch, received, measured, enrolled)
-            new = self._insert(conn, batch, fix, stamp)
+            new = self._insert(conn, batch, rows)
             held, seen = self._advance(conn, batch, stamp)
             self._measure(conn, batch.station, fix.measure)
             self._health(conn, batch, fix, new, stamp)
@@ -95,16 +98,38 @@ class ReportStore:
             offset_s=round(fix.offset_s, 1),
         )
 
-    def _measures(self, conn: sa.Connection, batch: Batch) -> dict[str, Measure]:
+    def _measures(self, batch: Batch) -> dict[str, Measure]:
         boots = {e.boot for e in batch.events} - {batch.boot}
         if not boots:
             return {}
-        rows = conn.execute(
-            sa.select(report_clocks).where(report_clocks.c.station == batch.station, report_clocks.c.boot.in_(boots))
-        ).all()
+        with transaction(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(report_clocks).where(
+                    report_clocks.c.station == batch.station, report_clocks.c.boot.in_(boots)
+                )
+            ).all()
         return {r.boot: Measure(r.boot, _moment(r.received_at), r.mono, r.offset_s) for r in rows}
 
-    def _insert(self, conn: sa.Connection, batch: Batch, fix: Correction, stamp: str) -> list[int]:
+    @staticmethod
+    def _rows(batch: Batch, fix: Correction, stamp: str) -> list[dict]:
+        return [
+            {
+                "station": batch.station,
+                "stream": batch.stream,
+                "seq": e.seq,
+                "kind": e.kind,
+                "ts": e.ts,
+                "at": iso(p.at),
+                "day": p.day.isoformat(),
+                "boot": e.boot,
+                "time_uncertain": p.uncertain,
+                "data": _dumps(e.raw),
+                "received_at": stamp,
+            }
+            for e, p in zip(batch.events, fix.events, strict=True)
+        ]
+
+    def _insert(self, conn: sa.Connection, batch: Batch, rows: list[dict]) -> list[int]:
         """Insert the events not yet held; the indexes (into batch.events) of those inserted."""
         if not batch.events:
             return []
@@ -118,26 +143,8 @@ class ReportStore:
             ).scalars()
         )
         new = [i for i, e in enumerate(batch.events) if e.seq not in have]
-        rows = []
-        for i in new:
-            e, p = batch.events[i], fix.events[i]
-            rows.append(
-                {
-                    "station": batch.station,
-                    "stream": batch.stream,
-                    "seq": e.seq,
-                    "kind": e.kind,
-                    "ts": e.ts,
-                    "at": iso(p.at),
-                    "day": p.day.isoformat(),
-                    "boot": e.boot,
-                    "time_uncertain": p.uncertain,
-                    "data": _dumps(e.raw),
-                    "received_at": stamp,
-                }
-            )
-        if rows:
-            upsert(conn, report_events, rows, ["station", "stream", "seq"], None)
+        if new:
+            upsert(conn, report_events, [rows[i] for i in new], ["station", "stream", "seq"], None)
         return new
 
     def _advance(self, conn: sa.Connection, batch: Batch, stamp: str) -> tuple[int, int]:

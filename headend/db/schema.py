@@ -182,7 +182,9 @@ station_days = Table(
     Column("courses", Integer, nullable=False),  # distinct courses played
     Column("events", Integer, nullable=False),
     Column("time_uncertain", Integer, nullable=False),
-    Column("state", Text, nullable=False),  # JSON: the fold's running state (catalogue.figures.Tally)
+    Column(
+        "state", Text, nullable=False, server_default=""
+    ),  # JSON: the fold's running state (catalogue.figures.Tally)
     Column("updated_at", Text, nullable=False),
 )
 

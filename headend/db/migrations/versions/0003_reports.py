@@ -75,7 +75,6 @@ def upgrade() -> None:
         sa.Column("courses", sa.Integer, nullable=False),
         sa.Column("events", sa.Integer, nullable=False),
         sa.Column("time_uncertain", sa.Integer, nullable=False),
-        sa.Column("state", sa.Text, nullable=False),
         sa.Column("updated_at", sa.Text, nullable=False),
     )
     op.create_table(
