@@ -20,6 +20,7 @@ def _is_async(item: pytest.Item) -> bool:
     return inspect.iscoroutinefunction(getattr(item, "function", None))
 
 
+@pytest.hookimpl(trylast=True)  # after pytest groups tests by session-scoped parameters (headend_db)
 def pytest_collection_modifyitems(session, config, items):
     """The TV browser tests run last: sync Playwright keeps an event loop running in this thread
     while its Chromium lives, which asyncio tests cannot share; run last, one Chromium serves them
