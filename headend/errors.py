@@ -83,6 +83,18 @@ class ReportRefused(HeadendError):
         self.field = field
 
 
+class StreamConflict(ReportRefused):
+    """A re-sent event differs from the one held under its key: the box's journal was restored or
+    copied and went on writing seqs the headend already holds. Nothing of the batch is stored; the
+    station starts a new stream at ``seq`` and sends again."""
+
+    status = 409
+
+    def __init__(self, message: str, seq: int) -> None:
+        super().__init__(message, "events.seq")
+        self.seq = seq
+
+
 class Unauthorized(ReportRefused):
     status = 401
 

@@ -26,7 +26,7 @@ from headend.web.app import create_app
 from headend.web.keys import HEADEND
 from tests.conftest import init_headend, run_cli, serve
 from tests.headend_db import database
-from tests.report_batches import STREAM, batch, body, china_iso, events, gz
+from tests.report_batches import BOOT, STREAM, batch, body, china_iso, events, gz
 
 A, B = "gaoyao-xiangang-xianyi", "gaoyao-xiangang-xianer"
 JSON = {"Content-Type": "application/json"}
@@ -249,6 +249,27 @@ async def test_the_database_gone_is_a_503_with_retry_after(root, headend_db):
 
 
 # ---- each event once ---------------------------------------------------------------------------
+
+
+async def test_a_resent_seq_with_another_event_is_a_409_and_nothing_of_the_batch_is_stored(root):
+    """A journal restored from a backup writes new events under seqs the headend already holds:
+    taken for duplicates they would be lost. The headend compares a re-sent event with the one it
+    holds (the boot the station left out filled in) and answers 409 with the first that differs."""
+    token = enrol(root, A)
+    evs = events(10, NOW - timedelta(hours=1), mono0=100.0, boot=BOOT)
+    mono = 100.0 + 10 * 60 + 5
+    async with collector(root) as c:
+        status, first, _ = await c.post(batch(A, evs[:6], after=0, now=NOW, mono=mono), token)
+        assert status == 200 and first["held"] == 6
+        without_boot = [{k: v for k, v in e.items() if k != "boot"} for e in evs[:6]]
+        status, same, _ = await c.post(batch(A, without_boot, after=0, now=NOW, mono=mono), token)
+        assert status == 200 and same["duplicates"] == 6  # the same events, boot left out: duplicates
+        other = events(6, NOW - timedelta(minutes=10), first_seq=4, mono0=900.0, seed=9, boot=BOOT)
+        status, answer, _ = await c.post(batch(A, evs[:3] + other, after=0, now=NOW, mono=mono + 700), token)
+    assert status == 409 and answer["conflict"] == 4 and answer["field"] == "events.seq", answer
+    assert "new stream at seq 4" in answer["error"]
+    held = sorted((e["seq"], e["event"]["mono"]) for e in held_events(root, A))
+    assert held == [(e["seq"], e["mono"]) for e in evs[:6]]  # the first six, as they were; nothing added
 
 
 async def test_the_same_batch_twice_overlapping_batches_and_a_gap(root):

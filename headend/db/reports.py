@@ -20,6 +20,7 @@ from catalogue.figures import Figures, Tally
 from headend.db.engine import transaction, upsert
 from headend.db.records import StationDay, Stored
 from headend.db.schema import report_clocks, report_events, report_streams, station_days, station_health, stations
+from headend.errors import StreamConflict
 
 _DAY_COLUMNS = [c.name for c in station_days.columns if c.name not in ("station", "day")]
 
@@ -142,10 +143,36 @@ class ReportStore:
                 )
             ).scalars()
         )
+        if have:
+            self._same_as_held(conn, batch, have)
         new = [i for i, e in enumerate(batch.events) if e.seq not in have]
         if new:
             upsert(conn, report_events, [rows[i] for i in new], ["station", "stream", "seq"], None)
         return new
+
+    def _same_as_held(self, conn: sa.Connection, batch: Batch, have: set[int]) -> None:
+        """A re-sent event must be the one held under its key (``boot`` filled in: the station
+        leaves it out where it equals its batch's); StreamConflict at the first that is not."""
+        cols = report_events.c
+        held = {
+            r.seq: (r.boot, r.data)
+            for r in conn.execute(
+                sa.select(cols.seq, cols.boot, cols.data).where(
+                    cols.station == batch.station, cols.stream == batch.stream, cols.seq.in_(sorted(have))
+                )
+            )
+        }
+        for e in batch.events:
+            if e.seq not in held:
+                continue
+            boot, data = held[e.seq]
+            if {**json.loads(data), "boot": boot} != {**e.raw, "boot": e.boot}:
+                raise StreamConflict(
+                    f"seq {e.seq} of stream {batch.stream} is not the event the headend holds under it "
+                    "(the box's journal was restored or copied and went on writing); start a new stream "
+                    f"at seq {e.seq} and send again",
+                    e.seq,
+                )
 
     def _advance(self, conn: sa.Connection, batch: Batch, stamp: str) -> tuple[int, int]:
         key = (report_streams.c.station == batch.station) & (report_streams.c.stream == batch.stream)

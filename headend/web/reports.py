@@ -22,6 +22,7 @@ from headend.errors import (
     HeadendError,
     RateLimited,
     ReportRefused,
+    StreamConflict,
     TooLarge,
     Unauthorized,
     Unsupported,
@@ -68,6 +69,8 @@ def refusal(exc: HeadendError) -> web.Response:
     if isinstance(exc, Unauthorized):
         body["revoked"] = exc.revoked
         headers["WWW-Authenticate"] = 'Bearer realm="yuanjiao"'
+    if isinstance(exc, StreamConflict):
+        body["conflict"] = exc.seq
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, DatabaseError):

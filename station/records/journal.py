@@ -258,11 +258,14 @@ class Journal:
         later = [s.start for s in self.streams.current() if s.start > stream.start]
         return min(later) - 1 if later else None
 
-    def renew_stream(self, why: str = "the headend has seen more of this stream than the journal holds") -> Stream:
-        """Start a new stream at the next seq (a restore the inode and machine checks missed)."""
+    def renew_stream(
+        self, why: str = "the headend has seen more of this stream than the journal holds", start: int | None = None
+    ) -> Stream:
+        """Start a new stream at the next seq (a restore the inode and machine checks missed), or
+        at ``start`` (the first seq whose event the headend holds otherwise)."""
         with self._lock:
             self._seq = max(self._seq, self._disk_seq())
-            return self.streams.renew(why)
+            return self.streams.renew(why, start)
 
     def retire(self, keep_days: int) -> int:
         """Delete whole segments whose events are all acknowledged and whose day is more than

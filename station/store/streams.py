@@ -112,11 +112,15 @@ class Streams:
             self._cache = (st.st_ino, st.st_mtime_ns, streams)
             return streams
 
-    def renew(self, why: str) -> Stream:
-        """A new stream from the next seq (the headend has seen more than the journal holds)."""
+    def renew(self, why: str, start: int | None = None) -> Stream:
+        """A new stream from the next seq (the headend has seen more than the journal holds), or
+        from ``start`` on: the seqs from there belong to the new stream, and a stream that would
+        begin at or after ``start`` is replaced by it."""
         with self._locked():
             streams, _ = _load(self.path)
-            streams = self._start(streams, why)
+            if start is not None:
+                streams = [s for s in streams if s.start < start]
+            streams = self._start(streams, why, start)
             st = os.stat(self.path)
             self._cache = (st.st_ino, st.st_mtime_ns, streams)
             return streams[-1]
@@ -128,13 +132,15 @@ class Streams:
                 found = s
         return found
 
-    def _start(self, streams: list[Stream], why: str) -> list[Stream]:
-        last = self._last_seq()
-        start = last + 1
-        if not streams and self._acked() == 0:
+    def _start(self, streams: list[Stream], why: str, at: int | None = None) -> list[Stream]:
+        if at is not None:
+            start = at  # where the headend's events and this journal's part (a conflict)
+        elif not streams and self._acked() == 0:
             start = 1  # a journal never acknowledged: all of it is the first stream
         elif not streams:
             start = self._acked() + 1  # stream.json lost: what is acknowledged is never sent again
+        else:
+            start = self._last_seq() + 1
         start = max([start, *(s.start + 1 for s in streams)])
         new = Stream(secrets.token_hex(8), start, 0, self.machine)
         streams = [*streams, new]

@@ -9,6 +9,8 @@ Every failure becomes an ``Answer`` with a ``kind`` (never an exception out of `
     forbidden    403: the token belongs to another station
     refused      another 4xx: the batch was refused (``field`` names what); events are kept
     too_large    413: the caller halves the batch
+    conflict     409: the event at ``conflict`` is not the one the headend holds under its key (a
+                 restored journal went on writing seqs the headend holds): a new stream from there
     busy         429 / 503: try again after ``retry_after_s``
     unreachable  a network error, a timeout, a 5xx, an answer that is not the headend's JSON
 """
@@ -43,6 +45,7 @@ class Answer:
     retry_after_s: float | None = None
     error: str = ""  # what the headend or the network said, in English
     field: str = ""
+    conflict: int = 0  # 409: the first seq whose event differs from the headend's
 
 
 def batch_body(
@@ -120,6 +123,8 @@ def _answer(status: int, text: bytes, retry: str | None) -> Answer:
         return Answer(kind, status, error=error or "the headend does not accept this station's token")
     if status == 403:
         return Answer("forbidden", status, error=error or "the token belongs to another station")
+    if status == 409 and _count(data.get("conflict")) and data["conflict"] > 0:
+        return Answer("conflict", status, error=error or "a re-sent event differs", conflict=data["conflict"])
     if status == 413:
         return Answer("too_large", status, error=error or "the batch is too large")
     if status in (429, 503):

@@ -47,7 +47,11 @@ ADVICE = {
     "unreachable": "the headend cannot be reached; the station keeps the events and tries again",
     "stalled": "the headend did not hold the batch it was sent; the station tries again later",
     "too_large": "the headend refuses even one event as too large; the events are kept. Tell the county",
+    "conflict": "the headend holds other events under this journal's seqs; the station starts a new stream",
 }
+
+
+_CONFLICT = "the headend holds another event under a seq this journal wrote (restored from a backup)"
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class Uploader:
         pos = await asyncio.to_thread(j.acknowledged)
         limit, sent, requests, wire = MAX_EVENTS, 0, 0, 0
         resent_from = -1
+        conflicts = 0
         while pos < up_to:
             stream = j.stream_of(pos + 1) or j.streams.current()[0]
             end = j.stream_end(stream)
@@ -118,6 +123,11 @@ class Uploader:
             requests, wire = requests + 1, wire + len(body)
             if answer.kind == "too_large" and limit > 1:
                 limit = max(1, limit // 2)
+                continue
+            if answer.kind == "conflict" and stream.start <= answer.conflict <= last and conflicts < 3:
+                conflicts += 1  # a new stream from the first event the headend holds otherwise
+                new = await asyncio.to_thread(j.renew_stream, _CONFLICT, answer.conflict)
+                log.warning("seq %d differs from the headend's: new stream %s from there", answer.conflict, new.id)
                 continue
             if answer.kind != "ok":
                 return await self._finish(sent, answer, requests, wire)
