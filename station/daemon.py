@@ -16,6 +16,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import aiohttp
@@ -103,20 +104,30 @@ def _ended(store: Store):
     return callback
 
 
+@asynccontextmanager
+async def _running(coro, name: str, ended) -> AsyncIterator[None]:
+    """A background loop for the app's lifetime: ``ended`` logs it should it stop by itself; on
+    shutdown it is cancelled and awaited."""
+    task = asyncio.create_task(coro, name=name)
+    task.add_done_callback(ended)
+    try:
+        yield
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
 async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     try:
         await asyncio.to_thread(store.load)  # the first TV page after boot reads no file
     except StationError as exc:  # a damaged store: the pages and the first pass say so too
         log.error("%s", exc)
-    task = asyncio.create_task(SyncLoop(app[CONFIG], store, app[SYNC_NOW]).run(), name="station-sync")
-    task.add_done_callback(_ended(store))
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with _running(SyncLoop(app[CONFIG], store, app[SYNC_NOW]).run(), "station-sync", _ended(store)):
+        yield
 
 
 def _upload_ended(task: asyncio.Task) -> None:
@@ -141,14 +152,8 @@ async def _upload_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     contact = app[TV_SEEN]
     loop = UploadLoop(cfg, app[STORE], journal, lambda: contact.at)
-    task = asyncio.create_task(loop.run(), name="station-upload")
-    task.add_done_callback(_upload_ended)
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with _running(loop.run(), "station-upload", _upload_ended):
+        yield
 
 
 def build_app(cfg: StationConfig, store: Store | None = None, *, sync: bool = True) -> web.Application:

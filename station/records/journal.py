@@ -280,15 +280,9 @@ class Journal:
                 tail = _tail_seq(path)
                 if not tail or tail > self._acked:
                     break  # unacknowledged (or unreadable): kept, and every newer one
-                size = _size(path)
-                try:
-                    path.unlink()
-                except OSError as exc:
-                    log.warning("cannot delete old journal segment %s: %s", path, exc)
+                if not self._delete(path, f"acknowledged and older than {keep_days} days"):
                     break
-                self._bytes -= size
                 deleted += 1
-                log.info("deleted journal segment %s: acknowledged and older than %d days", path.name, keep_days)
             return deleted
 
     def _prune(self) -> None:
@@ -302,14 +296,20 @@ class Journal:
             seqs = [e["seq"] for e in _parse(path) if _is_seq(e.get("seq"))]
             if not seqs or max(seqs) > self._acked:
                 break  # this one still holds what the headend lacks (or nothing readable): kept, and newer ones
-            size = _size(path)
-            try:
-                path.unlink()
-            except OSError as exc:
-                log.warning("cannot delete acknowledged journal segment %s: %s", path, exc)
+            if not self._delete(path, "acknowledged, the journal over its budget's share"):
                 break
-            self._bytes -= size
-            log.info("deleted acknowledged journal segment %s (%d bytes)", path.name, size)
+
+    def _delete(self, path: Path, why: str) -> bool:
+        """Delete one whole segment (its events all acknowledged); False when it cannot be."""
+        size = _size(path)
+        try:
+            path.unlink()
+        except OSError as exc:
+            log.warning("cannot delete journal segment %s (%s): %s", path, why, exc)
+            return False
+        self._bytes -= size
+        log.info("deleted journal segment %s (%d bytes): %s", path.name, size, why)
+        return True
 
     def usage(self) -> JournalUsage:
         with self._lock:
