@@ -9,6 +9,7 @@ import contextlib
 import json
 import math
 import random
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -294,3 +295,23 @@ async def test_two_report_once_at_the_same_time_send_the_backlog_once(tmp_path, 
     assert sorted(out.strip() for _, out, _ in runs) == ["sent 0 events; 0 remain", "sent 1500 events; 0 remain"]
     with database(headend) as db:
         assert db.reports.stream(STATION, Journal(tmp_path / "data" / "journal").stream_of(1).id) == (1500, 1500)
+
+
+async def test_max_rate_paces_the_upload_to_the_cap(tmp_path, headend):
+    """[report] max_rate_bytes_per_s keeps the village link free for the TV and the sync: the
+    batches of a backlog are spaced so the bytes sent never run ahead of the cap (a lower bound on
+    the time: a slow machine only makes it longer)."""
+    token = enrol(headend)
+    fill(tmp_path / "data" / "journal", 1500)
+    rate = 8_000
+    async with collector(headend) as url:
+        cfg = load_config(station_toml(tmp_path, headend, url, token, max_rate_bytes_per_s=rate))
+        up = Uploader(cfg, Journal(cfg.data_dir / "journal"))
+        async with aiohttp.ClientSession() as session:
+            started = time.monotonic()
+            result = await up.run(session)
+            took = time.monotonic() - started
+    assert result.ok and result.sent == 1500 and result.requests == 3
+    # every batch but the last waits its own size at the cap before the next may go
+    assert took >= 0.8 * (result.bytes_sent * 2 / 3) / rate, (took, result.bytes_sent)
+    assert len(held(headend)) == 1500
