@@ -32,7 +32,7 @@ from catalogue.clocks import correct  # noqa: E402
 from catalogue.events import parse_batch  # noqa: E402
 from headend.config import load_config  # noqa: E402
 from headend.db import Database  # noqa: E402
-from headend.db.reports import iso  # noqa: E402
+from headend.db.reports import ReportStore, iso  # noqa: E402
 from headend.db.schema import report_events  # noqa: E402
 from headend.service import open_root  # noqa: E402
 from headend.service.stations import add_station  # noqa: E402
@@ -143,24 +143,7 @@ def bare(work: Path, url: str, now: datetime) -> tuple[float, int]:
         for body in make_batches(sid, now):
             b = parse_batch(json.loads(gzip.decompress(body)))
             fix = correct(b, now, {}, enrolled)
-            chunks.append(
-                [
-                    {
-                        "station": sid,
-                        "stream": b.stream,
-                        "seq": e.seq,
-                        "kind": e.kind,
-                        "ts": e.ts,
-                        "at": iso(p.at),
-                        "day": p.day.isoformat(),
-                        "boot": e.boot,
-                        "time_uncertain": p.uncertain,
-                        "data": json.dumps(e.raw, ensure_ascii=False, separators=(",", ":")),
-                        "received_at": iso(now),
-                    }
-                    for e, p in zip(b.events, fix.events, strict=True)
-                ]
-            )
+            chunks.append(ReportStore._rows(b, fix, iso(now)))  # the rows intake writes
     db = Database.open(cfg.database_url, cfg.db_path)
     try:
         t0 = time.perf_counter()

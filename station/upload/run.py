@@ -86,7 +86,19 @@ class Uploader:
         self._next_send = 0.0  # monotonic time the rate cap allows the next request
 
     def backlog(self) -> int:
-        return max(0, self.journal.last_seq() - self.journal.acknowledged())
+        """Events the headend has not acknowledged (reads the journal's files: call it in a thread)."""
+        return self._position()[0]
+
+    def _position(self) -> tuple[int, int, str]:
+        """(backlog, acknowledged seq, current stream id), read from the journal's files once."""
+        last, acked = self.journal.last_seq(), self.journal.acknowledged()
+        stream = self.journal.stream_of(last or 1)
+        return max(0, last - acked), acked, stream.id if stream else ""
+
+    def _stream_at(self, seq: int):
+        """The stream ``seq`` belongs to and its last seq (None: the current one)."""
+        stream = self.journal.stream_of(seq) or self.journal.streams.current()[0]
+        return stream, self.journal.stream_end(stream)
 
     async def run(self, session: aiohttp.ClientSession, up_to: int | None = None) -> RunResult:
         """Upload until every event up to ``up_to`` (None: the last one now) is acknowledged."""
@@ -106,8 +118,7 @@ class Uploader:
         resent_from = -1
         conflicts = 0
         while pos < up_to:
-            stream = j.stream_of(pos + 1) or j.streams.current()[0]
-            end = j.stream_end(stream)
+            stream, end = await asyncio.to_thread(self._stream_at, pos + 1)  # stream.json: file I/O
             until = min(up_to, end) if end is not None else up_to
             body, events, last = await asyncio.to_thread(self._batch, stream, pos, limit, until)
             if not events:
@@ -183,7 +194,7 @@ class Uploader:
     async def _record(self, answer: Answer | None, sent: int) -> None:
         now = datetime.now(UTC)
         st = self.state
-        backlog = await asyncio.to_thread(self.backlog)
+        backlog, acked, stream = await asyncio.to_thread(self._position)
         if answer is None or answer.kind == "ok":
             st = replace(st, last_attempt=now, last_success=now, last_error=None, error_kind=None, error_since=None)
             if answer is not None:
@@ -201,14 +212,7 @@ class Uploader:
                 error_kind=kind,
                 error_since=st.error_since if st.error_kind == kind and st.error_since else now,
             )
-        stream = self.journal.stream_of(self.journal.last_seq() or 1)
-        st = replace(
-            st,
-            sent_events=sent,
-            acknowledged_seq=self.journal.acknowledged(),
-            backlog=backlog,
-            stream=stream.id if stream else "",
-        )
+        st = replace(st, sent_events=sent, acknowledged_seq=acked, backlog=backlog, stream=stream)
         self.state = st
         try:
             await asyncio.to_thread(write_upload_state, self.cfg.data_dir, st)
