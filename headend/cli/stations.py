@@ -19,7 +19,9 @@ def _when(value: str | None) -> str:
 def cmd_add(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
         token = add_station(h, args.id, args.name, args.region, args.player, args.capacity, args.members)
-    print(f"station {args.id} registered; enrolment token (put it in station.toml [report] token):\n{token}")
+    print(
+        f"station {args.id} registered; enrolment token (put it in station.toml [report] token, or alone in its token_file, mode 0600):\n{token}"
+    )
     return 0
 
 
@@ -38,7 +40,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         token = rotate_token(h, args.id)
     print(
         f"station {args.id} has a new token; the old one no longer works. "
-        f"Put this one in its station.toml [report] token:\n{token}"
+        f"Put this one in its station.toml [report] token (or its token_file):\n{token}"
     )
     return 0
 

@@ -19,7 +19,7 @@ from headend.errors import Forbidden, NotFound, ReportRefused, Unauthorized
 from headend.service.root import Headend
 
 MAX_DAYS = 400
-ASK_COUNTY = "ask the county (远教办) for a new token and put it in station.toml [report] token"
+ASK_COUNTY = "ask the county (远教办) for a new token and put it in station.toml [report] token (or its token_file)"
 
 
 def token_sha256(token: str) -> str:
