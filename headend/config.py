@@ -18,7 +18,7 @@ Layout of a data root::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -57,7 +57,39 @@ port = 8700
 
 [database]
 url = ""                       # empty: SQLite in <root>/headend.db; or "postgresql://user@host:5432/yuanjiao"
+
+[dashboard]
+online_minutes = 30            # a station whose last upload is this recent counts as online
+idle_minutes = 60              # a staff login ends after this long without a request
+session_hours = 12             # … and at the latest this long after it began
+cookie_secure = false          # true behind TLS (nginx): the session cookie is sent over HTTPS only
+
+[alerts]
+offline_hours = 24             # silent this long (within its opening hours, when set) raises an alert
+sync_failing_hours = 24        # sync has not succeeded for this long while the station reports
+disk_free_percent = 10         # free disk under this share of the box's disk
+clock_offset_minutes = 10      # the box's clock off by more than this
+pin_failures = 10              # wrong admin PINs in one China day
+check_interval_s = 300         # how often `headend serve` re-checks every station
+digest_hour = 8                # China hour at which the daily digest per region is written (and posted)
+webhook_url = ""               # POST each digest and recovery message as JSON here (empty: files only)
+webhook_timeout_s = 10
 """
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]``: when a station's state raises an alert, and where digests go."""
+
+    offline_hours: float = 24.0
+    sync_failing_hours: float = 24.0
+    disk_free_percent: float = 10.0
+    clock_offset_minutes: float = 10.0
+    pin_failures: int = 10
+    check_interval_s: float = 300.0
+    digest_hour: int = 8
+    webhook_url: str = ""
+    webhook_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +109,11 @@ class HeadendConfig:
     watch_settle_s: float = 10.0
     watch_default_category: str = "culture"
     database_url: str = ""  # [database] url; empty: SQLite in db_path
+    online_minutes: float = 30.0  # [dashboard]
+    idle_minutes: float = 60.0
+    session_hours: float = 12.0
+    cookie_secure: bool = False
+    alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
 
     @property
     def db_path(self) -> Path:
@@ -113,6 +150,14 @@ class HeadendConfig:
     @property
     def inbox_dir(self) -> Path:
         return self.root / "inbox"
+
+    @property
+    def session_key_path(self) -> Path:
+        return self.keys_dir / "session.key"  # encrypts the staff login cookies (mode 0600)
+
+    @property
+    def digests_dir(self) -> Path:
+        return self.root / "digests"  # the daily alert digest per region, as files
 
 
 def database_url(url: str, sqlite_path: Path) -> sa.URL:
@@ -156,7 +201,9 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its owner and mode") from exc
     try:
         doc = Document.parse(raw, str(path))
-        pub, ing, wat, srv, dbs = (doc.table(t) for t in ("publish", "ingest", "watch", "serve", "database"))
+        pub, ing, wat, srv, dbs, dsh, alr = (
+            doc.table(t) for t in ("publish", "ingest", "watch", "serve", "database", "dashboard", "alerts")
+        )
         profiles_file = ing.str("profiles_file", "")
         cfg = HeadendConfig(
             root=root,
@@ -174,6 +221,21 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
             watch_settle_s=wat.float("settle_s", 10.0, min=0, max=3600, unit="seconds"),
             watch_default_category=wat.str("default_category", "culture", max_len=64),
             database_url=dbs.str("url", "", max_len=2000),
+            online_minutes=dsh.float("online_minutes", 30.0, min=1, max=7 * 1440, unit="minutes"),
+            idle_minutes=dsh.float("idle_minutes", 60.0, min=1, max=7 * 1440, unit="minutes"),
+            session_hours=dsh.float("session_hours", 12.0, min=0.1, max=30 * 24, unit="hours"),
+            cookie_secure=dsh.bool("cookie_secure", False),
+            alerts=AlertSettings(
+                offline_hours=alr.float("offline_hours", 24.0, min=0.1, max=90 * 24, unit="hours"),
+                sync_failing_hours=alr.float("sync_failing_hours", 24.0, min=0.1, max=90 * 24, unit="hours"),
+                disk_free_percent=alr.float("disk_free_percent", 10.0, min=0, max=100, unit="percent"),
+                clock_offset_minutes=alr.float("clock_offset_minutes", 10.0, min=0.1, max=525600, unit="minutes"),
+                pin_failures=alr.int("pin_failures", 10, min=1, max=100_000),
+                check_interval_s=alr.float("check_interval_s", 300.0, min=1, max=86400, unit="seconds"),
+                digest_hour=alr.int("digest_hour", 8, min=0, max=23),
+                webhook_url=alr.str("webhook_url", "", max_len=2000),
+                webhook_timeout_s=alr.float("webhook_timeout_s", 10.0, min=0.1, max=300, unit="seconds"),
+            ),
         )
         doc.finish()
     except SettingsError as exc:

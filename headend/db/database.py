@@ -59,6 +59,7 @@ _STATION_COLUMNS = (
     "members",
     "revoked_at",
     "token_rotated_at",
+    "opening_hours",
 )
 
 
@@ -199,8 +200,10 @@ class Database:
             return upsert(conn, stations, [row], ["id"], None) == 1
 
     def edit_station(self, station_id: str, changes: dict) -> bool:
-        """Change name, region (a list), player, capacity or members; False if no such station."""
-        values = {k: v for k, v in changes.items() if k in ("name", "region", "player", "capacity", "members")}
+        """Change name, region (a list), player, capacity, members or opening hours; False if no such station."""
+        values = {
+            k: v for k, v in changes.items() if k in ("name", "region", "player", "capacity", "members", "opening_hours")
+        }
         if "region" in values:
             values["region"] = json.dumps(values["region"], ensure_ascii=False)
         with transaction(self.engine, write=True) as conn:

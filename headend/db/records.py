@@ -31,6 +31,7 @@ class Station:
     members: int | None = None  # registered party members
     revoked_at: str | None = None
     token_rotated_at: str | None = None
+    opening_hours: str | None = None  # "08:00-12:00,14:00-21:00" China time (None: always open)
     last_report_at: str | None = None  # the last batch stored from it
 
     def to_dict(self) -> dict:
@@ -120,3 +121,45 @@ class Job:
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "meta": dict(self.meta), "transcoded": list(self.transcoded)}
+
+
+ROLES = ("viewer", "editor", "admin")  # each may do what the ones before it may
+
+
+@dataclass(frozen=True)
+class User:
+    """A county staff account. ``region`` is the prefix it is bound to (() sees everything)."""
+
+    name: str
+    role: str
+    region: tuple[str, ...]
+    must_change: bool
+    created_at: str
+    password_set_at: str
+    disabled_at: str | None = None
+    last_login_at: str | None = None
+
+    def can(self, role: str) -> bool:
+        """May this account do what ``role`` may (admin ⊇ editor ⊇ viewer)?"""
+        return self.disabled_at is None and ROLES.index(self.role) >= ROLES.index(role)
+
+    def sees(self, region: tuple[str, ...] | list[str]) -> bool:
+        """Is a station (or alert, report …) of ``region`` within this account's scope?"""
+        return tuple(region[: len(self.region)]) == self.region
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__, region=list(self.region))
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change: who, when, from where, what, to what (``detail``), in which region."""
+
+    id: int
+    at: str
+    actor: str
+    address: str
+    action: str
+    target: str
+    detail: Mapping[str, object]
+    region: tuple[str, ...]

@@ -4,7 +4,7 @@ migrated to head has exactly this shape."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, MetaData, Table, Text, false
 
 metadata = MetaData()
 
@@ -59,6 +59,7 @@ stations = Table(
     Column("members", Integer),  # registered party members (null: not said)
     Column("revoked_at", Text),  # its token was revoked (null: it may report)
     Column("token_rotated_at", Text),
+    Column("opening_hours", Text),  # "08:00-12:00,14:00-21:00" China time (null: always open)
 )
 Index("stations_token", stations.c.token_sha256)
 
@@ -137,6 +138,7 @@ report_events = Table(
     Column("received_at", Text, nullable=False),
 )
 Index("report_events_day", report_events.c.station, report_events.c.day)
+Index("report_events_kind", report_events.c.station, report_events.c.kind, report_events.c.day)
 
 # How far the headend holds each stream without a gap (held) and the highest seq stored (seen).
 report_streams = Table(
@@ -198,4 +200,84 @@ station_health = Table(
     Column("at", Text, nullable=False),
     Column("data", Text, nullable=False),
     Column("received_at", Text, nullable=False),
+)
+
+# County staff (issue 12): role viewer / editor / admin, bound to a region prefix (JSON list; []
+# sees everything); the password as a KDF hash; must_change after a one-time password.
+users = Table(
+    "users",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("region", Text, nullable=False, server_default="[]"),
+    Column("password_hash", Text, nullable=False),
+    Column("must_change", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Text, nullable=False),
+    Column("password_set_at", Text, nullable=False),
+    Column("disabled_at", Text),
+    Column("last_login_at", Text),
+)
+
+# Every change: who (an account, or "cli:<user>" / "system"), when, from where, what, to what;
+# region is the changed thing's region (so an admin bound to a region sees its own part).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("detail", Text, nullable=False, server_default="{}"),  # JSON
+    Column("region", Text, nullable=False, server_default="[]"),  # JSON list
+    sqlite_autoincrement=True,
+)
+Index("audit_log_at", audit_log.c.at)
+
+# Failed logins per key ("user:<name>" or "addr:<ip>") in the current window; a key over its limit
+# is locked until locked_until. In the database so every headend process shares it.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", Text, nullable=False),
+    Column("locked_until", Text),
+)
+
+# One row per station problem (kind: silent, sync_failing, disk_low, fives_failed, clock_off,
+# pin_failures) from when it opened to when it cleared; acknowledged by an account; notified_at:
+# it went out in a digest or webhook (only then is a recovery message sent).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("station", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("opened_at", Text, nullable=False),
+    Column("cleared_at", Text),
+    Column("detail", Text, nullable=False, server_default="{}"),  # JSON
+    Column("acknowledged_by", Text),
+    Column("acknowledged_at", Text),
+    Column("notified_at", Text),
+    Column("recovery_notified_at", Text),
+    sqlite_autoincrement=True,
+)
+Index("alerts_open", alerts.c.station, alerts.c.kind, alerts.c.cleared_at)
+
+# Digests and recovery messages waiting for (or done with) the webhook: retried with back-off.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # digest, recovery
+    Column("region", Text, nullable=False, server_default="[]"),
+    Column("payload", Text, nullable=False),  # JSON as posted
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", Text, nullable=False),
+    Column("delivered_at", Text),
+    Column("last_error", Text, nullable=False, server_default=""),
+    sqlite_autoincrement=True,
 )
