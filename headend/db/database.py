@@ -202,7 +202,9 @@ class Database:
     def edit_station(self, station_id: str, changes: dict) -> bool:
         """Change name, region (a list), player, capacity, members or opening hours; False if no such station."""
         values = {
-            k: v for k, v in changes.items() if k in ("name", "region", "player", "capacity", "members", "opening_hours")
+            k: v
+            for k, v in changes.items()
+            if k in ("name", "region", "player", "capacity", "members", "opening_hours")
         }
         if "region" in values:
             values["region"] = json.dumps(values["region"], ensure_ascii=False)
