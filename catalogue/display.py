@@ -121,3 +121,25 @@ def china_hhmm(value: datetime) -> str:
     """``HH:MM`` in China time (programme times, session start and end)."""
     dt = value if value.tzinfo else value.replace(tzinfo=CHINA)
     return dt.astimezone(CHINA).strftime("%H:%M")
+
+
+def people_time(value: datetime | float | None, now: datetime | None = None) -> str:
+    """A moment as county staff read it, in China time: "11月22日 22:11" this year, "2025年11月22日
+    22:11" another year."""
+    if value is None or isinstance(value, bool):
+        return NONE
+    try:
+        dt = _china(value)
+    except (ValueError, OverflowError, OSError):
+        return NONE
+    this_year = _china(now or datetime.now(UTC)).year
+    year = "" if dt.year == this_year else f"{dt.year}年"
+    return f"{year}{dt.month}月{dt.day}日 {dt:%H:%M}"
+
+
+def people_day(value: date | None, today: date | None = None) -> str:
+    """A China date as people write it: "11月22日" this year, "2025年11月22日" another."""
+    if value is None:
+        return NONE
+    this_year = (today or datetime.now(CHINA).date()).year
+    return f"{'' if value.year == this_year else f'{value.year}年'}{value.month}月{value.day}日"

@@ -257,7 +257,13 @@ KINDS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
             "tv_seen": nullable(moment),
             "offset_s": nullable(number(-100 * 365 * DAY_S, 100 * 365 * DAY_S)),
         },
-        {},
+        {  # sent since the county dashboard (older stations leave them out)
+            "sync_ok_at": nullable(moment),
+            "sync_failing_since": nullable(moment),
+            "courses_total": nullable(integer(0, 1_000_000)),
+            "courses_installed": nullable(integer(0, 1_000_000)),
+            "missing_mb": nullable(MB),
+        },
     ),
 }
 

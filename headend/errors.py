@@ -15,6 +15,10 @@ record and says what to do; ``status`` is the HTTP status the web layer answers 
      ├─ NotFound              404  no such course (or other record)
      ├─ PublishError          500  the repository could not be published
      ├─ StationRegistryError  400  a station id is invalid or already registered, a bad capacity
+ ├─ AccountError          400  a staff account name, role, region or password is not acceptable
+ ├─ LoginFailed           401  wrong name or password, or a disabled account (one message for all)
+ ├─ AccessDenied          403  the account's role may not do this, a missing CSRF token, a foreign Origin
+ ├─ LoginThrottled        429  too many attempts for the account or from the address (``retry_after``)
      └─ ReportRefused         400  a report batch was refused (``field`` names the first bad field)
          ├─ Unauthorized      401  no token, an unknown one, a revoked one (``revoked``)
          ├─ Forbidden         403  the token reports for another station
@@ -73,6 +77,26 @@ class PublishError(HeadendError):
 
 class StationRegistryError(HeadendError):
     status = 400
+
+
+class AccountError(HeadendError):
+    status = 400
+
+
+class LoginFailed(HeadendError):
+    status = 401
+
+
+class AccessDenied(HeadendError):
+    status = 403
+
+
+class LoginThrottled(HeadendError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ReportRefused(HeadendError):

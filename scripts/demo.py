@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,6 +151,12 @@ def wait_http(url: str, seconds: float, proc: subprocess.Popen, ok=lambda body: 
     sys.exit(f"demo: {url} did not answer within {seconds:.0f} s")
 
 
+def one_time_password(stdout: str) -> str | None:
+    """The one-time password ``headend init`` or ``headend user passwd`` printed (None if none)."""
+    m = re.search(r"one-time password[^:]*: (\S+)", stdout)
+    return m.group(1) if m else None
+
+
 def main() -> int:
     cfg = tomllib.loads(STATION_TOML.read_text(encoding="utf-8"))
     ui_port = cfg["ui"]["port"]
@@ -158,7 +165,13 @@ def main() -> int:
     step("making demo courseware with ffmpeg (lavfi test sources)")
     sources = make_sources()
     step(f"headend init --root {HEADEND_ROOT.relative_to(ROOT)}")
-    run(BIN / "headend", "init", "--root", HEADEND_ROOT)
+    res = run(BIN / "headend", "init", "--root", HEADEND_ROOT)
+    admin_password = one_time_password(res.stdout)
+    if admin_password is None:  # made by an earlier run: the admin's password is only stored hashed
+        step("headend user passwd admin (the data root was made by an earlier run)")
+        admin_password = one_time_password(
+            run(BIN / "headend", "user", "passwd", "--root", HEADEND_ROOT, "admin").stdout
+        )
     for path, (_, title, category, description, *_rest) in zip(sources, COURSES, strict=True):
         step(f"headend ingest {path.name} 《{title}》")
         res = run(
@@ -256,6 +269,7 @@ def main() -> int:
             f"  TV page (remote: arrows, Enter, Backspace):  http://127.0.0.1:{ui_port}/\n"
             f"  {'station admin (PIN ' + DEMO_PIN + '):':<45}http://127.0.0.1:{ui_port}/admin\n"
             f"  county dashboard:                            http://127.0.0.1:{headend_port}/county\n"
+            f"    log in as admin, one-time password {admin_password} (then choose your own)\n"
             f"  signed repository:                           http://127.0.0.1:{headend_port}/repo/index.json\n"
             f"  county figures:                              .venv/bin/headend report --root var/headend\n"
             "\n  Ctrl-C stops both.",

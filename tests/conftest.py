@@ -203,7 +203,17 @@ def init_headend(root: Path, db: HeadendDb | None = None) -> Path:
         args += ["--database-url", url]
     res = run_cli("headend", *args)
     assert res.returncode == 0, res.stderr
+    save_admin_password(root, res.stdout)
     return root
+
+
+ADMIN_PASSWORD_FILE = ".test-admin-password"  # where the tests keep `headend init`'s one-time password
+
+
+def save_admin_password(root: Path, init_stdout: str) -> None:
+    m = re.search(r"one-time password: (\S+)", init_stdout)
+    if m:
+        (root / ADMIN_PASSWORD_FILE).write_text(m.group(1))
 
 
 @pytest.fixture(scope="session")

@@ -378,10 +378,13 @@ def page_token(html: bytes) -> str:
     return m.group(1).decode()
 
 
-def form_body(kind: str, fields: Mapping[str, str], token: str | None) -> st.SearchStrategy[tuple[bytes, str]]:
+def form_body(
+    kind: str, fields: Mapping[str, str], token: str | None, token_field: str = "_token"
+) -> st.SearchStrategy[tuple[bytes, str]]:
     """(body, Content-Type) of ``kind`` (urlencoded, multipart) from the page's valid ``fields``,
-    carrying the page's ``_token`` first as the page's form does (``token`` None: no token field)."""
-    first = [(b"_token", token.encode())] if token is not None else []
+    carrying the page's token first as the page's form does (``token`` None: no token field;
+    ``token_field``: the station's ``_token``, the headend's ``_csrf``)."""
+    first = [(token_field.encode(), token.encode())] if token is not None else []
     parts = form_fields(fields).map(lambda p: first + p)
     if kind == "urlencoded":
         return st.tuples(parts.map(urlencoded), st.sampled_from(FORM_TYPES))

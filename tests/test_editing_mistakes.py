@@ -10,6 +10,7 @@ from markupsafe import escape
 from headend.config import load_config
 from headend.web.app import create_app
 from tests.conftest import init_headend, run_cli
+from tests.county_kit import login_admin
 
 GOOD = 'title = "冬训"\nitems = ["c-000000000001"]\n'
 
@@ -59,8 +60,8 @@ def test_publish_names_the_file_line_and_key_and_exits_1(root, folder, text, say
 @pytest.mark.parametrize("folder,text,says", MISTAKES)
 async def test_the_county_page_shows_the_mistake_instead_of_a_500(root, aiohttp_client, folder, text, says):
     (root / folder / "winter.toml").write_text(text, encoding="utf-8")
-    client = await aiohttp_client(create_app(load_config(root), background_loops=False))
-    r = await client.get("/county")
+    client = await login_admin(await aiohttp_client(create_app(load_config(root), background_loops=False)), root)
+    r = await client.get("/county/publishing")
     page = await r.text()
     assert r.status == 200 and str(escape(says)) in page, page
 

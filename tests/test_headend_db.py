@@ -19,6 +19,7 @@ from headend.errors import ConfigError
 from headend.web.app import create_app
 from headend.web.keys import HEADEND
 from tests.conftest import init_headend, run_cli
+from tests.county_kit import login_admin
 from tests.headend_db import catalogue, database
 
 # What `headend init` created before migrations (db.py and jobs.py at commit 068cda6), data roots
@@ -157,10 +158,10 @@ def _break_database(root: Path, headend_db, db: Database) -> None:
 
 async def test_a_database_failure_on_the_web_is_a_503_saying_what_to_do(headend_root, headend_db, aiohttp_client):
     app = create_app(load_config(headend_root), background_loops=False)
-    client = await aiohttp_client(app)
-    assert (await client.get("/county")).status == 200
+    client = await login_admin(await aiohttp_client(app), headend_root)
+    assert (await client.get("/county/publishing")).status == 200
     _break_database(headend_root, headend_db, app[HEADEND].db)
-    resp = await client.get("/county")
+    resp = await client.get("/county/publishing")
     assert resp.status == 503
     page = await resp.text()
     assert "出错了（503）" in page and ("PostgreSQL" in page or "headend.db" in page) and "Traceback" not in page

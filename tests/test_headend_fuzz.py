@@ -20,6 +20,7 @@ from catalogue import Course
 from headend.config import load_config
 from headend.web.app import create_app
 from tests.conftest import init_headend
+from tests.county_kit import login_admin
 from tests.headend_db import database
 from tests.http_fuzz import FUZZ, Harness, Req, fill, form_body, params, query, raw_body, routes_of, segment
 
@@ -42,13 +43,27 @@ class Entry:
     query: tuple[str, ...] = ()
     slashes: bool = False
     form: dict[str, str] | None = None
+    csrf: bool = True  # the fuzzed forms carry the session's CSRF token (False: /logout would end it)
 
 
 ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/"): Entry(),
-    ("GET", "/county"): Entry(),
+    ("GET", "/county"): Entry(query=("region", "period", "kind")),
+    ("GET", "/login"): Entry(query=("next",)),
+    ("POST", "/login"): Entry(form={"name": "admin", "password": "not-the-password", "next": "/county"}),
+    ("POST", "/logout"): Entry(form={}, csrf=False),
+    ("GET", "/county/account/password"): Entry(),
+    ("POST", "/county/account/password"): Entry(form={"old": "x" * 12, "new": "y-new-pass-1", "again": "y-new-pass-1"}),
+    ("GET", "/county/users"): Entry(),
+    ("POST", "/county/users"): Entry(form={"name": "li-ming", "role": "viewer", "region": "广东省/肇庆市"}),
+    ("POST", "/county/users/{name}/password"): Entry({"name": ["li-ming", "nope"]}, form={}),
+    ("POST", "/county/users/{name}/disabled"): Entry({"name": ["li-ming", "nope", "admin"]}, form={"disabled": "1"}),
+    ("GET", "/county/audit"): Entry(query=("before",)),
+    ("GET", "/county/publishing"): Entry(),
     ("GET", "/api/v1/health"): Entry(),
-    ("GET", "/api/v1/stations"): Entry(),
+    ("GET", "/api/v1/stations"): Entry(query=("region", "period", "kind")),
+    ("GET", "/county/stations"): Entry(query=("region", "period", "kind", "filter", "sort", "desc", "format")),
+    ("GET", "/county/stations/{id}"): Entry({"id": ["gaoyao-xiangang-xianyi", "nope"]}, query=("period", "format")),
     ("GET", "/api/v1/jobs"): Entry(),
     ("GET", "/county/courses"): Entry(query=("saved",)),
     ("GET", "/county/courses/{id}"): Entry({"id": COURSES}),
@@ -70,9 +85,18 @@ def headend(tmp_path_factory):
             (COURSES[1], "农村医保政策解读", "policy"),
         ):
             db.upsert_course(Course(cid, title, cat, 600.0, cid.encode().hex().ljust(64, "0")[:64]), f"{cid}.mp4")
+        db.add_station(
+            "gaoyao-xiangang-xianyi", "蚬一村", ["广东省", "肇庆市", "高要市", "蚬岗镇", "蚬一村"], "stb-sd", "0" * 64
+        )
     h = Harness(create_app(load_config(root), background_loops=False))
+    h.staff = h.run(login_admin(h.client, root))  # every route is fuzzed as a logged-in admin
     yield h
     h.close()
+
+
+def origin(headend) -> dict[str, str]:
+    """What a browser sends with a form from the site's own page."""
+    return {"Origin": headend.origin}
 
 
 def path_for(route: tuple[str, str]) -> st.SearchStrategy[str]:
@@ -102,11 +126,14 @@ def test_get_paths_and_queries(headend, route):
 @pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
 @pytest.mark.parametrize("route", FORMS, ids=[r[1] for r in FORMS])
 def test_form_posts(headend, route, kind):
+    token = headend.staff.csrf if ROUTES[route].csrf else None
+    form_strategy = form_body(kind, ROUTES[route].form, token, "_csrf")
+
     @FUZZ
-    @given(path=path_for(route), q=query(), form=form_body(kind, ROUTES[route].form, None))
+    @given(path=path_for(route), q=query(), form=form_strategy)
     def fuzz(path, q, form):
         body, ctype = form
-        headend.send(Req("POST", path, q, body, {"Content-Type": ctype}))
+        headend.send(Req("POST", path, q, body, {"Content-Type": ctype, **origin(headend)}))
 
     fuzz()
 
@@ -117,17 +144,28 @@ def test_raw_bodies_under_any_content_type(headend, route):
     @given(path=path_for(route), raw=raw_body())
     def fuzz(path, raw):
         body, ctype = raw
-        headend.send(Req("POST", path, "", body, {"Content-Type": ctype} if ctype else {}))
+        headers = {**origin(headend), "X-CSRF-Token": headend.staff.csrf if ROUTES[route].csrf else ""}
+        headend.send(Req("POST", path, "", body, {"Content-Type": ctype, **headers} if ctype else headers))
 
     fuzz()
 
 
 def test_the_county_pages_still_work_after_the_fuzzing(headend):
-    for page in ("/county", "/county/courses", f"/county/courses/{COURSES[1]}", "/api/v1/health"):
+    pages = (
+        "/county",
+        "/county/stations",
+        "/county/stations/gaoyao-xiangang-xianyi",
+        "/county/publishing",
+        "/county/courses",
+        f"/county/courses/{COURSES[1]}",
+        "/county/users",
+        "/county/audit",
+    )
+    for page in (*pages, "/api/v1/health"):
         assert headend.send(Req("GET", page))[0] == 200, page
     form = b"title=%E6%96%B0%E6%A0%87%E9%A2%98&category=health&description=&series=&episode=&speaker="
-    req = Req("POST", f"/county/courses/{COURSES[1]}", body=form)
-    req.headers["Content-Type"] = "application/x-www-form-urlencoded"
+    req = Req("POST", f"/county/courses/{COURSES[1]}", body=form + b"&_csrf=" + headend.staff.csrf.encode())
+    req.headers.update({"Content-Type": "application/x-www-form-urlencoded", **origin(headend)})
     assert headend.send(req)[0] == 303
     status, page = headend.send(Req("GET", "/county/courses"))
     assert status == 200 and "新标题" in page.decode()
@@ -150,7 +188,8 @@ FORM = "application/x-www-form-urlencoded"
     ],
 )
 def test_a_course_form_the_server_cannot_read_is_a_400_and_nothing_changes(headend, body, ctype):
-    req = Req("POST", f"/county/courses/{COURSES[0]}", "", body, {"Content-Type": ctype})
+    headers = {"Content-Type": ctype, "X-CSRF-Token": headend.staff.csrf, **origin(headend)}
+    req = Req("POST", f"/county/courses/{COURSES[0]}", "", body, headers)
     status, page = headend.run(headend.fetch(req))
     assert status == 400 and "表单无法读取" in page.decode()
     assert not headend.errors.records

@@ -12,6 +12,7 @@ from headend.config import load_config
 from headend.web.app import create_app
 from headend.web.keys import HEADEND, LOOPS
 from tests.conftest import init_headend, make_clip
+from tests.county_kit import login_admin
 from tests.outage import database_outage, short_busy_timeout
 
 
@@ -28,7 +29,7 @@ async def _wait_for(client, name: str, state: str, seconds: float = 20) -> dict:
 
 async def test_inbox_watcher_survives_its_folder_vanishing_and_says_so(tmp_path, aiohttp_client, caplog, headend_db):
     root = init_headend(tmp_path / "headend", headend_db)
-    client = await aiohttp_client(create_app(load_config(root)))
+    client = await login_admin(await aiohttp_client(create_app(load_config(root))), root)
     assert (await _wait_for(client, "inbox", "running"))["state"] == "running"
     inbox = root / "inbox"
     shutil.rmtree(inbox)
@@ -36,7 +37,7 @@ async def test_inbox_watcher_survives_its_folder_vanishing_and_says_so(tmp_path,
     with caplog.at_level(logging.ERROR, logger="headend.loops.status"):
         status = await _wait_for(client, "inbox", "failed")
         assert status["state"] == "failed" and "inbox" in status["last_error"] and status["last_error_at"]
-        page = await (await client.get("/county")).text()
+        page = await (await client.get("/county/publishing")).text()
         assert 'id="loop-inbox" data-state="failed"' in page and "出错（自动重试）" in page and "inbox" in page
         assert not (await (await client.get("/api/v1/health")).json())["ok"]
         await asyncio.sleep(2.5)  # a few more failed passes: still one log record with a traceback
@@ -46,7 +47,7 @@ async def test_inbox_watcher_survives_its_folder_vanishing_and_says_so(tmp_path,
     inbox.mkdir()
     status = await _wait_for(client, "inbox", "running", seconds=40)
     assert status["state"] == "running" and status["last_success"]
-    page = await (await client.get("/county")).text()
+    page = await (await client.get("/county/publishing")).text()
     assert 'id="loop-inbox" data-state="running"' in page
     assert (await (await client.get("/api/v1/health")).json())["ok"]
 
@@ -54,12 +55,12 @@ async def test_inbox_watcher_survives_its_folder_vanishing_and_says_so(tmp_path,
 async def test_job_worker_survives_a_database_error_and_recovers(tmp_path, aiohttp_client, headend_db, monkeypatch):
     short_busy_timeout(monkeypatch)
     root = init_headend(tmp_path / "headend", headend_db)
-    client = await aiohttp_client(create_app(load_config(root)))
+    client = await login_admin(await aiohttp_client(create_app(load_config(root))), root)
     assert (await _wait_for(client, "jobs", "running"))["state"] == "running"
     with database_outage(root, headend_db):  # a real failure: the worker's next claim is refused
         status = await _wait_for(client, "jobs", "failed")
         assert status["state"] == "failed" and "database" in status["last_error"], status
-        resp = await client.get("/county")
+        resp = await client.get("/county/publishing")
         if headend_db.name == "sqlite":  # reads still work under SQLite's write lock: the page shows the loop
             assert 'id="loop-jobs" data-state="failed"' in await resp.text() and "出错（自动重试）" in await resp.text()
         else:  # PostgreSQL refuses every connection: the page is a 503 saying what to do
@@ -78,7 +79,7 @@ async def test_a_job_the_database_fails_under_is_queued_again_and_finished(
     root = init_headend(tmp_path / "headend", headend_db)
     clip = make_clip(tmp_path / "长课.mp4", seconds=30)
     app = create_app(load_config(root))
-    client = await aiohttp_client(app)
+    client = await login_admin(await aiohttp_client(app), root)
     h = app[HEADEND]
     job = await h.ingester.submit(await prepare(h.cfg, clip, {"title": "长课", "category": "culture"}), "watch")
     while (await asyncio.to_thread(h.db.jobs.recent))[0].state != "running":
@@ -107,10 +108,10 @@ async def test_two_worker_lanes_have_a_status_each(tmp_path, aiohttp_client, hea
     toml = root / "headend.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace("concurrent_jobs = 1", "concurrent_jobs = 2"), "utf-8")
     app = create_app(load_config(root))
-    client = await aiohttp_client(app)
+    client = await login_admin(await aiohttp_client(app), root)
     for lane in ("jobs-1", "jobs-2"):
         assert (await _wait_for(client, lane, "running"))["state"] == "running"
-    page = await (await client.get("/county")).text()
+    page = await (await client.get("/county/publishing")).text()
     assert 'id="loop-jobs-1"' in page and 'id="loop-jobs-2"' in page and "转码队列 2" in page
     lanes = [s for s in app[LOOPS] if s.name.startswith("jobs-")]
     lanes[0].failed(RuntimeError("lane one lost its job"))
@@ -128,7 +129,7 @@ async def test_two_worker_lanes_have_a_status_each(tmp_path, aiohttp_client, hea
 async def test_health_is_not_ok_once_a_loop_has_stopped(tmp_path, aiohttp_client, headend_db):
     root = init_headend(tmp_path / "headend", headend_db)
     app = create_app(load_config(root))
-    client = await aiohttp_client(app)
+    client = await login_admin(await aiohttp_client(app), root)
     assert (await _wait_for(client, "jobs", "running"))["state"] == "running"
     assert (await (await client.get("/api/v1/health")).json())["ok"]
     next(s for s in app[LOOPS] if s.name == "inbox").stopped("the loop ended by itself; restart the headend")

@@ -15,6 +15,7 @@ from playlists import Index, Playlist
 from station.config import load_config as station_config
 from station.store import Store
 from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
+from tests.county_kit import login_admin
 from tests.headend_db import course_ids
 
 
@@ -254,11 +255,11 @@ async def test_county_page_lists_playlists_and_notices(headend_root, aiohttp_cli
     (headend_root / "notices" / "meeting.toml").write_text(
         'title = "冬训动员会"\nbody = "周三晚七点半。"\n', encoding="utf-8"
     )
-    client = await aiohttp_client(headend_app(headend_config(headend_root)))
-    html = await (await client.get("/county")).text()
+    client = await login_admin(await aiohttp_client(headend_app(headend_config(headend_root))), headend_root)
+    html = await (await client.get("/county/publishing")).text()
     assert "高要冬训" in html and "广东省/肇庆市/高要市" in html and "冬训动员会" in html
     (headend_root / "notices" / "broken.toml").write_text('title = "坏"\nbody = \n', encoding="utf-8")
-    resp = await client.get("/county")
+    resp = await client.get("/county/publishing")
     assert resp.status == 200 and "broken.toml" in await resp.text()
 
 

@@ -9,7 +9,6 @@ import contextlib
 import gzip
 import json
 import random
-import socket
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,7 @@ from headend.service.stations import add_station
 from headend.web.app import create_app
 from headend.web.keys import HEADEND
 from tests.conftest import init_headend, run_cli, serve
+from tests.county_kit import cookie_jar, login_admin, login_as
 from tests.headend_db import database
 from tests.report_batches import BOOT, STREAM, batch, body, china_iso, events, gz
 
@@ -47,7 +47,8 @@ def enrol(root: Path, station: str, **kw) -> str:
 @contextlib.asynccontextmanager
 async def collector(root: Path):
     app = create_app(load_config(root), background_loops=False)
-    async with serve(app) as base, aiohttp.ClientSession() as session:
+    async with serve(app) as base, aiohttp.ClientSession(cookie_jar=cookie_jar()) as session:
+        await login_admin(session, root, base)  # reading figures needs a county account
         yield Client(base, session, app)
 
 
@@ -413,44 +414,24 @@ async def test_days_give_every_day_in_range_and_the_cli_agrees(root):
     assert res.returncode == 0 and A in res.stdout and B in res.stdout
 
 
-def _outside_address() -> str | None:
-    """An address of this host that is not loopback (None when it has none)."""
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("192.0.2.1", 9))  # no packet is sent: this picks the outgoing interface
-        addr = s.getsockname()[0]
-        return None if addr.startswith("127.") else addr
-    return None
-
-
-async def test_figures_are_read_from_loopback_only(root):
-    addr = _outside_address()
-    if addr is None:
-        pytest.skip("this host has no address but loopback")
-    from aiohttp import web
-
-    enrol(root, A)
-    app = create_app(load_config(root), background_loops=False)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, addr, 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        async with aiohttp.ClientSession() as s, s.get(f"http://{addr}:{port}/api/v1/stations/{A}/days") as r:
-            status, doc = r.status, await r.json()
-    finally:
-        await runner.cleanup()
-    assert status == 403 and "127.0.0.1" in doc["error"]
-
-
-async def test_figures_forwarded_by_a_proxy_are_not_loopback(root):
+async def test_figures_need_a_login_and_stay_within_the_accounts_region(root):
+    """The figures used to be readable by anyone on loopback (and anyone behind a proxy that adds no
+    forwarding header); now they need a county account, and one bound to another township gets the
+    404 a station that does not exist gets."""
     enrol(root, A)
     async with collector(root) as c:
         url = f"{c.base}/api/v1/stations/{A}/days"
-        async with c.session.get(url, headers={"X-Forwarded-For": "203.0.113.9"}) as r:
-            assert r.status == 403 and "127.0.0.1" in (await r.json())["error"]
+        async with aiohttp.ClientSession() as anonymous, anonymous.get(url) as r:
+            assert r.status == 401 and "log in" in (await r.json())["error"]
         async with c.session.get(url) as r:
-            assert r.status == 200
+            assert r.status == 200 and (await r.json())["days"][0]["reported"] is False
+        async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as other:
+            await login_as(other, root, "hetai", "viewer", "广东省/肇庆市/高要市/河台镇", c.base)
+            async with other.get(url) as r:
+                foreign = (r.status, (await r.json())["error"].replace(A, "ID"))
+            async with other.get(f"{c.base}/api/v1/stations/nope/days") as r:
+                missing = (r.status, (await r.json())["error"].replace("nope", "ID"))
+            assert foreign == missing and foreign[0] == 404
 
 
 def test_station_add_and_edit_check_capacity_and_members(root):

@@ -14,6 +14,7 @@ import pytest
 from headend.config import load_config
 from headend.web.app import create_app
 from tests.conftest import init_headend, make_clip, run_cli, serve
+from tests.county_kit import cookie_jar, login_as
 from tests.headend_db import courses_by_source
 
 
@@ -92,7 +93,8 @@ def test_the_same_file_dropped_twice_at_once_is_ingested_once(watched):
 
 async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_path, headend_db):
     root = _root(tmp_path, headend_db, settle_s=0.2)
-    async with serve(create_app(load_config(root))) as base, aiohttp.ClientSession() as http:
+    async with serve(create_app(load_config(root))) as base, aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+        staff = await login_as(http, root, "bian-ji", "editor", base=base)  # editors edit courses
         make_clip(tmp_path / "养鸡技术.mp4", seconds=1, size="160x120")
         (tmp_path / "养鸡技术.mp4").rename(root / "inbox" / "养鸡技术.mp4")  # an upload that just finished
         for _ in range(300):
@@ -123,20 +125,18 @@ async def test_serve_ingests_dropped_files_and_the_courses_page_edits_them(tmp_p
             "speaker": "",
             "description": "冬季蛋鸡管理",
         }
-        async with http.post(f"{base}/county/courses/{course_id}", data=form, allow_redirects=False) as r:
+        async with staff.post(f"/county/courses/{course_id}", form, allow_redirects=False) as r:
             assert r.status == 303
         async with http.get(f"{base}/county/courses") as r:
             page = await r.text()
         assert "蛋鸡养殖技术" in page and "养鸡 第1集" in page and "农业技术" in page
 
-        async with http.post(
-            f"{base}/county/courses/{course_id}", data={**form, "category": "养殖", "title": "别的"}
-        ) as r:
+        async with staff.post(f"/county/courses/{course_id}", {**form, "category": "养殖", "title": "别的"}) as r:
             assert r.status == 400
             page = await r.text()
         assert "unknown category" in page and "没有保存" in page
         for episode in ("²", "٣", "12345", "-1"):  # digits to str.isdigit(), or out of range: a 400, never a 500
-            async with http.post(f"{base}/county/courses/{course_id}", data={**form, "episode": episode}) as r:
+            async with staff.post(f"/county/courses/{course_id}", {**form, "episode": episode}) as r:
                 assert r.status == 400, episode
                 assert "集数必须是数字" in await r.text()
         assert _courses(root)["养鸡技术.mp4"][:2] == ("蛋鸡养殖技术", "agriculture")

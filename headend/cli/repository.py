@@ -30,7 +30,6 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_definition_add(args: argparse.Namespace) -> int:
     """`playlist add` and `notice add`: write the TOML file, check it loads, or take it back."""
-    cfg = load_config(args.root)
     audience = {"stations": args.station, "regions": args.region, "tags": args.tag}
     common = {
         "title": args.title,
@@ -38,10 +37,11 @@ def cmd_definition_add(args: argparse.Namespace) -> int:
         "valid_until": args.valid_until,
         "audience": {k: v for k, v in audience.items() if v},
     }
-    if args.kind == "playlist":
-        path = add_playlist(cfg, args.name, {**common, "items": args.course, "priority": args.priority or None})
-    else:
-        path = add_notice(cfg, args.id, {**common, "body": args.body})
+    with open_root(args.root) as h:
+        if args.kind == "playlist":
+            path = add_playlist(h, args.name, {**common, "items": args.course, "priority": args.priority or None})
+        else:
+            path = add_notice(h, args.id, {**common, "body": args.body})
     print(f"wrote {path}; run `headend publish --root {args.root}` to send it to stations")
     return 0
 
@@ -60,8 +60,9 @@ def cmd_programming_list(args: argparse.Namespace) -> int:
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> int:
-    cfg = load_config(args.root)
-    old, new, rot = rotate(cfg)
+    with open_root(args.root) as h:
+        old, new, rot = rotate(h)
+        cfg = h.cfg
     print(
         f"signing key {new.public_key.id_hex} replaces {old.public_key.id_hex} (old key kept in "
         f"{cfg.keys_dir / 'retired'}).\nStations learn it from {rot.name}, signed by the old key, at the next "

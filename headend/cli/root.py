@@ -5,16 +5,24 @@ from __future__ import annotations
 import argparse
 
 from headend.config import load_config
-from headend.service import init_root
+from headend.service import init_root, open_root
+from headend.service.accounts import first_admin
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     res = init_root(args.root, args.database_url)
+    with open_root(res.root) as h:
+        admin_password = first_admin(h)
     if res.new_key:
         print(f"new signing key {res.key_id}: {res.public_key_path} (give this file to stations)")
     else:
         print(f"signing key kept: {res.secret_key_path}")
     print(f"headend data root ready: {res.root}")
+    if admin_password:
+        print(
+            f"first county account: admin  one-time password: {admin_password}\n"
+            "(shown only now; log in at /login and choose your own. Lost? `headend user passwd --root DIR admin`)"
+        )
     return 0
 
 

@@ -27,10 +27,13 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_edit(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
-        s = edit_station(h, args.id, args.name, args.region, args.player, args.capacity, args.members)
+        s = edit_station(
+            h, args.id, args.name, args.region, args.player, args.capacity, args.members, args.opening_hours
+        )
     print(
         f"station {s.id}: {s.name}, {'/'.join(s.region) or '—'}, {s.player}, "
-        f"capacity {s.capacity or '—'}, members {'—' if s.members is None else s.members}"
+        f"capacity {s.capacity or '—'}, members {'—' if s.members is None else s.members}, "
+        f"open {s.opening_hours or 'all day'}"
     )
     return 0
 
@@ -95,6 +98,11 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s.add_argument("--player")
     s.add_argument("--capacity", type=_positive, help="seats in its study room")
     s.add_argument("--members", type=_positive, help="registered party members")
+    s.add_argument(
+        "--opening-hours",
+        help="when the station is open, China time, e.g. 08:00-12:00,14:00-21:00 ('' for all day); "
+        "silence outside them raises no alert",
+    )
     s.set_defaults(func=cmd_edit)
 
     s = st.add_parser("token", parents=[root], help="give a station a new token (the old one stops working)")

@@ -1,5 +1,6 @@
 """``Database``: the catalogue, renditions, stations and publications (the job queue is
-``headend.db.jobs``, reached as ``db.jobs``). Blocking: async code calls it through
+``headend.db.jobs``, reached as ``db.jobs``; reports ``db.reports``; accounts and the login
+throttle ``db.users``; the audit log ``db.audit``). Blocking: async code calls it through
 ``asyncio.to_thread``. Every failure is a ``DatabaseError`` that says what to do."""
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import sqlalchemy as sa
 from catalogue import Course
 from headend.config import database_url
 from headend.db import migrate
+from headend.db.dashboard import DashboardStore
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
 from headend.db.records import Publication, Rendition, Station
 from headend.db.reports import ReportStore
 from headend.db.schema import courses, publications, published_files, renditions, report_streams, stations
+from headend.db.users import AuditStore, UserStore
 
 
 def _course(r: sa.Row) -> Course:
@@ -91,6 +94,9 @@ class Database:
         self.engine = create_engine(url)
         self.jobs = JobStore(self.engine)
         self.reports = ReportStore(self.engine)
+        self.users = UserStore(self.engine)
+        self.dashboard = DashboardStore(self.engine)
+        self.audit = AuditStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:
@@ -237,22 +243,29 @@ class Database:
                 return conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first() is not None
         return True
 
-    def stations(self) -> list[Station]:
-        last = (
-            sa.select(report_streams.c.station, sa.func.max(report_streams.c.updated_at).label("last_report_at"))
-            .group_by(report_streams.c.station)
-            .subquery()
-        )
+    def stations(self, station_id: str | None = None) -> list[Station]:
+        """Every registered station (or the one ``station_id`` names), with when it last reported."""
+        last = sa.select(report_streams.c.station, sa.func.max(report_streams.c.updated_at).label("last_report_at"))
+        if station_id is not None:
+            last = last.where(report_streams.c.station == station_id)
+        last = last.group_by(report_streams.c.station).subquery()
         query = (
             sa.select(*(stations.c[n] for n in _STATION_COLUMNS), last.c.last_report_at)
             .outerjoin(last, last.c.station == stations.c.id)
             .order_by(stations.c.id)
         )
+        if station_id is not None:
+            query = query.where(stations.c.id == station_id)
         with transaction(self.engine) as conn:
             return [_station(r) for r in conn.execute(query).all()]
 
+    def station_count(self) -> int:
+        with transaction(self.engine) as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(stations)).scalar() or 0)
+
     def station(self, station_id: str) -> Station | None:
-        return next((s for s in self.stations() if s.id == station_id), None)
+        found = self.stations(station_id)
+        return found[0] if found else None
 
     def station_by_token(self, token_sha256: str) -> Station | None:
         query = sa.select(*(stations.c[n] for n in _STATION_COLUMNS)).where(stations.c.token_sha256 == token_sha256)

@@ -86,6 +86,68 @@ class StationDay:
 
 
 @dataclass(frozen=True)
+class Health:
+    """A station's newest health sample (docs/reporting.md "health"), as the dashboard reads it:
+    ``at`` its corrected time, ``received_at`` when the headend got it (both ISO UTC)."""
+
+    at: str
+    received_at: str
+    interval_s: float
+    uptime_s: float
+    load1: float
+    mem_used_mb: float
+    mem_total_mb: float
+    disk_free_mb: float
+    disk_total_mb: float
+    stored_mb: float
+    installed_version: int | None
+    newest_version: int | None
+    sync_state: str
+    sync_error: str
+    backlog: int
+    app_version: str
+    tv_seen: str | None
+    offset_s: float | None  # the offset the station last heard from the headend
+    sync_ok_at: str | None = None  # these five: stations newer than the dashboard
+    sync_failing_since: str | None = None
+    courses_total: int | None = None
+    courses_installed: int | None = None
+    missing_mb: float | None = None
+
+    @classmethod
+    def from_event(cls, data: Mapping, at: str, received_at: str) -> Health:
+        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k not in ("at", "received_at")}
+        return cls(at=at, received_at=received_at, **fields)
+
+    @property
+    def disk_free_share(self) -> float | None:
+        """Free disk as a share of the box's disk (None when the box did not say its size)."""
+        return self.disk_free_mb / self.disk_total_mb if self.disk_total_mb else None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A station's figures summed over a run of China days (from the daily roll-up)."""
+
+    person_times: int = 0
+    session_person_times: int = 0
+    individual_plays: int = 0
+    sessions: int = 0
+    plays: int = 0
+    watched_s: float = 0.0
+    logbook: int = 0
+    failed_logins: int = 0
+    online_minutes: float = 0.0
+    active_days: int = 0  # days with a play or a study session
+    reported_days: int = 0  # days the station sent anything about
+    last_day: str | None = None  # the newest reported day (ISO date)
+
+    @property
+    def hours(self) -> float:
+        return self.watched_s / 3600
+
+
+@dataclass(frozen=True)
 class Publication:
     version: int
     published_at: str

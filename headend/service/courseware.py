@@ -19,6 +19,7 @@ from headend.courseware.processes import is_alive, process_tag
 from headend.courseware.progress import ProgressCallback
 from headend.db import Job
 from headend.errors import DatabaseError, HeadendError, IngestError, NotFound
+from headend.service.audit import Actor, audit
 from headend.service.root import Headend
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ def retry_job(h: Headend, job_id: int) -> None:
         raise IngestError(f"job {job_id} is not a failed job; `headend jobs --root …` lists them")
 
 
-def edit_course(h: Headend, course_id: str, changes: dict) -> Course:
+def edit_course(h: Headend, course_id: str, changes: dict, actor: Actor | None = None) -> Course:
     """Apply title/category/description/series/episode/speaker changes (``episode`` 0 clears
     it); NotFound or IngestError (saying what is wrong) and nothing is saved."""
     course = h.db.course(course_id)
@@ -200,4 +201,7 @@ def edit_course(h: Headend, course_id: str, changes: dict) -> Course:
         raise IngestError(f"{where}: {exc}") from exc
     if not h.db.update_course(new):
         raise NotFound(f"no course {course_id!r}; it was removed meanwhile")
+    changed = {k: getattr(new, k) for k in checked if getattr(new, k) != getattr(course, k)}
+    if changed:
+        audit(h, actor, "course.edit", course_id, changed)
     return new

@@ -103,11 +103,9 @@ def report_days(
 ) -> list[Day]:
     """Every day in [first, last] of each chosen station (by id, or under a region prefix like
     广东省/肇庆市), in station then day order; NotFound for an unknown station id."""
-    stations = h.db.stations()
-    if station_id is not None:
-        stations = [s for s in stations if s.id == station_id]
-        if not stations:
-            raise NotFound(f"no station {station_id}; `headend station list` shows the registered ones")
+    stations = h.db.stations(station_id)
+    if station_id is not None and not stations:
+        raise NotFound(f"no station {station_id}; `headend station list` shows the registered ones")
     if region:
         prefix = [p for p in region.split("/") if p]
         stations = [s for s in stations if list(s.region[: len(prefix)]) == prefix]

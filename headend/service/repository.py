@@ -12,29 +12,37 @@ from headend.repository.programming import PlaylistDef, load_all, load_notice, l
 from headend.repository.publish import PublishResult
 from headend.repository.publish import publish as _publish
 from headend.repository.publish import refresh as _refresh
+from headend.service.audit import Actor, audit
 from headend.service.root import Headend
 from playlists import Notice, SecretKey
 
 
-def publish(h: Headend, refresh: bool = False) -> PublishResult:
+def publish(h: Headend, refresh: bool = False, actor: Actor | None = None) -> PublishResult:
     """The next signed repository version (``refresh``: the same playlists, a new expiry).
     Blocking; nothing changes on a refusal."""
     try:
-        return (_refresh if refresh else _publish)(h.cfg, h.db)
+        res = (_refresh if refresh else _publish)(h.cfg, h.db)
     except OSError as exc:  # what the repository code did not foresee: still one line saying what to do
         where = exc.filename or h.cfg.root
         raise PublishError(
             f"cannot publish: {where}: {exc.strerror or exc}; check the data root's files and permissions, "
             "then publish again (the previous version stays published)"
         ) from exc
+    detail = {"version": res.version, "courses": res.courses, "playlists": res.playlists}
+    audit(h, actor, "repository.refresh" if refresh else "repository.publish", f"v{res.version}", detail)
+    return res
 
 
-def add_playlist(cfg: HeadendConfig, name: str, data: dict) -> Path:
-    return _add_definition(cfg.root / "playlists", name, data, load_playlist)
+def add_playlist(h: Headend, name: str, data: dict, actor: Actor | None = None) -> Path:
+    path = _add_definition(h.cfg.root / "playlists", name, data, load_playlist)
+    audit(h, actor, "playlist.write", name, {"title": data.get("title"), "items": len(data.get("items") or [])})
+    return path
 
 
-def add_notice(cfg: HeadendConfig, notice_id: str, data: dict) -> Path:
-    return _add_definition(cfg.root / "notices", notice_id, data, load_notice)
+def add_notice(h: Headend, notice_id: str, data: dict, actor: Actor | None = None) -> Path:
+    path = _add_definition(h.cfg.root / "notices", notice_id, data, load_notice)
+    audit(h, actor, "notice.write", notice_id, {"title": data.get("title")})
+    return path
 
 
 def _add_definition(folder: Path, name: str, data: dict, loader) -> Path:
@@ -53,6 +61,8 @@ def programming(cfg: HeadendConfig) -> tuple[list[PlaylistDef], list[Notice]]:
     return load_all(cfg.root)
 
 
-def rotate(cfg: HeadendConfig) -> tuple[SecretKey, SecretKey, Path]:
+def rotate(h: Headend, actor: Actor | None = None) -> tuple[SecretKey, SecretKey, Path]:
     """A new signing key announced under the current one: (old, new, the rotation file)."""
-    return rotate_key(cfg)
+    old, new, rotation = rotate_key(h.cfg)
+    audit(h, actor, "key.rotate", new.public_key.id_hex, {"replaces": old.public_key.id_hex})
+    return old, new, rotation

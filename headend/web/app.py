@@ -1,37 +1,52 @@
 """``headend serve``'s app factory: ``create_app(cfg)`` sets every app key (``headend.web.keys``),
-adds the routes of each page module and one error middleware; its cleanup_ctx opens the data
+adds the routes of each page module, one error middleware and the access rules (``auth``); its cleanup_ctx opens the data
 root's database and runs the background loops (job worker, inbox watcher), and closes both."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import jinja2
 from aiohttp import web
 
-from catalogue.display import NONE, china_time, chinese, duration
+from catalogue.display import NONE, chinese, duration, people_day, people_time
 from headend.config import HeadendConfig
 from headend.loops import background
 from headend.service import open_headend
-from headend.web.county import setup_county
+from headend.web.accounts import setup_accounts
+from headend.web.auth import setup_auth
 from headend.web.courses import setup_courses
+from headend.web.dashboard import setup_dashboard
 from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
+from headend.web.publishing import setup_publishing
 from headend.web.repo import setup_repo
 from headend.web.reports import setup_reports
+from headend.web.station_page import setup_stations
 from playlists.errors import FormatError
 from playlists.times import parse_moment
 
 
-def china_minute(value: str | datetime | None) -> str:
-    """A moment the database holds (ISO 8601 UTC text) as China time, "2026-12-01 19:30"."""
+def when(value: str | datetime | None) -> str:
+    """A moment (a datetime, or ISO 8601 text as the database holds it) as county staff read it,
+    in China time: "11月22日 22:11" (with the year when it is not this year)."""
     if isinstance(value, str):
         try:
             value = parse_moment(value, "time", naive=UTC)
         except FormatError:
             return value or NONE
-    return china_time(value, seconds=False)
+    return people_time(value)
+
+
+def day(value: str | date | None) -> str:
+    """A China date (or ISO date text) as "11月22日"."""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value or NONE
+    return people_day(value)
 
 
 def templates() -> jinja2.Environment:
@@ -39,7 +54,9 @@ def templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("headend", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    env.filters["china_time"] = china_minute
+    env.filters["china_time"] = when
+    env.filters["when"] = when
+    env.filters["day"] = day
     env.filters["duration"] = lambda seconds: duration(chinese, seconds)
     return env
 
@@ -65,7 +82,11 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
             await asyncio.to_thread(h.close)
 
     app.cleanup_ctx.append(root_ctx)
-    setup_county(app)
+    setup_auth(app, cfg)
+    setup_accounts(app)
+    setup_dashboard(app)
+    setup_stations(app)
+    setup_publishing(app)
     setup_courses(app)
     setup_repo(app)
     setup_reports(app)

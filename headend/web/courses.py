@@ -5,35 +5,48 @@ speaker). ``/api/v1/jobs`` gives the queue as JSON for the live rows."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 
 from aiohttp import web
 
 from catalogue import CATEGORIES, category_label
+from headend.db import Job
 from headend.errors import IngestError, NotFound
 from headend.service.courseware import edit_course
+from headend.web.auth import actor_of, current_user, for_account, loops_for_account, role
 from headend.web.forms import read_form
-from headend.web.keys import CONFIG, HEADEND, LOOPS
+from headend.web.keys import CONFIG, HEADEND
 from headend.web.render import render
+
+
+def _shown(request: web.Request, job: Job) -> Job:
+    """A job as this account may see it: server paths (the source's path, the data root in
+    messages, ffmpeg's output) only for admins."""
+    if current_user(request).can("admin"):
+        return job
+    return dataclasses.replace(job, source_path=job.source_name, message=for_account(request, job.message), log_tail="")
 
 
 async def courses_page(request: web.Request) -> web.Response:
     db = request.app[HEADEND].db
     jobs, courses = await asyncio.gather(asyncio.to_thread(db.jobs.recent, 30), asyncio.to_thread(db.courses))
+    admin = current_user(request).can("admin")
     return render(
         request,
         "courses.html",
-        jobs=jobs,
+        jobs=[_shown(request, j) for j in jobs],
         courses=courses,
         category_label=category_label,
-        inbox=str(request.app[CONFIG].inbox_dir),
-        loops=request.app[LOOPS],
+        inbox=str(request.app[CONFIG].inbox_dir) if admin else "inbox/",
+        loops=loops_for_account(request),
     )
 
 
 async def api_jobs(request: web.Request) -> web.Response:
     jobs = await asyncio.to_thread(request.app[HEADEND].db.jobs.recent, 30)
-    return web.json_response({"jobs": [j.to_dict() for j in jobs], "loops": [s.to_dict() for s in request.app[LOOPS]]})
+    loops = [s.to_dict() for s in loops_for_account(request)]
+    return web.json_response({"jobs": [_shown(request, j).to_dict() for j in jobs], "loops": loops})
 
 
 async def _render_edit(request: web.Request, course, error: str = "", status: int = 200) -> web.Response:
@@ -59,6 +72,7 @@ async def course_edit_page(request: web.Request) -> web.Response:
     return await _render_edit(request, await _course(request))
 
 
+@role("editor")
 async def course_edit_post(request: web.Request) -> web.Response:
     course = await _course(request)
     form = await read_form(request)
@@ -70,7 +84,7 @@ async def course_edit_post(request: web.Request) -> web.Response:
         )
     changes["episode"] = int(episode_text) if episode_text else 0
     try:
-        await asyncio.to_thread(edit_course, request.app[HEADEND], course.id, changes)
+        await asyncio.to_thread(edit_course, request.app[HEADEND], course.id, changes, actor_of(request))
     except NotFound as exc:
         raise web.HTTPNotFound(text=str(exc)) from exc
     except IngestError as exc:

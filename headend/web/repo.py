@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from headend.web.auth import public
 from headend.web.keys import CONFIG
 from playlists import is_repository_path
 
 
+@public
 async def repo_file(request: web.Request) -> web.StreamResponse:
     repo = request.app[CONFIG].repo_dir.resolve()
     rel = request.match_info["path"]

@@ -2,13 +2,12 @@
 with a cap (512 KB as sent), inflates gzip in steps with a cap (8 MB: a gzip bomb is refused
 without inflating it all), decodes strict UTF-8 JSON, limits each station's rate, and answers
 held/seen or a refusal ``{"ok": false, "error", "field"}`` — never a 500.
-``GET /api/v1/stations/{id}/days`` gives a station's figures per China day (loopback only until
-accounts arrive). Every answer carries the headend's time (``now``)."""
+``GET /api/v1/stations/{id}/days`` gives a station's figures per China day (a logged-in account,
+within its region). Every answer carries the headend's time (``now``)."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import time
 import zlib
@@ -28,6 +27,7 @@ from headend.errors import (
     Unsupported,
 )
 from headend.service.reports import accept, authenticate, day_range, parse_day, report_days
+from headend.web.auth import token_auth, visible_station
 from headend.web.keys import HEADEND
 
 MAX_BODY = 512 * 1024
@@ -134,6 +134,7 @@ def decode(raw: bytes) -> object:
         raise ReportRefused(f"the body is not JSON ({str(exc)[:120]}); see docs/reporting.md", "") from exc
 
 
+@token_auth
 async def post_reports(request: web.Request) -> web.Response:
     try:
         if request.content_type != "application/json":
@@ -157,32 +158,12 @@ async def post_reports(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-def loopback(request: web.Request) -> bool:
-    """A client on this host itself; a request a proxy forwarded (it says so) is not."""
-    if any(h in request.headers for h in ("Forwarded", "X-Forwarded-For", "X-Real-IP")):
-        return False
-    try:
-        return ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
 async def get_days(request: web.Request) -> web.Response:
+    station_id = request.match_info["id"]
+    await visible_station(request, station_id)  # 404 outside the account's region, as for no station
     try:
-        if not loopback(request):
-            return web.json_response(
-                {
-                    "ok": False,
-                    "error": "figures can be read only on the headend itself (127.0.0.1) until staff accounts "
-                    "arrive; run `headend report` there, or use an SSH tunnel",
-                    "field": "",
-                    "now": now_z(),
-                },
-                status=403,
-            )
         q = request.query
         first, last = day_range(parse_day(q.get("from"), "from"), parse_day(q.get("to"), "to"))
-        station_id = request.match_info["id"]
         days = await asyncio.to_thread(report_days, request.app[HEADEND], first, last, station_id)
     except HeadendError as exc:
         return refusal(exc)

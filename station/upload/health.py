@@ -19,6 +19,7 @@ import psutil
 from playlists.schedule import CHINA
 from station.errors import StationError
 from station.model.reporting import UploadState
+from station.model.status import SyncStatus
 from station.records.journal import Journal
 from station.store import Store
 
@@ -53,6 +54,7 @@ def collect(
     installed = newest = 0
     stored = 0
     sync_state, sync_error = "", ""
+    sync = None
     try:
         installed = store.installed_set().index_version or 0
         newest = max(store.trust().highest_version or 0, installed)
@@ -79,6 +81,27 @@ def collect(
         "app_version": app_version(),
         "tv_seen": datetime.fromtimestamp(tv_seen, CHINA).isoformat(timespec="seconds") if tv_seen else None,
         "offset_s": round(upload.offset_s, 1) if upload.offset_s is not None else None,
+        **_sync_fields(sync),
+    }
+
+
+def _when(at: datetime | None) -> str | None:
+    return at.astimezone(CHINA).isoformat(timespec="seconds") if at else None
+
+
+def _sync_fields(sync: SyncStatus | None) -> dict:
+    """What the county dashboard says about content: when sync last succeeded, since when it has
+    been failing, courses installed of those published to this station, and the megabytes the
+    running pass still has to fetch (null when no pass runs)."""
+    if sync is None:
+        return {}
+    p = sync.progress
+    return {
+        "sync_ok_at": _when(sync.last_success),
+        "sync_failing_since": _when(sync.error_since) if sync.state == "failed" else None,
+        "courses_total": sync.courses_total,
+        "courses_installed": sync.courses_installed,
+        "missing_mb": round(max(0, p.bytes_total - p.bytes_done) / MB) if p is not None and p.bytes_total else None,
     }
 
 
