@@ -142,3 +142,30 @@ async def test_a_full_disk_is_said_on_admin_and_nothing_written_is_lost(tmp_path
         assert "上报已关闭" in page
     (small_disk / "filler").unlink()
     assert [e.text for e in att.logbook()] == ["写满之前"]
+
+
+async def test_a_synced_station_shows_up_online_and_up_to_date_on_the_dashboard(tmp_path, headend_root, monkeypatch):
+    """``make run``'s promise: the demo's station appears on the county dashboard, online and up
+    to date, soon after it starts — not "behind" until its next heartbeat 15 minutes later (the
+    first heartbeat goes before the first sync has installed anything)."""
+    import station.upload.loop as upload_loop
+    from headend.config import load_config as load_headend_config
+    from headend.web.app import create_app as create_headend
+    from tests.county_kit import cookie_jar, login_admin
+
+    monkeypatch.setattr(upload_loop, "CONTENT_CHECK_S", 0.5)
+    token = enrol(headend_root)
+    async with serve(create_headend(load_headend_config(headend_root), background_loops=False)) as base:
+        toml = station_toml(tmp_path, headend_root, f"{base}/api/v1/", token)
+        toml.write_text(toml.read_text(encoding="utf-8").replace("http://127.0.0.1:9/repo/", f"{base}/repo/"))
+        async with serve(build_app(load_config(toml))), aiohttp.ClientSession(cookie_jar=cookie_jar()) as http:
+            county = await login_admin(http, headend_root, base)
+
+            async def listed_up_to_date():
+                page = await county.text("/county/stations")
+                row = page.split(f'data-station="{STATION}"')[1].split("</tr>")[0]
+                return row if 'data-content="current"' in page and "最新 v1" in row else None
+
+            row = await wait_for(listed_up_to_date, "the station listed as up to date", seconds=60)
+            assert "在线" in row
+            assert 'data-connectivity="online"' in (await county.text("/county/stations"))

@@ -26,7 +26,7 @@ from headend.db import Database
 from headend.errors import PublishError
 from headend.repository.keys import load_secret_key
 from headend.repository.programming import PlaylistDef, load_all
-from headend.repository.tree import build_tree, collect_trees, switch_repo
+from headend.repository.tree import Progress, build_tree, collect_trees, switch_repo
 from playlists import (
     INDEX_NAME,
     CourseEntry,
@@ -213,6 +213,7 @@ def _finish(
     notices: tuple[Notice, ...],
     referenced: set[str],
     n_courses: int,
+    progress: Progress | None = None,
 ) -> tuple[Path, int, datetime]:
     """Sign the index, build the tree, switch, record, collect."""
     referenced = set(referenced) | {f"keys/{cfg.public_key_path.name}"}
@@ -230,8 +231,9 @@ def _finish(
     idx_bytes = index.to_bytes()
     try:
         tree = build_tree(
-            cfg, version, files, idx_bytes, sign_repository_file(key, INDEX_NAME, idx_bytes, version, now)
+            cfg, version, files, idx_bytes, sign_repository_file(key, INDEX_NAME, idx_bytes, version, now), progress
         )
+        _stage(progress, "switching")
         switch_repo(cfg, tree)
     except OSError as exc:
         raise PublishError(
@@ -244,7 +246,13 @@ def _finish(
         if rel.startswith("playlists/"):
             _published(cfg, rel).unlink(missing_ok=True)
     collect_trees(cfg, tree)
+    _stage(progress, "done")
     return tree, len(gone), expires
+
+
+def _stage(progress: Progress | None, stage: str, done: int = 0, total: int = 0) -> None:
+    if progress is not None:
+        progress(stage, done, total)
 
 
 @contextmanager
@@ -266,21 +274,29 @@ def _publish_lock(cfg: HeadendConfig) -> Iterator[None]:
         yield
 
 
-def publish(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> PublishResult:
+def publish(
+    cfg: HeadendConfig, db: Database, now: datetime | None = None, progress: Progress | None = None
+) -> PublishResult:
     """Write the next signed repository version. Blocking (run it in a thread from async code).
-    Nothing changes on any refusal."""
+    Nothing changes on any refusal. ``progress`` hears each stage: waiting (for another publish),
+    checking, playlists (done of total), linking (files done of total), switching, done."""
+    _stage(progress, "waiting")
     with _publish_lock(cfg):
-        return _publish(cfg, db, now)
+        return _publish(cfg, db, now, progress)
 
 
-def refresh(cfg: HeadendConfig, db: Database, now: datetime | None = None) -> PublishResult:
+def refresh(
+    cfg: HeadendConfig, db: Database, now: datetime | None = None, progress: Progress | None = None
+) -> PublishResult:
     """Re-sign the current index as a new version with a new expiry; playlists stay as they are
     (for a cron job that keeps stations from seeing an expired index)."""
+    _stage(progress, "waiting")
     with _publish_lock(cfg):
-        return _refresh(cfg, db, now)
+        return _refresh(cfg, db, now, progress)
 
 
-def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
+def _publish(cfg: HeadendConfig, db: Database, now: datetime | None, progress: Progress | None) -> PublishResult:
+    _stage(progress, "checking")
     key = load_secret_key(cfg)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     defs, notices = load_all(cfg.root)
@@ -305,7 +321,8 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
         playlists.append((Playlist(d.name, version, d.title, entries, d.schedule), d))
 
     refs, referenced = [], set()
-    for pl, d in playlists:
+    for i, (pl, d) in enumerate(playlists):
+        _stage(progress, "playlists", i, len(playlists))
         data = pl.to_bytes()
         prev = _previous_version(cfg, pl.name)
         if prev is not None:  # unchanged content keeps its old version: stations fetch nothing new
@@ -328,7 +345,7 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
         referenced |= _files_of(pl)
 
     n_courses = len({e.course.id for pl, _ in playlists for e in pl.courses})
-    _, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses)
+    _, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses, progress)
     log.info("published version %d: %d playlists, %d courses", version, len(refs), n_courses)
     return PublishResult(
         version=version,
@@ -342,7 +359,8 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
     )
 
 
-def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishResult:
+def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None, progress: Progress | None) -> PublishResult:
+    _stage(progress, "checking")
     key = load_secret_key(cfg)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     try:
@@ -365,7 +383,7 @@ def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None) -> PublishR
     version = _next_version(cfg, db)
     n_courses = last.courses if last else 0
     _, collected, expires = _finish(
-        cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses
+        cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses, progress
     )
     return PublishResult(
         version=version,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from playlists import INDEX_NAME
 from playlists.atomic import atomic_write, fsync_dir
 
 KEEP_TREES = 2  # the current tree and the one before it
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total): where a publish has got to
 
 
 def _link(src: Path, dest: Path) -> None:
@@ -49,14 +52,23 @@ def collect_trees(cfg: HeadendConfig, current: Path) -> None:
         shutil.rmtree(build, ignore_errors=True)  # left by an interrupted publish
 
 
-def build_tree(cfg: HeadendConfig, version: int, files: dict[str, Path], index_bytes: bytes, index_sig: bytes) -> Path:
+def build_tree(
+    cfg: HeadendConfig,
+    version: int,
+    files: dict[str, Path],
+    index_bytes: bytes,
+    index_sig: bytes,
+    progress: Progress | None = None,
+) -> Path:
     cfg.trees_dir.mkdir(parents=True, exist_ok=True)
     build = cfg.trees_dir / f".build-{version}"
     shutil.rmtree(build, ignore_errors=True)
     dirs = set()
-    for rel, src in sorted(files.items()):
+    for i, (rel, src) in enumerate(sorted(files.items())):
         _link(src, build / rel)
         dirs.add((build / rel).parent)
+        if progress is not None and (i % 50 == 0 or i + 1 == len(files)):
+            progress("linking", i + 1, len(files))
     for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
         fsync_dir(d)
     atomic_write(build / (INDEX_NAME + ".minisig"), index_sig)

@@ -12,16 +12,19 @@ from headend.repository.programming import PlaylistDef, load_all, load_notice, l
 from headend.repository.publish import PublishResult
 from headend.repository.publish import publish as _publish
 from headend.repository.publish import refresh as _refresh
+from headend.repository.tree import Progress
 from headend.service.audit import Actor, audit
 from headend.service.root import Headend
 from playlists import Notice, SecretKey
 
 
-def publish(h: Headend, refresh: bool = False, actor: Actor | None = None) -> PublishResult:
+def publish(
+    h: Headend, refresh: bool = False, actor: Actor | None = None, progress: Progress | None = None
+) -> PublishResult:
     """The next signed repository version (``refresh``: the same playlists, a new expiry).
-    Blocking; nothing changes on a refusal."""
+    Blocking; nothing changes on a refusal. ``progress(stage, done, total)`` hears how far it is."""
     try:
-        res = (_refresh if refresh else _publish)(h.cfg, h.db)
+        res = (_refresh if refresh else _publish)(h.cfg, h.db, progress=progress)
     except OSError as exc:  # what the repository code did not foresee: still one line saying what to do
         where = exc.filename or h.cfg.root
         raise PublishError(

@@ -14,16 +14,18 @@ from catalogue.display import NONE, chinese, duration, people_day, people_time
 from headend.config import HeadendConfig
 from headend.loops import background
 from headend.service import open_headend
+from headend.service.publish_run import PublishRun
 from headend.web.accounts import setup_accounts
 from headend.web.auth import setup_auth
 from headend.web.courses import setup_courses
 from headend.web.dashboard import setup_dashboard
 from headend.web.errors import error_middleware, http_log
-from headend.web.keys import CONFIG, HEADEND, LOOPS, TEMPLATES
+from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER, TEMPLATES
 from headend.web.publishing import setup_publishing
 from headend.web.repo import setup_repo
 from headend.web.reports import setup_reports
 from headend.web.station_page import setup_stations
+from players import ProfileError, profile
 from playlists.errors import FormatError
 from playlists.times import parse_moment
 
@@ -49,6 +51,14 @@ def day(value: str | date | None) -> str:
     return people_day(value)
 
 
+def profile_label(name: str) -> str:
+    """A player profile as county staff know it: "标清机顶盒（IPTV 浏览器）" for stb-sd."""
+    try:
+        return profile(name).label
+    except ProfileError:
+        return name
+
+
 def templates() -> jinja2.Environment:
     """The headend's pages, with the filters ``china_time`` and ``duration`` (in Chinese)."""
     env = jinja2.Environment(
@@ -57,6 +67,7 @@ def templates() -> jinja2.Environment:
     env.filters["china_time"] = when
     env.filters["when"] = when
     env.filters["day"] = day
+    env.filters["profile"] = profile_label
     env.filters["duration"] = lambda seconds: duration(chinese, seconds)
     return env
 
@@ -67,6 +78,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     app[CONFIG] = cfg
     app[TEMPLATES] = templates()
     app[LOOPS] = []
+    app[PUBLISHER] = PublishRun()
 
     async def root_ctx(app: web.Application):
         h = await asyncio.to_thread(open_headend, cfg)
@@ -79,6 +91,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
             else:
                 yield
         finally:
+            await app[PUBLISHER].wait()
             await asyncio.to_thread(h.close)
 
     app.cleanup_ctx.append(root_ctx)

@@ -39,6 +39,7 @@ async def courses_page(request: web.Request) -> web.Response:
         courses=courses,
         category_label=category_label,
         inbox=str(request.app[CONFIG].inbox_dir) if admin else "inbox/",
+        saved=next((c for c in courses if c.id == request.query.get("saved")), None),
         loops=loops_for_account(request),
     )
 

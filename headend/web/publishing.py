@@ -1,6 +1,7 @@
-"""``/county/publishing``: publication state, playlists and notices, stations, courses, and how
-the background loops are doing; ``/api/v1/health`` (public: ok and each loop's state; the errors
-only to a logged-in account) and ``/api/v1/stations``."""
+"""``/county/publishing``: the published version, the "立即发布" button and the progress of the
+publish it starts (``/api/v1/publish``), playlists and notices, and how the background loops are
+doing; ``/api/v1/health`` (public: ok and each loop's state; the errors only to a logged-in
+account)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import asyncio
 
 from aiohttp import web
 
-from catalogue import CATEGORIES, category_label
 from headend.errors import DatabaseError, HeadendError
 from headend.service.repository import programming
-from headend.web.auth import loops_for_account, public, signed_in, visible_stations
-from headend.web.keys import CONFIG, HEADEND, LOOPS
+from headend.web.auth import actor_of, for_account, loops_for_account, public, role, signed_in
+from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER
 from headend.web.render import render
 
 
@@ -41,28 +41,42 @@ async def api_health(request: web.Request) -> web.Response:
 
 async def publishing(request: web.Request) -> web.Response:
     db = request.app[HEADEND].db
-    courses, stations, last = await asyncio.gather(
-        asyncio.to_thread(db.courses), asyncio.to_thread(db.stations), asyncio.to_thread(db.last_publication)
-    )
-    stations = visible_stations(request, stations)
+    courses, last = await asyncio.gather(asyncio.to_thread(db.courses), asyncio.to_thread(db.last_publication))
     programming_error = None
     try:
         playlists, notices = await asyncio.to_thread(programming, request.app[CONFIG])
     except HeadendError as exc:  # a broken file: show it, the rest of the page still works
-        playlists, notices, programming_error = [], [], str(exc)
+        playlists, notices, programming_error = [], [], for_account(request, str(exc))
     return render(
         request,
         "publishing.html",
         courses=courses,
-        stations=stations,
         last=last,
         loops=loops_for_account(request),
-        category_label=category_label,
-        categories=CATEGORIES,
         playlists=playlists,
         notices=notices,
         programming_error=programming_error,
+        run=request.app[PUBLISHER],
+        busy=request.query.get("busy") == "1",
+        for_account=lambda text: for_account(request, text),
     )
+
+
+@role("editor")
+async def publish_now(request: web.Request) -> web.Response:
+    """Start a publish in the background and come back to the page, which shows its progress."""
+    run = request.app[PUBLISHER]
+    if not run.start(request.app[HEADEND], actor_of(request)):
+        raise web.HTTPSeeOther("/county/publishing?busy=1")
+    raise web.HTTPSeeOther("/county/publishing")
+
+
+async def api_publish(request: web.Request) -> web.Response:
+    """How the dashboard's publish is going (the page polls this while it runs)."""
+    doc = request.app[PUBLISHER].to_dict()
+    doc["error"] = for_account(request, doc["error"])
+    doc["notes"] = [for_account(request, n) for n in doc["notes"]]
+    return web.json_response(doc)
 
 
 @public
@@ -73,4 +87,6 @@ async def root(request: web.Request) -> web.Response:
 def setup_publishing(app: web.Application) -> None:
     app.router.add_get("/", root)
     app.router.add_get("/county/publishing", publishing)
+    app.router.add_post("/county/publishing/publish", publish_now)
+    app.router.add_get("/api/v1/publish", api_publish)
     app.router.add_get("/api/v1/health", api_health)

@@ -1,6 +1,8 @@
 """The upload loop of ``station serve``, guarded like the sync loop (``station.daemon``).
 
-It journals a ``health`` event every ``[report] health_interval_s`` and uploads whenever the
+It journals a ``health`` event every ``[report] health_interval_s`` — and at once when sync has
+installed a new version (looked at every ``CONTENT_CHECK_S``), so the county's dashboard does not
+call an up-to-date station "behind" for an interval — and uploads whenever the
 journal holds what the headend has not acknowledged: woken by each append (after a few seconds,
 so a study session's events go together), polling every ``POLL_S`` while a backlog remains. An idle
 station makes one request per health interval: the heartbeat's own upload.
@@ -38,6 +40,7 @@ POLL_S = 30.0
 SETTLE_S = 5.0
 FIRST_BACKOFF_S = 30.0
 MAX_BACKOFF_S = 3600.0
+CONTENT_CHECK_S = 30.0  # how often to look whether sync installed a new version (then a heartbeat goes at once)
 LONG_WAIT = ("revoked", "unknown", "forbidden", "refused", "too_large")
 
 
@@ -69,20 +72,24 @@ class UploadLoop:
         self.journal.on_append = self._woken
         next_health = self.mono()  # a first heartbeat at start: the county sees the box came up
         not_before = 0.0
+        reported_version = None  # the installed version the last heartbeat told the county
         try:
             async with aiohttp.ClientSession() as session:
                 while True:
                     self.wake.clear()
                     now = self.mono()
-                    if now >= next_health:
+                    installed = await asyncio.to_thread(self._installed_version)
+                    if now >= next_health or installed != reported_version:
+                        # a new version installed is news for the county's dashboard at once
                         next_health = now + self.cfg.health_interval_s
                         await self._health()
+                        reported_version = installed
                     backlog = await asyncio.to_thread(self.uploader.backlog)
                     if backlog and self.mono() >= not_before:
                         not_before = self.mono() + await self.one_pass(session)
                         backlog = self.uploader.state.backlog
                     now = self.mono()
-                    until = next_health
+                    until = min(next_health, now + CONTENT_CHECK_S)
                     if backlog:
                         until = min(until, max(not_before, now + (0 if self.failures else POLL_S)))
                     try:
@@ -92,6 +99,12 @@ class UploadLoop:
                         pass
         finally:
             self.journal.on_append = None
+
+    def _installed_version(self) -> int | None:
+        try:
+            return self.store.installed_set().index_version
+        except StationError:  # a damaged station.json: the heartbeat says so in its own time
+            return None
 
     async def _health(self) -> None:
         try:
