@@ -15,6 +15,7 @@ are the station list's filters and orders. Blocking: the web layer calls these i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -247,8 +248,27 @@ def region_tree(views: Iterable[StationView], prefix: Sequence[str]) -> RegionNo
         if child is None:
             child = children[name] = RegionNode((*prefix, name))
         child.add(v)
-    node.children = sorted(children.values(), key=lambda n: n.name)
+    node.children = sorted(children.values(), key=lambda n: natural(n.name))
     return node
+
+
+def natural(text: str) -> tuple:
+    """A sort key that puts 第2镇 before 第10镇 (numbers by value, the rest as written)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def common_prefix(views: Sequence[StationView]) -> tuple[str, ...]:
+    """The region every one of these stations lies under (the list shows the rest)."""
+    if not views:
+        return ()
+    first = tuple(views[0].station.region)
+    n = len(first)
+    for v in views[1:]:
+        region = tuple(v.station.region)
+        n = min(n, len(region))
+        while n and region[:n] != first[:n]:
+            n -= 1
+    return first[:n]
 
 
 def regions_at_depth(views: Iterable[StationView], prefix: Sequence[str], depth: int) -> list[RegionNode]:
@@ -272,7 +292,7 @@ def regions_at_depth(views: Iterable[StationView], prefix: Sequence[str], depth:
 FILTERS: dict[str, str] = {
     "": "全部站点",
     "online": "在线",
-    "silent": "失联（超过在线时限没有上报）",
+    "silent": "失联",
     "silent3": "失联超过 3 天",
     "never": "从未连接",
     "behind": "内容落后",
@@ -318,8 +338,8 @@ def _figure(get: Callable[[Activity], float]) -> Callable[[StationView], tuple]:
 
 
 SORTS: dict[str, tuple[str, Callable[[StationView], object]]] = {
-    "region": ("地区", lambda v: (v.station.region, v.station.id)),
-    "name": ("名称", lambda v: v.station.name),
+    "region": ("地区", lambda v: (tuple(natural(r) for r in v.station.region), v.station.id)),
+    "name": ("名称", lambda v: natural(v.station.name)),
     "contact": ("最近上报", lambda v: v.connectivity.last_contact or _EPOCH),
     "version": ("已装版本", lambda v: v.content.installed or -1),
     "person_times": ("人次", _figure(lambda a: a.person_times)),

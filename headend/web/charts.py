@@ -25,14 +25,21 @@ STYLE = Style(
     foreground_strong="#1d2329",
     foreground_subtle="#5b6570",
     colors=("#b3261e", "#1f6fb2", "#2e7d32", "#8e6c00"),
-    title_font_size=15,
-    label_font_size=12,
-    major_label_font_size=12,
-    legend_font_size=13,
-    value_font_size=12,
+    title_font_size=18,
+    label_font_size=14,
+    major_label_font_size=14,
+    legend_font_size=15,
+    value_font_size=14,
 )
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.S)
 _TITLE = re.compile(r"<title>Pygal</title>")
+
+
+def _number(value: float | None) -> str:
+    """Axis and tooltip numbers as people write them: 1,234 or 12.5, never 2817.1428."""
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:,.1f}"
 
 
 def _common(title: str, width: int, height: int) -> dict:
@@ -48,6 +55,10 @@ def _common(title: str, width: int, height: int) -> dict:
         "print_values": False,
         "margin": 12,
         "explicit_size": False,
+        "truncate_label": -1,  # never "…": Chinese labels are short
+        "truncate_legend": -1,
+        "value_formatter": _number,
+        "formatter": _number,
     }
 
 

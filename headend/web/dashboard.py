@@ -286,6 +286,7 @@ async def station_list(request: web.Request) -> web.Response:
         now=datetime.now(UTC),
         silent_words=silent_words,
         sort_link=sort_link,
+        shown_from=len(dashboard.common_prefix(views)) if len(views) > 1 else len(region),
     )
 
 

@@ -36,6 +36,7 @@ FIVES_LABELS = {
 }
 FIVES_LOOKBACK_DAYS = 400
 SESSION_KINDS = ("session_end",)
+RECENT = 20  # sessions and logbook entries shown (the newest of the period)
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,8 @@ async def station_page(request: web.Request) -> web.Response:
         )
     db = h.db.dashboard
     sessions, logbook, fives, health = await asyncio.gather(
-        asyncio.to_thread(db.events, station.id, SESSION_KINDS, period.first, period.last, 50),
-        asyncio.to_thread(db.events, station.id, ("logbook",), period.first, period.last, 50),
+        asyncio.to_thread(db.events, station.id, SESSION_KINDS, period.first, period.last, RECENT),
+        asyncio.to_thread(db.events, station.id, ("logbook",), period.first, period.last, RECENT),
         asyncio.to_thread(db.events, station.id, ("fives",), today - timedelta(days=FIVES_LOOKBACK_DAYS), today, 1),
         asyncio.to_thread(db.daily_last, station.id, "health", period.first, period.last),
     )
@@ -143,6 +144,7 @@ async def station_page(request: web.Request) -> web.Response:
         if any(x is not None for x in disk)
         else None,
         offset_words=offset_words,
+        recent=RECENT,
         silent_words=silent_words,
         now=datetime.now(UTC),
         user_region=current_user(request).region,
