@@ -90,48 +90,36 @@ class DashboardStore:
                     )
         return out
 
-    def monthly(self, station_ids: Ids, first: date, last: date) -> dict[str, Activity]:
-        """ "YYYY-MM" → the stations' figures added up for that month within [first, last] (the
-        trend chart); ``online_minutes`` here counts station-days with a heartbeat."""
+    def daily(self, station_ids: Ids, first: date, last: date) -> dict[str, Activity]:
+        """China day (ISO) → these stations' figures added up for that day, for the charts (the
+        monthly trend and the daily online share both come from this one pass); in each,
+        ``online_minutes`` counts the stations that sent a heartbeat that day and
+        ``reported_days`` the stations that reported anything."""
         d = station_days.c
-        month = sa.func.substr(d.day, 1, 7).label("month")
         active = sa.case(((d.plays > 0) | (d.sessions > 0), 1), else_=0)
         online = sa.case((d.online_minutes > 0, 1), else_=0)
         query = sa.select(
-            month,
+            d.day,
             sa.func.sum(d.session_person_times + d.individual_plays).label("person_times"),
             sa.func.sum(d.sessions).label("sessions"),
             sa.func.sum(d.watched_s).label("watched_s"),
             sa.func.sum(active).label("active_days"),
-            sa.func.sum(online).label("online_days"),
-            sa.func.count().label("reported_days"),
+            sa.func.sum(online).label("online"),
+            sa.func.count().label("reported"),
         ).where(d.day >= first.isoformat(), d.day <= last.isoformat())
         out: dict[str, Activity] = {}
         with transaction(self.engine) as conn:
             for scoped in _scoped(query, d.station, station_ids):
-                for r in conn.execute(scoped.group_by(month)):
-                    before = out.get(r.month, Activity())
-                    out[r.month] = Activity(
+                for r in conn.execute(scoped.group_by(d.day)):
+                    before = out.get(r.day, Activity())
+                    out[r.day] = Activity(
                         person_times=before.person_times + int(r.person_times),
                         sessions=before.sessions + int(r.sessions),
                         watched_s=before.watched_s + float(r.watched_s),
                         active_days=before.active_days + int(r.active_days),
-                        online_minutes=before.online_minutes + float(r.online_days),
-                        reported_days=before.reported_days + int(r.reported_days),
+                        online_minutes=before.online_minutes + float(r.online),
+                        reported_days=before.reported_days + int(r.reported),
                     )
-        return out
-
-    def daily_online(self, station_ids: Ids, first: date, last: date) -> dict[str, int]:
-        """China day → how many of these stations sent a heartbeat that day (online minutes > 0)."""
-        d = station_days.c
-        query = sa.select(d.day, sa.func.count().label("n")).where(
-            d.online_minutes > 0, d.day >= first.isoformat(), d.day <= last.isoformat()
-        )
-        out: dict[str, int] = {}
-        with transaction(self.engine) as conn:
-            for scoped in _scoped(query, d.station, station_ids):
-                for r in conn.execute(scoped.group_by(d.day)):
-                    out[r.day] = out.get(r.day, 0) + int(r.n)
         return out
 
     def daily_last(self, station_id: str, kind: str, first: date, last: date) -> list[dict]:

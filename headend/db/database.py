@@ -259,10 +259,6 @@ class Database:
         with transaction(self.engine) as conn:
             return [_station(r) for r in conn.execute(query).all()]
 
-    def station_count(self) -> int:
-        with transaction(self.engine) as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(stations)).scalar() or 0)
-
     def station(self, station_id: str) -> Station | None:
         found = self.stations(station_id)
         return found[0] if found else None

@@ -58,12 +58,14 @@ def region_from(request: web.Request) -> tuple[str, ...]:
     return asked
 
 
-async def _views(request: web.Request, period: Period, region: tuple[str, ...]) -> list[StationView]:
+async def _views(request: web.Request, period: Period, region: tuple[str, ...]) -> tuple[list[StationView], bool]:
+    """The views of the stations in ``region`` the account may see, and whether they are every
+    registered station (then no query needs to name them)."""
     h: Headend = request.app[HEADEND]
     registered = await asyncio.to_thread(h.db.stations)
     stations = [s for s in visible_stations(request, registered) if tuple(s.region[: len(region)]) == region]
     everyone = len(stations) == len(registered)
-    return await asyncio.to_thread(dashboard.station_views, h, stations, period, None, everyone)
+    return await asyncio.to_thread(dashboard.station_views, h, stations, period, None, everyone), everyone
 
 
 @dataclass(frozen=True)
@@ -102,30 +104,37 @@ def _month_labels(end: Period) -> list[Period]:
     return months
 
 
-async def _charts(request: web.Request, views: list[StationView], node: RegionNode, period: Period) -> dict:
+async def _charts(
+    request: web.Request, views: list[StationView], everyone: bool, node: RegionNode, period: Period
+) -> dict:
     h: Headend = request.app[HEADEND]
-    everyone = len(views) == await asyncio.to_thread(h.db.station_count)
     ids = None if everyone else [v.station.id for v in views]
     months = _month_labels(period)
     share_days = period if period.days >= 7 else period_of("month", period.last)
-    monthly, online = await asyncio.gather(
-        asyncio.to_thread(h.db.dashboard.monthly, ids, months[0].first, months[-1].last),
-        asyncio.to_thread(h.db.dashboard.daily_online, ids, share_days.first, share_days.last),
-    )
+    first = min(months[0].first, share_days.first)
+    last = max(months[-1].last, share_days.last)
+    daily = await asyncio.to_thread(h.db.dashboard.daily, ids, first, last)
     labels = [f"{m.first.month}月" if m.first.month != 1 else f"{m.first.year}年1月" for m in months]
-    known = [monthly.get(m.name) for m in months]  # None: no station reported that month
+    per_month: dict[str, list[float]] = {}
+    for day, a in daily.items():
+        totals = per_month.setdefault(day[:7], [0, 0.0])
+        totals[0] += a.person_times
+        totals[1] += a.watched_s / 3600
+    known = [per_month.get(m.name) for m in months]  # None: no station reported that month
     trend = charts.trend(
         f"{node.name}：每月人次与学习时长",
         labels,
-        [a.person_times if a else None for a in known],
-        [a.hours if a else None for a in known],
+        [t[0] if t else None for t in known],
+        [t[1] if t else None for t in known],
     )
     today = china_today()
     registered = len(views)
     share_labels, shares = [], []
     for d in share_days.each_day():
         share_labels.append(f"{d.month}/{d.day}")
-        shares.append(online.get(d.isoformat(), 0) / registered if registered and d <= today else None)
+        day = daily.get(d.isoformat())
+        online = day.online_minutes if day else 0
+        shares.append(online / registered if registered and d <= today else None)
     share = charts.share(f"{node.name}：每天有心跳的站点占比（{share_days.label}）", share_labels, shares)
     depth = max(TOWNSHIP_DEPTH, len(node.path) + 1)
     parts = [p for p in dashboard.regions_at_depth(views, node.path, depth - len(node.path)) if p.reported]
@@ -146,7 +155,7 @@ async def _charts(request: web.Request, views: list[StationView], node: RegionNo
 
 async def overview(request: web.Request) -> web.Response:
     period, region = period_from(request), region_from(request)
-    views = await _views(request, period, region)
+    views, everyone = await _views(request, period, region)
     node = dashboard.region_tree(views, region)
     nav = Nav("/county", region, period)
     return render(
@@ -156,7 +165,7 @@ async def overview(request: web.Request) -> web.Response:
         nav=nav,
         trail=nav.trail(current_user(request).region),
         period=period,
-        charts=await _charts(request, views, node, period) if views else {},
+        charts=await _charts(request, views, everyone, node, period) if views else {},
         level=LEVELS[len(region)] if len(region) < len(LEVELS) else "",
         online_minutes=request.app[HEADEND].cfg.online_minutes,
         stations_url=Nav("/county/stations", region, period).url,
@@ -249,7 +258,7 @@ def view_json(v: StationView) -> dict:
 
 async def station_list(request: web.Request) -> web.Response:
     period, region = period_from(request), region_from(request)
-    views = await _views(request, period, region)
+    views, _ = await _views(request, period, region)
     name, (key, desc) = _filter_from(request), _sort_from(request)
     shown = dashboard.sort_views(dashboard.filtered(views, name), key, desc)
     if request.query.get("format") == "csv":
@@ -292,7 +301,7 @@ async def station_list(request: web.Request) -> web.Response:
 
 async def api_stations(request: web.Request) -> web.Response:
     period, region = period_from(request), region_from(request)
-    views = await _views(request, period, region)
+    views, _ = await _views(request, period, region)
     return web.json_response(
         {
             "period": {"name": period.name, "from": period.first.isoformat(), "to": period.last.isoformat()},
