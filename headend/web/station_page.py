@@ -74,7 +74,7 @@ def offset_words(offset_s: float | None) -> str:
     if s < 60:
         return "准确（相差不到 1 分钟）"
     amount = f"{s / 3600:.1f} 小时" if s >= 3600 else f"{s / 60:.0f} 分钟"
-    return f"{'快' if offset_s > 0 else '慢'} {amount}"
+    return f"{'慢' if offset_s > 0 else '快'} {amount}"  # offset_s: headend time − box clock
 
 
 def _health_history(samples: list[dict], period: Period) -> tuple[list[str], list[float | None]]:
