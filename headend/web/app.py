@@ -1,6 +1,6 @@
 """``headend serve``'s app factory: ``create_app(cfg)`` sets every app key (``headend.web.keys``),
 adds the routes of each page module, one error middleware and the access rules (``auth``); its cleanup_ctx opens the data
-root's database and runs the background loops (job worker, inbox watcher), and closes both."""
+root's database and runs the background loops (job worker, inbox watcher, alerts), and closes both."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
         app[HEADEND] = h
         try:
             if background_loops:
-                async with background(h) as statuses:
+                async with background(h, alerts=True) as statuses:
                     app[LOOPS].extend(statuses)
                     yield
             else:
