@@ -16,6 +16,7 @@ from headend.loops import background
 from headend.service import open_headend
 from headend.service.publish_run import PublishRun
 from headend.web.accounts import setup_accounts
+from headend.web.alerts import setup_alerts
 from headend.web.auth import setup_auth
 from headend.web.courses import setup_courses
 from headend.web.dashboard import setup_dashboard
@@ -99,6 +100,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_accounts(app)
     setup_dashboard(app)
     setup_stations(app)
+    setup_alerts(app)
     setup_publishing(app)
     setup_courses(app)
     setup_repo(app)
