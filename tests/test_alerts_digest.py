@@ -18,7 +18,7 @@ from headend.service.alerts import check
 from headend.service.digests import deliver, digest
 from headend.service.webhook import Webhook
 from tests.alerts_kit import COUNTY, XIANER, XIANYI, Receiver, county_root, health, send, set_alerts
-from tests.conftest import dead_url, serve
+from tests.conftest import dead_url, run_cli_async, serve
 from tests.county_kit import add_user
 
 TODAY = datetime.now(UTC).astimezone(CHINA).date()
@@ -139,3 +139,21 @@ async def test_a_recovery_message_only_for_an_alert_that_went_out(low_disk):
     ]
     assert "上次日报以来已恢复 2 条" in next_day["text"]
 
+
+async def test_the_command_line_checks_now_and_tests_the_webhook(low_disk):
+    receiver = Receiver()
+    async with serve(receiver.app()) as base:
+        code, out, err = await run_cli_async("headend", "alerts", "--root", str(low_disk), "--test-webhook")
+        assert code == 1 and "webhook_url is empty" in err
+        set_alerts(low_disk, webhook_url=f"{base}/hook", digest_hour=0)
+        code, out, err = await run_cli_async("headend", "alerts", "--root", str(low_disk), "--test-webhook")
+        assert code == 0 and "answered 2xx" in out and receiver.kinds() == ["test"]
+        code, out, err = await run_cli_async("headend", "alerts", "--root", str(low_disk), "--check")
+        assert code == 0, err
+        assert "1 opened" in out and "digest for 全部地区" in out and "磁盘剩余 1%" in out and XIANYI in out
+        code, out, err = await run_cli_async("headend", "alerts", "--root", str(low_disk), "--json")
+    assert code == 0 and [a["kind"] for a in json.loads(out)["open"]] == ["disk_low"]
+    assert receiver.kinds() == ["test", "digest"]
+    set_alerts(low_disk, webhook_url=dead_url("/hook"))
+    code, out, err = await run_cli_async("headend", "alerts", "--root", str(low_disk), "--test-webhook")
+    assert code == 1 and "check [alerts] webhook_url" in err
