@@ -103,11 +103,17 @@ async def test_a_receiver_that_fails_gets_the_digest_on_a_retry_and_only_once(lo
         assert h.db.alerts.waiting() == []
 
 
-async def test_an_unreachable_webhook_says_what_to_check():
-    url = dead_url("/hook")
+async def test_an_unreachable_webhook_says_what_to_check_and_keeps_its_key_secret():
+    url = dead_url("/robot/send") + "?access_token=s3cret-robot-key"  # a chat robot's URL
     async with aiohttp.ClientSession() as session:
-        with pytest.raises(WebhookError, match=r"check \[alerts\] webhook_url in headend.toml"):
+        with pytest.raises(WebhookError) as unreachable:
             await Webhook(session, url, 2.0).post(b"{}")
+        with pytest.raises(WebhookError) as malformed:
+            await Webhook(session, "ftp://robot.example/send?key=s3cret-robot-key", 2.0).post(b"{}")
+    said = str(unreachable.value)
+    assert f"webhook {url.split('?')[0]}: Cannot connect" in said and "check [alerts] webhook_url" in said
+    assert str(malformed.value).endswith("not an http:// or https:// URL; fix [alerts] webhook_url in headend.toml")
+    assert "s3cret" not in said + str(malformed.value)
 
 
 async def test_a_recovery_message_only_for_an_alert_that_went_out(low_disk):
