@@ -63,6 +63,11 @@ def _under(a: Alert, region: tuple[str, ...]) -> bool:
     return tuple(a.region[: len(region)]) == region
 
 
+def _by_place(a: Alert) -> tuple:
+    """A digest reads region by region, station by station."""
+    return (a.region, a.station, a.opened_at)
+
+
 def _short(text: str | None) -> str:
     t = moment(text)
     if t is None:
@@ -131,8 +136,8 @@ def digest(h: Headend, now: datetime | None = None) -> list[DigestMade]:
     made = []
     for region in todo:
         since = db.last_digest_at(region) or iso(now - timedelta(days=1))
-        opened = [a for a in open_now if _under(a, region)]
-        cleared = [a for a in db.recent(since) if a.cleared_at is not None and _under(a, region)]
+        opened = sorted((a for a in open_now if _under(a, region)), key=_by_place)
+        cleared = sorted((a for a in db.recent(since) if a.cleared_at is not None and _under(a, region)), key=_by_place)
         payload = _payload(day, region, now, opened, cleared)
         stem = file_stem(day, region)
         text = json.dumps(payload, ensure_ascii=False, indent=1)
