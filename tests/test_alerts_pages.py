@@ -94,14 +94,14 @@ async def test_a_township_account_neither_sees_nor_acknowledges_another_township
         assert r.status == 404  # above its own region
     overview = await hetai.text("/county")
     card = overview.split('id="card-alerts"')[1].split("</div></div>")[0]
-    assert ">1</span>" in card and "未确认 1" in card
+    assert '<div class="big">1 <span' in card and "未确认 1" in card
 
 
 async def test_the_overview_counts_them_and_the_station_page_lists_its_own(alerted, aiohttp_client):
     client = await aiohttp_client(create_app(load_config(alerted), background_loops=False))
     admin = await login_admin(client, alerted)
     card = (await admin.text("/county")).split('id="card-alerts"')[1].split("</div></div>")[0]
-    assert ">2</span>" in card and "未确认 2" in card
+    assert '<div class="big">2 <span' in card and "未确认 2" in card
     station = await admin.text(f"/county/stations/{XIANYI}")
     section = station.split('id="alerts"')[1].split("</table>")[0]
     assert "磁盘快满" in section and "磁盘剩余 1%" in section and "未恢复" in section and "时钟" not in section

@@ -73,7 +73,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/repo/{path}"): Entry({"path": ["index.json", "keys", "media", "playlists"]}, slashes=True),
     ("GET", "/api/v1/stations/{id}/days"): Entry({"id": ["gaoyao-xiangang-xianyi", "nope"]}, query=("from", "to")),
     ("POST", "/api/v1/reports"): Entry(form={"v": "1", "station": "gaoyao-xiangang-xianyi", "events": "[]"}),
-    ("GET", "/county/alerts"): Entry(query=("region", "acknowledged")),
+    ("GET", "/county/alerts"): Entry(query=("region",)),
     ("POST", "/county/alerts/{id}/acknowledge"): Entry({"id": ["1", "2", "0", "99999999999999999999"]}, form={}),
     ("GET", "/api/v1/alerts"): Entry(query=("region",)),
 }

@@ -30,7 +30,6 @@ async def alerts_page(request: web.Request) -> web.Response:
         settings=request.app[CONFIG].alerts,
         shown_days=alerts.CLEARED_SHOWN_DAYS,
         never_days=NEVER_CONNECTED_DAYS,
-        acknowledged=request.query.get("acknowledged", "")[:20],
     )
 
 
@@ -54,7 +53,7 @@ async def acknowledge(request: web.Request) -> web.Response:
     alert = await asyncio.to_thread(
         alerts.acknowledge, request.app[HEADEND], actor_of(request), current_user(request), int(text)
     )
-    raise web.HTTPSeeOther(f"/county/alerts?acknowledged={alert.id}#alert-{alert.id}")
+    raise web.HTTPSeeOther(f"/county/alerts#alert-{alert.id}")
 
 
 def setup_alerts(app: web.Application) -> None:
