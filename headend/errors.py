@@ -19,6 +19,7 @@ record and says what to do; ``status`` is the HTTP status the web layer answers 
  ├─ LoginFailed           401  wrong name or password, or a disabled account (one message for all)
  ├─ AccessDenied          403  the account's role may not do this, a missing CSRF token, a foreign Origin
  ├─ LoginThrottled        429  too many attempts for the account or from the address (``retry_after``)
+     ├─ WebhookError          502  [alerts] webhook_url could not be reached or did not answer 2xx (tried again later)
      └─ ReportRefused         400  a report batch was refused (``field`` names the first bad field)
          ├─ Unauthorized      401  no token, an unknown one, a revoked one (``revoked``)
          ├─ Forbidden         403  the token reports for another station
@@ -97,6 +98,10 @@ class LoginThrottled(HeadendError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class WebhookError(HeadendError):
+    status = 502
 
 
 class ReportRefused(HeadendError):

@@ -3,9 +3,9 @@ path parameters, query parameters, and the course edit form (urlencoded, multipa
 under any Content-Type) built from what ``/county/courses/{id}`` sends. Every answer must be
 < 500 with no ERROR logged; afterwards the county pages and the edit form still work.
 
-A real headend root (``headend init``, SQLite) with two courses in its catalogue and no
-background loops; ``ROUTES`` names each route's fuzzing (a route missing from it fails
-``test_every_route_*``).
+A real headend root (``headend init``, SQLite) with two courses in its catalogue, a station with
+an open alert and no background loops; ``ROUTES`` names each route's fuzzing (a route missing from
+it fails ``test_every_route_*``).
 """
 
 from __future__ import annotations
@@ -73,6 +73,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/repo/{path}"): Entry({"path": ["index.json", "keys", "media", "playlists"]}, slashes=True),
     ("GET", "/api/v1/stations/{id}/days"): Entry({"id": ["gaoyao-xiangang-xianyi", "nope"]}, query=("from", "to")),
     ("POST", "/api/v1/reports"): Entry(form={"v": "1", "station": "gaoyao-xiangang-xianyi", "events": "[]"}),
+    ("GET", "/county/alerts"): Entry(query=("region",)),
+    ("POST", "/county/alerts/{id}/acknowledge"): Entry({"id": ["1", "2", "0", "99999999999999999999"]}, form={}),
+    ("GET", "/api/v1/alerts"): Entry(query=("region",)),
 }
 GETS = sorted(k for k in ROUTES if k[0] == "GET")
 FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)
@@ -89,6 +92,9 @@ def headend(tmp_path_factory):
             db.upsert_course(Course(cid, title, cat, 600.0, cid.encode().hex().ljust(64, "0")[:64]), f"{cid}.mp4")
         db.add_station(
             "gaoyao-xiangang-xianyi", "蚬一村", ["广东省", "肇庆市", "高要市", "蚬岗镇", "蚬一村"], "stb-sd", "0" * 64
+        )
+        db.alerts.record_check(
+            "2026-12-01T00:00:00Z", [("gaoyao-xiangang-xianyi", "disk_low", {"words": "磁盘剩余 6%"})], {}, {}
         )
     h = Harness(create_app(load_config(root), background_loops=False))
     h.staff = h.run(login_admin(h.client, root))  # every route is fuzzed as a logged-in admin

@@ -46,7 +46,8 @@ class DashboardStore:
         return out
 
     def offsets(self, station_ids: Ids = None) -> dict[str, tuple[float, str]]:
-        """Each station's newest measured clock offset (box minus headend, seconds) and when."""
+        """Each station's newest measured clock offset (headend time minus box clock, seconds: > 0
+        the box is slow) and when."""
         c = report_clocks.c
         newest = sa.select(c.station, sa.func.max(c.received_at).label("at")).group_by(c.station).subquery("newest")
         query = sa.select(c.station, c.offset_s, c.received_at).join(

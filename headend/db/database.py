@@ -1,6 +1,7 @@
 """``Database``: the catalogue, renditions, stations and publications (the job queue is
 ``headend.db.jobs``, reached as ``db.jobs``; reports ``db.reports``; accounts and the login
-throttle ``db.users``; the audit log ``db.audit``). Blocking: async code calls it through
+throttle ``db.users``; the audit log ``db.audit``; alerts, digests and webhook deliveries
+``db.alerts``). Blocking: async code calls it through
 ``asyncio.to_thread``. Every failure is a ``DatabaseError`` that says what to do."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from catalogue import Course
 from headend.config import database_url
 from headend.db import migrate
+from headend.db.alerts import AlertStore
 from headend.db.dashboard import DashboardStore
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
@@ -97,6 +99,7 @@ class Database:
         self.users = UserStore(self.engine)
         self.dashboard = DashboardStore(self.engine)
         self.audit = AuditStore(self.engine)
+        self.alerts = AlertStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:

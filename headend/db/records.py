@@ -225,3 +225,42 @@ class AuditEntry:
     target: str
     detail: Mapping[str, object]
     region: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One station problem from when it opened to when it cleared (``headend.db.alerts``), with
+    the station's name and region. ``detail`` holds ``words`` (what county staff read) and the
+    facts behind them."""
+
+    id: int
+    station: str
+    kind: str  # silent, never_connected, sync_failing, disk_low, clock_off, pin_failures, fives_failed
+    opened_at: str
+    cleared_at: str | None
+    detail: Mapping[str, object]
+    acknowledged_by: str | None
+    acknowledged_at: str | None
+    notified_at: str | None  # it went out in a digest: only then is its recovery sent
+    recovery_notified_at: str | None
+    station_name: str
+    region: tuple[str, ...]
+
+    @property
+    def words(self) -> str:
+        return str(self.detail.get("words", ""))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A digest or recovery message for the webhook: posted until it is answered 2xx."""
+
+    id: int
+    created_at: str
+    kind: str  # digest, recovery
+    region: tuple[str, ...]
+    payload: str  # the JSON posted, exactly these bytes (UTF-8)
+    attempts: int
+    next_at: str
+    delivered_at: str | None
+    last_error: str

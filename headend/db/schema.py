@@ -265,6 +265,15 @@ alerts = Table(
     sqlite_autoincrement=True,
 )
 Index("alerts_open", alerts.c.station, alerts.c.kind, alerts.c.cleared_at)
+# At most one open alert per (station, kind), whichever headend process checks (migration 0006).
+Index(
+    "alerts_one_open",
+    alerts.c.station,
+    alerts.c.kind,
+    unique=True,
+    sqlite_where=alerts.c.cleared_at.is_(None),
+    postgresql_where=alerts.c.cleared_at.is_(None),
+)
 
 # Digests and recovery messages waiting for (or done with) the webhook: retried with back-off.
 alert_deliveries = Table(
@@ -280,4 +289,16 @@ alert_deliveries = Table(
     Column("delivered_at", Text),
     Column("last_error", Text, nullable=False, server_default=""),
     sqlite_autoincrement=True,
+)
+
+# The daily digest of each active region prefix (JSON list; [] is the whole headend): one row per
+# China day and region, claimed by the process that writes it, so it is made (and posted) once.
+alert_digests = Table(
+    "alert_digests",
+    metadata,
+    Column("day", Text, primary_key=True),
+    Column("region", Text, primary_key=True),
+    Column("made_at", Text, nullable=False),
+    Column("alerts", Integer, nullable=False),  # open alerts it listed
+    Column("file", Text, nullable=False),  # its name in <root>/digests/ (.json, and .txt beside it)
 )

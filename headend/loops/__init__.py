@@ -1,6 +1,7 @@
-"""The headend's background loops: the job ``worker`` and the inbox ``watcher``, each catching
-everything per pass and remembering how it is doing (``status``), started and stopped together by
-``background`` (``headend serve``'s cleanup_ctx, ``headend watch``); ``watch_once`` is
+"""The headend's background loops: the job ``worker``, the inbox ``watcher`` and (in ``headend
+serve``) the ``alerts`` checks and webhook deliveries, each catching everything per pass and
+remembering how it is doing (``status``), started and stopped together by ``background``
+(``headend serve``'s cleanup_ctx, ``headend watch``); ``watch_once`` is
 ``headend watch --once``. They call the service layer, never the command line or the pages."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from headend.courseware.inbox import make_dirs
+from headend.loops.alerts import AlertLoops
 from headend.loops.status import LoopStatus, watch_task
 from headend.loops.watcher import RESCAN_S, InboxWatcher
 from headend.loops.worker import Worker
@@ -20,14 +22,20 @@ __all__ = ["LoopStatus", "background", "watch_once"]
 
 
 @asynccontextmanager
-async def background(h: Headend, watch: bool = True) -> AsyncIterator[list[LoopStatus]]:
-    """The job worker and (optionally) the inbox watcher as tasks; yields their statuses (one per
-    worker lane, then the watcher's); on exit both are cancelled and awaited."""
+async def background(h: Headend, watch: bool = True, alerts: bool = False) -> AsyncIterator[list[LoopStatus]]:
+    """The job worker, (optionally) the inbox watcher and the alert loops (the webhook's only when
+    ``[alerts] webhook_url`` is set) as tasks; yields their statuses (one per worker lane, then the
+    watcher's, then the alerts'); on exit all are cancelled and awaited."""
     worker = Worker(h, h.cfg.concurrent_jobs)
     loops = [("jobs", worker.run(), worker.statuses)]
     if watch:
         watcher = InboxWatcher(h, on_queued=worker.wake, after=worker.recovered)
         loops.append(("inbox", watcher.run(), [watcher.status]))
+    if alerts:
+        alert_loops = AlertLoops(h)
+        loops.append(("alerts", alert_loops.checks(), [alert_loops.checks_status]))
+        if h.cfg.alerts.webhook_url:
+            loops.append(("webhook", alert_loops.deliveries(), [alert_loops.deliveries_status]))
     tasks = []
     for name, coro, statuses in loops:
         task = asyncio.create_task(coro, name=f"headend-{name}")

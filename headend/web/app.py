@@ -1,6 +1,6 @@
 """``headend serve``'s app factory: ``create_app(cfg)`` sets every app key (``headend.web.keys``),
 adds the routes of each page module, one error middleware and the access rules (``auth``); its cleanup_ctx opens the data
-root's database and runs the background loops (job worker, inbox watcher), and closes both."""
+root's database and runs the background loops (job worker, inbox watcher, alerts), and closes both."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from headend.loops import background
 from headend.service import open_headend
 from headend.service.publish_run import PublishRun
 from headend.web.accounts import setup_accounts
+from headend.web.alerts import setup_alerts
 from headend.web.auth import setup_auth
 from headend.web.courses import setup_courses
 from headend.web.dashboard import setup_dashboard
@@ -85,7 +86,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
         app[HEADEND] = h
         try:
             if background_loops:
-                async with background(h) as statuses:
+                async with background(h, alerts=True) as statuses:
                     app[LOOPS].extend(statuses)
                     yield
             else:
@@ -99,6 +100,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_accounts(app)
     setup_dashboard(app)
     setup_stations(app)
+    setup_alerts(app)
     setup_publishing(app)
     setup_courses(app)
     setup_repo(app)

@@ -18,7 +18,7 @@ from aiohttp import web
 from catalogue.clocks import CHINA
 from catalogue.periods import KIND_LABELS, KINDS, Period, PeriodError, parse_period, period_of
 from headend.errors import NotFound
-from headend.service import dashboard
+from headend.service import alerts, dashboard
 from headend.service.dashboard import FILTERS, SORTS, RegionNode, StationView
 from headend.service.exports import csv_text
 from headend.service.root import Headend
@@ -158,6 +158,7 @@ async def overview(request: web.Request) -> web.Response:
     views, everyone = await _views(request, period, region)
     node = dashboard.region_tree(views, region)
     nav = Nav("/county", region, period)
+    open_alerts = await asyncio.to_thread(alerts.open_counts, request.app[HEADEND], current_user(request), region)
     return render(
         request,
         "overview.html",
@@ -169,6 +170,7 @@ async def overview(request: web.Request) -> web.Response:
         level=LEVELS[len(region)] if len(region) < len(LEVELS) else "",
         online_minutes=request.app[HEADEND].cfg.online_minutes,
         stations_url=Nav("/county/stations", region, period).url,
+        open_alerts=open_alerts,
     )
 
 

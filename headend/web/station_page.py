@@ -17,6 +17,8 @@ from catalogue.clocks import CHINA
 from catalogue.figures import FIVES
 from catalogue.periods import Period
 from headend.service import dashboard
+from headend.service.alert_rules import KIND_LABELS
+from headend.service.alerts import station_alerts
 from headend.service.exports import COLUMNS, cells, csv_text
 from headend.service.reports import Day, report_days
 from headend.service.root import Headend
@@ -75,7 +77,7 @@ def offset_words(offset_s: float | None) -> str:
     if s < 60:
         return "准确（相差不到 1 分钟）"
     amount = f"{s / 3600:.1f} 小时" if s >= 3600 else f"{s / 60:.0f} 分钟"
-    return f"{'快' if offset_s > 0 else '慢'} {amount}"
+    return f"{'慢' if offset_s > 0 else '快'} {amount}"  # offset_s: headend time − box clock
 
 
 def _health_history(samples: list[dict], period: Period) -> tuple[list[str], list[float | None]]:
@@ -113,6 +115,7 @@ async def station_page(request: web.Request) -> web.Response:
         asyncio.to_thread(db.events, station.id, ("fives",), today - timedelta(days=FIVES_LOOKBACK_DAYS), today, 1),
         asyncio.to_thread(db.daily_last, station.id, "health", period.first, period.last),
     )
+    alerts = await asyncio.to_thread(station_alerts, h, station.id)
     notices = Counter()
     for d in days:
         if d.row is not None:
@@ -148,6 +151,8 @@ async def station_page(request: web.Request) -> web.Response:
         silent_words=silent_words,
         now=datetime.now(UTC),
         user_region=current_user(request).region,
+        alerts=alerts,
+        alert_labels=KIND_LABELS,
     )
 
 
