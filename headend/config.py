@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -286,3 +287,9 @@ def _check_values(doc: Document, cfg: HeadendConfig) -> None:
         database_url(cfg.database_url, cfg.db_path)
     except ConfigError as exc:
         raise ConfigError(f"{doc.where('database', 'url')} {str(exc).removeprefix('[database] url ')}") from None
+    url = urlsplit(cfg.alerts.webhook_url)
+    if cfg.alerts.webhook_url and (url.scheme not in ("http", "https") or not url.hostname):
+        raise ConfigError(
+            f"{doc.where('alerts', 'webhook_url')}: not an http:// or https:// URL; write the receiver's address "
+            'like "https://example.org/hook", or "" for digests as files only'
+        )

@@ -59,7 +59,7 @@ def _root(tmp_path, text: str):
             lambda t: t.replace('ladder = "one-process"', 'ladder = "two-process"'),
             r"\[ingest\] ladder is 'two-process'; choose one of",
         ),
-        (lambda t: t.replace('url = ""', "url = 5"), r"\[database\] url must be text in quotes"),
+        (lambda t: t.replace('url = ""', "url = 5", 1), r"\[database\] url must be text in quotes"),
         (
             lambda t: t.replace('default_category = "culture"', 'default_category = "gardening"'),
             r"headend.toml:\d+: \[watch\] default_category: unknown category 'gardening'; choose one of: party",
@@ -73,12 +73,16 @@ def _root(tmp_path, text: str):
             r"headend.toml:\d+: \[ingest\] profiles_file: cannot read the player profiles .*no-such-profiles.toml",
         ),
         (
-            lambda t: t.replace('url = ""', 'url = "mysql://u@127.0.0.1/x"'),
+            lambda t: t.replace('url = ""', 'url = "mysql://u@127.0.0.1/x"', 1),
             r"headend.toml:\d+: \[database\] url mysql://u@127.0.0.1/x: only postgresql://user@host:port/dbname",
         ),
         (
-            lambda t: t.replace('url = ""', 'url = "not a url at all"'),
+            lambda t: t.replace('url = ""', 'url = "not a url at all"', 1),
             r"headend.toml:\d+: \[database\] url is not a database URL; write postgresql://",
+        ),
+        (
+            lambda t: t.replace('webhook_url = ""', 'webhook_url = "ftp://county.example/hook"'),
+            r"headend.toml:\d+: \[alerts\] webhook_url: not an http:// or https:// URL",
         ),
     ],
     ids=[
@@ -97,6 +101,7 @@ def _root(tmp_path, text: str):
         "profiles file missing",
         "url of another database",
         "url not a url",
+        "webhook not http",
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_file_line_and_key(tmp_path, change, says):

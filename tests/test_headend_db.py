@@ -127,7 +127,7 @@ def test_several_workers_never_claim_the_same_job(tmp_path, headend_db):
 def test_a_database_that_cannot_be_opened_is_one_line_saying_what_to_do(tmp_path, url, says):
     root = init_headend(tmp_path / "headend")
     cfg = root / "headend.toml"
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace('url = ""', f'url = "{url}"'), encoding="utf-8")
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace('url = ""', f'url = "{url}"', 1), encoding="utf-8")
     res = run_cli("headend", "course", "list", "--root", str(root))
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert says in res.stderr and "[database] url" in res.stderr and len(res.stderr.strip().splitlines()) == 1, (

@@ -151,7 +151,9 @@ async def users_disable(request: web.Request) -> web.Response:
 @role("admin")
 async def audit_page(request: web.Request) -> web.Response:
     before = request.query.get("before", "")
-    before_id = int(before) if before.isdigit() and len(before) < 12 else None
+    before_id = (
+        int(before) if before.isascii() and before.isdigit() and len(before) < 12 else None
+    )  # "²" is a digit to isdigit()
     entries = await asyncio.to_thread(request.app[HEADEND].db.audit.recent, 200, before_id)
     me = current_user(request)
     shown = [e for e in entries if me.sees(e.region)]

@@ -17,7 +17,7 @@ from catalogue.clocks import CHINA
 from catalogue.figures import FIVES
 from catalogue.periods import Period
 from headend.service import dashboard
-from headend.service.alert_rules import KIND_LABELS
+from headend.service.alert_rules import FIVES_LABELS, KIND_LABELS
 from headend.service.alerts import station_alerts
 from headend.service.exports import COLUMNS, cells, csv_text
 from headend.service.reports import Day, report_days
@@ -29,13 +29,6 @@ from headend.web.keys import HEADEND
 from headend.web.render import render
 from players import ProfileError, profile
 
-FIVES_LABELS = {
-    "place": "一处固定场所",
-    "equipment": "一套信息化设备",
-    "administrator": "一名信息管理员",
-    "rules": "一套管理制度",
-    "assessment": "一套应用考核办法",
-}
 FIVES_LOOKBACK_DAYS = 400
 SESSION_KINDS = ("session_end",)
 RECENT = 20  # sessions and logbook entries shown (the newest of the period)
