@@ -158,6 +158,7 @@ BAD = [
     ("events[1].watched_s", "ten"),
     ("events[1].watched_s", -1),
     ("events[1].watched_s", 1e12),
+    ("events[1].watched_s", 10**400),  # an int too big for a float
     ("events[1].completed", 1),
     ("events[1].duration_s", True),
     ("events[2].course", KeyError),
