@@ -8,6 +8,7 @@ lock upgrade). PostgreSQL is reached through psycopg 3 (``postgresql://user@host
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,17 +112,32 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def dialect_insert(conn: sa.Connection, table: sa.Table):
+    """``INSERT`` with ``ON CONFLICT`` (``on_conflict_do_nothing``/``_do_update``) on this engine."""
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...] | None, returning: bool
+) -> sa.Insert:
+    # Built once: building an upsert of many columns and its cache key took longer than running it.
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    if update is None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    else:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
+    return stmt.returning(table.c[keys[0]]) if returning else stmt
+
+
 def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str], update: list[str] | None) -> int:
     """INSERT … ON CONFLICT (keys) DO UPDATE SET update (DO NOTHING when ``update`` is None), on
     either engine; the number of rows inserted or changed."""
     if not rows:
         return 0
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-    if update is None:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    else:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
-    if len(rows) == 1:  # rowcount is not reliable for INSERT … ON CONFLICT on every driver: count RETURNING
-        return len(conn.execute(stmt.returning(table.c[keys[0]]), rows[0]).all())
+    one = len(rows) == 1  # rowcount is not reliable for INSERT … ON CONFLICT on every driver: count RETURNING
+    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update) if update is not None else None, one)
+    if one:
+        return len(conn.execute(stmt, rows[0]).all())
     conn.execute(stmt, rows)
     return len(rows)
