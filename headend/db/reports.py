@@ -7,17 +7,17 @@ under the station's lock) are added to it, so a row is exact whatever was re-sen
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 
+import orjson
 import sqlalchemy as sa
 
 from catalogue.clocks import Correction, Measure, correct
 from catalogue.events import Batch
 from catalogue.figures import Figures, Tally
-from headend.db.engine import transaction, upsert
+from headend.db.engine import dialect_insert, transaction, upsert
 from headend.db.records import StationDay, Stored
 from headend.db.schema import report_clocks, report_events, report_streams, station_days, station_health, stations
 from headend.errors import StreamConflict
@@ -33,11 +33,10 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per event
-
-
 def _dumps(value: object) -> str:
-    return _ENCODE(value)
+    """Compact UTF-8 JSON text (orjson: a fifth of the time of json.dumps; what the checks passed
+    holds no NaN, no int past 64 bits and no lone surrogate, so it always encodes)."""
+    return orjson.dumps(value).decode()
 
 
 def day_row(station: str, day: str, f: Figures, stamp: str) -> dict:
@@ -67,8 +66,8 @@ def _station_day(r: sa.Row) -> StationDay:
     m = dict(r._mapping)
     m.pop("updated_at")
     m.pop("state")
-    m["notice_views"] = MappingProxyType(json.loads(m["notice_views"]))
-    m["fives"] = MappingProxyType(json.loads(m["fives"])) if m["fives"] is not None else None
+    m["notice_views"] = MappingProxyType(orjson.loads(m["notice_views"]))
+    m["fives"] = MappingProxyType(orjson.loads(m["fives"])) if m["fives"] is not None else None
     return StationDay(**m)
 
 
@@ -123,8 +122,8 @@ class ReportStore:
                 "seq": e.seq,
                 "kind": e.kind,
                 "ts": e.ts,
-                "at": iso(p.at),
-                "day": p.day.isoformat(),
+                "at": p.at,
+                "day": p.day,
                 "boot": e.boot,
                 "time_uncertain": p.uncertain,
                 "data": _dumps(e.raw),
@@ -169,7 +168,7 @@ class ReportStore:
             if e.seq not in held:
                 continue
             boot, data = held[e.seq]
-            if {**json.loads(data), "boot": boot} != {**e.raw, "boot": e.boot}:
+            if {**orjson.loads(data), "boot": boot} != {**e.raw, "boot": e.boot}:
                 raise StreamConflict(
                     f"seq {e.seq} of stream {batch.stream} is not the event the headend holds under it "
                     "(the box's journal was restored or copied and went on writing); start a new stream "
@@ -178,19 +177,23 @@ class ReportStore:
                 )
 
     def _advance(self, conn: sa.Connection, batch: Batch, stamp: str) -> tuple[int, int]:
-        key = (report_streams.c.station == batch.station) & (report_streams.c.stream == batch.stream)
-        row = conn.execute(sa.select(report_streams.c.held, report_streams.c.seen).where(key)).first()
-        if row is None:  # a stream never seen starts where its first batch says it starts
-            held, seen = batch.last, batch.last
-            conn.execute(
-                report_streams.insert().values(
-                    station=batch.station, stream=batch.stream, held=held, seen=seen, updated_at=stamp
-                )
-            )
-            return held, seen
-        held = max(row.held, batch.last) if batch.after <= row.held else row.held
-        seen = max(row.seen, batch.last)
-        conn.execute(report_streams.update().where(key).values(held=held, seen=seen, updated_at=stamp))
+        """Move the stream's held and seen on (one statement); the new (held, seen). A stream never
+        seen starts where its first batch says it starts; held moves only over a batch that
+        starts at or before it (no gap), to the batch's last seq when that is further."""
+        c = report_streams.c
+        stmt = dialect_insert(conn, report_streams).values(
+            station=batch.station, stream=batch.stream, held=batch.last, seen=batch.last, updated_at=stamp
+        )
+        after, last = sa.literal(batch.after, sa.BigInteger), sa.literal(batch.last, sa.BigInteger)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["station", "stream"],
+            set_={
+                "held": sa.case(((after <= c.held) & (c.held < last), last), else_=c.held),
+                "seen": sa.case((c.seen < last, last), else_=c.seen),
+                "updated_at": stmt.excluded.updated_at,
+            },
+        ).returning(c.held, c.seen)
+        held, seen = conn.execute(stmt).one()
         return held, seen
 
     def _measure(self, conn: sa.Connection, station: str, m: Measure) -> None:
@@ -204,42 +207,43 @@ class ReportStore:
         upsert(conn, report_clocks, [row], ["station", "boot"], ["received_at", "mono", "offset_s"])
 
     def _health(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
+        """Keep the batch's newest health sample unless the one held is newer (one statement)."""
         samples = [i for i in new if batch.events[i].kind == "health"]
         if not samples:
             return
         i = max(samples, key=lambda i: (fix.events[i].at, batch.events[i].seq))
-        at = iso(fix.events[i].at)
-        old = conn.execute(sa.select(station_health.c.at).where(station_health.c.station == batch.station)).scalar()
-        if old is not None and old > at:
-            return
-        row = {
-            "station": batch.station,
-            "stream": batch.stream,
-            "seq": batch.events[i].seq,
-            "at": at,
-            "data": _dumps(batch.events[i].raw),
-            "received_at": stamp,
-        }
-        upsert(conn, station_health, [row], ["station"], ["stream", "seq", "at", "data", "received_at"])
+        stmt = dialect_insert(conn, station_health).values(
+            station=batch.station,
+            stream=batch.stream,
+            seq=batch.events[i].seq,
+            at=fix.events[i].at,
+            data=_dumps(batch.events[i].raw),
+            received_at=stamp,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["station"],
+            set_={c: stmt.excluded[c] for c in ("stream", "seq", "at", "data", "received_at")},
+            where=station_health.c.at <= stmt.excluded.at,
+        )
+        conn.execute(stmt)
 
     def _roll_up(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
         """Add the events newly held to their station-days' running folds."""
         if not new:
             return
-        days = sorted({fix.events[i].day.isoformat() for i in new})
+        days = sorted({fix.events[i].day for i in new})
         rows = conn.execute(
             sa.select(station_days.c.day, station_days.c.state).where(
                 station_days.c.station == batch.station, station_days.c.day.in_(days)
             )
         ).all()
-        tallies = {r.day: Tally.from_state(json.loads(r.state)) for r in rows}
+        tallies = {r.day: Tally.from_state(orjson.loads(r.state)) for r in rows}
         for i in new:
             e, p = batch.events[i], fix.events[i]
-            day = p.day.isoformat()
-            tally = tallies.get(day)
+            tally = tallies.get(p.day)
             if tally is None:
-                tally = tallies[day] = Tally()
-            tally.add(e.raw, day, [iso(p.at), e.seq, batch.stream], p.uncertain)
+                tally = tallies[p.day] = Tally()
+            tally.add(e.raw, p.day, [p.at, e.seq, batch.stream], p.uncertain)
         out = [
             {**day_row(batch.station, d, t.figures(), stamp), "state": _dumps(t.state())} for d, t in tallies.items()
         ]
@@ -268,7 +272,7 @@ class ReportStore:
         """The newest health sample the station sent (as sent, with ``at``: its corrected time)."""
         with transaction(self.engine) as conn:
             row = conn.execute(sa.select(station_health).where(station_health.c.station == station_id)).first()
-        return {**json.loads(row.data), "at": row.at} if row else None
+        return {**orjson.loads(row.data), "at": row.at} if row else None
 
     def stream(self, station_id: str, stream: str) -> tuple[int, int] | None:
         """(held, seen) of one stream, None if never seen."""
@@ -301,7 +305,7 @@ class ReportStore:
                 "at": r.at,
                 "day": r.day,
                 "time_uncertain": bool(r.time_uncertain),
-                "event": json.loads(r.data),
+                "event": orjson.loads(r.data),
             }
             for r in rows
         ]
