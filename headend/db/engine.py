@@ -69,9 +69,20 @@ def transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connectio
         raise translate(e, engine.url) from e
 
 
+def _where(url: sa.URL) -> str:
+    return describe(url) if url.get_backend_name() != "sqlite" else str(url.database)
+
+
+def _busy(where: str) -> DatabaseError:
+    return DatabaseError(
+        f"{where}: the database is busy (another headend process holds it for more than "
+        f"{BUSY_TIMEOUT_MS // 1000} s); try again in a minute"
+    )
+
+
 def translate(error: exc.SQLAlchemyError, url: sa.URL) -> DatabaseError:
     """A message that says what happened and what to do, naming the database (not its password)."""
-    where = describe(url) if url.get_backend_name() != "sqlite" else str(url.database)
+    where = _where(url)
     text = (
         str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         if str(error).strip()
@@ -79,10 +90,7 @@ def translate(error: exc.SQLAlchemyError, url: sa.URL) -> DatabaseError:
     )
     if isinstance(error, exc.OperationalError):
         if "database is locked" in text or "database is busy" in text:
-            return DatabaseError(
-                f"{where}: the database is busy (another headend process holds it for more than "
-                f"{BUSY_TIMEOUT_MS // 1000} s); try again in a minute"
-            )
+            return _busy(where)
         if url.get_backend_name() == "sqlite":
             return DatabaseError(
                 f"{where}: cannot use the headend database ({text}); check the file and its folder "
@@ -112,9 +120,10 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def dialect_insert(conn: sa.Connection, table: sa.Table):
-    """``INSERT`` with ``ON CONFLICT`` (``on_conflict_do_nothing``/``_do_update``) on this engine."""
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+def dialect_insert(dialect: str, table: sa.Table):
+    """``INSERT`` with ``ON CONFLICT`` (``on_conflict_do_nothing``/``_do_update``) on the engine
+    named ``dialect`` (``conn.dialect.name``)."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
 
 
 @functools.lru_cache(maxsize=64)
@@ -122,7 +131,7 @@ def _upsert_statement(
     dialect: str, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...] | None, returning: bool
 ) -> sa.Insert:
     # Built once: building an upsert of many columns and its cache key took longer than running it.
-    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    stmt = dialect_insert(dialect, table)
     if update is None:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
     else:

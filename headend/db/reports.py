@@ -7,6 +7,7 @@ under the station's lock) are added to it, so a row is exact whatever was re-sen
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from types import MappingProxyType
@@ -23,6 +24,50 @@ from headend.db.schema import report_clocks, report_events, report_streams, stat
 from headend.errors import StreamConflict
 
 _DAY_COLUMNS = [c.name for c in station_days.columns if c.name not in ("station", "day")]
+
+# The statements ``store`` runs for every batch, built once with their values as parameters:
+# building a statement and its cache key cost more than running it (~1 ms for the stream's upsert).
+_P = sa.bindparam
+_LOCK_STATION = sa.select(stations.c.id).where(stations.c.id == _P("p_station")).with_for_update()
+_HELD_SEQS = sa.select(report_events.c.seq).where(
+    report_events.c.station == _P("p_station"),
+    report_events.c.stream == _P("p_stream"),
+    report_events.c.seq.between(_P("p_first"), _P("p_last")),
+)
+_DAY_STATES = sa.select(station_days.c.day, station_days.c.state).where(
+    station_days.c.station == _P("p_station"), station_days.c.day.in_(_P("p_days", expanding=True))
+)
+
+
+@functools.cache
+def _advance_statement(dialect: str) -> sa.Insert:
+    """Move a stream's held and seen on, or start it; RETURNING the new (held, seen). A stream never
+    seen starts where its first batch says it starts; held moves only over a batch that starts at
+    or before it (no gap), to the batch's last seq when that is further."""
+    c = report_streams.c
+    after, last = _P("p_after", type_=sa.BigInteger), _P("p_last", type_=sa.BigInteger)
+    stmt = dialect_insert(dialect, report_streams).values(
+        station=_P("p_station"), stream=_P("p_stream"), held=last, seen=last, updated_at=_P("p_stamp")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["station", "stream"],
+        set_={
+            "held": sa.case(((after <= c.held) & (c.held < last), last), else_=c.held),
+            "seen": sa.case((c.seen < last, last), else_=c.seen),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    ).returning(c.held, c.seen)
+
+
+@functools.cache
+def _health_statement(dialect: str) -> sa.Insert:
+    """Keep a station's newest health sample unless the one held is newer."""
+    stmt = dialect_insert(dialect, station_health)
+    return stmt.on_conflict_do_update(
+        index_elements=["station"],
+        set_={c: stmt.excluded[c] for c in ("stream", "seq", "at", "data", "received_at")},
+        where=station_health.c.at <= stmt.excluded.at,
+    )
 
 
 def iso(at: datetime) -> str:
@@ -85,7 +130,7 @@ class ReportStore:
         rows = self._rows(batch, fix, stamp)
         with transaction(self.engine, write=True) as conn:
             if conn.dialect.name == "postgresql":  # one batch of a station at a time: exact roll-ups
-                conn.execute(sa.select(stations.c.id).where(stations.c.id == batch.station).with_for_update())
+                conn.execute(_LOCK_STATION, {"p_station": batch.station})
             new = self._insert(conn, batch, rows)
             held, seen = self._advance(conn, batch, stamp)
             self._measure(conn, batch.station, fix.measure)
@@ -136,15 +181,9 @@ class ReportStore:
         """Insert the events not yet held; the indexes (into batch.events) of those inserted."""
         if not batch.events:
             return []
-        have = set(
-            conn.execute(
-                sa.select(report_events.c.seq).where(
-                    report_events.c.station == batch.station,
-                    report_events.c.stream == batch.stream,
-                    report_events.c.seq.between(batch.events[0].seq, batch.events[-1].seq),
-                )
-            ).scalars()
-        )
+        span = {"p_station": batch.station, "p_stream": batch.stream}
+        span.update(p_first=batch.events[0].seq, p_last=batch.events[-1].seq)
+        have = set(conn.execute(_HELD_SEQS, span).scalars())
         if have:
             self._same_as_held(conn, batch, have)
         new = [i for i, e in enumerate(batch.events) if e.seq not in have]
@@ -177,23 +216,10 @@ class ReportStore:
                 )
 
     def _advance(self, conn: sa.Connection, batch: Batch, stamp: str) -> tuple[int, int]:
-        """Move the stream's held and seen on (one statement); the new (held, seen). A stream never
-        seen starts where its first batch says it starts; held moves only over a batch that
-        starts at or before it (no gap), to the batch's last seq when that is further."""
-        c = report_streams.c
-        stmt = dialect_insert(conn, report_streams).values(
-            station=batch.station, stream=batch.stream, held=batch.last, seen=batch.last, updated_at=stamp
-        )
-        after, last = sa.literal(batch.after, sa.BigInteger), sa.literal(batch.last, sa.BigInteger)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["station", "stream"],
-            set_={
-                "held": sa.case(((after <= c.held) & (c.held < last), last), else_=c.held),
-                "seen": sa.case((c.seen < last, last), else_=c.seen),
-                "updated_at": stmt.excluded.updated_at,
-            },
-        ).returning(c.held, c.seen)
-        held, seen = conn.execute(stmt).one()
+        """The stream's held and seen after this batch (``_advance_statement``)."""
+        values = {"p_station": batch.station, "p_stream": batch.stream, "p_stamp": stamp}
+        values.update(p_after=batch.after, p_last=batch.last)
+        held, seen = conn.execute(_advance_statement(conn.dialect.name), values).one()
         return held, seen
 
     def _measure(self, conn: sa.Connection, station: str, m: Measure) -> None:
@@ -207,36 +233,27 @@ class ReportStore:
         upsert(conn, report_clocks, [row], ["station", "boot"], ["received_at", "mono", "offset_s"])
 
     def _health(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
-        """Keep the batch's newest health sample unless the one held is newer (one statement)."""
+        """Keep the batch's newest health sample unless the one held is newer."""
         samples = [i for i in new if batch.events[i].kind == "health"]
         if not samples:
             return
         i = max(samples, key=lambda i: (fix.events[i].at, batch.events[i].seq))
-        stmt = dialect_insert(conn, station_health).values(
-            station=batch.station,
-            stream=batch.stream,
-            seq=batch.events[i].seq,
-            at=fix.events[i].at,
-            data=_dumps(batch.events[i].raw),
-            received_at=stamp,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["station"],
-            set_={c: stmt.excluded[c] for c in ("stream", "seq", "at", "data", "received_at")},
-            where=station_health.c.at <= stmt.excluded.at,
-        )
-        conn.execute(stmt)
+        row = {
+            "station": batch.station,
+            "stream": batch.stream,
+            "seq": batch.events[i].seq,
+            "at": fix.events[i].at,
+            "data": _dumps(batch.events[i].raw),
+            "received_at": stamp,
+        }
+        conn.execute(_health_statement(conn.dialect.name), row)
 
     def _roll_up(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
         """Add the events newly held to their station-days' running folds."""
         if not new:
             return
         days = sorted({fix.events[i].day for i in new})
-        rows = conn.execute(
-            sa.select(station_days.c.day, station_days.c.state).where(
-                station_days.c.station == batch.station, station_days.c.day.in_(days)
-            )
-        ).all()
+        rows = conn.execute(_DAY_STATES, {"p_station": batch.station, "p_days": days}).all()
         tallies = {r.day: Tally.from_state(orjson.loads(r.state)) for r in rows}
         for i in new:
             e, p = batch.events[i], fix.events[i]
