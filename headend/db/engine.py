@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -52,13 +54,24 @@ def create_engine(url: sa.URL) -> sa.Engine:
         def _sqlite_begin(conn) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop(_WRITE, False) else "BEGIN")
 
+        _WRITERS[engine] = threading.RLock()
         return engine
     return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+
+
+# SQLite writers of this process queue on a lock, each woken as the one before it commits.
+# SQLite's busy handler (still what other processes meet) polls in sleeps growing to 100 ms and
+# keeps no order: with dozens of stations uploading at once a writer could keep losing the race
+# until its 30 s ran out and the station got a 503.
+_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
 def transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connection]:
     """One transaction, committed on success; database failures become DatabaseError."""
+    lock = _WRITERS.get(engine) if write else None
+    if lock is not None and not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        raise _busy(_where(engine.url))
     try:
         with engine.connect() as conn:
             if write:
@@ -67,6 +80,9 @@ def transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connectio
                 yield conn
     except exc.SQLAlchemyError as e:
         raise translate(e, engine.url) from e
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _where(url: sa.URL) -> str:
