@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import NamedTuple
 
 from catalogue.events import Batch, Event
 
@@ -33,10 +34,9 @@ class Measure:
     offset_s: float
 
 
-@dataclass(frozen=True)
-class Placed:
-    at: datetime  # corrected, UTC
-    day: date  # its China date
+class Placed(NamedTuple):  # a tuple: made once per event, 500 a batch
+    at: str  # corrected, UTC, to the second: 2026-12-02T01:41:07Z
+    day: str  # its China date: 2026-12-02
     uncertain: bool
 
 
@@ -54,13 +54,39 @@ class Correction:
         return sum(p.uncertain for p in self.events)
 
 
-def china_day(at: datetime) -> date:
-    return at.astimezone(CHINA).date()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_S, _CHINA_S = 86400, 8 * 3600
+_EPOCH_ORDINAL = EPOCH.toordinal()
+_HOUR_MINUTE = [f"T{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]  # the text of each minute of a day …
+_SECOND = [f"{s:02d}Z" for s in range(60)]  # … and of each second of a minute
 
 
-def _placed(at: datetime, uncertain: bool) -> Placed:
-    at = at.astimezone(UTC)
-    return Placed(at, china_day(at), uncertain)
+def _us(at: datetime) -> int:
+    """Microseconds since 1970, exactly (whole numbers all the way: no float rounding)."""
+    d = at - EPOCH
+    return (d.days * _DAY_S + d.seconds) * 1_000_000 + d.microseconds
+
+
+class _Placer:
+    """Turns corrected times (µs since 1970) into ``Placed``, working out each day's text once
+    and the time of day from tables (formatting datetimes cost more than all the rest of the
+    correction)."""
+
+    def __init__(self) -> None:
+        self._dates: dict[int, str] = {}
+
+    def _date(self, days: int) -> str:
+        text = self._dates.get(days)
+        if text is None:
+            text = self._dates[days] = date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
+        return text
+
+    def __call__(self, at_us: int, uncertain: bool) -> Placed:
+        s = at_us // 1_000_000  # the second it falls in
+        days, in_day = divmod(s, _DAY_S)
+        minute, second = divmod(in_day, 60)
+        at = self._date(days) + _HOUR_MINUTE[minute] + _SECOND[second]
+        return Placed(at, self._date((s + _CHINA_S) // _DAY_S), uncertain)
 
 
 def measure(batch: Batch, received: datetime) -> Measure:
@@ -70,18 +96,30 @@ def measure(batch: Batch, received: datetime) -> Measure:
 def correct(batch: Batch, received: datetime, measured: Mapping[str, Measure], enrolled: datetime) -> Correction:
     """Each event of ``batch`` placed in time; ``measured``: earlier readings by boot id."""
     now = measure(batch, received)
-    boot_start = received - timedelta(seconds=batch.mono)
-    return Correction(now, tuple(place(e, now, boot_start, measured, enrolled) for e in batch.events))
+    now_us = _us(received)
+    readings = {m.boot: (_us(m.received), m.mono) for m in measured.values()}
+    readings[now.boot] = (now_us, now.mono)
+    placed = _Placer()
+    events = []
+    for e in batch.events:
+        reading = readings.get(e.boot)
+        if reading is None or e.mono is None:
+            events.append(_by_wall_clock(e, now, enrolled, placed))
+            continue
+        at_us = reading[0] - round((reading[1] - e.mono) * 1_000_000)
+        if at_us > now_us:  # a monotonic reading from the future of its boot: not believable
+            events.append(placed(now_us, True))
+        else:
+            events.append(placed(at_us, False))
+    return Correction(now, tuple(events))
 
 
-def place(e: Event, now: Measure, boot_start: datetime, measured: Mapping[str, Measure], enrolled: datetime) -> Placed:
-    reading = now if e.boot == now.boot else measured.get(e.boot)
-    if reading is not None and e.mono is not None:
-        at = reading.received - timedelta(seconds=reading.mono - e.mono)
-        if at > now.received:  # a monotonic reading from the future of its boot: not believable
-            return _placed(now.received, True)
-        return _placed(at, False)
+def _by_wall_clock(e: Event, now: Measure, enrolled: datetime, placed: _Placer) -> Placed:
+    """An event no monotonic reading places: its own ``ts`` when plausible, else the nearest
+    plausible moment, uncertain."""
+    boot_start = now.received - timedelta(seconds=now.mono)
     low, high = min(enrolled, boot_start), boot_start
-    if low <= e.wall <= high and abs(now.offset_s) <= TRUSTED_OFFSET_S:
-        return _placed(e.wall, False)
-    return _placed(min(max(e.wall, low), high), True)
+    wall = e.wall
+    if low <= wall <= high and abs(now.offset_s) <= TRUSTED_OFFSET_S:
+        return placed(_us(wall), False)
+    return placed(_us(min(max(wall, low), high)), True)

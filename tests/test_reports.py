@@ -159,6 +159,7 @@ BAD = [
     ("events[1].watched_s", "ten"),
     ("events[1].watched_s", -1),
     ("events[1].watched_s", 1e12),
+    ("events[1].watched_s", 10**400),  # an int too big for a float
     ("events[1].completed", 1),
     ("events[1].duration_s", True),
     ("events[2].course", KeyError),
@@ -224,6 +225,22 @@ async def test_bodies_that_are_not_a_batch_are_refused_and_nothing_is_stored(roo
         status, answer, _ = await c.post(doc, token)
         assert status == 400 and answer["field"] == "events"
     assert held_events(root, A) == []
+
+
+async def test_a_lone_surrogate_in_a_string_is_a_400_not_a_500(root):
+    """JSON may escape half a UTF-16 pair (\\ud800), which is no text the database can hold."""
+    token = enrol(root, A)
+    doc = good(n=1)
+    e = doc["events"][0]
+    doc["events"][0] = {k: e[k] for k in ("seq", "ts", "mono")} | {"kind": "logbook", "text": "\ud800", "author": "王"}
+    async with collector(root) as c:
+        status, answer, _ = await c.post(json.dumps(doc).encode(), token, gzipped=False)
+        assert status == 400 and "surrogate" in answer["error"], answer
+        assert held_events(root, A) == []
+        doc["events"][0]["text"] = "\U0001f600"  # a whole pair is fine
+        status, answer, _ = await c.post(json.dumps(doc).encode(), token, gzipped=False)
+        assert status == 200, answer
+    assert len(held_events(root, A)) == 1
 
 
 async def test_a_station_sending_too_often_is_told_when_to_come_back(root):

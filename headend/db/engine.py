@@ -8,7 +8,10 @@ lock upgrade). PostgreSQL is reached through psycopg 3 (``postgresql://user@host
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -51,13 +54,24 @@ def create_engine(url: sa.URL) -> sa.Engine:
         def _sqlite_begin(conn) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop(_WRITE, False) else "BEGIN")
 
+        _WRITERS[engine] = threading.RLock()
         return engine
     return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+
+
+# SQLite writers of this process queue on a lock, each woken as the one before it commits.
+# SQLite's busy handler (still what other processes meet) polls in sleeps growing to 100 ms and
+# keeps no order: with dozens of stations uploading at once a writer could keep losing the race
+# until its 30 s ran out and the station got a 503.
+_WRITERS: weakref.WeakKeyDictionary[sa.Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 @contextmanager
 def transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connection]:
     """One transaction, committed on success; database failures become DatabaseError."""
+    lock = _WRITERS.get(engine) if write else None
+    if lock is not None and not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        raise _busy(_where(engine.url))
     try:
         with engine.connect() as conn:
             if write:
@@ -66,11 +80,25 @@ def transaction(engine: sa.Engine, write: bool = False) -> Iterator[sa.Connectio
                 yield conn
     except exc.SQLAlchemyError as e:
         raise translate(e, engine.url) from e
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _where(url: sa.URL) -> str:
+    return describe(url) if url.get_backend_name() != "sqlite" else str(url.database)
+
+
+def _busy(where: str) -> DatabaseError:
+    return DatabaseError(
+        f"{where}: the database is busy (another headend process holds it for more than "
+        f"{BUSY_TIMEOUT_MS // 1000} s); try again in a minute"
+    )
 
 
 def translate(error: exc.SQLAlchemyError, url: sa.URL) -> DatabaseError:
     """A message that says what happened and what to do, naming the database (not its password)."""
-    where = describe(url) if url.get_backend_name() != "sqlite" else str(url.database)
+    where = _where(url)
     text = (
         str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         if str(error).strip()
@@ -78,10 +106,7 @@ def translate(error: exc.SQLAlchemyError, url: sa.URL) -> DatabaseError:
     )
     if isinstance(error, exc.OperationalError):
         if "database is locked" in text or "database is busy" in text:
-            return DatabaseError(
-                f"{where}: the database is busy (another headend process holds it for more than "
-                f"{BUSY_TIMEOUT_MS // 1000} s); try again in a minute"
-            )
+            return _busy(where)
         if url.get_backend_name() == "sqlite":
             return DatabaseError(
                 f"{where}: cannot use the headend database ({text}); check the file and its folder "
@@ -111,17 +136,33 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def dialect_insert(dialect: str, table: sa.Table):
+    """``INSERT`` with ``ON CONFLICT`` (``on_conflict_do_nothing``/``_do_update``) on the engine
+    named ``dialect`` (``conn.dialect.name``)."""
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, table: sa.Table, keys: tuple[str, ...], update: tuple[str, ...] | None, returning: bool
+) -> sa.Insert:
+    # Built once: building an upsert of many columns and its cache key took longer than running it.
+    stmt = dialect_insert(dialect, table)
+    if update is None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    else:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
+    return stmt.returning(table.c[keys[0]]) if returning else stmt
+
+
 def upsert(conn: sa.Connection, table: sa.Table, rows: list[dict], keys: list[str], update: list[str] | None) -> int:
     """INSERT … ON CONFLICT (keys) DO UPDATE SET update (DO NOTHING when ``update`` is None), on
     either engine; the number of rows inserted or changed."""
     if not rows:
         return 0
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
-    if update is None:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    else:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in update})
-    if len(rows) == 1:  # rowcount is not reliable for INSERT … ON CONFLICT on every driver: count RETURNING
-        return len(conn.execute(stmt.returning(table.c[keys[0]]), rows[0]).all())
+    one = len(rows) == 1  # rowcount is not reliable for INSERT … ON CONFLICT on every driver: count RETURNING
+    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update) if update is not None else None, one)
+    if one:
+        return len(conn.execute(stmt, rows[0]).all())
     conn.execute(stmt, rows)
     return len(rows)

@@ -7,22 +7,67 @@ under the station's lock) are added to it, so a row is exact whatever was re-sen
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 
+import orjson
 import sqlalchemy as sa
 
 from catalogue.clocks import Correction, Measure, correct
 from catalogue.events import Batch
 from catalogue.figures import Figures, Tally
-from headend.db.engine import transaction, upsert
+from headend.db.engine import dialect_insert, transaction, upsert
 from headend.db.records import StationDay, Stored
 from headend.db.schema import report_clocks, report_events, report_streams, station_days, station_health, stations
 from headend.errors import StreamConflict
 
 _DAY_COLUMNS = [c.name for c in station_days.columns if c.name not in ("station", "day")]
+
+# The statements ``store`` runs for every batch, built once with their values as parameters:
+# building a statement and its cache key cost more than running it (~1 ms for the stream's upsert).
+_P = sa.bindparam
+_LOCK_STATION = sa.select(stations.c.id).where(stations.c.id == _P("p_station")).with_for_update()
+_HELD_SEQS = sa.select(report_events.c.seq).where(
+    report_events.c.station == _P("p_station"),
+    report_events.c.stream == _P("p_stream"),
+    report_events.c.seq.between(_P("p_first"), _P("p_last")),
+)
+_DAY_STATES = sa.select(station_days.c.day, station_days.c.state).where(
+    station_days.c.station == _P("p_station"), station_days.c.day.in_(_P("p_days", expanding=True))
+)
+
+
+@functools.cache
+def _advance_statement(dialect: str) -> sa.Insert:
+    """Move a stream's held and seen on, or start it; RETURNING the new (held, seen). A stream never
+    seen starts where its first batch says it starts; held moves only over a batch that starts at
+    or before it (no gap), to the batch's last seq when that is further."""
+    c = report_streams.c
+    after, last = _P("p_after", type_=sa.BigInteger), _P("p_last", type_=sa.BigInteger)
+    stmt = dialect_insert(dialect, report_streams).values(
+        station=_P("p_station"), stream=_P("p_stream"), held=last, seen=last, updated_at=_P("p_stamp")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["station", "stream"],
+        set_={
+            "held": sa.case(((after <= c.held) & (c.held < last), last), else_=c.held),
+            "seen": sa.case((c.seen < last, last), else_=c.seen),
+            "updated_at": stmt.excluded.updated_at,
+        },
+    ).returning(c.held, c.seen)
+
+
+@functools.cache
+def _health_statement(dialect: str) -> sa.Insert:
+    """Keep a station's newest health sample unless the one held is newer."""
+    stmt = dialect_insert(dialect, station_health)
+    return stmt.on_conflict_do_update(
+        index_elements=["station"],
+        set_={c: stmt.excluded[c] for c in ("stream", "seq", "at", "data", "received_at")},
+        where=station_health.c.at <= stmt.excluded.at,
+    )
 
 
 def iso(at: datetime) -> str:
@@ -33,11 +78,10 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per event
-
-
 def _dumps(value: object) -> str:
-    return _ENCODE(value)
+    """Compact UTF-8 JSON text (orjson: a fifth of the time of json.dumps; what the checks passed
+    holds no NaN, no int past 64 bits and no lone surrogate, so it always encodes)."""
+    return orjson.dumps(value).decode()
 
 
 def day_row(station: str, day: str, f: Figures, stamp: str) -> dict:
@@ -67,8 +111,8 @@ def _station_day(r: sa.Row) -> StationDay:
     m = dict(r._mapping)
     m.pop("updated_at")
     m.pop("state")
-    m["notice_views"] = MappingProxyType(json.loads(m["notice_views"]))
-    m["fives"] = MappingProxyType(json.loads(m["fives"])) if m["fives"] is not None else None
+    m["notice_views"] = MappingProxyType(orjson.loads(m["notice_views"]))
+    m["fives"] = MappingProxyType(orjson.loads(m["fives"])) if m["fives"] is not None else None
     return StationDay(**m)
 
 
@@ -86,7 +130,7 @@ class ReportStore:
         rows = self._rows(batch, fix, stamp)
         with transaction(self.engine, write=True) as conn:
             if conn.dialect.name == "postgresql":  # one batch of a station at a time: exact roll-ups
-                conn.execute(sa.select(stations.c.id).where(stations.c.id == batch.station).with_for_update())
+                conn.execute(_LOCK_STATION, {"p_station": batch.station})
             new = self._insert(conn, batch, rows)
             held, seen = self._advance(conn, batch, stamp)
             self._measure(conn, batch.station, fix.measure)
@@ -123,8 +167,8 @@ class ReportStore:
                 "seq": e.seq,
                 "kind": e.kind,
                 "ts": e.ts,
-                "at": iso(p.at),
-                "day": p.day.isoformat(),
+                "at": p.at,
+                "day": p.day,
                 "boot": e.boot,
                 "time_uncertain": p.uncertain,
                 "data": _dumps(e.raw),
@@ -137,15 +181,9 @@ class ReportStore:
         """Insert the events not yet held; the indexes (into batch.events) of those inserted."""
         if not batch.events:
             return []
-        have = set(
-            conn.execute(
-                sa.select(report_events.c.seq).where(
-                    report_events.c.station == batch.station,
-                    report_events.c.stream == batch.stream,
-                    report_events.c.seq.between(batch.events[0].seq, batch.events[-1].seq),
-                )
-            ).scalars()
-        )
+        span = {"p_station": batch.station, "p_stream": batch.stream}
+        span.update(p_first=batch.events[0].seq, p_last=batch.events[-1].seq)
+        have = set(conn.execute(_HELD_SEQS, span).scalars())
         if have:
             self._same_as_held(conn, batch, have)
         new = [i for i, e in enumerate(batch.events) if e.seq not in have]
@@ -169,7 +207,7 @@ class ReportStore:
             if e.seq not in held:
                 continue
             boot, data = held[e.seq]
-            if {**json.loads(data), "boot": boot} != {**e.raw, "boot": e.boot}:
+            if {**orjson.loads(data), "boot": boot} != {**e.raw, "boot": e.boot}:
                 raise StreamConflict(
                     f"seq {e.seq} of stream {batch.stream} is not the event the headend holds under it "
                     "(the box's journal was restored or copied and went on writing); start a new stream "
@@ -178,19 +216,10 @@ class ReportStore:
                 )
 
     def _advance(self, conn: sa.Connection, batch: Batch, stamp: str) -> tuple[int, int]:
-        key = (report_streams.c.station == batch.station) & (report_streams.c.stream == batch.stream)
-        row = conn.execute(sa.select(report_streams.c.held, report_streams.c.seen).where(key)).first()
-        if row is None:  # a stream never seen starts where its first batch says it starts
-            held, seen = batch.last, batch.last
-            conn.execute(
-                report_streams.insert().values(
-                    station=batch.station, stream=batch.stream, held=held, seen=seen, updated_at=stamp
-                )
-            )
-            return held, seen
-        held = max(row.held, batch.last) if batch.after <= row.held else row.held
-        seen = max(row.seen, batch.last)
-        conn.execute(report_streams.update().where(key).values(held=held, seen=seen, updated_at=stamp))
+        """The stream's held and seen after this batch (``_advance_statement``)."""
+        values = {"p_station": batch.station, "p_stream": batch.stream, "p_stamp": stamp}
+        values.update(p_after=batch.after, p_last=batch.last)
+        held, seen = conn.execute(_advance_statement(conn.dialect.name), values).one()
         return held, seen
 
     def _measure(self, conn: sa.Connection, station: str, m: Measure) -> None:
@@ -204,42 +233,34 @@ class ReportStore:
         upsert(conn, report_clocks, [row], ["station", "boot"], ["received_at", "mono", "offset_s"])
 
     def _health(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
+        """Keep the batch's newest health sample unless the one held is newer."""
         samples = [i for i in new if batch.events[i].kind == "health"]
         if not samples:
             return
         i = max(samples, key=lambda i: (fix.events[i].at, batch.events[i].seq))
-        at = iso(fix.events[i].at)
-        old = conn.execute(sa.select(station_health.c.at).where(station_health.c.station == batch.station)).scalar()
-        if old is not None and old > at:
-            return
         row = {
             "station": batch.station,
             "stream": batch.stream,
             "seq": batch.events[i].seq,
-            "at": at,
+            "at": fix.events[i].at,
             "data": _dumps(batch.events[i].raw),
             "received_at": stamp,
         }
-        upsert(conn, station_health, [row], ["station"], ["stream", "seq", "at", "data", "received_at"])
+        conn.execute(_health_statement(conn.dialect.name), row)
 
     def _roll_up(self, conn: sa.Connection, batch: Batch, fix: Correction, new: list[int], stamp: str) -> None:
         """Add the events newly held to their station-days' running folds."""
         if not new:
             return
-        days = sorted({fix.events[i].day.isoformat() for i in new})
-        rows = conn.execute(
-            sa.select(station_days.c.day, station_days.c.state).where(
-                station_days.c.station == batch.station, station_days.c.day.in_(days)
-            )
-        ).all()
-        tallies = {r.day: Tally.from_state(json.loads(r.state)) for r in rows}
+        days = sorted({fix.events[i].day for i in new})
+        rows = conn.execute(_DAY_STATES, {"p_station": batch.station, "p_days": days}).all()
+        tallies = {r.day: Tally.from_state(orjson.loads(r.state)) for r in rows}
         for i in new:
             e, p = batch.events[i], fix.events[i]
-            day = p.day.isoformat()
-            tally = tallies.get(day)
+            tally = tallies.get(p.day)
             if tally is None:
-                tally = tallies[day] = Tally()
-            tally.add(e.raw, day, [iso(p.at), e.seq, batch.stream], p.uncertain)
+                tally = tallies[p.day] = Tally()
+            tally.add(e.raw, p.day, [p.at, e.seq, batch.stream], p.uncertain)
         out = [
             {**day_row(batch.station, d, t.figures(), stamp), "state": _dumps(t.state())} for d, t in tallies.items()
         ]
@@ -268,7 +289,7 @@ class ReportStore:
         """The newest health sample the station sent (as sent, with ``at``: its corrected time)."""
         with transaction(self.engine) as conn:
             row = conn.execute(sa.select(station_health).where(station_health.c.station == station_id)).first()
-        return {**json.loads(row.data), "at": row.at} if row else None
+        return {**orjson.loads(row.data), "at": row.at} if row else None
 
     def stream(self, station_id: str, stream: str) -> tuple[int, int] | None:
         """(held, seen) of one stream, None if never seen."""
@@ -301,7 +322,7 @@ class ReportStore:
                 "at": r.at,
                 "day": r.day,
                 "time_uncertain": bool(r.time_uncertain),
-                "event": json.loads(r.data),
+                "event": orjson.loads(r.data),
             }
             for r in rows
         ]
