@@ -35,6 +35,13 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _DUMMY = _hasher.hash("not a password anyone has")  # checked for unknown names: same time either way
 
 
+def _password_stamp() -> str:
+    """When a password was set, to the microsecond: a session remembers it and ends when it
+    changes, so two changes within one second must not look the same (a reset right after the
+    account chose its own password left the old session logged in)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def one_time_password() -> str:
     return secrets.token_urlsafe(12)
 
@@ -73,7 +80,7 @@ def add_user(h: Headend, actor: Actor, name: str, role: str, region: str | None,
     must_change = password is None
     password = password if password is not None else one_time_password()
     _check_password(password)
-    if not h.db.users.add(name, role, prefix, _hasher.hash(password), must_change, now_iso()):
+    if not h.db.users.add(name, role, prefix, _hasher.hash(password), must_change, _password_stamp()):
         raise AccountError(f"account {name} already exists")
     audit(h, actor, "user.add", name, {"role": role, "region": "/".join(prefix)}, prefix)
     return password
@@ -92,7 +99,7 @@ def reset_password(h: Headend, actor: Actor, name: str, password: str | None = N
     must_change = password is None
     password = password if password is not None else one_time_password()
     _check_password(password)
-    h.db.users.update(name, password_hash=_hasher.hash(password), must_change=must_change, password_set_at=now_iso())
+    h.db.users.update(name, password_hash=_hasher.hash(password), must_change=must_change, password_set_at=_password_stamp())
     audit(h, actor, "user.passwd", name, {"one_time": must_change}, user.region)
     return password
 
@@ -105,7 +112,7 @@ def change_own_password(h: Headend, actor: Actor, name: str, old: str, new: str)
     if new == old:
         raise AccountError("choose a password different from the current one")
     _check_password(new)
-    h.db.users.update(name, password_hash=_hasher.hash(new), must_change=False, password_set_at=now_iso())
+    h.db.users.update(name, password_hash=_hasher.hash(new), must_change=False, password_set_at=_password_stamp())
     audit(h, actor, "user.password_changed", name, {}, found[0].region)
     return _existing(h, name)
 
