@@ -211,3 +211,14 @@ def test_a_url_too_long_to_parse_is_a_400_and_one_warning_line(headend, caplog):
     assert status == 400 and not headend.errors.records
     warnings = [r for r in caplog.records if r.name == "headend.web.http"]
     assert warnings and warnings[-1].levelname == "WARNING" and warnings[-1].exc_info is None
+
+
+@pytest.mark.parametrize("token", ["Ü" * 32, "\ud800", "页面"])
+def test_a_csrf_token_that_is_not_ascii_is_a_403_not_a_500(headend, token):
+    """hmac.compare_digest refuses str with non-ASCII characters (TypeError: a 500); the fuzzer
+    sent a multipart form whose _csrf part was Latin-1."""
+    headend.errors.records.clear()
+    req = Req("POST", "/county/publishing/publish", "", b"", {**origin(headend), "X-CSRF-Token": "x"})
+    req.headers["X-CSRF-Token"] = token.encode("utf-8", "surrogatepass").decode("latin-1")
+    status, page = headend.run(headend.fetch(req))
+    assert status == 403 and "页面已过期" in page.decode() and not headend.errors.records

@@ -99,7 +99,9 @@ def reset_password(h: Headend, actor: Actor, name: str, password: str | None = N
     must_change = password is None
     password = password if password is not None else one_time_password()
     _check_password(password)
-    h.db.users.update(name, password_hash=_hasher.hash(password), must_change=must_change, password_set_at=_password_stamp())
+    h.db.users.update(
+        name, password_hash=_hasher.hash(password), must_change=must_change, password_set_at=_password_stamp()
+    )
     audit(h, actor, "user.passwd", name, {"one_time": must_change}, user.region)
     return password
 

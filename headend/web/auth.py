@@ -206,7 +206,8 @@ async def auth_middleware(request: web.Request, handler):
     if request.method not in SAFE_METHODS:
         if not same_site(request):
             raise AccessDenied("请求来自别的网站，已拒绝（refused: the request did not come from this site's pages）")
-        if not hmac.compare_digest(await _submitted_token(request), session["csrf"]):
+        submitted = (await _submitted_token(request)).encode("utf-8", "surrogatepass")
+        if not hmac.compare_digest(submitted, session["csrf"].encode()):  # bytes: str must be ASCII
             raise AccessDenied(
                 "页面已过期，请刷新后重试（refused: the form's token is missing or old; reload the page）"
             )
