@@ -55,6 +55,7 @@ default_category = "culture"   # category of a dropped file whose sidecar gives 
 [serve]
 host = "127.0.0.1"
 port = 8700
+intake_workers = 2             # processes that check and store station reports beside the server (0: in it)
 
 [database]
 url = ""                       # empty: SQLite in <root>/headend.db; or "postgresql://user@host:5432/yuanjiao"
@@ -105,6 +106,7 @@ class HeadendConfig:
     host: str
     port: int
     concurrent_jobs: int = 1
+    intake_workers: int = 2  # [serve]
     profiles_file: Path | None = None  # None: the bundled players/profiles.toml
     ladder: str = "one-process"  # or "per-profile"
     watch_settle_s: float = 10.0
@@ -216,6 +218,7 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
             profiles=ing.str_list("profiles", [], max_items=50, max_len=64),
             host=srv.str("host", "127.0.0.1", max_len=255),
             port=srv.int("port", 8700, min=0, max=65535),
+            intake_workers=srv.int("intake_workers", 2, min=0, max=64),
             concurrent_jobs=ing.int("concurrent_jobs", 1, min=1, max=16),
             profiles_file=(root / profiles_file) if profiles_file else None,
             ladder=ing.str("ladder", "one-process", choices=("one-process", "per-profile")),

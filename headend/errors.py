@@ -32,6 +32,18 @@ record and says what to do; ``status`` is the HTTP status the web layer answers 
 class HeadendError(Exception):
     status = 500
 
+    def __reduce__(self):
+        # Raised in an intake process and re-raised in the server: pickle the message and the
+        # attributes (``field``, ``retry_after``, …), not the constructor's arguments.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[HeadendError], args: tuple, attrs: dict) -> HeadendError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(attrs)
+    return exc
+
 
 class ConfigError(HeadendError):
     pass

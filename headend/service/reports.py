@@ -15,6 +15,7 @@ from catalogue.clocks import CHINA
 from catalogue.events import ReportFormatError, parse_batch
 from headend.db import Station
 from headend.db.records import StationDay, Stored
+from headend.db.reports import ReportStore
 from headend.errors import Forbidden, NotFound, ReportRefused, Unauthorized
 from headend.service.root import Headend
 
@@ -44,18 +45,22 @@ def authenticate(h: Headend, authorization: str | None) -> Station:
 
 def accept(h: Headend, station: Station, doc: Any, received: datetime | None = None) -> Stored:
     """Check and store one decoded batch sent with ``station``'s token."""
+    return store_batch(h.db.reports, station.id, station.created_at, doc, received or datetime.now(UTC))
+
+
+def store_batch(store: ReportStore, station: str, enrolled: str, doc: Any, received: datetime) -> Stored:
+    """Check one decoded batch sent with the token of ``station`` (enrolled at ``enrolled``, ISO
+    8601) and store it; what was stored."""
     try:
         batch = parse_batch(doc)
     except ReportFormatError as exc:
         raise ReportRefused(str(exc), exc.field) from exc
-    if batch.station != station.id:
+    if batch.station != station:
         raise Forbidden(
-            f"this token reports for station {station.id}, not {batch.station}; "
+            f"this token reports for station {station}, not {batch.station}; "
             "check [station] id and [report] token in station.toml",
         )
-    received = received or datetime.now(UTC)
-    enrolled = datetime.fromisoformat(station.created_at.replace("Z", "+00:00"))
-    return h.db.reports.store(batch, received, enrolled)
+    return store.store(batch, received, datetime.fromisoformat(enrolled.replace("Z", "+00:00")))
 
 
 def china_today() -> date:

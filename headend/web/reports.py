@@ -1,19 +1,17 @@
-"""The report collector's HTTP side (docs/reporting.md): ``POST /api/v1/reports`` reads the body
-with a cap (512 KB as sent), inflates gzip in steps with a cap (8 MB: a gzip bomb is refused
-without inflating it all), decodes strict UTF-8 JSON, limits each station's rate, and answers
-held/seen or a refusal ``{"ok": false, "error", "field"}`` — never a 500.
+"""The report collector's HTTP side (docs/reporting.md): ``POST /api/v1/reports`` checks the
+station's token, limits each station's rate, reads the body with a cap (512 KB as sent), hands it
+to the intake processes (``service.intake``: gzip inflated with an 8 MB cap — a gzip bomb is
+refused without inflating it all —, strict UTF-8 JSON, checked, stored) and answers held/seen or
+a refusal ``{"ok": false, "error", "field"}`` — never a 500.
 ``GET /api/v1/stations/{id}/days`` gives a station's figures per China day (a logged-in account,
 within its region). Every answer carries the headend's time (``now``)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import zlib
 from datetime import UTC, datetime
 
-import orjson
 from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -27,12 +25,12 @@ from headend.errors import (
     Unauthorized,
     Unsupported,
 )
-from headend.service.reports import accept, authenticate, day_range, parse_day, report_days
+from headend.service.intake import IntakePool
+from headend.service.reports import authenticate, day_range, parse_day, report_days
 from headend.web.auth import token_auth, visible_station
-from headend.web.keys import HEADEND
+from headend.web.keys import CONFIG, HEADEND
 
 MAX_BODY = 512 * 1024
-MAX_JSON = 8 * 1024 * 1024
 RETRY_AFTER_S = 30  # when the database is unavailable
 BURST = 60  # batches a station may send at once …
 PER_S = 1.0  # … and then this many a second
@@ -62,6 +60,7 @@ class RateLimit:
 
 
 RATE = web.AppKey("report_rate", RateLimit)
+INTAKE = web.AppKey("report_intake", IntakePool)
 
 
 def refusal(exc: HeadendError) -> web.Response:
@@ -97,59 +96,6 @@ async def read_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
-def inflate(data: bytes) -> bytes:
-    """gunzip ``data`` in steps, refusing at ``MAX_JSON`` bytes (nothing more is inflated)."""
-    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    out, size, rest = [], 0, data
-    try:
-        while not d.eof:
-            piece = d.decompress(rest, 256 * 1024)
-            rest = d.unconsumed_tail
-            if not piece and not rest:
-                break  # all input taken and nothing more comes out: cut short
-            size += len(piece)
-            if size > MAX_JSON:
-                raise TooLarge(f"the body inflates to over {MAX_JSON} bytes; send fewer events a batch")
-            out.append(piece)
-        if not d.eof:
-            raise ReportRefused("the gzip body is cut short; send the whole batch again", "")
-    except zlib.error as exc:
-        raise ReportRefused(f"the body is not valid gzip ({exc}); send gzip or plain JSON", "") from exc
-    if d.unused_data.strip(b"\0"):
-        raise ReportRefused("there are bytes after the gzip stream; send one gzip member", "")
-    return b"".join(out)
-
-
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def decode(raw: bytes) -> object:
-    try:
-        return orjson.loads(raw)  # about four times as fast as json.loads
-    except orjson.JSONDecodeError:
-        pass  # refused, or one of the few documents only the standard library reads: which?
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ReportRefused(f"the body is not UTF-8 (byte {exc.start}); send UTF-8 JSON", "") from exc
-    try:
-        doc = json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as exc:
-        raise ReportRefused(f"the body is not JSON ({str(exc)[:120]}); see docs/reporting.md", "") from exc
-    # Numbers past a float's range (1e400) read here and are refused by the checks, naming the
-    # field; a lone surrogate escape (\ud800) reads too but is no text: it cannot be stored.
-    try:
-        json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ReportRefused(
-            f"the body has a lone UTF-16 surrogate ({exc.object[exc.start]!a}) in a string; send UTF-8 text", ""
-        ) from exc
-    except RecursionError as exc:
-        raise ReportRefused("the body nests too deep to be a batch; see docs/reporting.md", "") from exc
-    return doc
-
-
 @token_auth
 async def post_reports(request: web.Request) -> web.Response:
     try:
@@ -162,12 +108,8 @@ async def post_reports(request: web.Request) -> web.Response:
         station = await asyncio.to_thread(authenticate, h, request.headers.get("Authorization"))
         request.app[RATE].take(station.id)
         raw = await read_body(request)
-
-        def intake():
-            doc = decode(inflate(raw) if encoding == "gzip" else raw)
-            return accept(h, station, doc)
-
-        stored = await asyncio.to_thread(intake)
+        received = datetime.now(UTC)
+        stored = await request.app[INTAKE].take(station.id, station.created_at, encoding == "gzip", raw, received)
     except HeadendError as exc:
         return refusal(exc)
     body = {"ok": True, **stored.__dict__, "now": now_z()}
@@ -197,5 +139,15 @@ async def get_days(request: web.Request) -> web.Response:
 
 def setup_reports(app: web.Application) -> None:
     app[RATE] = RateLimit()
+
+    async def intake_ctx(app: web.Application):  # after the app's root_ctx: HEADEND is open
+        h, cfg = app[HEADEND], app[CONFIG]
+        app[INTAKE] = IntakePool(h.db.reports, cfg.database_url, cfg.db_path, cfg.intake_workers)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(app[INTAKE].close)
+
+    app.cleanup_ctx.append(intake_ctx)
     app.router.add_post("/api/v1/reports", post_reports)
     app.router.add_get("/api/v1/stations/{id}/days", get_days)
