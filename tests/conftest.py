@@ -3,8 +3,11 @@
 Every test that opens a headend database asks for ``headend_db`` (directly or through
 ``headend_root``, ``published_template``, ``init_headend``) and runs once per engine chosen by
 ``--headend-db`` or ``YJ_HEADEND_DB`` (``sqlite``, ``postgresql`` or ``both``, the default);
-such tests are marked ``headend_db``. PostgreSQL is a real server (``tests/pg.py``) started once
-per session when a test needs it."""
+such tests are marked ``headend_db``. A test marked ``one_engine`` — one whose point is not the
+database (a TV journey, a publish, an ingest refusal) — runs on one engine only under ``both``:
+half such tests on each, picked by the test's name, so both engines still carry every kind of
+test while the suite stays under ten minutes. PostgreSQL is a real server (``tests/pg.py``)
+started once per session when a test needs it."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -101,6 +105,9 @@ def pytest_addoption(parser) -> None:
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "headend_db: opens a headend database; runs once per engine (--headend-db)")
     config.addinivalue_line(
+        "markers", "one_engine: opens a headend database but is not about it: runs on one engine under `both`"
+    )
+    config.addinivalue_line(
         "markers", "slow: needs ffmpeg, PostgreSQL, Chromium, nginx or kill loops (`make test-fast` skips)"
     )
 
@@ -109,6 +116,8 @@ def pytest_generate_tests(metafunc) -> None:
     if "headend_db" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--headend-db")
         engines = ENGINES if chosen == "both" else (chosen,)
+        if len(engines) > 1 and metafunc.definition.get_closest_marker("one_engine"):
+            engines = (ENGINES[zlib.crc32(metafunc.definition.nodeid.encode()) % len(ENGINES)],)
         metafunc.parametrize("headend_db", engines, indirect=True, scope="session")
 
 

@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))  # per route and body kind
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "200"))  # per route and body kind
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

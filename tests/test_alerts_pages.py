@@ -22,6 +22,8 @@ from tests.alerts_kit import COUNTY, HETAI, XIANYI, Receiver, county_root, healt
 from tests.conftest import serve
 from tests.county_kit import cookie_jar, login_admin, login_as
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

@@ -12,6 +12,8 @@ from headend.web.app import create_app
 from tests.conftest import init_headend, run_cli
 from tests.county_kit import login_admin
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 GOOD = 'title = "冬训"\nitems = ["c-000000000001"]\n'
 
 MISTAKES = [

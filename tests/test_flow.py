@@ -19,6 +19,8 @@ from station.daemon import build_app
 from station.store import Store
 from tests.conftest import dead_url, run_cli_async, serve, write_station_toml
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 
 async def sync(toml: Path) -> tuple[int, str, str]:
     return await run_cli_async("station", "--config", str(toml), "sync", "--once")

@@ -24,7 +24,7 @@ from tests.county_kit import login_admin
 from tests.headend_db import database
 from tests.http_fuzz import FUZZ, Harness, Req, fill, form_body, params, query, raw_body, routes_of, segment
 
-pytestmark = pytest.mark.slow  # about 6,000 requests: not for `make test-fast`
+pytestmark = pytest.mark.slow  # about 2,400 requests: not for `make test-fast`
 
 COURSES = ["kc-yangshu-2026", "kc-yibao-2026", "kc-none"]
 EDIT = {

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from catalogue.display import people_time
 from headend.config import load_config
 from headend.web.app import create_app, templates, when
 from tests.conftest import init_headend
 from tests.county_kit import login_admin
 from tests.headend_db import database
+
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
 
 
 async def test_the_county_page_shows_a_publication_in_china_time(tmp_path, aiohttp_client, headend_db, monkeypatch):

@@ -12,6 +12,8 @@ from tests.conftest import make_clip, run_cli
 from tests.headend_db import courses_by_source, renditions_by_title
 from tests.media_probe import probe
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 renditions = renditions_by_title
 
 

@@ -13,6 +13,8 @@ from tests.conftest import make_clip, run_cli
 from tests.headend_db import catalogue, courses_by_source, rendition
 from tests.media_probe import media_files, new_root, probe, vstream
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 # ---- refusals ------------------------------------------------------------------------------
 
 

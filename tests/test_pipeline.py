@@ -18,6 +18,8 @@ from tests.conftest import ROOT, make_clip, run_cli
 from tests.headend_db import catalogue, last_job, rendition
 from tests.media_probe import PROFILES_TOML, new_root, probe
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 # ---- never twice ---------------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from headend.config import load_config as headend_config
 from headend.web.app import create_app as headend_app
 from playlists import Index, Playlist
@@ -17,6 +19,8 @@ from station.store import Store
 from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
 from tests.county_kit import login_admin
 from tests.headend_db import course_ids
+
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
 
 
 def index_of(root: Path) -> Index:

@@ -9,9 +9,13 @@ import asyncio
 import fcntl
 import json
 
+import pytest
+
 from headend.config import load_config
 from headend.web.app import create_app
 from tests.county_kit import login_admin, login_as
+
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
 
 
 async def _until_finished(staff, seconds: float = 60) -> dict:

@@ -13,6 +13,8 @@ from catalogue import Course
 from tests.conftest import run_cli
 from tests.headend_db import course_ids, database
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 
 @pytest.fixture
 def edited(headend_root) -> tuple[Path, str]:

@@ -46,7 +46,7 @@ from tests.http_fuzz import (
 )
 from tests.tv.station import CATALOGUE, PIN, Mirror, TvStation, repository, schedule
 
-pytestmark = pytest.mark.slow  # about 36,000 requests: not for `make test-fast`
+pytestmark = pytest.mark.slow  # about 14,000 requests: not for `make test-fast`
 
 COURSES = [lesson.id for lesson in CATALOGUE] + ["c-none"]
 PLAY = "@play"  # an open play's id, filled in when the request is sent

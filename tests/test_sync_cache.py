@@ -21,6 +21,8 @@ from station.config import load_config as station_config
 from station.store import Store
 from tests.conftest import in_ci, run_cli_async, serve, write_station_toml
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 
 def nginx_binary() -> str:
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)

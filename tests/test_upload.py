@@ -29,6 +29,8 @@ from tests.conftest import init_headend, run_cli_async, serve, write_station_tom
 from tests.headend_db import database
 from tests.report_batches import KINDS, body
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 STATION = "test-station"
 
 

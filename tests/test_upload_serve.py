@@ -22,7 +22,10 @@ from tests.headend_db import database
 from tests.test_sync_loop import Admin, fill, small_disk  # noqa: F401 - small_disk is a fixture
 from tests.test_upload import STATION, collector, enrol, station_toml
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [
+    pytest.mark.timeout(120),
+    pytest.mark.one_engine,
+]  # not about the database: one engine (tests/conftest.py)
 
 
 @pytest.fixture

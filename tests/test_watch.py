@@ -17,6 +17,8 @@ from tests.conftest import init_headend, make_clip, run_cli, serve
 from tests.county_kit import cookie_jar, login_as
 from tests.headend_db import courses_by_source
 
+pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
+
 
 def _root(tmp: Path, db, settle_s: float = 0.3) -> Path:
     root = init_headend(tmp / "headend", db)

@@ -30,7 +30,7 @@ from tests.tv.station import STATION_ID
 from tests.tv.test_report_journey import admin_today, play_to_the_end, report_until_done
 from tests.tv.test_stumbles import end_session_by_keys, start_session_by_keys
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.one_engine]  # not about the database: one engine (tests/conftest.py)
 
 TOWNSHIP = "广东省/肇庆市/高要市/蚬岗镇"
 OTHER = "gaoyao-hetai-hetaicun"  # another township's station: the viewer must never see it

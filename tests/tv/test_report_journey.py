@@ -27,7 +27,7 @@ from tests.reporting_kit import enrol, held_count, report_url, set_report_url, s
 from tests.tv.station import PIN, STATION_ID
 from tests.tv.test_stumbles import end_session_by_keys, start_session_by_keys
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.one_engine]  # not about the database: one engine (tests/conftest.py)
 
 LINK_DROPS_EVERY = 4096
 
