@@ -51,7 +51,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # Two pytest workers (pytest-xdist): most tests wait on ffmpeg, Chromium, PostgreSQL or a socket,
-# so two at once halve the wall time on a 2-core machine (about 11 min -> 7 min here).
+# so two at once take much less wall time on a 2-core machine than one.
 PYTEST_JOBS ?= 2
 # The tests' files (about 400 MB) on a RAM disk when there is one with room: the journal, SQLite and
 # the sync store fsync as on a box, and on a disk shared with the other tests' ffmpeg and PostgreSQL
