@@ -263,6 +263,11 @@ def main() -> int:
         )
         status = json.loads(wait_http(f"http://127.0.0.1:{ui_port}/api/status", 5, procs[1]))
         print(f"    sync: {status.get('sync', {}).get('state')}, {status.get('courses')} courses on the station")
+        for _ in range(50):  # the first upload follows the sync (the headend starts its intake processes)
+            if (status.get("reporting") or {}).get("state") != "never":
+                break
+            time.sleep(0.3)
+            status = json.loads(wait_http(f"http://127.0.0.1:{ui_port}/api/status", 5, procs[1]))
         print(f"    reporting to the headend: {(status.get('reporting') or {}).get('state')}")
         print(
             "\n"
