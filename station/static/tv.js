@@ -568,7 +568,9 @@
       var t = media.currentTime || 0;
       if (lastT !== null && !media.paused && !media.seeking) {
         var delta = t - lastT;
-        if (delta > 0 && delta < 1.5) { watched += delta; } /* seeks and pauses are not watching */
+        /* Seeks and pauses are not watching ('seeking' drops lastT); a step of up to 4 s is: a busy
+           box (or page) fires timeupdate seconds apart, and a 1.5 s cap lost that time. */
+        if (delta > 0 && delta < 4) { watched += delta; }
       }
       lastT = t;
       if (!hasClass(osd, 'hidden')) { update(); }
