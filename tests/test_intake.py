@@ -19,15 +19,12 @@ import pytest
 from headend.config import load_config
 from headend.db.engine import create_engine, transaction
 from headend.web.reports import INTAKE
+from tests.conftest import init_headend
 from tests.test_reports import A, collector, enrol, good, held_events
-
-pytestmark = pytest.mark.headend_db
 
 
 @pytest.fixture
 def root(tmp_path, headend_db) -> Path:
-    from tests.conftest import init_headend
-
     return init_headend(tmp_path / "headend", headend_db)
 
 
