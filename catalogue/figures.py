@@ -10,15 +10,24 @@ day, however often it replays it (its watched seconds still add). A session that
 ``session_end`` lines it has (a power cut between writing the end and clearing the session in
 progress). Online minutes are health samples × their ``interval_s``, at most 1,440 a day.
 
+Besides the figures, the fold keeps what the county's plausibility rules read (``headend``
+ratings): the largest headcount of a counted session, counted sessions that overlap another,
+plays that claim more watched time than passed between their start and end, the longest run
+of identical plays, session ends or logbook entries (a script replaying one line), and the
+newest repository version a health sample said was installed.
+
 The day of an event is a key function: the station takes its ``ts[:10]`` (the box's China date),
 the headend the China date of the corrected time."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
+WALL_SLACK_S = 60.0  # a play may claim this much more watched time than start→end (clock steps)
 COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
 DAY_MINUTES = 1440
 FIVES = ("place", "equipment", "administrator", "rules", "assessment")
@@ -55,6 +64,11 @@ class Figures:
     fives: Mapping[str, bool] | None = None  # the last five-ones check: key → met
     events: int = 0
     uncertain: int = 0  # events whose time the headend could not correct
+    max_headcount: int = 0  # the largest headcount of a counted session
+    overlapping_sessions: int = 0  # counted sessions whose time overlaps another counted one
+    overlong_plays: int = 0  # plays whose watched time exceeds start→end (+ WALL_SLACK_S)
+    identical: int = 0  # the most copies of one play, session end or logbook entry
+    installed_version: int | None = None  # the newest version a health sample said was installed
 
     @property
     def person_times(self) -> int:
@@ -84,8 +98,11 @@ class Tally:
     online_s: dict[str, float] = field(default_factory=dict)  # by China day
     courses: set[str] = field(default_factory=set)
     viewers: set[tuple[str, str, str]] = field(default_factory=set)  # (day, client, course) counted
-    ended: dict[str, list] = field(default_factory=dict)  # session id → [order, counted, headcount]
+    ended: dict[str, list] = field(default_factory=dict)  # session id → [order, counted, headcount, started, ended]
     fives: list | None = None  # [order, {key: met}] of the last check
+    overlong: int = 0
+    copies: dict[str, int] = field(default_factory=dict)  # what an event says (hashed) → how often
+    installed: int | None = None
 
     def add(self, e: Mapping, day: str, order: list, uncertain: bool = False) -> None:
         self.events += 1
@@ -94,8 +111,11 @@ class Tally:
         if kind == "session_end":
             sid = str(e.get("id") or "") or f"\0{order}"  # no id: never the same session as another
             first = self.ended.get(sid)
+            if first is None:  # another line of a session already ended is no copy of it
+                self._copy(e, ("started", "ended", "headcount", "topic", "names"))
             if first is None or order < first[0]:
-                self.ended[sid] = [order, e.get("counted") is not False, _int(e.get("headcount"))]
+                counted = e.get("counted") is not False
+                self.ended[sid] = [order, counted, _int(e.get("headcount")), e.get("started"), e.get("ended")]
         elif kind == "admin_login" and not e.get("ok"):
             self.failed_logins += 1
         elif kind == "play":
@@ -106,15 +126,27 @@ class Tally:
             self.courses.add(str(e.get("course")))
             if not e.get("session") and counts_as_study(seconds, _number(e.get("duration_s"))):
                 self.viewers.add((day, str(e.get("client") or ""), str(e.get("course"))))
+            wall = _span_s(e.get("start"), e.get("end"))
+            self.overlong += wall is not None and seconds > wall + WALL_SLACK_S
+            self._copy(e, ("course", "start", "end", "watched_s", "client"))
         elif kind == "logbook":
             self.logbook += 1
+            self._copy(e, ("text", "author"))
         elif kind == "notice_view":
             notice = str(e.get("notice") or "")
             self.notice_views[notice] = self.notice_views.get(notice, 0) + 1
         elif kind == "health":
             self.online_s[day] = self.online_s.get(day, 0.0) + _number(e.get("interval_s"))
+            v = e.get("installed_version")
+            if isinstance(v, int) and not isinstance(v, bool) and (self.installed is None or v > self.installed):
+                self.installed = v
         elif kind == "fives" and (self.fives is None or order >= self.fives[0]):
             self.fives = [order, {k: bool(e[k].get("ok")) for k in FIVES if isinstance(e.get(k), Mapping)}]
+
+    def _copy(self, e: Mapping, keys: tuple[str, ...]) -> None:
+        said = repr((e.get("kind"), *(e.get(k) for k in keys)))
+        key = hashlib.blake2b(said.encode(), digest_size=8).hexdigest()
+        self.copies[key] = self.copies.get(key, 0) + 1
 
     def figures(self) -> Figures:
         counted = [v for v in self.ended.values() if v[1]]
@@ -134,6 +166,11 @@ class Tally:
             fives=MappingProxyType(dict(self.fives[1])) if self.fives is not None else None,
             events=self.events,
             uncertain=self.uncertain,
+            max_headcount=max((v[2] for v in counted), default=0),
+            overlapping_sessions=_overlapping(counted),
+            overlong_plays=self.overlong,
+            identical=max(self.copies.values(), default=0),
+            installed_version=self.installed,
         )
 
     def state(self) -> dict:
@@ -160,6 +197,40 @@ def figures(
     for i, e in enumerate(events):
         t.add(e, day(e), [i], uncertain(e))
     return t.figures()
+
+
+def _moment(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else None
+
+
+def _span_s(start: object, end: object) -> float | None:
+    """Seconds from ``start`` to ``end`` (None when either is not an aware ISO time)."""
+    a, b = _moment(start), _moment(end)
+    return (b - a).total_seconds() if a and b else None
+
+
+def _overlapping(sessions: list[list]) -> int:
+    """How many of these sessions (entries of ``Tally.ended``) overlap another in time."""
+    spans = []
+    for v in sessions:
+        if len(v) >= 5:
+            a, b = _moment(v[3]), _moment(v[4])
+            if a and b and b > a:
+                spans.append((a, b))
+    spans.sort()
+    hit: set[int] = set()
+    for i in range(len(spans)):
+        j = i + 1
+        while j < len(spans) and spans[j][0] < spans[i][1]:
+            hit.update((i, j))
+            j += 1
+    return len(hit)
 
 
 def _number(value: object) -> float:

@@ -282,6 +282,37 @@ class Table:
         self._check_range(key, value, min, max, unit)
         return float(value)
 
+    def number_list(self, key: str, default: Any = REQUIRED, *, size: int, example: str) -> tuple[float, ...]:
+        """Exactly ``size`` numbers, e.g. ``[40, 55, 70, 80, 90]``."""
+        value = self._raw(key, default, f"a list of {size} numbers")
+        if self._absent(key):
+            return value if value is None else tuple(value)
+        good = isinstance(value, list) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value
+        )
+        if not good or len(value) != size:
+            raise self._fail(key, f"must be a list of {size} numbers, e.g. {example}")
+        return tuple(float(x) for x in value)
+
+    def number_pairs(
+        self, key: str, default: Any = REQUIRED, *, max_items: int = 50, unit: str = ""
+    ) -> tuple[tuple[float, float], ...]:
+        """A list of ``[a, b]`` number pairs (e.g. ``[[2, 20], [1, 10]]``)."""
+        value = self._raw(key, default, "a list of [number, number] pairs")
+        if self._absent(key):
+            return value if value is None else tuple(value)
+        good = isinstance(value, list) and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in p)
+            for p in value
+        )
+        if not good:
+            raise self._fail(key, f"must be a list of [number, number] pairs, e.g. [[2, 20], [1, 10]]{unit}")
+        if not 1 <= len(value) <= max_items:
+            raise self._fail(key, f"must list 1 to {max_items} pairs, not {len(value)}")
+        return tuple((float(a), float(b)) for a, b in value)
+
     def str_list(
         self, key: str, default: Any = REQUIRED, *, min_items: int = 0, max_items: int = 1000, max_len: int = 1000
     ) -> tuple[str, ...]:

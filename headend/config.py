@@ -10,6 +10,8 @@ Layout of a data root::
     media/ab/<sha>.mp4  transcoded renditions and posters, named by sha256 (the blob store)
     playlists/*.toml    playlists as county staff define them (see headend.repository.programming)
     notices/*.toml      notices (活动通知)
+    ratings.toml        the star-rating rubric (catalogue.rubric; README "Star ratings")
+    evidence/<sha>.jpg  photos staff attached to inspection scores
     published/          every playlist and rotation file ever published, with signatures
     trees/v<N>/         repository version N: hard links, built aside, then switched to
     repo -> trees/v<N>  the published static tree (a symlink switched atomically; serve it)
@@ -76,6 +78,9 @@ check_interval_s = 300         # how often `headend serve` re-checks every stati
 digest_hour = 8                # China hour at which the daily digest per region is written (and posted)
 webhook_url = ""               # POST each digest and recovery message as JSON here (empty: files only)
 webhook_timeout_s = 10
+
+[ratings]
+close_days = 15                # a period's star ratings stay provisional this long after it ends, then freeze
 """
 
 
@@ -117,6 +122,7 @@ class HeadendConfig:
     session_hours: float = 12.0
     cookie_secure: bool = False
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
+    ratings_close_days: int = 15  # [ratings] close_days
 
     @property
     def db_path(self) -> Path:
@@ -162,6 +168,10 @@ class HeadendConfig:
     def digests_dir(self) -> Path:
         return self.root / "digests"  # the daily alert digest per region, as files
 
+    @property
+    def evidence_dir(self) -> Path:
+        return self.root / "evidence"  # inspection photos, named by sha256
+
 
 def database_url(url: str, sqlite_path: Path) -> sa.URL:
     """The URL to open: ``[database] url``, or the SQLite file when it is empty. ConfigError for
@@ -204,8 +214,8 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its owner and mode") from exc
     try:
         doc = Document.parse(raw, str(path))
-        pub, ing, wat, srv, dbs, dsh, alr = (
-            doc.table(t) for t in ("publish", "ingest", "watch", "serve", "database", "dashboard", "alerts")
+        pub, ing, wat, srv, dbs, dsh, alr, rat = (
+            doc.table(t) for t in ("publish", "ingest", "watch", "serve", "database", "dashboard", "alerts", "ratings")
         )
         profiles_file = ing.str("profiles_file", "")
         cfg = HeadendConfig(
@@ -240,6 +250,7 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
                 webhook_url=alr.str("webhook_url", "", max_len=2000),
                 webhook_timeout_s=alr.float("webhook_timeout_s", 10.0, min=0.1, max=300, unit="seconds"),
             ),
+            ratings_close_days=rat.int("close_days", 15, min=0, max=366, unit="days"),
         )
         doc.finish()
     except SettingsError as exc:

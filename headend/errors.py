@@ -15,6 +15,7 @@ record and says what to do; ``status`` is the HTTP status the web layer answers 
      ├─ NotFound              404  no such course (or other record)
      ├─ PublishError          500  the repository could not be published
      ├─ StationRegistryError  400  a station id is invalid or already registered, a bad capacity
+ ├─ BadRequest            400  a page's or command's parameter cannot be read (``field`` names it): a period, a rule
  ├─ AccountError          400  a staff account name, role, region or password is not acceptable
  ├─ LoginFailed           401  wrong name or password, or a disabled account (one message for all)
  ├─ AccessDenied          403  the account's role may not do this, a missing CSRF token, a foreign Origin
@@ -90,6 +91,14 @@ class PublishError(HeadendError):
 
 class StationRegistryError(HeadendError):
     status = 400
+
+
+class BadRequest(HeadendError):
+    status = 400
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class AccountError(HeadendError):

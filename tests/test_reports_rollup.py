@@ -110,4 +110,9 @@ def _as_figures(r):
         fives=r.fives,
         events=r.events,
         uncertain=r.time_uncertain,
+        max_headcount=r.max_headcount,
+        overlapping_sessions=r.overlapping_sessions,
+        overlong_plays=r.overlong_plays,
+        identical=r.identical_events,
+        installed_version=r.installed_version,
     )

@@ -1,6 +1,6 @@
 """The ``headend`` command: it parses arguments, calls the service layer (``headend.service``)
 and prints what happened; the commands live in ``root`` (init, serve), ``stations`` (station add, edit, token, revoke, list), ``users`` (user add, passwd, edit, disable,
-enable, list), ``report``, ``alerts``,
+enable, list), ``report``, ``ratings``, ``alerts``,
 ``courseware`` (ingest, watch, course, jobs) and ``repository`` (publish, playlist, notice, key).
 
 Exit codes: 0 done, 1 refused (bad input; the message says why and what to do), 2 usage.
@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from headend.cli import alerts, courseware, report, repository, root, stations, users
+from headend.cli import alerts, courseware, ratings, report, repository, root, stations, users
 from headend.errors import HeadendError
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     stations.add_commands(sub, root_arg)  # station add/edit/token/revoke/list
     users.add_commands(sub, root_arg)  # user add/passwd/edit/disable/enable/list
     report.add_commands(sub, root_arg)  # report
+    ratings.add_commands(sub, root_arg)  # ratings
     alerts.add_commands(sub, root_arg)  # alerts [--check]
     courseware.add_commands(sub, root_arg)  # ingest, watch, course list/edit, jobs
     repository.add_commands(sub, root_arg)  # publish, playlist, notice, key

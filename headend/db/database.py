@@ -18,6 +18,7 @@ from headend.db.alerts import AlertStore
 from headend.db.dashboard import DashboardStore
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
+from headend.db.ratings import RatingStore
 from headend.db.records import Publication, Rendition, Station
 from headend.db.reports import ReportStore
 from headend.db.schema import courses, publications, published_files, renditions, report_streams, stations
@@ -100,6 +101,7 @@ class Database:
         self.dashboard = DashboardStore(self.engine)
         self.audit = AuditStore(self.engine)
         self.alerts = AlertStore(self.engine)
+        self.ratings = RatingStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:

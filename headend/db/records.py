@@ -72,6 +72,11 @@ class StationDay:
     courses: int
     events: int
     time_uncertain: int
+    max_headcount: int = 0  # what the plausibility rules read (catalogue.figures)
+    overlapping_sessions: int = 0
+    overlong_plays: int = 0
+    identical_events: int = 0
+    installed_version: int | None = None
 
     @property
     def person_times(self) -> int:

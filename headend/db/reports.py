@@ -105,13 +105,23 @@ def day_row(station: str, day: str, f: Figures, stamp: str) -> dict:
         "events": f.events,
         "time_uncertain": f.uncertain,
         "updated_at": stamp,
+        "notice_view_total": sum(f.notice_views.values()),
+        "max_headcount": f.max_headcount,
+        "overlapping_sessions": f.overlapping_sessions,
+        "overlong_plays": f.overlong_plays,
+        "identical_events": f.identical,
+        "installed_version": f.installed_version,
+        "fives_met": sum(f.fives.values()) if f.fives is not None else None,
     }
+
+
+_RATING_COLUMNS = ("notice_view_total", "fives_met")  # the record derives these from its own fields
 
 
 def _station_day(r: sa.Row) -> StationDay:
     m = dict(r._mapping)
-    m.pop("updated_at")
-    m.pop("state")
+    for k in ("updated_at", "state", *_RATING_COLUMNS):
+        m.pop(k)
     m["notice_views"] = MappingProxyType(orjson.loads(m["notice_views"]))
     m["fives"] = MappingProxyType(orjson.loads(m["fives"])) if m["fives"] is not None else None
     return StationDay(**m)

@@ -188,6 +188,14 @@ station_days = Table(
         "state", Text, nullable=False, server_default=""
     ),  # JSON: the fold's running state (catalogue.figures.Tally)
     Column("updated_at", Text, nullable=False),
+    # what ratings read as columns (migration 0007): plausibility evidence and rubric sources
+    Column("notice_view_total", Integer, nullable=False, server_default="0"),
+    Column("max_headcount", Integer, nullable=False, server_default="0"),
+    Column("overlapping_sessions", Integer, nullable=False, server_default="0"),
+    Column("overlong_plays", Integer, nullable=False, server_default="0"),
+    Column("identical_events", Integer, nullable=False, server_default="0"),
+    Column("installed_version", BigInteger),  # newest installed version a health sample said
+    Column("fives_met", Integer),  # items met in the day's last five-ones check (null: no check)
 )
 
 # The newest health sample per station (by corrected time), for the dashboard.
@@ -301,4 +309,66 @@ alert_digests = Table(
     Column("made_at", Text, nullable=False),
     Column("alerts", Integer, nullable=False),  # open alerts it listed
     Column("file", Text, nullable=False),  # its name in <root>/digests/ (.json, and .txt beside it)
+)
+
+
+# Star ratings (issue 13). Every rubric (ratings.toml) a rating was computed under, by content.
+rubrics = Table(
+    "rubrics",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("sha256", Text, nullable=False, unique=True),
+    Column("text", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+# A period closed ([ratings] close_days after its end): its ratings are kept as computed then.
+rating_periods = Table(
+    "rating_periods",
+    metadata,
+    Column("period", Text, primary_key=True),  # 2026-11, 2026-Q4, 2026-H2, 2026
+    Column("frozen_at", Text, nullable=False),
+    Column("rubric_version", Integer, nullable=False),
+    Column("stations", Integer, nullable=False),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("period", Text, primary_key=True),
+    Column("station", Text, primary_key=True),
+    Column("total", Float, nullable=False),
+    Column("stars", Integer, nullable=False),
+    Column("status", Text, nullable=False),  # ranked, incomplete (数据不全)
+    Column("detail", Text, nullable=False),  # JSON: indicators, flags, the inputs (the snapshot)
+)
+
+# What staff saw on a visit (the place, posted rules, equipment): one row per item and visit.
+inspections = Table(
+    "inspections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("station", Text, nullable=False),
+    Column("item", Text, nullable=False),  # an inspection item of the rubric
+    Column("score", Float, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("photo", Text, nullable=False, server_default=""),  # file name under <root>/evidence/
+    Column("inspected_on", Text, nullable=False),  # China date
+    Column("inspector", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("inspections_station", inspections.c.station, inspections.c.item, inspections.c.inspected_on)
+
+# A plausibility flag an admin judged wrong, with the reason: the flagged figures count again.
+# ``day`` is the China day of a day's flag, or the period's name for a flag about a whole period.
+flag_overrides = Table(
+    "flag_overrides",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("day", Text, primary_key=True),
+    Column("rule", Text, primary_key=True),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("at", Text, nullable=False),
 )

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalogue.rubric import DEFAULT_RUBRIC, RUBRIC_NAME
 from headend.config import CONFIG_NAME, DEFAULT_CONFIG, HeadendConfig, load_config
 from headend.courseware.ingest import Ingester
 from headend.db import Database
@@ -14,7 +15,7 @@ from headend.repository.keys import install_key
 from playlists import SecretKey
 from playlists.atomic import atomic_write
 
-ROOT_DIRS = ("keys", "media", "work", "inbox", "playlists", "notices")
+ROOT_DIRS = ("keys", "media", "work", "inbox", "playlists", "notices", "evidence")
 
 
 @dataclass
@@ -74,6 +75,8 @@ def init_root(root: str | Path, database_url: str | None = None) -> InitResult:
             (root / sub).mkdir(exist_ok=True)
         if not cfg_path.exists():
             atomic_write(cfg_path, default_config(database_url or "").encode())
+        if not (root / RUBRIC_NAME).exists():  # the star-rating rubric, for county staff to adapt
+            atomic_write(root / RUBRIC_NAME, DEFAULT_RUBRIC.encode())
     except OSError as exc:
         raise ConfigError(
             f"{exc.filename or root}: cannot create the data root there ({exc.strerror or exc}); "
