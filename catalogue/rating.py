@@ -332,17 +332,18 @@ def score(ind: Indicator, sums: Sums, ctx: Context) -> Score:
     prefix = "" if per == "period" else PER[per]
     if sc.linear is not None:
         zero, full = sc.linear
-        rule = f"按{prefix} {fmt(zero)}{sp} 不得分、{fmt(full)}{sp} 得满分的比例计分"
+        rule = f"按{prefix} {fmt(zero)}{sp}不得分、{fmt(full)}{sp}得满分的比例计分"
     else:
         hit = next(
             (t for t, p in sc.steps if (value >= t if sc.better == "higher" else value <= t) and p == points), None
         )
         word = "达到" if sc.better == "higher" else "不超过"
         if hit is not None:
-            rule = f"{word}{prefix} {fmt(hit)}{sp} 的标准"
+            rule = f"{word}{prefix} {fmt(hit)}{sp}的标准"
+        elif sc.better == "higher":
+            rule = f"未达到{prefix} {fmt(sc.steps[-1][0])}{sp}的最低标准"
         else:
-            last = sc.steps[-1][0]
-            rule = f"未{word}{prefix} {fmt(last)}{sp} 的最低标准"
+            rule = f"超过了{prefix} {fmt(sc.steps[-1][0])}{sp}的上限"
     return Score(
         ind.id, ind.label, round(value, 4), points, sc.weight, f"{said}，{rule}：{_num(points)}/{_num(sc.weight)} 分"
     )
