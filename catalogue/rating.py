@@ -14,9 +14,12 @@ stars and whether the data suffice to rank (``min_coverage``); ``rank`` gives co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
+from functools import cached_property, partial
+from itertools import repeat
+from typing import NamedTuple
 
 from catalogue.periods import Period
 from catalogue.rubric import PER, SOURCES, FlagRules, Indicator, Rubric
@@ -205,23 +208,51 @@ class Context:
     fives_day: date | None = None  # the last five-ones self-check with every item met
     inspections: Mapping[str, tuple[float, str]] = field(default_factory=dict)  # item → (score, date) valid now
 
-    @property
+    @cached_property
     def months(self) -> float:
         per_period = {"month": 1, "quarter": 3, "half": 6, "year": 12}.get(self.period.kind, 1)
         return max(per_period * self.days / self.period.days, 1 / 31)
 
 
-@dataclass(frozen=True)
-class Score:
+class Score(NamedTuple):  # a tuple: a province's ranking makes 240,000 of them
     indicator: str
     label: str
     value: float | None  # normalised as the indicator scores it (None: nothing to score)
     points: float
     weight: float
-    reason: str
+    said: str | Callable[[], str]  # the reason, or how to write it when it is read
+
+    @property
+    def reason(self) -> str:
+        """Why these points, in a sentence: "集中学习场次 3 场，达到每月 2 场的标准：20/20 分"."""
+        return self.said if isinstance(self.said, str) else self.said()
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {
+            "indicator": self.indicator,
+            "label": self.label,
+            "value": self.value,
+            "points": self.points,
+            "weight": self.weight,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Score:
+        return cls(d["indicator"], d["label"], d["value"], float(d["points"]), float(d["weight"]), str(d["reason"]))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A rating's headline — what the next period's change is measured against."""
+
+    total: float
+    stars: int
+    status: str
+
+    @property
+    def status_words(self) -> str:
+        return STATUS_WORDS[self.status]
 
 
 @dataclass(frozen=True)
@@ -240,6 +271,10 @@ class Rating:
     def status_words(self) -> str:
         return STATUS_WORDS[self.status]
 
+    @property
+    def standing(self) -> Standing:
+        return Standing(self.total, self.stars, self.status)
+
     @classmethod
     def from_dict(cls, d: Mapping) -> Rating:
         """A rating as ``to_dict`` wrote it (a closed period's, from the database)."""
@@ -250,7 +285,7 @@ class Rating:
             stars=int(d["stars"]),
             status=d["status"],
             coverage=float(d["coverage"]),
-            scores=tuple(Score(**s) for s in d["indicators"]),
+            scores=tuple(Score.from_dict(s) for s in d["indicators"]),
             flags=tuple(
                 Flag(
                     f["rule"],
@@ -278,22 +313,62 @@ class Rating:
 
 
 def _num(v: float) -> str:
-    return f"{v:.1f}".removesuffix(".0") if abs(v - round(v)) > 1e-9 else str(round(v))
+    text = f"{v:.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _share(v: float) -> str:
     return f"{v * 100:.0f}%"
 
 
-def _raw_value(ind: Indicator, sums: Sums, ctx: Context) -> tuple[float | None, str]:
+@dataclass(frozen=True)
+class _Plan:
+    """What an indicator's reason says whatever the value (made once per indicator)."""
+
+    label: str
+    sp: str  # " 场", or "" for a share
+    prefix: str  # 每月, 每天, or ""
+    fmt: Callable[[float], str]
+    linear_rule: str
+    weight_text: str
+    item: str | None
+
+
+_PLANS: dict[int, tuple[tuple[Indicator, ...], tuple[_Plan, ...]]] = {}
+
+
+def _plans(inds: tuple[Indicator, ...]) -> tuple[_Plan, ...]:
+    """The plans of a rubric's indicators as scored in a region (kept while that tuple lives)."""
+    held = _PLANS.get(id(inds))
+    if held is not None and held[0] is inds:
+        return held[1]
+    plans = tuple(_plan(i) for i in inds)
+    if len(_PLANS) > 1000:
+        _PLANS.clear()
+    _PLANS[id(inds)] = (inds, plans)
+    return plans
+
+
+def _plan(ind: Indicator) -> _Plan:
+    label, unit, _ = SOURCES.get(ind.source, (ind.label, "分", ""))
+    fmt = _share if ind.source == "online_share" else _num
+    sp = f" {unit}" if unit else ""
+    prefix = "" if ind.per == "period" else PER[ind.per]
+    linear = ""
+    if ind.scoring.linear is not None:
+        zero, full = ind.scoring.linear
+        linear = f"按{prefix} {fmt(zero)}{sp}不得分、{fmt(full)}{sp}得满分的比例计分"
+    return _Plan(label, sp, prefix, fmt, linear, _num(ind.scoring.weight), ind.inspection)
+
+
+def _raw_value(ind: Indicator, item: str | None, sums: Sums, ctx: Context) -> tuple[float | None, str]:
     """The source figure over the period, and why it is missing when it is."""
-    src = ind.source
-    item = ind.inspection
     if item is not None:
         held = ctx.inspections.get(item)
         if held is None:
             return None, "没有有效的实地检查记录"
         return held[0], ""
+    src = ind.source
     if src == "person_times_per_member":
         if not ctx.members:
             return None, "站点未登记党员人数"
@@ -311,42 +386,41 @@ def _raw_value(ind: Indicator, sums: Sums, ctx: Context) -> tuple[float | None, 
     return float(getattr(sums, src)), ""
 
 
-def score(ind: Indicator, sums: Sums, ctx: Context) -> Score:
-    label, unit, _ = SOURCES.get(ind.source, (ind.label, "分", ""))
-    raw, missing = _raw_value(ind, sums, ctx)
+def score(ind: Indicator, sums: Sums, ctx: Context, plan: _Plan | None = None) -> Score:
+    plan = plan or _plan(ind)
+    raw, missing = _raw_value(ind, plan.item, sums, ctx)
     sc = ind.scoring
     if raw is None:
-        return Score(ind.id, ind.label, None, 0.0, sc.weight, f"{ind.label}：{missing}，0/{_num(sc.weight)} 分")
+        return Score(ind.id, ind.label, None, 0.0, sc.weight, f"{ind.label}：{missing}，0/{plan.weight_text} 分")
     per = ind.per
     value = raw / ctx.months if per == "month" else raw / max(ctx.days, 1) if per == "day" else raw
     points = sc.points(value)
-    is_share = ind.source == "online_share"
-    fmt = _share if is_share else _num
-    sp = f" {unit}" if unit else ""
-    if ind.inspection is not None:
-        said = f"{ind.label}检查得 {_num(raw)} 分（{ctx.inspections[ind.inspection][1]}）"
+    visit = ctx.inspections[plan.item][1] if plan.item is not None else ""
+    return Score(
+        ind.id, ind.label, round(value, 4), points, sc.weight, partial(_reason, ind, plan, raw, value, points, visit)
+    )
+
+
+def _reason(ind: Indicator, plan: _Plan, raw: float, value: float, points: float, visit: str) -> str:
+    sc, per, fmt, sp, prefix = ind.scoring, ind.per, plan.fmt, plan.sp, plan.prefix
+    if plan.item is not None:
+        said = f"{ind.label}检查得 {_num(raw)} 分（{visit}）"
     else:
-        said = f"{label} {fmt(raw)}{sp}"
+        said = f"{plan.label} {fmt(raw)}{sp}"
         if per != "period" and abs(value - raw) > 1e-9:
-            said += f"（{PER[per]} {fmt(value)}{sp}）"
-    prefix = "" if per == "period" else PER[per]
+            said += f"（{prefix} {fmt(value)}{sp}）"
     if sc.linear is not None:
-        zero, full = sc.linear
-        rule = f"按{prefix} {fmt(zero)}{sp}不得分、{fmt(full)}{sp}得满分的比例计分"
+        rule = plan.linear_rule
     else:
-        hit = next(
-            (t for t, p in sc.steps if (value >= t if sc.better == "higher" else value <= t) and p == points), None
-        )
-        word = "达到" if sc.better == "higher" else "不超过"
+        higher = sc.better == "higher"
+        hit = next((t for t, p in sc.steps if (value >= t if higher else value <= t) and p == points), None)
         if hit is not None:
-            rule = f"{word}{prefix} {fmt(hit)}{sp}的标准"
-        elif sc.better == "higher":
+            rule = f"{'达到' if higher else '不超过'}{prefix} {fmt(hit)}{sp}的标准"
+        elif higher:
             rule = f"未达到{prefix} {fmt(sc.steps[-1][0])}{sp}的最低标准"
         else:
             rule = f"超过了{prefix} {fmt(sc.steps[-1][0])}{sp}的上限"
-    return Score(
-        ind.id, ind.label, round(value, 4), points, sc.weight, f"{said}，{rule}：{_num(points)}/{_num(sc.weight)} 分"
-    )
+    return f"{said}，{rule}：{_num(points)}/{plan.weight_text} 分"
 
 
 def rate(
@@ -357,7 +431,8 @@ def rate(
     ctx: Context,
     flags: Sequence[Flag] = (),
 ) -> Rating:
-    scores = tuple(score(ind, sums, ctx) for ind in rubric.indicators_for(tuple(region)))
+    inds = rubric.indicators_for(tuple(region))
+    scores = tuple(map(score, inds, repeat(sums), repeat(ctx), _plans(inds)))
     total = round(sum(s.points for s in scores), 2)
     coverage = sums.reported_days / ctx.days if ctx.days else 0.0
     if ctx.days <= 0:

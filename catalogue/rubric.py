@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from catalogue.tomlcheck import Document, SettingsError, Table
 
@@ -242,7 +243,7 @@ class Indicator:
     def weight(self) -> float:
         return self.scoring.weight
 
-    @property
+    @cached_property
     def inspection(self) -> str | None:
         return self.source.split(":", 1)[1] if self.source.startswith("inspection:") else None
 
@@ -288,7 +289,7 @@ class Rubric:
     sha256: str  # of the file's bytes: a rubric version is its content
     text: str
 
-    @property
+    @cached_property
     def max_total(self) -> float:
         return sum(i.weight for i in self.indicators)
 
@@ -297,6 +298,18 @@ class Rubric:
 
     def indicators_for(self, region: tuple[str, ...]) -> tuple[Indicator, ...]:
         """The indicators as scored in ``region``: each with the longest matching override."""
+        if not self.overrides:
+            return self.indicators
+        held = self._by_region.get(region)
+        if held is None:
+            held = self._by_region[region] = self._indicators_for(region)
+        return held
+
+    @cached_property
+    def _by_region(self) -> dict[tuple[str, ...], tuple[Indicator, ...]]:
+        return {}
+
+    def _indicators_for(self, region: tuple[str, ...]) -> tuple[Indicator, ...]:
         best: dict[str, Override] = {}
         for o in self.overrides:
             if region[: len(o.region)] == o.region:

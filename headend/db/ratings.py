@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from catalogue.clocks import CHINA
-from catalogue.rating import DayFigures, Sums
+from catalogue.rating import DayFigures, Standing, Sums
 from catalogue.rubric import FlagRules
 from headend.db.engine import dialect_insert, transaction
 from headend.db.schema import (
@@ -28,6 +28,7 @@ from headend.db.schema import (
     station_days,
     stations,
 )
+from headend.errors import DatabaseError
 
 Steps = Sequence[tuple[str, int]]  # (first China day it is required, version), newest first
 
@@ -203,15 +204,19 @@ class RatingStore:
             ]
 
     def fives_complete(self, since: date, last: date, items: int) -> dict[str, date]:
-        """Each station's last day in [since, last] whose last five-ones check met all ``items``."""
+        """Each station's last day in [since, last] whose last five-ones check met all ``items``
+        (the rows are few and found through the ``station_days_fives`` index; SQLite would walk
+        the whole table in key order for a GROUP BY, so the newest is picked here)."""
         d = station_days.c
-        query = (
-            sa.select(d.station, sa.func.max(d.day))
-            .where(d.fives_met >= items, d.day >= since.isoformat(), d.day <= last.isoformat())
-            .group_by(d.station)
+        query = sa.select(d.station, d.day).where(
+            d.fives_met >= items, d.day >= since.isoformat(), d.day <= last.isoformat()
         )
+        newest: dict[str, str] = {}
         with transaction(self.engine) as conn:
-            return {r[0]: date.fromisoformat(r[1]) for r in conn.execute(query)}
+            for station, day in conn.execute(query):
+                if day > newest.get(station, ""):
+                    newest[station] = day
+        return {k: date.fromisoformat(v) for k, v in newest.items()}
 
     def clocks_measured(self, since_iso: str) -> set[str]:
         """Stations whose clock the headend measured (at an upload) since ``since_iso`` (ISO UTC;
@@ -270,22 +275,28 @@ class RatingStore:
     def add_override(self, station: str, day: str, rule: str, actor: str, reason: str, now: str) -> bool:
         """False when the flag was already overridden (the first reason stands)."""
         with transaction(self.engine, write=True) as conn:
+            # rowcount is -1 for INSERT … ON CONFLICT on psycopg: a returned row says it was inserted
             stmt = dialect_insert(conn.dialect.name, flag_overrides).on_conflict_do_nothing()
-            res = conn.execute(stmt.values(station=station, day=day, rule=rule, actor=actor, reason=reason, at=now))
-            return res.rowcount != 0
+            stmt = stmt.values(station=station, day=day, rule=rule, actor=actor, reason=reason, at=now)
+            return conn.execute(stmt.returning(flag_overrides.c.station)).first() is not None
 
     # ---- rubric versions and closed periods ------------------------------------------------------
 
     def rubric_version(self, sha256: str, text: str, now: str) -> int:
-        """The version of the rubric with this content, numbered anew when it is new."""
+        """The version of the rubric with this content, numbered anew when it is new (two
+        processes meeting a new rubric at once agree on one number)."""
         r = rubrics.c
-        with transaction(self.engine, write=True) as conn:
-            held = conn.execute(sa.select(r.version).where(r.sha256 == sha256)).scalar()
-            if held is not None:
-                return int(held)
-            version = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(r.version), 0))).scalar()) + 1
-            conn.execute(rubrics.insert().values(version=version, sha256=sha256, text=text, created_at=now))
-            return version
+        for _ in range(5):
+            with transaction(self.engine, write=True) as conn:
+                held = conn.execute(sa.select(r.version).where(r.sha256 == sha256)).scalar()
+                if held is not None:
+                    return int(held)
+                version = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(r.version), 0))).scalar()) + 1
+                stmt = dialect_insert(conn.dialect.name, rubrics).on_conflict_do_nothing()
+                conn.execute(stmt.values(version=version, sha256=sha256, text=text, created_at=now))
+        raise DatabaseError(
+            "the rubric's version could not be recorded (other processes kept taking the number); try again"
+        )
 
     def rubric_text(self, version: int) -> str | None:
         with transaction(self.engine) as conn:
@@ -304,13 +315,20 @@ class RatingStore:
         with transaction(self.engine) as conn:
             return {r[0]: json.loads(r[1]) for r in conn.execute(query)}
 
+    def frozen_standings(self, period: str) -> dict[str, Standing]:
+        """station → total, stars and status of a frozen period (no JSON read)."""
+        r = ratings.c
+        query = sa.select(r.station, r.total, r.stars, r.status).where(r.period == period)
+        with transaction(self.engine) as conn:
+            return {x[0]: Standing(float(x[1]), int(x[2]), x[3]) for x in conn.execute(query)}
+
     def freeze(self, period: str, version: int, rows: list[dict], now: str) -> bool:
         """Keep a closed period's ratings (``rows``: Rating.to_dict each); False when another
         process froze it first (its ratings stand)."""
         with transaction(self.engine, write=True) as conn:
             stmt = dialect_insert(conn.dialect.name, rating_periods).on_conflict_do_nothing()
-            res = conn.execute(stmt.values(period=period, frozen_at=now, rubric_version=version, stations=len(rows)))
-            if res.rowcount == 0:
+            stmt = stmt.values(period=period, frozen_at=now, rubric_version=version, stations=len(rows))
+            if conn.execute(stmt.returning(rating_periods.c.period)).first() is None:  # (rowcount: -1 on psycopg)
                 return False
             for i in range(0, len(rows), 2000):
                 conn.execute(

@@ -197,6 +197,7 @@ station_days = Table(
     Column("installed_version", BigInteger),  # newest installed version a health sample said
     Column("fives_met", Integer),  # items met in the day's last five-ones check (null: no check)
 )
+Index("station_days_fives", station_days.c.fives_met, station_days.c.day)  # the last complete five-ones check
 
 # The newest health sample per station (by corrected time), for the dashboard.
 station_health = Table(

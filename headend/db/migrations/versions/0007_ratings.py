@@ -35,6 +35,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("installed_version", sa.BigInteger))
         batch.add_column(sa.Column("fives_met", sa.Integer))
     _rebuild_days()
+    op.create_index("station_days_fives", "station_days", ["fives_met", "day"])
     op.create_table(
         "rubrics",
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -123,6 +124,7 @@ def _rebuild_days() -> None:
 def downgrade() -> None:
     for table in ("flag_overrides", "inspections", "ratings", "rating_periods", "rubrics"):
         op.drop_table(table)
+    op.drop_index("station_days_fives", "station_days")
     with op.batch_alter_table("station_days") as batch:
         for name in (*_NEW_DAY_COLUMNS, "installed_version", "fives_met"):
             batch.drop_column(name)
