@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from catalogue import Course
 from headend.config import load_config
 from headend.web.app import create_app
+from headend.web.bulletin import PRINTER, Printer
 from tests.conftest import init_headend
 from tests.county_kit import login_admin
 from tests.headend_db import database
@@ -76,6 +77,24 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/county/alerts"): Entry(query=("region",)),
     ("POST", "/county/alerts/{id}/acknowledge"): Entry({"id": ["1", "2", "0", "99999999999999999999"]}, form={}),
     ("GET", "/api/v1/alerts"): Entry(query=("region",)),
+    ("GET", "/county/ratings"): Entry(query=("region", "period", "kind", "sort", "desc")),
+    ("GET", "/county/ratings.csv"): Entry(query=("region", "period", "kind")),
+    ("GET", "/county/ratings.xlsx"): Entry(query=("region", "period", "kind")),
+    ("GET", "/api/v1/ratings"): Entry(query=("region", "period", "kind")),
+    ("GET", "/county/ratings/bulletin"): Entry(query=("region", "period")),
+    ("GET", "/county/ratings/bulletin.pdf"): Entry(query=("region", "period")),
+    ("GET", "/county/stations/{id}/rating"): Entry(
+        {"id": ["gaoyao-xiangang-xianyi", "nope"]}, query=("period", "kind")
+    ),
+    ("POST", "/county/stations/{id}/inspections"): Entry(
+        {"id": ["gaoyao-xiangang-xianyi", "nope"]},
+        form={"item": "place", "score": "3", "on": "", "note": "整洁", "period": ""},
+    ),
+    ("POST", "/county/stations/{id}/flags/override"): Entry(
+        {"id": ["gaoyao-xiangang-xianyi", "nope"]},
+        form={"period": "2026-11", "day": "2026-11-15", "rule": "headcount_over_capacity", "reason": "属实，已核实"},
+    ),
+    ("GET", "/county/evidence/{name}"): Entry({"name": ["0" * 64 + ".png", "nope.jpg"]}),
 }
 GETS = sorted(k for k in ROUTES if k[0] == "GET")
 FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)
@@ -96,7 +115,16 @@ def headend(tmp_path_factory):
         db.alerts.record_check(
             "2026-12-01T00:00:00Z", [("gaoyao-xiangang-xianyi", "disk_low", {"words": "磁盘剩余 6%"})], {}, {}
         )
-    h = Harness(create_app(load_config(root), background_loops=False))
+    app = create_app(load_config(root), background_loops=False)
+    # the bulletin's PDF from a stand-in printer (a script writing a tiny PDF): thousands of
+    # fuzzed requests must not start Chromium each
+    fake = tmp_path_factory.mktemp("printer") / "chromium"
+    fake.write_text(
+        '#!/bin/sh\nfor a; do case "$a" in --print-to-pdf=*) printf "%%PDF-1.4\\n%%%%EOF\\n" > "${a#*=}";; esac; done\n'
+    )
+    fake.chmod(0o755)
+    app[PRINTER] = Printer(str(fake))
+    h = Harness(app)
     h.staff = h.run(login_admin(h.client, root))  # every route is fuzzed as a logged-in admin
     yield h
     h.close()

@@ -1,6 +1,6 @@
 """``headend serve``'s app factory: ``create_app(cfg)`` sets every app key (``headend.web.keys``),
 adds the routes of each page module, one error middleware and the access rules (``auth``); its cleanup_ctx opens the data
-root's database and runs the background loops (job worker, inbox watcher, alerts), and closes both."""
+root's database and runs the background loops (job worker, inbox watcher, alerts, star ratings), and closes both."""
 
 from __future__ import annotations
 
@@ -13,18 +13,21 @@ from aiohttp import web
 from catalogue.display import NONE, chinese, duration, people_day, people_time
 from headend.config import HeadendConfig
 from headend.loops import background
+from headend.loops.ratings import RatingLoop
 from headend.service import open_headend
 from headend.service.publish_run import PublishRun
 from headend.web.accounts import setup_accounts
 from headend.web.alerts import setup_alerts
 from headend.web.auth import setup_auth
+from headend.web.bulletin import setup_bulletin
 from headend.web.courses import setup_courses
 from headend.web.dashboard import setup_dashboard
 from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER, TEMPLATES
 from headend.web.publishing import setup_publishing
+from headend.web.ratings import setup_ratings
 from headend.web.repo import setup_repo
-from headend.web.reports import setup_reports
+from headend.web.reports import RATINGS, setup_reports
 from headend.web.station_page import setup_stations
 from players import ProfileError, profile
 from playlists.errors import FormatError
@@ -84,10 +87,11 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     async def root_ctx(app: web.Application):
         h = await asyncio.to_thread(open_headend, cfg)
         app[HEADEND] = h
+        app[RATINGS] = RatingLoop(h)  # without its task (background_loops off) it has no summary
         try:
             if background_loops:
-                async with background(h, alerts=True) as statuses:
-                    app[LOOPS].extend(statuses)
+                async with background(h, alerts=True) as statuses, app[RATINGS].running() as rating_status:
+                    app[LOOPS].extend([*statuses, rating_status])
                     yield
             else:
                 yield
@@ -101,6 +105,8 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_dashboard(app)
     setup_stations(app)
     setup_alerts(app)
+    setup_bulletin(app)
+    setup_ratings(app)
     setup_publishing(app)
     setup_courses(app)
     setup_repo(app)

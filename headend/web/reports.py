@@ -2,7 +2,8 @@
 station's token, limits each station's rate, reads the body with a cap (512 KB as sent), hands it
 to the intake processes (``service.intake``: gzip inflated with an 8 MB cap — a gzip bomb is
 refused without inflating it all —, strict UTF-8 JSON, checked, stored) and answers held/seen or
-a refusal ``{"ok": false, "error", "field"}`` — never a 500.
+a refusal ``{"ok": false, "error", "field"}`` — never a 500; a held batch's answer carries the
+station's star rating (``"rating"``) once the rating loop (``headend.loops.ratings``) has one.
 ``GET /api/v1/stations/{id}/days`` gives a station's figures per China day (a logged-in account,
 within its region). Every answer carries the headend's time (``now``)."""
 
@@ -25,6 +26,7 @@ from headend.errors import (
     Unauthorized,
     Unsupported,
 )
+from headend.loops.ratings import RatingLoop
 from headend.service.intake import IntakePool
 from headend.service.reports import authenticate, day_range, parse_day, report_days
 from headend.web.auth import token_auth, visible_station
@@ -61,6 +63,7 @@ class RateLimit:
 
 RATE = web.AppKey("report_rate", RateLimit)
 INTAKE = web.AppKey("report_intake", IntakePool)
+RATINGS = web.AppKey("report_ratings", RatingLoop)  # each station's rating summary (headend.web.app)
 
 
 def refusal(exc: HeadendError) -> web.Response:
@@ -113,6 +116,10 @@ async def post_reports(request: web.Request) -> web.Response:
     except HeadendError as exc:
         return refusal(exc)
     body = {"ok": True, **stored.__dict__, "now": now_z()}
+    ratings = request.app.get(RATINGS)
+    rating = ratings.summary(station.id) if ratings is not None else None  # in memory: never waits
+    if rating is not None:
+        body["rating"] = rating
     return web.json_response(body)
 
 
