@@ -3,7 +3,9 @@ one POST with the station's bearer token, and the headend's answer as an ``Answe
 
 Every failure becomes an ``Answer`` with a ``kind`` (never an exception out of ``post``)::
 
-    ok           200: held, seen, offset_s, headend_time
+    ok           200: held, seen, offset_s, headend_time, and the station's star rating when the
+                 answer carries one of the documented shape (``rating``; otherwise
+                 ``rating_problem`` says what was wrong with it)
     revoked      401 with "revoked": the token was revoked at the headend
     unknown      401: no such token (check [report] token)
     forbidden    403: the token belongs to another station
@@ -21,12 +23,13 @@ import gzip
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import aiohttp
 
 from playlists.schedule import CHINA
+from station.model.rating import HeldRating, RatingShapeError, checked_rating
 from station.model.times import moment
 
 MAX_EVENTS = 500
@@ -46,6 +49,8 @@ class Answer:
     error: str = ""  # what the headend or the network said, in English
     field: str = ""
     conflict: int = 0  # 409: the first seq whose event differs from the headend's
+    rating: HeldRating | None = None  # 200: the station's star rating, checked (None: none sent)
+    rating_problem: str = ""  # 200: why the rating sent was ignored
 
 
 def batch_body(
@@ -105,7 +110,7 @@ def _answer(status: int, text: bytes, retry: str | None) -> Answer:
     try:
         data = json.loads(text)
         data = data if isinstance(data, dict) else {}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested beyond json's reach
         data = {}
     error = str(data.get("error") or "")[:300]
     field = str(data.get("field") or "")[:200]
@@ -117,7 +122,17 @@ def _answer(status: int, text: bytes, retry: str | None) -> Answer:
             )
         offset = data.get("offset_s")
         offset = float(offset) if isinstance(offset, (int, float)) and not isinstance(offset, bool) else None
-        return Answer("ok", status, held, seen, offset, moment(data.get("now")) if data.get("now") else None)
+        rating, problem = _rating(data)
+        return Answer(
+            "ok",
+            status,
+            held,
+            seen,
+            offset,
+            moment(data.get("now")) if data.get("now") else None,
+            rating=rating,
+            rating_problem=problem,
+        )
     if status == 401:
         kind = "revoked" if data.get("revoked") is True else "unknown"
         return Answer(kind, status, error=error or "the headend does not accept this station's token")
@@ -132,6 +147,16 @@ def _answer(status: int, text: bytes, retry: str | None) -> Answer:
     if 400 <= status < 500:
         return Answer("refused", status, error=error or f"HTTP {status}", field=field)
     return Answer("unreachable", status, error=error or f"HTTP {status} from the headend")
+
+
+def _rating(data: dict) -> tuple[HeldRating | None, str]:
+    """The answer's ``rating`` if it is the documented shape; else (None, what was wrong)."""
+    if data.get("rating") is None:
+        return None, ""
+    try:
+        return checked_rating(data["rating"], received_at=datetime.now(UTC)), ""
+    except RatingShapeError as exc:
+        return None, str(exc)[:300]
 
 
 def _count(value: object) -> bool:

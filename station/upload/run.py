@@ -9,6 +9,9 @@ batch's stream; when ``held`` stays below the batch's end the next batch re-send
 A 413 halves the batch; 429/503 end the run with ``Retry-After``; a refusal keeps the events.
 One run at a time: an ``asyncio.Lock`` in this process and ``fcntl.flock`` on
 ``<data_dir>/report.lock`` against another. Reading and gzip run in a thread.
+A held batch's answer may carry the station's star rating: checked by the client, a new one is
+kept in ``<data_dir>/rating.json`` (``station.store.ratingfile``) for /admin; one that is not the
+documented shape is ignored with one warning (until another problem, or a good one, comes).
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ import aiohttp
 
 from station.config import StationConfig
 from station.errors import StoreError
+from station.model.rating import HeldRating
 from station.records.journal import Journal
 from station.records.reader import JournalReader
+from station.store.ratingfile import write_rating
 from station.store.reportfile import read_upload_state, write_upload_state
 from station.upload.client import MAX_EVENTS, MAX_GZIP_BYTES, Answer, batch_body, post
 
@@ -84,6 +89,8 @@ class Uploader:
         self.lock = asyncio.Lock()
         self.state = read_upload_state(cfg.data_dir)
         self._next_send = 0.0  # monotonic time the rate cap allows the next request
+        self._rating: HeldRating | None = None  # the star rating this process last kept
+        self._rating_problem = ""  # what was wrong with the last one ignored (logged once)
 
     def backlog(self) -> int:
         """Events the headend has not acknowledged (reads the journal's files: call it in a thread)."""
@@ -144,6 +151,7 @@ class Uploader:
                 return await self._finish(sent, answer, requests, wire)
             sent += len(events)
             limit = MAX_EVENTS
+            await self._keep_rating(answer)
             if end is None and answer.seen > await asyncio.to_thread(j.last_seq):
                 new = await asyncio.to_thread(j.renew_stream)
                 log.warning("the headend has seen seq %d on stream %s: new stream %s", answer.seen, stream.id, new.id)
@@ -177,6 +185,29 @@ class Uploader:
             mono=self.mono(),
         )
         return body, piece.events, piece.events[-1]["seq"]
+
+    async def _keep_rating(self, answer: Answer) -> None:
+        """Keep the answer's star rating when it is new; say once why one was ignored."""
+        problem = answer.rating_problem
+        rating = answer.rating
+        if rating is not None and rating.station != self.cfg.station_id:
+            problem, rating = f"rating.station: {rating.station[:80]!r} is not this station", None
+        if problem:
+            if problem != self._rating_problem:
+                log.warning("the headend's star rating was ignored (%s); the one held stays", problem)
+                self._rating_problem = problem
+            return
+        if rating is None:
+            return
+        self._rating_problem = ""
+        if rating.same_as(self._rating):
+            return
+        try:
+            await asyncio.to_thread(write_rating, self.cfg.data_dir, rating)
+        except StoreError as exc:
+            log.warning("%s", exc)
+            return
+        self._rating = rating
 
     def _acknowledge(self, held: int) -> None:
         self.journal.acknowledge(held)

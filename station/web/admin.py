@@ -4,7 +4,8 @@ Routes::
 
     GET  /admin                  PIN login, then: today's and this month's figures, sync status with
                                  progress, failures and their reasons, storage, per-course
-                                 availability, study sessions, logbook, five-ones self-check, notices
+                                 availability, study sessions, logbook, five-ones self-check, notices,
+                                 the star rating the county sent back (``station.store.ratingfile``)
     GET  /admin (no PIN anywhere)  the first-run page: choose the PIN (twice, 6-12 digits)
     POST /admin/setup            only while no PIN exists: stores its hash, logs the administrator in
     POST /admin/login, /admin/logout, /admin/sync
@@ -38,6 +39,7 @@ from station.errors import InputError, StoreError
 from station.i18n import N_
 from station.model import FiveAnswer, MirrorHealth
 from station.records.attendance import FIVES, MIN_HEADCOUNT
+from station.store.ratingfile import read_rating
 from station.store.reportfile import read_upload_state
 from station.web.admin_view import (
     FIVES_HINTS,
@@ -46,6 +48,7 @@ from station.web.admin_view import (
     journal_view,
     mirrors_view,
     player_label,
+    rating_view,
     reporting_view,
     sync_view,
 )
@@ -153,6 +156,7 @@ async def _admin_page(
     fives = att.fives()
     current = att.current_session()
     upload = await asyncio.to_thread(read_upload_state, config.data_dir)
+    rating = await asyncio.to_thread(read_rating, config.data_dir)
     return render(
         request,
         "admin.html",
@@ -170,6 +174,7 @@ async def _admin_page(
                 _, upload, att.journal_usage().unreported, config.report_url, att.journal.write_error
             ),
             "month": figures_view(_, month),
+            "rating": rating_view(_, rating),
             "current": summary_view(_, current) if current else None,
             "sessions": [summary_view(_, s) for s in sessions],
             "logbook": [{"when": china_time(e.at), "text": e.text, "author": e.author} for e in logbook],

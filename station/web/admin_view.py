@@ -1,6 +1,6 @@
 """What the admin page shows, as plain values: the sync record with its progress bar, the last
 error and since when, what is still to come, each mirror's health, the figures, the five-ones
-labels (pure; the template only prints these). Times are China time; failure reasons are named in
+labels, the star rating the county sent back (pure; the template only prints these). Times are China time; failure reasons are named in
 the page's language (``station.web.reasons``) with the engine's own words folded beside them.
 ``_`` is the request's translator (``station.i18n``)."""
 
@@ -11,6 +11,7 @@ from players import ProfileError, profile
 from station.i18n import N_, Gettext
 from station.model import MirrorHealth, SyncStatus
 from station.model.attendance import JournalUsage
+from station.model.rating import HeldRating, PeriodRating
 from station.model.reporting import UploadState
 from station.web.reasons import explain
 
@@ -255,4 +256,60 @@ def reporting_view(_: Gettext, state: UploadState, backlog: int, url: str, write
         "offset": offset,
         "stream": state.stream,
         "disk": disk,
+    }
+
+
+def _points(value: float) -> str:
+    """72.5 → "72.5", 100.0 → "100"."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _rank(_: Gettext, rank: int | None, ranked: int, why: str) -> str:
+    if rank is None:
+        return _("Not ranked (%(why)s)", why=why)
+    if ranked >= rank:
+        return _("No. %(rank)d of %(n)d ranked stations", rank=rank, n=ranked)
+    return _("No. %(rank)d", rank=rank)
+
+
+def _period_view(_: Gettext, p: PeriodRating) -> dict:
+    stars = max(0, min(5, p.stars))
+    return {
+        "label": p.label,
+        "state": p.state_words,
+        "frozen": p.state == "frozen",
+        "stars": "★" * stars + "☆" * (5 - stars),
+        "stars_words": _("%(n)d stars", n=stars) if stars else _("No star yet"),
+        "total": _("%(total)s of %(max)s points", total=_points(p.total), max=_points(p.max_total)),
+        "county": _rank(_, p.county_rank, p.county_ranked, p.status_words),
+        "township": _rank(_, p.township_rank, p.township_ranked, p.status_words),
+        "indicators": [
+            {
+                "label": i.label,
+                "points": _("%(points)s of %(weight)s", points=_points(i.points), weight=_points(i.weight)),
+                "reason": i.reason,
+            }
+            for i in p.indicators
+        ],
+        "flags": [
+            {
+                "day": f.day,
+                "label": f.label,
+                "evidence": f.evidence,
+                "counted": f.counted,
+                "mark": _("counted after review") if f.counted else _("not counted"),
+            }
+            for f in p.flags
+        ],
+        "flags_more": _("%(n)d more flags are not listed here.", n=p.flags_more) if p.flags_more else "",
+    }
+
+
+def rating_view(_: Gettext, held: HeldRating | None) -> dict | None:
+    """The star rating the county sent back, newest period first (None: none yet)."""
+    if held is None or not held.periods:
+        return None
+    return {
+        "received": china_time(held.received_at) if held.received_at else "",
+        "periods": [_period_view(_, p) for p in reversed(held.periods)],
     }
