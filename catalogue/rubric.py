@@ -337,7 +337,7 @@ def _scoring(t: Table, weight: float | None = None) -> Scoring:
             if not 0 <= points <= weight:
                 raise t.fail("steps", f"gives {points:g} points; each step gives 0 to weight ({weight:g}) points")
         order = [v for v, _ in steps]
-        wanted = sorted(order, reverse=better == "higher")
+        wanted = sorted(set(order), reverse=better == "higher")
         if order != wanted:
             raise t.fail(
                 "steps",
@@ -366,7 +366,7 @@ def load_rubric(raw: bytes, name: str = RUBRIC_NAME) -> Rubric:
     stars = top.number_list("stars", (40.0, 55.0, 70.0, 80.0, 90.0), size=5, example=example)
     if any(b <= a for a, b in itertools.pairwise(stars)):
         raise top.fail("stars", f"must be five increasing totals, for 1 to 5 stars, e.g. {example}")
-    min_coverage = top.float("min_coverage", 0.6, min=0, max=1, unit=" (a share of days)")
+    min_coverage = top.float("min_coverage", 0.6, min=0, max=1, unit="(a share of days)")
     inspections = []
     for t in root.tables("inspection", max_items=50):
         item = InspectionItem(

@@ -218,6 +218,12 @@ class Table:
             self.asked.append(key)
         if key not in self._data:
             if default is REQUIRED:
+                typo = [k for k in self._data if k not in self.asked and k != key]
+                close = difflib.get_close_matches(key, typo, n=1, cutoff=0.6)
+                if close:  # a misspelt required key: name the line of the misspelling
+                    raise SettingsError(
+                        f"{self.doc.where(self.name, close[0])}: unknown key; did you mean '{key}'? ({key} is required: {kind})"
+                    )
                 raise SettingsError(f"{self.doc.where(self.name)}: missing key '{key}' ({kind})")
             return default
         return self._data[key]

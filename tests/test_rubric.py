@@ -62,8 +62,8 @@ MISTAKES = [
     (
         "unknown key in an indicator",
         ('per = "month"\nweight = 20', 'per = "month"\nwieght = 20'),
-        ('id = "sessions"', -1),  # the [[indicator]] line: a required key is looked for first
-        ["[indicator[0]]", "missing key 'weight'"],
+        "wieght = 20",  # the misspelling's line, though the required key is looked for first
+        ["[indicator[0]] wieght", "did you mean 'weight'"],
     ),
     (
         "unknown source",
@@ -82,6 +82,12 @@ MISTAKES = [
         ("steps = [[2, 20], [1, 10]]", "steps = [[1, 10], [2, 20]]"),
         "steps = [[1, 10], [2, 20]]",
         ["[indicator[0]] steps", "best step first"],
+    ),
+    (
+        "a step that can never be reached (the same value twice)",
+        ("steps = [[2, 20], [1, 10]]", "steps = [[2, 20], [2, 10]]"),
+        "steps = [[2, 20], [2, 10]]",
+        ["[indicator[0]] steps", "each value once"],
     ),
     (
         "lower-is-better steps out of order",
