@@ -341,7 +341,7 @@ def _scoring(t: Table, weight: float | None = None) -> Scoring:
         if order != wanted:
             raise t.fail(
                 "steps",
-                'must list the best step first (largest value first; smallest first when better = "lower")',
+                'must list the best step first, each value once (largest first; smallest first when better = "lower")',
             )
         return Scoring(weight, better, tuple(steps))
     assert linear is not None
