@@ -18,6 +18,7 @@ import sys
 import time
 import tomllib
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,6 +208,8 @@ def main() -> int:
         st["player"],
         "--capacity",
         str(st.get("capacity") or 40),
+        "--members",  # the registered party members the star rating compares person-times with
+        "30",
         check=False,
     )
     if res.returncode != 0:  # registered by an earlier run, whose token is only stored hashed: a new one
@@ -269,6 +272,7 @@ def main() -> int:
             time.sleep(0.3)
             status = json.loads(wait_http(f"http://127.0.0.1:{ui_port}/api/status", 5, procs[1]))
         print(f"    reporting to the headend: {(status.get('reporting') or {}).get('state')}")
+        this_month = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m")  # China time
         print(
             "\n"
             f"  TV page (remote: arrows, Enter, Backspace):  http://127.0.0.1:{ui_port}/\n"
@@ -277,6 +281,8 @@ def main() -> int:
             f"    log in as admin, one-time password {admin_password} (then choose your own)\n"
             f"  signed repository:                           http://127.0.0.1:{headend_port}/repo/index.json\n"
             f"  county figures:                              .venv/bin/headend report --root var/headend\n"
+            f"  star ratings:                                http://127.0.0.1:{headend_port}/county/ratings?period={this_month}\n"
+            f"                                               .venv/bin/headend ratings --root var/headend --period {this_month}\n"
             "\n  Ctrl-C stops both.",
             flush=True,
         )
