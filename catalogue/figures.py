@@ -10,6 +10,9 @@ day, however often it replays it (its watched seconds still add). A session that
 ``session_end`` lines it has (a power cut between writing the end and clearing the session in
 progress). Online minutes are health samples × their ``interval_s``, at most 1,440 a day.
 
+A session counts (its headcount adds person-times) only if it lasted ``MIN_SESSION_S`` by its
+``duration_s`` and by its start and end, whatever its ``counted`` says.
+
 Besides the figures, the fold keeps what the county's plausibility rules read (``headend``
 ratings): the largest headcount of a counted session, counted sessions that overlap another,
 plays that claim more watched time than passed between their start and end, the longest run
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+MIN_SESSION_S = 300  # a session ended sooner is kept, but its headcount is not counted
 WALL_SLACK_S = 60.0  # a play may claim this much more watched time than start→end (clock steps)
 COUNT_PLAY_S = 60.0  # watched this long (or 90 % of a shorter lesson): a person-time of individual study
 DAY_MINUTES = 1440
@@ -69,6 +73,7 @@ class Figures:
     overlong_plays: int = 0  # plays whose watched time exceeds start→end (+ WALL_SLACK_S)
     identical: int = 0  # the most copies of one play, session end or logbook entry
     installed_version: int | None = None  # the newest version a health sample said was installed
+    clients: int = 0  # TVs (addresses) with a play that counted as individual study
 
     @property
     def person_times(self) -> int:
@@ -114,7 +119,7 @@ class Tally:
             if first is None:  # another line of a session already ended is no copy of it
                 self._copy(e, ("started", "ended", "headcount", "topic", "names"))
             if first is None or order < first[0]:
-                counted = e.get("counted") is not False
+                counted = e.get("counted") is not False and _long_enough(e)
                 self.ended[sid] = [order, counted, _int(e.get("headcount")), e.get("started"), e.get("ended")]
         elif kind == "admin_login" and not e.get("ok"):
             self.failed_logins += 1
@@ -171,6 +176,7 @@ class Tally:
             overlong_plays=self.overlong,
             identical=max(self.copies.values(), default=0),
             installed_version=self.installed,
+            clients=len({v[1] for v in self.viewers}),
         )
 
     def state(self) -> dict:
@@ -213,6 +219,17 @@ def _span_s(start: object, end: object) -> float | None:
     """Seconds from ``start`` to ``end`` (None when either is not an aware ISO time)."""
     a, b = _moment(start), _moment(end)
     return (b - a).total_seconds() if a and b else None
+
+
+def _long_enough(e: Mapping) -> bool:
+    """A session counts only if it lasted ``MIN_SESSION_S`` by the box's own measure and by its
+    start and end, as far as it says them (a zero-length session with a large ``duration_s`` is
+    no session)."""
+    duration = e.get("duration_s")
+    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and duration < MIN_SESSION_S:
+        return False  # (a line written before sessions carried their length says nothing here)
+    span = _span_s(e.get("started"), e.get("ended"))
+    return span is None or span >= MIN_SESSION_S - WALL_SLACK_S
 
 
 def _overlapping(sessions: list[list]) -> int:

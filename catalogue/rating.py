@@ -1,12 +1,6 @@
 """Rating one station for one period under a rubric (``catalogue.rubric``), and ranking them.
-
-The headend's database adds up a period's daily roll-ups per station (``Sums``, in SQL) and
-hands over the few days a plausibility rule flags (``DayFigures``). ``day_flags`` says which rules
-a day breaks and with what evidence; each rule voids a group of that day's figures (``RULES``):
-a voided figure is shown with its flag and not counted, until an admin overrides the flag with a
-written reason. ``contribution`` is what one day adds to the sums — the SQL mirrors it exactly,
-so a flagged day is taken out by subtracting its contribution and adding back what its unvoided
-groups give.
+The sums come in with what the plausibility rules void already taken out
+(``catalogue.plausibility``).
 
 ``rate`` turns the sums into every indicator's value, points and reason in words, the total, the
 stars and whether the data suffice to rank (``min_coverage``); ``rank`` gives competition ranks
@@ -15,183 +9,17 @@ stars and whether the data suffice to rank (``min_coverage``); ``rank`` gives co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, partial
 from itertools import repeat
 from typing import NamedTuple
 
 from catalogue.periods import Period
-from catalogue.rubric import PER, SOURCES, FlagRules, Indicator, Rubric
+from catalogue.plausibility import Flag, Override, StationFacts, Sums
+from catalogue.rubric import PER, SOURCES, Indicator, Rubric
 
-# rule → (what it means, in Chinese; the figures it voids: sessions, plays, day or period)
-RULES: dict[str, tuple[str, str]] = {
-    "headcount_over_capacity": ("集中学习人数超过场所座位数", "sessions"),
-    "headcount_over_members": ("集中学习人数超过登记党员人数的上限倍数", "sessions"),
-    "overlapping_sessions": ("集中学习时间相互重叠", "sessions"),
-    "hours_over_day": ("一天的学习时长超过上限", "plays"),
-    "hours_over_opening": ("一天的学习时长超过站点开放时间", "plays"),
-    "watched_over_wall": ("观看时长超过播放的起止时间", "plays"),
-    "plays_while_offline": ("当天没有收到心跳却有播放", "plays"),
-    "time_uncertain": ("有事件的时间无法校正", "day"),
-    "identical_events": ("一天内出现多条完全相同的记录", "day"),
-    "clock_unmeasured": ("本期从未测得站点时钟", "period"),
-}
-GROUP_WORDS = {
-    "sessions": "当天集中学习不计",
-    "plays": "当天播放和自学不计",
-    "day": "当天全部数据不计",
-    "period": "本期数据不计",
-}
 STATUS_WORDS = {"ranked": "参与排名", "incomplete": "数据不全", "unexpected": "本期未开通"}
-
-
-@dataclass(frozen=True)
-class Sums:
-    """A station's figures over some days (what ``contribution`` adds up)."""
-
-    sessions: int = 0
-    session_person_times: int = 0
-    individual_plays: int = 0
-    plays: int = 0
-    watched_s: float = 0.0
-    active_days: int = 0
-    online_days: int = 0
-    logbook: int = 0
-    notice_views: int = 0
-    days_behind: int = 0
-    reported_days: int = 0
-
-    def __add__(self, other: Sums) -> Sums:
-        return Sums(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
-
-    def __sub__(self, other: Sums) -> Sums:
-        return Sums(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in fields(self)})
-
-    @property
-    def person_times(self) -> int:
-        return self.session_person_times + self.individual_plays
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class DayFigures:
-    """One station-day's roll-up as the plausibility rules and the sums read it."""
-
-    day: str
-    sessions: int = 0
-    session_person_times: int = 0
-    individual_plays: int = 0
-    plays: int = 0
-    watched_s: float = 0.0
-    logbook: int = 0
-    notice_views: int = 0
-    online_minutes: float = 0.0
-    behind: bool = False  # its installed version was older than the one published the day before
-    max_headcount: int = 0
-    overlapping_sessions: int = 0
-    overlong_plays: int = 0
-    identical_events: int = 0
-    time_uncertain: int = 0
-
-
-@dataclass(frozen=True)
-class StationFacts:
-    """What the county registered about a station, which the rules compare against."""
-
-    capacity: int | None = None
-    members: int | None = None
-    open_s: float | None = None  # seconds a day it is open (None: always)
-
-
-@dataclass(frozen=True)
-class Flag:
-    rule: str
-    day: str  # China day, or the period's name for a period's flag
-    evidence: str  # the figures that broke the rule, in words
-    override: tuple[str, str, str] | None = None  # (who, why, when) an admin overrode it
-
-    @property
-    def label(self) -> str:
-        return RULES[self.rule][0]
-
-    @property
-    def voids(self) -> str:
-        return RULES[self.rule][1]
-
-    @property
-    def counted(self) -> bool:
-        """Overridden: its figures count after all."""
-        return self.override is not None
-
-    def to_dict(self) -> dict:
-        d = {"rule": self.rule, "label": self.label, "day": self.day, "evidence": self.evidence, "voids": self.voids}
-        if self.override:
-            d["override"] = dict(zip(("by", "reason", "at"), self.override, strict=True))
-        return d
-
-
-def contribution(d: DayFigures, voided: Iterable[str] = ()) -> Sums:
-    """What one day adds to a station's sums with the figure groups ``voided`` left out."""
-    voided = set(voided)
-    if "day" in voided or "period" in voided:
-        return Sums(reported_days=1)
-    sessions = "sessions" not in voided
-    plays = "plays" not in voided
-    return Sums(
-        sessions=d.sessions if sessions else 0,
-        session_person_times=d.session_person_times if sessions else 0,
-        individual_plays=d.individual_plays if plays else 0,
-        plays=d.plays if plays else 0,
-        watched_s=d.watched_s if plays else 0.0,
-        active_days=int((plays and d.plays > 0) or (sessions and d.sessions > 0)),
-        online_days=int(d.online_minutes > 0),
-        logbook=d.logbook,
-        notice_views=d.notice_views,
-        days_behind=int(d.behind),
-        reported_days=1,
-    )
-
-
-def _h(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} 小时"
-
-
-def day_flags(d: DayFigures, s: StationFacts, rules: FlagRules) -> list[tuple[str, str]]:
-    """The rules ``d`` breaks, each with its evidence in words."""
-    out = []
-    if rules.headcount_over_capacity and s.capacity and d.max_headcount > s.capacity:
-        out.append(("headcount_over_capacity", f"一场集中学习登记 {d.max_headcount} 人，场所只有 {s.capacity} 个座位"))
-    factor = rules.headcount_members_factor
-    if factor and s.members and d.max_headcount > factor * s.members:
-        out.append(
-            (
-                "headcount_over_members",
-                f"一场集中学习登记 {d.max_headcount} 人，超过登记党员 {s.members} 人的 {factor:g} 倍",
-            )
-        )
-    if rules.overlapping_sessions and d.overlapping_sessions:
-        out.append(("overlapping_sessions", f"{d.overlapping_sessions} 场集中学习的时间相互重叠"))
-    cap = rules.max_hours_per_day * 3600
-    if cap and d.watched_s > cap:
-        out.append(("hours_over_day", f"当天学习时长 {_h(d.watched_s)}，超过每天 {rules.max_hours_per_day:g} 小时"))
-    elif rules.hours_over_opening and s.open_s is not None and d.watched_s > s.open_s:
-        out.append(("hours_over_opening", f"当天学习时长 {_h(d.watched_s)}，站点只开放 {_h(s.open_s)}"))
-    if rules.watched_over_wall and d.overlong_plays:
-        out.append(("watched_over_wall", f"{d.overlong_plays} 次播放的观看时长超过了播放的起止时间"))
-    if rules.plays_while_offline and d.plays and d.online_minutes <= 0:
-        out.append(("plays_while_offline", f"当天没有收到任何心跳，却报了 {d.plays} 次播放"))
-    if rules.time_uncertain and d.time_uncertain:
-        out.append(("time_uncertain", f"{d.time_uncertain} 条事件的时间无法校正，不知道是否属于这一天"))
-    if rules.identical_events and d.identical_events >= rules.identical_events:
-        out.append(("identical_events", f"同一条记录出现了 {d.identical_events} 次"))
-    return out
-
-
-def suspicious(d: DayFigures, s: StationFacts, rules: FlagRules) -> bool:
-    return bool(day_flags(d, s, rules))
 
 
 # ---- scoring ------------------------------------------------------------------------------------
@@ -266,6 +94,8 @@ class Rating:
     scores: tuple[Score, ...]
     flags: tuple[Flag, ...]
     sums: Sums
+    region: tuple[str, ...] = ()  # where it was rated (a closed period ranks by this, not today's)
+    basis: Mapping = field(default_factory=dict)  # the rest it was rated on (days, members, …): JSON
 
     @property
     def status_words(self) -> str:
@@ -287,15 +117,12 @@ class Rating:
             coverage=float(d["coverage"]),
             scores=tuple(Score.from_dict(s) for s in d["indicators"]),
             flags=tuple(
-                Flag(
-                    f["rule"],
-                    f["day"],
-                    f["evidence"],
-                    tuple(f["override"][k] for k in ("by", "reason", "at")) if f.get("override") else None,  # type: ignore[arg-type]
-                )
+                Flag(f["rule"], f["day"], f["evidence"], _override(f.get("override"), f["evidence"]))
                 for f in d["flags"]
             ),
             sums=Sums(**d["inputs"]),
+            region=tuple(d.get("region", ())),
+            basis=d.get("basis", {}),
         )
 
     def to_dict(self) -> dict:
@@ -309,7 +136,13 @@ class Rating:
             "indicators": [s.to_dict() for s in self.scores],
             "flags": [f.to_dict() for f in self.flags],
             "inputs": self.sums.to_dict(),
+            "region": list(self.region),
+            "basis": dict(self.basis),
         }
+
+
+def _override(d: Mapping | None, evidence: str) -> Override | None:
+    return Override(d["by"], d["reason"], d["at"], evidence) if d else None
 
 
 def _num(v: float) -> str:
@@ -383,6 +216,8 @@ def _raw_value(ind: Indicator, item: str | None, sums: Sums, ctx: Context) -> tu
         return float((ctx.as_of - ctx.fives_day).days), ""
     if src == "person_times":
         return float(sums.person_times), ""
+    if src == "days_behind":  # a day not known to be current counts as behind: silence never helps
+        return float(max(0, ctx.days - sums.current_days)), ""
     return float(getattr(sums, src)), ""
 
 
@@ -430,8 +265,10 @@ def rate(
     sums: Sums,
     ctx: Context,
     flags: Sequence[Flag] = (),
+    facts: StationFacts | None = None,
 ) -> Rating:
-    inds = rubric.indicators_for(tuple(region))
+    region = tuple(region)
+    inds = rubric.indicators_for(region)
     scores = tuple(map(score, inds, repeat(sums), repeat(ctx), _plans(inds)))
     total = round(sum(s.points for s in scores), 2)
     coverage = sums.reported_days / ctx.days if ctx.days else 0.0
@@ -451,20 +288,23 @@ def rate(
         scores=scores,
         flags=tuple(flags),
         sums=sums,
+        region=region,
+        basis=_basis(ctx, facts),
     )
 
 
-def apply_flags(sums: Sums, day: DayFigures, flags: Sequence[Flag]) -> Sums:
-    """``sums`` (which hold ``day`` in full) with the figures its standing flags void taken out."""
-    voided = {f.voids for f in flags if not f.counted}
-    if not voided:
-        return sums
-    return sums - contribution(day) + contribution(day, voided)
-
-
-def void_period(sums: Sums) -> Sums:
-    """A period's flag voids every figure (the days still count as reported)."""
-    return Sums(reported_days=sums.reported_days)
+def _basis(ctx: Context, facts: StationFacts | None) -> dict:
+    """What besides the sums a rating was computed on, kept with a closed period's ratings."""
+    d = {
+        "days": ctx.days,
+        "as_of": ctx.as_of.isoformat(),
+        "members": ctx.members,
+        "fives_day": ctx.fives_day.isoformat() if ctx.fives_day else None,
+        "inspections": {k: list(v) for k, v in ctx.inspections.items()},
+    }
+    if facts is not None:
+        d.update(capacity=facts.capacity, open_s=facts.open_s)
+    return d
 
 
 def competition_ranks(totals: Mapping[str, float]) -> dict[str, int]:
@@ -492,7 +332,3 @@ def rank(ratings: Iterable[Rating], regions: Mapping[str, Sequence[str]], depth:
     for totals in groups.values():
         out.update(competition_ranks(totals))
     return out
-
-
-def with_flags(rating: Rating, flags: Sequence[Flag]) -> Rating:
-    return replace(rating, flags=tuple(flags))

@@ -38,24 +38,12 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "study_hours": ("学习时长", "小时", "播放课程的观看时长"),
     "active_days": ("活跃天数", "天", "有播放或集中学习的天数"),
     "online_share": ("在线率", "", "收到站点心跳的天数占应上报天数的比例"),
-    "days_behind": ("内容落后天数", "天", "站点所装版本落后于前一天已发布版本的天数"),
+    "days_behind": ("内容落后天数", "天", "没有心跳证明已装好前一天发布的版本的天数（未上报的天也算落后）"),
     "logbook": ("工作日志", "条", "管理员在站点写的工作日志条数"),
     "notice_views": ("通知展示", "次", "活动通知在电视或管理页上被查看的次数"),
     "fives_days": ("距上次五个一自查全部达标", "天", "距最近一次五个一自查全部达标的天数"),
 }
 PER = {"period": "本期", "month": "每月", "day": "每天"}
-FLAG_RULES = (
-    "headcount_over_capacity",
-    "headcount_over_members",
-    "hours_over_day",
-    "hours_over_opening",
-    "watched_over_wall",
-    "plays_while_offline",
-    "overlapping_sessions",
-    "time_uncertain",
-    "identical_events",
-    "clock_unmeasured",
-)
 
 DEFAULT_RUBRIC = """\
 # 星级站点评定标准 — the rubric county staff rate stations by (documented in README.md,
@@ -203,6 +191,8 @@ hours_over_opening = true      # … or above the hours the station is open
 watched_over_wall = true       # a play claiming more watched time than passed from start to end
 plays_while_offline = true     # plays on a day the box sent no heartbeat at all
 overlapping_sessions = true    # study sessions overlapping in time
+max_sessions_per_day = 4       # more counted study sessions than this in a day (0: off)
+max_clients_per_day = 10       # more TVs (addresses) counting individual study in a day than this (0: off)
 time_uncertain = true          # events whose time the headend could not correct
 identical_events = 3           # this many identical plays, sessions or log entries in a day (0: off)
 clock_unmeasured = true        # the box's clock was never measured during the period
@@ -265,6 +255,8 @@ class FlagRules:
     watched_over_wall: bool = True
     plays_while_offline: bool = True
     overlapping_sessions: bool = True
+    max_sessions_per_day: int = 4  # 0: off
+    max_clients_per_day: int = 10  # 0: off
     time_uncertain: bool = True
     identical_events: int = 3  # 0: off
     clock_unmeasured: bool = True
@@ -409,6 +401,8 @@ def load_rubric(raw: bytes, name: str = RUBRIC_NAME) -> Rubric:
         watched_over_wall=f.bool("watched_over_wall", True),
         plays_while_offline=f.bool("plays_while_offline", True),
         overlapping_sessions=f.bool("overlapping_sessions", True),
+        max_sessions_per_day=f.int("max_sessions_per_day", 4, min=0, max=1000),
+        max_clients_per_day=f.int("max_clients_per_day", 10, min=0, max=100_000),
         time_uncertain=f.bool("time_uncertain", True),
         identical_events=f.int("identical_events", 3, min=0, max=100_000),
         clock_unmeasured=f.bool("clock_unmeasured", True),

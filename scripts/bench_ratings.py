@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from catalogue.rating import Sums  # noqa: E402
+from catalogue.plausibility import Sums  # noqa: E402
 from headend.db.engine import bulk_insert, transaction  # noqa: E402
 from headend.db.schema import publications, report_clocks, station_days, stations  # noqa: E402
 from headend.service import open_root  # noqa: E402

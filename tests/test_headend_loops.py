@@ -124,6 +124,10 @@ async def test_two_worker_lanes_have_a_status_each(tmp_path, aiohttp_client, hea
         assert not health["ok"]
     for lane in ("jobs-1", "jobs-2"):
         assert (await _wait_for(client, lane, "running", seconds=40))["failures"] == 0
+    # every other loop the outage met is back too once its back-off has passed (the rating loop's
+    # first pass may have been running when the database went away)
+    for other in [s.name for s in app[LOOPS] if not s.name.startswith("jobs-")]:
+        assert (await _wait_for(client, other, "running", seconds=90))["state"] in ("starting", "running"), other
     assert (await (await client.get("/api/v1/health")).json())["ok"]
 
 

@@ -157,7 +157,7 @@ def test_a_25_hour_day_is_flagged_and_not_counted(november):
 def test_a_box_left_on_an_old_version_loses_the_freshness_points(november):
     _h, ids, t = november
     lagging, busy = t.entry(ids["lagging"][0]), t.entry(ids["busy"][0])
-    assert lagging.rating.sums.days_behind == 30
+    assert lagging.rating.sums.current_days == 0 and busy.rating.sums.current_days == 30
     assert score_of(lagging, "freshness").points == 0 and score_of(busy, "freshness").points == 10
     assert (
         "内容落后天数 30 天" in score_of(lagging, "freshness").reason
@@ -206,17 +206,25 @@ def test_an_admin_override_makes_the_flagged_figures_count_again(county):
     assert before.entry(crowded).rating.sums.session_person_times == 40
 
     why = "现场核实：当天全村大会，借用村委会礼堂"
-    assert h.db.ratings.add_override(crowded, "2026-11-15", "headcount_over_capacity", "admin", why, stamp)
-    assert not h.db.ratings.add_override(crowded, "2026-11-15", "headcount_over_capacity", "other", "x", stamp)
+    shown = {f.rule: f.evidence for f in ratings_table(h, NOVEMBER, now=NOW).entry(crowded).rating.flags}
+    marathon_shown = {f.rule: f.evidence for f in ratings_table(h, NOVEMBER, now=NOW).entry(marathon).rating.flags}
+    over = "headcount_over_capacity"
+    assert h.db.ratings.add_override(crowded, "2026-11-15", over, "admin", why, stamp, evidence=shown[over])
+    assert not h.db.ratings.add_override(crowded, "2026-11-15", over, "other", "x", stamp, evidence=shown[over])
     t = ratings_table(h, NOVEMBER, now=NOW)
     flags = {f.rule: f for f in t.entry(crowded).rating.flags}
-    assert flags["headcount_over_capacity"].override == ("admin", why, stamp)
+    o = flags[over].override
+    assert (o.by, o.reason, o.at) == ("admin", why, stamp)
     # the same day is also over 1.5 × its 30 members: still void until that flag is overridden too
     assert not flags["headcount_over_members"].counted
     assert t.entry(crowded).rating.sums.session_person_times == 40
 
-    h.db.ratings.add_override(crowded, "2026-11-15", "headcount_over_members", "admin", why, stamp)
-    h.db.ratings.add_override(marathon, "2026-11-20", "hours_over_day", "admin", "全天循环播放，已核实", stamp)
+    members = "headcount_over_members"
+    h.db.ratings.add_override(crowded, "2026-11-15", members, "admin", why, stamp, evidence=shown[members])
+    h.db.ratings.add_override(
+        marathon, "2026-11-20", "hours_over_day", "admin", "全天循环播放，已核实", stamp,
+        evidence=marathon_shown["hours_over_day"],
+    )  # fmt: skip
     t = ratings_table(h, NOVEMBER, now=NOW)
     rows = days_of(h, crowded)
     s = t.entry(crowded).rating.sums

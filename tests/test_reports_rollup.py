@@ -115,4 +115,5 @@ def _as_figures(r):
         overlong_plays=r.overlong_plays,
         identical=r.identical_events,
         installed_version=r.installed_version,
+        clients=r.clients,
     )

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from catalogue.periods import parse_period
-from catalogue.rating import Context, Sums, rate
+from catalogue.plausibility import Sums
+from catalogue.rating import Context, rate
 from catalogue.rubric import DEFAULT_RUBRIC, SOURCES, Rubric, default_rubric, load_rubric
 from catalogue.tomlcheck import SettingsError
 

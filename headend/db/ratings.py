@@ -1,5 +1,5 @@
 """``RatingStore`` (``db.ratings``): what star ratings read and keep — each station's figures
-over a period summed in SQL from the daily roll-up (``catalogue.rating.contribution`` in SQL),
+over a period summed in SQL from the daily roll-up (``catalogue.plausibility.contribution`` in SQL),
 the few days a plausibility rule may flag, the last complete five-ones check, clock readings,
 inspection scores, flag overrides, rubric versions, and closed periods' ratings as computed.
 Blocking; failures are DatabaseError."""
@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from catalogue.clocks import CHINA
-from catalogue.rating import DayFigures, Standing, Sums
+from catalogue.plausibility import DayFigures, Override, Sums
+from catalogue.rating import Standing
 from catalogue.rubric import FlagRules
 from headend.db.engine import dialect_insert, transaction
 from headend.db.schema import (
@@ -68,9 +69,10 @@ def _required(d: sa.ColumnElement, steps: Steps) -> sa.ColumnElement:
     return sa.case(*((d >= day, version) for day, version in steps), else_=0)
 
 
-def _behind(steps: Steps) -> sa.ColumnElement:
+def _current(steps: Steps) -> sa.ColumnElement:
+    """1 on a day a heartbeat said the box had the version published the day before."""
     d = station_days.c
-    return sa.case(((d.installed_version.is_not(None)) & (d.installed_version < _required(d.day, steps)), 1), else_=0)
+    return sa.case(((d.installed_version.is_not(None)) & (d.installed_version >= _required(d.day, steps)), 1), else_=0)
 
 
 class RatingStore:
@@ -96,8 +98,9 @@ class RatingStore:
             out.append((day, highest))
         return out[::-1]
 
-    def sums(self, first: date, last: date, steps: Steps) -> dict[str, Sums]:
-        """Every station's sums over [first, last] (only stations with a reported day)."""
+    def sums(self, first: date, last: date, steps: Steps) -> tuple[dict[str, Sums], dict[str, date]]:
+        """Every station's sums over [first, last] (only stations with a reported day), and the
+        first day it reported in it (a box may report days before it was registered)."""
         d = station_days.c
         query = (
             sa.select(
@@ -111,26 +114,29 @@ class RatingStore:
                 sa.func.sum(sa.case((d.online_minutes > 0, 1), else_=0)),
                 sa.func.sum(d.logbook),
                 sa.func.sum(d.notice_view_total),
-                sa.func.sum(_behind(steps)),
+                sa.func.sum(_current(steps)),
                 sa.func.count(),
+                sa.func.min(d.day),
             )
             .where(d.day >= first.isoformat(), d.day <= last.isoformat())
             .group_by(d.station)
         )
         out: dict[str, Sums] = {}
+        firsts: dict[str, date] = {}
         with transaction(self.engine) as conn:
             for r in conn.execute(query):
+                firsts[r[0]] = date.fromisoformat(r[12])
                 out[r[0]] = Sums(
                     int(r[1]), int(r[2]), int(r[3]), int(r[4]), float(r[5]), int(r[6]), int(r[7]), int(r[8]),
                     int(r[9]), int(r[10]), int(r[11]),
                 )  # fmt: skip
-        return out
+        return out, firsts
 
     def suspicious_days(
         self, first: date, last: date, steps: Steps, rules: FlagRules, open_s_floor: float | None
     ) -> list[tuple[str, DayFigures]]:
         """The station-days of [first, last] that may break a plausibility rule (a superset:
-        ``catalogue.rating.day_flags`` decides), oldest first. ``open_s_floor``: the shortest
+        ``catalogue.plausibility.day_flags`` decides), oldest first. ``open_s_floor``: the shortest
         opening of any station (None: no station has opening hours)."""
         d, s = station_days.c, stations.c
         maybe = []
@@ -149,6 +155,10 @@ class RatingStore:
             maybe.append((d.plays > 0) & (d.online_minutes <= 0))
         if rules.overlapping_sessions:
             maybe.append(d.overlapping_sessions > 0)
+        if rules.max_sessions_per_day:
+            maybe.append(d.sessions > rules.max_sessions_per_day)
+        if rules.max_clients_per_day:
+            maybe.append(d.clients > rules.max_clients_per_day)
         if rules.time_uncertain:
             maybe.append(d.time_uncertain > 0)
         if rules.identical_events:
@@ -167,12 +177,13 @@ class RatingStore:
                 d.logbook,
                 d.notice_view_total,
                 d.online_minutes,
-                _behind(steps),
+                _current(steps),
                 d.max_headcount,
                 d.overlapping_sessions,
                 d.overlong_plays,
                 d.identical_events,
                 d.time_uncertain,
+                d.clients,
             )
             .select_from(station_days.join(stations, stations.c.id == d.station))
             .where(d.day >= first.isoformat(), d.day <= last.isoformat(), sa.or_(*maybe))
@@ -198,6 +209,7 @@ class RatingStore:
                         int(r[13]),
                         int(r[14]),
                         int(r[15]),
+                        int(r[16]),
                     ),
                 )
                 for r in conn.execute(query)
@@ -263,40 +275,67 @@ class RatingStore:
 
     # ---- overrides ---------------------------------------------------------------------------
 
-    def overrides(self, first: str, last: str, period: str) -> dict[tuple[str, str, str], tuple[str, str, str]]:
-        """(station, day, rule) → (who, why, when) for the days in [first, last] and the period."""
+    def overrides(self, first: str, last: str, period: str) -> dict[tuple[str, str, str], Override]:
+        """(station, day, rule) → the override, for the days in [first, last] and the period."""
         o = flag_overrides.c
-        query = sa.select(o.station, o.day, o.rule, o.actor, o.reason, o.at).where(
+        query = sa.select(o.station, o.day, o.rule, o.actor, o.reason, o.at, o.evidence).where(
             ((o.day >= first) & (o.day <= last)) | (o.day == period)
         )
         with transaction(self.engine) as conn:
-            return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in conn.execute(query)}
+            return {(r[0], r[1], r[2]): Override(r[3], r[4], r[5], r[6]) for r in conn.execute(query)}
 
-    def add_override(self, station: str, day: str, rule: str, actor: str, reason: str, now: str) -> bool:
-        """False when the flag was already overridden (the first reason stands)."""
+    def add_override(
+        self, station: str, day: str, rule: str, actor: str, reason: str, now: str, *, evidence: str
+    ) -> bool:
+        """Keep an admin's override of the flag showing ``evidence``; False when that evidence was
+        already judged (the first reason stands). Worse evidence later may be judged anew."""
         with transaction(self.engine, write=True) as conn:
-            # rowcount is -1 for INSERT … ON CONFLICT on psycopg: a returned row says it was inserted
-            stmt = dialect_insert(conn.dialect.name, flag_overrides).on_conflict_do_nothing()
-            stmt = stmt.values(station=station, day=day, rule=rule, actor=actor, reason=reason, at=now)
-            return conn.execute(stmt.returning(flag_overrides.c.station)).first() is not None
+            o = flag_overrides.c
+            key = (o.station == station) & (o.day == day) & (o.rule == rule)
+            held = conn.execute(sa.select(o.evidence).where(key)).scalar()
+            if held == evidence:
+                return False
+            if held is not None:
+                conn.execute(flag_overrides.delete().where(key))
+            conn.execute(
+                flag_overrides.insert().values(
+                    station=station, day=day, rule=rule, actor=actor, reason=reason, at=now, evidence=evidence
+                )
+            )
+            return True
 
     # ---- rubric versions and closed periods ------------------------------------------------------
 
-    def rubric_version(self, sha256: str, text: str, now: str) -> int:
-        """The version of the rubric with this content, numbered anew when it is new (two
+    def rubric_version(self, sha256: str, text: str, now: str) -> tuple[int, bool]:
+        """The version of the rubric with this content, and whether it was numbered just now (two
         processes meeting a new rubric at once agree on one number)."""
         r = rubrics.c
+        with transaction(self.engine) as conn:  # the usual case: known, and no writer's turn taken
+            held = conn.execute(sa.select(r.version).where(r.sha256 == sha256)).scalar()
+        if held is not None:
+            return int(held), False
         for _ in range(5):
             with transaction(self.engine, write=True) as conn:
                 held = conn.execute(sa.select(r.version).where(r.sha256 == sha256)).scalar()
                 if held is not None:
-                    return int(held)
+                    return int(held), False
                 version = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(r.version), 0))).scalar()) + 1
                 stmt = dialect_insert(conn.dialect.name, rubrics).on_conflict_do_nothing()
-                conn.execute(stmt.values(version=version, sha256=sha256, text=text, created_at=now))
+                stmt = stmt.values(version=version, sha256=sha256, text=text, created_at=now)
+                if conn.execute(stmt.returning(r.version)).first() is not None:
+                    return version, True
         raise DatabaseError(
             "the rubric's version could not be recorded (other processes kept taking the number); try again"
         )
+
+    def first_enrolled(self) -> str | None:
+        """When the first station still registered was enrolled (ISO), None without stations."""
+        with transaction(self.engine) as conn:
+            return conn.execute(sa.select(sa.func.min(stations.c.created_at))).scalar()
+
+    def frozen_names(self) -> set[str]:
+        with transaction(self.engine) as conn:
+            return {r[0] for r in conn.execute(sa.select(rating_periods.c.period))}
 
     def rubric_text(self, version: int) -> str | None:
         with transaction(self.engine) as conn:

@@ -77,6 +77,7 @@ class StationDay:
     overlong_plays: int = 0
     identical_events: int = 0
     installed_version: int | None = None
+    clients: int = 0
 
     @property
     def person_times(self) -> int:

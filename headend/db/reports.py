@@ -110,6 +110,7 @@ def day_row(station: str, day: str, f: Figures, stamp: str) -> dict:
         "overlapping_sessions": f.overlapping_sessions,
         "overlong_plays": f.overlong_plays,
         "identical_events": f.identical,
+        "clients": f.clients,
         "installed_version": f.installed_version,
         "fives_met": sum(f.fives.values()) if f.fives is not None else None,
     }

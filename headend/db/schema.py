@@ -194,6 +194,7 @@ station_days = Table(
     Column("overlapping_sessions", Integer, nullable=False, server_default="0"),
     Column("overlong_plays", Integer, nullable=False, server_default="0"),
     Column("identical_events", Integer, nullable=False, server_default="0"),
+    Column("clients", Integer, nullable=False, server_default="0"),  # TVs with a play counted as study
     Column("installed_version", BigInteger),  # newest installed version a health sample said
     Column("fives_met", Integer),  # items met in the day's last five-ones check (null: no check)
 )
@@ -372,4 +373,5 @@ flag_overrides = Table(
     Column("actor", Text, nullable=False),
     Column("reason", Text, nullable=False),
     Column("at", Text, nullable=False),
+    Column("evidence", Text, nullable=False),  # the flag's evidence as judged: worse figures flag again
 )

@@ -25,6 +25,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from catalogue.periods import period_of
+from headend.errors import BadRequest
 from headend.service.ratings import COUNTY_DEPTH, TOWNSHIP_DEPTH, Entry, RatingTable, ratings_table, today_china
 from headend.service.root import Headend
 
@@ -83,7 +84,10 @@ def rating_summaries(h: Headend, now: datetime | None = None) -> dict[str, dict]
     made_at = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     out: dict[str, dict] = {}
     for period in (month.previous(), month):
-        table = ratings_table(h, period, now=now)
+        try:
+            table = ratings_table(h, period, now=now)
+        except BadRequest:  # the month before any station was enrolled: nothing to say about it
+            continue
         county, township = _ranked(table, COUNTY_DEPTH), _ranked(table, TOWNSHIP_DEPTH)
         for entry in table.entries:
             summary = out.setdefault(

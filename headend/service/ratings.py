@@ -9,7 +9,7 @@ the figures it was computed from — is kept with the rubric version, and is wha
 look shows, whatever arrives or changes afterwards. A changed rubric is a new version; frozen
 periods keep theirs.
 
-Plausibility (``catalogue.rating.day_flags``): the days a rule flags have the voided figures
+Plausibility (``catalogue.plausibility``): the days a rule flags have the voided figures
 taken out of the sums; an admin's override (with a written reason, audit-logged) counts them
 again. Blocking: the web layer calls these in a thread."""
 
@@ -26,26 +26,24 @@ from datetime import UTC, date, datetime, timedelta
 from catalogue.clocks import CHINA
 from catalogue.figures import FIVES
 from catalogue.hours import HoursError, parse_hours
-from catalogue.periods import Period, parse_period
-from catalogue.rating import (
+from catalogue.periods import Period, parse_period, period_of
+from catalogue.plausibility import (
     RULES,
-    Context,
     DayFigures,
     Flag,
-    Rating,
-    Standing,
     StationFacts,
     Sums,
     apply_flags,
     day_flags,
-    rank,
-    rate,
+    judged,
     void_period,
 )
+from catalogue.rating import Context, Rating, Standing, rank, rate
 from catalogue.rubric import DEFAULT_RUBRIC, RUBRIC_NAME, Rubric, load_rubric
 from catalogue.tomlcheck import SettingsError
 from headend.db.records import Station
 from headend.errors import BadRequest, ConfigError
+from headend.service.audit import SYSTEM, audit
 from headend.service.root import Headend
 
 log = logging.getLogger(__name__)
@@ -175,10 +173,14 @@ def _enrolled_day(created_at: str) -> date | None:
     return (enrolled if enrolled.tzinfo else enrolled.replace(tzinfo=UTC)).astimezone(CHINA).date()
 
 
-def _days_expected(station: Station, period: Period, as_of: date) -> int:
-    """Days of ``period`` up to ``as_of`` from the station's enrolment on: the days it was to report."""
+def _days_expected(station: Station, period: Period, as_of: date, first_reported: date | None) -> int:
+    """Days of ``period`` up to ``as_of`` from the station's enrolment on — or from the first day
+    it reported, when its box ran before it was registered: every day it has figures for is a day
+    it was to report, so a backlog from before enrolment is not divided by fewer days."""
     enrolled = _enrolled_day(station.created_at) if station.created_at else None
     start = max(period.first, enrolled) if enrolled else period.first
+    if first_reported is not None:
+        start = min(start, first_reported)
     return max(0, (min(as_of, period.last) - start).days + 1)
 
 
@@ -189,7 +191,7 @@ def compute(h: Headend, rubric: Rubric, stations: Sequence[Station], period: Per
     as_of = min(today, period.last)
     last = as_of
     steps = store.required_versions(last)
-    sums = store.sums(period.first, last, steps)
+    sums, firsts = store.sums(period.first, last, steps)
     facts = {s.id: StationFacts(s.capacity, s.members, _open_s(s.opening_hours)) for s in stations}
     opens = [f.open_s for f in facts.values() if f.open_s is not None]
     suspicious = store.suspicious_days(period.first, last, steps, rubric.flags, min(opens) if opens else None)
@@ -200,7 +202,7 @@ def compute(h: Headend, rubric: Rubric, stations: Sequence[Station], period: Per
         if fact is None:
             continue
         broken = [
-            Flag(rule, day.day, why, overrides.get((station, day.day, rule)))
+            judged(rule, day.day, why, overrides.get((station, day.day, rule)))
             for rule, why in day_flags(day, fact, rubric.flags)
         ]
         if broken:
@@ -211,12 +213,12 @@ def compute(h: Headend, rubric: Rubric, stations: Sequence[Station], period: Per
         measured = store.clocks_measured(first_utc.strftime("%Y-%m-%dT%H:%M:%S"))
         for s in stations:
             if s.id in sums and s.id not in measured:
-                ov = overrides.get((s.id, period.name, "clock_unmeasured"))
-                flag = Flag(
-                    "clock_unmeasured", period.name, "本期收到了数据，但从未在上报时测到站点的时钟，时间都不可信", ov
+                why = "本期收到了数据，但从未在上报时测到站点的时钟，时间都不可信"
+                flag = judged(
+                    "clock_unmeasured", period.name, why, overrides.get((s.id, period.name, "clock_unmeasured"))
                 )
                 flags.setdefault(s.id, []).append(flag)
-                if ov is None:
+                if not flag.counted:
                     sums[s.id] = void_period(sums[s.id])
     need_fives = any(i.source == "fives_days" for i in rubric.indicators)
     fives = store.fives_complete(period.first - timedelta(days=366), last, len(FIVES)) if need_fives else {}
@@ -226,13 +228,13 @@ def compute(h: Headend, rubric: Rubric, stations: Sequence[Station], period: Per
         for s in stations:
             ctx = Context(
                 period=period,
-                days=_days_expected(s, period, as_of),
+                days=_days_expected(s, period, as_of, firsts.get(s.id)),
                 as_of=as_of,
                 members=s.members,
                 fives_day=fives.get(s.id),
                 inspections=inspections.get(s.id, {}),
             )
-            out.append(rate(rubric, s.id, s.region, sums.get(s.id, Sums()), ctx, flags.get(s.id, ())))
+            out.append(rate(rubric, s.id, s.region, sums.get(s.id, Sums()), ctx, flags.get(s.id, ()), facts.get(s.id)))
     return out
 
 
@@ -294,17 +296,20 @@ def period_ratings(
     store = h.db.ratings
     rubric = current_rubric(h)
     stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    version = store.rubric_version(rubric.sha256, rubric.text, stamp)
+    version, new = store.rubric_version(rubric.sha256, rubric.text, stamp)
+    if new:  # a changed ratings.toml rates from now on: say so where every change is kept
+        audit(h, SYSTEM, "rating.rubric", f"version {version}", {"sha256": rubric.sha256, "title": rubric.title})
     if stations is None:
         stations = h.db.stations()
     rated = compute(h, rubric, [s for s in stations if s.revoked_at is None], period, now)
     if today_china(now) > closes_on(h, period):
-        if not store.freeze(period.name, version, [r.to_dict() for r in rated], stamp):
+        kept = [r.to_dict() for r in rated if r.status != "unexpected"]  # not enrolled then: nothing to keep
+        if not store.freeze(period.name, version, kept, stamp):
             held = _frozen(h, period)  # another process froze it first: its ratings stand
             if held is not None:
                 return "frozen", *held
-        log.info("ratings of %s frozen under rubric version %d (%d stations)", period.name, version, len(rated))
-        return "frozen", version, rubric, {r.station: r for r in rated}
+        log.info("ratings of %s frozen under rubric version %d (%d stations)", period.name, version, len(kept))
+        return "frozen", version, rubric, {r.station: r for r in rated if r.status != "unexpected"}
     return "provisional", version, rubric, {r.station: r for r in rated}
 
 
@@ -327,8 +332,7 @@ def ratings_table(
     """The ratings of the stations under ``region`` (of ``stations``, default: all registered),
     ranked, each with the period before for the change."""
     now = now or datetime.now(UTC)
-    if period.first > today_china(now):
-        raise BadRequest(f"{period.label} has not begun yet; choose a period up to this one", field="period")
+    check_rated(h, period, now)
     with _no_gc():
         return _table(h, period, stations, tuple(region), now)
 
@@ -339,15 +343,16 @@ def _table(
     registered = h.db.stations()
     everyone = {s.id: s for s in registered}
     state, version, rubric, rated = period_ratings(h, period, now, registered)
-    regions = {k: everyone[k].region if k in everyone else () for k in rated}
+    regions = {k: r.region or (everyone[k].region if k in everyone else ()) for k, r in rated.items()}
     county = rank(rated.values(), regions, COUNTY_DEPTH)
     township = rank(rated.values(), regions, TOWNSHIP_DEPTH)
     before: dict[str, Standing] = {}
     prev = period.previous()
     if prev.first.year >= 2000:
         try:
+            check_rated(h, prev, now)
             before = period_standings(h, prev, now, registered)
-        except ConfigError:
+        except (BadRequest, ConfigError):  # nothing rated then, or a rubric to mend first: no change shown
             before = {}
     wanted = stations if stations is not None else registered
     entries = [
@@ -359,19 +364,40 @@ def _table(
     return RatingTable(period, prefix, state, closes_on(h, period), version, rubric, entries)
 
 
+def check_rated(h: Headend, period: Period, now: datetime) -> None:
+    """BadRequest for a period that has not begun, or that ended before any station was enrolled
+    (nothing to rate, and a look at it would keep a frozen table of nothing)."""
+    if period.first > today_china(now):
+        raise BadRequest(f"{period.label} has not begun yet; choose a period up to this one", field="period")
+    first = h.db.ratings.first_enrolled()
+    if first is not None and (day := _enrolled_day(first)) is not None and period.last < day:
+        raise BadRequest(
+            f"{period.label} ended before the first station was enrolled ({day.isoformat()}); choose a later period",
+            field="period",
+        )
+
+
 def freeze_closed(h: Headend, now: datetime | None = None) -> list[str]:
-    """Freeze every rated period that closed since the last check (the month, quarter, half-year
-    and year that ended most recently); the names of those frozen now."""
+    """Freeze every rated period (month, quarter, half-year, year) that has closed since the first
+    station was enrolled and is not frozen yet — all of them, so a headend that was down, or a
+    ``close_days`` longer than a month, leaves none to be frozen by whoever looks first; the
+    names of those frozen now."""
     now = now or datetime.now(UTC)
     today = today_china(now)
+    first = h.db.ratings.first_enrolled()
+    start = _enrolled_day(first) if first else None
+    if start is None:
+        return []
+    frozen = h.db.ratings.frozen_names()
+    stations = h.db.stations()
     done = []
-    from catalogue.periods import period_of
-
     for kind in RATED_KINDS:
-        p = period_of(kind, today).previous()
-        if today > closes_on(h, p) and h.db.ratings.frozen(p.name) is None:
-            period_ratings(h, p, now)
-            done.append(p.name)
+        p = period_of(kind, start)
+        while today > closes_on(h, p):
+            if p.name not in frozen:
+                period_ratings(h, p, now, stations)
+                done.append(p.name)
+            p = p.next()
     return done
 
 

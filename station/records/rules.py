@@ -23,11 +23,12 @@ could have produced:
 
 from __future__ import annotations
 
+from catalogue.figures import MIN_SESSION_S  # a session ended sooner is recorded, its headcount not counted
+
 DAY_S = 86400.0
 MAX_PLAYS_PER_DAY = 500  # play records per client a China day; further plays are refused
 OVERRUN = 1.05  # a lesson plays at most this share of its length (a seek back, a rebuffer)
 DEFAULT_SCREENS = 2  # clients with a play open at once when [station] screens is not set
-MIN_SESSION_S = 300  # a session ended sooner is recorded, but its headcount is not counted
 MAX_SESSIONS_PER_DAY = 8
 MIN_HEADCOUNT = 1
 DEFAULT_CAPACITY = 100  # the most a session's headcount can be when [station] capacity is not set

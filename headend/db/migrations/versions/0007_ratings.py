@@ -25,6 +25,7 @@ _NEW_DAY_COLUMNS = (
     "overlapping_sessions",
     "overlong_plays",
     "identical_events",
+    "clients",
 )
 
 
@@ -81,6 +82,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.Text, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("at", sa.Text, nullable=False),
+        sa.Column("evidence", sa.Text, nullable=False),
     )
 
 
@@ -115,6 +117,7 @@ def _rebuild_days() -> None:
                 overlapping_sessions=f.overlapping_sessions,
                 overlong_plays=f.overlong_plays,
                 identical_events=f.identical,
+                clients=f.clients,
                 installed_version=f.installed_version,
                 fives_met=sum(f.fives.values()) if f.fives is not None else None,
             )
