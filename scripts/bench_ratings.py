@@ -84,6 +84,7 @@ def day_rows(ids: dict[str, list[str]], first: date, stamp: str) -> Iterator[tup
                     row[at["watched_s"]] = plays * 1200.0
                     row[at["completed"]] = plays // 2
                     row[at["individual_plays"]] = plays
+                    row[at["clients"]] = 1
                     row[at["courses"]] = min(plays, 3)
                     row[at["events"]] = 96 + plays
                     row[at["logbook"]] = int(day.weekday() in (0, 3))

@@ -51,6 +51,7 @@ def _row(sid: str, day: date, stamp: str, **kw) -> dict:
         "overlapping_sessions": 0,
         "overlong_plays": 0,
         "identical_events": 0,
+        "clients": 0,
         "installed_version": 2,
         "fives_met": None,
     }
@@ -66,6 +67,7 @@ def _busy_day(rnd: random.Random, sid: str, day: date, stamp: str) -> dict:
         "watched_s": plays * 1200.0,
         "completed": plays // 2,
         "individual_plays": plays,
+        "clients": 1,
         "courses": min(plays, 3),
         "events": 96 + plays,
         "logbook": int(day.weekday() in (0, 3)),
