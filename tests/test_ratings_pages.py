@@ -3,8 +3,11 @@
 five stars above the idle ones, lists 数据不全 stations apart and sorts by any indicator; CSV,
 XLSX and JSON carry the same figures; a station's page shows its flags with their evidence, an
 admin overrides one with a reason (audit-logged, its figures count again), an editor records an
-inspection with a photo (its points rise); a viewer or an editor may not override; a bad period
-is a 400, a station outside the account's region a 404."""
+inspection with a photo (its points rise) but not one dated before the item's latest visit or over
+92 days ago (an admin may); an override lapses when the day's evidence gets worse; a viewer or an
+editor may not override; a bad period is a 400, a station outside the account's region a 404, a
+station not rated in a period a 404 that says why; a flag reads the same on the page, in the XLSX
+and from the CLI."""
 
 from __future__ import annotations
 
@@ -19,8 +22,11 @@ import pytest
 
 from catalogue.clocks import CHINA
 from catalogue.periods import period_of
+from headend.cli import main
 from headend.config import load_config
+from headend.db.schema import station_days
 from headend.service import open_root
+from headend.service.stations import add_station, revoke_station
 from headend.web.app import create_app
 from tests.conftest import init_headend
 from tests.county_kit import login_admin, login_as
@@ -304,3 +310,124 @@ async def test_a_bad_period_is_a_400_and_another_region_a_404(county, aiohttp_cl
     assert sorted(listed) == mine
     async with staff.get("/api/v1/ratings") as r:
         assert sorted(s["station"] for s in (await r.json())["stations"]) == mine
+
+
+async def test_rejects_an_inspection_dated_before_the_latest_visit_or_long_ago(county, aiohttp_client):
+    root, ids = county
+    busy = ids["busy"][0]
+    client = await app_client(aiohttp_client, root)
+    post = f"/county/stations/{busy}/inspections"
+
+    def form(item: str, days_ago: int, score: str) -> dict:
+        on = (TODAY - timedelta(days=days_ago)).isoformat()
+        return {"period": PERIOD.name, "item": item, "score": score, "on": on}
+
+    def recorded() -> list[tuple[str, str, float, str]]:
+        with open_root(root) as h:
+            return sorted((v.item, v.inspected_on, v.score, v.inspector) for v in h.db.ratings.inspections(busy))
+
+    editor = await login_as(client, root, "bian-ji", "editor")
+    async with editor.post(post, form("place", 5, "4"), allow_redirects=False) as r:
+        assert r.status == 303
+    # another inspector's earlier date would replace the newer visit's score in the periods it covers
+    async with editor.post(post, form("place", 10, "0")) as r:
+        text = await r.text()
+        assert r.status == 400, text
+    latest = (TODAY - timedelta(days=5)).isoformat()
+    assert f"已有 {latest} 的检查记录（检查人 bian-ji）" in text and "请填写" in text and "管理员" in text
+    async with editor.post(post, form("rules", 93, "1")) as r:
+        text = await r.text()
+        assert r.status == 400, text
+    assert "超过 92 天" in text and "管理员" in text
+    async with editor.post(post, form("rules", 92, "1"), allow_redirects=False) as r:
+        assert r.status == 303  # 92 days ago is still fine
+    async with editor.post(post, form("place", 5, "3"), allow_redirects=False) as r:
+        assert r.status == 303  # the same day as the latest visit: a second look that day
+    assert sorted((i, s) for i, _, s, _ in recorded()) == [("place", 3.0), ("place", 4.0), ("rules", 1.0)]
+    async with editor.post("/logout", allow_redirects=False) as r:
+        assert r.status == 303
+
+    admin = await login_admin(client, root)  # an admin may correct the record
+    for item, days_ago in (("place", 10), ("rules", 120)):
+        async with admin.post(post, form(item, days_ago, "2"), allow_redirects=False) as r:
+            assert r.status == 303, await r.text()
+    assert len(recorded()) == 5
+
+
+async def test_an_override_stands_only_while_the_flag_s_evidence_is_unchanged(county, aiohttp_client):
+    root, ids = county
+    crowded = ids["crowded"][0]
+    client = await app_client(aiohttp_client, root)
+    admin = await login_admin(client, root)
+    path = f"/county/stations/{crowded}/rating?period={PERIOD.name}"
+    day = PERIOD.first.replace(day=15).isoformat()
+    form = {"period": PERIOD.name, "day": day, "rule": "headcount_over_capacity", "reason": "借用村委礼堂，人数属实"}
+    async with admin.post(f"/county/stations/{crowded}/flags/override", form, allow_redirects=False) as r:
+        assert r.status == 303
+    capacity = next(r for r in flag_rows(await admin.text(path)) if "headcount_over_capacity" in r)
+    assert 'data-counted="1"' in capacity and "500 人" in capacity
+
+    with database(root) as db, db.engine.begin() as conn:  # a late report: that day was 800, not 500
+        d = station_days.c
+        conn.execute(
+            station_days.update()
+            .where(d.station == crowded, d.day == day)
+            .values(max_headcount=800, session_person_times=800)
+        )
+    capacity = next(r for r in flag_rows(await admin.text(path)) if "headcount_over_capacity" in r)
+    assert "800 人" in capacity and 'data-counted="0"' in capacity and "当天集中学习不计" in capacity
+    assert "/flags/override" in capacity  # to be judged again
+    form["reason"] = "再次核实：800 人为全村大会，属实"
+    async with admin.post(f"/county/stations/{crowded}/flags/override", form, allow_redirects=False) as r:
+        assert r.status == 303
+    capacity = next(r for r in flag_rows(await admin.text(path)) if "headcount_over_capacity" in r)
+    assert 'data-counted="1"' in capacity and "800 人为全村大会" in capacity
+    with open_root(root) as h:
+        judged = [e.detail["evidence"] for e in h.db.audit.recent() if e.action == "rating.override"]
+    assert len(judged) == 2 and {"500 人" in e for e in judged} == {"800 人" in e for e in judged} == {True, False}
+
+
+async def test_a_station_not_rated_in_a_period_is_not_called_revoked(county, aiohttp_client):
+    root, ids = county
+    client = await app_client(aiohttp_client, root)
+    admin = await login_admin(client, root)
+    # closed (close_days 60): frozen at the first look with the stations of then (enrolled 2026-01-01)
+    closed = period_of("month", TODAY - timedelta(days=100)).name
+    async with admin.get(f"/county/ratings?period={closed}") as r:
+        assert r.status == 200
+    with open_root(root) as h:
+        add_station(h, "late-comer", "新开通村站点", "/".join([*COUNTY, "第1镇", "新村"]), "stb-sd")
+    async with admin.get(f"/county/stations/late-comer/rating?period={closed}") as r:
+        text = await r.text()
+        assert r.status == 404
+    assert "新开通村站点在" in text and "没有评定" in text and "之后才开通" in text
+    assert "令牌已吊销，不再参与评定" not in text
+    assert (await admin.text(f"/county/stations/late-comer/rating?period={PERIOD.name}")).count("本期未开通") >= 1
+
+    with open_root(root) as h:
+        revoke_station(h, ids["busy"][0])
+    async with admin.get(f"/county/stations/{ids['busy'][0]}/rating?period={PERIOD.name}") as r:
+        text = await r.text()
+        assert r.status == 404
+    assert "令牌已吊销，不再参与评定" in text and "--rotate" in text
+
+
+async def test_a_flag_reads_the_same_on_the_page_in_the_xlsx_and_the_cli(county, aiohttp_client, capsys):
+    root, ids = county
+    crowded = ids["crowded"][0]
+    client = await app_client(aiohttp_client, root)
+    admin = await login_admin(client, root)
+    page = await admin.text(f"/county/stations/{crowded}/rating?period={PERIOD.name}")
+    capacity = next(r for r in flag_rows(page) if "headcount_over_capacity" in r)
+    shown = re.search(r'<span class="state bad">([^<]+)</span>', capacity).group(1)
+    assert shown == "当天集中学习不计"
+    async with admin.get(f"/county/ratings.xlsx?period={PERIOD.name}") as r:
+        book = openpyxl.load_workbook(io.BytesIO(await r.read()))
+    why = [row for row in book["评分说明"].iter_rows(values_only=True) if row[0] == crowded]
+    capacity_row = next(row for row in why if row[2] == "存疑：集中学习人数超过场所座位数")
+    assert capacity_row[5].endswith(f"（{shown}）")
+    assert main(["ratings", "--root", str(root), "--period", PERIOD.name]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(
+        rf"存疑 {PERIOD.first.replace(day=15).isoformat()} 集中学习人数超过场所座位数: .*（{shown}）", printed
+    )

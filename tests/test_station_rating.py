@@ -1,7 +1,8 @@
 """The station's side of its star rating (docs/reporting.md, ``rating``): the uploader against a
 headend on loopback whose answers the test writes (a real headend cannot be made to send a
 malformed rating); what it keeps in ``<data_dir>/rating.json`` and what ``/admin`` shows after the
-PIN — stars, total, ranks, each indicator's reason, flags with their evidence — escaped. A rating
+PIN — stars, total, ranks, each indicator's reason, flags with their evidence — escaped; the same
+rating computed again (a new ``made_at`` only) is not written again. A rating
 that is not the documented shape is ignored (logged once), the upload still counts, the page never
 fails; before any rating the page says so."""
 
@@ -189,6 +190,24 @@ async def test_the_rating_sent_back_is_kept_and_shown_on_admin_escaped(tmp_path,
     assert "本月组织 3 场集中学习，共 60 人次" in shown and "18 / 25 分" in shown
     assert "一场 500 人，座位 30 个" in shown and "不计入" in shown and "经县里核实后计入" in shown
     assert "<script>" not in page and "&lt;script&gt;alert(&#34;星级&#34;)&lt;/script&gt;" in shown
+
+
+async def test_the_same_rating_made_again_is_not_rewritten(tmp_path):
+    async with station(tmp_path) as (fake, cfg, up):
+        path = cfg.data_dir / "rating.json"
+        fake.rating = GOOD
+        await upload(up)
+        kept = path.stat()
+        fake.rating = {**GOOD, "made_at": "2026-12-07T09:30:00Z"}  # computed again, nothing changed
+        await upload(up)
+        again = path.stat()
+        assert (again.st_ino, again.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)  # not written again
+        assert json.loads(path.read_text(encoding="utf-8"))["made_at"] == GOOD["made_at"]
+
+        fake.rating = _broken(_set("periods.0.stars", 5)) | {"made_at": "2026-12-08T08:00:00Z"}
+        await upload(up)
+        changed = json.loads(path.read_text(encoding="utf-8"))
+        assert path.stat().st_ino != kept.st_ino and changed["periods"][0]["stars"] == 5
 
 
 @pytest.mark.parametrize("what", list(MALFORMED))

@@ -12,7 +12,7 @@ import sys
 from headend.cli.table import table
 from headend.errors import BadRequest, ConfigError
 from headend.service import open_root
-from headend.service.rating_exports import as_csv, head, rows
+from headend.service.rating_exports import as_csv, flag_state_words, head, rows
 from headend.service.ratings import rated_period, ratings_table
 
 
@@ -45,8 +45,7 @@ def cmd_ratings(args: argparse.Namespace) -> int:
         for s in e.rating.scores:
             print(f"  {s.label}: {s.reason}")
         for f in e.rating.flags:
-            state = "已复核计入" if f.counted else "不计入"
-            print(f"  存疑 {f.day} {f.label}: {f.evidence}（{state}）")
+            print(f"  存疑 {f.day} {f.label}: {f.evidence}（{flag_state_words(f)}）")
     return 0
 
 

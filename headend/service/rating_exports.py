@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+from catalogue.plausibility import GROUP_WORDS, Flag
 from headend.service.exports import csv_text
 from headend.service.ratings import Entry, RatingTable
 
@@ -14,6 +15,11 @@ STAR = "★"
 
 def stars_text(stars: int) -> str:
     return STAR * stars if stars else "未达星级"
+
+
+def flag_state_words(flag: Flag) -> str:
+    """What became of a flag's figures, in the words the page, the CLI and the XLSX all use."""
+    return "已复核，计入" if flag.counted else GROUP_WORDS[flag.voids]
 
 
 def head(t: RatingTable) -> list[str]:
@@ -87,7 +93,7 @@ def as_xlsx(t: RatingTable) -> bytes:
         for s in e.rating.scores:
             why.append([e.station.id, e.station.name, s.label, s.points, s.weight, s.reason])
         for f in e.rating.flags:
-            state = "已复核计入" if f.counted else "不计入"
+            state = flag_state_words(f)
             why.append([e.station.id, e.station.name, f"存疑：{f.label}", "", "", f"{f.day} {f.evidence}（{state}）"])
     why.column_dimensions["F"].width = 80
     out = io.BytesIO()

@@ -5,10 +5,13 @@ it: ``/county/ratings/bulletin`` (a printable A4 page: no site navigation when p
     ?period=2026-11&region=广东省/肇庆市/高要市     (default: the month before this one, the account's region)
 
 The PDF: the page is rendered to a file in a temporary directory (CSS and SVG inline, nothing to
-fetch, no login needed) and ``chromium --headless --print-to-pdf`` prints it, one print at a
-time (``PRINTER``'s semaphore), killed after ``PDF_TIMEOUT_S``. Chromium is the one on the PATH,
-or ``$YUANJIAO_CHROMIUM``; when it is missing or fails, the answer is a 503 with the printable
-page and words saying to print that from the browser — never a 500."""
+fetch, no login needed; a Content-Security-Policy in it forbids scripts and every fetch, and
+Chromium gets a dead proxy) and ``chromium --headless --print-to-pdf`` prints it, killed after
+``PDF_TIMEOUT_S``. One print at a time (``PRINTER``'s semaphore): a request while another prints
+is answered at once — 503, the printable page, "try again later", ``Retry-After`` — never queued.
+Chromium is the one on the PATH, or ``$YUANJIAO_CHROMIUM``; when it is missing or fails, the
+answer is a 503 with the printable page and words saying to print that from the browser — never
+a 500. The period and the links either side: ``headend.web.periods``."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -27,17 +31,17 @@ from urllib.parse import quote
 from aiohttp import web
 from markupsafe import Markup
 
-from catalogue.periods import Period, period_of
 from headend.service.bulletin import Bulletin, make_bulletin
-from headend.service.ratings import rated_period
 from headend.web import charts
 from headend.web.auth import current_user, visible_stations
-from headend.web.dashboard import Nav, china_today, region_from
+from headend.web.dashboard import Nav, region_from
 from headend.web.keys import HEADEND, TEMPLATES
+from headend.web.periods import neighbours, period_from
 
 log = logging.getLogger(__name__)
 
 PDF_TIMEOUT_S = 60.0
+BUSY_RETRY_S = 10  # Retry-After while another PDF prints
 CHART_PARTS = 30  # townships drawn in the chart (the table lists them all)
 CHROMIUM_ENV = "YUANJIAO_CHROMIUM"
 CHROMIUM_FLAGS = (
@@ -50,11 +54,21 @@ CHROMIUM_FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-pdf-header-footer",
+    "--proxy-server=127.0.0.1:9",  # a dead proxy: the page is a file:// URL and fetches nothing
 )
+# No script and no fetch in the printed page — loopback included, which Chromium never sends to a
+# proxy — said by the page itself (``--blink-settings=scriptEnabled=false`` would do the first,
+# but Chromium 156's --print-to-pdf then writes no PDF and exits 0).
+PRINT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+_HEAD, _DOCTYPE = re.compile(r"<head(?:\s[^>]*)?>", re.I), re.compile(r"<!doctype[^>]*>", re.I)
 
 
 class PdfFailed(Exception):
     """Chromium is missing, failed or took too long; the message says which, in Chinese."""
+
+
+class PrinterBusy(PdfFailed):
+    """Another PDF is being printed: asked again later, not queued behind it."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class Printer:
 
     chromium: str | None
     timeout_s: float = PDF_TIMEOUT_S
-    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))  # taken: 503 at once
 
 
 PRINTER = web.AppKey("bulletin_printer", Printer)
@@ -74,14 +88,6 @@ def find_chromium() -> str | None:
 
 
 # ---- the data and the HTML ----------------------------------------------------------------------
-
-
-def period_from(request: web.Request) -> Period:
-    """``period=`` a month, quarter, half-year or year (400 otherwise); the last month by default."""
-    text = request.query.get("period", "")
-    if not text:
-        return period_of("month", china_today()).previous()
-    return rated_period(text[:20])
 
 
 async def _bulletin(request: web.Request) -> Bulletin:
@@ -101,13 +107,10 @@ def _chart(b: Bulletin) -> Markup | None:
 
 
 def _links(b: Bulletin) -> dict[str, str | None]:
-    nav = Nav("/county/ratings/bulletin", b.region, b.period)
-    after = b.period.next()
     return {
         "ranking": Nav("/county/ratings", b.region, b.period).url(),
         "pdf": Nav("/county/ratings/bulletin.pdf", b.region, b.period).url(),
-        "previous": nav.url(period=b.period.previous().name),
-        "next": nav.url(period=after.name) if after.first <= china_today() else None,
+        **neighbours(Nav("/county/ratings/bulletin", b.region, b.period), b.period),
     }
 
 
@@ -131,10 +134,13 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 
 async def print_pdf(printer: Printer, html: str) -> bytes:
-    """``html`` (self-contained) printed to PDF by Chromium, one print at a time; PdfFailed says why not."""
+    """``html`` (self-contained) printed to PDF by Chromium, one print at a time (PrinterBusy at
+    once while another prints: nothing waits in a queue); PdfFailed says why not."""
     if not printer.chromium:
         raise PdfFailed("这台服务器上没有安装 Chromium 浏览器（Debian 软件包 chromium），无法把通报转成 PDF。")
-    async with printer.slots:
+    if printer.slots.locked():
+        raise PrinterBusy(f"正在生成另一份 PDF，请稍后再试（约 {BUSY_RETRY_S} 秒后）。")
+    async with printer.slots:  # free: taken without waiting (nothing in between yields)
         folder = await asyncio.to_thread(tempfile.mkdtemp, prefix="yj-bulletin-")
         try:
             return await _print_in(printer, html, Path(folder))
@@ -142,9 +148,17 @@ async def print_pdf(printer: Printer, html: str) -> bytes:
             await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
+def locked_down(html: str) -> str:
+    """``html`` with ``PRINT_CSP`` first in its ``<head>`` (after the doctype if it has none)."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{PRINT_CSP}">'
+    found = _HEAD.search(html) or _DOCTYPE.search(html)
+    at = found.end() if found else 0
+    return html[:at] + meta + html[at:]
+
+
 async def _print_in(printer: Printer, html: str, folder: Path) -> bytes:
     page, out = folder / "bulletin.html", folder / "bulletin.pdf"
-    await asyncio.to_thread(page.write_text, html, "utf-8")
+    await asyncio.to_thread(page.write_text, locked_down(html), "utf-8")
     home = folder / "home"
     env = {
         **os.environ,
@@ -204,6 +218,10 @@ async def bulletin_pdf(request: web.Request) -> web.Response:
     b = await _bulletin(request)
     try:
         pdf = await print_pdf(request.app[PRINTER], _html(request, b, screen=False))
+    except PrinterBusy as exc:
+        response = _page(request, b, status=503, pdf_error=str(exc))
+        response.headers["Retry-After"] = str(BUSY_RETRY_S)
+        return response
     except PdfFailed as exc:
         log.warning("bulletin PDF for %s (%s) not made: %s", current_user(request).name, b.period.name, exc)
         return _page(request, b, status=503, pdf_error=str(exc))

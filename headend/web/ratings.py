@@ -16,23 +16,23 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from datetime import date, datetime
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from catalogue.clocks import CHINA
 from catalogue.periods import KIND_LABELS, Period, parse_period, period_of
-from catalogue.rating import GROUP_WORDS, competition_ranks
-from headend.errors import BadRequest
+from catalogue.rating import STATUS_WORDS, competition_ranks
+from headend.db.records import Station
+from headend.errors import NotFound
 from headend.service import inspections
-from headend.service.rating_exports import as_csv, as_xlsx, stars_text
+from headend.service.rating_exports import as_csv, as_xlsx, flag_state_words, stars_text
 from headend.service.ratings import RATED_KINDS, Entry, RatingTable, rated_period, ratings_table
 from headend.service.root import Headend
 from headend.web.auth import actor_of, auth_middleware, current_user, role, visible_station, visible_stations
 from headend.web.dashboard import Nav, region_from
 from headend.web.keys import HEADEND
+from headend.web.periods import china_today, last_month, neighbours, period_from
 from headend.web.render import render
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,40 +40,11 @@ MAX_INSPECTION_BODY = inspections.MAX_PHOTO_BYTES + 256 * 1024  # the photo and 
 INSPECTION_POST = "/inspections"
 
 
-def china_today() -> date:
-    return datetime.now(CHINA).date()
-
-
-def period_from(request: web.Request) -> Period:
-    """``period=2026-11`` (a month, quarter, half-year or year; 400 otherwise) or ``kind=quarter``
-    (the one holding last month); last month by default."""
-    text = request.query.get("period", "")
-    if text:
-        try:
-            return rated_period(text[:20])
-        except BadRequest as exc:
-            raise BadRequest(
-                f"时段无法识别或不能评定：{exc}。评定按月（2026-11）、季度（2026-Q4）、半年（2026-H2）或年（2026）",
-                field="period",
-            ) from None
-    last_month = period_of("month", china_today()).previous()
-    kind = request.query.get("kind", "month")
-    return period_of(kind if kind in RATED_KINDS else "month", last_month.last)
-
-
 def period_bar(nav: Nav, period: Period) -> dict:
-    """The kinds a rating covers (each the one holding last month) and the periods either side
-    (none after the current one)."""
-    last_month = period_of("month", china_today()).previous()
-    kinds = [
-        (KIND_LABELS[k], nav.url(period=period_of(k, last_month.last).name), k == period.kind) for k in RATED_KINDS
-    ]
-    after = period.next()
-    return {
-        "kinds": kinds,
-        "previous": nav.url(period=period.previous().name) if period.previous().first.year >= 2000 else None,
-        "next": nav.url(period=after.name) if after.first <= china_today() else None,
-    }
+    """The kinds a rating covers (each the one holding last month) and the periods either side."""
+    last = last_month().last
+    kinds = [(KIND_LABELS[k], nav.url(period=period_of(k, last).name), k == period.kind) for k in RATED_KINDS]
+    return {"kinds": kinds, **neighbours(nav, period)}
 
 
 async def _table(request: web.Request, period: Period, region: tuple[str, ...]) -> RatingTable:
@@ -176,19 +147,35 @@ async def api_ratings(request: web.Request) -> web.Response:
 
 def _history(h: Headend, station_id: str, t: RatingTable, entry: Entry) -> list[dict]:
     """Closed periods' stars (oldest first, by kind) and, while it is open, the period shown."""
+
+    def row(period: Period, total: float, stars: int, status: str, frozen: bool) -> dict:
+        words = STATUS_WORDS.get(status, status)
+        return {"period": period, "total": total, "stars": stars, "status": status, "words": words, "frozen": frozen}
+
     rows = []
     for name, total, stars, status in h.db.ratings.history(station_id):
         try:
             p = parse_period(name)
         except ValueError:
             continue
-        rows.append({"period": p, "total": total, "stars": stars, "status": status, "frozen": True})
+        rows.append(row(p, total, stars, status, True))
     if t.state != "frozen":
         r = entry.rating
-        rows.append({"period": t.period, "total": r.total, "stars": r.stars, "status": r.status, "frozen": False})
+        rows.append(row(t.period, r.total, r.stars, r.status, False))
     order = {k: i for i, k in enumerate(RATED_KINDS)}
     rows.sort(key=lambda x: (order.get(x["period"].kind, 9), x["period"].first))
     return rows
+
+
+def not_rated_words(station: Station, t: RatingTable) -> str:
+    """Why a station has no rating in ``t``'s period (a 404 that says what to look at instead)."""
+    if t.state == "frozen":  # a closed period keeps the stations rated when it was frozen
+        why = "这一时段定稿时它还没有登记（之后才开通），或那时令牌已吊销；请查看它开通以后的时段"
+    elif station.revoked_at is not None:
+        why = f"它的令牌已吊销，不再参与评定；重新发放令牌（headend station token --rotate {station.id}）后才会参与"
+    else:
+        why = "这一时段的评定里没有它；请查看其他时段"
+    return f"{station.name}在{t.period.label}没有评定：{why}"
 
 
 async def station_rating(request: web.Request) -> web.Response:
@@ -197,8 +184,8 @@ async def station_rating(request: web.Request) -> web.Response:
     period = period_from(request)
     t = await asyncio.to_thread(ratings_table, h, period, [station])
     entry = t.entry(station.id)
-    if entry is None:  # revoked: no longer rated
-        raise web.HTTPNotFound(text=f"{station.name}（令牌已吊销）不参与{period.label}的评定")
+    if entry is None:
+        raise NotFound(not_rated_words(station, t))
     history = await asyncio.to_thread(_history, h, station.id, t, entry)
     visits = await asyncio.to_thread(h.db.ratings.inspections, station.id)
     nav = Nav(f"/county/stations/{station.id}/rating", (), period)
@@ -215,7 +202,7 @@ async def station_rating(request: web.Request) -> web.Response:
         history=history,
         visits=visits,
         item_labels=labels,
-        group_words=GROUP_WORDS,
+        flag_state_words=flag_state_words,
         stars_text=stars_text,
         today=china_today().isoformat(),
         max_note=inspections.MAX_NOTE_CHARS,
@@ -260,7 +247,8 @@ async def add_inspection(request: web.Request) -> web.Response:
     shown = _text(form, "period", 20)
     back = _back(station.id, rated_period(shown).name if shown else period_from(request).name, "inspections")
     h: Headend = request.app[HEADEND]
-    await asyncio.to_thread(inspections.record_inspection, h, actor_of(request), station, posted)
+    admin = current_user(request).can("admin")  # may date it before the latest visit, or long ago
+    await asyncio.to_thread(inspections.record_inspection, h, actor_of(request), station, posted, admin=admin)
     raise back
 
 

@@ -10,7 +10,8 @@ A 413 halves the batch; 429/503 end the run with ``Retry-After``; a refusal keep
 One run at a time: an ``asyncio.Lock`` in this process and ``fcntl.flock`` on
 ``<data_dir>/report.lock`` against another. Reading and gzip run in a thread.
 A held batch's answer may carry the station's star rating: checked by the client, a new one is
-kept in ``<data_dir>/rating.json`` (``station.store.ratingfile``) for /admin; one that is not the
+kept in ``<data_dir>/rating.json`` (``station.store.ratingfile``) for /admin — rewritten only when
+its periods change, not for a new ``made_at`` alone; one that is not the
 documented shape is ignored with one warning (until another problem, or a good one, comes).
 """
 
@@ -200,7 +201,7 @@ class Uploader:
         if rating is None:
             return
         self._rating_problem = ""
-        if rating.same_as(self._rating):
+        if _same_content(rating, self._rating):
             return
         try:
             await asyncio.to_thread(write_rating, self.cfg.data_dir, rating)
@@ -261,6 +262,12 @@ class Uploader:
             write_upload_state(self.cfg.data_dir, self.state)
         except StoreError as exc:
             log.warning("%s", exc)
+
+
+def _same_content(new: HeldRating, held: HeldRating | None) -> bool:
+    """The same station and periods as the rating last kept: the headend stamps ``made_at`` anew
+    on every answer, so comparing it would rewrite ``rating.json`` on every upload."""
+    return held is not None and (new.station, new.periods) == (held.station, held.periods)
 
 
 def _flock(path: Path) -> int:
