@@ -35,6 +35,7 @@ class Context:
     members: int | None = None
     fives_day: date | None = None  # the last five-ones self-check with every item met
     inspections: Mapping[str, tuple[float, str]] = field(default_factory=dict)  # item → (score, date) valid now
+    contact_days: int = 0  # China days of the period the headend received an upload from it
 
     @cached_property
     def months(self) -> float:
@@ -184,7 +185,7 @@ def _plans(inds: tuple[Indicator, ...]) -> tuple[_Plan, ...]:
 
 def _plan(ind: Indicator) -> _Plan:
     label, unit, _ = SOURCES.get(ind.source, (ind.label, "分", ""))
-    fmt = _share if ind.source == "online_share" else _num
+    fmt = _share if ind.source in ("online_share", "contact_share") else _num
     sp = f" {unit}" if unit else ""
     prefix = "" if ind.per == "period" else PER[ind.per]
     linear = ""
@@ -210,6 +211,8 @@ def _raw_value(ind: Indicator, item: str | None, sums: Sums, ctx: Context) -> tu
         return sums.watched_s / 3600, ""
     if src == "online_share":
         return (sums.online_days / ctx.days if ctx.days else 0.0), ""
+    if src == "contact_share":
+        return (min(ctx.contact_days, ctx.days) / ctx.days if ctx.days else 0.0), ""
     if src == "fives_days":
         if ctx.fives_day is None:
             return None, "没有全部达标的五个一自查"
@@ -301,6 +304,7 @@ def _basis(ctx: Context, facts: StationFacts | None) -> dict:
         "members": ctx.members,
         "fives_day": ctx.fives_day.isoformat() if ctx.fives_day else None,
         "inspections": {k: list(v) for k, v in ctx.inspections.items()},
+        "contact_days": ctx.contact_days,
     }
     if facts is not None:
         d.update(capacity=facts.capacity, open_s=facts.open_s)

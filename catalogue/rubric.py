@@ -37,7 +37,8 @@ SOURCES: dict[str, tuple[str, str, str]] = {
     "person_times_per_member": ("党员人均学习人次", "人次/人", "学习人次除以站点登记的党员人数"),
     "study_hours": ("学习时长", "小时", "播放课程的观看时长"),
     "active_days": ("活跃天数", "天", "有播放或集中学习的天数"),
-    "online_share": ("在线率", "", "收到站点心跳的天数占应上报天数的比例"),
+    "online_share": ("心跳天数占比", "", "站点自己记下心跳的天数占应上报天数的比例（离线时也会记）"),
+    "contact_share": ("联网上报率", "", "县里收到站点上报的天数占应上报天数的比例（按县里的时钟，站点无法代记）"),
     "days_behind": ("内容落后天数", "天", "没有心跳证明已装好前一天发布的版本的天数（未上报的天也算落后）"),
     "logbook": ("工作日志", "条", "管理员在站点写的工作日志条数"),
     "notice_views": ("通知展示", "次", "活动通知在电视或管理页上被查看的次数"),
@@ -104,8 +105,8 @@ steps = [[1, 10], [3, 6], [7, 3]]   # [at most this many days a month, points]
 [[indicator]]
 id = "uptime"
 label = "设备正常在线"
-explain = "在线率 95% 以上得满分，50% 以下不得分"
-source = "online_share"
+explain = "县里每天都应收到站点的上报：95% 以上的天数收到得满分，50% 以下不得分"
+source = "contact_share"
 per = "period"
 weight = 10
 linear = [0.5, 0.95]

@@ -37,7 +37,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from catalogue.plausibility import Sums  # noqa: E402
 from headend.db.engine import bulk_insert, transaction  # noqa: E402
-from headend.db.schema import publications, report_clocks, station_days, stations  # noqa: E402
+from headend.db.schema import publications, report_clocks, station_contacts, station_days, stations  # noqa: E402
 from headend.service import open_root  # noqa: E402
 from headend.service.ratings import compute, current_rubric, rated_period, ratings_table  # noqa: E402
 from tests.rating_county import COUNTY, _row, station_ids  # noqa: E402
@@ -136,14 +136,19 @@ def fill(h) -> int:
         conn.execute(report_clocks.insert(), clock_rows)
         conn.execute(publications.insert(), published)
     written, chunk = 0, []
+    station_at, day_at = COLUMNS.index("station"), COLUMNS.index("day")
+
+    def write(rows: list[tuple]) -> None:  # each day it reported, it reached the headend that day
+        with transaction(db.engine, write=True) as conn:
+            bulk_insert(conn, station_days, COLUMNS, rows)
+            bulk_insert(conn, station_contacts, ("station", "day"), [(r[station_at], r[day_at]) for r in rows])
+
     for row in day_rows(ids, first, stamp):
         chunk.append(row)
         if len(chunk) == 50_000:
-            with transaction(db.engine, write=True) as conn:
-                bulk_insert(conn, station_days, COLUMNS, chunk)
+            write(chunk)
             written, chunk = written + len(chunk), []
-    with transaction(db.engine, write=True) as conn:
-        bulk_insert(conn, station_days, COLUMNS, chunk)
+    write(chunk)
     written += len(chunk)
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -6,6 +6,7 @@ would leave them), clock readings and publications, with known patterns:
   every day, a logbook entry twice a week, notices viewed, a complete five-ones check every
   fortnight, always on the published version;
 - ``idle``: heartbeats every day, nothing else;
+(every station reaches the headend on each day it reports: ``station_contacts``)
 - ``silent``: reported only the first 10 days (数据不全 for later months);
 - ``crowded``: busy, but one day a session of 500 people in its 30-seat room;
 - ``marathon``: busy, but one day 25 hours of plays;
@@ -19,7 +20,7 @@ import json
 import random
 from datetime import UTC, date, datetime, timedelta
 
-from headend.db.schema import publications, report_clocks, station_days, stations
+from headend.db.schema import publications, report_clocks, station_contacts, station_days, stations
 
 COUNTY = ("广东省", "肇庆市", "高要市")
 PATTERNS = ("busy", "idle", "silent", "crowded", "marathon", "lagging")
@@ -161,4 +162,7 @@ def fill_county(
         conn.execute(publications.insert(), published)
         for i in range(0, len(day_rows), 5000):
             conn.execute(station_days.insert(), day_rows[i : i + 5000])
+            # each day it reported, it reached the headend that day
+            contacts = [{"station": r["station"], "day": r["day"]} for r in day_rows[i : i + 5000]]
+            conn.execute(station_contacts.insert(), contacts)
     return ids

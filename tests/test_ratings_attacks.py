@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from catalogue.figures import figures
-from headend.db.schema import report_clocks, station_days, stations
+from headend.db.schema import report_clocks, station_contacts, station_days, stations
 from headend.errors import BadRequest
 from headend.service import open_root
 from headend.service.ratings import freeze_closed, rated_period, ratings_table
@@ -182,3 +182,17 @@ def test_a_new_rubric_version_is_in_the_audit_log(county):
     assert [e.target for e in logged][:2] == ["version 2", "version 1"]
     with h.db.engine.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(sa.table("rubrics"))).scalar() == 2
+
+
+def test_heartbeats_written_while_offline_do_not_make_a_station_online(county):
+    h, ids = county
+    busy = ids["busy"][0]
+    # its journal says it was up every day (online minutes in every row), but the headend heard
+    # from it on 10 days of November only
+    with h.db.engine.begin() as conn:
+        c = station_contacts.c
+        conn.execute(station_contacts.delete().where(c.station == busy, c.day > "2026-11-10", c.day <= "2026-11-30"))
+    t = ratings_table(h, NOVEMBER, now=NOW)
+    s = score_of(t, busy, "uptime")
+    assert s.points == 0 and s.reason.startswith("联网上报率 33%")
+    assert score_of(t, ids["busy"][1], "uptime").points == 10

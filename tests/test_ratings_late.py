@@ -91,6 +91,8 @@ def test_a_backlog_before_the_close_changes_the_rating_and_one_after_it_does_not
     assert (s.reported_days, s.online_days, s.active_days, s.logbook) == (20, 20, 20, 20)
     assert (s.sessions, s.session_person_times, s.individual_plays, s.watched_s) == (2, 30, 60, 20 * 3 * 1200)
     assert late.status == "ranked" and late.stars >= 1 and late.total > before.rating.total and late.flags == ()
+    # a backlog of 20 November days sent in December: the headend heard from it on no day of November
+    assert late.basis["contact_days"] == 0 and next(x for x in late.scores if x.indicator == "uptime").points == 0
     assert t.entry(sid).county_rank is not None
 
     # the last minute of 15 December (China) is still provisional: a look then computes afresh

@@ -26,6 +26,7 @@ from headend.db.schema import (
     ratings,
     report_clocks,
     rubrics,
+    station_contacts,
     station_days,
     stations,
 )
@@ -214,6 +215,17 @@ class RatingStore:
                 )
                 for r in conn.execute(query)
             ]
+
+    def contact_days(self, first: date, last: date) -> dict[str, int]:
+        """Each station's China days in [first, last] on which the headend received an upload."""
+        c = station_contacts.c
+        query = (
+            sa.select(c.station, sa.func.count())
+            .where(c.day >= first.isoformat(), c.day <= last.isoformat())
+            .group_by(c.station)
+        )
+        with transaction(self.engine) as conn:
+            return {r[0]: int(r[1]) for r in conn.execute(query)}
 
     def fives_complete(self, since: date, last: date, items: int) -> dict[str, date]:
         """Each station's last day in [since, last] whose last five-ones check met all ``items``

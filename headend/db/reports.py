@@ -15,12 +15,20 @@ from types import MappingProxyType
 import orjson
 import sqlalchemy as sa
 
-from catalogue.clocks import Correction, Measure, correct
+from catalogue.clocks import CHINA, Correction, Measure, correct
 from catalogue.events import Batch
 from catalogue.figures import Figures, Tally
 from headend.db.engine import bulk_insert, dialect_insert, transaction, upsert
 from headend.db.records import StationDay, Stored
-from headend.db.schema import report_clocks, report_events, report_streams, station_days, station_health, stations
+from headend.db.schema import (
+    report_clocks,
+    report_events,
+    report_streams,
+    station_contacts,
+    station_days,
+    station_health,
+    stations,
+)
 from headend.errors import StreamConflict
 
 _DAY_COLUMNS = [c.name for c in station_days.columns if c.name not in ("station", "day")]
@@ -69,6 +77,11 @@ def _health_statement(dialect: str) -> sa.Insert:
         set_={c: stmt.excluded[c] for c in ("stream", "seq", "at", "data", "received_at")},
         where=station_health.c.at <= stmt.excluded.at,
     )
+
+
+@functools.cache
+def _contact_statement(dialect: str) -> sa.Insert:
+    return dialect_insert(dialect, station_contacts).on_conflict_do_nothing()
 
 
 def iso(at: datetime) -> str:
@@ -148,6 +161,7 @@ class ReportStore:
             self._measure(conn, batch.station, fix.measure)
             self._health(conn, batch, fix, new, stamp)
             self._roll_up(conn, batch, fix, new, stamp)
+            self._contact(conn, batch.station, received)
         return Stored(
             stream=batch.stream,
             held=held,
@@ -157,6 +171,12 @@ class ReportStore:
             time_uncertain=sum(fix.events[i].uncertain for i in new),
             offset_s=round(fix.offset_s, 1),
         )
+
+    @staticmethod
+    def _contact(conn: sa.Connection, station: str, received: datetime) -> None:
+        """The China day the headend heard from the station (its own clock: the box cannot say it)."""
+        day = received.astimezone(CHINA).date().isoformat()
+        conn.execute(_contact_statement(conn.dialect.name), {"station": station, "day": day})
 
     def _measures(self, batch: Batch) -> dict[str, Measure]:
         boots = {e.boot for e in batch.events} - {batch.boot}

@@ -200,6 +200,15 @@ station_days = Table(
 )
 Index("station_days_fives", station_days.c.fives_met, station_days.c.day)  # the last complete five-ones check
 
+# Each China day (the headend's clock) the headend received anything from a station: the one
+# sign of being online a box cannot write for itself (its heartbeats are journalled offline too).
+station_contacts = Table(
+    "station_contacts",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("day", Text, primary_key=True),
+)
+
 # The newest health sample per station (by corrected time), for the dashboard.
 station_health = Table(
     "station_health",

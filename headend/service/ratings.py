@@ -223,6 +223,8 @@ def compute(h: Headend, rubric: Rubric, stations: Sequence[Station], period: Per
     need_fives = any(i.source == "fives_days" for i in rubric.indicators)
     fives = store.fives_complete(period.first - timedelta(days=366), last, len(FIVES)) if need_fives else {}
     inspections = _valid_inspections(h, rubric, as_of)
+    need_contacts = any(i.source == "contact_share" for i in rubric.indicators)
+    contacts = store.contact_days(period.first, last) if need_contacts else {}
     out = []
     with _no_gc():
         for s in stations:
@@ -233,6 +235,7 @@ def compute(h: Headend, rubric: Rubric, stations: Sequence[Station], period: Per
                 members=s.members,
                 fives_day=fives.get(s.id),
                 inspections=inspections.get(s.id, {}),
+                contact_days=contacts.get(s.id, 0),
             )
             out.append(rate(rubric, s.id, s.region, sums.get(s.id, Sums()), ctx, flags.get(s.id, ()), facts.get(s.id)))
     return out

@@ -1,6 +1,7 @@
 """Star ratings (issue 13): the daily roll-up gains the figures the plausibility rules and the
 rubric read as plain columns (so a rating is SQL aggregates, never JSON), rebuilt for existing
-rows from their events by the shared fold; and the tables of ratings: rubric versions, frozen
+rows from their events by the shared fold; the days the headend heard from each station (by its
+own clock); and the tables of ratings: rubric versions, frozen
 periods with each station's rating and inputs, inspection scores, and flag overrides.
 
 Revision ID: 0007
@@ -8,10 +9,12 @@ Revises: 0006
 """
 
 import json
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
 
+from catalogue.clocks import CHINA
 from catalogue.figures import Tally
 
 revision = "0007"
@@ -37,6 +40,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("fives_met", sa.Integer))
     _rebuild_days()
     op.create_index("station_days_fives", "station_days", ["fives_met", "day"])
+    op.create_table(
+        "station_contacts",
+        sa.Column("station", sa.Text, primary_key=True),
+        sa.Column("day", sa.Text, primary_key=True),
+    )
+    _contacts_so_far()
     op.create_table(
         "rubrics",
         sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -86,6 +95,20 @@ def upgrade() -> None:
     )
 
 
+def _contacts_so_far() -> None:
+    """The days the headend received events before this migration (from their receipt times)."""
+    conn = op.get_bind()
+    events = sa.table("report_events", sa.column("station"), sa.column("received_at"))
+    contacts = sa.table("station_contacts", sa.column("station"), sa.column("day"))
+    seen = set()
+    for station, received in conn.execute(sa.select(events.c.station, events.c.received_at).distinct()):
+        at = datetime.fromisoformat(received.replace("Z", "+00:00"))
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        seen.add((station, at.astimezone(CHINA).date().isoformat()))
+    if seen:
+        conn.execute(contacts.insert(), [{"station": s, "day": d} for s, d in sorted(seen)])
+
+
 def _rebuild_days() -> None:
     """Fold each existing station-day's events again, for the new figures and state."""
     conn = op.get_bind()
@@ -125,7 +148,7 @@ def _rebuild_days() -> None:
 
 
 def downgrade() -> None:
-    for table in ("flag_overrides", "inspections", "ratings", "rating_periods", "rubrics"):
+    for table in ("flag_overrides", "inspections", "ratings", "rating_periods", "rubrics", "station_contacts"):
         op.drop_table(table)
     op.drop_index("station_days_fives", "station_days")
     with op.batch_alter_table("station_days") as batch:
