@@ -110,9 +110,22 @@ async def ranking_page(request: web.Request) -> web.Response:
         xlsx_url=export("xlsx"),
         json_url=Nav("/api/v1/ratings", region, period).url(),
         stars_text=stars_text,
-        shown_from=len(region),
+        shown_from=_shared_depth([e.station.region for e in t.entries], len(region)),
         min_coverage=t.rubric.min_coverage,
     )
+
+
+def _shared_depth(regions: list[tuple[str, ...]], at_least: int) -> int:
+    """How many leading region levels every listed station shares (the column shows the rest:
+    a county's ranking says 第1镇/第1镇0村, not the province, city and county on every row)."""
+    if len(regions) < 2:
+        return at_least
+    first, n = regions[0], len(regions[0])
+    for r in regions[1:]:
+        n = min(n, len(r))
+        while n and r[:n] != first[:n]:
+            n -= 1
+    return max(at_least, min(n, len(first) - 1))
 
 
 def _download(body: bytes, filename: str, content_type: str) -> web.Response:
