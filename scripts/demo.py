@@ -27,6 +27,7 @@ SRC = VAR / "demo-src"
 HEADEND_ROOT = VAR / "headend"
 STATION_TOML = ROOT / "station.toml"
 DEMO_PIN = "271828"  # set with `station pin set` before serving; printed with the addresses
+DEMO_REVIEWER = "shen-he"  # the demo's account with the right to review notices (审核)
 BIN = Path(sys.executable).parent
 
 # (file, title, category, description, seconds, video source or None for audio-only, audio source)
@@ -122,6 +123,33 @@ def write_programming() -> None:
     (HEADEND_ROOT / "notices" / "winter-meeting.toml").write_text(
         'title = "冬训动员会"\nbody = "本周三晚七点半在村委会会议室集中学习，请党员准时参加。"\n', encoding="utf-8"
     )
+    sign_off_notice("winter-meeting")
+
+
+def sign_off_notice(notice_id: str) -> None:
+    """A notice is published only once reviewed (审核, by an account with the reviewer right) and
+    signed off (签发, by an admin): the demo's reviewer account and the first admin do both."""
+    listing = run(BIN / "headend", "notice", "list", "--root", HEADEND_ROOT).stdout
+    line = next((x for x in listing.splitlines() if x.startswith(f"{notice_id}\t")), "")
+    if "\t已签发 signed\t" in line:
+        return  # signed by an earlier run (the same file, the same bytes)
+    run(
+        BIN / "headend",
+        "user",
+        "add",
+        "--root",
+        HEADEND_ROOT,
+        DEMO_REVIEWER,
+        "--role",
+        "editor",
+        "--reviewer",
+        check=False,
+    )
+    if "\t草稿 draft\t" in line:
+        step(f"headend notice review {notice_id} --as {DEMO_REVIEWER} (审核)")
+        run(BIN / "headend", "notice", "review", "--root", HEADEND_ROOT, notice_id, "--as", DEMO_REVIEWER)
+    step(f"headend notice sign {notice_id} --as admin (签发: the next publish sends it)")
+    run(BIN / "headend", "notice", "sign", "--root", HEADEND_ROOT, notice_id, "--as", "admin")
 
 
 def write_token(token: str) -> None:

@@ -37,6 +37,18 @@ EDIT = {
     "speaker": "县农技站 王技术员",
 }
 
+NOTICE = {  # the county page's notice draft form (issue 14)
+    "id": "meeting",
+    "title": "冬训动员会",
+    "body": "周三晚七点半集中学习。",
+    "regions": "广东省/肇庆市/高要市",
+    "stations": "",
+    "tags": "",
+    "valid_from": "2026-12-01",
+    "valid_until": "",
+    "replace": "1",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
@@ -77,6 +89,8 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/county/alerts"): Entry(query=("region",)),
     ("POST", "/county/alerts/{id}/acknowledge"): Entry({"id": ["1", "2", "0", "99999999999999999999"]}, form={}),
     ("GET", "/api/v1/alerts"): Entry(query=("region",)),
+    ("GET", "/county/notices/receipts"): Entry(query=("region",)),
+    ("GET", "/county/notices/receipts/{id}"): Entry({"id": ["dongxun-2026", "nope"]}, query=("region", "format")),
     ("GET", "/county/ratings"): Entry(query=("region", "period", "kind", "sort", "desc")),
     ("GET", "/county/ratings.csv"): Entry(query=("region", "period", "kind")),
     ("GET", "/county/ratings.xlsx"): Entry(query=("region", "period", "kind")),
@@ -95,6 +109,11 @@ ROUTES: dict[tuple[str, str], Entry] = {
         form={"period": "2026-11", "day": "2026-11-15", "rule": "headcount_over_capacity", "reason": "属实，已核实"},
     ),
     ("GET", "/county/evidence/{name}"): Entry({"name": ["0" * 64 + ".png", "nope.jpg"]}),
+    ("GET", "/county/notices"): Entry(query=("edit", "done")),
+    ("POST", "/county/notices"): Entry(form=NOTICE),
+    ("POST", "/county/notices/{id}/review"): Entry({"id": ["meeting", "nope"]}, form={"sha256": "0" * 64}),
+    ("POST", "/county/notices/{id}/sign"): Entry({"id": ["meeting", "nope"]}, form={"sha256": "0" * 64}),
+    ("POST", "/county/users/{name}/reviewer"): Entry({"name": ["li-ming", "nope", "admin"]}, form={"reviewer": "1"}),
 }
 GETS = sorted(k for k in ROUTES if k[0] == "GET")
 FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)

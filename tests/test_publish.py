@@ -19,6 +19,7 @@ from station.store import Store
 from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
 from tests.county_kit import login_admin
 from tests.headend_db import course_ids
+from tests.notice_kit import sign_off
 
 pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
 
@@ -184,6 +185,7 @@ async def test_playlists_and_notices_reach_exactly_their_stations(headend_root, 
         ).returncode
         == 0
     )
+    sign_off(headend_root, "meeting")  # a notice goes out only reviewed and signed off (issue 14)
     res = publish(headend_root)
     assert res.returncode == 0, res.stderr
     pub = headend_root / "keys" / "headend.pub"

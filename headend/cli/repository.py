@@ -1,4 +1,5 @@
-"""``headend`` commands for the repository: publish, playlist add/list, notice add/list, key rotate."""
+"""``headend`` commands for the repository: publish, playlist add/list, notice add/list/review/sign,
+key rotate."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import argparse
 import sys
 
 from catalogue.display import china_time
-from headend.config import load_config
 from headend.service import open_root
+from headend.service.audit import Actor
+from headend.service.notices import review_notice, sign_notice, states
 from headend.service.repository import add_notice, add_playlist, programming, publish, rotate
 
 
@@ -42,21 +44,50 @@ def cmd_definition_add(args: argparse.Namespace) -> int:
             path = add_playlist(h, args.name, {**common, "items": args.course, "priority": args.priority or None})
         else:
             path = add_notice(h, args.id, {**common, "body": args.body})
-    print(f"wrote {path}; run `headend publish --root {args.root}` to send it to stations")
+    if args.kind == "notice":
+        print(
+            f"wrote {path}: a draft (草稿). A reviewer reviews it (`headend notice review {args.id} --as ACCOUNT`), "
+            f"an admin signs it off (`headend notice sign {args.id} --as ACCOUNT`), or both on /county/notices; "
+            "the next publish after sign-off sends it to stations"
+        )
+    else:
+        print(f"wrote {path}; run `headend publish --root {args.root}` to send it to stations")
     return 0
 
 
 def cmd_programming_list(args: argparse.Namespace) -> int:
-    playlists, notices = programming(load_config(args.root))
+    with open_root(args.root) as h:
+        if args.kind == "playlist":
+            playlists, _ = programming(h.cfg, h.db)
+        else:
+            found = states(h)
     if args.kind == "playlist":
         for p in playlists:
             sched = "\tscheduled" if p.schedule else ""
             print(f"{p.name}\t{p.title}\t{len(p.items)} items\tpriority {p.priority}\t{p.audience.describe()}{sched}")
     else:
-        for n in notices:
+        for st in found:
+            n = st.notice
             until = f"until {n.valid_until:%Y-%m-%d}" if n.valid_until else "no end"
-            print(f"{n.id}\t{n.title}\t{until}\t{n.audience.describe()}")
+            print(f"{n.id}\t{n.title}\t{until}\t{n.audience.describe()}\t{st.words} {st.state}\t{st.steps()}")
     return 0
+
+
+def _notice_step(step):
+    """`notice review` and `notice sign`: the operator acts for a county account (``--as``)."""
+
+    def cmd(args: argparse.Namespace) -> int:
+        with open_root(args.root) as h:
+            st = step(h, args.id, args.account, Actor.cli())
+        then = (
+            f"run `headend publish --root {args.root}` (or 立即发布 on /county/publishing) to send it"
+            if st.state == "signed"
+            else f"an admin signs it off: `headend notice sign {args.id} --as ACCOUNT --root {args.root}`"
+        )
+        print(f"notice {args.id}: {st.words} {st.state} ({st.steps()}); {then}")
+        return 0
+
+    return cmd
 
 
 def cmd_key_rotate(args: argparse.Namespace) -> int:
@@ -104,9 +135,24 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
             s.add_argument("--body", required=True)
         _audience_args(s)
         s.set_defaults(func=cmd_definition_add, kind=kind)
-        group.add_parser("list", parents=[root], help=f"list {kind} files").set_defaults(
-            func=cmd_programming_list, kind=kind
-        )
+        group.add_parser(
+            "list", parents=[root], help=f"list {kind} files" + (" with their review state" if kind == "notice" else "")
+        ).set_defaults(func=cmd_programming_list, kind=kind)
+        if kind == "notice":
+            for name, step, what in (
+                ("review", review_notice, "review (审核) a draft for an account with the reviewer right"),
+                ("sign", sign_notice, "sign off (签发) a reviewed notice for an admin account"),
+            ):
+                s = group.add_parser(name, parents=[root], help=what)
+                s.add_argument("id")
+                s.add_argument(
+                    "--as",
+                    dest="account",
+                    required=True,
+                    metavar="ACCOUNT",
+                    help="the county account that takes this step (not the notice's drafter)",
+                )
+                s.set_defaults(func=_notice_step(step))
 
     ky = sub.add_parser("key", help="the signing key").add_subparsers(dest="sub", required=True)
     ky.add_parser(

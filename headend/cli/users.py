@@ -35,9 +35,9 @@ def _password(args: argparse.Namespace) -> str | None:
 
 def cmd_add(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
-        password = add_user(h, Actor.cli(), args.name, args.role, args.region, _password(args))
+        password = add_user(h, Actor.cli(), args.name, args.role, args.region, _password(args), args.reviewer)
     where = args.region or "the whole headend"
-    print(f"account {args.name} ({args.role}, {where}) created")
+    print(f"account {args.name} ({args.role}{', reviewer' if args.reviewer else ''}, {where}) created")
     if not args.prompt:
         print(f"one-time password (shown only now; it must be replaced at the first login): {password}")
     return 0
@@ -54,8 +54,9 @@ def cmd_passwd(args: argparse.Namespace) -> int:
 
 def cmd_edit(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
-        u = edit_user(h, Actor.cli(), args.name, args.role, args.region)
-    print(f"account {u.name}: {u.role}, {'/'.join(u.region) or 'the whole headend'}")
+        u = edit_user(h, Actor.cli(), args.name, args.role, args.region, args.reviewer)
+    right = ", reviewer (may review notices)" if u.reviewer else ""
+    print(f"account {u.name}: {u.role}{right}, {'/'.join(u.region) or 'the whole headend'}")
     return 0
 
 
@@ -72,11 +73,12 @@ def _disable(disabled: bool):
 def cmd_list(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
         users = h.db.users.all()
-    head = ["账号 name", "角色 role", "地区 region", "停用 disabled", "最近登录 last login"]
+    head = ["账号 name", "角色 role", "审核 reviewer", "地区 region", "停用 disabled", "最近登录 last login"]
     rows = [
         [
             u.name,
             f"{u.role} {ROLE_LABELS[u.role]}",
+            "yes 可审核" if u.reviewer else "—",
             "/".join(u.region) or "全部 all",
             _when(u.disabled_at),
             _when(u.last_login_at),
@@ -94,6 +96,7 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s.add_argument("--role", required=True, choices=ROLES)
     s.add_argument("--region", help="the region prefix it may see, e.g. 广东省/肇庆市/高要市 (default: all)")
     s.add_argument("--prompt", action="store_true", help="ask for the password instead of making one up")
+    s.add_argument("--reviewer", action="store_true", help="may review notices (审核) drafted by others")
     s.set_defaults(func=cmd_add)
 
     s = us.add_parser("passwd", parents=[root], help="give an account a new password (its logins end)")
@@ -101,10 +104,16 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
     s.add_argument("--prompt", action="store_true", help="ask for the password instead of making one up")
     s.set_defaults(func=cmd_passwd)
 
-    s = us.add_parser("edit", parents=[root], help="change an account's role or region")
+    s = us.add_parser("edit", parents=[root], help="change an account's role, region or reviewer right")
     s.add_argument("name")
     s.add_argument("--role", choices=ROLES)
     s.add_argument("--region", help="the region prefix; '' for the whole headend")
+    s.add_argument(
+        "--reviewer",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="grant (--reviewer) or take back (--no-reviewer) the right to review notices (审核)",
+    )
     s.set_defaults(func=cmd_edit)
 
     for name, disabled, what in (("disable", True, "stop an account logging in"), ("enable", False, "let it again")):
@@ -112,5 +121,5 @@ def add_commands(sub, root: argparse.ArgumentParser) -> None:
         s.add_argument("name")
         s.set_defaults(func=_disable(disabled))
 
-    s = us.add_parser("list", parents=[root], help="the accounts, their roles and regions")
+    s = us.add_parser("list", parents=[root], help="the accounts, their roles, reviewer rights and regions")
     s.set_defaults(func=cmd_list)

@@ -18,7 +18,9 @@ from headend.db.alerts import AlertStore
 from headend.db.dashboard import DashboardStore
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
+from headend.db.notices import NoticeReviewStore
 from headend.db.ratings import RatingStore
+from headend.db.receipts import ReceiptStore
 from headend.db.records import Publication, Rendition, Station
 from headend.db.reports import ReportStore
 from headend.db.schema import courses, publications, published_files, renditions, report_streams, stations
@@ -102,6 +104,8 @@ class Database:
         self.audit = AuditStore(self.engine)
         self.alerts = AlertStore(self.engine)
         self.ratings = RatingStore(self.engine)
+        self.notice_reviews = NoticeReviewStore(self.engine)
+        self.receipts = ReceiptStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:

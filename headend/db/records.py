@@ -206,6 +206,7 @@ class User:
     password_set_at: str
     disabled_at: str | None = None
     last_login_at: str | None = None
+    reviewer: bool = False  # may review notices (审核), a right apart from the role
 
     def can(self, role: str) -> bool:
         """May this account do what ``role`` may (admin ⊇ editor ⊇ viewer)?"""
@@ -217,6 +218,22 @@ class User:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__, region=list(self.region))
+
+
+@dataclass(frozen=True)
+class NoticeReview:
+    """One version of a notice file (``sha256`` of its bytes) on its way out: drafted, reviewed
+    (审核) by an account with the reviewer right, signed off (签发) by an admin. An empty
+    ``drafted_by`` is a file nobody drafted through the headend (written by hand)."""
+
+    notice_id: str
+    sha256: str
+    drafted_by: str
+    drafted_at: str
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None
+    signed_by: str | None = None
+    signed_at: str | None = None
 
 
 @dataclass(frozen=True)

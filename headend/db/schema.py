@@ -235,6 +235,23 @@ users = Table(
     Column("password_set_at", Text, nullable=False),
     Column("disabled_at", Text),
     Column("last_login_at", Text),
+    Column("reviewer", Boolean, nullable=False, server_default=false()),  # may review notices (issue 14)
+)
+
+# Notices under review (issue 14): one row per version of a notice file (the sha256 of its
+# bytes) — who drafted it, who reviewed it (审核), who signed it off (签发). Only a file whose
+# current bytes have a signed row is published; an edited file is a new, unreviewed version.
+notice_reviews = Table(
+    "notice_reviews",
+    metadata,
+    Column("notice_id", Text, primary_key=True),
+    Column("sha256", Text, primary_key=True),
+    Column("drafted_by", Text, nullable=False, server_default=""),
+    Column("drafted_at", Text, nullable=False),
+    Column("reviewed_by", Text),
+    Column("reviewed_at", Text),
+    Column("signed_by", Text),
+    Column("signed_at", Text),
 )
 
 # Every change: who (an account, or "cli:<user>" / "system"), when, from where, what, to what;

@@ -21,7 +21,14 @@ _USER_COLUMNS = [c for c in users.columns if c.name != "password_hash"]
 def _user(r: sa.Row) -> User:
     m = dict(r._mapping)
     m.pop("password_hash", None)
-    return User(**{**m, "region": tuple(json.loads(m["region"])), "must_change": bool(m["must_change"])})
+    return User(
+        **{
+            **m,
+            "region": tuple(json.loads(m["region"])),
+            "must_change": bool(m["must_change"]),
+            "reviewer": bool(m["reviewer"]),
+        }
+    )
 
 
 class UserStore:
@@ -29,12 +36,20 @@ class UserStore:
         self.engine = engine
 
     def add(
-        self, name: str, role: str, region: tuple[str, ...], password_hash: str, must_change: bool, at: str
+        self,
+        name: str,
+        role: str,
+        region: tuple[str, ...],
+        password_hash: str,
+        must_change: bool,
+        at: str,
+        reviewer: bool = False,
     ) -> bool:
         """False if the name is taken."""
         row = {
             "name": name,
             "role": role,
+            "reviewer": reviewer,
             "region": json.dumps(list(region), ensure_ascii=False),
             "password_hash": password_hash,
             "must_change": must_change,
@@ -66,8 +81,8 @@ class UserStore:
             return int(conn.execute(sa.select(sa.func.count()).select_from(users)).scalar() or 0)
 
     def update(self, name: str, **values: object) -> bool:
-        """Change role, region (a tuple), password_hash (with password_set_at), must_change,
-        disabled_at or last_login_at; False if there is no such account."""
+        """Change role, region (a tuple), reviewer, password_hash (with password_set_at),
+        must_change, disabled_at or last_login_at; False if there is no such account."""
         if "region" in values:
             values["region"] = json.dumps(list(values["region"]), ensure_ascii=False)  # type: ignore[arg-type]
         with transaction(self.engine, write=True) as conn:

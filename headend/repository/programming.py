@@ -30,6 +30,7 @@ a ``PublishError`` naming the file, the line and the key.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -94,14 +95,19 @@ class PlaylistDef:
         return list(dict.fromkeys(out))
 
 
-def _document(path: Path) -> tuple[Document, Table]:
-    """A playlist or notice file, parsed by the strict reader (named ``playlists/NAME.toml``)."""
-    where = f"{path.parent.name}/{path.name}"
+def read_definition(path: Path) -> bytes:
+    """A playlist or notice file's bytes; PublishError (naming it) if it cannot be read."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
+        where = f"{path.parent.name}/{path.name}"
         raise PublishError(f"{where}: cannot read it ({exc.strerror or exc}); check the file's permissions") from exc
-    doc = Document.parse(raw, where)
+
+
+def _document(path: Path, raw: bytes | None = None) -> tuple[Document, Table]:
+    """A playlist or notice file (or ``raw``, its bytes as read), parsed by the strict reader
+    (named ``playlists/NAME.toml``)."""
+    doc = Document.parse(read_definition(path) if raw is None else raw, f"{path.parent.name}/{path.name}")
     return doc, doc.root()
 
 
@@ -151,11 +157,11 @@ def _entry(t: Table, d: dict) -> Schedule:
         raise t.fail(None, str(exc).split(": ", 1)[-1]) from exc
 
 
-def _checked(path: Path, read):
+def _checked(path: Path, read, raw: bytes | None = None):
     """``read(doc, root_table)`` on the strict reader; every mistake is one PublishError naming
     the file, the line, the key and what is wrong."""
     try:
-        doc, t = _document(path)
+        doc, t = _document(path, raw)
         value = read(doc, t)
         doc.finish()
     except SettingsError as exc:
@@ -189,7 +195,7 @@ def load_playlist(path: Path) -> PlaylistDef:
     return _checked(path, read)
 
 
-def load_notice(path: Path) -> Notice:
+def load_notice(path: Path, raw: bytes | None = None) -> Notice:
     def read(doc: Document, t: Table) -> Notice:
         return Notice(
             id=t.str("id", path.stem, max_len=64),
@@ -198,25 +204,63 @@ def load_notice(path: Path) -> Notice:
             **_common(t),
         )
 
-    return _checked(path, read)
+    return _checked(path, read, raw)
+
+
+@dataclass(frozen=True)
+class NoticeFile:
+    """A notice as its file holds it now, with the sha256 of the file's bytes: the version a
+    review (审核) and sign-off (签发) are bound to (``headend.service.notices``)."""
+
+    notice: Notice
+    sha256: str
+    source: Path
+
+
+def load_notice_file(path: Path) -> NoticeFile:
+    """The notice and the sha256 of exactly the bytes it was read from."""
+    raw = read_definition(path)
+    return NoticeFile(load_notice(path, raw), hashlib.sha256(raw).hexdigest(), path)
+
+
+def load_notice_files(root: Path) -> list[NoticeFile]:
+    """Every notice file, checked; PublishError names a broken one, or two with the same id."""
+    files = [load_notice_file(p) for p in sorted((root / "notices").glob("*.toml"))]
+    ids = [f.notice.id for f in files]
+    dup = {n for n in ids if ids.count(n) > 1}
+    if dup:
+        raise PublishError(f"notices/: the id {sorted(dup)[0]!r} is used by more than one file")
+    return files
 
 
 def load_all(root: Path) -> tuple[list[PlaylistDef], list[Notice]]:
+    """Every playlist and every notice file (drafts too: ``headend.service.notices`` picks the
+    signed ones)."""
+    return load_playlists(root), [f.notice for f in load_notice_files(root)]
+
+
+def load_playlists(root: Path) -> list[PlaylistDef]:
+    """Every playlist file, checked; PublishError names a broken one, or two with the same name."""
     pls = [load_playlist(p) for p in sorted((root / "playlists").glob("*.toml"))]
     names = [p.name for p in pls]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise PublishError(f"playlists/: the name {sorted(dup)[0]!r} is used by more than one file")
-    notices = [load_notice(p) for p in sorted((root / "notices").glob("*.toml"))]
-    return pls, notices
+    return pls
 
 
-def write_definition(folder: Path, name: str, data: dict) -> Path:
-    """Write a playlist or notice file for the CLI (refusing to overwrite one)."""
-    if not is_id(name):
-        raise PublishError(f"{name!r}: use {ID_RULE}")
+def check_definition_name(name: str) -> None:
+    """A playlist's or notice's file name: an id of at most 64 characters (PublishError if not)."""
+    if not is_id(name) or len(name) > 64:
+        raise PublishError(f"{name[:80]!r}: use {ID_RULE}, at most 64 characters")
+
+
+def write_definition(folder: Path, name: str, data: dict, replace: bool = False) -> Path:
+    """Write a playlist or notice file for the CLI or the county page (refusing to overwrite one
+    unless ``replace``)."""
+    check_definition_name(name)
     path = folder / f"{name}.toml"
-    if path.exists():
+    if path.exists() and not replace:
         raise PublishError(f"{path} exists; edit it or choose another name")
     atomic_write(path, tomli_w.dumps({k: v for k, v in data.items() if v not in (None, [], {}, "")}).encode())
     return path

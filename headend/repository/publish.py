@@ -1,4 +1,5 @@
-"""Publish: catalogue + playlist/notice definitions → the next signed repository version.
+"""Publish: catalogue + playlist/notice definitions → the next signed repository version. Only
+notices whose current file was reviewed and signed off go out (``headend.repository.review``).
 
 A version is built aside in ``trees/.build-<N>/`` from hard links (media from the blob store,
 playlists and rotation files from ``published/``), signed, fsync'd, renamed to ``trees/v<N>``,
@@ -25,7 +26,8 @@ from headend.courseware.profiles import POSTER_FINGERPRINT, POSTER_PROFILE, prof
 from headend.db import Database
 from headend.errors import PublishError
 from headend.repository.keys import load_secret_key
-from headend.repository.programming import PlaylistDef, load_all
+from headend.repository.programming import PlaylistDef, load_notice_files, load_playlists
+from headend.repository.review import SIGNED, notice_states
 from headend.repository.tree import Progress, build_tree, collect_trees, switch_repo
 from playlists import (
     INDEX_NAME,
@@ -299,10 +301,17 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None, progress: P
     _stage(progress, "checking")
     key = load_secret_key(cfg)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
-    defs, notices = load_all(cfg.root)
+    defs = load_playlists(cfg.root)
+    states = notice_states(load_notice_files(cfg.root), db.notice_reviews.all())
+    notices = [st.notice for st in states if st.state == SIGNED]  # drafts and reviewed notices stay at home
     cat = _Catalogue(cfg, db)
     stations = _station_identities(db)
     ids, warnings = _check_definitions(defs, cat, stations, now)
+    warnings += [
+        f"notices/{st.file.source.name}: {st.words} ({st.state}), not sent until reviewed and signed off"
+        for st in states
+        if st.state != SIGNED
+    ]
 
     version = _next_version(cfg, db)
     skipped = []

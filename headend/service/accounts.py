@@ -1,4 +1,5 @@
-"""Staff accounts (roles viewer < editor < admin, each bound to a region prefix), logging in with
+"""Staff accounts (roles viewer < editor < admin, each bound to a region prefix, and apart from
+the role the right to review notices, ``reviewer``), logging in with
 a throttle that a burst of concurrent attempts cannot race, and the audit log every change goes
 into (``audit``). Passwords are argon2id hashes (argon2-cffi); a password the headend made up
 (``add_user``, ``reset_password``, the first admin of ``headend init``) is shown once and must be
@@ -71,18 +72,27 @@ def _check_password(password: str) -> None:
         raise AccountError("this password is too easy to guess; use more different characters")
 
 
-def add_user(h: Headend, actor: Actor, name: str, role: str, region: str | None, password: str | None = None) -> str:
-    """Create an account; its password (``password``, or a one-time one to be replaced at the
-    first login). AccountError for a bad or taken name, role, region or password."""
+def add_user(
+    h: Headend,
+    actor: Actor,
+    name: str,
+    role: str,
+    region: str | None,
+    password: str | None = None,
+    reviewer: bool = False,
+) -> str:
+    """Create an account (``reviewer``: with the right to review notices, 审核); its password
+    (``password``, or a one-time one to be replaced at the first login). AccountError for a bad
+    or taken name, role, region or password."""
     _check_name(name)
     _check_role(role)
     prefix = parse_region(region)
     must_change = password is None
     password = password if password is not None else one_time_password()
     _check_password(password)
-    if not h.db.users.add(name, role, prefix, _hasher.hash(password), must_change, _password_stamp()):
+    if not h.db.users.add(name, role, prefix, _hasher.hash(password), must_change, _password_stamp(), reviewer):
         raise AccountError(f"account {name} already exists")
-    audit(h, actor, "user.add", name, {"role": role, "region": "/".join(prefix)}, prefix)
+    audit(h, actor, "user.add", name, {"role": role, "region": "/".join(prefix), "reviewer": reviewer}, prefix)
     return password
 
 
@@ -132,7 +142,15 @@ def set_disabled(h: Headend, actor: Actor, name: str, disabled: bool) -> User:
     return _existing(h, name)
 
 
-def edit_user(h: Headend, actor: Actor, name: str, role: str | None = None, region: str | None = None) -> User:
+def edit_user(
+    h: Headend,
+    actor: Actor,
+    name: str,
+    role: str | None = None,
+    region: str | None = None,
+    reviewer: bool | None = None,
+) -> User:
+    """Change an account's role, region or reviewer right (None: leave it)."""
     user = _existing(h, name)
     changes: dict = {}
     if role is not None:
@@ -140,6 +158,8 @@ def edit_user(h: Headend, actor: Actor, name: str, role: str | None = None, regi
         changes["role"] = role
     if region is not None:
         changes["region"] = parse_region(region)
+    if reviewer is not None:
+        changes["reviewer"] = reviewer
     if changes:
         h.db.users.update(name, **changes)
         detail = {k: "/".join(v) if k == "region" else v for k, v in changes.items()}

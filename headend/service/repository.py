@@ -1,19 +1,30 @@
 """Repository actions: publish (or only re-sign the index), write a playlist or notice file and
-check it loads, list them, rotate the signing key."""
+check it loads (a notice is a draft until reviewed and signed off: ``headend.service.notices``),
+list them, rotate the signing key."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 from headend.config import HeadendConfig
+from headend.db import Database
 from headend.errors import HeadendError, PublishError
 from headend.repository.keys import rotate_key
-from headend.repository.programming import PlaylistDef, load_all, load_notice, load_playlist, write_definition
+from headend.repository.programming import (
+    PlaylistDef,
+    load_notice_files,
+    load_playlist,
+    load_playlists,
+    write_definition,
+)
 from headend.repository.publish import PublishResult
 from headend.repository.publish import publish as _publish
 from headend.repository.publish import refresh as _refresh
+from headend.repository.review import signed_notices
 from headend.repository.tree import Progress
 from headend.service.audit import Actor, audit
+from headend.service.notices import draft_notice
 from headend.service.root import Headend
 from playlists import Notice, SecretKey
 
@@ -43,9 +54,8 @@ def add_playlist(h: Headend, name: str, data: dict, actor: Actor | None = None) 
 
 
 def add_notice(h: Headend, notice_id: str, data: dict, actor: Actor | None = None) -> Path:
-    path = _add_definition(h.cfg.root / "notices", notice_id, data, load_notice)
-    audit(h, actor, "notice.write", notice_id, {"title": data.get("title")})
-    return path
+    """A new notice file, a draft (草稿) until reviewed and signed off (``headend.service.notices``)."""
+    return draft_notice(h, notice_id, data, actor)
 
 
 def _add_definition(folder: Path, name: str, data: dict, loader) -> Path:
@@ -59,9 +69,14 @@ def _add_definition(folder: Path, name: str, data: dict, loader) -> Path:
     return path
 
 
-def programming(cfg: HeadendConfig) -> tuple[list[PlaylistDef], list[Notice]]:
-    """Every playlist and notice file, checked (PublishError names a broken one)."""
-    return load_all(cfg.root)
+def programming(cfg: HeadendConfig, db: Database | None = None) -> tuple[list[PlaylistDef], list[Notice]]:
+    """Every playlist file and the notices a publish sends (those signed off), all files checked
+    (PublishError names a broken one). Without ``db`` it opens the data root's database for the
+    call; pass ``h.db`` where one is open."""
+    if db is None:
+        with closing(Database.open(cfg.database_url, cfg.db_path)) as own:
+            return programming(cfg, own)
+    return load_playlists(cfg.root), signed_notices(load_notice_files(cfg.root), db.notice_reviews.all())
 
 
 def rotate(h: Headend, actor: Actor | None = None) -> tuple[SecretKey, SecretKey, Path]:

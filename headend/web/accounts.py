@@ -1,5 +1,5 @@
 """Logging in and out, replacing one's own password, and for admins the accounts page
-(``/county/users``: add, one-time password, role and region, disable) and the audit log
+(``/county/users``: add, one-time password, role and region, the reviewer right, disable) and the audit log
 (``/county/audit``). Every change goes through ``headend.service.accounts`` (audit-logged)."""
 
 from __future__ import annotations
@@ -111,10 +111,13 @@ def _within_scope(request: web.Request, region: str) -> None:
 async def users_add(request: web.Request) -> web.Response:
     form = await read_form(request)
     name, user_role, region = (str(form.get(k, "")).strip() for k in ("name", "role", "region"))
+    reviewer = str(form.get("reviewer", "")) == "1"
     h = request.app[HEADEND]
     try:
         _within_scope(request, region)
-        password = await asyncio.to_thread(accounts.add_user, h, actor_of(request), name, user_role, region)
+        password = await asyncio.to_thread(
+            accounts.add_user, h, actor_of(request), name, user_role, region, None, reviewer
+        )
     except AccountError as exc:
         return await _users_page(request, error=str(exc), status=400)
     return await _users_page(request, created=(name, password))
@@ -149,6 +152,16 @@ async def users_disable(request: web.Request) -> web.Response:
 
 
 @role("admin")
+async def users_reviewer(request: web.Request) -> web.Response:
+    """Grant (``reviewer=1``) or take back the right to review notices (审核)."""
+    name = await _their(request)
+    form = await read_form(request)
+    reviewer = str(form.get("reviewer", "1")) == "1"
+    await asyncio.to_thread(accounts.edit_user, request.app[HEADEND], actor_of(request), name, None, None, reviewer)
+    raise web.HTTPSeeOther("/county/users")
+
+
+@role("admin")
 async def audit_page(request: web.Request) -> web.Response:
     before = request.query.get("before", "")
     before_id = (
@@ -170,4 +183,5 @@ def setup_accounts(app: web.Application) -> None:
     app.router.add_post("/county/users", users_add)
     app.router.add_post("/county/users/{name}/password", users_reset)
     app.router.add_post("/county/users/{name}/disabled", users_disable)
+    app.router.add_post("/county/users/{name}/reviewer", users_reviewer)
     app.router.add_get("/county/audit", audit_page)

@@ -24,8 +24,10 @@ from headend.web.courses import setup_courses
 from headend.web.dashboard import setup_dashboard
 from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER, TEMPLATES
+from headend.web.notices import setup_notices
 from headend.web.publishing import setup_publishing
 from headend.web.ratings import setup_ratings
+from headend.web.receipts import setup_receipts
 from headend.web.repo import setup_repo
 from headend.web.reports import RATINGS, setup_reports
 from headend.web.station_page import setup_stations
@@ -105,9 +107,11 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_dashboard(app)
     setup_stations(app)
     setup_alerts(app)
+    setup_receipts(app)
     setup_bulletin(app)
     setup_ratings(app)
     setup_publishing(app)
+    setup_notices(app)
     setup_courses(app)
     setup_repo(app)
     setup_reports(app)

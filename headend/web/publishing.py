@@ -10,9 +10,13 @@ import asyncio
 from aiohttp import web
 
 from headend.errors import DatabaseError, HeadendError
+from headend.repository.programming import PlaylistDef
+from headend.repository.review import NoticeState
+from headend.service import Headend
+from headend.service.notices import states
 from headend.service.repository import programming
 from headend.web.auth import actor_of, for_account, loops_for_account, public, role, signed_in
-from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER
+from headend.web.keys import HEADEND, LOOPS, PUBLISHER
 from headend.web.render import render
 
 
@@ -39,12 +43,18 @@ async def api_health(request: web.Request) -> web.Response:
     )
 
 
+def _programming(h: Headend) -> tuple[list[PlaylistDef], list[NoticeState]]:
+    """The playlists, and every notice with its review state (drafts too: the page says which go out)."""
+    playlists, _ = programming(h.cfg, h.db)
+    return playlists, states(h)
+
+
 async def publishing(request: web.Request) -> web.Response:
     db = request.app[HEADEND].db
     courses, last = await asyncio.gather(asyncio.to_thread(db.courses), asyncio.to_thread(db.last_publication))
     programming_error = None
     try:
-        playlists, notices = await asyncio.to_thread(programming, request.app[CONFIG])
+        playlists, notices = await asyncio.to_thread(_programming, request.app[HEADEND])
     except HeadendError as exc:  # a broken file: show it, the rest of the page still works
         playlists, notices, programming_error = [], [], for_account(request, str(exc))
     return render(
