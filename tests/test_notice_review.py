@@ -198,3 +198,27 @@ async def test_the_county_page_drafts_reviews_and_signs_and_a_viewer_can_do_none
         assert r.status == 303
     page = await editor.text("/county/notices")
     assert "改到周四" in page and 'data-state="draft"' in page
+
+
+def test_staff_bound_to_a_township_handle_only_notices_for_it(root):
+    township = "广东省/肇庆市/高要市/蚬岗镇"
+    with open_root(root) as h:
+        h.db.add_station("xianyi", "蚬一村", list(GAOYAO.region), "stb-sd", "1" * 64)
+        h.db.add_station("maba", "马坝镇", list(SHAOGUAN.region), "stb-sd", "2" * 64)
+        add_user(h, Actor("cli:test"), "zhen-bian", "editor", township, "zhen-bian-password-1")
+        add_user(h, Actor("cli:test"), "zhen-shen", "editor", township, "zhen-shen-password-1", reviewer=True)
+        zhen_bian = h.db.users.get("zhen-bian")
+        # the township's editor cannot send to the whole county, to every station, or by tag ...
+        for audience in ({"regions": ["广东省/肇庆市/高要市"]}, {}, {"tags": ["党员"]}, {"stations": ["maba"]}):
+            with pytest.raises(AccessDenied):
+                draft_notice(h, "wide", {**MEETING, "audience": audience}, Actor("zhen-bian"), account=zhen_bian)
+            assert not (root / "notices" / "wide.toml").exists()  # nothing is left behind
+        # ... but to its own township and its own stations
+        own = {**MEETING, "audience": {"regions": [township], "stations": ["xianyi"]}}
+        draft_notice(h, "own", own, Actor("zhen-bian"), account=zhen_bian)
+        review_notice(h, "own", "zhen-shen", Actor("zhen-shen"))
+        # the county's notice is beyond the township reviewer
+        draft_notice(h, "county", MEETING, Actor("cli:test"))
+        with pytest.raises(AccessDenied, match="超出账号 zhen-shen 的地区"):
+            review_notice(h, "county", "zhen-shen", Actor("zhen-shen"))
+        assert {s.notice.id: s.state for s in states(h)}["county"] == "draft"

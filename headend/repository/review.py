@@ -7,13 +7,13 @@ AccessDenied (403: not this account) or BadRequest (400: not in this state); the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from headend.db.records import NoticeReview, User
 from headend.errors import AccessDenied, BadRequest
 from headend.repository.programming import NoticeFile
-from playlists import Notice
+from playlists import Audience, Notice
 
 DRAFT, REVIEWED, SIGNED = "draft", "reviewed", "signed"
 STATE_WORDS = {DRAFT: "草稿", REVIEWED: "已审核", SIGNED: "已签发"}
@@ -66,6 +66,27 @@ def notice_states(files: Iterable[NoticeFile], reviews: Iterable[NoticeReview]) 
 def signed_notices(files: Iterable[NoticeFile], reviews: Iterable[NoticeReview]) -> list[Notice]:
     """The notices whose current bytes were signed off: what a publish sends."""
     return [s.notice for s in notice_states(files, reviews) if s.state == SIGNED]
+
+
+def check_scope(audience: Audience, account: User, station_regions: Mapping[str, tuple[str, ...]]) -> None:
+    """Refuse unless every station ``audience`` can reach lies in ``account``'s region: a
+    township's staff cannot send to the county, and only an account of the whole headend handles
+    a notice for every station or one sent by tag (tags cross regions)."""
+    if not account.region:
+        return
+    mine = "/".join(account.region)
+    if audience.everyone or audience.tags:
+        raise AccessDenied(
+            f"面向全部站点或按标签发送的通知只能由不限地区的账号处理（{account.name} is bound to {mine}; "
+            "give the notice regions or stations under it）"
+        )
+    for r in audience.regions:
+        if len(r) < len(account.region) or r[: len(account.region)] != account.region:
+            raise AccessDenied(f"通知发往 {'/'.join(r)}，超出账号 {account.name} 的地区 {mine}（outside {mine}）")
+    for sid in audience.stations:
+        region = station_regions.get(sid)
+        if region is None or not account.sees(region):
+            raise AccessDenied(f"通知发往站点 {sid}，不在账号 {account.name} 的地区 {mine} 内（outside {mine}）")
 
 
 def check_review(state: NoticeState, account: User) -> None:

@@ -2,7 +2,8 @@
 the county page), review it (an account with the reviewer right that did not draft it), sign it
 off (an admin that did not draft it); the next publish sends it. Each step is bound to the sha256
 of the file's bytes (``headend.repository.review``) and audit-logged: ``notice.draft``,
-``notice.review``, ``notice.sign``. Refusals are AccessDenied (403: not this account) or
+``notice.review``, ``notice.sign``. Staff bound to a region handle only notices whose audience lies in it (``check_scope``).
+Refusals are AccessDenied (403: not this account, or beyond its region) or
 BadRequest (400: not in this state, or the file changed since the page was shown)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from headend.repository.programming import (
     load_notice_files,
     write_definition,
 )
-from headend.repository.review import NoticeState, check_review, check_sign, notice_states
+from headend.repository.review import NoticeState, check_review, check_scope, check_sign, notice_states
 from headend.service.audit import Actor, audit
 from headend.service.root import Headend
 from playlists.atomic import atomic_write
@@ -36,9 +37,17 @@ def state_of(h: Headend, notice_id: str) -> NoticeState:
     return found
 
 
-def draft_notice(h: Headend, notice_id: str, data: dict, actor: Actor | None = None, replace: bool = False) -> Path:
+def draft_notice(
+    h: Headend,
+    notice_id: str,
+    data: dict,
+    actor: Actor | None = None,
+    replace: bool = False,
+    account: User | None = None,
+) -> Path:
     """Write ``notices/<id>.toml`` (``replace``: over the one there) and record it as drafted by
-    ``actor``; the file that was there stays if the new one does not load (PublishError)."""
+    ``actor``; the file that was there stays if the new one does not load (PublishError) or
+    reaches beyond ``account``'s region (AccessDenied; no account: the command line)."""
     actor = actor or Actor.cli()
     check_definition_name(notice_id)
     folder = h.cfg.root / "notices"
@@ -47,6 +56,8 @@ def draft_notice(h: Headend, notice_id: str, data: dict, actor: Actor | None = N
     path = write_definition(folder, notice_id, data, replace=replace)
     try:
         nf = load_notice_file(path)
+        if account is not None:
+            check_scope(nf.notice.audience, account, _station_regions(h))
     except HeadendError:
         if before is None:
             path.unlink()
@@ -57,6 +68,10 @@ def draft_notice(h: Headend, notice_id: str, data: dict, actor: Actor | None = N
     detail = {"title": nf.notice.title, "sha256": nf.sha256, "audience": nf.notice.audience.describe()}
     audit(h, actor, "notice.draft", nf.notice.id, detail)
     return path
+
+
+def _station_regions(h: Headend) -> dict[str, tuple[str, ...]]:
+    return {s.id: s.region for s in h.db.stations()}
 
 
 def _account(h: Headend, name: str) -> User:
@@ -85,6 +100,7 @@ def review_notice(
     account = _account(h, account_name)
     st = _current(h, notice_id, seen_sha256)
     check_review(st, account)
+    check_scope(st.notice.audience, account, _station_regions(h))
     if st.review is None:  # a file written by hand: its version is recorded with nobody as its drafter
         h.db.notice_reviews.draft(notice_id, st.file.sha256, "", now_iso())
     if not h.db.notice_reviews.review(notice_id, st.file.sha256, account.name, now_iso()):
@@ -102,6 +118,7 @@ def sign_notice(
     account = _account(h, account_name)
     st = _current(h, notice_id, seen_sha256)
     check_sign(st, account)
+    check_scope(st.notice.audience, account, _station_regions(h))
     if not h.db.notice_reviews.sign(notice_id, st.file.sha256, account.name, now_iso()):
         raise BadRequest(f"通知 {notice_id} 刚刚已被别人签发（someone signed it off a moment ago）")
     audit(h, actor, "notice.sign", notice_id, _detail(st, account))

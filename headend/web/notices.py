@@ -107,6 +107,7 @@ async def notice_draft(request: web.Request) -> web.Response:
             data,
             actor_of(request),
             bool(values["replace"]),
+            current_user(request),
         )
     except PublishError as exc:  # what is wrong with the notice: shown beside the form
         return await _page(request, form=values, error=for_account(request, str(exc)) or "", status=400)
