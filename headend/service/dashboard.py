@@ -259,12 +259,17 @@ def natural(text: str) -> tuple:
 
 def common_prefix(views: Sequence[StationView]) -> tuple[str, ...]:
     """The region every one of these stations lies under (the list shows the rest)."""
-    if not views:
+    return common_region([v.station.region for v in views])
+
+
+def common_region(regions: Sequence[Sequence[str]]) -> tuple[str, ...]:
+    """The longest prefix every one of these regions starts with."""
+    if not regions:
         return ()
-    first = tuple(views[0].station.region)
+    first = tuple(regions[0])
     n = len(first)
-    for v in views[1:]:
-        region = tuple(v.station.region)
+    for r in regions[1:]:
+        region = tuple(r)
         n = min(n, len(region))
         while n and region[:n] != first[:n]:
             n -= 1

@@ -29,7 +29,6 @@ from catalogue.hours import HoursError, parse_hours
 from catalogue.periods import Period, parse_period, period_of
 from catalogue.plausibility import (
     RULES,
-    DayFigures,
     Flag,
     StationFacts,
     Sums,
@@ -44,6 +43,7 @@ from catalogue.tomlcheck import SettingsError
 from headend.db.records import Station
 from headend.errors import BadRequest, ConfigError
 from headend.service.audit import SYSTEM, audit
+from headend.service.dashboard import moment, today_china
 from headend.service.root import Headend
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,9 @@ def current_rubric(h: Headend) -> Rubric:
     try:
         return load_rubric(raw, str(path))
     except SettingsError as exc:
-        raise ConfigError(f"{exc}; the ratings keep the last good rubric only once this is fixed") from None
+        raise ConfigError(
+            f"{exc}; fix it there: open periods cannot be rated until then (frozen ones still show)"
+        ) from None
 
 
 def rated_period(text: str) -> Period:
@@ -144,10 +146,6 @@ def rated_period(text: str) -> Period:
             field="period",
         )
     return p
-
-
-def today_china(now: datetime) -> date:
-    return now.astimezone(CHINA).date()
 
 
 def closes_on(h: Headend, period: Period) -> date:
@@ -166,11 +164,8 @@ def _open_s(opening_hours: str | None) -> float | None:
 
 @functools.lru_cache(maxsize=4096)
 def _enrolled_day(created_at: str) -> date | None:
-    try:
-        enrolled = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (enrolled if enrolled.tzinfo else enrolled.replace(tzinfo=UTC)).astimezone(CHINA).date()
+    enrolled = moment(created_at)
+    return enrolled.astimezone(CHINA).date() if enrolled else None
 
 
 def _days_expected(station: Station, period: Period, as_of: date, first_reported: date | None) -> int:
@@ -411,4 +406,4 @@ def check_override(rule: str, day: str) -> None:
         raise BadRequest("say which day (or period) the flag is about", field="day")
 
 
-__all__ = ["DayFigures", "Entry", "RatingTable", "current_rubric", "rated_period", "ratings_table"]
+__all__ = ["Entry", "RatingTable", "current_rubric", "rated_period", "ratings_table", "today_china"]

@@ -26,6 +26,7 @@ from catalogue.rating import STATUS_WORDS, competition_ranks
 from headend.db.records import Station
 from headend.errors import NotFound
 from headend.service import inspections
+from headend.service.dashboard import common_region
 from headend.service.rating_exports import as_csv, as_xlsx, flag_state_words, stars_text
 from headend.service.ratings import RATED_KINDS, Entry, RatingTable, rated_period, ratings_table
 from headend.service.root import Headend
@@ -120,12 +121,7 @@ def _shared_depth(regions: list[tuple[str, ...]], at_least: int) -> int:
     a county's ranking says 第1镇/第1镇0村, not the province, city and county on every row)."""
     if len(regions) < 2:
         return at_least
-    first, n = regions[0], len(regions[0])
-    for r in regions[1:]:
-        n = min(n, len(r))
-        while n and r[:n] != first[:n]:
-            n -= 1
-    return max(at_least, min(n, len(first) - 1))
+    return max(at_least, min(len(common_region(regions)), len(regions[0]) - 1))
 
 
 def _download(body: bytes, filename: str, content_type: str) -> web.Response:
