@@ -29,6 +29,7 @@ from catalogue.checks import (
     record,
     text,
 )
+from catalogue.questions import MAX_ASKER_CHARS, MAX_QUESTION_CHARS, NUMBER, NUMBER_RULE, TOPICS
 
 VERSION = 1
 MAX_EVENTS = 500
@@ -36,6 +37,7 @@ MAX_SEQ = 2**53  # what a JSON number holds exactly
 DAY_S = 86400
 STREAM = re.compile(r"[0-9a-f]{16}\Z")
 BOOT = re.compile(r"[0-9a-f]{32}\Z")
+QUESTION_TEXT = re.compile(r"(?s).*\S")  # something besides white space
 
 
 class ReportFormatError(ValueError):
@@ -126,6 +128,16 @@ KINDS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
     "admin_login": ({"ok": boolean, "client": text(64)}, {}),
     "notice_view": ({"notice": ident, "via": text(16)}, {}),
     "fives": ({**dict.fromkeys(FIVES, FIVE), "checked": nullable(moment)}, {}),
+    "question": (
+        {
+            "number": text(16, NUMBER, NUMBER_RULE),
+            "topic": one_of(*TOPICS),
+            "text": text(MAX_QUESTION_CHARS, QUESTION_TEXT, "1 to 500 characters, not only spaces"),
+            "asker": text(MAX_ASKER_CHARS),
+            "publish": boolean,
+        },
+        {},
+    ),
     "health": (
         {
             "interval_s": number(1, DAY_S),

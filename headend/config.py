@@ -81,6 +81,13 @@ webhook_timeout_s = 10
 
 [ratings]
 close_days = 15                # a period's star ratings stay provisional this long after it ends, then freeze
+
+[questions]
+answer_days = 3                # a village's question is due this many days after the headend received it
+warn_days = 2                  # the county queue marks a question due soon once it has waited this long
+keep_days = 90                 # an answered or closed question stays in the repository (and on /admin) this long
+faq_days = 365                 # an answer published as FAQ stays on every targeted TV this long
+shard_digits = 1               # stations' questions travel in 16^digits signed files (1: 16, 2: 256)
 """
 
 
@@ -97,6 +104,17 @@ class AlertSettings:
     digest_hour: int = 8
     webhook_url: str = ""
     webhook_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class QuestionSettings:
+    """``[questions]``: answer deadlines and how answers travel back (README "Questions")."""
+
+    answer_days: float = 3.0
+    warn_days: float = 2.0
+    keep_days: float = 90.0
+    faq_days: float = 365.0
+    shard_digits: int = 1
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,7 @@ class HeadendConfig:
     cookie_secure: bool = False
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
     ratings_close_days: int = 15  # [ratings] close_days
+    questions: QuestionSettings = field(default_factory=lambda: QuestionSettings())
 
     @property
     def db_path(self) -> Path:
@@ -214,8 +233,9 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its owner and mode") from exc
     try:
         doc = Document.parse(raw, str(path))
-        pub, ing, wat, srv, dbs, dsh, alr, rat = (
-            doc.table(t) for t in ("publish", "ingest", "watch", "serve", "database", "dashboard", "alerts", "ratings")
+        pub, ing, wat, srv, dbs, dsh, alr, rat, qst = (
+            doc.table(t)
+            for t in ("publish", "ingest", "watch", "serve", "database", "dashboard", "alerts", "ratings", "questions")
         )
         profiles_file = ing.str("profiles_file", "")
         cfg = HeadendConfig(
@@ -251,6 +271,13 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
                 webhook_timeout_s=alr.float("webhook_timeout_s", 10.0, min=0.1, max=300, unit="seconds"),
             ),
             ratings_close_days=rat.int("close_days", 15, min=0, max=366, unit="days"),
+            questions=QuestionSettings(
+                answer_days=qst.float("answer_days", 3.0, min=0.01, max=366, unit="days"),
+                warn_days=qst.float("warn_days", 2.0, min=0, max=366, unit="days"),
+                keep_days=qst.float("keep_days", 90.0, min=1, max=3660, unit="days"),
+                faq_days=qst.float("faq_days", 365.0, min=1, max=3660, unit="days"),
+                shard_digits=qst.int("shard_digits", 1, min=1, max=3),
+            ),
         )
         doc.finish()
     except SettingsError as exc:

@@ -5,6 +5,7 @@ set that holds the station's trust state (keys, highest version, clock floor) be
 Pure: no network, no event loop, no disk. Errors: see ``playlists.errors``.
 """
 
+from playlists.answers import Answer, Answers, answers_path, shard_of
 from playlists.audience import Audience, Notice, StationIdentity
 from playlists.canonical import canonical_json
 from playlists.errors import (
@@ -18,6 +19,7 @@ from playlists.errors import (
 from playlists.minisign import PublicKey, SecretKey, verify
 from playlists.models import (
     INDEX_NAME,
+    AnswersRef,
     CourseEntry,
     FileRef,
     Index,
@@ -31,6 +33,7 @@ from playlists.schedule import Schedule
 from playlists.trust import (
     Rotation,
     TrustState,
+    check_answers,
     check_index,
     check_pinned,
     check_playlist,
@@ -43,6 +46,9 @@ from playlists.trusted_set import TrustedSet
 
 __all__ = [
     "INDEX_NAME",
+    "Answer",
+    "Answers",
+    "AnswersRef",
     "Audience",
     "CourseEntry",
     "ExpiredError",
@@ -63,7 +69,9 @@ __all__ = [
     "StationIdentity",
     "TrustState",
     "TrustedSet",
+    "answers_path",
     "canonical_json",
+    "check_answers",
     "check_index",
     "check_pinned",
     "check_playlist",
@@ -73,6 +81,7 @@ __all__ = [
     "media_path",
     "playlist_path",
     "rotation_path",
+    "shard_of",
     "sign_repository_file",
     "verify",
 ]

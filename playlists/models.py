@@ -7,6 +7,7 @@ lists its courses with, per player profile, the rendition file pinned by sha256 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -30,17 +31,17 @@ MAX_INDEX_BYTES = 1 << 20  # 1 MiB
 MAX_PLAYLIST_BYTES = 16 << 20  # 16 MiB
 
 # Repository paths are relative, in a known folder, with no way out of the tree.
-_PATH = re.compile(r"^(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*\Z")
+_PATH = re.compile(r"^(playlists|media|answers)/[A-Za-z0-9_-][A-Za-z0-9._/-]*\Z")
 _SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 # What a mirror may serve of a tree: the index, keys, playlists, media, each with its signature.
 _SERVED = re.compile(
-    r"^(index\.json(\.minisig)?|keys/[A-Za-z0-9_-][A-Za-z0-9._-]*|(playlists|media)/[A-Za-z0-9_-][A-Za-z0-9._/-]*)\Z"
+    r"^(index\.json(\.minisig)?|keys/[A-Za-z0-9_-][A-Za-z0-9._-]*|(playlists|media|answers)/[A-Za-z0-9_-][A-Za-z0-9._/-]*)\Z"
 )
 
 
 def is_repository_path(rel: str) -> bool:
     """A path a repository tree holds and any mirror may serve (``index.json``, ``keys/…``,
-    ``playlists/…``, ``media/…``, and their ``.minisig``): ASCII letters, digits and ``._-/`` only, no
+    ``playlists/…``, ``media/…``, ``answers/…``, and their ``.minisig``): ASCII letters, digits and ``._-/`` only, no
     empty, ``..`` or hidden segment. Servers answer anything else 404 before touching the disk."""
     return (
         isinstance(rel, str)
@@ -49,7 +50,7 @@ def is_repository_path(rel: str) -> bool:
     )
 
 
-def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:
+def require_field(d: dict, key: str, typ: type | tuple, what: str) -> Any:
     if key not in d:
         raise FormatError(f"{what}: missing field {key!r}")
     value = d[key]
@@ -58,9 +59,9 @@ def _require(d: dict, key: str, typ: type | tuple, what: str) -> Any:
     return value
 
 
-def _optional(d: dict, key: str, typ: type, what: str) -> Any:
+def optional_field(d: dict, key: str, typ: type, what: str) -> Any:
     """``d[key]`` checked like ``_require``, or None when absent or null."""
-    return _require(d, key, typ, what) if d.get(key) is not None else None
+    return require_field(d, key, typ, what) if d.get(key) is not None else None
 
 
 def load_json(data: bytes, what: str, max_bytes: int) -> dict:
@@ -95,16 +96,18 @@ class FileRef:
     def from_dict(cls, d: Any, what: str) -> FileRef:
         if not isinstance(d, dict):
             raise FormatError(f"{what}: expected an object")
-        path = _require(d, "path", str, what)
+        path = require_field(d, "path", str, what)
         if not _PATH.match(path) or ".." in path.split("/"):
             raise FormatError(f"{what}: path {path!r} is not a repository path")
-        sha = _require(d, "sha256", str, what)
+        sha = require_field(d, "sha256", str, what)
         if not _SHA256.match(sha):
             raise FormatError(f"{what}: sha256 is not 64 lower-case hex digits")
-        size = _require(d, "size", int, what)
+        size = require_field(d, "size", int, what)
         if size < 0:
             raise FormatError(f"{what}: negative size")
-        return cls(path=path, sha256=sha, size=size, mime=_optional(d, "mime", str, what) or "application/octet-stream")
+        return cls(
+            path=path, sha256=sha, size=size, mime=optional_field(d, "mime", str, what) or "application/octet-stream"
+        )
 
 
 @dataclass(frozen=True)
@@ -140,12 +143,50 @@ class PlaylistRef:
 
 
 @dataclass(frozen=True)
+class AnswersRef:
+    """The index's entry for one answers document (``playlists.answers``): ``faq`` for the
+    published answers, ``q-<hex>`` for the questions of the stations whose id hashes to that
+    shard."""
+
+    name: str
+    version: int
+    file: FileRef
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, **self.file.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: Any, what: str) -> AnswersRef:
+        if not isinstance(d, dict):
+            raise FormatError(f"{what}: expected an object")
+        name = require_field(d, "name", str, what)
+        if not ANSWERS_NAME.match(name):
+            raise FormatError(f"{what}: {name!r} is not an answers document name (faq or q-<hex>)")
+        return cls(name=name, version=require_field(d, "version", int, what), file=FileRef.from_dict(d, what))
+
+
+FAQ_NAME = "faq"
+SHARD_PREFIX = "q-"
+ANSWERS_NAME = re.compile(r"(faq|q-[0-9a-f]{1,4})\Z")
+
+
+@dataclass(frozen=True)
 class Index:
     version: int
     timestamp: datetime
     expires: datetime
     playlists: tuple[PlaylistRef, ...]
     notices: tuple[Notice, ...] = ()
+    answers: tuple[AnswersRef, ...] = ()  # since questions and answers; absent from older indexes
+
+    def answers_for(self, station_id: str) -> tuple[AnswersRef, ...]:
+        """The answers documents a station fetches: the FAQ and the shard its id hashes to."""
+        digest = hashlib.sha256(station_id.encode()).hexdigest()
+        return tuple(
+            r
+            for r in self.answers
+            if r.name == FAQ_NAME or r.name == SHARD_PREFIX + digest[: len(r.name) - len(SHARD_PREFIX)]
+        )
 
     def to_bytes(self) -> bytes:
         return canonical_json(
@@ -157,6 +198,7 @@ class Index:
                 "expires": utc_iso(self.expires),
                 "playlists": [p.to_dict() for p in self.playlists],
                 "notices": [n.to_dict() for n in self.notices],
+                **({"answers": [a.to_dict() for a in self.answers]} if self.answers else {}),
             }
         )
 
@@ -166,43 +208,55 @@ class Index:
         d = load_json(data, what, MAX_INDEX_BYTES)
         if d.get("type") != INDEX_TYPE:
             raise FormatError(f"{what}: not a yuanjiao index (type {d.get('type')!r})")
-        if _require(d, "spec_version", int, what) > SPEC_VERSION:
+        if require_field(d, "spec_version", int, what) > SPEC_VERSION:
             raise FormatError(
                 f"{what}: format version {d['spec_version']} is newer than this station understands; update the station"
             )
-        version = _require(d, "version", int, what)
+        version = require_field(d, "version", int, what)
         refs = []
         names = set()
-        for i, p in enumerate(_require(d, "playlists", list, what)):
+        for i, p in enumerate(require_field(d, "playlists", list, what)):
             pw = f"{what}: playlists[{i}]"
             if not isinstance(p, dict):
                 raise FormatError(f"{pw}: expected an object")
-            name = _require(p, "name", str, pw)
+            name = require_field(p, "name", str, pw)
             if not is_id(name) or name in names:
                 raise FormatError(f"{pw}: bad or repeated playlist name {name!r}")
             names.add(name)
             refs.append(
                 PlaylistRef(
                     name=name,
-                    version=_require(p, "version", int, pw),
-                    title=_optional(p, "title", str, pw) or "",
+                    version=require_field(p, "version", int, pw),
+                    title=optional_field(p, "title", str, pw) or "",
                     file=FileRef.from_dict(p, pw),
                     audience=Audience.from_dict(p.get("audience"), f"{pw}.audience"),
-                    priority=_optional(p, "priority", int, pw) or 0,
+                    priority=optional_field(p, "priority", int, pw) or 0,
                     valid_from=parse_time(p["valid_from"], f"{pw}.valid_from") if p.get("valid_from") else None,
                     valid_until=parse_time(p["valid_until"], f"{pw}.valid_until") if p.get("valid_until") else None,
                 )
             )
         return cls(
             version=version,
-            timestamp=parse_time(_require(d, "timestamp", str, what), f"{what}: timestamp"),
-            expires=parse_time(_require(d, "expires", str, what), f"{what}: expires"),
+            timestamp=parse_time(require_field(d, "timestamp", str, what), f"{what}: timestamp"),
+            expires=parse_time(require_field(d, "expires", str, what), f"{what}: expires"),
             playlists=tuple(refs),
             notices=tuple(
                 Notice.from_dict(n, f"{what}: notices[{i}]")
-                for i, n in enumerate(_optional(d, "notices", list, what) or ())
+                for i, n in enumerate(optional_field(d, "notices", list, what) or ())
             ),
+            answers=_answer_refs(optional_field(d, "answers", list, what) or (), what),
         )
+
+
+def _answer_refs(items: Any, what: str) -> tuple[AnswersRef, ...]:
+    refs = tuple(AnswersRef.from_dict(a, f"{what}: answers[{i}]") for i, a in enumerate(items))
+    names = [r.name for r in refs]
+    if len(set(names)) != len(names):
+        raise FormatError(f"{what}: an answers document is named twice")
+    widths = {len(n) for n in names if n != FAQ_NAME}
+    if len(widths) > 1:
+        raise FormatError(f"{what}: answers shards of different widths")
+    return refs
 
 
 @dataclass(frozen=True)
@@ -232,7 +286,7 @@ class CourseEntry:
             raise FormatError(f"{what}: a course field has the wrong type ({exc})") from exc
         if not math.isfinite(course.duration_s):
             raise FormatError(f"{what}: duration_s must be a finite number of seconds")
-        rends = _require(d, "renditions", dict, what)
+        rends = require_field(d, "renditions", dict, what)
         return cls(
             course=course,
             poster=FileRef.from_dict(d["poster"], f"{what}.poster") if d.get("poster") else None,
@@ -271,12 +325,13 @@ class Playlist:
         if d.get("type") != PLAYLIST_TYPE:
             raise FormatError(f"{what}: not a yuanjiao playlist (type {d.get('type')!r})")
         courses = tuple(
-            CourseEntry.from_dict(c, f"{what}: courses[{i}]") for i, c in enumerate(_require(d, "courses", list, what))
+            CourseEntry.from_dict(c, f"{what}: courses[{i}]")
+            for i, c in enumerate(require_field(d, "courses", list, what))
         )
         return cls(
-            name=_require(d, "name", str, what),
-            version=_require(d, "version", int, what),
-            title=_optional(d, "title", str, what) or "",
+            name=require_field(d, "name", str, what),
+            version=require_field(d, "version", int, what),
+            title=optional_field(d, "title", str, what) or "",
             courses=courses,
             schedule=Schedule.from_dict(d.get("schedule"), f"{what}: schedule"),
         )

@@ -9,8 +9,8 @@ Rules:
 * the index version never goes backwards, and a version seen before must have the same bytes;
 * the index must not be expired, where "now" is never earlier than the newest signed timestamp
   seen (box clocks are unreliable);
-* a playlist must match the size and sha256 the verified index pins, and name itself as the index
-  says;
+* a playlist (and an answers document) must match the size and sha256 the verified index pins,
+  and name itself as the index says;
 * a new signing key is trusted only through a rotation file (``keys/rotate-<NEWID>.json``) signed
   by a key already trusted; the key it replaces is then retired.
 """
@@ -24,10 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from playlists.answers import Answers
 from playlists.canonical import canonical_json
 from playlists.errors import ExpiredError, FormatError, PinMismatch, RollbackError, SignatureError
 from playlists.minisign import PublicKey, SecretKey, parse_trusted_comment, signer_key_id, verify
-from playlists.models import INDEX_NAME, FileRef, Index, Playlist, PlaylistRef
+from playlists.models import INDEX_NAME, AnswersRef, FileRef, Index, Playlist, PlaylistRef
 from playlists.times import parse_moment
 
 
@@ -149,6 +150,19 @@ def check_playlist(data: bytes, signature: bytes, ref: PlaylistRef, keys: Sequen
             f"{ref.file.path}: names itself {playlist.name!r} v{playlist.version}, index says {ref.name!r} v{ref.version}"
         )
     return playlist
+
+
+def check_answers(data: bytes, signature: bytes, ref: AnswersRef, keys: Sequence[PublicKey]) -> Answers:
+    """Verify an answers document against the pin in a verified index and its own signature."""
+    check_pinned(data, ref.file)
+    comment = verify(data, signature, keys, ref.file.path)
+    _check_binding(comment, posixpath.basename(ref.file.path), ref.version, ref.file.path)
+    answers = Answers.from_bytes(data, ref.file.path)
+    if answers.name != ref.name or answers.version != ref.version:
+        raise PinMismatch(
+            f"{ref.file.path}: names itself {answers.name!r} v{answers.version}, index says {ref.name!r} v{ref.version}"
+        )
+    return answers
 
 
 ROTATION_TYPE = "yuanjiao-key-rotation"

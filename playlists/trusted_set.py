@@ -13,6 +13,7 @@ One pass, as the sync engine drives it::
         wanted = trusted.awaiting                   # for the link before it
     index = trusted.update_index(index_data, index_sig, box_now)
     playlist = trusted.update_playlist(data, sig, index.playlists[0])
+    answers = trusted.update_answers(data, sig, index.answers_for(station_id)[0])
 
 Rules kept here (the per-file rules are in ``playlists.trust``):
 * the trusted keys are the configured ones plus those rotation added, minus those it retired;
@@ -20,7 +21,7 @@ Rules kept here (the per-file rules are in ``playlists.trust``):
   files; each link is verified, oldest first, once the key that signed it is trusted;
 * an accepted index raises the remembered version, pins its sha256 and moves the clock floor
   (the newest signed timestamp seen) forward, never back;
-* a playlist is accepted only against the index this set accepted.
+* a playlist or answers document is accepted only against the index this set accepted.
 """
 
 from __future__ import annotations
@@ -30,10 +31,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from playlists.answers import Answers
 from playlists.errors import SignatureError
 from playlists.minisign import PublicKey, signer_key_id
-from playlists.models import Index, Playlist, PlaylistRef
-from playlists.trust import Rotation, TrustState, check_index, check_playlist, check_rotation, clock_floor
+from playlists.models import AnswersRef, Index, Playlist, PlaylistRef
+from playlists.trust import (
+    Rotation,
+    TrustState,
+    check_answers,
+    check_index,
+    check_playlist,
+    check_rotation,
+    clock_floor,
+)
 
 MAX_ROTATION_CHAIN = 8  # rotation files between a trusted key and the one that signed the index
 
@@ -157,3 +167,9 @@ class TrustedSet:
         if self._index is None or ref not in self._index.playlists:
             raise RuntimeError(f"{ref.file.path}: accept the index that names it first")
         return check_playlist(data, signature, ref, self.trusted_keys)
+
+    def update_answers(self, data: bytes, signature: bytes, ref: AnswersRef) -> Answers:
+        """Verify an answers document against its entry ``ref`` in the accepted index."""
+        if self._index is None or ref not in self._index.answers:
+            raise RuntimeError(f"{ref.file.path}: accept the index that names it first")
+        return check_answers(data, signature, ref, self.trusted_keys)

@@ -19,6 +19,7 @@ from headend.db.dashboard import DashboardStore
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
 from headend.db.notices import NoticeReviewStore
+from headend.db.questions import QuestionStore
 from headend.db.ratings import RatingStore
 from headend.db.receipts import ReceiptStore
 from headend.db.records import Publication, Rendition, Station
@@ -106,6 +107,7 @@ class Database:
         self.ratings = RatingStore(self.engine)
         self.notice_reviews = NoticeReviewStore(self.engine)
         self.receipts = ReceiptStore(self.engine)
+        self.questions = QuestionStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:

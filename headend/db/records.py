@@ -287,3 +287,37 @@ class Delivery:
     next_at: str
     delivered_at: str | None
     last_error: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A village's question (答疑) as the headend holds it, with the asking station's name and
+    region (read with it: the queue is scoped by region)."""
+
+    station: str
+    number: str
+    topic: str
+    text: str
+    asker: str
+    publishable: bool
+    asked_at: str
+    received_at: str
+    status: str  # new, assigned, answered, closed
+    stream: str
+    seq: int
+    assignee: str | None = None
+    assigned_at: str | None = None
+    answer: str = ""
+    answered_by: str | None = None
+    answered_at: str | None = None
+    faq: bool = False
+    faq_region: tuple[str, ...] = ()  # the FAQ entry's audience; () every station
+    closed_by: str | None = None
+    closed_at: str | None = None
+    station_name: str = ""
+    region: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """How pages and the command line name it: ``<station>/<number>``."""
+        return f"{self.station}/{self.number}"

@@ -19,6 +19,7 @@ from catalogue.clocks import CHINA, Correction, Measure, correct
 from catalogue.events import Batch
 from catalogue.figures import Figures, Tally
 from headend.db.engine import bulk_insert, dialect_insert, transaction, upsert
+from headend.db.questions import QuestionStore
 from headend.db.records import StationDay, Stored
 from headend.db.schema import (
     report_clocks,
@@ -162,6 +163,7 @@ class ReportStore:
             self._health(conn, batch, fix, new, stamp)
             self._roll_up(conn, batch, fix, new, stamp)
             self._contact(conn, batch.station, received)
+            QuestionStore.add(conn, self._questions(batch, fix, new, stamp))
         return Stored(
             stream=batch.stream,
             held=held,
@@ -177,6 +179,32 @@ class ReportStore:
         """The China day the headend heard from the station (its own clock: the box cannot say it)."""
         day = received.astimezone(CHINA).date().isoformat()
         conn.execute(_contact_statement(conn.dialect.name), {"station": station, "day": day})
+
+    @staticmethod
+    def _questions(batch: Batch, fix: Correction, new: list[int], stamp: str) -> list[dict]:
+        """The questions among the events newly held (``db.questions``)."""
+        out = []
+        for i in new:
+            e = batch.events[i]
+            if e.kind != "question":
+                continue
+            r = e.raw
+            out.append(
+                {
+                    "station": batch.station,
+                    "number": r["number"],
+                    "topic": r["topic"],
+                    "text": r["text"].strip(),
+                    "asker": r["asker"].strip(),
+                    "publishable": r["publish"],
+                    "asked_at": fix.events[i].at,
+                    "received_at": stamp,
+                    "status": "new",
+                    "stream": batch.stream,
+                    "seq": e.seq,
+                }
+            )
+        return out
 
     def _measures(self, batch: Batch) -> dict[str, Measure]:
         boots = {e.boot for e in batch.events} - {batch.boot}

@@ -401,3 +401,32 @@ flag_overrides = Table(
     Column("at", Text, nullable=False),
     Column("evidence", Text, nullable=False),  # the flag's evidence as judged: worse figures flag again
 )
+
+# Questions from the villages (issue 14): one row per (station, number) — the event that carried
+# it may be re-sent, the question is kept once. Times are UTC ISO text like every moment here.
+questions = Table(
+    "questions",
+    metadata,
+    Column("station", Text, primary_key=True),
+    Column("number", Text, primary_key=True),  # the station's number: 20261207-01
+    Column("topic", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("asker", Text, nullable=False, server_default=""),
+    Column("publishable", Boolean, nullable=False, server_default=false()),  # the asker allows an FAQ entry
+    Column("asked_at", Text, nullable=False),  # the station's time, corrected by the measured offset
+    Column("received_at", Text, nullable=False),  # the headend's: the deadline counts from here
+    Column("status", Text, nullable=False),  # new, assigned, answered, closed
+    Column("assignee", Text),
+    Column("assigned_at", Text),
+    Column("answer", Text, nullable=False, server_default=""),
+    Column("answered_by", Text),
+    Column("answered_at", Text),
+    Column("faq", Boolean, nullable=False, server_default=false()),  # published to faq_region as FAQ
+    Column("faq_region", Text, nullable=False, server_default="[]"),  # JSON list; [] every station
+    Column("closed_by", Text),
+    Column("closed_at", Text),
+    Column("stream", Text, nullable=False),  # the event that carried it
+    Column("seq", BigInteger, nullable=False),
+)
+Index("questions_received", questions.c.received_at)
+Index("questions_status", questions.c.status, questions.c.received_at)

@@ -1,5 +1,7 @@
 """Publish: catalogue + playlist/notice definitions → the next signed repository version. Only
-notices whose current file was reviewed and signed off go out (``headend.repository.review``).
+notices whose current file was reviewed and signed off go out (``headend.repository.review``);
+the villages' questions and the county's answers go out as answers documents
+(``headend.repository.answers``).
 
 A version is built aside in ``trees/.build-<N>/`` from hard links (media from the blob store,
 playlists and rotation files from ``published/``), signed, fsync'd, renamed to ``trees/v<N>``,
@@ -25,12 +27,14 @@ from headend.config import HeadendConfig
 from headend.courseware.profiles import POSTER_FINGERPRINT, POSTER_PROFILE, profiles_for
 from headend.db import Database
 from headend.errors import PublishError
+from headend.repository import answers as answer_docs
 from headend.repository.keys import load_secret_key
 from headend.repository.programming import PlaylistDef, load_notice_files, load_playlists
 from headend.repository.review import SIGNED, notice_states
 from headend.repository.tree import Progress, build_tree, collect_trees, switch_repo
 from playlists import (
     INDEX_NAME,
+    AnswersRef,
     CourseEntry,
     FileRef,
     Index,
@@ -216,6 +220,7 @@ def _finish(
     referenced: set[str],
     n_courses: int,
     progress: Progress | None = None,
+    answers: tuple[AnswersRef, ...] = (),
 ) -> tuple[Path, int, datetime]:
     """Sign the index, build the tree, switch, record, collect."""
     referenced = set(referenced) | {f"keys/{cfg.public_key_path.name}"}
@@ -229,7 +234,9 @@ def _finish(
         raise PublishError(f"cannot publish: {missing[0]} is missing from {cfg.root}; ingest the course again")
     files = {rel: src for rel, src in files.items() if src.is_file()}
     expires = now + timedelta(days=cfg.index_expiry_days)
-    index = Index(version=version, timestamp=now, expires=expires, playlists=tuple(refs), notices=notices)
+    index = Index(
+        version=version, timestamp=now, expires=expires, playlists=tuple(refs), notices=notices, answers=answers
+    )
     idx_bytes = index.to_bytes()
     try:
         tree = build_tree(
@@ -245,7 +252,7 @@ def _finish(
     db.add_publication(version, stamp, utc_iso(expires), hashlib.sha256(idx_bytes).hexdigest(), n_courses)
     db.forget_files(since)
     for rel in gone:
-        if rel.startswith("playlists/"):
+        if rel.startswith(("playlists/", "answers/")):
             _published(cfg, rel).unlink(missing_ok=True)
     collect_trees(cfg, tree)
     _stage(progress, "done")
@@ -353,8 +360,13 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None, progress: P
         refs.append(ref)
         referenced |= _files_of(pl)
 
+    _stage(progress, "answers")
+    answer_refs, answer_paths = answer_docs.write(cfg, key, version, now, answer_docs.documents(cfg, db, now))
+    referenced |= answer_paths
     n_courses = len({e.course.id for pl, _ in playlists for e in pl.courses})
-    _, collected, expires = _finish(cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses, progress)
+    _, collected, expires = _finish(
+        cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses, progress, tuple(answer_refs)
+    )
     log.info("published version %d: %d playlists, %d courses", version, len(refs), n_courses)
     return PublishResult(
         version=version,
@@ -388,11 +400,27 @@ def _refresh(cfg: HeadendConfig, db: Database, now: datetime | None, progress: P
                 "run `headend publish` (not --refresh) once"
             )
         referenced |= _files_of(Playlist.from_bytes(_published(cfg, ref.file.path).read_bytes(), ref.file.path))
+    for ref in current.answers:
+        if _signer(_published(cfg, ref.file.path + ".minisig")) != key.public_key.id_hex:
+            raise PublishError(
+                f"{ref.file.path} is missing or signed by an earlier key; run `headend publish` (not --refresh) once"
+            )
+        referenced |= {ref.file.path, ref.file.path + ".minisig"}
     last = db.last_publication()
     version = _next_version(cfg, db)
     n_courses = last.courses if last else 0
     _, collected, expires = _finish(
-        cfg, db, key, version, now, list(current.playlists), current.notices, referenced, n_courses, progress
+        cfg,
+        db,
+        key,
+        version,
+        now,
+        list(current.playlists),
+        current.notices,
+        referenced,
+        n_courses,
+        progress,
+        current.answers,
     )
     return PublishResult(
         version=version,

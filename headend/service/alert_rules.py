@@ -16,6 +16,8 @@ alert holds, with the words county staff read ("失联 26 小时（开放时间�
   ``clock_offset_minutes`` (the offset the box heard last when the headend never measured one).
 - **pin_failures**: ``pin_failures`` wrong admin PINs or more on the China day of the check.
 - **fives_failed**: an item of the newest five-ones self-check not met.
+- **question_overdue**: a question the station sent is still unanswered past its deadline
+  (``[questions] answer_days``; the county's failing, shown on the asking station).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ KIND_LABELS = {
     "clock_off": "时钟不准",
     "pin_failures": "管理密码多次输错",
     "fives_failed": "五个一未达标",
+    "question_overdue": "群众提问逾期未答",
 }
 FIVES_LABELS = {
     "place": "一处固定场所",
@@ -64,6 +67,7 @@ class Facts:
     pin_failures_today: int = 0  # wrong admin PINs on the China day of the check
     fives: Mapping[str, bool] | None = None  # the newest five-ones check: item → met
     fives_day: str | None = None  # its China day
+    overdue_questions: tuple[tuple[str, float], ...] = ()  # (number, seconds past the deadline), unanswered
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,19 @@ def fives_failed(f: Facts, s: AlertSettings, now: datetime) -> Finding | None:
     )
 
 
+def question_overdue(f: Facts, s: AlertSettings, now: datetime) -> Finding | None:
+    if not f.overdue_questions:
+        return None
+    worst = max(late for _, late in f.overdue_questions)
+    numbers = sorted(n for n, _ in f.overdue_questions)
+    return Finding(
+        "question_overdue",
+        f"{len(numbers)} 个群众提问超过答复时限未答（{'、'.join(numbers[:5])}{'等' if len(numbers) > 5 else ''}），"
+        f"最久逾期 {span_words(worst)}",
+        {"questions": numbers, "worst_late_s": round(worst)},
+    )
+
+
 RULES: Sequence[Callable[[Facts, AlertSettings, datetime], Finding | None]] = (
     silent,
     never_connected,
@@ -193,6 +210,7 @@ RULES: Sequence[Callable[[Facts, AlertSettings, datetime], Finding | None]] = (
     clock_off,
     pin_failures,
     fives_failed,
+    question_overdue,
 )
 
 

@@ -17,6 +17,7 @@ from catalogue.clocks import CHINA
 from catalogue.hours import HoursError, parse_hours
 from headend.db.records import Alert, Health, Station, User
 from headend.errors import NotFound
+from headend.service import questions
 from headend.service.alert_rules import KIND_LABELS, Facts, evaluate, failing_since
 from headend.service.audit import Actor, audit
 from headend.service.dashboard import moment
@@ -99,6 +100,7 @@ def _facts(h: Headend, now: datetime) -> dict[str, Facts]:
     today = now.astimezone(CHINA).date()
     health, offsets = db.dashboard.health(), db.dashboard.offsets()
     figures, fives = db.dashboard.activity(None, today, today), db.alerts.latest_fives()
+    overdue = questions.overdue_by_station(h, now)
     out = {}
     for s in db.stations():
         if s.revoked_at:
@@ -118,6 +120,7 @@ def _facts(h: Headend, now: datetime) -> dict[str, Facts]:
             pin_failures_today=figures[s.id].failed_logins if s.id in figures else 0,
             fives=day_fives[1] if day_fives else None,
             fives_day=day_fives[0] if day_fives else None,
+            overdue_questions=tuple(overdue.get(s.id, ())),
         )
     return out
 

@@ -21,6 +21,7 @@ STAGES = {
     "waiting": "等待另一次发布结束",
     "checking": "检查课程和节目单",
     "playlists": "签名播放列表",
+    "answers": "签名问答",
     "linking": "建立发布目录",
     "switching": "切换到新版本",
     "done": "完成",
