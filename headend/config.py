@@ -272,7 +272,7 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
             ),
             ratings_close_days=rat.int("close_days", 15, min=0, max=366, unit="days"),
             questions=QuestionSettings(
-                answer_days=qst.float("answer_days", 3.0, min=0.01, max=366, unit="days"),
+                answer_days=qst.float("answer_days", 3.0, min=0.0001, max=366, unit="days"),
                 warn_days=qst.float("warn_days", 2.0, min=0, max=366, unit="days"),
                 keep_days=qst.float("keep_days", 90.0, min=1, max=3660, unit="days"),
                 faq_days=qst.float("faq_days", 365.0, min=1, max=3660, unit="days"),

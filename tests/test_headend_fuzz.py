@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from catalogue import Course
 from headend.config import load_config
+from headend.db.engine import transaction
+from headend.db.questions import QuestionStore
 from headend.web.app import create_app
 from headend.web.bulletin import PRINTER, Printer
 from tests.conftest import init_headend
@@ -48,6 +50,9 @@ NOTICE = {  # the county page's notice draft form (issue 14)
     "valid_until": "",
     "replace": "1",
 }
+
+
+QUESTION = {"station": ["gaoyao-xiangang-xianyi", "nope"], "number": ["20261207-01", "20261207-02", "nope"]}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +119,14 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/county/notices/{id}/review"): Entry({"id": ["meeting", "nope"]}, form={"sha256": "0" * 64}),
     ("POST", "/county/notices/{id}/sign"): Entry({"id": ["meeting", "nope"]}, form={"sha256": "0" * 64}),
     ("POST", "/county/users/{name}/reviewer"): Entry({"name": ["li-ming", "nope", "admin"]}, form={"reviewer": "1"}),
+    ("GET", "/county/questions"): Entry(query=("region", "period", "kind", "status")),
+    ("GET", "/county/questions.csv"): Entry(query=("region", "status")),
+    ("GET", "/county/questions/{station}/{number}"): Entry(QUESTION),
+    ("POST", "/county/questions/{station}/{number}/assign"): Entry(QUESTION, form={"assignee": "admin"}),
+    ("POST", "/county/questions/{station}/{number}/answer"): Entry(
+        QUESTION, form={"text": "用三环唑喷雾防治。", "faq": "1", "then": "save"}
+    ),
+    ("POST", "/county/questions/{station}/{number}/close"): Entry(QUESTION, form={}),
 }
 GETS = sorted(k for k in ROUTES if k[0] == "GET")
 FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)
@@ -131,6 +144,8 @@ def headend(tmp_path_factory):
         db.add_station(
             "gaoyao-xiangang-xianyi", "蚬一村", ["广东省", "肇庆市", "高要市", "蚬岗镇", "蚬一村"], "stb-sd", "0" * 64
         )
+        with transaction(db.engine, write=True) as conn:  # a villager's question (issue 14), as the collector keeps it
+            QuestionStore.add(conn, [question(n) for n in ("20261207-01", "20261207-02")])
         db.alerts.record_check(
             "2026-12-01T00:00:00Z", [("gaoyao-xiangang-xianyi", "disk_low", {"words": "磁盘剩余 6%"})], {}, {}
         )
@@ -147,6 +162,22 @@ def headend(tmp_path_factory):
     h.staff = h.run(login_admin(h.client, root))  # every route is fuzzed as a logged-in admin
     yield h
     h.close()
+
+
+def question(number: str) -> dict:
+    return {
+        "station": "gaoyao-xiangang-xianyi",
+        "number": number,
+        "topic": "agriculture",
+        "text": "稻瘟病怎么防治？",
+        "asker": "张大爷",
+        "publishable": number.endswith("01"),
+        "asked_at": "2026-12-07T01:00:00Z",
+        "received_at": "2026-12-07T01:00:05Z",
+        "status": "new",
+        "stream": "0123456789abcdef",
+        "seq": int(number[-2:]),
+    }
 
 
 def origin(headend) -> dict[str, str]:
@@ -215,6 +246,8 @@ def test_the_county_pages_still_work_after_the_fuzzing(headend):
         f"/county/courses/{COURSES[1]}",
         "/county/users",
         "/county/audit",
+        "/county/questions",
+        "/county/questions/gaoyao-xiangang-xianyi/20261207-01",
     )
     for page in (*pages, "/api/v1/health"):
         assert headend.send(Req("GET", page))[0] == 200, page

@@ -1,6 +1,6 @@
 """The ``headend`` command: it parses arguments, calls the service layer (``headend.service``)
 and prints what happened; the commands live in ``root`` (init, serve), ``stations`` (station add, edit, token, revoke, list), ``users`` (user add, passwd, edit, disable,
-enable, list), ``report``, ``ratings``, ``alerts``,
+enable, list), ``report``, ``ratings``, ``alerts``, ``questions`` (the queue; assign, answer, close),
 ``courseware`` (ingest, watch, course, jobs) and ``repository`` (publish, playlist, notice, key).
 
 Exit codes: 0 done, 1 refused (bad input; the message says why and what to do), 2 usage.
@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from headend.cli import alerts, courseware, ratings, report, repository, root, stations, users
+from headend.cli import alerts, courseware, questions, ratings, report, repository, root, stations, users
 from headend.errors import HeadendError
 
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_commands(sub, root_arg)  # report
     ratings.add_commands(sub, root_arg)  # ratings
     alerts.add_commands(sub, root_arg)  # alerts [--check]
+    questions.add_commands(sub, root_arg)  # questions [assign|answer|close]
     courseware.add_commands(sub, root_arg)  # ingest, watch, course list/edit, jobs
     repository.add_commands(sub, root_arg)  # publish, playlist, notice, key
     return p

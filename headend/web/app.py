@@ -26,6 +26,7 @@ from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER, TEMPLATES
 from headend.web.notices import setup_notices
 from headend.web.publishing import setup_publishing
+from headend.web.questions import setup_questions
 from headend.web.ratings import setup_ratings
 from headend.web.receipts import setup_receipts
 from headend.web.repo import setup_repo
@@ -108,6 +109,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_stations(app)
     setup_alerts(app)
     setup_receipts(app)
+    setup_questions(app)
     setup_bulletin(app)
     setup_ratings(app)
     setup_publishing(app)

@@ -17,8 +17,9 @@ from aiohttp import web
 
 from catalogue.clocks import CHINA
 from catalogue.periods import KIND_LABELS, KINDS, Period, PeriodError, parse_period, period_of
+from headend.db.records import User
 from headend.errors import NotFound
-from headend.service import alerts, dashboard
+from headend.service import alerts, dashboard, questions
 from headend.service.dashboard import FILTERS, SORTS, RegionNode, StationView
 from headend.service.exports import csv_text
 from headend.service.root import Headend
@@ -153,12 +154,19 @@ async def _charts(
     return {"trend": trend, "share": share, "ranking": ranking}
 
 
+def _open_questions(h: Headend, user: User, region: tuple[str, ...]) -> tuple[int, int]:
+    """The villages' questions of the region not answered yet, and how many of them are overdue."""
+    waiting = [i for i in questions.queue(h, user, region) if i.open]
+    return len(waiting), sum(i.timing == "overdue" for i in waiting)
+
+
 async def overview(request: web.Request) -> web.Response:
     period, region = period_from(request), region_from(request)
     views, everyone = await _views(request, period, region)
     node = dashboard.region_tree(views, region)
     nav = Nav("/county", region, period)
     open_alerts = await asyncio.to_thread(alerts.open_counts, request.app[HEADEND], current_user(request), region)
+    open_questions = await asyncio.to_thread(_open_questions, request.app[HEADEND], current_user(request), region)
     return render(
         request,
         "overview.html",
@@ -171,6 +179,7 @@ async def overview(request: web.Request) -> web.Response:
         online_minutes=request.app[HEADEND].cfg.online_minutes,
         stations_url=Nav("/county/stations", region, period).url,
         open_alerts=open_alerts,
+        open_questions=open_questions,
     )
 
 
