@@ -83,7 +83,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/play/{id}"): Entry({"id": COURSES}, query=("channel", "from")),
     ("GET", "/session"): Entry(),
     ("GET", "/session/summary/{id}"): Entry({"id": [SESSION]}),
-    ("GET", "/admin"): Entry(query=("sync", "saved", "session"), client="admin"),
+    ("GET", "/admin"): Entry(query=("sync", "saved", "session", "number"), client="admin"),
+    ("GET", "/answers"): Entry(),
+    ("GET", "/answers/{station}/{number}"): Entry({"station": ["far-away", "ceshi-shifan"], "number": ["20261201-01"]}),
     ("GET", "/media/{path}"): Entry({"path": []}, slashes=True),  # valid paths: the store's (fixture)
     ("GET", "/api/status"): Entry(),
     ("GET", "/lang/{tag}"): Entry({"tag": ["en", "zh-CN", "zh", "fr"]}, query=("next",)),
@@ -106,6 +108,11 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/admin/session/end"): Entry(form={}, client="admin", page="/admin"),
     ("POST", "/admin/logbook"): Entry(form={"text": "检查了电视和机顶盒"}, client="admin", page="/admin"),
     ("POST", "/admin/fives"): Entry(form=FIVES_FORM, client="admin", page="/admin"),
+    ("POST", "/admin/questions"): Entry(
+        form={"topic": "agriculture", "question": "鹅苗哪里能买到？", "asker": "张大爷", "publish": "on"},
+        client="admin",
+        page="/admin",
+    ),
 }
 GETS = sorted(k for k in ROUTES if k[0] == "GET")
 FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)

@@ -1,7 +1,7 @@
 """What the station keeps, as frozen dataclasses: the installed set (what the TV lists), how the
 last sync pass went, the running pass's progress and each mirror's health; and the attendance
 records (study sessions, plays, resume points, the logbook, the five-ones self-check: ``station.model.attendance``, whose stored forms
-``station.records.forms`` reads and writes).
+``station.records.forms`` reads and writes) and the villagers' questions (``station.model.questions``).
 
 Pages, ``station status``, ``/api/status`` and tests get these objects; only the store turns them
 into documents and back (``to_dict``/``from_dict`` here give the stored form — the keys the
@@ -19,6 +19,7 @@ from station.model.attendance import (
     WatchedCourse,
 )
 from station.model.installed import InstalledCourse, InstalledPlaylist, InstalledSet
+from station.model.questions import Question
 from station.model.status import CourseState, DiskUsage, MirrorHealth, Progress, SyncStatus
 from station.model.times import moment
 
@@ -34,6 +35,7 @@ __all__ = [
     "MirrorHealth",
     "PlayRecord",
     "Progress",
+    "Question",
     "ResumePoint",
     "StudySession",
     "SyncStatus",

@@ -1,4 +1,6 @@
-"""The installed set: everything the TV lists, each course with its full catalogue record."""
+"""The installed set: everything the TV lists, each course with its full catalogue record, the
+notices in force and the county's answers (问答) this station shows: its own questions from its
+answers shard and the FAQ entries published to it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from catalogue import CatalogueError, Course
-from playlists import Notice, RepositoryError, Schedule
+from playlists import Answer, Notice, RepositoryError, Schedule
 from playlists.audience import in_window
 from playlists.schedule import CHINA
 from station.model.times import iso, moment, whole
@@ -123,6 +125,7 @@ class InstalledSet:
     playlists: tuple[InstalledPlaylist, ...] = ()
     notices: tuple[Notice, ...] = ()
     courses: tuple[InstalledCourse, ...] = ()
+    answers: tuple[Answer, ...] = ()  # this station's own questions and the FAQ entries for it
 
     @cached_property
     def _by_id(self) -> dict[str, InstalledCourse]:
@@ -140,6 +143,22 @@ class InstalledSet:
         active = [n for n in self.notices if in_window(now, n.valid_from, n.valid_until)]
         return sorted(active, key=lambda n: n.valid_from or datetime.min.replace(tzinfo=CHINA), reverse=True)
 
+    def own_answers(self, station_id: str) -> dict[str, Answer]:
+        """Question number → how the county holds this station's own question."""
+        return {a.number: a for a in self.answers if a.station == station_id}
+
+    def faq_count(self) -> int:
+        """FAQ entries published to this station (its own questions among them)."""
+        return sum(1 for a in self.answers if a.faq)
+
+    def answered(self) -> list[Answer]:
+        """What the TV shows: every installed entry with an answer, the newest answer first."""
+        floor = datetime.min.replace(tzinfo=CHINA)
+        return sorted((a for a in self.answers if a.answered), key=lambda a: a.answered or floor, reverse=True)
+
+    def answer(self, station: str, number: str) -> Answer | None:
+        return next((a for a in self.answers if a.station == station and a.number == number and a.answered), None)
+
     def to_dict(self) -> dict:
         return {
             "index_version": self.index_version,
@@ -150,6 +169,7 @@ class InstalledSet:
             "playlists": [p.to_dict() for p in self.playlists],
             "notices": [n.to_dict() for n in self.notices],
             "courses": [c.to_dict() for c in self.courses],
+            **({"answers": [a.to_dict() for a in self.answers]} if self.answers else {}),
         }
 
     @classmethod
@@ -166,6 +186,7 @@ class InstalledSet:
             playlists=tuple(_each(InstalledPlaylist.from_dict, d.get("playlists"), "playlist")),
             notices=tuple(n for n in _each(_notice, _numbered(d.get("notices")), "notice") if n),
             courses=tuple(_each(InstalledCourse.from_dict, d.get("courses"), "course")),
+            answers=tuple(_each(_answer, d.get("answers"), "answer")),
         )
 
 
@@ -184,6 +205,10 @@ def _notice(item: tuple[int, Any]) -> Notice | None:
         return None
     d.update(id=d.get("id") or f"notice-{i}", title=title or body[:30], body=body)
     return Notice.from_dict(d, "installed notice")
+
+
+def _answer(d: Any) -> Answer:
+    return Answer.from_dict(d, "installed answer")
 
 
 def _each(parse, items: Any, what: str) -> list:

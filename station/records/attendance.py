@@ -1,5 +1,5 @@
 """Local attendance: play records, organised study sessions (集中学习), administrator logins,
-logbook entries, notice views, resume points and the five-ones self-check.
+logbook entries, notice views, resume points, the five-ones self-check and villagers' questions.
 
 Where each lives (DESIGN.md "Storage")::
 
@@ -12,6 +12,7 @@ Where each lives (DESIGN.md "Storage")::
         admin_login    ok or not, client address
         notice_view    notice id, where it was seen
         fives          a saved five-ones self-check
+        question       a villager's question: number, topic, text, asker, publish (station.records.questions)
     local.json   (TinyDB, small bounded documents only; station.records.local, which starts it
                  again from the journal when it is damaged)
         resume         course id -> position; at most MAX_RESUME_POINTS, oldest dropped
@@ -49,7 +50,8 @@ from station.model.attendance import (
     StudySession,
     WatchedCourse,
 )
-from station.records import local, rules
+from station.model.questions import Question
+from station.records import local, questions, rules
 from station.records.forms import (
     fives_from_dict,
     fives_to_dict,
@@ -379,6 +381,17 @@ class Attendance:
             if e.get("kind") == "notice_view":
                 counts[str(e.get("notice"))] = counts.get(str(e.get("notice")), 0) + 1
         return counts
+
+    # ---- villagers' questions (station.records.questions) ----------------------------------
+
+    def ask_question(self, topic: Any, text: Any, asker: Any = "", publish: bool = False) -> Question:
+        """Record a question and give it its number (InputError: refused, nothing recorded)."""
+        with self._lock:
+            return questions.ask(self.journal, self.clock(), topic, text, asker, publish)
+
+    def questions(self, limit: int = 50) -> list[Question]:
+        """This station's recent questions, newest first."""
+        return questions.recent(self.journal, limit)
 
     # ---- five-ones self-check --------------------------------------------------------------
 

@@ -355,7 +355,12 @@
       if (isField(cur) && cur.tagName === 'TEXTAREA') { return; }
       e.preventDefault();
       var next = nearest(cur, action);
-      if (next) { focusEl(next); }
+      if (next) {
+        focusEl(next);
+      } else if ((action === 'up' || action === 'down') && document.body.hasAttribute('data-scroll-text')) {
+        /* a long text (an answer) with nothing focusable below: up and down read on */
+        window.scrollBy(0, (action === 'down' ? 1 : -1) * Math.round(window.innerHeight * 0.6));
+      }
     }
   }
 

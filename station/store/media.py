@@ -4,7 +4,7 @@ export``)::
 
     media/ab/<sha256>.mp4   verified renditions and posters (a file enters only after its sha256 matched)
     partial/<sha256>.part   downloads in progress (never listed, never served)
-    repo/index.json, repo/playlists/…, repo/keys/…   exactly as verified, with their signatures
+    repo/index.json, repo/playlists/…, repo/answers/…, repo/keys/…   exactly as verified, with their signatures
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ class MediaFiles:
 
     @property
     def repo_dir(self) -> Path:
-        """index.json, playlists and rotation files exactly as verified, with their signatures."""
+        """index.json, playlists, answers documents and rotation files exactly as verified, with
+        their signatures."""
         return self.data_dir / "repo"
 
     def save_repo_files(self, files: dict[str, bytes]) -> None:
@@ -113,10 +114,11 @@ class MediaFiles:
                 if ".." in rel.split("/"):
                     raise StoreError(f"{rel!r} is not a repository path")
                 atomic_write(self.repo_dir / rel, files[rel])
-            if "index.json" in files:  # playlists the new index no longer names go
-                for old in (self.repo_dir / "playlists").glob("*"):
-                    if f"playlists/{old.name}" not in files:
-                        old.unlink(missing_ok=True)
+            if "index.json" in files:  # playlists and answers the new index no longer names go
+                for folder in ("playlists", "answers"):
+                    for old in (self.repo_dir / folder).glob("*"):
+                        if f"{folder}/{old.name}" not in files:
+                            old.unlink(missing_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot save the verified index copy ({exc.strerror})") from exc
 

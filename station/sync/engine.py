@@ -23,6 +23,9 @@ from datetime import UTC, datetime, timedelta
 from catalogue.display import size
 from playlists import (
     INDEX_NAME,
+    Answer,
+    Answers,
+    AnswersRef,
     CourseEntry,
     Index,
     Playlist,
@@ -33,6 +36,7 @@ from playlists import (
     TrustedSet,
     rotation_path,
 )
+from playlists.answers import MAX_ANSWERS_BYTES
 from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
 from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
 from playlists.trust import MAX_ROTATION_BYTES
@@ -186,6 +190,41 @@ class Syncer(MediaDownloads):
             return playlist
         raise SyncError("; ".join(errors))
 
+    async def _answers_doc(self, first: str, ref: AnswersRef) -> Answers:
+        """One answers document (the FAQ or this station's shard), verified like a playlist."""
+        errors = []
+        for mirror in self._ordered(first):
+            try:
+                data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_ANSWERS_BYTES, ref.file.size))
+                answers = self.trusted.update_answers(data, sig, ref)
+            except (DownloadError, RepositoryError) as exc:
+                errors.append(f"{mirror}: {exc}")
+                self._health(mirror, str(exc))
+                self.failing.add(mirror)
+                continue
+            self.verified[ref.file.path], self.verified[ref.file.path + ".minisig"] = data, sig
+            return answers
+        raise SyncError("; ".join(errors))
+
+    async def _answers(
+        self, first: str, index: Index, me: StationIdentity, report: SyncReport
+    ) -> tuple[Answer, ...] | None:
+        """This station's answers (its own questions, then the FAQ entries for it, each once), or
+        None when a document could not be verified: the installed answers then stay as they were."""
+        found: dict[tuple[str, str], Answer] = {}
+        ok = True
+        refs = sorted(index.answers_for(self.cfg.station_id), key=lambda r: r.name == "faq")  # the shard first
+        for ref in refs:
+            try:
+                doc = await self._answers_doc(first, ref)
+            except SyncError as exc:
+                ok = False
+                report.failures.append(f"answers {ref.file.path}: {exc}")
+                continue
+            for a in doc.for_station(me):
+                found.setdefault(a.key, a)
+        return tuple(found.values()) if ok else None
+
     # ---- the pass ---------------------------------------------------------------------------
 
     async def run(self) -> SyncReport:
@@ -224,6 +263,7 @@ class Syncer(MediaDownloads):
             except SyncError as exc:
                 unavailable.add(ref.name)
                 report.failures.append(f"playlist {ref.name}: {exc}")
+        answers = await self._answers(mirror, index, me, report)
 
         due = due_times([pl.schedule for _, pl in playlists], now, timedelta(hours=max(self.cfg.due_ahead_h, 24 * 7)))
         # Every course once, in priority and playlist order, with the files this player needs.
@@ -283,7 +323,7 @@ class Syncer(MediaDownloads):
             courses_total=len(plan.fetch),
         )
         await self._fetch_planned(mirror, plan.fetch, report, ok)
-        listed = Listed(playlists, unavailable, entries, in_playlists)
+        listed = Listed(playlists, unavailable, entries, in_playlists, answers)
         new = next_installed(
             index,
             index_sha,

@@ -1,7 +1,8 @@
 """What a pass installs, decided from what it verified and downloaded (pure: the store's
 "is this file here" and the pass's "now" are passed in). A course whose new version is not
 complete keeps its old one, which plays until the replacement is in; so does every course of a
-playlist no mirror could give.
+playlist no mirror could give, and so do the installed answers when an answers document could not
+be verified.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from playlists import CourseEntry, Index, Playlist, PlaylistRef, StationIdentity
+from playlists import Answer, CourseEntry, Index, Playlist, PlaylistRef, StationIdentity
 from station.model import InstalledCourse, InstalledPlaylist, InstalledSet
 from station.sync.report import SyncReport
 
@@ -23,6 +24,7 @@ class Listed:
     unavailable: set[str]  # targeted playlists no mirror could give this time
     entries: dict[str, CourseEntry]  # every course once, in priority and playlist order
     in_playlists: dict[str, list[str]]  # course id → the playlists that list it
+    answers: tuple[Answer, ...] | None = ()  # this station's answers; None: not all verified, keep the old
 
 
 def next_installed(
@@ -80,4 +82,5 @@ def next_installed(
             n for n in index.notices if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)
         ),
         courses=tuple(courses),
+        answers=previous.answers if listed.answers is None else listed.answers,
     )

@@ -13,6 +13,7 @@ Routes::
     POST /admin/session/end
     POST /admin/logbook          one logbook entry
     POST /admin/fives            the five-ones self-check
+    POST /admin/questions        a villager's question (topic, text, asker, publish): journaled with its number
 
 Logins (right or wrong) are recorded in the journal; a wrong PIN never says what was wrong.
 
@@ -34,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from catalogue.display import china_time, minutes, size
+from catalogue.questions import MAX_ASKER_CHARS, MAX_QUESTION_CHARS, TOPICS, is_number
 from station import i18n
 from station.errors import InputError, StoreError
 from station.i18n import N_
@@ -48,6 +50,7 @@ from station.web.admin_view import (
     journal_view,
     mirrors_view,
     player_label,
+    questions_view,
     rating_view,
     reporting_view,
     sync_view,
@@ -122,6 +125,7 @@ async def _admin_page(
     today, month = await asyncio.to_thread(att.figures)
     sessions = await asyncio.to_thread(att.month_sessions)
     logbook = await asyncio.to_thread(att.logbook, 20)
+    asked = await asyncio.to_thread(att.questions)
     installed = store.installed_set()
     mirrors = store.mirrors()
     now = now_china()
@@ -204,6 +208,11 @@ async def _admin_page(
             "facilitator": fives.answer("administrator").note,
             "languages": _languages(request),
             "saved": request.query.get("saved", ""),
+            "topics": list(TOPICS.items()),
+            "limits": {"question": MAX_QUESTION_CHARS, "asker": MAX_ASKER_CHARS},
+            "questions": questions_view(_, asked, installed, config.station_id),
+            "faq_count": installed.faq_count(),
+            "asked_number": request.query.get("number", "") if is_number(request.query.get("number")) else "",
         },
         status=status,
     )
@@ -383,3 +392,18 @@ async def fives(request: web.Request) -> web.StreamResponse:
     answers = {k: FiveAnswer(form.get(f"{k}_ok") == "on", str(form.get(f"{k}_note", ""))) for k in FIVES}
     await asyncio.to_thread(request.app[ATTENDANCE].save_fives, answers)
     return see_other("/admin?saved=fives#fives")
+
+
+@routes.post("/admin/questions", name="admin_questions")
+@_admin_only
+async def ask_question(request: web.Request) -> web.StreamResponse:
+    form = await read_form(request)
+    fields = {k: str(form.get(k, "")) for k in ("topic", "question", "asker")}
+    publish = form.get("publish") == "on"
+    try:
+        q = await asyncio.to_thread(
+            request.app[ATTENDANCE].ask_question, fields["topic"], fields["question"], fields["asker"], publish
+        )
+    except InputError as exc:
+        return await _refused(request, "questions", exc, {**fields, "publish": publish})
+    return see_other(f"/admin?saved=question&number={q.number}#questions")

@@ -1,15 +1,17 @@
 """What the admin page shows, as plain values: the sync record with its progress bar, the last
 error and since when, what is still to come, each mirror's health, the figures, the five-ones
-labels, the star rating the county sent back (pure; the template only prints these). Times are China time; failure reasons are named in
+labels, the star rating the county sent back, the villagers' questions with where the county has
+them (pure; the template only prints these). Times are China time; failure reasons are named in
 the page's language (``station.web.reasons``) with the engine's own words folded beside them.
 ``_`` is the request's translator (``station.i18n``)."""
 
 from __future__ import annotations
 
 from catalogue.display import china_time, duration, size
+from catalogue.questions import ANSWERED, ASSIGNED, CLOSED, NEW, TOPICS
 from players import ProfileError, profile
 from station.i18n import N_, Gettext
-from station.model import MirrorHealth, SyncStatus
+from station.model import InstalledSet, MirrorHealth, Question, SyncStatus
 from station.model.attendance import JournalUsage
 from station.model.rating import HeldRating, PeriodRating
 from station.model.reporting import UploadState
@@ -313,3 +315,38 @@ def rating_view(_: Gettext, held: HeldRating | None) -> dict | None:
         "received": china_time(held.received_at) if held.received_at else "",
         "periods": [_period_view(_, p) for p in reversed(held.periods)],
     }
+
+
+QUESTION_STATES = {
+    "waiting": (N_("Recorded, waiting for the county to take it up"), "none"),
+    NEW: (N_("Taken up by the county"), "busy"),
+    ASSIGNED: (N_("Assigned, being handled"), "busy"),
+    ANSWERED: (N_("Answered"), "ok"),
+    CLOSED: (N_("Closed"), "ok"),
+}
+
+
+def questions_view(_: Gettext, asked: list[Question], installed: InstalledSet, station_id: str) -> list[dict]:
+    """This station's questions, newest first, each with where the county has it: not yet in the
+    installed answers ("waiting": not uploaded, or not published back yet), then its status and,
+    once answered, the answer."""
+    held = installed.own_answers(station_id)
+    out = []
+    for q in asked:
+        a = held.get(q.number)
+        label, css = QUESTION_STATES.get(a.status if a else "waiting", QUESTION_STATES["waiting"])
+        out.append(
+            {
+                "number": q.number,
+                "topic": TOPICS.get(q.topic, q.topic),
+                "text": q.text,
+                "asker": q.asker,
+                "publish": q.publish,
+                "asked": china_time(q.asked, seconds=False) if q.asked else "",
+                "state": _(label),
+                "css": css,
+                "answer": a.answer if a else "",
+                "answered": china_time(a.answered, seconds=False) if a and a.answered else "",
+            }
+        )
+    return out

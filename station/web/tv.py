@@ -10,6 +10,9 @@ Routes::
     GET  /continue              yellow key: the most recent lesson, from where it stopped
     GET  /schedule              programme schedule, today and the coming week (blue key)
     GET  /notice/{id}           one notice in full (counted as viewed)
+    GET  /answers               问答: the county's answers to this station's questions and the FAQ
+                                entries for it, the newest answer first (a link on home once any)
+    GET  /answers/{station}/{number}   one answer in full
 
 The player and its API are in ``station.web.player``; the TV's study-session pages in
 ``station.web.study``. Server-rendered and usable as plain links; ``static/tv.js`` adds the
@@ -25,7 +28,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from catalogue.display import china_day, clock, minutes
+from catalogue.display import china_day, china_time, clock, minutes
+from catalogue.questions import TOPICS
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, PIN, STORE, TV_SEEN
 from station.web.responses import render, see_other, translator
@@ -77,6 +81,7 @@ async def home(request: web.Request) -> web.Response:
             "notices": notices,
             "programmes": _programme_rows(programmes, now),
             "has_courses": bool(installed.courses),
+            "answers": len(installed.answered()),
             "setup_code": _setup_code(request),
         }
     )
@@ -181,3 +186,31 @@ async def notice(request: web.Request) -> web.Response:
     ctx = tv_context(request)
     ctx["notice"] = found[0]
     return render(request, "notice.html", ctx)
+
+
+def _answer_row(a) -> dict:
+    return {
+        "href": f"/answers/{a.station}/{a.number}",
+        "topic": TOPICS.get(a.topic, a.topic),
+        "question": a.question,
+        "answer": a.answer,
+        "day": china_time(a.answered, seconds=False)[:10] if a.answered else "",
+    }
+
+
+@routes.get("/answers", name="answers")
+async def answers(request: web.Request) -> web.Response:
+    ctx = tv_context(request)
+    ctx["answers"] = [_answer_row(a) for a in request.app[STORE].installed_set().answered()]
+    return render(request, "answers.html", ctx)
+
+
+@routes.get("/answers/{station}/{number}", name="answer")
+async def answer(request: web.Request) -> web.Response:
+    a = request.app[STORE].installed_set().answer(request.match_info["station"], request.match_info["number"])
+    if a is None:
+        _ = translator(request)
+        raise web.HTTPNotFound(text=_("This answer is no longer shown."))
+    ctx = tv_context(request)
+    ctx["a"] = _answer_row(a)
+    return render(request, "answer.html", ctx)
