@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from catalogue.display import size
 from playlists import (
@@ -27,6 +28,7 @@ from playlists import (
     Answers,
     AnswersRef,
     CourseEntry,
+    FileRef,
     Index,
     Playlist,
     PlaylistRef,
@@ -41,7 +43,7 @@ from playlists.minisign import MAX_SIGNATURE_FILE_BYTES
 from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
 from playlists.trust import MAX_ROTATION_BYTES
 from station.config import StationConfig
-from station.errors import DownloadError, StoreError, SyncError
+from station.errors import DownloadError, SlowRetrievalError, StoreError, SyncError
 from station.model import MirrorHealth, Progress
 from station.store import Store
 from station.sync.fetcher import Fetcher, Validators, join
@@ -51,6 +53,7 @@ from station.sync.plan import Wanted, due_times, make_plan, next_window_start
 from station.sync.report import SyncReport
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Syncer(MediaDownloads):
@@ -175,36 +178,69 @@ class Syncer(MediaDownloads):
             return mirror, index, data
         raise SyncError("no mirror gave a valid index; nothing was changed.\n  " + "\n  ".join(errors))
 
-    async def _playlist(self, first: str, ref: PlaylistRef) -> Playlist:
+    def _held(self, pin: FileRef) -> tuple[bytes, bytes] | None:
+        """This station's verified copy of a pinned file and its signature, when its bytes are
+        the pinned ones (reads and hashes: call it from a thread)."""
+        f, sig = self.store.repo_file(pin.path), self.store.repo_file(pin.path + ".minisig")
+        try:
+            data = f.read_bytes() if f and sig and f.stat().st_size == pin.size else None
+            if data is None or hashlib.sha256(data).hexdigest() != pin.sha256:
+                return None
+            return data, sig.read_bytes()
+        except OSError:
+            return None
+
+    async def _signed(self, first: str, pin: FileRef, max_bytes: int, verify: Callable[[bytes, bytes], T]) -> T:
+        """A playlist or answers document, verified by ``verify``: the copy this station holds when
+        the new index pins the same bytes (nothing downloaded: a new index leaves most of them as
+        they were), else from the mirrors in order. A file is small, and a village link may drop
+        one mid-way: each mirror gets a second try before the next is asked."""
+        held = await asyncio.to_thread(self._held, pin)
+        if held is not None:
+            try:
+                found = verify(*held)
+            except RepositoryError as exc:  # say, signed by a key since retired: fetch it afresh
+                log.info("held copy of %s not used: %s", pin.path, exc)
+            else:
+                self.verified[pin.path], self.verified[pin.path + ".minisig"] = held
+                return found
         errors = []
         for mirror in self._ordered(first):
-            try:
-                data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_PLAYLIST_BYTES, ref.file.size))
-                playlist = self.trusted.update_playlist(data, sig, ref)
-            except (DownloadError, RepositoryError) as exc:
-                errors.append(f"{mirror}: {exc}")
-                self._health(mirror, str(exc))
+            for attempt in (1, 2):
+                try:
+                    data, sig = await self._fetch_signed(mirror, pin.path, max_bytes)
+                    found = verify(data, sig)
+                except DownloadError as exc:
+                    if attempt == 1 and not isinstance(exc, SlowRetrievalError):
+                        continue
+                    failure = exc
+                except RepositoryError as exc:
+                    failure = exc
+                else:
+                    self.verified[pin.path], self.verified[pin.path + ".minisig"] = data, sig
+                    return found
+                errors.append(f"{mirror}: {failure}")
+                self._health(mirror, str(failure))
                 self.failing.add(mirror)
-                continue
-            self.verified[ref.file.path], self.verified[ref.file.path + ".minisig"] = data, sig
-            return playlist
+                break
         raise SyncError("; ".join(errors))
+
+    async def _playlist(self, first: str, ref: PlaylistRef) -> Playlist:
+        return await self._signed(
+            first,
+            ref.file,
+            min(MAX_PLAYLIST_BYTES, ref.file.size),
+            lambda data, sig: self.trusted.update_playlist(data, sig, ref),
+        )
 
     async def _answers_doc(self, first: str, ref: AnswersRef) -> Answers:
         """One answers document (the FAQ or this station's shard), verified like a playlist."""
-        errors = []
-        for mirror in self._ordered(first):
-            try:
-                data, sig = await self._fetch_signed(mirror, ref.file.path, min(MAX_ANSWERS_BYTES, ref.file.size))
-                answers = self.trusted.update_answers(data, sig, ref)
-            except (DownloadError, RepositoryError) as exc:
-                errors.append(f"{mirror}: {exc}")
-                self._health(mirror, str(exc))
-                self.failing.add(mirror)
-                continue
-            self.verified[ref.file.path], self.verified[ref.file.path + ".minisig"] = data, sig
-            return answers
-        raise SyncError("; ".join(errors))
+        return await self._signed(
+            first,
+            ref.file,
+            min(MAX_ANSWERS_BYTES, ref.file.size),
+            lambda data, sig: self.trusted.update_answers(data, sig, ref),
+        )
 
     async def _answers(
         self, first: str, index: Index, me: StationIdentity, report: SyncReport
