@@ -104,3 +104,24 @@ def page(live):
     page.errors = errors
     yield page
     context.close()
+
+
+@pytest.fixture
+def browser():
+    """A page maker: each call opens a page in a new browser context (several people at once)."""
+    reason = chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    contexts = []
+
+    def new_page():
+        context = CHROMIUM_SHARED.browser().new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        return page
+
+    yield new_page
+    for c in contexts:
+        c.close()

@@ -21,7 +21,7 @@ from headend.config import load_config as load_headend_config
 from headend.web.app import create_app as create_headend_app
 from station.records.attendance import Attendance
 from station.records.rules import MIN_SESSION_S
-from tests.browser import CHROMIUM_SHARED, LiveServer, chromium_missing, focused, wait_playing
+from tests.browser import LiveServer, focused, wait_playing
 from tests.conftest import ADMIN_PASSWORD_FILE, run_cli
 from tests.county_kit import add_user
 from tests.headend_db import course_ids
@@ -35,26 +35,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.one_engine]  # not about the data
 TOWNSHIP = "广东省/肇庆市/高要市/蚬岗镇"
 OTHER = "gaoyao-hetai-hetaicun"  # another township's station: the viewer must never see it
 OWN = {"admin": "admin-own-pass-1", "xiangang": "viewer-own-pass-1", "bianji": "editor-own-pass-1"}
-
-
-@pytest.fixture
-def browser():
-    reason = chromium_missing()
-    if reason:
-        pytest.skip(reason)
-    contexts = []
-
-    def new_page():
-        context = CHROMIUM_SHARED.browser().new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        return page
-
-    yield new_page
-    for c in contexts:
-        c.close()
 
 
 def log_in(page, base: str, name: str, password: str) -> None:

@@ -13,7 +13,6 @@ server's loop runs."""
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -25,11 +24,12 @@ from headend.web.app import create_app as create_headend_app
 from station.config import load_config as load_station_config
 from station.store import Store
 from station.web.app import create_app as create_station_app
-from tests.browser import CHROMIUM_SHARED, LiveServer, chromium_missing, focused, press
-from tests.conftest import ROOT, run_cli, write_station_toml
-from tests.county_kit import OWN_PASSWORD, add_user
+from tests.browser import LiveServer, focused, press
+from tests.conftest import run_cli, write_station_toml
+from tests.county_kit import add_user
 from tests.flaky_proxy import FlakyProxy
-from tests.reporting_kit import report_url, set_report_url, station_argv
+from tests.reporting_kit import report_url, set_report_url
+from tests.tv.test_ratings_journey import log_in
 from tests.tv.test_report_journey import LINK_DROPS_EVERY, Link, report_until_done
 
 pytestmark = [pytest.mark.browser, pytest.mark.one_engine]  # not about the database: one engine
@@ -43,51 +43,9 @@ ANSWER = "发病初期用三环唑或稻瘟灵喷雾，间隔七天再喷一次�
 ANSWER_DAYS = 0.0002  # 17 s: the question is overdue by the time the county answers it
 
 
-@pytest.fixture
-def browser():
-    reason = chromium_missing()
-    if reason:
-        pytest.skip(reason)
-    contexts = []
-
-    def new_page(width: int = 1280, height: int = 720):
-        context = CHROMIUM_SHARED.browser().new_context(viewport={"width": width, "height": height})
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        return page
-
-    yield new_page
-    for c in contexts:
-        c.close()
-
-
-def sync_until_done(toml, attempts: int = 60) -> int:
+def sync_until_done(toml) -> int:
     """``station sync --once`` until a pass installs everything (the link cuts some)."""
-    said = []
-    for n in range(1, attempts + 1):
-        argv, env = station_argv(toml, "sync", "--once")
-        res = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-        said.append(f"run {n}: exit {res.returncode}: {res.stdout.strip()[-300:]} {res.stderr.strip()[-400:]}")
-        if res.returncode == 0:
-            return n
-        time.sleep(0.05)
-    raise AssertionError("station sync --once never finished:\n" + "\n".join(said[-6:]))
-
-
-def county_log_in(page, base: str, name: str, one_time: str) -> None:
-    page.goto(f"{base}/county")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", one_time)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/county/account/password")
-    page.fill("input[name=old]", one_time)
-    page.fill("input[name=new]", OWN_PASSWORD)
-    page.fill("input[name=again]", OWN_PASSWORD)
-    page.click("form[action='/county/account/password'] button[type=submit]")
-    page.wait_for_load_state()
-    assert "/county" in page.url and "/login" not in page.url, page.url
+    return report_until_done(toml, command=("sync", "--once"))
 
 
 def admin_log_in(page, station: LiveServer) -> None:
@@ -155,8 +113,8 @@ def test_a_question_asked_on_the_box_is_answered_by_the_county_and_the_answer_re
         assert [(a.station, a.detail["questions"]) for a in overdue] == [(STATION, [number])]
 
         # A county editor finds it in the queue, answers it as FAQ and publishes from the page.
-        county = browser(1366, 768)
-        county_log_in(county, headend.base, "xian-bian", one_time)
+        county = browser()
+        log_in(county, headend.base, "xian-bian", one_time)
         county.click("nav >> text=群众提问")
         county.wait_for_selector("#questions")
         row = county.locator(f"#questions tr[data-key='{STATION}/{number}']")
