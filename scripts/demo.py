@@ -311,6 +311,8 @@ def main() -> int:
             f"  county figures:                              .venv/bin/headend report --root var/headend\n"
             f"  star ratings:                                http://127.0.0.1:{headend_port}/county/ratings?period={this_month}\n"
             f"                                               .venv/bin/headend ratings --root var/headend --period {this_month}\n"
+            f"  villagers' questions: ask on the admin page (问答), then\n"
+            f"                                               http://127.0.0.1:{headend_port}/county/questions\n"
             "\n  Ctrl-C stops both.",
             flush=True,
         )
