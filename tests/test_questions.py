@@ -259,3 +259,24 @@ def test_overdue_question_raises_alert_and_counts_against_the_county(county):
         with pytest.raises(BadRequest, match="已办结"):
             questions.answer(h, OP, editor, f"{XIANYI}/20261203-01", "改一下")
         assert h.db.questions.get(XIANYI, "20261203-01").status == "closed"
+
+
+def test_publish_refuses_an_answers_document_stations_would_refuse(tmp_path):
+    """A shard over the size a station accepts is refused at publish, saying which setting to change."""
+    from headend.config import load_config
+    from headend.errors import PublishError
+    from headend.repository import answers as answer_docs
+    from headend.repository.keys import load_secret_key
+    from playlists import Answer
+    from tests.conftest import init_headend
+
+    root = init_headend(tmp_path / "headend")
+    cfg = load_config(root)
+    asked = datetime(2026, 12, 1, tzinfo=UTC)
+    one = Answer(XIANYI, "20261201-01", "agriculture", "问" * 500, asked, "answered", "答" * 2000, asked)
+    many = tuple(
+        Answer(f"s-{i}", one.number, one.topic, one.question, asked, one.status, one.answer, asked) for i in range(1200)
+    )
+    with pytest.raises(PublishError, match=r"over the 8 MiB a station accepts .*shard_digits to 2"):
+        answer_docs.write(cfg, load_secret_key(cfg), 7, NOW, {"q-a": many})
+    assert not list(cfg.published_dir.glob("answers/*"))  # nothing written

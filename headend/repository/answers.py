@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from headend.config import HeadendConfig
 from headend.db import Database
 from headend.db.records import Question
+from headend.errors import PublishError
 from playlists import Answer, Answers, AnswersRef, Audience, FileRef, SecretKey, shard_of, sign_repository_file
+from playlists.answers import MAX_ANSWERS_BYTES
 from playlists.atomic import atomic_write
 from playlists.minisign import signer_key_id
 from playlists.models import FAQ_NAME
@@ -80,6 +82,12 @@ def write(
             except OSError:
                 pass
         data = doc.to_bytes()
+        if len(data) > MAX_ANSWERS_BYTES:
+            raise PublishError(
+                f"{doc.path} would be {len(data) / 1e6:.1f} MB, over the {MAX_ANSWERS_BYTES >> 20} MiB a station "
+                f"accepts ({len(entries)} questions); raise [questions] shard_digits to "
+                f"{cfg.questions.shard_digits + 1} (more, smaller files) or lower keep_days / faq_days in headend.toml"
+            )
         path = cfg.published_dir / doc.path
         if not path.exists():
             atomic_write(
