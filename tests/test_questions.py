@@ -280,3 +280,20 @@ def test_publish_refuses_an_answers_document_stations_would_refuse(tmp_path):
     with pytest.raises(PublishError, match=r"over the 8 MiB a station accepts .*shard_digits to 2"):
         answer_docs.write(cfg, load_secret_key(cfg), 7, NOW, {"q-a": many})
     assert not list(cfg.published_dir.glob("answers/*"))  # nothing written
+
+
+async def test_answers_documents_are_served_immutable_for_caches(county, aiohttp_client):
+    """A county cache keeps an answers document like a playlist (it never changes under its name)."""
+    from headend.config import load_config
+    from headend.web.app import create_app
+
+    send(county, XIANYI, [question(NOW, "20261207-01")], NOW)
+    with open_root(county) as h:
+        publish(h)
+    ref = Index.from_bytes((county / "repo" / INDEX_NAME).read_bytes()).answers[0]
+    client = await aiohttp_client(create_app(load_config(county), background_loops=False))
+    got = await client.get(f"/repo/{ref.file.path}")
+    assert got.status == 200 and await got.read() == (county / "repo" / ref.file.path).read_bytes()
+    assert "immutable" in got.headers["Cache-Control"]
+    index = await client.get(f"/repo/{INDEX_NAME}")
+    assert "immutable" not in index.headers["Cache-Control"]

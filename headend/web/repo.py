@@ -1,5 +1,5 @@
 """``/repo/``: the published static tree (the ``repo`` symlink), with Range and ETag from
-aiohttp's FileResponse; media and playlists are immutable, the index is fresh for a minute."""
+aiohttp's FileResponse; media, playlists and answers documents are immutable, the index is fresh for a minute."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ async def repo_file(request: web.Request) -> web.StreamResponse:
 
 
 def cache_control(rel: str) -> str:
-    # Media and playlists are immutable (named by sha256 / version); the index changes.
-    if rel.startswith(("media/", "playlists/")):
+    # Media, playlists and answers documents are immutable (named by sha256 / version); the index changes.
+    if rel.startswith(("media/", "playlists/", "answers/")):
         return "public, max-age=31536000, immutable"
     return "public, max-age=60"
 
