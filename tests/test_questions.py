@@ -249,7 +249,12 @@ def test_overdue_question_raises_alert_and_counts_against_the_county(county):
         after = questions.figures(h, editor, COUNTY.split("/"), first, last, now)
         assert (after.received, after.answered, after.on_time, after.overdue, after.open) == (2, 2, 1, 1, 0)
         assert after.answer_rate == 1.0
-        assert 0 < after.median_hours <= 1.1 and 96 <= after.p90_hours < 97  # 1 h and 4 days to answer
+        took = sorted(  # received to answered, as stored: about 1 h and 4 days (more on a slow run)
+            (questions.moment(q.answered_at) - questions.moment(q.received_at)).total_seconds() / 3600
+            for q in h.db.questions.listing()
+        )
+        assert 1 <= took[0] < 2 and 96 <= took[1] < 97
+        assert (after.median_hours, after.p90_hours) == (took[0], took[1])  # nearest rank of two
         township = questions.figures(h, user(h, "hetai-bian"), (), first, last, now)
         assert township.received == 0  # 河台镇's account counts only 河台镇's questions
 
