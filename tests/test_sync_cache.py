@@ -19,7 +19,7 @@ from headend.config import load_config as headend_config
 from headend.web.app import create_app as headend_app
 from station.config import load_config as station_config
 from station.store import Store
-from tests.conftest import in_ci, run_cli_async, serve, write_station_toml
+from tests.conftest import ROOT, in_ci, run_cli_async, serve, write_station_toml
 
 pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
 
@@ -34,6 +34,9 @@ def nginx_binary() -> str:
     pytest.skip(reason)
 
 
+# The county cache as deploy/nginx/yuanjiao-county-cache.conf writes it (docs/deploy.md), inside
+# a main config like Debian's, with its paths, port and upstream swapped for the test's.
+COUNTY_CACHE_SITE = ROOT / "deploy" / "nginx" / "yuanjiao-county-cache.conf"
 NGINX_CONF = """\
 {user}worker_processes 1;
 pid {d}/nginx.pid;
@@ -47,21 +50,23 @@ http {{
     fastcgi_temp_path {d}/tmp/fastcgi;
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
-    proxy_cache_path {d}/cache levels=1:2 keys_zone=repo:4m max_size=1g inactive=30d use_temp_path=off;
-    server {{
-        listen 127.0.0.1:{port};
-        location /repo/ {{
-            proxy_pass {upstream};
-            proxy_cache repo;
-            proxy_cache_lock on;
-            # The headend's Cache-Control decides freshness (media and playlists immutable,
-            # the index a minute); past that, a stale index is better than none when it is down.
-            proxy_cache_use_stale error timeout http_502 http_503 http_504 updating;
-            proxy_connect_timeout 2s;
-        }}
-    }}
+    include {d}/yuanjiao-county-cache.conf;
 }}
 """
+
+
+def county_cache_site(d: Path, port: int, upstream: str) -> str:
+    text = COUNTY_CACHE_SITE.read_text(encoding="utf-8")
+    swaps = {
+        "/var/cache/nginx/yuanjiao": f"{d}/cache",
+        "http://headend.example.gov.cn/repo/": upstream,
+        "    listen 80;\n": f"    listen 127.0.0.1:{port};\n",
+        "    listen [::]:80;\n": "",
+    }
+    for old, new in swaps.items():
+        assert old in text, f"{COUNTY_CACHE_SITE.name} no longer has {old!r}"
+        text = text.replace(old, new)
+    return text
 
 
 def free_port() -> int:
@@ -78,7 +83,8 @@ async def nginx_cache(d: Path, upstream: str) -> AsyncIterator[str]:
     port = free_port()
     # As root, nginx would switch its worker to `nobody`, which cannot enter pytest's tmp_path.
     user = "user root;\n" if os.geteuid() == 0 else ""
-    (d / "nginx.conf").write_text(NGINX_CONF.format(user=user, d=d, port=port, upstream=upstream), encoding="utf-8")
+    (d / "yuanjiao-county-cache.conf").write_text(county_cache_site(d, port, upstream), encoding="utf-8")
+    (d / "nginx.conf").write_text(NGINX_CONF.format(user=user, d=d), encoding="utf-8")
     args = [binary, "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log"), "-g", "daemon off;"]
     test = subprocess.run([*args, "-t"], capture_output=True, text=True)
     assert test.returncode == 0, test.stderr

@@ -1,7 +1,8 @@
 """The ``headend`` command: it parses arguments, calls the service layer (``headend.service``)
 and prints what happened; the commands live in ``root`` (init, serve), ``stations`` (station add, edit, token, revoke, list), ``users`` (user add, passwd, edit, disable,
 enable, list), ``report``, ``ratings``, ``alerts``, ``questions`` (the queue; assign, answer, close),
-``courseware`` (ingest, watch, course, jobs) and ``repository`` (publish, playlist, notice, key).
+``courseware`` (ingest, watch, course, jobs), ``repository`` (publish, playlist, notice, key) and
+``db`` (migrate, backup).
 
 Exit codes: 0 done, 1 refused (bad input; the message says why and what to do), 2 usage.
 """
@@ -12,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from headend.cli import alerts, courseware, questions, ratings, report, repository, root, stations, users
+from headend.cli import alerts, courseware, db, questions, ratings, report, repository, root, stations, users
 from headend.errors import HeadendError
 
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     questions.add_commands(sub, root_arg)  # questions [assign|answer|close]
     courseware.add_commands(sub, root_arg)  # ingest, watch, course list/edit, jobs
     repository.add_commands(sub, root_arg)  # publish, playlist, notice, key
+    db.add_commands(sub, root_arg)  # db migrate, db backup
     return p
 
 
