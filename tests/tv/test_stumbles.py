@@ -197,9 +197,12 @@ def test_the_schedule_shows_whole_titles_and_days_with_their_weekday(live, page,
 def test_a_full_home_page_fits_720p_above_the_key_hints(live, page, tv_clips):
     """Session banner, notice, today's programmes and the first shelf: nothing scrolls off."""
     now = datetime.now(CHINA).replace(microsecond=0)
+    first, second = now + timedelta(minutes=30), now + timedelta(minutes=50)
+    if second.date() != now.date():  # after 23:10 those would be tomorrow's: two of today's, past
+        first, second = now - timedelta(minutes=50), now - timedelta(minutes=30)
     live.tv.publish(
         notices=(Notice("n1", "本周三上午九点在村委会开展防汛演练，请各户派一人参加", ""),),
-        schedule=schedule(("c-goose", now + timedelta(minutes=30)), ("c-land", now + timedelta(minutes=50))),
+        schedule=schedule(("c-goose", first), ("c-land", second)),
     )
     assert live.tv.sync() == "ok"
     page.goto(live.url("/"))
