@@ -12,5 +12,9 @@ def canonical_json(obj: Any) -> bytes:
     The same object always gives the same bytes, so a signature over these bytes can be checked by
     anyone who re-serialises the parsed object, and a hash pins the file exactly.
     """
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8") + b"\n"
+    return canonical_text(obj).encode("utf-8") + b"\n"
+
+
+def canonical_text(obj: Any) -> str:
+    """``canonical_json`` as text, without the final newline (a part of a larger document)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

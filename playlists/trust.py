@@ -138,18 +138,38 @@ def check_pinned(data: bytes, ref: FileRef) -> None:
         raise PinMismatch(f"{ref.path}: sha256 differs from the signed index (altered or damaged)")
 
 
-def check_playlist(data: bytes, signature: bytes, ref: PlaylistRef, keys: Sequence[PublicKey]) -> Playlist:
-    """Verify a playlist against the pin in a verified index and its own signature."""
+def check_playlist(
+    data: bytes, signature: bytes, ref: PlaylistRef, keys: Sequence[PublicKey], player: str | None = None
+) -> Playlist:
+    """Verify a playlist against the pin in a verified index and its own signature.
+
+    With ``player`` (a station's profile), its course entries are checked when first used, each
+    with only that player's rendition: what the station does not use is never parsed. That
+    weakens no rule: the bytes, every entry included, are the ones the signed index pins by
+    sha256 and the headend signed, so an entry a mirror altered is refused here with the whole
+    file; and an entry for this player that does not parse is a FormatError naming it when the
+    station reads it. Without ``player`` every entry is checked now, every rendition."""
     check_pinned(data, ref.file)
     name = posixpath.basename(ref.file.path)
     comment = verify(data, signature, keys, ref.file.path)
     _check_binding(comment, name, ref.version, ref.file.path)
-    playlist = Playlist.from_bytes(data, ref.file.path)
+    playlist = Playlist.from_bytes(data, ref.file.path, player=player, lazy=player is not None)
     if playlist.name != ref.name or playlist.version != ref.version:
         raise PinMismatch(
             f"{ref.file.path}: names itself {playlist.name!r} v{playlist.version}, index says {ref.name!r} v{ref.version}"
         )
     return playlist
+
+
+def check_playlist_held(data: bytes, signature: bytes, ref: PlaylistRef, keys: Sequence[PublicKey]) -> None:
+    """The rules of ``check_playlist`` for bytes a station verified and read before, and kept
+    with the name, version and sha256 they had (a re-signed index pins them again): size and
+    sha256 against ``ref``, the signature by a key trusted now, bound to the name and version.
+    Their content is not read again: the same sha256 is the same document, which named itself
+    ``ref.name`` and ``ref.version`` when it was read (the caller checks it kept those)."""
+    check_pinned(data, ref.file)
+    comment = verify(data, signature, keys, ref.file.path)
+    _check_binding(comment, posixpath.basename(ref.file.path), ref.version, ref.file.path)
 
 
 def check_answers(data: bytes, signature: bytes, ref: AnswersRef, keys: Sequence[PublicKey]) -> Answers:

@@ -41,6 +41,7 @@ from playlists.trust import (
     check_answers,
     check_index,
     check_playlist,
+    check_playlist_held,
     check_rotation,
     clock_floor,
 )
@@ -63,6 +64,7 @@ class TrustedSet:
         self._config_keys = tuple(config_keys)
         self._state = state or TrustState()
         self._index: Index | None = None
+        self._playlist_refs: dict[str, PlaylistRef] = {}
         self._chain: list[_Link] = []  # newest link first: the one announcing the wanted key
 
     @property
@@ -159,14 +161,23 @@ class TrustedSet:
             newest_timestamp=max(seen, index.timestamp) if seen else index.timestamp,
         )
         self._index = index
+        self._playlist_refs = {r.name: r for r in index.playlists}  # names are unique in an index
         return index
 
-    def update_playlist(self, data: bytes, signature: bytes, ref: PlaylistRef) -> Playlist:
+    def update_playlist(self, data: bytes, signature: bytes, ref: PlaylistRef, player: str | None = None) -> Playlist:
         """Verify a playlist against its entry ``ref`` in the accepted index (size, sha256, its
-        own signature bound to its name and version)."""
-        if self._index is None or ref not in self._index.playlists:
+        own signature bound to its name and version); with ``player``, its entries are read when
+        first used, with that player's rendition only (``playlists.trust.check_playlist``)."""
+        if self._index is None or self._playlist_refs.get(ref.name) != ref:
             raise RuntimeError(f"{ref.file.path}: accept the index that names it first")
-        return check_playlist(data, signature, ref, self.trusted_keys)
+        return check_playlist(data, signature, ref, self.trusted_keys, player)
+
+    def confirm_playlist(self, data: bytes, signature: bytes, ref: PlaylistRef) -> None:
+        """Verify a playlist this station read before (the same name, version and sha256 as
+        ``ref``) without reading it again (``playlists.trust.check_playlist_held``)."""
+        if self._index is None or self._playlist_refs.get(ref.name) != ref:
+            raise RuntimeError(f"{ref.file.path}: accept the index that names it first")
+        check_playlist_held(data, signature, ref, self.trusted_keys)
 
     def update_answers(self, data: bytes, signature: bytes, ref: AnswersRef) -> Answers:
         """Verify an answers document against its entry ``ref`` in the accepted index."""

@@ -8,6 +8,14 @@ same generated repository (machines here are shared and noisy, so only ratios me
 4. No cap: `station sync --once` vs `curl` fetching the same files from the same server; CPU
    seconds per GB vs `curl` + `sha256sum` of the same files; the station's RSS during the sync,
    sampled with psutil (target ≤ 80 MB).
+5. A station whose playlists name 5,000 courses (an `all` playlist and 200 of 25, each course
+   with three players' renditions and a poster), served by `python -m http.server` in a process
+   of its own: the passes the daemon runs (`station.sync.runner.sync_pass`, in this process) —
+   the first, which installs everything; one that finds nothing new (the index unchanged: 304);
+   one after the headend re-signed the index (a new version, the same playlists) — each with its
+   CPU seconds (target ≤ 1 s for a pass that finds nothing new) and how many times it rewrote each
+   document (target: none more than once); then `station sync --once` after another re-signing,
+   its peak RSS (target ≤ 80 MB) and CPU with Python's start-up.
 
 The repository: random-byte "renditions" of tens of MB, signed with the real `playlists` code by
 tests/repository_simulator.py, served from disk by aiohttp's FileResponse (Range, ETag), as the
@@ -35,9 +43,11 @@ from station.config import load_config  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.sync.engine import Syncer  # noqa: E402
 from station.sync.fetcher import Fetcher  # noqa: E402
+from station.sync.runner import sync_pass  # noqa: E402
 from tests.conftest import write_station_toml  # noqa: E402
 from tests.flaky_proxy import FlakyProxy  # noqa: E402
 from tests.repository_simulator import RepositorySimulator  # noqa: E402
+from tests.scale_repo import ScaleRepo  # noqa: E402
 from tests.static_repo import StaticRepo, write_tree  # noqa: E402
 
 MB = 1_000_000
@@ -195,6 +205,95 @@ async def bench_uncapped(work: Path, sim: RepositorySimulator, tree: Path, mirro
     print(f"  station RSS during the sync: peak {peak / 2**20:.1f} MiB (psutil, every 20 ms)  (target ≤ 80 MB)")
 
 
+class WriteCounter:
+    """Every file the station replaces (``os.replace``: atomic writes and moves), by document."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir, self.counts, self._real = data_dir, {}, os.replace
+
+    def __enter__(self) -> WriteCounter:
+        def counting(src, dst, *a, **k):
+            if Path(dst).resolve().is_relative_to(self.data_dir.resolve()):
+                rel = Path(dst).resolve().relative_to(self.data_dir.resolve()).as_posix()
+                kind = rel if "/" not in rel else rel.split("/")[0] + "/…"
+                self.counts[kind] = self.counts.get(kind, 0) + 1
+            return self._real(src, dst, *a, **k)
+
+        os.replace = counting
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.replace = self._real
+
+    def worst(self) -> int:
+        """The most times one document (a file directly under data_dir) was rewritten."""
+        return max((n for k, n in self.counts.items() if "/" not in k and k != "progress.json"), default=0)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} ×{n}" for k, n in sorted(self.counts.items())) or "nothing"
+
+
+async def bench_scale(work: Path) -> None:
+    t = time.perf_counter()
+    repo = ScaleRepo(work / "scale-repo")
+    repo.publish()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(repo.root),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        line = (await server.stdout.readline()).decode()
+        port = int(line.split(" port ")[1].split()[0])
+        mirror = f"http://127.0.0.1:{port}/"
+        d = work / "scale"
+        d.mkdir()
+        (d / "trusted.pub").write_text(repo.key.public_key.to_text())
+        toml = write_station_toml(d / "station.toml", [mirror], d / "trusted.pub")
+        cfg = load_config(toml)
+        print(
+            f"5. a station whose playlists name {repo.courses} courses ({repo.playlists} playlists, "
+            f"{repo.playlist_bytes / MB:.1f} MB of them; made in {time.perf_counter() - t:.1f} s)"
+        )
+        store = Store(cfg.data_dir)
+        rows = []
+        async with aiohttp.ClientSession() as session:
+            for name, resign in (("first pass, installs everything", False), ("nothing new (index unchanged)", False),
+                                 ("nothing new (index re-signed)", True)):  # fmt: skip
+                if resign:
+                    repo.resign()
+                cpu = time.process_time()
+                t = time.perf_counter()
+                with WriteCounter(cfg.data_dir) as writes:
+                    status = await sync_pass(cfg, store, session)
+                cpu, wall = time.process_time() - cpu, time.perf_counter() - t
+                assert status.state == "ok", status.last_error
+                rows.append((name, cpu, wall, writes))
+        installed = store.installed_set()
+        assert len(installed.courses) == repo.courses, len(installed.courses)
+        for name, cpu, wall, writes in rows:
+            target = "" if name.startswith("first") else f"  target ≤ 1 s {'ok' if cpu <= 1 else 'OVER'}"
+            print(f"  {name:34s} CPU {cpu:5.2f} s  wall {wall:5.2f} s{target}")
+            print(
+                f"    files replaced: {writes}  (most rewrites of one document: {writes.worst()}, target ≤ 1 "
+                f"{'ok' if writes.worst() <= 1 else 'OVER'})"
+            )
+        repo.resign()
+        station = [sys.executable, "-m", "station.cli", "--config", str(toml)]
+        wall, cpu, peak = await run_child(*station, "sync", "--once", sample_rss=True)
+        _, idle_cpu, _ = await run_child(*station, "status")
+        print(
+            f"  `station sync --once` after a re-signing: wall {wall:.2f} s, CPU {cpu:.2f} s "
+            f"({cpu - idle_cpu:.2f} s without the start-up of `station status`, {idle_cpu:.2f} s)"
+        )
+        print(
+            f"  its RSS: peak {peak / 2**20:.1f} MiB (psutil, every 20 ms)  target ≤ 80 MB "
+            f"{'ok' if peak <= 80e6 else 'OVER'}"
+        )
+    finally:
+        server.terminate()
+        await server.wait()
+
+
 async def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-sync-"))
     try:
@@ -208,9 +307,17 @@ async def main() -> None:
             await bench_flaky_and_poll(work, sim, tree, mirror.removesuffix("/repo/"))
             await bench_cap(work)
             await bench_uncapped(work, sim, tree, mirror)
+        await bench_scale(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if sys.argv[1:] == ["--scale"]:  # only part 5
+        work = Path(tempfile.mkdtemp(prefix="yuanjiao-bench-sync-"))
+        try:
+            asyncio.run(bench_scale(work))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    else:
+        asyncio.run(main())

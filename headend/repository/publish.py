@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,21 +81,47 @@ class _Catalogue:
         self.by_id = {c.id: c for c in self.courses}
         self.fingerprints = {p.name: p.fingerprint for p in profiles_for(cfg)}
         self.files: dict[str, dict[str, FileRef]] = {}
+        self._entries: dict[str, CourseEntry] = {}
+        self.on_disk = _media_on_disk(cfg.root)
         wanted = {**self.fingerprints, POSTER_PROFILE: POSTER_FINGERPRINT}
         for r in db.renditions():
-            if wanted.get(r.profile) == r.fingerprint and (cfg.root / r.path).is_file():
+            if wanted.get(r.profile) == r.fingerprint and _on_disk(cfg.root, r.path, self.on_disk):
                 self.files.setdefault(r.source_sha256, {})[r.profile] = FileRef(
                     path=r.path, sha256=r.sha256, size=r.size, mime=r.mime
                 )
 
     def entry(self, course: Course) -> CourseEntry:
-        files = dict(self.files.get(course.source_sha256, {}))
-        poster = files.pop(POSTER_PROFILE, None)
-        return CourseEntry(course=course, poster=poster, renditions=files)
+        """The course's entry, one object however many playlists list it (encoded once)."""
+        found = self._entries.get(course.id)
+        if found is None or found.course is not course:
+            files = dict(self.files.get(course.source_sha256, {}))
+            poster = files.pop(POSTER_PROFILE, None)
+            found = self._entries[course.id] = CourseEntry(course=course, poster=poster, renditions=files)
+        return found
 
     def missing_profiles(self, course: Course, profiles: set[str]) -> list[str]:
         have = self.files.get(course.source_sha256, {})
         return sorted(p for p in profiles if p not in have)
+
+
+def _media_on_disk(root: Path) -> set[str]:
+    """Repository paths (``media/ab/<sha256>.<ext>``) of the regular files in the blob store: one
+    listing per fan-out folder rather than a ``stat`` per rendition."""
+    found: set[str] = set()
+    try:
+        folders = [e for e in os.scandir(root / "media") if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return found
+    for folder in folders:
+        with os.scandir(folder.path) as entries:
+            found.update(f"media/{folder.name}/{e.name}" for e in entries if e.is_file())
+    return found
+
+
+def _on_disk(root: Path, rel: str, listed: set[str]) -> bool:
+    """A media file is in the blob store: listed by ``_media_on_disk``, or (a path of another
+    shape) found by a ``stat``."""
+    return rel in listed or (rel.count("/") != 2 and (root / rel).is_file())
 
 
 def _station_identities(db: Database) -> list[tuple[StationIdentity, str]]:
@@ -183,13 +210,22 @@ def _signer(sig_path: Path) -> str | None:
         return None
 
 
-def _previous_version(cfg: HeadendConfig, name: str) -> int | None:
-    versions = [
-        int(p.name.split(".")[1])
-        for p in (cfg.published_dir / "playlists").glob(f"{name}.*.json")
-        if p.name.split(".")[1].isascii() and p.name.split(".")[1].isdigit()
-    ]
-    return max(versions) if versions else None
+def _previous_versions(cfg: HeadendConfig) -> dict[str, int]:
+    """Playlist name → the newest version published (one listing of the folder)."""
+    out: dict[str, int] = {}
+    for p in (cfg.published_dir / "playlists").glob("*.*.json"):
+        parts = p.name.split(".")
+        if len(parts) == 3 and parts[1].isascii() and parts[1].isdigit():
+            out[parts[0]] = max(out.get(parts[0], 0), int(parts[1]))
+    return out
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """``path`` is a file holding exactly ``data`` (a size check first: no read when it differs)."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _files_of(pl: Playlist) -> set[str]:
@@ -201,9 +237,9 @@ def _files_of(pl: Playlist) -> set[str]:
     return out
 
 
-def _source(cfg: HeadendConfig, rel: str) -> Path:
+def _source(cfg: HeadendConfig, rel: str) -> Path | str:
     if rel.startswith("media/"):
-        return cfg.root / rel
+        return os.path.join(cfg.root, rel)  # a string: 20,000 of them in a county
     if rel.startswith("keys/") and rel.endswith(".pub"):
         return cfg.keys_dir / Path(rel).name
     return _published(cfg, rel)
@@ -221,6 +257,7 @@ def _finish(
     n_courses: int,
     progress: Progress | None = None,
     answers: tuple[AnswersRef, ...] = (),
+    media_on_disk: set[str] | None = None,
 ) -> tuple[Path, int, datetime]:
     """Sign the index, build the tree, switch, record, collect."""
     referenced = set(referenced) | {f"keys/{cfg.public_key_path.name}"}
@@ -228,11 +265,17 @@ def _finish(
     stamp = utc_iso(now)
     since = utc_iso(now - timedelta(days=cfg.grace_days))
     keep, gone = db.reference_files(referenced, stamp, since)
+    on_disk = _media_on_disk(cfg.root) if media_on_disk is None else media_on_disk
     files = {rel: _source(cfg, rel) for rel in keep}
-    missing = sorted(rel for rel, src in files.items() if not src.is_file() and rel in referenced)
+    present = {
+        rel: src
+        for rel, src in files.items()
+        if (_on_disk(cfg.root, rel, on_disk) if rel.startswith("media/") else Path(src).is_file())
+    }
+    missing = sorted(rel for rel in files if rel not in present and rel in referenced)
     if missing:
         raise PublishError(f"cannot publish: {missing[0]} is missing from {cfg.root}; ingest the course again")
-    files = {rel: src for rel, src in files.items() if src.is_file()}
+    files = present
     expires = now + timedelta(days=cfg.index_expiry_days)
     index = Index(
         version=version, timestamp=now, expires=expires, playlists=tuple(refs), notices=notices, answers=answers
@@ -337,21 +380,23 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None, progress: P
         playlists.append((Playlist(d.name, version, d.title, entries, d.schedule), d))
 
     refs, referenced = [], set()
+    previous = _previous_versions(cfg)
+    encoded: dict[int, str] = {}  # each course entry encoded once (the entries live in `playlists`)
     for i, (pl, d) in enumerate(playlists):
         _stage(progress, "playlists", i, len(playlists))
-        data = pl.to_bytes()
-        prev = _previous_version(cfg, pl.name)
+        data = None
+        prev = previous.get(pl.name)
         if prev is not None:  # unchanged content keeps its old version: stations fetch nothing new
             same = Playlist(pl.name, prev, pl.title, pl.courses, pl.schedule)
-            same_data = same.to_bytes()
+            same_data = same.to_bytes(encoded)  # usually the bytes to publish: serialised once
             prev_path = _published(cfg, same.path)
             sig_path = prev_path.with_name(prev_path.name + ".minisig")
             if (
-                prev_path.is_file()
-                and prev_path.read_bytes() == same_data
-                and _signer(sig_path) == key.public_key.id_hex
+                _holds(prev_path, same_data) and _signer(sig_path) == key.public_key.id_hex
             ):  # not after a key rotation (nor with its signature lost: it is signed again as a new version)
                 pl, data = same, same_data
+        if data is None:
+            data = pl.to_bytes(encoded)
         ref = _write_playlist(cfg, key, pl, data, now)
         if d is not None:
             ref = PlaylistRef(
@@ -365,7 +410,18 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None, progress: P
     referenced |= answer_paths
     n_courses = len({e.course.id for pl, _ in playlists for e in pl.courses})
     _, collected, expires = _finish(
-        cfg, db, key, version, now, refs, tuple(notices), referenced, n_courses, progress, tuple(answer_refs)
+        cfg,
+        db,
+        key,
+        version,
+        now,
+        refs,
+        tuple(notices),
+        referenced,
+        n_courses,
+        progress,
+        tuple(answer_refs),
+        cat.on_disk,
     )
     log.info("published version %d: %d playlists, %d courses", version, len(refs), n_courses)
     return PublishResult(

@@ -82,9 +82,10 @@ class InstalledPlaylist:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     schedule: Schedule = field(default_factory=Schedule)
+    sha256: str = ""  # the pin of the file it was installed from ("" in sets written before it was kept)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "name": self.name,
             "version": self.version,
             "title": self.title,
@@ -93,6 +94,9 @@ class InstalledPlaylist:
             "valid_until": iso(self.valid_until),
             "schedule": self.schedule.to_dict(),
         }
+        if self.sha256:
+            d["sha256"] = self.sha256
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> InstalledPlaylist:
@@ -110,6 +114,7 @@ class InstalledPlaylist:
             valid_from=moment(d.get("valid_from")),
             valid_until=moment(d.get("valid_until")),
             schedule=schedule,
+            sha256=str(d.get("sha256") or ""),
         )
 
 

@@ -1,9 +1,12 @@
 """``Store``: the station's documents and files under ``data_dir``::
 
-    station.json        TinyDB: 1 installed set, 4 mirror health, 5 unneeded files
-                        (written atomically: temp file, fsync, rename); 3, the trust state of
-                        stores written before trust.json, is moved there at the first read
+    station.json        TinyDB: 1 installed set (written atomically: temp file, fsync, rename;
+                        at most once a pass, never by a pass that finds nothing new); 3, the
+                        trust state, and 4 and 5, of stores written before their own files, are
+                        moved there at the first read or write
     trust.json, .bak    the trust state (``station.store.trustfile``)
+    mirrors.json        mirror health and index validators, when they changed (every pass)
+    unneeded.json       since when each unneeded media file has been unneeded (grace periods)
     sync-status.json    how the last sync pass went (its own small file, written every pass)
     progress.json       the running pass's downloads (replaced every few seconds, not fsync'd)
     media/, partial/, repo/   see ``station.store.media``
@@ -36,7 +39,15 @@ from playlists import RepositoryError, TrustState
 from playlists.atomic import atomic_write, fsync_dir
 from station.errors import DamagedFileError, StoreError
 from station.model import InstalledCourse, InstalledSet, MirrorHealth, Progress, SyncStatus
-from station.store.jsonfile import Documents, Signature, overwrite_in_place, read_json, signature
+from station.store.jsonfile import (
+    Documents,
+    Signature,
+    SmallDocument,
+    dump_json,
+    overwrite_in_place,
+    read_json,
+    signature,
+)
 from station.store.media import MediaFiles
 from station.store.trustfile import TrustFile
 
@@ -54,6 +65,8 @@ class Store(MediaFiles):
         self.docs = Documents(self.data_dir / "station.json", "state")
         self.trust_file = TrustFile(self.data_dir)
         self.status_path = self.data_dir / "sync-status.json"
+        self.mirrors_doc = SmallDocument(self.data_dir / "mirrors.json")
+        self.unneeded_doc = SmallDocument(self.data_dir / "unneeded.json")
         self.progress_path = self.data_dir / "progress.json"
         self._snapshot: tuple[dict | None, InstalledSet] | None = None
         self._sync: tuple[Signature | str, SyncStatus] | None = None
@@ -85,7 +98,7 @@ class Store(MediaFiles):
             for path in c.files():
                 if not self.has_file(path):
                     raise StoreError(f"refusing to list {c.id}: {path} is not in the store")
-        stored = self.docs.put(self._INSTALLED, installed.to_dict())
+        stored = self.docs.put(self._INSTALLED, installed.to_dict(), handed_over=True)
         self._snapshot = (stored, installed)
 
     def courses(self) -> list[InstalledCourse]:
@@ -168,23 +181,34 @@ class Store(MediaFiles):
 
     # ---- mirrors and unneeded files ----------------------------------------------------------
 
+    def _moved(self, doc: SmallDocument, legacy_id: int) -> dict:
+        """A small document from its own file, or from station.json where stores written
+        before it had one kept it."""
+        found = doc.read() if doc.exists() else self.docs.peek(legacy_id)
+        return found if isinstance(found, dict) else {}
+
+    def _move(self, doc: SmallDocument, legacy_id: int, value: dict) -> None:
+        doc.write(value)
+        if self.docs.peek(legacy_id) is not None:
+            self.docs.remove(legacy_id)  # once: the document has its own file now
+
     def mirrors(self) -> dict[str, MirrorHealth]:
         """Per mirror URL: its health and the validators of its index.json."""
-        return {url: MirrorHealth.from_dict(h) for url, h in (self.docs.peek(self._MIRRORS) or {}).items()}
+        return {url: MirrorHealth.from_dict(h) for url, h in self._moved(self.mirrors_doc, self._MIRRORS).items()}
 
     def record_mirrors(self, mirrors: dict[str, MirrorHealth]) -> None:
-        self.docs.put(self._MIRRORS, {url: h.to_dict() for url, h in mirrors.items()})
+        self._move(self.mirrors_doc, self._MIRRORS, {url: h.to_dict() for url, h in mirrors.items()})
 
     def collect(self, keep: set[str], grace_s: float) -> tuple[int, int]:
         """Delete media files no installed course needs (``keep``: repository paths) once they
         have been unneeded for ``grace_s`` (a course playing now finishes), and partial files
         untouched for a week. Returns (files, bytes) deleted."""
-        since = self.docs.get(self._UNREFERENCED).get("since")
+        since = self._moved(self.unneeded_doc, self._UNREFERENCED).get("since")
         if not isinstance(since, dict) or not all(isinstance(t, (int, float)) for t in since.values()):
             since = {}  # unreadable: the grace periods start again
         files, freed, new_since = self.sweep(keep, grace_s, since)
-        if new_since != since:
-            self.docs.put(self._UNREFERENCED, {"since": new_since})
+        if new_since != since or self.docs.peek(self._UNREFERENCED) is not None:
+            self._move(self.unneeded_doc, self._UNREFERENCED, {"since": new_since})
         return files, freed
 
     # ---- sync status and progress ------------------------------------------------------------
@@ -219,7 +243,7 @@ class Store(MediaFiles):
         record has then been written over the old one in place, short, so ``station status``
         still shows it."""
         self._sync, self._progress = (_UNSAVED, status), None
-        data = json.dumps(status.to_dict(), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        data = dump_json(status.to_dict())
         try:
             atomic_write(self.status_path, data)
         except OSError as exc:

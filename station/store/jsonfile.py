@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document
@@ -24,6 +26,7 @@ from tinydb.table import Document
 from playlists.atomic import atomic_write
 from station.errors import DamagedFileError, StoreError
 
+log = logging.getLogger(__name__)
 Signature = tuple[int, int, int] | None
 
 
@@ -64,6 +67,17 @@ def read_json(path: Path, hint: str = REBUILT_BY_SYNC) -> Any:
         raise DamagedFileError(path, "not JSON: nested too deep", hint) from exc
 
 
+def dump_json(doc: Any) -> bytes:
+    """UTF-8 JSON with sorted keys, what ``read_json`` reads back. orjson makes the bytes at
+    once (json.dumps makes a str of the 5,000-course installed set first, then its bytes: twice
+    the memory, on a box that counts it); what orjson refuses (a whole number past 64 bits)
+    goes through json.dumps."""
+    try:
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
 def _is_documents(data: Any) -> bool:
     """TinyDB's layout: tables of numbered documents, each an object."""
     return isinstance(data, dict) and all(
@@ -92,7 +106,7 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, Any]) -> None:
         try:
-            atomic_write(self.path, json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+            atomic_write(self.path, dump_json(data))
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot save station data ({exc.strerror})") from exc
 
@@ -106,10 +120,13 @@ class Documents:
 
     def __init__(self, path: Path, table: str) -> None:
         self.path = Path(path)
-        self._table = TinyDB(self.path, storage=AtomicJSONStorage).table(table)
+        self._name = table
+        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
+        self._table = self._db.table(table)
         # TinyDB rewrites the whole file on each write: serialise writers (the loop and threads).
         self._lock = threading.RLock()
         self._cache: tuple[Signature, dict[int, dict]] | None = None
+        self._others: dict[str, Any] = {}  # the file's other tables, written back as they were
 
     def _all(self) -> dict[int, dict]:
         sig = signature(self.path)
@@ -119,7 +136,9 @@ class Documents:
         with self._lock:
             # A change between the stat and the read leaves newer content under an older
             # signature, which only means one more read next time.
-            docs = {d.doc_id: dict(d) for d in self._table.all()}
+            data = self._db.storage.read() or {}
+            docs = {int(k): dict(v) for k, v in data.get(self._name, {}).items()}
+            self._others = {k: v for k, v in data.items() if k != self._name}  # other tables, as read
             self._cache = (sig, docs)
         return docs
 
@@ -129,16 +148,22 @@ class Documents:
     def get(self, doc_id: int) -> dict:
         return copy.deepcopy(self._all().get(doc_id) or {})
 
-    def put(self, doc_id: int, doc: dict) -> dict:
-        """Write one document (the whole file is replaced atomically); returns the cached copy."""
-        doc = copy.deepcopy(doc)
+    def put(self, doc_id: int, doc: dict, *, handed_over: bool = False) -> dict:
+        """Write one document (the whole file is replaced atomically); returns the cached copy:
+        ``doc`` itself when ``handed_over`` (the caller made it for this and never changes it),
+        else a copy."""
+        doc = doc if handed_over else copy.deepcopy(doc)
         with self._lock:
             before = signature(self.path)
-            self._table.upsert(Document(doc, doc_id=doc_id))
             cache = self._cache
             if cache is not None and cache[0] == before:
-                self._cache = (signature(self.path), {**cache[1], doc_id: doc})
+                # What the file holds is in memory: write the table from it, in one write (TinyDB's
+                # upsert reads the whole file back first, and writes twice for a new document).
+                docs = {**cache[1], doc_id: doc}
+                self._db.storage.write({**self._others, self._name: {str(k): v for k, v in sorted(docs.items())}})
+                self._cache = (signature(self.path), docs)
             else:
+                self._table.upsert(Document(doc, doc_id=doc_id))
                 self._cache = None
         return doc
 
@@ -152,6 +177,44 @@ class Documents:
                 self._cache = (signature(self.path), {k: v for k, v in cache[1].items() if k != doc_id})
             else:
                 self._cache = None
+
+
+class SmallDocument:
+    """One small derived document in a file of its own (mirror health, unneeded files): read
+    through a stat-checked cache, written atomically, and only when it changed — so that what a
+    pass records about mirrors does not rewrite the installed set beside it. A file that does not
+    read back is as good as absent (everything in it is derived again)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._cache: tuple[Signature, Any] | None = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def read(self) -> Any:
+        sig = signature(self.path)
+        cache = self._cache
+        if cache is not None and cache[0] == sig:
+            return cache[1]
+        try:
+            doc = read_json(self.path) if sig is not None else None
+        except StoreError as exc:
+            log.warning("%s", exc)
+            doc = None
+        self._cache = (sig, doc)
+        return doc
+
+    def write(self, doc: Any) -> None:
+        """Replace the file with ``doc`` (nothing written when it holds it already)."""
+        if self.exists() and self.read() == doc:
+            return
+        data = json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        try:
+            atomic_write(self.path, data)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot save station data ({exc.strerror})") from exc
+        self._cache = (signature(self.path), json.loads(data))
 
 
 def overwrite_in_place(path: Path, data: bytes) -> None:

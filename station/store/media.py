@@ -106,9 +106,10 @@ class MediaFiles:
         their signatures."""
         return self.data_dir / "repo"
 
-    def save_repo_files(self, files: dict[str, bytes]) -> None:
+    def save_repo_files(self, files: dict[str, bytes], held: set[str] | frozenset[str] = frozenset()) -> None:
         """Write verified repository files (index last, so a reader of this copy sees the old
-        index or a new one whose playlists are already there)."""
+        index or a new one whose playlists are already there); ``held``: the files verified as this
+        copy holds them, which stay as they are."""
         try:
             for rel in sorted(files, key=lambda r: r.startswith("index.json")):
                 if ".." in rel.split("/"):
@@ -117,7 +118,7 @@ class MediaFiles:
             if "index.json" in files:  # playlists and answers the new index no longer names go
                 for folder in ("playlists", "answers"):
                     for old in (self.repo_dir / folder).glob("*"):
-                        if f"{folder}/{old.name}" not in files:
+                        if f"{folder}/{old.name}" not in files and f"{folder}/{old.name}" not in held:
                             old.unlink(missing_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot save the verified index copy ({exc.strerror})") from exc

@@ -44,11 +44,11 @@ from playlists.models import MAX_INDEX_BYTES, MAX_PLAYLIST_BYTES
 from playlists.trust import MAX_ROTATION_BYTES
 from station.config import StationConfig
 from station.errors import DownloadError, SlowRetrievalError, StoreError, SyncError
-from station.model import MirrorHealth, Progress
+from station.model import InstalledSet, MirrorHealth, Progress
 from station.store import Store
 from station.sync.fetcher import Fetcher, Validators, join
 from station.sync.files import MediaDownloads
-from station.sync.install import Listed, next_installed
+from station.sync.install import Listed, next_installed, reinstalled, same_playlists
 from station.sync.plan import Wanted, due_times, make_plan, next_window_start
 from station.sync.report import SyncReport
 
@@ -72,6 +72,7 @@ class Syncer(MediaDownloads):
         self.on_progress = on_progress or (lambda p: None)
         self.mirrors = store.mirrors()
         self.verified: dict[str, bytes] = {}  # repository files as verified, for this station's /repo/
+        self.held: set[str] = set()  # files verified as this station's /repo/ copy holds them
         self.progress = Progress()
         self._started = self._last_flush = 0.0
         self.failing: set[str] = set()  # mirrors that failed a file this pass: tried last from now on
@@ -202,7 +203,7 @@ class Syncer(MediaDownloads):
             except RepositoryError as exc:  # say, signed by a key since retired: fetch it afresh
                 log.info("held copy of %s not used: %s", pin.path, exc)
             else:
-                self.verified[pin.path], self.verified[pin.path + ".minisig"] = held
+                self.held |= {pin.path, pin.path + ".minisig"}  # on disk as they are: their bytes not kept
                 return found
         errors = []
         for mirror in self._ordered(first):
@@ -226,11 +227,24 @@ class Syncer(MediaDownloads):
         raise SyncError("; ".join(errors))
 
     async def _playlist(self, first: str, ref: PlaylistRef) -> Playlist:
-        return await self._signed(
+        """A verified playlist, its entries read and checked for this player only (one that is
+        wrong refuses the file; other players' renditions are not read)."""
+
+        def verify(data: bytes, sig: bytes) -> Playlist:
+            playlist = self.trusted.update_playlist(data, sig, ref, self.cfg.player)
+            playlist.entries()
+            return playlist
+
+        return await self._signed(first, ref.file, min(MAX_PLAYLIST_BYTES, ref.file.size), verify)
+
+    async def _held_playlist(self, first: str, ref: PlaylistRef) -> None:
+        """A playlist the installed set was made from, pinned again by a new index: its pin and
+        signature verified, its thousands of entries not read again (the same sha256)."""
+        await self._signed(
             first,
             ref.file,
             min(MAX_PLAYLIST_BYTES, ref.file.size),
-            lambda data, sig: self.trusted.update_playlist(data, sig, ref),
+            lambda data, sig: self.trusted.confirm_playlist(data, sig, ref),
         )
 
     async def _answers_doc(self, first: str, ref: AnswersRef) -> Answers:
@@ -291,15 +305,30 @@ class Syncer(MediaDownloads):
         now = self.clock()
         me = StationIdentity(self.cfg.station_id, self.cfg.region, self.cfg.tags)
         refs = sorted((r for r in index.playlists if r.targets(me, now)), key=lambda r: -r.priority)
+        # A new index naming the very playlists installed (a re-signing: new version and expiry):
+        # each is still verified (pin, signature by a key trusted now), but neither their
+        # thousands of entries need reading again, nor any file planning.
+        same = same_playlists(refs, installed)
         playlists: list[tuple[PlaylistRef, Playlist]] = []
         unavailable: set[str] = set()  # targeted playlists no mirror could give this time
         for ref in refs:
             try:
-                playlists.append((ref, await self._playlist(mirror, ref)))
+                if same:  # the bytes installed before: pin and signature checked, not read again
+                    await self._held_playlist(mirror, ref)
+                else:
+                    playlists.append((ref, await self._playlist(mirror, ref)))
             except SyncError as exc:
                 unavailable.add(ref.name)
                 report.failures.append(f"playlist {ref.name}: {exc}")
         answers = await self._answers(mirror, index, me, report)
+        if same and not unavailable:
+            report.up_to_date = True  # no course changes: the per-course states stay as they were
+            new = reinstalled(index, index_sha, installed, answers, me, now, report)
+            await self._install(index, new)
+            report.collected, _ = await asyncio.to_thread(
+                self.store.collect, new.files(), self.cfg.keep_unreferenced_days * 86400
+            )
+            return report
 
         due = due_times([pl.schedule for _, pl in playlists], now, timedelta(hours=max(self.cfg.due_ahead_h, 24 * 7)))
         # Every course once, in priority and playlist order, with the files this player needs.
@@ -373,12 +402,17 @@ class Syncer(MediaDownloads):
             now,
             report,
         )
-        try:
-            await asyncio.to_thread(self.store.save_repo_files, self.verified)
-            await asyncio.to_thread(self.store.install, new)
-        except StoreError as exc:
-            raise SyncError(f"could not install version {index.version}: {exc}; the previous content stays") from exc
+        await self._install(index, new)
         report.collected, _ = await asyncio.to_thread(
             self.store.collect, new.files(), self.cfg.keep_unreferenced_days * 86400
         )
         return report
+
+    async def _install(self, index: Index, new: InstalledSet) -> None:
+        """The verified repository copy (files this station already held as they are), then the
+        installed set, in one atomic write."""
+        try:
+            await asyncio.to_thread(self.store.save_repo_files, self.verified, self.held)
+            await asyncio.to_thread(self.store.install, new)
+        except StoreError as exc:
+            raise SyncError(f"could not install version {index.version}: {exc}; the previous content stays") from exc

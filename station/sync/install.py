@@ -27,6 +27,61 @@ class Listed:
     answers: tuple[Answer, ...] | None = ()  # this station's answers; None: not all verified, keep the old
 
 
+def same_playlists(refs: list[PlaylistRef], previous: InstalledSet) -> bool:
+    """The targeted playlists are exactly the files the complete installed set was made from
+    (each pinned by the same sha256, with the same index entry): a new index that only re-signs
+    them (a new version, a later expiry, other notices) changes no course."""
+    if not previous.complete or len(refs) != len(previous.playlists):
+        return False
+    held = {p.name: p for p in previous.playlists}
+    for ref in refs:
+        p = held.get(ref.name)
+        if (
+            p is None
+            or not p.sha256
+            or (p.sha256, p.version, p.title, p.priority, p.valid_from, p.valid_until)
+            != (
+                ref.file.sha256,
+                ref.version,
+                ref.title,
+                ref.priority,
+                ref.valid_from,
+                ref.valid_until,
+            )
+        ):
+            return False
+    return True
+
+
+def reinstalled(
+    index: Index,
+    index_sha: str,
+    previous: InstalledSet,
+    answers: tuple[Answer, ...] | None,
+    me: StationIdentity,
+    now: datetime,
+    report: SyncReport,
+) -> InstalledSet:
+    """The installed set under a new index that lists the same playlists (``same_playlists``):
+    its courses and playlists as they are; the index's version, expiry and notices; the answers
+    verified this pass (None: the installed ones stay)."""
+    report.courses_total = report.courses_installed = len(previous.courses)
+    return replace(
+        previous,
+        index_version=index.version,
+        index_sha256=index_sha,
+        expires=index.expires,
+        installed_at=now,
+        complete=report.complete,
+        notices=_notices(index, me, now),
+        answers=previous.answers if answers is None else answers,
+    )
+
+
+def _notices(index: Index, me: StationIdentity, now: datetime) -> tuple:
+    return tuple(n for n in index.notices if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until))
+
+
 def next_installed(
     index: Index,
     index_sha: str,
@@ -73,14 +128,19 @@ def next_installed(
         complete=report.complete,
         playlists=tuple(
             InstalledPlaylist(
-                ref.name, ref.version, ref.title, ref.priority, ref.valid_from, ref.valid_until, pl.schedule
+                ref.name,
+                ref.version,
+                ref.title,
+                ref.priority,
+                ref.valid_from,
+                ref.valid_until,
+                pl.schedule,
+                ref.file.sha256,
             )
             for ref, pl in listed.playlists
         )
         + tuple(p for p in previous.playlists if p.name in listed.unavailable),
-        notices=tuple(
-            n for n in index.notices if n.audience.matches(me) and (n.valid_until is None or now < n.valid_until)
-        ),
+        notices=_notices(index, me, now),
         courses=tuple(courses),
         answers=previous.answers if listed.answers is None else listed.answers,
     )

@@ -125,13 +125,16 @@ async def continue_watching(request: web.Request) -> web.StreamResponse:
 @routes.get("/category/{id}", name="category")
 async def category(request: web.Request) -> web.Response:
     cid = request.match_info["id"]
-    found = tv_view.shelves([c for c in request.app[STORE].installed_set().courses if c.category == cid], row=None)
-    if not found and cid not in tv_view.KNOWN:
+    try:
+        number = int(request.query.get("page", "1"))
+    except ValueError:
+        number = 1
+    page = tv_view.category_page(request.app[STORE].installed_set().courses, cid, number)
+    if not page.shelf.total and cid not in tv_view.KNOWN:
         _ = translator(request)
         raise web.HTTPNotFound(text=_("There is no such category."))
-    shelf = found[0] if found else tv_view.Shelf(0, cid, (), 0)
     ctx = tv_context(request)
-    ctx["shelf"] = shelf
+    ctx["shelf"], ctx["page"] = page.shelf, page
     return render(request, "category.html", ctx)
 
 

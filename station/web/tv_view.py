@@ -18,6 +18,7 @@ from station.i18n import N_
 from station.model import InstalledCourse, InstalledSet, SyncStatus
 
 HOME_ROW_TILES = 4  # tiles across a 1280×720 screen; a longer shelf ends in a "more" tile
+CATEGORY_PAGE_TILES = 24  # a category page shows this many tiles, then "next page" (5,000 courses stay small pages)
 COUNTDOWN_S = 60  # channel mode: the countdown shows this long before a programme starts
 LATE_START_S = 30  # …and a programme that started this recently still starts on a TV just turned on
 
@@ -57,6 +58,36 @@ def shelves(
         shown = items if row is None or len(items) <= row else items[: row - 1]
         out.append(Shelf(n if n <= 9 else 0, cid, tuple(shown), len(items)))
     return out
+
+
+@dataclass(frozen=True)
+class CategoryPage:
+    shelf: Shelf  # this page's tiles; ``total``: the whole category
+    number: int  # 1-based
+    pages: int
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.pages else None
+
+
+def category_page(
+    courses: tuple[InstalledCourse, ...] | list[InstalledCourse],
+    category: str,
+    page: int,
+    per_page: int = CATEGORY_PAGE_TILES,
+) -> CategoryPage:
+    """One page of a category's courses; a page number past either end shows the nearest page
+    (an old link never ends on an empty page)."""
+    items = [c for c in courses if c.category == category]
+    pages = max(1, -(-len(items) // per_page))
+    number = min(max(page, 1), pages)
+    shown = tuple(items[(number - 1) * per_page : number * per_page])
+    return CategoryPage(Shelf(0, category, shown, len(items)), number, pages)
 
 
 # ---- series and episodes -----------------------------------------------------------------------
