@@ -94,6 +94,9 @@ _COURSE_EDITABLE = [
 ]
 
 
+STILL_REFERENCED = "9999-12-31T23:59:59Z"  # published_files: referenced by the newest version
+
+
 class Database:
     def __init__(self, url: sa.URL) -> None:
         self.url = url
@@ -302,18 +305,33 @@ class Database:
             )
 
     def reference_files(self, paths: set[str], stamp: str, since: str) -> tuple[set[str], list[str]]:
-        """Mark ``paths`` as referenced at ``stamp``; return the files referenced since ``since``
-        (to keep in the tree) and those not (to collect)."""
+        """Record that the version published at ``stamp`` references ``paths``; return the files
+        referenced since ``since`` (to keep in the tree) and those not (to collect). A file still
+        referenced is marked ``STILL_REFERENCED``; one this version drops gets the time of the last
+        version that referenced it, the newest recorded publication (``stamp`` if none): so a
+        publish writes only the rows that changed, not one per file."""
         with transaction(self.engine, write=True) as conn:
-            upsert(
-                conn,
-                published_files,
-                [{"path": p, "last_referenced_at": stamp} for p in sorted(paths)],
-                ["path"],
-                ["last_referenced_at"],
-            )
-            rows = conn.execute(sa.select(published_files.c.path, published_files.c.last_referenced_at)).all()
-        return {p for p, t in rows if t >= since}, sorted(p for p, t in rows if t < since)
+            rows = dict(conn.execute(sa.select(published_files.c.path, published_files.c.last_referenced_at)).all())
+            last = conn.execute(sa.select(sa.func.max(publications.c.published_at))).scalar() or stamp
+            marked = [p for p in sorted(paths) if rows.get(p) != STILL_REFERENCED]
+            if marked:
+                upsert(
+                    conn,
+                    published_files,
+                    [{"path": p, "last_referenced_at": STILL_REFERENCED} for p in marked],
+                    ["path"],
+                    ["last_referenced_at"],
+                )
+            dropped = sorted(p for p, t in rows.items() if t == STILL_REFERENCED and p not in paths)
+            for i in range(0, len(dropped), 500):
+                conn.execute(
+                    published_files.update()
+                    .where(published_files.c.path.in_(dropped[i : i + 500]))
+                    .values(last_referenced_at=last)
+                )
+        rows.update(dict.fromkeys(marked, STILL_REFERENCED))
+        rows.update(dict.fromkeys(dropped, last))
+        return {p for p, t in rows.items() if t >= since}, sorted(p for p, t in rows.items() if t < since)
 
     def forget_files(self, since: str) -> None:
         """Collected: files no version has referenced since ``since``."""

@@ -69,7 +69,7 @@ published_files = Table(
     "published_files",
     metadata,
     Column("path", Text, primary_key=True),
-    Column("last_referenced_at", Text, nullable=False),
+    Column("last_referenced_at", Text, nullable=False),  # 9999-…: referenced by the newest version
 )
 
 publications = Table(

@@ -66,10 +66,11 @@ class PlaylistDef:
     def where(self) -> str:
         return f"{self.source.parent.name}/{self.source.name}" if self.source else f"playlist {self.name}"
 
-    def course_ids(self, catalogue: list[Course]) -> list[str]:
+    def course_ids(self, catalogue: list[Course], by_id: dict[str, Course] | None = None) -> list[str]:
         """Items expanded (``series:NAME`` → its episodes in order) plus scheduled courses, in
-        order, without repeats. PublishError names the file and any unknown item."""
-        by_id = {c.id: c for c in catalogue}
+        order, without repeats (``by_id``: the catalogue by id, when the caller has it).
+        PublishError names the file and any unknown item."""
+        by_id = by_id if by_id is not None else {c.id: c for c in catalogue}
         out: list[str] = []
         unknown = []
         for item in self.items:

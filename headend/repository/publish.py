@@ -135,7 +135,7 @@ def _check_definitions(
     ids: dict[str, list[str]] = {}
     warnings = []
     for d in defs:
-        ids[d.name] = d.course_ids(cat.courses)
+        ids[d.name] = d.course_ids(cat.courses, cat.by_id)
         targeted = [(s, player) for s, player in stations if d.audience.matches(s)]
         if not targeted and stations:
             warnings.append(f"{d.where}: audience ({d.audience.describe()}) matches no registered station")
