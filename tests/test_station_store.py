@@ -272,3 +272,22 @@ def test_the_trust_state_moves_from_station_json_to_its_own_file(tmp_path):
     assert Store(store.data_dir).trust().highest_version == 2
     backup = json.loads((store.data_dir / "trust.json.bak").read_text(encoding="utf-8"))
     assert backup["highest_version"] == 1  # the last good copy, one write behind
+
+
+def test_a_running_pass_shows_to_another_process_without_rewriting_the_status(tmp_path):
+    """`station status` (another Store on the same folder) sees a pass running from its fresh
+    progress file; the status file, large on a big station, is written only when the pass ends."""
+    daemon, status_cmd = Store(tmp_path), Store(tmp_path)
+    daemon.record_sync(SyncStatus(state="ok", courses_installed=3, courses_total=3))
+    assert status_cmd.sync_status().state == "ok"
+    before = (tmp_path / "sync-status.json").read_bytes()
+    daemon.mark_running(daemon.sync_status().started())
+    assert (tmp_path / "sync-status.json").read_bytes() == before
+    assert daemon.sync_status().running
+    seen = Store(tmp_path).sync_status()
+    assert seen.running and seen.courses_installed == 3  # the last pass's figures stay meanwhile
+    daemon.record_progress(Progress(bytes_done=5, bytes_total=10))
+    assert Store(tmp_path).sync_status().progress.bytes_done == 5
+    daemon.record_sync(SyncStatus(state="failed", last_error="all mirrors down"))
+    after = Store(tmp_path).sync_status()
+    assert (after.state, after.last_error) == ("failed", "all mirrors down")

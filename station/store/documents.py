@@ -7,8 +7,9 @@
     trust.json, .bak    the trust state (``station.store.trustfile``)
     mirrors.json        mirror health and index validators, when they changed (every pass)
     unneeded.json       since when each unneeded media file has been unneeded (grace periods)
-    sync-status.json    how the last sync pass went (its own small file, written every pass)
-    progress.json       the running pass's downloads (replaced every few seconds, not fsync'd)
+    sync-status.json    how the last sync pass went (its own file, written once a pass, at its end)
+    progress.json       the running pass's downloads (replaced every few seconds, not fsync'd;
+                        newer than sync-status.json while a pass runs)
     media/, partial/, repo/   see ``station.store.media``
 
 The TV lists only what the installed set names, and that set is written only after every file
@@ -215,8 +216,11 @@ class Store(MediaFiles):
 
     def sync_status(self) -> SyncStatus:
         """The last sync pass as the loop recorded it (``station.sync.runner``); while a pass
-        runs, with its progress."""
+        runs, with its progress. Another process's running pass shows as a progress file newer
+        than the status file (``mark_running``)."""
         status = self._saved_status()
+        if not status.running and self._sync is not None and self._sync[0] is not _UNSAVED and self._running_on_disk():
+            status = status.started()
         if status.running and status.progress is None:
             progress = self._progress or self._progress_file()
             if progress is not None:
@@ -236,6 +240,29 @@ class Store(MediaFiles):
         status = SyncStatus.from_dict(doc if isinstance(doc, dict) else None)
         self._sync = (sig, status)
         return status
+
+    def mark_running(self, status: SyncStatus) -> None:
+        """A pass starts (``status``: the last one, marked running): in memory, and on disk as a
+        fresh progress file, newer than the status file, which ``station status`` in another
+        process reads as "running". The status file itself (per-course states: large on a big
+        station) is written once a pass, when it ends. StoreError when the disk refused it."""
+        self._sync, self._progress = (_UNSAVED, status), None
+        tmp = self.data_dir / ".progress.json.tmp"
+        try:
+            tmp.write_text(json.dumps(Progress().to_dict()), encoding="utf-8")
+            os.replace(tmp, self.progress_path)
+        except OSError as exc:
+            raise StoreError(f"{self.progress_path}: cannot mark the pass running ({exc.strerror or exc})") from exc
+
+    def _running_on_disk(self) -> bool:
+        try:
+            progress = self.progress_path.stat().st_mtime_ns
+        except OSError:
+            return False
+        try:
+            return progress > self.status_path.stat().st_mtime_ns
+        except OSError:
+            return True  # a first pass: nothing recorded yet
 
     def record_sync(self, status: SyncStatus) -> None:
         """Keep ``status`` (in memory at once, so this process's pages show it whatever the disk

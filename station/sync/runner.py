@@ -93,7 +93,10 @@ async def sync_pass(
         # one more mirror, last; the trust rules judge it like any other, and its media are on disk.
         if (store.repo_dir / "index.json").is_file():
             cfg = dataclasses.replace(cfg, mirrors=(*cfg.mirrors, store.repo_dir.as_uri() + "/"))
-    await save_best_effort(store, previous.started())
+    try:  # best effort, like every write before the pass's real work
+        await asyncio.to_thread(store.mark_running, previous.started())
+    except Exception as exc:
+        log.warning("sync status kept in memory only: %s", exc)
     fetcher = Fetcher.for_station(session, cfg)
     try:
         report = await Syncer(cfg, store, fetcher, on_progress=store.record_progress).run()
