@@ -16,6 +16,7 @@ import json
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from catalogue import Course
 from playlists import CourseEntry, FileRef, Notice, Schedule, media_path
+from playlists.schedule import CHINA
 from station.config import StationConfig, load_config
 from station.model import Progress
 from station.store import Store
@@ -318,6 +320,14 @@ def undownloadable(course_id: str, title: str, category: str = "safety") -> Cour
     return CourseEntry(
         course=course, poster=None, renditions={PLAYER: FileRef(media_path(sha, "mp4"), sha, len(data), "video/mp4")}
     )
+
+
+def today_in(minutes: float) -> datetime:
+    """A time of today (China) ``minutes`` from now — or as many minutes ago when that would be
+    tomorrow: a test of "today's programmes" must not fail in the last hour before midnight."""
+    now = datetime.now(CHINA).replace(microsecond=0)
+    later = now + timedelta(minutes=minutes)
+    return later if later.date() == now.date() else now - timedelta(minutes=minutes)
 
 
 def schedule(*slots: tuple[str, Any]) -> Schedule:

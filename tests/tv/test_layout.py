@@ -4,14 +4,11 @@ posters load, and all text has at least AA contrast (4.5:1)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pytest
 
 from playlists import Notice
-from playlists.schedule import CHINA
 from tests.browser import focused
-from tests.tv.station import schedule, tv_post
+from tests.tv.station import schedule, today_in, tv_post
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +49,7 @@ CONTRAST_JS = """() => {
 def full(live, page):
     """Everything the home page can show: a notice ticker, continue watching, today's programmes
     and, for the session page, a study session in progress."""
-    later = (datetime.now(CHINA) + timedelta(minutes=30)).replace(microsecond=0)
+    later = today_in(30)
     live.tv.publish(
         notices=(Notice("n1", "本周六上午九点在村委会开展防汛演练，请各户派一人参加", ""),),
         schedule=schedule(("c-goose", later)),

@@ -13,7 +13,7 @@ import pytest
 from playlists import Notice
 from playlists.schedule import CHINA
 from tests.browser import focused, press, remote, wait_playing
-from tests.tv.station import PIN, Lesson, entry, schedule
+from tests.tv.station import PIN, Lesson, entry, schedule, today_in
 
 pytestmark = pytest.mark.browser
 
@@ -171,7 +171,7 @@ def test_the_schedule_shows_whole_titles_and_days_with_their_weekday(live, page,
     title = "农村集体经济组织成员身份确认办法解读"
     lesson = Lesson("c-member", title, "policy", "video")
     now = datetime.now(CHINA).replace(microsecond=0)
-    later, third_day = now + timedelta(minutes=30), now + timedelta(days=2)
+    later, third_day = today_in(30), now + timedelta(days=2)
     live.tv.publish(
         add=(entry(lesson, tv_clips, live.tv.sim.files),),
         schedule=schedule(("c-member", later), ("c-member", third_day)),
@@ -196,10 +196,7 @@ def test_the_schedule_shows_whole_titles_and_days_with_their_weekday(live, page,
 
 def test_a_full_home_page_fits_720p_above_the_key_hints(live, page, tv_clips):
     """Session banner, notice, today's programmes and the first shelf: nothing scrolls off."""
-    now = datetime.now(CHINA).replace(microsecond=0)
-    first, second = now + timedelta(minutes=30), now + timedelta(minutes=50)
-    if second.date() != now.date():  # after 23:10 those would be tomorrow's: two of today's, past
-        first, second = now - timedelta(minutes=50), now - timedelta(minutes=30)
+    first, second = (today_in(30), today_in(50)) if today_in(50) > today_in(30) else (today_in(50), today_in(30))
     live.tv.publish(
         notices=(Notice("n1", "本周三上午九点在村委会开展防汛演练，请各户派一人参加", ""),),
         schedule=schedule(("c-goose", first), ("c-land", second)),
