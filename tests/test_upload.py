@@ -57,9 +57,13 @@ def station_toml(tmp_path: Path, headend: Path, url: str, token: str, **report) 
 
 
 def fill(journal_dir: Path, n: int, seed: int = 1) -> Journal:
-    """``n`` real journal lines of every kind, a minute apart, ending now."""
+    """``n`` real journal lines of every kind, a minute apart, ending now — or, in the first
+    minutes of a China day, just before midnight: one day's journal file holds them all."""
     rnd = random.Random(seed)
-    start = datetime.now(CHINA) - timedelta(minutes=n + 1)
+    now = datetime.now(CHINA)
+    start = now - timedelta(minutes=n + 1)
+    if start.date() != now.date():
+        start = datetime.combine(now.date(), datetime.min.time(), CHINA) - timedelta(minutes=n + 1)
     clock = [start.timestamp()]
     j = Journal(journal_dir, clock=lambda: clock[0])
     for i in range(n):
