@@ -320,8 +320,8 @@ async def test_the_same_batch_twice_overlapping_batches_and_a_gap(root):
     for e in held_events(root, A):  # corrected time: near midnight, not always the day of its ts)
         by_day.setdefault(e["day"], []).append(e["event"])
     assert sorted(e["seq"] for es in by_day.values() for e in es) == [e["seq"] for e in evs]
-    for d in reported:
-        f = figures(by_day[d["day"]])
+    for d in reported:  # (a viewer is one per client, course and that same placed day)
+        f = figures(by_day[d["day"]], day=lambda e, placed=d["day"]: placed)
         assert (d["plays"], d["individual_plays"], d["sessions"], d["logbook"]) == (
             f.plays,
             f.individual_plays,
