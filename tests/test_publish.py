@@ -18,7 +18,7 @@ from station.config import load_config as station_config
 from station.store import Store
 from tests.conftest import run_cli, run_cli_async, serve, write_station_toml
 from tests.county_kit import login_admin
-from tests.headend_db import course_ids
+from tests.headend_db import course_ids, renditions_by_title
 from tests.notice_kit import sign_off
 
 pytestmark = pytest.mark.one_engine  # not about the database: one engine (tests/conftest.py)
@@ -79,6 +79,23 @@ def test_unknown_course_is_refused_naming_file_and_item(headend_root):
     res = publish(headend_root)
     assert res.returncode == 1
     assert "playlists/bad.toml" in res.stderr and "c-000000000000" in res.stderr
+    assert os.readlink(headend_root / "repo") == "trees/v1"
+
+
+def test_a_course_whose_media_file_was_lost_is_not_published(headend_root):
+    """A rendition deleted from the blob store (a disk fault, a careless clean-up) is not pinned
+    by any playlist: a playlist naming its course is refused, naming both, and nothing changes."""
+    ids = course_ids(headend_root)
+    lost = [p for (title, _), p in renditions_by_title(headend_root).items() if title == "雨季养鹅技术"]
+    assert lost
+    for p in lost:
+        p.unlink()
+    (headend_root / "playlists" / "geese.toml").write_text(
+        f'title = "养鹅专题"\nitems = ["{ids["雨季养鹅技术"]}"]\n', encoding="utf-8"
+    )
+    res = publish(headend_root)
+    assert res.returncode == 1
+    assert "geese.toml" in res.stderr and ids["雨季养鹅技术"] in res.stderr and "no rendition" in res.stderr
     assert os.readlink(headend_root / "repo") == "trees/v1"
 
 

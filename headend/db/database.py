@@ -7,6 +7,7 @@ throttle ``db.users``; the audit log ``db.audit``; alerts, digests and webhook d
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -176,6 +177,16 @@ class Database:
         with transaction(self.engine) as conn:
             rows = conn.execute(sa.select(renditions).order_by(renditions.c.created_at)).all()
         return [Rendition(**r._mapping) for r in rows]
+
+    def rendition_files(self, profiles: Iterable[str]) -> Sequence[sa.Row[tuple[str, str, str, str, str, int, str]]]:
+        """``(source_sha256, profile, fingerprint, path, sha256, size, mime)`` of the renditions of
+        ``profiles``: plain rows, no records (a publish reads 20,000 of them)."""
+        c = renditions.c
+        stmt = sa.select(c.source_sha256, c.profile, c.fingerprint, c.path, c.sha256, c.size, c.mime).where(
+            c.profile.in_(sorted(profiles))
+        )
+        with transaction(self.engine) as conn:
+            return conn.execute(stmt).all()
 
     def add_renditions(self, items: list[Rendition]) -> None:
         rows = [r.__dict__ for r in items]

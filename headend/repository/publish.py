@@ -84,11 +84,9 @@ class _Catalogue:
         self._entries: dict[str, CourseEntry] = {}
         self.on_disk = _media_on_disk(cfg.root)
         wanted = {**self.fingerprints, POSTER_PROFILE: POSTER_FINGERPRINT}
-        for r in db.renditions():
-            if wanted.get(r.profile) == r.fingerprint and _on_disk(cfg.root, r.path, self.on_disk):
-                self.files.setdefault(r.source_sha256, {})[r.profile] = FileRef(
-                    path=r.path, sha256=r.sha256, size=r.size, mime=r.mime
-                )
+        for source, profile, fingerprint, path, sha256, size, mime in db.rendition_files(wanted):
+            if wanted[profile] == fingerprint and _on_disk(cfg.root, path, self.on_disk):
+                self.files.setdefault(source, {})[profile] = FileRef(path=path, sha256=sha256, size=size, mime=mime)
 
     def entry(self, course: Course) -> CourseEntry:
         """The course's entry, one object however many playlists list it (encoded once)."""
@@ -237,9 +235,8 @@ def _files_of(pl: Playlist) -> set[str]:
     return out
 
 
-def _source(cfg: HeadendConfig, rel: str) -> Path | str:
-    if rel.startswith("media/"):
-        return os.path.join(cfg.root, rel)  # a string: 20,000 of them in a county
+def _source(cfg: HeadendConfig, rel: str) -> Path:
+    """Where a published file other than media is kept."""
     if rel.startswith("keys/") and rel.endswith(".pub"):
         return cfg.keys_dir / Path(rel).name
     return _published(cfg, rel)
@@ -266,16 +263,21 @@ def _finish(
     since = utc_iso(now - timedelta(days=cfg.grace_days))
     keep, gone = db.reference_files(referenced, stamp, since)
     on_disk = _media_on_disk(cfg.root) if media_on_disk is None else media_on_disk
-    files = {rel: _source(cfg, rel) for rel in keep}
-    present = {
-        rel: src
-        for rel, src in files.items()
-        if (_on_disk(cfg.root, rel, on_disk) if rel.startswith("media/") else Path(src).is_file())
-    }
-    missing = sorted(rel for rel in files if rel not in present and rel in referenced)
+    root = str(cfg.root)
+    files: dict[str, Path | str] = {}
+    missing = []
+    for rel in keep:
+        if rel.startswith("media/"):  # 20,000 of them in a county: a string each, no stat
+            if _on_disk(cfg.root, rel, on_disk):
+                files[rel] = f"{root}/{rel}"
+                continue
+        elif (src := _source(cfg, rel)).is_file():
+            files[rel] = src
+            continue
+        if rel in referenced:
+            missing.append(rel)
     if missing:
-        raise PublishError(f"cannot publish: {missing[0]} is missing from {cfg.root}; ingest the course again")
-    files = present
+        raise PublishError(f"cannot publish: {min(missing)} is missing from {cfg.root}; ingest the course again")
     expires = now + timedelta(days=cfg.index_expiry_days)
     index = Index(
         version=version, timestamp=now, expires=expires, playlists=tuple(refs), notices=notices, answers=answers
