@@ -17,6 +17,7 @@ from catalogue.clocks import CHINA
 from catalogue.events import parse_batch
 from catalogue.figures import figures
 from headend.db.reports import day_row
+from headend.db.schema import station_days
 from headend.service import open_root
 from headend.service.stations import add_station
 from tests.conftest import init_headend
@@ -88,6 +89,39 @@ def test_the_roll_up_equals_the_fold_of_the_distinct_events(headend, journey):
     rows = headend.db.reports.days([station], datetime.fromisoformat(first).date(), datetime.fromisoformat(last).date())
     got = {r.day: day_row(station, r.day, _as_figures(r), "") for r in rows}
     assert got == want
+
+
+@pytest.mark.parametrize("state", ["", "{not json", '{"plays": 1, "unknown": 2}'])
+def test_a_day_whose_running_state_is_unreadable_is_folded_again_from_its_events(headend, state):
+    """A roll-up row without a readable state (written by hand, by a repair, or damaged) does not
+    turn the next batch into a 500: that day is folded again from what is held, then counted on."""
+    station = f"s{secrets.token_hex(5)}"
+    add_station(headend, station, None, "广东省/肇庆市", "stb-sd")
+    rnd = random.Random(7)
+    evs = []
+    for seq in range(1, 13):  # one China day, every kind, a session ended twice
+        mono = BATCH_MONO - 6 * 3600 + seq * 600.0
+        at = RECEIVED - timedelta(seconds=BATCH_MONO - mono)
+        kind = KINDS[seq % len(KINDS)]
+        e = {"seq": seq, "ts": china_iso(at), "kind": kind, "mono": mono, **body(kind, at, rnd)}
+        if kind == "session_end":
+            e["id"] = "aaaa00000001"
+        evs.append(e)
+    enrolled = RECEIVED - timedelta(days=30)
+
+    def send(lo: int, hi: int) -> int:
+        doc = batch(station, evs[lo:hi], after=lo, now=RECEIVED, mono=BATCH_MONO, boot=BOOT)
+        return headend.db.reports.store(parse_batch(doc), RECEIVED, enrolled).held
+
+    send(0, 6)
+    with headend.db.engine.begin() as conn:
+        conn.execute(station_days.update().where(station_days.c.station == station).values(state=state))
+    assert send(6, 12) == 12
+    want = expected(evs, station)
+    (day,) = want
+    (row,) = headend.db.reports.days([station], *[datetime.fromisoformat(day).date()] * 2)
+    assert day_row(station, day, _as_figures(row), "") == want[day]
+    assert want[day]["events"] == 12
 
 
 def _as_figures(r):

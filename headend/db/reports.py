@@ -93,6 +93,28 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _tally(state: str) -> Tally | None:
+    """A station-day's running fold from its stored state; None when there is none to read."""
+    try:
+        return Tally.from_state(orjson.loads(state))
+    except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _fold_day(conn: sa.Connection, station: str, day: str) -> Tally:
+    """The fold of every event held of ``station`` on China ``day``, in the order batches add them."""
+    c = report_events.c
+    tally = Tally()
+    rows = conn.execute(
+        sa.select(c.stream, c.seq, c.at, c.time_uncertain, c.data)
+        .where(c.station == station, c.day == day)
+        .order_by(c.at, c.seq, c.stream)
+    )
+    for r in rows:
+        tally.add(orjson.loads(r.data), day, [r.at, r.seq, r.stream], bool(r.time_uncertain))
+    return tally
+
+
 def _dumps(value: object) -> str:
     """Compact UTF-8 JSON text (orjson: a fifth of the time of json.dumps; what the checks passed
     holds no NaN, no int past 64 bits and no lone surrogate, so it always encodes)."""
@@ -305,9 +327,17 @@ class ReportStore:
             return
         days = sorted({fix.events[i].day for i in new})
         rows = conn.execute(_DAY_STATES, {"p_station": batch.station, "p_days": days}).all()
-        tallies = {r.day: Tally.from_state(orjson.loads(r.state)) for r in rows}
+        tallies, rebuilt = {}, set()
+        for r in rows:
+            tally = _tally(r.state)
+            if tally is None:  # written by hand or lost: folded again from the day's held events
+                tally = _fold_day(conn, batch.station, r.day)
+                rebuilt.add(r.day)
+            tallies[r.day] = tally
         for i in new:
             e, p = batch.events[i], fix.events[i]
+            if p.day in rebuilt:  # (already held, so already in that fold)
+                continue
             tally = tallies.get(p.day)
             if tally is None:
                 tally = tallies[p.day] = Tally()
