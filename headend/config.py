@@ -20,6 +20,8 @@ Layout of a data root::
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -58,6 +60,7 @@ default_category = "culture"   # category of a dropped file whose sidecar gives 
 host = "127.0.0.1"
 port = 8700
 intake_workers = 2             # processes that check and store station reports beside the server (0: in it)
+trusted_proxies = ["127.0.0.1", "::1"]  # whose X-Forwarded-For names the client (nginx in front); [] believes none
 
 [database]
 url = ""                       # empty: SQLite in <root>/headend.db; or "postgresql://user@host:5432/yuanjiao"
@@ -130,6 +133,7 @@ class HeadendConfig:
     port: int
     concurrent_jobs: int = 1
     intake_workers: int = 2  # [serve]
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     profiles_file: Path | None = None  # None: the bundled players/profiles.toml
     ladder: str = "one-process"  # or "per-profile"
     watch_settle_s: float = 10.0
@@ -249,6 +253,7 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
             host=srv.str("host", "127.0.0.1", max_len=255),
             port=srv.int("port", 8700, min=0, max=65535),
             intake_workers=srv.int("intake_workers", 2, min=0, max=64),
+            trusted_proxies=srv.str_list("trusted_proxies", ["127.0.0.1", "::1"], max_items=100, max_len=64),
             concurrent_jobs=ing.int("concurrent_jobs", 1, min=1, max=16),
             profiles_file=(root / profiles_file) if profiles_file else None,
             ladder=ing.str("ladder", "one-process", choices=("one-process", "per-profile")),
@@ -311,6 +316,22 @@ def selected_profiles(
     return [known[p] for p in cfg.profiles] if cfg.profiles else list(known.values())
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """``["127.0.0.1", "10.0.0.0/8"]`` as networks; ValueError naming the first that is not one."""
+    out = []
+    for v in values:
+        try:
+            out.append(ipaddress.ip_network(v.strip(), strict=False))
+        except ValueError:
+            raise ValueError(
+                f'{v!r} is not an IP address or network (write e.g. "127.0.0.1" or "10.0.0.0/8")'
+            ) from None
+    return tuple(out)
+
+
 def _check_values(doc: Document, cfg: HeadendConfig) -> None:
     """The settings whose meaning lies elsewhere (categories, the profiles file, the database):
     checked now, so a bad one does not fail every file dropped into the inbox later."""
@@ -328,6 +349,10 @@ def _check_values(doc: Document, cfg: HeadendConfig) -> None:
         database_url(cfg.database_url, cfg.db_path)
     except ConfigError as exc:
         raise ConfigError(f"{doc.where('database', 'url')} {str(exc).removeprefix('[database] url ')}") from None
+    try:
+        networks(cfg.trusted_proxies)
+    except ValueError as exc:
+        raise ConfigError(f"{doc.where('serve', 'trusted_proxies')}: {exc}") from None
     url = urlsplit(cfg.alerts.webhook_url)
     if cfg.alerts.webhook_url and (url.scheme not in ("http", "https") or not url.hostname):
         raise ConfigError(

@@ -11,7 +11,7 @@ import jinja2
 from aiohttp import web
 
 from catalogue.display import NONE, chinese, duration, people_day, people_time
-from headend.config import HeadendConfig
+from headend.config import HeadendConfig, networks
 from headend.loops import background
 from headend.loops.ratings import RatingLoop
 from headend.service import open_headend
@@ -25,6 +25,7 @@ from headend.web.dashboard import setup_dashboard
 from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER, TEMPLATES
 from headend.web.notices import setup_notices
+from headend.web.proxies import forwarded_middleware
 from headend.web.publishing import setup_publishing
 from headend.web.questions import setup_questions
 from headend.web.ratings import setup_ratings
@@ -81,7 +82,10 @@ def templates() -> jinja2.Environment:
 
 def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Application:
     # auto_decompress off: the collector inflates gzip itself, with a cap (a gzip bomb is a 413)
-    app = web.Application(middlewares=[error_middleware], handler_args={"logger": http_log, "auto_decompress": False})
+    middlewares = [error_middleware]
+    if cfg.trusted_proxies:  # nginx in front: each request gets its client's own address
+        middlewares.insert(0, forwarded_middleware(networks(cfg.trusted_proxies)))
+    app = web.Application(middlewares=middlewares, handler_args={"logger": http_log, "auto_decompress": False})
     app[CONFIG] = cfg
     app[TEMPLATES] = templates()
     app[LOOPS] = []
