@@ -1,7 +1,8 @@
 # yuanjiao: `make run` starts the demo, `make test` runs the whole suite. Both set up what is
 # missing first (a virtualenv, the Python packages, and Debian's ffmpeg, chromium, minisign, nginx
 # (the county-cache test), postgresql (the headend tests run on SQLite and on a real PostgreSQL
-# server), faketime (the station under a wrong clock) and a CJK font via apt-get) and are safe to
+# server), faketime (the station under a wrong clock), cage and xwayland (the kiosk unit's command)
+# and a CJK font via apt-get) and are safe to
 # run again.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,7 +24,7 @@ js-tools: system-packages
 # Install a Debian package only when what it provides is absent.
 system-packages:
 	@missing=""; \
-	for cmd in ffmpeg:ffmpeg chromium:chromium minisign:minisign faketime:faketime; do \
+	for cmd in ffmpeg:ffmpeg chromium:chromium minisign:minisign faketime:faketime cage:cage Xwayland:xwayland; do \
 	  command -v $${cmd%%:*} >/dev/null 2>&1 || missing="$$missing $${cmd##*:}"; \
 	done; \
 	{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing="$$missing nginx"; \
