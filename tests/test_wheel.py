@@ -37,7 +37,9 @@ def dist(tmp_path_factory) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in PACKAGES:
         shutil.copytree(ROOT / name, src / name, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("deploy", "docs"):
+        shutil.copytree(ROOT / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md", "MANIFEST.in", "Makefile"):
         shutil.copy(ROOT / name, src / name)
     res = subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(d / "dist"), str(src)],
@@ -62,6 +64,9 @@ def test_the_wheel_and_the_sdist_carry_every_file_the_programs_read(dist):
     }
     assert shipped - in_wheel == set(), "missing from the wheel (pyproject.toml [tool.setuptools.package-data])"
     assert shipped - in_sdist == set(), "missing from the sdist"
+    guides = {str(p.relative_to(ROOT)) for d in ("deploy", "docs") for p in (ROOT / d).rglob("*") if p.is_file()}
+    assert "deploy/systemd/yuanjiao-kiosk.service" in guides and "docs/deploy.md" in guides
+    assert guides - in_sdist == set(), "deploy/ and docs/ missing from the sdist (MANIFEST.in)"
     entry_points = zipfile.ZipFile(wheel).read("yuanjiao-0.1.0.dist-info/entry_points.txt").decode()
     assert "headend = headend.cli:main" in entry_points and "station = station.cli:main" in entry_points
 
