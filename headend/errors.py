@@ -14,6 +14,7 @@ record and says what to do; ``status`` is the HTTP status the web layer answers 
      │   └─ TranscodeError         ffmpeg failed (carries ffmpeg's last lines)
      ├─ NotFound              404  no such course (or other record)
      ├─ PublishError          500  the repository could not be published
+     ├─ ArchiveError          500  an archive of old report events could not be written or read back (nothing deleted)
      ├─ StationRegistryError  400  a station id is invalid or already registered, a bad capacity
  ├─ BadRequest            400  a page's or command's parameter cannot be read (``field`` names it): a period, a rule
  ├─ AccountError          400  a staff account name, role, region or password is not acceptable
@@ -86,6 +87,10 @@ class NotFound(HeadendError):
 
 
 class PublishError(HeadendError):
+    pass
+
+
+class ArchiveError(HeadendError):
     pass
 
 

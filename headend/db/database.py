@@ -16,6 +16,7 @@ from catalogue import Course
 from headend.config import database_url
 from headend.db import migrate
 from headend.db.alerts import AlertStore
+from headend.db.archive import ArchiveStore
 from headend.db.dashboard import DashboardStore
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
@@ -112,6 +113,7 @@ class Database:
         self.notice_reviews = NoticeReviewStore(self.engine)
         self.receipts = ReceiptStore(self.engine)
         self.questions = QuestionStore(self.engine)
+        self.archive = ArchiveStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:

@@ -44,6 +44,9 @@ _HELD_SEQS = sa.select(report_events.c.seq).where(
     report_events.c.stream == _P("p_stream"),
     report_events.c.seq.between(_P("p_first"), _P("p_last")),
 )
+_ARCHIVED = sa.select(report_streams.c.archived).where(
+    report_streams.c.station == _P("p_station"), report_streams.c.stream == _P("p_stream")
+)
 _DAY_STATES = sa.select(station_days.c.day, station_days.c.state).where(
     station_days.c.station == _P("p_station"), station_days.c.day.in_(_P("p_days", expanding=True))
 )
@@ -258,7 +261,10 @@ class ReportStore:
         have = set(conn.execute(_HELD_SEQS, span).scalars())
         if have:
             self._same_as_held(conn, batch, have)
-        new = [i for i, e in enumerate(batch.events) if e.seq not in have]
+        # Seqs up to the stream's archived mark were held, and their rows moved to an archive
+        # file (``headend db archive``): duplicates, though they cannot be compared any more.
+        archived = conn.execute(_ARCHIVED, {"p_station": batch.station, "p_stream": batch.stream}).scalar() or 0
+        new = [i for i, e in enumerate(batch.events) if e.seq not in have and e.seq > archived]
         # Only this transaction adds to the stream now (SQLite: one writer; PostgreSQL: the
         # station's row is locked), so the events not held are new: no ON CONFLICT needed.
         bulk_insert(conn, report_events, EVENT_COLUMNS, rows if len(new) == len(rows) else [rows[i] for i in new])

@@ -149,6 +149,9 @@ report_streams = Table(
     Column("held", BigInteger, nullable=False),
     Column("seen", BigInteger, nullable=False),
     Column("updated_at", Text, nullable=False),
+    # the highest seq moved to an archive file (``headend db archive``; never above held): every seq
+    # up to it is held, its row or not
+    Column("archived", BigInteger, nullable=False, server_default="0"),
 )
 
 # The newest reading of each boot's clocks: headend time and the box's monotonic clock at receipt.
