@@ -59,7 +59,7 @@ PYTEST_JOBS ?= 2
 # each fsync waited up to 80 ms (the suite took 13 min instead of under 10). Empty: pytest's default.
 PYTEST_TMP ?= $(shell [ -d /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR==2 {print $$4}')" -gt 4000000 ] && echo /dev/shm/yuanjiao-tests)
 test: setup lint
-	$(BIN)/python -m pytest -n $(PYTEST_JOBS) $(if $(PYTEST_TMP),--basetemp=$(PYTEST_TMP)) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --durations=25 $(if $(PYTEST_TMP),--basetemp=$(PYTEST_TMP)) $(PYTEST_ARGS)
 
 # The part that needs no ffmpeg, Chromium, nginx or PostgreSQL: seconds, for the edit-test loop.
 test-fast: $(STAMP)

@@ -91,6 +91,12 @@ warn_days = 2                  # the county queue marks a question due soon once
 keep_days = 90                 # an answered or closed question stays in the repository (and on /admin) this long
 faq_days = 365                 # an answer published as FAQ stays on every targeted TV this long
 shard_digits = 1               # stations' questions travel in 16^digits signed files (1: 16, 2: 256)
+
+[live]
+input = "rtmp://127.0.0.1:1935/live/{id}"  # what the encoder listens on for a class's source ({id}: the class); a class may name its own
+segment_s = 2                  # HLS segment length, seconds (2-4): the delay behind the studio is about 3 segments
+start_early_s = 60             # headend serve starts listening for the source this long before a class starts
+keep_days = 30                 # a class stays in its audience's schedule (with its replay) this long after it ends
 """
 
 
@@ -121,6 +127,16 @@ class QuestionSettings:
 
 
 @dataclass(frozen=True)
+class LiveSettings:
+    """``[live]``: live classes (README "Live classes")."""
+
+    input: str = "rtmp://127.0.0.1:1935/live/{id}"
+    segment_s: float = 2.0
+    start_early_s: float = 60.0
+    keep_days: float = 30.0
+
+
+@dataclass(frozen=True)
 class HeadendConfig:
     root: Path
     index_expiry_days: float
@@ -146,6 +162,7 @@ class HeadendConfig:
     alerts: AlertSettings = field(default_factory=lambda: AlertSettings())
     ratings_close_days: int = 15  # [ratings] close_days
     questions: QuestionSettings = field(default_factory=lambda: QuestionSettings())
+    live: LiveSettings = field(default_factory=lambda: LiveSettings())
 
     @property
     def db_path(self) -> Path:
@@ -237,9 +254,20 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
         raise ConfigError(f"{path}: cannot read ({exc.strerror}); check its owner and mode") from exc
     try:
         doc = Document.parse(raw, str(path))
-        pub, ing, wat, srv, dbs, dsh, alr, rat, qst = (
+        pub, ing, wat, srv, dbs, dsh, alr, rat, qst, liv = (
             doc.table(t)
-            for t in ("publish", "ingest", "watch", "serve", "database", "dashboard", "alerts", "ratings", "questions")
+            for t in (
+                "publish",
+                "ingest",
+                "watch",
+                "serve",
+                "database",
+                "dashboard",
+                "alerts",
+                "ratings",
+                "questions",
+                "live",
+            )
         )
         profiles_file = ing.str("profiles_file", "")
         cfg = HeadendConfig(
@@ -282,6 +310,12 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
                 keep_days=qst.float("keep_days", 90.0, min=1, max=3660, unit="days"),
                 faq_days=qst.float("faq_days", 365.0, min=1, max=3660, unit="days"),
                 shard_digits=qst.int("shard_digits", 1, min=1, max=3),
+            ),
+            live=LiveSettings(
+                input=liv.str("input", "rtmp://127.0.0.1:1935/live/{id}", max_len=2000),
+                segment_s=liv.float("segment_s", 2.0, min=1, max=10, unit="seconds"),
+                start_early_s=liv.float("start_early_s", 60.0, min=0, max=3600, unit="seconds"),
+                keep_days=liv.float("keep_days", 30.0, min=0, max=3660, unit="days"),
             ),
         )
         doc.finish()

@@ -29,7 +29,7 @@ from playlists.models import (
     media_path,
     playlist_path,
 )
-from playlists.schedule import Schedule
+from playlists.schedule import Live, Schedule, live_path
 from playlists.trust import (
     Rotation,
     TrustState,
@@ -55,6 +55,7 @@ __all__ = [
     "FileRef",
     "FormatError",
     "Index",
+    "Live",
     "Notice",
     "PinMismatch",
     "Playlist",
@@ -77,6 +78,7 @@ __all__ = [
     "check_playlist",
     "check_rotation",
     "is_repository_path",
+    "live_path",
     "make_rotation",
     "media_path",
     "playlist_path",

@@ -8,6 +8,6 @@ message saying what to do. Blocking: async code calls it through ``asyncio.to_th
 from headend.db.database import Database
 from headend.db.engine import now_iso
 from headend.db.jobs import JobStore
-from headend.db.records import Job, Publication, Rendition, Station
+from headend.db.records import Job, LiveClass, Publication, Rendition, Station
 
-__all__ = ["Database", "Job", "JobStore", "Publication", "Rendition", "Station", "now_iso"]
+__all__ = ["Database", "Job", "JobStore", "LiveClass", "Publication", "Rendition", "Station", "now_iso"]

@@ -20,6 +20,7 @@ from headend.db.archive import ArchiveStore
 from headend.db.dashboard import DashboardStore
 from headend.db.engine import create_engine, describe, now_iso, transaction, upsert
 from headend.db.jobs import JobStore
+from headend.db.live import LiveStore
 from headend.db.notices import NoticeReviewStore
 from headend.db.questions import QuestionStore
 from headend.db.ratings import RatingStore
@@ -114,6 +115,7 @@ class Database:
         self.receipts = ReceiptStore(self.engine)
         self.questions = QuestionStore(self.engine)
         self.archive = ArchiveStore(self.engine)
+        self.live = LiveStore(self.engine)
 
     @classmethod
     def open(cls, url: str, sqlite_path: Path) -> Database:

@@ -321,3 +321,23 @@ class Question:
     def key(self) -> str:
         """How pages and the command line name it: ``<station>/<number>``."""
         return f"{self.station}/{self.number}"
+
+
+@dataclass(frozen=True)
+class LiveClass:
+    """A scheduled live class (``headend.db.live``); times are ISO 8601 UTC text."""
+
+    id: str
+    title: str
+    category: str
+    description: str
+    start_at: str
+    duration_s: float
+    audience: Mapping[str, tuple[str, ...]]  # stations, regions ("a/b/c"), tags
+    source: str
+    created_by: str
+    created_at: str
+    cancelled_at: str | None = None
+    recording_sha256: str | None = None
+    replay_course: str | None = None
+    replay_published_at: str | None = None

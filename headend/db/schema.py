@@ -257,6 +257,29 @@ notice_reviews = Table(
     Column("signed_at", Text),
 )
 
+# Live classes (网络党课, issue 16): scheduled by an editor or `headend live add`, published as a
+# signed schedule entry (playlist ``live-<id>``), encoded by `headend serve` at their time, and
+# kept afterwards as the course ``replay_course`` (the recording, ingested through the inbox).
+live_classes = Table(
+    "live_classes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("start_at", Text, nullable=False),  # ISO 8601 UTC
+    Column("duration_s", Float, nullable=False),
+    Column("audience", Text, nullable=False),  # JSON: {"stations": [], "regions": [], "tags": []}
+    Column("source", Text, nullable=False, server_default=""),  # what ffmpeg reads; "": [live] input
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("cancelled_at", Text),
+    Column("recording_sha256", Text),  # the recording handed to the inbox as the replay's source
+    Column("replay_course", Text),  # its course id (course_id_for the sha256)
+    Column("replay_published_at", Text),  # the publish that first carried the replay
+)
+Index("live_classes_start", live_classes.c.start_at)
+
 # Every change: who (an account, or "cli:<user>" / "system"), when, from where, what, to what;
 # region is the changed thing's region (so an admin bound to a region sees its own part).
 audit_log = Table(

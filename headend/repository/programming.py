@@ -175,8 +175,8 @@ def _checked(path: Path, read, raw: bytes | None = None):
 def load_playlist(path: Path) -> PlaylistDef:
     def read(doc: Document, t: Table) -> PlaylistDef:
         name = t.str("name", path.stem, max_len=64)
-        if not is_id(name) or name == "all":
-            raise t.fail("name", f"{name!r}: use {ID_RULE} ('all' is reserved)")
+        if not is_id(name) or name == "all" or name.startswith("live-"):
+            raise t.fail("name", f"{name!r}: use {ID_RULE} ('all' and names starting 'live-' are reserved)")
         title = t.str("title", max_len=MAX_TITLE_CHARS).strip()
         if not title:
             raise t.fail("title", "is empty; give the playlist a title")

@@ -29,6 +29,7 @@ from headend.courseware.profiles import POSTER_FINGERPRINT, POSTER_PROFILE, prof
 from headend.db import Database
 from headend.errors import PublishError
 from headend.repository import answers as answer_docs
+from headend.repository import live as live_playlists
 from headend.repository.keys import load_secret_key
 from headend.repository.programming import PlaylistDef, load_notice_files, load_playlists
 from headend.repository.review import SIGNED, notice_states
@@ -357,8 +358,17 @@ def _publish(cfg: HeadendConfig, db: Database, now: datetime | None, progress: P
     states = notice_states(load_notice_files(cfg.root), db.notice_reviews.all())
     notices = [st.notice for st in states if st.state == SIGNED]  # drafts and reviewed notices stay at home
     cat = _Catalogue(cfg, db)
+    every_player = set(cat.fingerprints)
+    live_defs, live_notes = live_playlists.definitions(
+        db,
+        now,
+        cfg.live.keep_days,
+        lambda cid: cid in cat.by_id and not cat.missing_profiles(cat.by_id[cid], every_player),
+    )
+    defs += live_defs
     stations = _station_identities(db)
     ids, warnings = _check_definitions(defs, cat, stations, now)
+    warnings += live_notes
     warnings += [
         f"notices/{st.file.source.name}: {st.words} ({st.state}), not sent until reviewed and signed off"
         for st in states

@@ -1,0 +1,177 @@
+"""Live classes (网络党课) for the county: schedule one (``add_live``: an editor on /county/live or
+``headend live add``), cancel it, and list them with what the encoder says (``classes``). The
+schedule entry reaches the audience's TVs through the next publish (``repository.live``); at its
+time ``headend serve`` encodes the source (``loops.live``); afterwards the recording becomes the
+replay course."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from catalogue.categories import find_category
+from catalogue.course import MAX_TITLE_CHARS
+from catalogue.ids import ID_RULE, is_id
+from headend.db import LiveClass, now_iso
+from headend.errors import BadRequest, NotFound
+from headend.repository.live import end_of, start_of
+from headend.service.audit import Actor, audit
+from headend.service.root import Headend
+from playlists import Audience
+
+MAX_DURATION_MIN = 12 * 60
+
+
+def add_live(
+    h: Headend,
+    actor: Actor,
+    live_id: str,
+    title: str,
+    start: datetime,
+    duration_min: float,
+    audience: Audience,
+    category: str = "party",
+    description: str = "",
+    source: str = "",
+    now: datetime | None = None,
+) -> LiveClass:
+    """Schedule a class; BadRequest (naming the field) for anything wrong, nothing stored."""
+    now = now or datetime.now(UTC)
+    if not is_id(live_id):
+        raise BadRequest(f"编号 {live_id!r}：{ID_RULE}", field="id")
+    title = title.strip()
+    if not title or len(title) > MAX_TITLE_CHARS:
+        raise BadRequest(f"标题须为 1–{MAX_TITLE_CHARS} 个字（title: 1-{MAX_TITLE_CHARS} characters）", field="title")
+    if not 1 <= duration_min <= MAX_DURATION_MIN:
+        raise BadRequest(
+            f"时长须为 1–{MAX_DURATION_MIN} 分钟（duration: 1-{MAX_DURATION_MIN} minutes）", field="duration"
+        )
+    if start.tzinfo is None:
+        raise BadRequest("开始时间须带时区（start needs a time zone）", field="start")
+    if start + timedelta(minutes=duration_min) <= now:
+        raise BadRequest("这个时间已经过去了（the class would already be over）", field="start")
+    found = find_category(category)
+    if found is None:
+        raise BadRequest(f"没有这个分类：{category}（unknown category）", field="category")
+    if any(c in source for c in "\r\n\0") or len(source) > 2000:
+        raise BadRequest("信号源地址不对（source: one line, at most 2000 characters）", field="source")
+    clash = [
+        x
+        for x in h.db.live.all(now_iso())
+        if not x.cancelled_at
+        and start_of(x) < start + timedelta(minutes=duration_min)
+        and end_of(x) > start
+        and _shares_stations(x, audience)
+    ]
+    if clash:
+        x = clash[0]
+        raise BadRequest(
+            f"与直播《{x.title}》（{x.id}）时间重叠、观众相同；请换个时间（overlaps live class {x.id}）", field="start"
+        )
+    live = LiveClass(
+        id=live_id,
+        title=title,
+        category=found.id,
+        description=description.strip(),
+        start_at=start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        duration_s=float(duration_min) * 60,
+        audience={
+            "stations": audience.stations,
+            "regions": tuple("/".join(r) for r in audience.regions),
+            "tags": audience.tags,
+        },
+        source=source.strip(),
+        created_by=actor.name,
+        created_at=now_iso(),
+    )
+    if not h.db.live.add(live):
+        raise BadRequest(f"编号 {live_id} 已经用过了（the id is taken）", field="id")
+    audit(h, actor, "live.add", live_id, {"title": title, "start": live.start_at, "audience": audience.describe()})
+    return live
+
+
+def _shares_stations(x: LiveClass, audience: Audience) -> bool:
+    """Whether two audiences may reach one station (conservatively: both everyone, or a common
+    station, tag or a region one of them contains)."""
+    other = Audience(
+        stations=x.audience.get("stations", ()),
+        regions=tuple(tuple(r.split("/")) for r in x.audience.get("regions", ())),
+        tags=x.audience.get("tags", ()),
+    )
+    if other.everyone or audience.everyone:
+        return True
+    if set(other.stations) & set(audience.stations) or set(other.tags) & set(audience.tags):
+        return True
+    return any(a[: len(b)] == b or b[: len(a)] == a for a in other.regions for b in audience.regions)
+
+
+def cancel_live(h: Headend, actor: Actor, live_id: str) -> LiveClass:
+    x = get_live(h, live_id)
+    if not h.db.live.cancel(live_id, now_iso()):
+        raise BadRequest(f"直播 {live_id} 已经取消了（already cancelled）", field="id")
+    audit(h, actor, "live.cancel", live_id, {"title": x.title})
+    return x
+
+
+def get_live(h: Headend, live_id: str) -> LiveClass:
+    x = h.db.live.get(live_id) if is_id(live_id) else None
+    if x is None:
+        raise NotFound(f"没有这个直播：{live_id}（no such live class）")
+    return x
+
+
+@dataclass(frozen=True)
+class Item:
+    """A class as the county page and ``headend live list`` show it."""
+
+    live: LiveClass
+    state: str  # scheduled, soon, on_air, waiting, ended, failed, cancelled
+    words: str
+    encoder: dict  # <root>/live/<id>/status.json as the encoder last wrote it ({} before)
+
+
+STATE_WORDS = {
+    "scheduled": "未开始",
+    "soon": "即将开始",
+    "on_air": "直播中",
+    "waiting": "信号中断，等待重连",
+    "ended": "已结束",
+    "failed": "编码失败",
+    "cancelled": "已取消",
+}
+
+
+def encoder_status(h: Headend, live_id: str) -> dict:
+    try:
+        data = json.loads((h.cfg.root / "live" / live_id / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def classes(h: Headend, now: datetime | None = None) -> list[Item]:
+    """Every class, the coming and running first (by start), then the past (newest first)."""
+    now = now or datetime.now(UTC)
+    out = []
+    for x in h.db.live.all():
+        enc = encoder_status(h, x.id)
+        start, end = start_of(x), end_of(x)
+        if x.cancelled_at:
+            state = "cancelled"
+        elif enc.get("state") in ("failed", "waiting") and now < end + timedelta(minutes=5):
+            state = enc["state"]
+        elif now >= end:
+            state = "failed" if enc.get("state") == "failed" else "ended"
+        elif now >= start:
+            state = "on_air"
+        elif now >= start - timedelta(seconds=h.cfg.live.start_early_s):
+            state = "soon"
+        else:
+            state = "scheduled"
+        out.append(Item(x, state, STATE_WORDS[state], enc))
+    coming = sorted((i for i in out if i.state not in ("ended", "failed", "cancelled")), key=lambda i: i.live.start_at)
+    past = sorted(
+        (i for i in out if i.state in ("ended", "failed", "cancelled")), key=lambda i: i.live.start_at, reverse=True
+    )
+    return coming + past
