@@ -91,6 +91,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/lang/{tag}"): Entry({"tag": ["en", "zh-CN", "zh", "fr"]}, query=("next",)),
     ("GET", "/static/{file}"): Entry({"file": ["tv.js", "tv.css", "nosuch.js"]}, query=("v",)),
     ("GET", "/repo/{path}"): Entry({"path": ["index.json", "index.json.minisig", "keys"]}, slashes=True),
+    ("GET", "/live/{id}/{path}"): Entry(
+        {"id": ["lecture-1"], "path": ["master.m3u8", "hd/seg-00001.ts"]}, slashes=True
+    ),
     ("POST", "/api/plays"): Entry(json={"course": "c-goose", "channel": False}, page="/play/c-goose"),
     ("POST", "/api/plays/{id}"): Entry({"id": [PLAY]}, json=PLAY_REPORT, page="/play/c-goose"),
     ("POST", "/api/plays/{id}/end"): Entry({"id": [PLAY]}, json={**PLAY_REPORT, "ended": True}, page="/play/c-goose"),

@@ -11,7 +11,7 @@ Routes::
     GET  /lang/{tag}            switch the UI language (cookie), back to where the viewer was
     GET  /api/status            JSON: what ``station status --json`` prints
     TV pages and the player's API: see ``station.web.tv``, ``.player`` and ``.study``; the admin
-    page: ``station.web.admin``; ``/repo/``: ``station.web.repo``.
+    page: ``station.web.admin``; ``/repo/``: ``station.web.repo``; ``/live/``: ``station.web.live``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from station.errors import StoreError
 from station.records.attendance import Attendance
 from station.status import collect_status
 from station.store import Store
-from station.web import admin, player, repo, study, tv
+from station.web import admin, live, player, repo, study, tv
 from station.web.forms import forms_middleware
 from station.web.guard import AdminGuard, PageTokens, RateLimit
 from station.web.keys import (
@@ -197,6 +197,7 @@ def create_app(
     for module in (tv, player, study, admin):
         app.router.add_routes(module.routes)
     repo.setup(app)
+    live.setup(app)
     app.router.add_get("/media/{path:.+}", media, name="media")
     app.router.add_get("/api/status", api_status, name="api_status")
     app.router.add_get("/lang/{tag}", set_language, name="set_language")

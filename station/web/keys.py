@@ -5,7 +5,7 @@ the page modules and the daemon import keys, never each other's globals).
 ``PIN`` is where the admin PIN lives (station.toml or the stored hash), ``TOKENS`` the
 page tokens and ``RATE`` the rate limit of state-changing requests (``station.web.forms``).
 ``ATTENDANCE`` holds the local attendance records; ``CHANNEL_PLAYED`` the programme keys this
-box has already started in channel mode.
+box has already started in channel mode; ``LIVE`` the relay of live classes (``station.live``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import jinja2
 from aiohttp import web
 
 from station.config import StationConfig
+from station.live import LiveRelay
 from station.records.attendance import Attendance
 from station.store import Store
 from station.web.guard import AdminGuard, PageTokens, RateLimit
@@ -32,6 +33,7 @@ CHANNEL_PLAYED = web.AppKey("channel_played", set)
 PIN = web.AppKey("pin", AdminPin)
 TOKENS = web.AppKey("tokens", PageTokens)
 RATE = web.AppKey("rate", RateLimit)
+LIVE = web.AppKey("live", LiveRelay)
 
 
 class Contact:
