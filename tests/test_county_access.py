@@ -25,7 +25,7 @@ from tests.http_fuzz import routes_of
 XIANGANG = "广东省/肇庆市/高要市/蚬岗镇"
 HETAI = "广东省/肇庆市/高要市/河台镇"
 A, B = "gaoyao-xiangang-xianyi", "gaoyao-hetai-hetaicun"
-PUBLIC = {"/", "/login", "/logout", "/api/v1/health", "/api/v1/reports", "/repo/{path}"}
+PUBLIC = {"/", "/login", "/logout", "/api/v1/health", "/api/v1/reports", "/repo/{path}", "/live/{id}/{path}"}
 
 
 def enrol(root, station: str, region: str) -> None:

@@ -89,6 +89,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/county/courses/{id}"): Entry({"id": COURSES}),
     ("POST", "/county/courses/{id}"): Entry({"id": COURSES[:1]}, form=EDIT),
     ("GET", "/repo/{path}"): Entry({"path": ["index.json", "keys", "media", "playlists"]}, slashes=True),
+    ("GET", "/live/{id}/{path}"): Entry(
+        {"id": ["dangke-1201", "nope"], "path": ["master.m3u8", "stb-sd/index.m3u8", "stb-sd/seg-00001.ts"]},
+        slashes=True,
+    ),
     ("GET", "/api/v1/stations/{id}/days"): Entry({"id": ["gaoyao-xiangang-xianyi", "nope"]}, query=("from", "to")),
     ("POST", "/api/v1/reports"): Entry(form={"v": "1", "station": "gaoyao-xiangang-xianyi", "events": "[]"}),
     ("GET", "/county/alerts"): Entry(query=("region",)),

@@ -1,8 +1,8 @@
 """The ``headend`` command: it parses arguments, calls the service layer (``headend.service``)
 and prints what happened; the commands live in ``root`` (init, serve), ``stations`` (station add, edit, token, revoke, list), ``users`` (user add, passwd, edit, disable,
 enable, list), ``report``, ``ratings``, ``alerts``, ``questions`` (the queue; assign, answer, close),
-``courseware`` (ingest, watch, course, jobs), ``repository`` (publish, playlist, notice, key) and
-``db`` (migrate, backup).
+``courseware`` (ingest, watch, course, jobs), ``repository`` (publish, playlist, notice, key),
+``db`` (migrate, backup) and ``live`` (run: a live class's HLS).
 
 Exit codes: 0 done, 1 refused (bad input; the message says why and what to do), 2 usage.
 """
@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from headend.cli import alerts, courseware, db, questions, ratings, report, repository, root, stations, users
+from headend.cli import alerts, courseware, db, live, questions, ratings, report, repository, root, stations, users
 from headend.errors import HeadendError
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     courseware.add_commands(sub, root_arg)  # ingest, watch, course list/edit, jobs
     repository.add_commands(sub, root_arg)  # publish, playlist, notice, key
     db.add_commands(sub, root_arg)  # db migrate, db backup
+    live.add_commands(sub, root_arg)  # live run
     return p
 
 

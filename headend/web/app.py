@@ -24,6 +24,7 @@ from headend.web.courses import setup_courses
 from headend.web.dashboard import setup_dashboard
 from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER, TEMPLATES
+from headend.web.live import setup_live
 from headend.web.notices import setup_notices
 from headend.web.proxies import forwarded_middleware
 from headend.web.publishing import setup_publishing
@@ -120,5 +121,6 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_notices(app)
     setup_courses(app)
     setup_repo(app)
+    setup_live(app)
     setup_reports(app)
     return app

@@ -5,7 +5,7 @@ Sessions live in an encrypted, HttpOnly, SameSite=Lax cookie (aiohttp-session's
 the login began and was last used, the account's ``password_set_at`` (a new password, or a disabled
 account, ends every login) and the CSRF token. ``auth_middleware`` runs for every request:
 
-- routes need a login unless their handler is marked ``@public`` (``/repo/``, ``/login``, static
+- routes need a login unless their handler is marked ``@public`` (``/repo/``, ``/live/``, ``/login``, static
   files, the station's ``POST /api/v1/reports`` which has its own token, a minimal health);
   anonymous pages get a 303 to ``/login?next=…``, anonymous ``/api/`` a 401;
 - a handler's ``@role(...)`` is the least role it needs; undecorated, GET/HEAD need viewer and any
@@ -188,7 +188,7 @@ def _refuse_anonymous(request: web.Request):
 @web.middleware
 async def auth_middleware(request: web.Request, handler):
     route_handler = request.match_info.handler
-    if getattr(route_handler, "yj_token_auth", False) or request.path.startswith("/repo/"):
+    if getattr(route_handler, "yj_token_auth", False) or request.path.startswith(("/repo/", "/live/")):
         return await handler(request)
     cfg = request.app[HEADEND].cfg
     session = await get_session(request)
