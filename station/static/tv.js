@@ -83,6 +83,20 @@
     xhr.send(JSON.stringify(data));
   }
 
+  /* A POST that must reach the station though the page is going away (the end of a play). */
+  function postAsLeaving(url, data) {
+    var headers = { 'Content-Type': 'application/json', 'X-YJ-Token': pageToken() };
+    if (window.fetch) { /* keepalive outlives the page, like sendBeacon, but can carry the token */
+      window.fetch(url, { method: 'POST', keepalive: true, headers: headers, body: JSON.stringify(data) });
+    } else {
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', url, false);
+      xhr.setRequestHeader('Content-Type', headers['Content-Type']);
+      xhr.setRequestHeader('X-YJ-Token', headers['X-YJ-Token']);
+      xhr.send(JSON.stringify(data));
+    }
+  }
+
   /* ---- Back: never a dead end ---------------------------------------------------------- */
 
   function pathOf(url) {
@@ -267,6 +281,9 @@
     if (!course || !box) { return; }
     var key = body.getAttribute('data-programme-key');
     var start = parseFloat(body.getAttribute('data-programme-start'));
+    var end = parseFloat(body.getAttribute('data-programme-end')) || 0; /* a live class: joined until it ends */
+    var url = body.getAttribute('data-programme-url') ||
+      '/play/' + encodeURIComponent(course) + '?channel=' + encodeURIComponent(key);
     var offset = (parseFloat(body.getAttribute('data-now')) || Date.now()) - Date.now(); /* the box's clock may be wrong */
     var seconds = document.getElementById('countdown-s');
     var timer = null;
@@ -281,13 +298,14 @@
     };
     if (recall('yj-skip:' + key)) { return; }
     function tick() {
-      var left = Math.ceil((start - (Date.now() + offset)) / 1000);
-      if (left > COUNTDOWN_S || left < -LATE_START_S) { return; }
+      var now = Date.now() + offset;
+      var left = Math.ceil((start - now) / 1000);
+      if (left > COUNTDOWN_S || (left < -LATE_START_S && !(end && now < end))) { return; }
       if (!countdown.visible) { countdown.visible = true; removeClass(box, 'hidden'); }
       setText(seconds, String(Math.max(0, left)));
       if (left <= 0) {
         clearInterval(timer);
-        location.href = '/play/' + encodeURIComponent(course) + '?channel=' + encodeURIComponent(key);
+        location.href = url;
       }
     }
     timer = setInterval(tick, 1000);
@@ -598,19 +616,9 @@
     setInterval(heartbeat, HEARTBEAT_MS);
     window.addEventListener('pagehide', function () {
       if (!playId) { return; }
-      var data = report();
       var url = '/api/plays/' + playId + '/end';
       playId = null;
-      var headers = { 'Content-Type': 'application/json', 'X-YJ-Token': pageToken() };
-      if (window.fetch) { /* keepalive outlives the page, like sendBeacon, but can carry the token */
-        window.fetch(url, { method: 'POST', keepalive: true, headers: headers, body: JSON.stringify(data) });
-      } else {
-        var xhr = new XMLHttpRequest();
-        xhr.open('POST', url, false);
-        xhr.setRequestHeader('Content-Type', headers['Content-Type']);
-        xhr.setRequestHeader('X-YJ-Token', headers['X-YJ-Token']);
-        xhr.send(JSON.stringify(data));
-      }
+      postAsLeaving(url, report());
     });
 
     document.addEventListener('keydown', function (e) {
@@ -643,11 +651,123 @@
     setTimeout(noSource, 15000);
   }
 
+  /* ---- Live class: a countdown, the stream, a message and a retry when it stalls ---------- */
+
+  var LIVE_STALL_MS = 8000; /* no picture advancing this long: the stream stalled (about 4 segments) */
+  var LIVE_RETRY_MS = 3000;
+
+  function initLive(media) {
+    var body = document.body;
+    var card = document.getElementById('live-card');
+    var stateText = document.getElementById('live-state');
+    var replay = document.getElementById('live-replay');
+    var liveId = body.getAttribute('data-live');
+    var src = body.getAttribute('data-src');
+    var start = parseFloat(body.getAttribute('data-start'));
+    var end = parseFloat(body.getAttribute('data-end'));
+    var offset = (parseFloat(body.getAttribute('data-now')) || Date.now()) - Date.now(); /* the box's clock may be wrong */
+    var attached = false;
+    var over = false;
+    var lastT = null;
+    var lastAdvance = 0;
+    var retryAt = 0;
+    var watched = 0;
+    var playId = null;
+    var starting = false;
+
+    function now() { return Date.now() + offset; }
+    function msg(name) { return card.getAttribute('data-' + name) || ''; }
+    function say(text) { setText(stateText, text); removeClass(card, 'hidden'); }
+
+    function attach() {
+      attached = true;
+      lastAdvance = now();
+      lastT = null;
+      media.src = src; /* HLS, played by the browser itself; the station relays it from its mirrors */
+      var p = media.play();
+      if (p && typeof p.then === 'function') { p.then(null, function () { /* retried by tick */ }); }
+    }
+
+    function detach(text) {
+      say(text);
+      attached = false;
+      media.removeAttribute('src');
+      try { media.load(); } catch (err) { /* old browsers */ }
+      retryAt = now() + LIVE_RETRY_MS;
+    }
+
+    function report() { return { watched_s: Math.round(watched * 10) / 10 }; }
+
+    function startPlay() {
+      if (playId || starting || over) { return; }
+      starting = true;
+      post('/api/live-plays', { live: liveId }, function (status, resp) {
+        starting = false;
+        if (status === 200 && resp && resp.id) { playId = resp.id; }
+      });
+    }
+
+    function finish() {
+      if (!playId) { return; }
+      var url = '/api/live-plays/' + playId + '/end';
+      playId = null;
+      postAsLeaving(url, report());
+    }
+
+    media.addEventListener('timeupdate', function () {
+      var t = media.currentTime || 0;
+      if (lastT !== null && t > lastT && !media.paused) {
+        if (t - lastT < 4) { watched += t - lastT; }
+        lastAdvance = now();
+        addClass(card, 'hidden');
+        startPlay();
+      }
+      lastT = t;
+    });
+    media.addEventListener('error', function () { if (attached && !over) { detach(msg('stalled')); } }, true);
+
+    function tick() {
+      var t = now();
+      if (t >= end) {
+        if (!over) {
+          over = true;
+          if (attached) { detach(msg('ended')); } else { say(msg('ended')); }
+          finish();
+          if (replay) { removeClass(replay, 'hidden'); focusEl(replay); }
+        }
+        return;
+      }
+      if (t < start) { say(msg('before').replace('%s', clock((start - t) / 1000))); return; }
+      if (!attached) {
+        if (t >= retryAt) { say(msg('connecting')); attach(); }
+        return;
+      }
+      if (t - lastAdvance > LIVE_STALL_MS) { detach(msg('stalled')); }
+    }
+
+    setInterval(tick, 1000);
+    setInterval(function () { if (playId) { post('/api/live-plays/' + playId, report()); } }, HEARTBEAT_MS);
+    window.addEventListener('pagehide', finish);
+    document.addEventListener('keydown', function (e) {
+      var action = actionOf(e);
+      if (action === 'back' || action === 'stop') { e.preventDefault(); finish(); if (!goBack()) { location.replace('/'); } }
+      else if (action === 'ok' && over && replay) { e.preventDefault(); location.href = replay.getAttribute('href'); }
+      else if (action === 'red' || action === 'green' || action === 'blue' || action === 'yellow') {
+        e.preventDefault();
+        finish();
+        location.href = COLOUR_URLS[action];
+      }
+    });
+    tick();
+  }
+
   /* ---- Start ---------------------------------------------------------------------------- */
 
   var media = document.getElementById('media');
   if (document.body.getAttribute('data-page') === 'player' && media) {
     initPlayer(media);
+  } else if (document.body.getAttribute('data-page') === 'live' && media) {
+    initLive(media);
   } else {
     initNav();
   }

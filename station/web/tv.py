@@ -13,6 +13,9 @@ Routes::
     GET  /answers               问答: the county's answers to this station's questions and the FAQ
                                 entries for it, the newest answer first (a link on home once any)
     GET  /answers/{station}/{number}   one answer in full
+    GET  /watch/{id}[?channel=KEY]      a live class (网络党课): a countdown before it starts, then
+                                the stream as this station relays it (``/live/<id>/<player>/``),
+                                a message and a retry while it stalls, the replay link after it ends
 
 The player and its API are in ``station.web.player``; the TV's study-session pages in
 ``station.web.study``. Server-rendered and usable as plain links; ``static/tv.js`` adds the
@@ -28,12 +31,14 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from catalogue.display import china_day, china_time, clock, minutes
+from catalogue.display import china_day, china_hhmm, china_time, clock, minutes
 from catalogue.questions import TOPICS
+from players import profile
+from station.i18n import N_
 from station.web import tv_view
-from station.web.keys import ATTENDANCE, PIN, STORE, TV_SEEN
+from station.web.keys import ATTENDANCE, CONFIG, PIN, STORE, TV_SEEN
 from station.web.responses import render, see_other, translator
-from station.web.views import course_or_404, media_missing, now_china, tv_context
+from station.web.views import course_or_404, media_missing, now_china, programme_key, tv_context
 
 CONTINUE_TILES = 4
 HOME_PROGRAMMES = 3  # today's programmes on the home page; the blue key shows them all
@@ -42,16 +47,19 @@ routes = web.RouteTableDef()
 
 
 def _programme_rows(programmes: list[tv_view.Programme], now) -> list[dict]:
-    return [
-        {
-            "hhmm": p.hhmm,
-            "course": p.course,
-            "title": p.title,
-            "installed": p.installed,
-            "past": p.start < now - timedelta(minutes=1),
-        }
-        for p in programmes
-    ]
+    """Rows of a programme list: a lesson opens its course page; a live class opens its stream
+    until it ends, then its replay (回看) once that is on the box."""
+    rows = []
+    for p in programmes:
+        row = {"hhmm": p.hhmm, "title": p.title, "installed": p.installed, "badge": "", "href": f"/course/{p.course}"}
+        row["past"] = (p.end or p.start + timedelta(minutes=1)) < now
+        if p.live is not None:
+            ended = p.live.end <= now
+            row["badge"] = N_("Replay") if ended else N_("Live")
+            row["href"] = f"/watch/{p.live.id}" if not ended else (f"/course/{p.course}" if p.course else "")
+            row["installed"] = bool(row["href"])
+        rows.append(row)
+    return rows
 
 
 @routes.get("/", name="home")
@@ -71,7 +79,7 @@ async def home(request: web.Request) -> web.Response:
     for n in notices:
         await asyncio.to_thread(att.notice_view, n.id, "ticker", request.remote or "")
     todays = tv_view.today(installed, now)
-    upcoming = [p for p in todays if p.start >= now - timedelta(minutes=1)]
+    upcoming = [p for p in todays if p.start >= now - timedelta(minutes=1) or (p.end and p.end > now)]
     programmes = upcoming[:HOME_PROGRAMMES] or todays[-HOME_PROGRAMMES:]
     ctx = tv_context(request)
     ctx.update(
@@ -176,6 +184,33 @@ async def schedule(request: web.Request) -> web.Response:
     ctx = tv_context(request)
     ctx["days"] = days
     return render(request, "schedule.html", ctx)
+
+
+@routes.get("/watch/{id}", name="watch")
+async def watch(request: web.Request) -> web.Response:
+    request.app[TV_SEEN].touch()
+    installed = request.app[STORE].installed_set()
+    live = tv_view.live_class(installed, request.match_info["id"])
+    if live is None:
+        _ = translator(request)
+        raise web.HTTPNotFound(text=_("This live class is not in the schedule of this station."))
+    programme_key(request, request.query.get("channel", ""))  # channel mode: not counted down again
+    player = request.app[CONFIG].player
+    replay = installed.course(live.replay) if live.replay else None
+    ctx = tv_context(request, channel=False)
+    ctx.update(
+        {
+            "live": live,
+            "audio": profile(player).kind == "audio",
+            "src": f"/live/{live.id}/{player}/index.m3u8",
+            "start_ms": int(live.start.timestamp() * 1000),
+            "end_ms": int(live.end.timestamp() * 1000),
+            "hhmm": china_hhmm(live.start),
+            "end_hhmm": china_hhmm(live.end),
+            "replay": replay,
+        }
+    )
+    return render(request, "watch.html", ctx)
 
 
 @routes.get("/notice/{id}", name="notice")

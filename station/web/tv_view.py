@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from catalogue.categories import CATEGORIES
 from catalogue.display import china_hhmm
-from playlists.schedule import CHINA
+from playlists.schedule import CHINA, Live
 from station.i18n import N_
 from station.model import InstalledCourse, InstalledSet, SyncStatus
 
@@ -142,29 +142,54 @@ def next_episode(courses: tuple[InstalledCourse, ...], course_id: str) -> Episod
 @dataclass(frozen=True)
 class Programme:
     start: datetime
-    course: str
+    course: str  # a course id; for a live class, its replay's once that is on the box (else "")
     title: str
-    installed: bool
+    installed: bool  # its course is on the box (a live class needs nothing on the box: True)
     playlist: str
+    live: Live | None = None  # a live class (网络党课), streamed at its time
 
     @property
     def key(self) -> str:
-        return f"{int(self.start.timestamp())}-{self.course}"
+        return f"{int(self.start.timestamp())}-{'live-' + self.live.id if self.live else self.course}"
 
     @property
     def hhmm(self) -> str:
         return china_hhmm(self.start)
 
+    @property
+    def end(self) -> datetime | None:
+        return self.live.end if self.live else None
+
+    @property
+    def url(self) -> str:
+        """Where channel mode goes at its start."""
+        if self.live:
+            return f"/watch/{self.live.id}?channel={self.key}"
+        return f"/play/{self.course}?channel={self.key}"
+
 
 def programmes(installed: InstalledSet, start: datetime, end: datetime) -> list[Programme]:
-    """Every scheduled programme in [start, end) across the installed playlists, by time."""
+    """Every scheduled programme in [start, end) across the installed playlists, by time (a
+    live class also while it is on air)."""
     out = []
     for pl in installed.playlists:
         for occ in pl.schedule.occurrences(start, end):
             c = installed.course(occ.course)
             out.append(Programme(occ.start, occ.course, c.title if c else occ.course, c is not None, pl.name))
-    out.sort(key=lambda p: (p.start, p.course))
+        for x in pl.schedule.lives(start, end):
+            replay = x.replay if x.replay and installed.course(x.replay) else ""  # 回看, once on the box
+            out.append(Programme(x.start, replay, x.title, True, pl.name, x))
+    out.sort(key=lambda p: (p.start, p.course, p.key))
     return out
+
+
+def live_class(installed: InstalledSet, live_id: str) -> Live | None:
+    """The installed live class ``live_id``."""
+    for pl in installed.playlists:
+        for x in pl.schedule.live:
+            if x.id == live_id:
+                return x
+    return None
 
 
 def today(installed: InstalledSet, now: datetime) -> list[Programme]:
@@ -173,8 +198,13 @@ def today(installed: InstalledSet, now: datetime) -> list[Programme]:
 
 
 def programmes_due(installed: InstalledSet, now: datetime) -> list[Programme]:
-    """Programmes that started at most LATE_START_S ago or start within the coming day."""
-    return programmes(installed, now - timedelta(seconds=LATE_START_S), now + timedelta(days=1))
+    """Programmes that started at most LATE_START_S ago or start within the coming day, and live
+    classes on air (a TV turned on during a class joins it)."""
+    return [
+        p
+        for p in programmes(installed, now - timedelta(seconds=LATE_START_S), now + timedelta(days=1))
+        if p.live is None or p.live.end > now
+    ]
 
 
 def next_programme(

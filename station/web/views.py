@@ -78,6 +78,9 @@ def tv_context(request: web.Request, *, channel: bool = True) -> dict[str, Any]:
                 "key": p.key,
                 "hhmm": p.hhmm,
                 "start_ms": int(p.start.timestamp() * 1000),
+                "end_ms": int(p.end.timestamp() * 1000) if p.end else 0,  # a live class: joined until it ends
+                "url": p.url,
+                "live": p.live is not None,
             }
     return ctx
 
@@ -96,3 +99,18 @@ def summary_view(_: Gettext, s: StudySession) -> dict:
         "duration": duration(_, float(s.duration_s)),
         "courses": [{"title": c.title, "watched": clock(c.watched_s)} for c in s.courses],
     }
+
+
+def programme_key(request: web.Request, key: str) -> str:
+    """``key`` if it names a programme of the installed schedule (then remembered as played), else
+    "" (a plain play). The played set keeps only keys still in the window, so it stays small."""
+    if not key:
+        return ""
+    installed = request.app[STORE].installed_set()
+    due = {p.key for p in tv_view.programmes_due(installed, now_china())}
+    played = request.app[CHANNEL_PLAYED]
+    played.intersection_update(due)
+    if key not in due:
+        return ""
+    played.add(key)
+    return key

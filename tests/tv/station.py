@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -136,12 +138,15 @@ def repository(clips: dict[str, Path], lessons=CATALOGUE) -> RepositorySimulator
 
 
 class Mirror:
-    """The session's mirror: serves ``self.sim`` (each test sets its own) under ``/repo/``."""
+    """The session's mirror: serves ``self.sim`` (each test sets its own) under ``/repo/``, and
+    beside it, as a headend does, the live class ``self.stream`` (a test's own) under ``/live/``."""
 
     def __init__(self) -> None:
         self.sim: RepositorySimulator | None = None
+        self.stream: LiveStream | None = None
         app = web.Application()
         app.router.add_get("/repo/{path:.+}", self._handle)
+        app.router.add_get("/live/{id}/{path:.+}", self._live)
         self.server = LiveServer(app)
         self.url = self.server.url("/repo/")
 
@@ -151,8 +156,83 @@ class Mirror:
             raise web.HTTPNotFound()
         return web.Response(body=data)
 
+    async def _live(self, request: web.Request) -> web.Response:
+        found = self.stream.answer(request.match_info["id"], request.match_info["path"]) if self.stream else None
+        if found is None:
+            raise web.HTTPNotFound()
+        body, ctype, cache = found
+        return web.Response(body=body, content_type=ctype, headers={"Cache-Control": cache})
+
     def close(self) -> None:
         self.server.close()
+
+
+class LiveStream:
+    """A live class as the headend serves it, from clips cut beforehand (``ffmpeg -f hls``): the
+    playlist of ``player`` gains a segment every ``segment_s`` of wall time from ``start``, a
+    window of the last five; ``stop()`` is the studio's signal dropping (the playlist stops
+    growing), ``resume()`` its return (after a discontinuity); after the last segment, ENDLIST."""
+
+    def __init__(self, folder: Path, live_id: str, player: str, segment_s: float = 2.0) -> None:
+        self.live_id, self.player, self.segment_s = live_id, player, segment_s
+        self.segments = sorted(folder.glob("seg-*.ts"))
+        self.start = time.monotonic()
+        self.stopped_at: float | None = None
+        self.lost_s = 0.0  # time the signal was away: segments pause, not skip
+        self.breaks: list[int] = []  # segment numbers after which a discontinuity comes
+        self.requests: list[str] = []
+
+    def stop(self) -> None:
+        self.stopped_at = time.monotonic()
+        self.breaks.append(self.released())
+
+    def resume(self) -> None:
+        if self.stopped_at is not None:
+            self.lost_s += time.monotonic() - self.stopped_at
+            self.stopped_at = None
+
+    def released(self) -> int:
+        now = self.stopped_at if self.stopped_at is not None else time.monotonic()
+        return min(len(self.segments), 1 + int((now - self.start - self.lost_s) / self.segment_s))
+
+    def playlist(self) -> bytes:
+        n = self.released()
+        first = max(0, n - 5)
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{int(self.segment_s)}"]
+        lines.append(f"#EXT-X-MEDIA-SEQUENCE:{first}")
+        lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{sum(1 for b in self.breaks if b <= first)}")
+        for i in range(first, n):
+            if i in self.breaks:
+                lines.append("#EXT-X-DISCONTINUITY")
+            lines += [f"#EXTINF:{self.segment_s:.3f},", f"seg-{i:05d}.ts"]
+        if n == len(self.segments):
+            lines.append("#EXT-X-ENDLIST")
+        return ("\n".join(lines) + "\n").encode()
+
+    def answer(self, live_id: str, path: str) -> tuple[bytes, str, str] | None:
+        self.requests.append(path)
+        if live_id != self.live_id:
+            return None
+        if path == f"{self.player}/index.m3u8":
+            return self.playlist(), "application/vnd.apple.mpegurl", "public, max-age=1"
+        m = re.fullmatch(rf"{re.escape(self.player)}/seg-(\d{{5}})\.ts", path)
+        if m and int(m.group(1)) < self.released():
+            return self.segments[int(m.group(1))].read_bytes(), "video/mp2t", "public, max-age=31536000, immutable"
+        return None
+
+
+def live_segments(d: Path, seconds: int = 40, segment_s: int = 2) -> Path:
+    """A lecture cut into HLS segments (small picture, a tone), as the headend's encoder makes them."""
+    d.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=25:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", str(25 * segment_s), "-keyint_min", str(25 * segment_s),
+        "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k",
+        "-f", "hls", "-hls_time", str(segment_s), "-hls_list_size", "0",
+        "-hls_segment_filename", str(d / "seg-%05d.ts"), str(d / "vod.m3u8"),
+    )  # fmt: skip
+    return d
 
 
 STATION_TOML = """[station]
@@ -217,7 +297,7 @@ class TvStation:
 
     def __init__(self, root: Path, mirror: Mirror, sim: RepositorySimulator, data: Path | None = None) -> None:
         self.root, self.mirror, self.sim = root, mirror, sim
-        mirror.sim = sim
+        mirror.sim, mirror.stream = sim, None
         root.mkdir(parents=True, exist_ok=True)
         key = root / "trusted.pub"
         key.write_text(sim.key.public_key.to_text(), encoding="utf-8")
