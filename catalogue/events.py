@@ -1,13 +1,14 @@
 """The report batch a station sends and the event kinds it carries (docs/reporting.md), checked
 strictly: types, ranges and sizes; unknown kinds and unknown fields refused; a bool is not a
-number; seqs strictly increasing after the batch's cursor; at most ``MAX_EVENTS`` events.
+number; seqs strictly increasing after the batch's cursor; at most ``MAX_EVENTS`` events; a live
+class watched no longer than passed from its start to its end (+ ``WALL_SLACK_S``).
 ``parse_batch`` returns a typed ``Batch`` or raises one ``ReportFormatError`` whose ``field``
 names the first bad field (``events[3].watched_s``). Pure: no I/O."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -29,6 +30,7 @@ from catalogue.checks import (
     record,
     text,
 )
+from catalogue.figures import WALL_SLACK_S
 from catalogue.questions import MAX_ASKER_CHARS, MAX_QUESTION_CHARS, NUMBER, NUMBER_RULE, TOPICS
 
 VERSION = 1
@@ -112,6 +114,17 @@ KINDS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
         },
         {"episode": integer(0, 9999), "client": text(64)},
     ),
+    "live": (  # a live class watched (网络党课): written when the TV ends it, like a play
+        {
+            "live": ident,
+            "title": text(200),
+            "start": moment,
+            "end": moment,
+            "watched_s": SECONDS,  # and at most start→end + WALL_SLACK_S (_within_span)
+            "session": nullable(ident),
+        },
+        {"client": text(64)},
+    ),
     "session_start": (_SESSION, {}),
     "session_end": (
         {
@@ -182,6 +195,21 @@ _BATCH = {
 
 
 EVENT_FIELDS = {k: fields({**_COMMON, **req}, {**_COMMON_OPTIONAL, **opt}) for k, (req, opt) in KINDS.items()}
+
+
+def _within_span(v: dict) -> None:
+    """Seconds watched no more than passed from ``start`` to ``end`` (+ the slack the fold allows a
+    play for a clock step): what a real TV could have watched of a live class."""
+    span = (moment_of(v["end"]) - moment_of(v["start"])).total_seconds()
+    if v["watched_s"] > span + WALL_SLACK_S:
+        raise Bad(
+            f"{v['watched_s']} seconds watched, but only {span:g} passed from start to end "
+            f"(at most {WALL_SLACK_S:g} more are allowed)",
+            ".watched_s",
+        )
+
+
+ACROSS: dict[str, Callable[[dict], None]] = {"live": _within_span}  # rules over several fields of a kind
 _UNKNOWN = fields(_COMMON, _COMMON_OPTIONAL)  # an event without a kind: names what else is wrong first
 _TOP = fields(_BATCH)
 
@@ -195,6 +223,9 @@ def parse_event(v: Any, boot: str) -> Event:
         if "kind" in v and spec is None:
             raise Bad(f"unknown kind {str(kind)[:32]!r} (known: {', '.join(KINDS)})", ".kind")
         (spec or _UNKNOWN).explain(v)
+    across = ACROSS.get(kind)
+    if across is not None:
+        across(v)
     mono = v.get("mono")
     return Event(
         seq=v["seq"],

@@ -2,6 +2,10 @@
 logbook entries, notice views, online minutes, the five-ones at the end — as the station's admin
 page shows them and the headend's daily roll-up stores them: one pure fold, so both agree.
 
+Watching a live class (a ``live`` event) is counted apart: ``live_plays`` and ``live_watched_s``;
+one watched during a study session carries the session's id, and like a play within a session it
+adds no person-time of individual study (the session's headcount counts the people there).
+
 A play outside any session counts as a person-time of individual study (自学) only once it watched
 ``COUNT_PLAY_S`` (or nearly all of a shorter lesson, ``counts_as_study``): zapping through lessons
 is not study; and a client (one TV address) adds at most one such person-time per course a China
@@ -15,9 +19,9 @@ A session counts (its headcount adds person-times) only if it lasted ``MIN_SESSI
 
 Besides the figures, the fold keeps what the county's plausibility rules read (``headend``
 ratings): the largest headcount of a counted session, counted sessions that overlap another,
-plays that claim more watched time than passed between their start and end, the longest run
-of identical plays, session ends or logbook entries (a script replaying one line), and the
-newest repository version a health sample said was installed.
+plays (and live watching) that claim more watched time than passed between their start and end,
+the longest run of identical plays, live watching, session ends or logbook entries (a script
+replaying one line), and the newest repository version a health sample said was installed.
 
 The day of an event is a key function: the station takes its ``ts[:10]`` (the box's China date),
 the headend the China date of the corrected time."""
@@ -70,10 +74,12 @@ class Figures:
     uncertain: int = 0  # events whose time the headend could not correct
     max_headcount: int = 0  # the largest headcount of a counted session
     overlapping_sessions: int = 0  # counted sessions whose time overlaps another counted one
-    overlong_plays: int = 0  # plays whose watched time exceeds start→end (+ WALL_SLACK_S)
-    identical: int = 0  # the most copies of one play, session end or logbook entry
+    overlong_plays: int = 0  # plays and live watching whose watched time exceeds start→end (+ WALL_SLACK_S)
+    identical: int = 0  # the most copies of one play, live watching, session end or logbook entry
     installed_version: int | None = None  # the newest version a health sample said was installed
     clients: int = 0  # TVs (addresses) with a play that counted as individual study
+    live_plays: int = 0  # live classes watched (``live`` events)
+    live_watched_s: float = 0.0  # seconds of live classes watched
 
     @property
     def person_times(self) -> int:
@@ -108,6 +114,8 @@ class Tally:
     overlong: int = 0
     copies: dict[str, int] = field(default_factory=dict)  # what an event says (hashed) → how often
     installed: int | None = None
+    live_plays: int = 0  # (a state saved before live classes has neither: 0)
+    live_watched_s: float = 0.0
 
     def add(self, e: Mapping, day: str, order: list, uncertain: bool = False) -> None:
         self.events += 1
@@ -134,6 +142,13 @@ class Tally:
             wall = _span_s(e.get("start"), e.get("end"))
             self.overlong += wall is not None and seconds > wall + WALL_SLACK_S
             self._copy(e, ("course", "start", "end", "watched_s", "client"))
+        elif kind == "live":
+            self.live_plays += 1
+            seconds = _number(e.get("watched_s"))
+            self.live_watched_s += seconds
+            wall = _span_s(e.get("start"), e.get("end"))
+            self.overlong += wall is not None and seconds > wall + WALL_SLACK_S
+            self._copy(e, ("live", "start", "end", "watched_s", "client"))
         elif kind == "logbook":
             self.logbook += 1
             self._copy(e, ("text", "author"))
@@ -177,6 +192,8 @@ class Tally:
             identical=max(self.copies.values(), default=0),
             installed_version=self.installed,
             clients=len({v[1] for v in self.viewers}),
+            live_plays=self.live_plays,
+            live_watched_s=self.live_watched_s,
         )
 
     def state(self) -> dict:

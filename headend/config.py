@@ -94,7 +94,7 @@ shard_digits = 1               # stations' questions travel in 16^digits signed 
 
 [live]
 input = "rtmp://127.0.0.1:1935/live/{id}"  # what the encoder listens on for a class's source ({id}: the class); a class may name its own
-segment_s = 2                  # HLS segment length, seconds (2-4): the delay behind the studio is about 3 segments
+segment_s = 2                  # HLS segment length, seconds (2, 3 or 4): a TV runs about three segments behind the studio
 start_early_s = 60             # headend serve starts listening for the source this long before a class starts
 keep_days = 30                 # a class stays in its audience's schedule (with its replay) this long after it ends
 """
@@ -131,7 +131,7 @@ class LiveSettings:
     """``[live]``: live classes (README "Live classes")."""
 
     input: str = "rtmp://127.0.0.1:1935/live/{id}"
-    segment_s: float = 2.0
+    segment_s: int = 2
     start_early_s: float = 60.0
     keep_days: float = 30.0
 
@@ -313,7 +313,7 @@ def load_config(root: str | Path, keys_out: dict[str, set[str]] | None = None) -
             ),
             live=LiveSettings(
                 input=liv.str("input", "rtmp://127.0.0.1:1935/live/{id}", max_len=2000),
-                segment_s=liv.float("segment_s", 2.0, min=1, max=10, unit="seconds"),
+                segment_s=liv.int("segment_s", 2, min=2, max=4, unit="seconds"),
                 start_early_s=liv.float("start_early_s", 60.0, min=0, max=3600, unit="seconds"),
                 keep_days=liv.float("keep_days", 30.0, min=0, max=3660, unit="days"),
             ),

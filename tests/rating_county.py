@@ -55,6 +55,8 @@ def _row(sid: str, day: date, stamp: str, **kw) -> dict:
         "clients": 0,
         "installed_version": 2,
         "fives_met": None,
+        "live_plays": 0,
+        "live_watched_s": 0.0,
     }
     row.update(kw)
     return row

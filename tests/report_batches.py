@@ -36,6 +36,17 @@ def body(kind: str, at: datetime, rnd: random.Random) -> dict:
             "session": rnd.choice([None, None, "a1b2c3d4e5f6"]),
             "client": rnd.choice(["192.168.1.20", "192.168.1.21"]),
         }
+    if kind == "live":  # a live class watched: joined late or on time, left before its end or at it
+        watched = rnd.choice([0.0, 45.0, 600.0, 1800.0, 3540.5])
+        return {
+            "live": rnd.choice(["dangke-1201", "dangke-1215"]),
+            "title": "网络党课：学习贯彻党的二十大精神",
+            "start": china_iso(at - timedelta(seconds=watched + rnd.choice([0, 30, 300]))),
+            "end": china_iso(at),
+            "watched_s": watched,
+            "session": rnd.choice([None, None, "a1b2c3d4e5f6"]),
+            "client": rnd.choice(["192.168.1.20", "192.168.1.21"]),
+        }
     if kind in ("session_start", "session_end"):
         sid = f"{rnd.getrandbits(48):012x}"
         d = {
@@ -91,6 +102,7 @@ def body(kind: str, at: datetime, rnd: random.Random) -> dict:
 
 
 KINDS = ["play"] * 6 + ["health"] * 6 + ["notice_view", "logbook", "admin_login", "session_end", "fives"]
+WITH_LIVE = [*KINDS, "live"]  # (KINDS keeps its length: the seeded batches other tests count stay as they were)
 
 
 def events(
@@ -102,13 +114,14 @@ def events(
     mono0: float = 100.0,
     boot: str | None = None,
     seed: int = 0,
+    kinds: list[str] = KINDS,
 ) -> list[dict]:
-    """``n`` realistic journal lines from ``start`` (box wall clock), ``step_s`` apart."""
+    """``n`` realistic journal lines from ``start`` (box wall clock), ``step_s`` apart, of ``kinds``."""
     rnd = random.Random(seed)
     out = []
     for i in range(n):
         at = start + timedelta(seconds=i * step_s)
-        kind = rnd.choice(KINDS)
+        kind = rnd.choice(kinds)
         e = {"seq": first_seq + i, "ts": china_iso(at), "kind": kind, "mono": round(mono0 + i * step_s, 1)}
         if boot is not None:
             e["boot"] = boot

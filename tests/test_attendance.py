@@ -175,6 +175,29 @@ def test_session_owns_its_plays_and_ends_with_a_summary(att, clock, tmp_path):
     assert round(today.watched_s) == 350 and month.sessions == 1
 
 
+def test_a_session_summary_lists_the_live_class_watched_in_it_even_one_still_on(att, clock):
+    session = att.start_session("党员教育", "李书记", "20")
+    pid, in_session = att.start_live("dangke-1201", "网络党课", 3600.0, client="192.168.1.20")
+    assert in_session == session.id
+    clock.advance(1200)
+    assert att.live_progress(pid, 1190.0)
+    lesson = att.start_play("dangke-1201", "同名的课程", 600.0, client="192.168.1.21")  # a course of the same id
+    clock.advance(300)
+    att.end_play(lesson, 300.0, 300.0)
+    summary = att.end_session()  # the class is still on the TV
+    assert summary.courses == (  # what was recorded, then what is still open; kept apart by kind
+        WatchedCourse("dangke-1201", "同名的课程", 300.0),
+        WatchedCourse("dangke-1201", "网络党课", 1190.0),
+    )
+    assert summary.plays == 1  # the lesson; the class is still open
+    clock.advance(60)
+    rec = att.end_live(pid, 1250.0)
+    assert (rec.session, rec.watched_s) == (session.id, 1250.0)
+    today, _month = att.figures()
+    assert (today.live_plays, today.live_watched_s, today.plays, today.session_person_times) == (1, 1250.0, 1, 20)
+    assert today.individual_plays == 0  # both were watched in the session
+
+
 def test_roll_without_headcount_counts_the_names(att):
     s = att.start_session("党员教育", "", "", "张三，李四，王五")
     assert s.headcount == 3

@@ -99,6 +99,48 @@ def test_a_play_claiming_more_than_a_minute_beyond_its_start_to_end_is_overlong(
     assert figures([no_times]).overlong_plays == 0  # nothing to compare with
 
 
+def live(start: float, minutes: float, watched_s: float, session: str | None = None, client: str = "192.168.1.20"):
+    end = at(start) + timedelta(minutes=minutes)
+    return {
+        "kind": "live",
+        "ts": china_iso(end),
+        "live": "dangke-1201",
+        "title": "网络党课",
+        "start": china_iso(at(start)),
+        "end": china_iso(end),
+        "watched_s": watched_s,
+        "session": session,
+        "client": client,
+    }
+
+
+def test_live_watching_is_counted_apart_from_plays_and_person_times():
+    f = figures([live(19.5, 60, 3540.0), live(19.5, 30, 1800.0, session="a1b2c3d4e5f6"), play(9, 10, 600.0)])
+    assert (f.live_plays, f.live_watched_s) == (2, 5340.0)
+    assert (f.plays, f.watched_s, f.individual_plays, f.person_times) == (1, 600.0, 1, 1)  # a play of 10 min: 1
+    assert f.courses == frozenset({"kc-1"}) and f.overlong_plays == 0
+
+
+def test_live_watching_claiming_more_than_a_minute_beyond_its_start_to_end_is_overlong_like_a_play():
+    assert figures([live(19.5, 10, 660.0)]).overlong_plays == 0
+    assert figures([live(19.5, 10, 661.0), play(9, 10, 7200.0)]).overlong_plays == 2
+    same = live(19.5, 60, 3540.0)
+    assert figures([same, same, live(19.5, 60, 3000.0)]).identical == 2
+
+
+def test_a_saved_state_from_before_live_classes_reads_as_none_watched():
+    t = Tally()
+    t.add(play(9, 10, 600.0), DAY.isoformat(), [0])
+    old = t.state()
+    del old["live_plays"], old["live_watched_s"]
+    back = Tally.from_state(json.loads(json.dumps(old)))
+    assert (back.figures().live_plays, back.figures().live_watched_s) == (0, 0.0)
+    back.add(live(19.5, 60, 3540.0), DAY.isoformat(), [1])
+    again = Tally.from_state(json.loads(json.dumps(back.state())))
+    assert again.figures() == figures([play(9, 10, 600.0), live(19.5, 60, 3540.0)])
+    assert (again.figures().live_plays, again.figures().live_watched_s) == (1, 3540.0)
+
+
 def test_identical_plays_session_ends_and_logbook_entries_are_counted():
     same = play(9, 20, 1200.0)
     assert figures([same, same, same, play(10, 20, 1200.0)]).identical == 3
@@ -172,6 +214,9 @@ NEW_COLUMNS = (
 )
 
 
+LIVE_COLUMNS = ("live_plays", "live_watched_s")  # migration 0012
+
+
 def journal(events: list[dict], first_seq: int = 1) -> list[dict]:
     """Journal lines of ``events`` (their times as written), with seq and mono."""
     rnd = random.Random(first_seq)
@@ -228,7 +273,7 @@ def test_migration_0007_gives_older_roll_up_rows_the_new_figures(tmp_path, heade
     meta.reflect(engine)
     assert "max_headcount" not in meta.tables["station_days"].c
     new_row = day_row("s1", DAY.isoformat(), tally.figures(), iso(RECEIVED))
-    old_row = {k: v for k, v in new_row.items() if k not in NEW_COLUMNS}
+    old_row = {k: v for k, v in new_row.items() if k not in (*NEW_COLUMNS, *LIVE_COLUMNS)}
     with engine.begin() as conn:  # what 0006's collector wrote
         conn.execute(
             meta.tables["stations"].insert(),

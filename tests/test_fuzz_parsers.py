@@ -385,12 +385,12 @@ def _json_like(value: object) -> st.SearchStrategy:
 
 @st.composite
 def mutated_batch(draw) -> object:
-    from tests.report_batches import batch, events
+    from tests.report_batches import WITH_LIVE, batch, events
 
     now = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
     doc = batch(
         "gaoyao-xiangang-xianyi",
-        events(draw(st.integers(1, 8)), now, seed=draw(st.integers(0, 99))),
+        events(draw(st.integers(1, 8)), now, seed=draw(st.integers(0, 99)), kinds=WITH_LIVE),
         after=0,
         now=now,
         mono=9e5,

@@ -5,6 +5,7 @@ database failures that say what to do — exit 1 at the command line, 503 on the
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import threading
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -299,3 +300,73 @@ def test_roll_up_rows_made_by_revision_0003_get_their_fold_state_and_keep_counti
         db.close()
     assert (stored.accepted, stored.duplicates) == (2, 2)
     assert (rows[0].logbook, rows[0].events) == (4, 4)
+
+
+def test_a_database_at_revision_0011_gets_the_live_columns_and_its_days_keep_counting(tmp_path, headend_db):
+    """0012 adds live_plays and live_watched_s to the roll-up: a day stored by revision 0011's
+    collector reads 0 for both (no station could report a live class then), keeps its figures, and
+    a batch with live classes watched after the upgrade adds to them."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    from catalogue.clocks import correct
+    from catalogue.events import parse_batch
+    from catalogue.figures import Tally
+    from headend.config import database_url
+    from headend.db.engine import create_engine
+    from headend.db.reports import EVENT_COLUMNS, ReportStore, day_row, iso
+    from tests.report_batches import batch, body, china_iso
+
+    raw_url = headend_db.new_url()
+    engine = create_engine(database_url(raw_url, tmp_path / "headend.db"))
+    with engine.begin() as conn:
+        command.upgrade(migrate._config(conn), "0011")
+    received = datetime(2026, 11, 16, 12, tzinfo=UTC)  # 20:00 in China: every event below on one day
+    booted = received - timedelta(hours=5)
+
+    def line(seq: int, kind: str, minutes_ago: float) -> dict:
+        at = received - timedelta(minutes=minutes_ago)
+        e = {"seq": seq, "ts": china_iso(at), "kind": kind, "mono": (at - booted).total_seconds()}
+        return {**e, **body(kind, at, random.Random(seq))}
+
+    before = [line(1, "play", 200), line(2, "logbook", 190)]
+    after = [line(3, "live", 60), line(4, "live", 30), line(5, "play", 20)]
+    after[0].update(watched_s=1800.0, start=china_iso(received - timedelta(minutes=95)))
+    after[1].update(watched_s=600.0, start=china_iso(received - timedelta(minutes=45)))
+    parsed = parse_batch(batch("s1", before, after=0, now=received, mono=(received - booted).total_seconds()))
+    fix = correct(parsed, received, {}, received - timedelta(days=30))
+    (day,) = {p.day for p in fix.events}
+    tally = Tally()
+    for e, p in zip(parsed.events, fix.events, strict=True):
+        tally.add(e.raw, p.day, [p.at, e.seq, parsed.stream], p.uncertain)
+    state = tally.state()
+    del state["live_plays"], state["live_watched_s"]  # what 0011's fold saved
+    row = {k: v for k, v in day_row("s1", day, tally.figures(), iso(received)).items() if not k.startswith("live_")}
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    assert "live_plays" not in meta.tables["station_days"].c
+    with engine.begin() as conn:  # what 0011's collector wrote
+        conn.execute(
+            meta.tables["stations"].insert(),
+            [{"id": "s1", "name": "s1", "region": "[]", "player": "stb-sd", "token_sha256": "x", "created_at": "x"}],
+        )
+        rows = ReportStore._rows(parsed, fix, iso(received))
+        conn.execute(meta.tables["report_events"].insert(), [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in rows])
+        conn.execute(meta.tables["station_days"].insert(), [{**row, "state": json.dumps(state)}])
+    engine.dispose()
+
+    db = Database.open(raw_url, tmp_path / "headend.db")  # opening migrates
+    try:
+        with db.engine.connect() as conn:
+            assert migrate.current(conn) == "0012"
+        first = date.fromisoformat(day)
+        (old,) = db.reports.days(["s1"], first, first)
+        assert (old.live_plays, old.live_watched_s, old.plays, old.logbook, old.events) == (0, 0.0, 1, 1, 2)
+        doc = batch("s1", before + after, after=0, now=received, mono=(received - booted).total_seconds())
+        stored = db.reports.store(parse_batch(doc), received, received - timedelta(days=30))
+        (new,) = db.reports.days(["s1"], first, first)
+    finally:
+        db.close()
+    assert (stored.accepted, stored.duplicates) == (3, 2)
+    assert (new.live_plays, new.live_watched_s, new.plays, new.logbook, new.events) == (2, 2400.0, 2, 1, 5)
+    assert new.to_dict()["live_plays"] == 2 and new.to_dict()["live_watched_s"] == 2400.0

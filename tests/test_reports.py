@@ -511,3 +511,72 @@ async def test_a_new_stream_starts_where_its_first_batch_says_and_keeps_apart_fr
     assert (b["held"], b["seen"], b["accepted"], b["duplicates"]) == (10, 10, 5, 0)
     held = held_events(root, A)
     assert len(held) == 15 and {e["stream"] for e in held} == {STREAM, "fedcba9876543210"}
+
+
+# ---- live classes watched (issue 16) -------------------------------------------------------------
+
+
+def lives(first_seq: int, n: int = 3) -> list[dict]:
+    """``n`` live classes watched, each ending a minute after the last, with plays between."""
+    rnd = random.Random(first_seq)
+    out = []
+    for i in range(n):
+        at = NOW - timedelta(minutes=30 - i)
+        kind = "live" if i % 2 == 0 else "play"
+        out.append(
+            {"seq": first_seq + i, "ts": china_iso(at), "kind": kind, "mono": 1000.0 + 60 * i, **body(kind, at, rnd)}
+        )
+    return out
+
+
+async def test_live_classes_watched_are_held_and_counted_per_day_as_the_fold_counts_them(root):
+    token = enrol(root, A)
+    evs = lives(1, 7)
+    evs[0].update(watched_s=1800.0, start=china_iso(NOW - timedelta(minutes=61)), session="a1b2c3d4e5f6")
+    async with collector(root) as c:
+        status, answer, _ = await c.post(batch(A, evs, after=0, now=NOW, mono=5000.0), token)
+        assert status == 200 and answer["accepted"] == 7, answer
+        today = datetime.now(CHINA).date()
+        status, doc = await c.days(A, (today - timedelta(days=1)).isoformat(), (today + timedelta(days=1)).isoformat())
+    assert status == 200
+    by_day: dict[str, list[dict]] = {}
+    for e in held_events(root, A):
+        by_day.setdefault(e["day"], []).append(e["event"])
+    reported = [d for d in doc["days"] if d["reported"]]
+    assert sorted(d["day"] for d in reported) == sorted(by_day)
+    for d in reported:
+        f = figures(by_day[d["day"]], day=lambda e, placed=d["day"]: placed)
+        assert (d["live_plays"], d["live_watched_s"], d["plays"]) == (f.live_plays, f.live_watched_s, f.plays)
+    assert sum(d["live_plays"] for d in reported) == 4 and sum(d["plays"] for d in reported) == 3
+    assert sum(d["live_watched_s"] for d in reported) == sum(e["watched_s"] for e in evs if e["kind"] == "live")
+
+
+BAD_LIVE = [
+    ("events[2].watched_s", 7200.0),  # two hours watched of a class joined half an hour before it ended
+    ("events[2].watched_s", -1),
+    ("events[2].watched_s", True),
+    ("events[2].live", "Dang Ke"),
+    ("events[2].live", KeyError),
+    ("events[2].title", "长" * 201),
+    ("events[2].start", "2026-12-02 09:00"),
+    ("events[2].end", "2026-12-02T09:00:00"),
+    ("events[2].session", "a session"),
+    ("events[2].session", KeyError),
+    ("events[2].client", "1" * 65),
+    ("events[2].position_s", 1.0),  # a play's field is no field of a live class
+]
+
+
+@pytest.mark.parametrize("path,value", BAD_LIVE, ids=[f"{p}={str(v)[:12]}" for p, v in BAD_LIVE])
+async def test_a_malformed_live_event_is_a_400_naming_the_field_and_nothing_is_stored(root, path, value):
+    token = enrol(root, A)
+    evs = lives(1, 3)
+    assert evs[2]["kind"] == "live"
+    evs[2].update(watched_s=1800.0, start=china_iso(NOW - timedelta(minutes=58)))
+    async with collector(root) as c:
+        status, answer, _ = await c.post(_set(batch(A, evs, after=0, now=NOW, mono=5000.0), path, value), token)
+        assert status == 400 and not answer["ok"], answer
+        assert answer["field"] == path, answer
+        assert held_events(root, A) == []
+        status, answer, _ = await c.post(batch(A, evs, after=0, now=NOW, mono=5000.0), token)  # as it was: good
+    assert status == 200 and answer["accepted"] == 3, answer

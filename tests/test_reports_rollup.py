@@ -25,7 +25,7 @@ from tests.report_batches import BOOT, batch, body, china_iso
 
 RECEIVED = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 BATCH_MONO = 10 * 86400.0  # the box has been up ten days
-KINDS = ["play", "session_end", "logbook", "admin_login", "notice_view", "fives", "health"]
+KINDS = ["play", "live", "session_end", "logbook", "admin_login", "notice_view", "fives", "health"]
 
 
 @pytest.fixture(scope="module")
@@ -150,4 +150,6 @@ def _as_figures(r):
         identical=r.identical_events,
         installed_version=r.installed_version,
         clients=r.clients,
+        live_plays=r.live_plays,
+        live_watched_s=r.live_watched_s,
     )

@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from playlists import Notice
-from playlists.schedule import CHINA
+from playlists.schedule import CHINA, Live
 from station.records.attendance import FIVES
 from station.web.app import create_app
 from station.web.guard import ADMIN_COOKIE, AdminGuard, RateLimit
@@ -50,6 +50,8 @@ pytestmark = pytest.mark.slow  # about 14,000 requests: not for `make test-fast`
 
 COURSES = [lesson.id for lesson in CATALOGUE] + ["c-none"]
 PLAY = "@play"  # an open play's id, filled in when the request is sent
+LIVE_PLAY = "@live"  # an open live watching's id, likewise
+LIVE = "lecture-1"  # a live class on air in the fuzzed station's schedule
 SESSION = "@session"  # a finished study session's id
 
 
@@ -85,6 +87,7 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("GET", "/session/summary/{id}"): Entry({"id": [SESSION]}),
     ("GET", "/admin"): Entry(query=("sync", "saved", "session", "number"), client="admin"),
     ("GET", "/answers"): Entry(),
+    ("GET", "/watch/{id}"): Entry({"id": ["dangke-1207", "no-such-class"]}, query=("channel",)),
     ("GET", "/answers/{station}/{number}"): Entry({"station": ["far-away", "ceshi-shifan"], "number": ["20261201-01"]}),
     ("GET", "/media/{path}"): Entry({"path": []}, slashes=True),  # valid paths: the store's (fixture)
     ("GET", "/api/status"): Entry(),
@@ -97,6 +100,9 @@ ROUTES: dict[tuple[str, str], Entry] = {
     ("POST", "/api/plays"): Entry(json={"course": "c-goose", "channel": False}, page="/play/c-goose"),
     ("POST", "/api/plays/{id}"): Entry({"id": [PLAY]}, json=PLAY_REPORT, page="/play/c-goose"),
     ("POST", "/api/plays/{id}/end"): Entry({"id": [PLAY]}, json={**PLAY_REPORT, "ended": True}, page="/play/c-goose"),
+    ("POST", "/api/live-plays"): Entry(json={"live": LIVE}),
+    ("POST", "/api/live-plays/{id}"): Entry({"id": [LIVE_PLAY]}, json={"watched_s": 1.0}),
+    ("POST", "/api/live-plays/{id}/end"): Entry({"id": [LIVE_PLAY]}, json={"watched_s": 1.0}),
     ("POST", "/session/start"): Entry(form={"topic": "农业技术", "headcount": "12"}, page="/session"),
     ("POST", "/session/end"): Entry(form={}, page="/session"),
     ("POST", "/admin/setup"): Entry(form={"pin": "258036", "pin2": "258036"}, client="setup", page="/admin"),
@@ -142,13 +148,18 @@ class Station:
             notices=(
                 Notice("n1", "本周六村委会开展防汛演练", "请各户派一人参加。", valid_until=now + timedelta(days=1)),
             ),
-            schedule=schedule(("c-goose", now + timedelta(minutes=30)), ("c-rice", now + timedelta(hours=2))),
+            schedule=dataclasses.replace(
+                schedule(("c-goose", now + timedelta(minutes=30)), ("c-rice", now + timedelta(hours=2))),
+                live=(Live(LIVE, "网络党课", now - timedelta(minutes=10), 3 * 3600.0),),
+            ),
         )
         assert self.tv.sync() == "ok"
         self.media = [p.removeprefix("media/") for p in self.tv.sim.files if p.startswith("media/")]
         guard = AdminGuard(failure_delay_s=0, max_failures=10**9, global_max_failures=10**9)
         unlimited = RateLimit(burst=1e12, per_s=1e12)
-        self.h = Harness(create_app(self.tv.cfg, self.tv.store, guard=guard, rate=unlimited))
+        # (screens lifted too: the harness keeps a play and a live watching open under their own clients)
+        cfg = dataclasses.replace(self.tv.cfg, screens=16)
+        self.h = Harness(create_app(cfg, self.tv.store, guard=guard, rate=unlimited))
         first = self.tv.copy(root / "first-run")
         self.first = Harness(
             create_app(dataclasses.replace(first.cfg, admin_pin=None), first.store, guard=guard, rate=unlimited)
@@ -232,7 +243,15 @@ class Station:
                 headers["X-YJ-Token"] = now
         return dataclasses.replace(req, body=body, headers=headers)
 
+    def open_live(self) -> str:
+        live = self.h.app[ATTENDANCE].open_live()
+        if live:
+            return live[-1].id
+        return self.h.app[ATTENDANCE].start_live(LIVE, "网络党课", 3 * 3600.0, client="fuzz-live")[0]
+
     def resolve(self, path: str) -> str:
+        if LIVE_PLAY in path:
+            path = path.replace(LIVE_PLAY, self.open_live())
         return path.replace(PLAY, self.open_play()).replace(SESSION, self.session_id)
 
     def send(self, req: Req, client: str) -> tuple[int, bytes]:
@@ -394,6 +413,17 @@ def test_the_tv_flow_still_works_after_the_fuzzing(station):
     assert status == 200 and b'"ok": true' in body
     plays = station.tv.journal("play")
     assert len(plays) == before + 1 and plays[-1]["course"] == "c-goose" and plays[-1]["position_s"] == 2.5
+    # a live class watched on the TV
+    before = len(station.tv.journal("live"))
+    status, body = h.send(
+        Req("POST", "/api/live-plays", body=b'{"live": "lecture-1"}', headers=station.headers(ctype, token))
+    )
+    assert status == 200, body
+    live_id = json.loads(body)["id"]
+    end = f"/api/live-plays/{live_id}/end"
+    assert h.send(Req("POST", end, body=b'{"watched_s": 1}', headers=station.headers(ctype, token)))[0] == 200
+    lines = station.tv.journal("live")
+    assert len(lines) == before + 1 and lines[-1]["live"] == "lecture-1" and lines[-1]["client"] == "127.0.0.1"
     # a study session from the TV's red key, then the administrator's page
     form_type = "application/x-www-form-urlencoded"
     status, session_page = h.send(Req("GET", "/session"), tv)

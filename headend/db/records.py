@@ -78,6 +78,8 @@ class StationDay:
     identical_events: int = 0
     installed_version: int | None = None
     clients: int = 0
+    live_plays: int = 0  # live classes watched (``live`` events)
+    live_watched_s: float = 0.0
 
     @property
     def person_times(self) -> int:

@@ -152,6 +152,8 @@ def day_row(station: str, day: str, f: Figures, stamp: str) -> dict:
         "clients": f.clients,
         "installed_version": f.installed_version,
         "fives_met": sum(f.fives.values()) if f.fives is not None else None,
+        "live_plays": f.live_plays,
+        "live_watched_s": f.live_watched_s,
     }
 
 

@@ -200,6 +200,9 @@ station_days = Table(
     Column("clients", Integer, nullable=False, server_default="0"),  # TVs with a play counted as study
     Column("installed_version", BigInteger),  # newest installed version a health sample said
     Column("fives_met", Integer),  # items met in the day's last five-ones check (null: no check)
+    # live classes watched (migration 0012): ``live`` events and their seconds
+    Column("live_plays", Integer, nullable=False, server_default="0"),
+    Column("live_watched_s", Float, nullable=False, server_default="0"),
 )
 Index("station_days_fives", station_days.c.fives_met, station_days.c.day)  # the last complete five-ones check
 

@@ -6,19 +6,25 @@ replay course."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from catalogue.categories import find_category
-from catalogue.course import MAX_TITLE_CHARS
+from catalogue.course import MAX_TITLE_CHARS, course_id_for
 from catalogue.ids import ID_RULE, is_id
+from headend.courseware.live import LiveStatus, live_dir, read_status
+from headend.courseware.profiles import profiles_for
 from headend.db import LiveClass, now_iso
 from headend.errors import BadRequest, NotFound
 from headend.repository.live import end_of, start_of
 from headend.service.audit import Actor, audit
 from headend.service.root import Headend
 from playlists import Audience
+from playlists.atomic import atomic_write, fsync_dir
 
 MAX_DURATION_MIN = 12 * 60
 
@@ -128,7 +134,7 @@ class Item:
     live: LiveClass
     state: str  # scheduled, soon, on_air, waiting, ended, failed, cancelled
     words: str
-    encoder: dict  # <root>/live/<id>/status.json as the encoder last wrote it ({} before)
+    encoder: LiveStatus | None  # what the encoder last wrote (None before it started)
 
 
 STATE_WORDS = {
@@ -142,12 +148,11 @@ STATE_WORDS = {
 }
 
 
-def encoder_status(h: Headend, live_id: str) -> dict:
+def _status(h: Headend, live_id: str) -> LiveStatus | None:
     try:
-        data = json.loads((h.cfg.root / "live" / live_id / "status.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return read_status(h.cfg, live_id)
+    except (OSError, ValueError, TypeError):  # a damaged status file says nothing
+        return None
 
 
 def classes(h: Headend, now: datetime | None = None) -> list[Item]:
@@ -155,14 +160,15 @@ def classes(h: Headend, now: datetime | None = None) -> list[Item]:
     now = now or datetime.now(UTC)
     out = []
     for x in h.db.live.all():
-        enc = encoder_status(h, x.id)
+        enc = _status(h, x.id)
         start, end = start_of(x), end_of(x)
+        said = enc.state if enc else ""
         if x.cancelled_at:
             state = "cancelled"
-        elif enc.get("state") in ("failed", "waiting") and now < end + timedelta(minutes=5):
-            state = enc["state"]
         elif now >= end:
-            state = "failed" if enc.get("state") == "failed" else "ended"
+            state = "failed" if said == "failed" else "ended"
+        elif said in ("failed", "waiting"):
+            state = said
         elif now >= start:
             state = "on_air"
         elif now >= start - timedelta(seconds=h.cfg.live.start_early_s):
@@ -170,8 +176,86 @@ def classes(h: Headend, now: datetime | None = None) -> list[Item]:
         else:
             state = "scheduled"
         out.append(Item(x, state, STATE_WORDS[state], enc))
-    coming = sorted((i for i in out if i.state not in ("ended", "failed", "cancelled")), key=lambda i: i.live.start_at)
-    past = sorted(
-        (i for i in out if i.state in ("ended", "failed", "cancelled")), key=lambda i: i.live.start_at, reverse=True
-    )
+    gone = ("ended", "failed", "cancelled")
+    coming = sorted((i for i in out if i.state not in gone), key=lambda i: i.live.start_at)
+    past = sorted((i for i in out if i.state in gone), key=lambda i: i.live.start_at, reverse=True)
     return coming + past
+
+
+# ---- what headend serve does at a class's time (loops.live) ------------------------------------
+
+
+def source_of(h: Headend, x: LiveClass) -> str:
+    """What the encoder reads: the class's own source, else ``[live] input`` for it."""
+    return x.source or h.cfg.live.input.replace("{id}", x.id)
+
+
+def due(h: Headend, now: datetime) -> list[LiveClass]:
+    """The classes to encode now: not cancelled, from ``start_early_s`` before their start to
+    their end."""
+    early = timedelta(seconds=h.cfg.live.start_early_s)
+    return [x for x in h.db.live.all(now_iso()) if not x.cancelled_at and start_of(x) - early <= now < end_of(x)]
+
+
+def hand_over_recordings(h: Headend, now: datetime) -> list[str]:
+    """Each ended class whose recording is made and not yet handed on: into the inbox with a
+    sidecar (title, category, description from the class; the file linked, or copied, whole
+    before it gets its name), its replay course id recorded. The ids of the classes handed on."""
+    done = []
+    for x in h.db.live.all():
+        if x.cancelled_at or x.recording_sha256 or end_of(x) > now:
+            continue
+        enc = _status(h, x.id)
+        if enc is None or enc.state != "ended" or not enc.recording:
+            continue
+        src = live_dir(h.cfg, x.id) / enc.recording
+        digest = hashlib.sha256()
+        with open(src, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        sha = digest.hexdigest()
+        inbox = h.cfg.inbox_dir
+        inbox.mkdir(parents=True, exist_ok=True)
+        name = f"live-{x.id}{src.suffix}"
+        sidecar = {
+            "title": x.title,
+            "category": x.category,
+            "description": x.description or f"直播课回看（{x.start_at[:10]}）",
+            "tags": ["直播回看"],
+        }
+        atomic_write(inbox / f"live-{x.id}.toml", _toml(sidecar).encode("utf-8"))
+        tmp = inbox / f".{name}.tmp"  # the watcher ignores it until it has its name
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:  # another file system: a copy
+            with open(src, "rb") as a, open(tmp, "wb") as b:
+                for block in iter(lambda: a.read(1 << 20), b""):
+                    b.write(block)
+                b.flush()
+                os.fsync(b.fileno())
+        os.replace(tmp, inbox / name)
+        fsync_dir(inbox)
+        if h.db.live.recorded(x.id, sha, course_id_for(sha)):
+            done.append(x.id)
+    return done
+
+
+def _toml(d: dict) -> str:
+    """A sidecar's TOML: its texts as JSON strings (a TOML basic string reads the same escapes)."""
+    q = functools.partial(json.dumps, ensure_ascii=False)
+    return "".join(f"{k} = {q(v)}\n" for k, v in d.items())
+
+
+def replays_ready(h: Headend) -> list[LiveClass]:
+    """Classes whose replay course now has a rendition for every player and was not published."""
+    out = []
+    profiles = profiles_for(h.cfg)
+    for x in h.db.live.all():
+        if not x.replay_course or x.replay_published_at or x.cancelled_at or not x.recording_sha256:
+            continue
+        if h.db.course(x.replay_course) is None:
+            continue
+        if all(h.db.rendition(x.recording_sha256, p.name, p.fingerprint) for p in profiles):
+            out.append(x)
+    return out

@@ -13,6 +13,7 @@ from aiohttp import web
 from catalogue.display import NONE, chinese, duration, people_day, people_time
 from headend.config import HeadendConfig, networks
 from headend.loops import background
+from headend.loops.live import LiveLoop
 from headend.loops.ratings import RatingLoop
 from headend.service import open_headend
 from headend.service.publish_run import PublishRun
@@ -98,8 +99,12 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
         app[RATINGS] = RatingLoop(h)  # without its task (background_loops off) it has no summary
         try:
             if background_loops:
-                async with background(h, alerts=True) as statuses, app[RATINGS].running() as rating_status:
-                    app[LOOPS].extend([*statuses, rating_status])
+                async with (
+                    background(h, alerts=True) as statuses,
+                    app[RATINGS].running() as rating_status,
+                    LiveLoop(h, app[PUBLISHER]).running() as live_status,
+                ):
+                    app[LOOPS].extend([*statuses, rating_status, live_status])
                     yield
             else:
                 yield

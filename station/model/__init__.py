@@ -1,6 +1,6 @@
 """What the station keeps, as frozen dataclasses: the installed set (what the TV lists), how the
 last sync pass went, the running pass's progress and each mirror's health; and the attendance
-records (study sessions, plays, resume points, the logbook, the five-ones self-check: ``station.model.attendance``, whose stored forms
+records (study sessions, plays, live classes watched, resume points, the logbook, the five-ones self-check: ``station.model.attendance``, whose stored forms
 ``station.records.forms`` reads and writes) and the villagers' questions (``station.model.questions``).
 
 Pages, ``station status``, ``/api/status`` and tests get these objects; only the store turns them
@@ -12,6 +12,7 @@ takes its default). Times are aware datetimes; the stored form is ISO 8601 UTC.
 from station.model.attendance import (
     FiveAnswer,
     FivesCheck,
+    LiveRecord,
     LogEntry,
     PlayRecord,
     ResumePoint,
@@ -31,6 +32,7 @@ __all__ = [
     "InstalledCourse",
     "InstalledPlaylist",
     "InstalledSet",
+    "LiveRecord",
     "LogEntry",
     "MirrorHealth",
     "PlayRecord",

@@ -1,5 +1,5 @@
 """Attendance records as the pages and reports get them: organised study sessions (集中学习),
-finished plays, resume points, logbook entries and the five-ones self-check. Pure:
+finished plays, live classes watched, resume points, logbook entries and the five-ones self-check. Pure:
 ``station.records`` keeps them (journal lines, TinyDB documents) and turns them into these
 objects and back (``station.records.forms``)."""
 
@@ -59,6 +59,20 @@ class PlayRecord:
     channel: bool = False  # played as a scheduled programme
     episode: int | None = None
     client: str = ""  # the address of the TV that played it: one play at a time per client
+
+
+@dataclass(frozen=True)
+class LiveRecord:
+    """A live class (网络党课) watched on one TV, as the journal keeps it once the TV ended it
+    (or went silent, or started something else)."""
+
+    live: str  # the live class's id (playlists.schedule.Live)
+    title: str
+    start: datetime
+    end: datetime
+    watched_s: float  # seconds of the stream actually played, capped by the time that passed and the class's length
+    session: str | None = None  # the study session it was watched in
+    client: str = ""  # the address of the TV: one thing at a time per client
 
 
 @dataclass(frozen=True)

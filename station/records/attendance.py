@@ -6,6 +6,8 @@ Where each lives (DESIGN.md "Storage")::
     journal/<date>[.N].jsonl (station.records.journal)  append-only segments, fsync'd: every event below
         play           course, episode, start, end, watched_s (pauses and seeks excluded), completed,
                        client (the TV's address)
+        live           a live class watched: live (its id), title, start, end, watched_s, session,
+                       client
         session_start  a study session began (topic, facilitator, headcount, roll)
         session_end    the whole summary of a finished study session; counted false: too short
         logbook        one entry written by the administrator
@@ -44,6 +46,7 @@ from station.model.attendance import (
     FiveAnswer,
     FivesCheck,
     JournalUsage,
+    LiveRecord,
     LogEntry,
     PlayRecord,
     ResumePoint,
@@ -55,6 +58,7 @@ from station.records import local, questions, rules
 from station.records.forms import (
     fives_from_dict,
     fives_to_dict,
+    live_from_dict,
     log_entry_from_dict,
     play_from_dict,
     resume_from_dict,
@@ -235,7 +239,41 @@ class Attendance:
         self.save_resume(play.course, 0.0 if ended else play.position_s, play.duration_s)
         return rec or self._plays.record(play, self.clock())
 
-    def sweep(self) -> list[PlayRecord]:
+    # ---- live classes watched (plays of their own kind: station.records.plays) ----------------
+
+    def start_live(self, live_id: str, title: str, duration_s: float, *, client: str = "") -> tuple[str, str | None]:
+        """Watching the live class ``live_id`` starts on ``client``: (its id, the study session it
+        belongs to or None). LimitError as ``start_play``; the caller checks the class is on air."""
+        session = self.current_session()
+        play_id = self._plays.start(
+            live_id,
+            title,
+            duration_s,
+            episode=None,
+            channel=False,
+            session=session.id if session else None,
+            client=client,
+            live=True,
+        )
+        return play_id, session.id if session else None
+
+    def live_progress(self, play_id: str, watched_s: float) -> bool:
+        """A heartbeat from the live page. False: no such live class being watched."""
+        return self._plays.progress(play_id, 0.0, watched_s, live=True) is not None
+
+    def end_live(self, play_id: str, watched_s: float) -> LiveRecord | None:
+        """The record of watching a live class; None when there is no such one open. One that came
+        at the journal's budget, or past the client's plays of the day, makes no journal line."""
+        try:
+            play, rec = self._plays.end(play_id, 0.0, watched_s, False, live=True)
+        except KeyError:
+            return None
+        return rec if isinstance(rec, LiveRecord) else self._plays.live_record(play, self.clock())
+
+    def open_live(self) -> list[OpenPlay]:
+        return self._plays.open_plays(live=True)
+
+    def sweep(self) -> list[PlayRecord | LiveRecord]:
         """Close plays whose player went silent (the TV was switched off, the page crashed)."""
         return self._plays.sweep()
 
@@ -308,20 +346,28 @@ class Attendance:
                     # already ended (a power cut before the session in progress was cleared)
                     self._put(self._SESSION, {"current": None})
                     return session_from_dict(e)
-            plays = [play_from_dict(e) for e in events if e.get("kind") == "play" and e.get("session") == session.id]
-            watched: dict[str, WatchedCourse] = {}
-            done = [(p.course, p.title, p.watched_s) for p in plays]
-            still_open = [(p.course, p.title, p.watched_s) for p in self.open_plays() if p.session == session.id]
-            for course, title, seconds in done + still_open:
-                c = watched.get(course) or WatchedCourse(course, title)
-                watched[course] = replace(c, watched_s=c.watched_s + seconds)
+            mine = [e for e in events if e.get("kind") in ("play", "live") and e.get("session") == session.id]
+            plays = [play_from_dict(e) for e in mine if e["kind"] == "play"]
+            lives = [live_from_dict(e) for e in mine if e["kind"] == "live"]
+            # what was watched: lessons and live classes (keyed apart: a live id may be a course's)
+            watched: dict[tuple[bool, str], WatchedCourse] = {}
+            done = [(False, p.course, p.title, p.watched_s) for p in plays]
+            done += [(True, x.live, x.title, x.watched_s) for x in lives]
+            still_open = [
+                (p.live, p.course, p.title, p.watched_s)
+                for p in self._plays.open_plays(live=None)
+                if p.session == session.id
+            ]
+            for live, course, title, seconds in done + still_open:
+                c = watched.get((live, course)) or WatchedCourse(course, title)
+                watched[(live, course)] = replace(c, watched_s=c.watched_s + seconds)
             duration_s = round(max(0.0, now - started))
             summary = replace(
                 session,
                 ended=_at(now),
                 duration_s=duration_s,
                 courses=tuple(watched.values()),
-                plays=len(plays),
+                plays=len(plays) + len(lives),
                 counted=rules.session_counts(duration_s),
             )
             self.journal.append("session_end", **session_to_dict(summary))

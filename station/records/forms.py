@@ -12,6 +12,7 @@ from station.model import moment
 from station.model.attendance import (
     FiveAnswer,
     FivesCheck,
+    LiveRecord,
     LogEntry,
     PlayRecord,
     ResumePoint,
@@ -107,6 +108,32 @@ def play_from_dict(d: dict[str, Any]) -> PlayRecord:
         session=str(d["session"]) if d.get("session") else None,
         channel=bool(d.get("channel")),
         episode=episode if isinstance(episode, int) and not isinstance(episode, bool) else None,
+        client=str(d.get("client") or ""),
+    )
+
+
+def live_to_dict(x: LiveRecord) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "live": x.live,
+        "title": x.title,
+        "start": china_iso(x.start),
+        "end": china_iso(x.end),
+        "watched_s": x.watched_s,
+        "session": x.session,
+    }
+    if x.client:
+        d["client"] = x.client
+    return d
+
+
+def live_from_dict(d: dict[str, Any]) -> LiveRecord:
+    return LiveRecord(
+        live=str(d.get("live") or ""),
+        title=str(d.get("title") or d.get("live") or ""),
+        start=_when(d.get("start")),
+        end=_when(d.get("end")),
+        watched_s=float(d.get("watched_s") or 0),
+        session=str(d["session"]) if d.get("session") else None,
         client=str(d.get("client") or ""),
     )
 

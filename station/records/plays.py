@@ -1,5 +1,10 @@
 """Open plays, one per client, and how they become journal lines under ``station.records.rules``.
 
+Watching a live class is a play of its own kind (``live``: an ``OpenPlay`` whose ``live`` is true,
+``course`` the class's id): it takes the client's one play at a time and a screen, counts in the
+client's day, and becomes a ``live`` line (``LiveRecord``) instead of a ``play``; the play API and
+the live API each see only their own kind.
+
 A play is open in memory while the TV's player reports progress; it becomes a journal line when the
 player ends it, when the same client starts another play, when it has been silent for
 ``PLAY_IDLE_S``, or when the station shuts down. Each client's plays of the China day are tallied
@@ -21,9 +26,9 @@ from datetime import datetime
 from playlists.schedule import CHINA
 from station.errors import LimitError, StoreError
 from station.i18n import N_
-from station.model.attendance import PlayRecord
+from station.model.attendance import LiveRecord, PlayRecord
 from station.records import rules
-from station.records.forms import play_from_dict, play_to_dict
+from station.records.forms import live_from_dict, live_to_dict, play_from_dict, play_to_dict
 from station.records.journal import Journal, JournalFull, china_date
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,7 @@ class OpenPlay:
     watched_s: float = 0.0
     closed_at: float | None = None  # ended, but its line is still to be written (a full disk)
     reached_end: bool = False
+    live: bool = False  # watching a live class (``course`` is its id): a ``live`` line
 
 
 @dataclass
@@ -77,9 +83,10 @@ class Plays:
         if day.isoformat() != self._day:
             self._day, self._tally = day.isoformat(), {}
             for e in self.journal.days(day, day):
-                if e.get("kind") == "play":
+                kind = e.get("kind")
+                if kind in ("play", "live"):
                     t = self._tally.setdefault(str(e.get("client") or ""), _Tally())
-                    p = play_from_dict(e)
+                    p = play_from_dict(e) if kind == "play" else live_from_dict(e)
                     t.watched_s += p.watched_s
                     t.plays += 1
                     t.last_end = max(t.last_end or 0.0, p.end.timestamp())
@@ -105,17 +112,43 @@ class Plays:
             client=play.client,
         )
 
-    def _write(self, play: OpenPlay, ended: float) -> PlayRecord | None:
+    def live_record(self, play: OpenPlay, ended: float) -> LiveRecord:
+        """The journal line watching a live class makes, under the rules."""
+        tally = self._client_tally(play.client, ended)
+        watched = rules.live_watched(
+            play.watched_s, play.started, ended, play.duration_s, rules.DAY_S - tally.watched_s
+        )
+        return LiveRecord(
+            live=play.course,
+            title=play.title,
+            start=_at(play.started),
+            end=_at(max(ended, play.started)),
+            watched_s=round(watched, 1),
+            session=play.session,
+            client=play.client,
+        )
+
+    def _credit(self, play: OpenPlay, claimed_s: float, now: float) -> float:
+        """What a heartbeat may credit an open play with (its kind's cap; the day is capped when
+        the line is made)."""
+        if play.live:
+            return rules.live_watched(claimed_s, play.started, now, play.duration_s, rules.DAY_S)
+        return rules.watched(claimed_s, play.started, now, play.duration_s, rules.DAY_S)
+
+    def _write(self, play: OpenPlay, ended: float) -> PlayRecord | LiveRecord | None:
         """Journal a closed play; None when it was refused (the journal's budget, the client's plays
         of the day). A line that cannot be written keeps the play open for the next sweep."""
         with self._lock:
-            rec = self.record(play, ended)
+            rec = self.live_record(play, ended) if play.live else self.record(play, ended)
             tally = self._client_tally(play.client, ended)
             tally.last_end = max(tally.last_end or 0.0, rec.end.timestamp())
             if tally.plays >= rules.MAX_PLAYS_PER_DAY:
                 return None
             try:
-                self.journal.append("play", sheddable=True, **play_to_dict(rec))
+                if isinstance(rec, LiveRecord):
+                    self.journal.append("live", sheddable=True, **live_to_dict(rec))
+                else:
+                    self.journal.append("play", sheddable=True, **play_to_dict(rec))
             except JournalFull:
                 return None  # logged by the journal
             except StoreError:
@@ -136,8 +169,10 @@ class Plays:
         channel: bool,
         session: str | None,
         client: str,
+        live: bool = False,
     ) -> str:
-        """A new play for ``client``: the one it still had open is closed first."""
+        """A new play for ``client`` (``live``: watching the live class ``course_id``): the one it
+        still had open, of either kind, is closed first."""
         self.sweep()
         if self.journal.usage().full:
             raise LimitError(N_("The journal is full, so plays are not recorded for now. The lesson still plays."))
@@ -171,34 +206,43 @@ class Plays:
                 channel=channel,
                 last_seen=now,
                 client=client,
+                live=live,
             )
             self._open[play.id] = play
         return play.id
 
-    def progress(self, play_id: str, position_s: float, watched_s: float) -> OpenPlay | None:
-        """A heartbeat; the play as it stands, or None: no such open play."""
+    def _get(self, play_id: str, live: bool) -> OpenPlay | None:
+        play = self._open.get(play_id)
+        if play is None or play.closed_at is not None or play.live != live:
+            return None
+        return play
+
+    def progress(self, play_id: str, position_s: float, watched_s: float, *, live: bool = False) -> OpenPlay | None:
+        """A heartbeat; the play as it stands, or None: no such open play (of this kind)."""
         with self._lock:
-            play = self._open.get(play_id)
-            if play is None or play.closed_at is not None:
+            play = self._get(play_id, live)
+            if play is None:
                 return None
             now = self.clock()
-            cap = rules.watched(watched_s, play.started, now, play.duration_s, rules.DAY_S)
+            cap = self._credit(play, watched_s, now)
             play.position_s = rules.position(position_s, play.duration_s)
             play.watched_s, play.last_seen = max(play.watched_s, cap), now
             return play
 
-    def end(self, play_id: str, position_s: float, watched_s: float, ended: bool) -> tuple[OpenPlay, PlayRecord | None]:
-        """Close a play (KeyError: no such open play); the record, if it made one."""
+    def end(
+        self, play_id: str, position_s: float, watched_s: float, ended: bool, *, live: bool = False
+    ) -> tuple[OpenPlay, PlayRecord | LiveRecord | None]:
+        """Close a play (KeyError: no such open play of this kind); the record, if it made one."""
         with self._lock:
-            play = self._open.get(play_id)
-            if play is None or play.closed_at is not None:
+            play = self._get(play_id, live)
+            if play is None:
                 raise KeyError(play_id)
             del self._open[play_id]
             play.position_s = rules.position(position_s, play.duration_s)
             play.watched_s, play.reached_end = max(play.watched_s, watched_s), ended
             return play, self._write(play, self.clock())
 
-    def sweep(self) -> list[PlayRecord]:
+    def sweep(self) -> list[PlayRecord | LiveRecord]:
         """Close plays whose player went silent, and write those a full disk held back."""
         now = self.clock()
         out = []
@@ -225,6 +269,7 @@ class Plays:
                 except StoreError as exc:
                     log.warning("play %s lost at shutdown: %s", p.id, exc)
 
-    def open_plays(self) -> list[OpenPlay]:
+    def open_plays(self, live: bool | None = False) -> list[OpenPlay]:
+        """The plays open now: of lessons, of live classes (``live``), or both (None)."""
         with self._lock:
-            return [p for p in self._open.values() if p.closed_at is None]
+            return [p for p in self._open.values() if p.closed_at is None and live in (None, p.live)]

@@ -10,6 +10,10 @@ could have produced:
   at most ``MAX_PLAYS_PER_DAY`` play records a China day (a real TV makes a few dozen);
 - at most ``[station] screens`` clients (``DEFAULT_SCREENS`` when not set) have a play open at once;
 - a position never lies beyond the end of the lesson;
+- a live class (网络党课) is watched only while it is on air by the station's clock, from
+  ``LIVE_EARLY_S`` before its start to ``LIVE_LATE_S`` after its end; its seconds watched are capped
+  like a play's, by the class's length (a stream plays no faster than it is sent); watching it is one
+  of the client's plays (one thing at a time, the screens, the day's records and seconds);
 - a play outside a session is a person-time of individual study only once it watched
   ``COUNT_PLAY_S``, or 90 % of a shorter lesson (``catalogue.figures.counts_as_study``), and a client adds at most one
   such person-time per course a China day (one TV replaying a lesson is one viewer);
@@ -33,6 +37,8 @@ MAX_SESSIONS_PER_DAY = 8
 MIN_HEADCOUNT = 1
 DEFAULT_CAPACITY = 100  # the most a session's headcount can be when [station] capacity is not set
 MAX_CAPACITY = 9999  # what [station] capacity may say
+LIVE_EARLY_S = 300.0  # a live class may be joined this long before its start …
+LIVE_LATE_S = 300.0  # … until this long after its end
 
 
 def play_start(now: float, last_end: float | None) -> float:
@@ -48,6 +54,20 @@ def watched(claimed_s: float, started: float, ended: float, duration_s: float, d
     if duration_s:
         cap = min(cap, duration_s * OVERRUN)
     return max(0.0, min(claimed_s, cap))
+
+
+def live_watched(claimed_s: float, started: float, ended: float, duration_s: float, day_left_s: float) -> float:
+    """Seconds watching a live class may be credited with: what the TV claimed, capped by the
+    wall-clock span, the class's length and what is left of the client's day."""
+    return min(watched(claimed_s, started, ended, 0.0, day_left_s), max(0.0, duration_s))
+
+
+def live_window(now: float, start: float, end: float) -> int:
+    """Where ``now`` lies against a live class from ``start`` to ``end``: -1 before it may be
+    joined, 0 on air (with the margins), 1 once it is over."""
+    if now < start - LIVE_EARLY_S:
+        return -1
+    return 1 if now > end + LIVE_LATE_S else 0
 
 
 def position(claimed_s: float, duration_s: float) -> float:

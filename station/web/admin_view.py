@@ -159,6 +159,14 @@ def figures_view(_, f) -> list[tuple[str, str]]:
         ),
         (_("Hours watched"), f"{f.hours:.1f}"),
         (_("Lessons completed"), _("%(done)d of %(plays)d plays", done=f.completed, plays=f.plays)),
+        (
+            _("Live classes watched"),
+            _(
+                "%(n)d times, %(minutes)d minutes in all",
+                n=f.live_plays,
+                minutes=round(f.live_watched_s / 60),
+            ),
+        ),
         (_("Wrong admin PINs"), str(f.failed_logins)),
     ]
 

@@ -12,6 +12,13 @@ Routes::
     POST /api/plays/{id}/end        {"position_s", "watched_s", "ended"}: the play is recorded
                                     (also sent with ``fetch(..., {keepalive: true})`` as the
                                     page unloads)
+    POST /api/live-plays            {"live"} -> {"id", "session"}: watching a live class starts
+                                    (404: not a live class of the installed schedule; 409: not
+                                    on air by the station's clock, from 5 minutes before its
+                                    start to 5 minutes after its end)
+    POST /api/live-plays/{id}       {"watched_s"} -> {"ok"}: heartbeat of the live page
+    POST /api/live-plays/{id}/end   {"watched_s"} -> {"ok"}: recorded as a ``live`` line (also
+                                    sent with keepalive as the page unloads)
 
 Every POST carries the TV page's token and passes ``station.web.forms`` (Origin, JSON only, rate).
 A ``channel`` key is remembered only when it names a programme of the installed schedule that
@@ -21,7 +28,9 @@ is still due or just started, and the memory is pruned to those each time: it ca
 and seeks. The server keeps only what a real TV could produce (``station.records.rules``): capped by
 the wall-clock time of the play and the lesson's length, one play at a time per client (a new one
 closes the last), at most ``[station] screens`` clients playing (409 beyond), no plays at the journal's
-budget (409); a disk that cannot take the record is a 503.
+budget (409); a disk that cannot take the record is a 503. Watching a live class is a play of its
+own kind under the same rules (one thing at a time per client, a screen, the budget), its seconds
+capped by the class's length; the play API and the live API each know only their own ids.
 """
 
 from __future__ import annotations
@@ -35,10 +44,11 @@ from typing import NamedTuple
 
 from aiohttp import web
 
-from catalogue.display import clock
+from catalogue.display import china_hhmm, clock
 from playlists.errors import FormatError
 from playlists.models import load_json
 from station.errors import InputError, StoreError
+from station.records import rules
 from station.records.attendance import Attendance
 from station.web import tv_view
 from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE, TV_SEEN
@@ -196,3 +206,62 @@ async def play_end(request: web.Request) -> web.Response:
     if rec is None:
         raise web.HTTPNotFound(text="no such play")
     return web.json_response({"ok": True, "installed": r.installed, "completed": rec.completed})
+
+
+# ---- live classes (网络党课) ----------------------------------------------------------------------
+
+
+@routes.post("/api/live-plays", name="live_start")
+async def live_start(request: web.Request) -> web.Response:
+    data = await _body(request)
+    live_id = data.get("live")
+    if not isinstance(live_id, str) or not live_id:
+        raise web.HTTPBadRequest(text="live must be the id of a live class")
+    _ = translator(request)
+    x = tv_view.live_class(request.app[STORE].installed_set(), live_id)
+    if x is None:
+        raise web.HTTPNotFound(text=_("This live class is not in the schedule of this station."))
+    att = request.app[ATTENDANCE]
+    where = rules.live_window(att.clock(), x.start.timestamp(), x.end.timestamp())
+    if where < 0:
+        raise web.HTTPConflict(
+            text=_("The live class has not started yet: it starts at %(hhmm)s.", hhmm=china_hhmm(x.start))
+        )
+    if where > 0:
+        raise web.HTTPConflict(text=_("The live class has ended."))
+    async with _recording(request):
+        play_id, session = await asyncio.to_thread(
+            att.start_live, x.id, x.title, x.duration_s, client=request.remote or ""
+        )
+    return web.json_response({"id": play_id, "session": session})
+
+
+async def _live_report(request: web.Request) -> tuple[Attendance, str, float]:
+    data = await _body(request)
+    return request.app[ATTENDANCE], request.match_info["id"], _seconds(data, "watched_s")
+
+
+def _no_live_play(request: web.Request) -> web.HTTPNotFound:
+    _ = translator(request)
+    return web.HTTPNotFound(text=_("This live watching is not open: it has ended, or the station restarted."))
+
+
+@routes.post("/api/live-plays/{id}", name="live_progress")
+async def live_progress(request: web.Request) -> web.Response:
+    request.app[TV_SEEN].touch()
+    att, play_id, watched_s = await _live_report(request)
+    async with _recording(request):
+        known = await asyncio.to_thread(att.live_progress, play_id, watched_s)
+    if not known:
+        raise _no_live_play(request)
+    return web.json_response({"ok": True})
+
+
+@routes.post("/api/live-plays/{id}/end", name="live_end")
+async def live_end(request: web.Request) -> web.Response:
+    att, play_id, watched_s = await _live_report(request)
+    async with _recording(request):
+        rec = await asyncio.to_thread(att.end_live, play_id, watched_s)
+    if rec is None:
+        raise _no_live_play(request)
+    return web.json_response({"ok": True})

@@ -42,7 +42,7 @@ async def test_the_issues_curl_loop_of_9999_person_sessions_changes_no_figure(ai
     """The loop as the issue wrote it, with no token. The same loop with the TV page's token read
     first is ``test_honest_web.test_a_script_with_the_tv_pages_token_adds_at_most_100_people_a_session``."""
     before = await admin_figures(page_client, tv)
-    assert len(before) == 5  # sessions, person-times, hours, lessons completed, wrong PINs
+    assert len(before) == 6  # sessions, person-times, hours, lessons completed, live classes, wrong PINs
     curl = await aiohttp_client(tv.app())
     statuses = []
     for _ in range(20):
