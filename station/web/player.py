@@ -51,9 +51,9 @@ from station.errors import InputError, StoreError
 from station.records import rules
 from station.records.attendance import Attendance
 from station.web import tv_view
-from station.web.keys import ATTENDANCE, CHANNEL_PLAYED, STORE, TV_SEEN
+from station.web.keys import ATTENDANCE, STORE, TV_SEEN
 from station.web.responses import render, translator
-from station.web.views import course_or_404, media_missing, now_china, tv_context
+from station.web.views import course_or_404, media_missing, programme_key, tv_context
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ async def play(request: web.Request) -> web.Response:
     c = course_or_404(request)
     att = request.app[ATTENDANCE]
     ctx = tv_context(request, channel=False)
-    channel = _programme_key(request, request.query.get("channel", ""))
+    channel = programme_key(request, request.query.get("channel", ""))
     ctx.update({"course": c, "channel": channel})
     if media_missing(request, c):
         return render(request, "missing.html", ctx)
@@ -84,21 +84,6 @@ async def play(request: web.Request) -> web.Response:
         }
     )
     return render(request, "player.html", ctx)
-
-
-def _programme_key(request: web.Request, key: str) -> str:
-    """``key`` if it names a programme of the installed schedule (then remembered as played), else
-    "" (a plain play). The played set keeps only keys still in the window, so it stays small."""
-    if not key:
-        return ""
-    installed = request.app[STORE].installed_set()
-    due = {p.key for p in tv_view.programmes_due(installed, now_china())}
-    played = request.app[CHANNEL_PLAYED]
-    played.intersection_update(due)
-    if key not in due:
-        return ""
-    played.add(key)
-    return key
 
 
 async def _body(request: web.Request) -> dict:

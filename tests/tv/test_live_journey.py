@@ -138,11 +138,10 @@ def test_a_live_class_reaches_village_tvs_through_the_cache_and_stays_as_a_repla
     try:
         with county_cache(tmp_path / "cache", f"{headend.base}/repo/") as cache:
             # The class, scheduled and published; both villages sync it through the cache.
-            start = (datetime.now(CHINA) + timedelta(seconds=45)).replace(second=0, microsecond=0)
-            start += timedelta(minutes=1) if start < datetime.now(CHINA) + timedelta(seconds=25) else timedelta()
+            start = (datetime.now(CHINA) + timedelta(seconds=30)).replace(microsecond=0)
             res = run_cli(
                 "headend", "live", "add", "--root", str(root), LIVE_ID, "--title", TITLE,
-                "--start", start.strftime("%Y-%m-%d %H:%M"), "--duration-min", "1.5",
+                "--start", start.strftime("%Y-%m-%d %H:%M:%S"), "--duration-min", "1",
                 "--region", COUNTY, "--input", rtmp,
             )  # fmt: skip
             assert res.returncode == 0, res.stderr
