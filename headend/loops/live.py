@@ -5,7 +5,9 @@ the inbox as its replay course (``service.live.hand_over_recordings``), and once
 transcoded for every player, publishes (the dashboard's publish-now run), so stations that missed
 the class get the replay with their next sync. An encoder that stops before its class ends is
 started again after ``RETRY_S``. On shutdown every encoder is cancelled (its ffmpeg killed); a
-restarted server picks a class on air up again, its playlists continued."""
+restarted server picks a class on air up again, its playlists continued. Several ``headend serve``
+processes on one data root (behind nginx): the first to start a class's encoder holds its lock,
+the others leave it be."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from headend.courseware.live import run_live
+from headend.errors import BadRequest
 from headend.loops.status import LoopStatus, watch_task
 from headend.repository.live import end_of
 from headend.service import Headend
@@ -46,8 +49,11 @@ class LiveLoop:
             if task.done():
                 del self.encoders[live_id]
                 self._retry_at[live_id] = loop.time() + self.retry_s
-                if not task.cancelled() and task.exception() is not None:
-                    log.error("live %s: the encoder stopped: %s", live_id, task.exception())
+                exc = None if task.cancelled() else task.exception()
+                if isinstance(exc, BadRequest) and exc.field == "id":  # another headend process encodes it
+                    log.info("live %s: %s", live_id, exc)
+                elif exc is not None:
+                    log.error("live %s: the encoder stopped: %s", live_id, exc)
         for x in await asyncio.to_thread(due, self.h, now):
             if x.id in self.encoders or loop.time() < self._retry_at.get(x.id, 0):
                 continue
