@@ -20,6 +20,7 @@ from catalogue import Course
 from headend.config import load_config
 from headend.db.engine import transaction
 from headend.db.questions import QuestionStore
+from headend.db.records import LiveClass
 from headend.web.app import create_app
 from headend.web.bulletin import PRINTER, Printer
 from tests.conftest import init_headend
@@ -51,6 +52,20 @@ NOTICE = {  # the county page's notice draft form (issue 14)
     "replace": "1",
 }
 
+
+LIVE = {  # the county page's form scheduling a live class (issue 16); "publish" left off
+    "title": "学习贯彻全会精神",
+    "id": "dangke-20991207",
+    "date": "2099-12-07",
+    "time": "19:30",
+    "duration": "60",
+    "regions": "广东省/肇庆市/高要市",
+    "stations": "gaoyao-xiangang-xianyi",
+    "tags": "",
+    "category": "party",
+    "description": "县委党校主讲。",
+}
+LIVE_IDS = {"id": ["dangke-20991201", "dangke-20991207", "nope"]}
 
 QUESTION = {"station": ["gaoyao-xiangang-xianyi", "nope"], "number": ["20261207-01", "20261207-02", "nope"]}
 
@@ -131,6 +146,10 @@ ROUTES: dict[tuple[str, str], Entry] = {
         QUESTION, form={"text": "用三环唑喷雾防治。", "faq": "1", "then": "save"}
     ),
     ("POST", "/county/questions/{station}/{number}/close"): Entry(QUESTION, form={}),
+    ("GET", "/county/live"): Entry(query=("region", "done", "id", "publish")),
+    ("POST", "/county/live"): Entry(form=LIVE),
+    ("POST", "/county/live/{id}/cancel"): Entry(LIVE_IDS, form={}),
+    ("GET", "/api/v1/live"): Entry(query=("region",)),
 }
 GETS = sorted(k for k in ROUTES if k[0] == "GET")
 FORMS = sorted(k for k, e in ROUTES.items() if e.form is not None)
@@ -153,6 +172,7 @@ def headend(tmp_path_factory):
         db.alerts.record_check(
             "2026-12-01T00:00:00Z", [("gaoyao-xiangang-xianyi", "disk_low", {"words": "磁盘剩余 6%"})], {}, {}
         )
+        db.live.add(live_class("dangke-20991201"))  # a class to cancel (issue 16)
     app = create_app(load_config(root), background_loops=False)
     # the bulletin's PDF from a stand-in printer (a script writing a tiny PDF): thousands of
     # fuzzed requests must not start Chromium each
@@ -166,6 +186,22 @@ def headend(tmp_path_factory):
     h.staff = h.run(login_admin(h.client, root))  # every route is fuzzed as a logged-in admin
     yield h
     h.close()
+
+
+def live_class(live_id: str) -> LiveClass:
+    regions = ("广东省/肇庆市/高要市",)
+    return LiveClass(
+        id=live_id,
+        title="冬训党课",
+        category="party",
+        description="",
+        start_at="2099-12-01T11:30:00Z",
+        duration_s=3600.0,
+        audience={"stations": (), "regions": regions, "tags": ()},
+        source="",
+        created_by="admin",
+        created_at="2026-12-01T00:00:00Z",
+    )
 
 
 def question(number: str) -> dict:
@@ -252,6 +288,7 @@ def test_the_county_pages_still_work_after_the_fuzzing(headend):
         "/county/audit",
         "/county/questions",
         "/county/questions/gaoyao-xiangang-xianyi/20261207-01",
+        "/county/live",
     )
     for page in (*pages, "/api/v1/health"):
         assert headend.send(Req("GET", page))[0] == 200, page

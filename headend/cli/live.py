@@ -158,7 +158,7 @@ def cmd_live_list(args: argparse.Namespace) -> int:
     with open_root(args.root) as h:
         items = live_service.classes(h)
     if args.json:
-        print(json.dumps([_item_json(i) for i in items], ensure_ascii=False, indent=1))
+        print(json.dumps([live_service.item_json(i) for i in items], ensure_ascii=False, indent=1))
         return 0
     if not items:
         print("no live classes scheduled; `headend live add` schedules one")
@@ -176,24 +176,6 @@ def cmd_live_list(args: argparse.Namespace) -> int:
     ]
     print(table(("id", "title", "start (China time)", "length", "state", "replay"), rows))
     return 0
-
-
-def _item_json(i: live_service.Item) -> dict:
-    x = i.live
-    return {
-        "id": x.id,
-        "title": x.title,
-        "category": x.category,
-        "start": x.start_at,
-        "end": end_of(x).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "audience": {k: list(v) for k, v in x.audience.items()},
-        "state": i.state,
-        "state_words": i.words,
-        "encoder": json.loads(i.encoder.to_json()) if i.encoder else None,
-        "replay": x.replay_course,
-        "replay_published_at": x.replay_published_at,
-        "cancelled_at": x.cancelled_at,
-    }
 
 
 def cmd_live_cancel(args: argparse.Namespace) -> int:

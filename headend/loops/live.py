@@ -54,7 +54,11 @@ class LiveLoop:
                     log.info("live %s: %s", live_id, exc)
                 elif exc is not None:
                     log.error("live %s: the encoder stopped: %s", live_id, exc)
-        for x in await asyncio.to_thread(due, self.h, now):
+        classes = await asyncio.to_thread(due, self.h, now)
+        for live_id in set(self.encoders) - {x.id for x in classes}:  # cancelled while on air: off the air
+            log.warning("live %s: cancelled while on air; stopping its encoder", live_id)
+            self.encoders.pop(live_id).cancel()
+        for x in classes:
             if x.id in self.encoders or loop.time() < self._retry_at.get(x.id, 0):
                 continue
             log.info("live %s: starting the encoder (%s) until %s", x.id, source_of(self.h, x), end_of(x))

@@ -10,20 +10,23 @@ import functools
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from catalogue.categories import find_category
-from catalogue.course import MAX_TITLE_CHARS, course_id_for
+from catalogue.course import MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS, course_id_for
 from catalogue.ids import ID_RULE, is_id
 from headend.courseware.live import LiveStatus, live_dir, read_status
 from headend.courseware.profiles import profiles_for
 from headend.db import LiveClass, now_iso
-from headend.errors import BadRequest, NotFound
-from headend.repository.live import end_of, start_of
+from headend.db.records import User
+from headend.errors import AccessDenied, BadRequest, NotFound
+from headend.repository.live import audience_of, end_of, playlist_name, start_of
 from headend.service.audit import Actor, audit
+from headend.service.live_scope import check_reach, station_regions, touches, within
 from headend.service.root import Headend
-from playlists import Audience
+from playlists import INDEX_NAME, Audience, Index, RepositoryError
 from playlists.atomic import atomic_write, fsync_dir
 
 MAX_DURATION_MIN = 12 * 60
@@ -41,11 +44,17 @@ def add_live(
     description: str = "",
     source: str = "",
     now: datetime | None = None,
+    account: User | None = None,
 ) -> LiveClass:
-    """Schedule a class; BadRequest (naming the field) for anything wrong, nothing stored."""
+    """Schedule a class; BadRequest (naming the field) for anything wrong, nothing stored.
+    ``account`` (the county page's editor; None at the command line) may only reach stations of
+    its own region (``check_reach``)."""
     now = now or datetime.now(UTC)
     if not is_id(live_id):
-        raise BadRequest(f"编号 {live_id!r}：{ID_RULE}", field="id")
+        raise BadRequest(
+            f"编号“{live_id[:80]}”不合规则：只用小写字母、数字和“-”，1–64 个字，以字母或数字开头（{ID_RULE}）",
+            field="id",
+        )
     title = title.strip()
     if not title or len(title) > MAX_TITLE_CHARS:
         raise BadRequest(f"标题须为 1–{MAX_TITLE_CHARS} 个字（title: 1-{MAX_TITLE_CHARS} characters）", field="title")
@@ -55,13 +64,24 @@ def add_live(
         )
     if start.tzinfo is None:
         raise BadRequest("开始时间须带时区（start needs a time zone）", field="start")
+    try:
+        (start + timedelta(minutes=duration_min)).astimezone(UTC), start.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999: no time to broadcast in
+        raise BadRequest("开始时间超出了日历（start: outside the calendar）", field="start") from None
     if start + timedelta(minutes=duration_min) <= now:
         raise BadRequest("这个时间已经过去了（the class would already be over）", field="start")
     found = find_category(category)
     if found is None:
-        raise BadRequest(f"没有这个分类：{category}（unknown category）", field="category")
+        raise BadRequest(f"没有这个分类：{category[:40]}（unknown category）", field="category")
+    if len(description.strip()) > MAX_DESCRIPTION_CHARS:
+        raise BadRequest(
+            f"简介最多 {MAX_DESCRIPTION_CHARS} 个字（description: at most {MAX_DESCRIPTION_CHARS} characters）",
+            field="description",
+        )
     if any(c in source for c in "\r\n\0") or len(source) > 2000:
         raise BadRequest("信号源地址不对（source: one line, at most 2000 characters）", field="source")
+    if account is not None:
+        check_reach(account, audience, station_regions(h))
     clash = [
         x
         for x in h.db.live.all(now_iso())
@@ -93,8 +113,20 @@ def add_live(
     )
     if not h.db.live.add(live):
         raise BadRequest(f"编号 {live_id} 已经用过了（the id is taken）", field="id")
-    audit(h, actor, "live.add", live_id, {"title": title, "start": live.start_at, "audience": audience.describe()})
+    audit(
+        h,
+        actor,
+        "live.add",
+        live_id,
+        {"title": title, "start": live.start_at, "audience": audience.describe()},
+        _audit_region(audience),
+    )
     return live
+
+
+def _audit_region(audience: Audience) -> tuple[str, ...]:
+    """The region an audit entry belongs to: the audience's one region, or none (every admin sees it)."""
+    return audience.regions[0] if len(audience.regions) == 1 and not (audience.stations or audience.tags) else ()
 
 
 def _shares_stations(x: LiveClass, audience: Audience) -> bool:
@@ -112,19 +144,40 @@ def _shares_stations(x: LiveClass, audience: Audience) -> bool:
     return any(a[: len(b)] == b or b[: len(a)] == a for a in other.regions for b in audience.regions)
 
 
-def cancel_live(h: Headend, actor: Actor, live_id: str) -> LiveClass:
+def cancel_live(h: Headend, actor: Actor, live_id: str, account: User | None = None) -> LiveClass:
+    """Withdraw a class (at the next publish). ``account`` (the county page's; None at the command
+    line): a class it cannot see is a NotFound, one reaching beyond its region an AccessDenied."""
     x = get_live(h, live_id)
+    if account is not None:
+        regions = station_regions(h)
+        if not touches(x, account.region, regions):
+            raise NotFound(f"没有这个直播：{live_id}（no such live class）")
+        if not within(x, account, regions):
+            raise AccessDenied(
+                f"直播 {live_id} 面向的站点超出账号 {account.name} 的地区，只能由不限地区的账号取消"
+                "（the class reaches beyond the account's region）"
+            )
     if not h.db.live.cancel(live_id, now_iso()):
         raise BadRequest(f"直播 {live_id} 已经取消了（already cancelled）", field="id")
-    audit(h, actor, "live.cancel", live_id, {"title": x.title})
+    audit(h, actor, "live.cancel", live_id, {"title": x.title}, _audit_region(audience_of(x)))
     return x
 
 
 def get_live(h: Headend, live_id: str) -> LiveClass:
     x = h.db.live.get(live_id) if is_id(live_id) else None
     if x is None:
-        raise NotFound(f"没有这个直播：{live_id}（no such live class）")
+        raise NotFound(f"没有这个直播：{live_id[:80]}（no such live class）")
     return x
+
+
+def published_classes(h: Headend) -> set[str]:
+    """The ids of the classes whose playlist the published index names (the stations get them)."""
+    try:
+        index = Index.from_bytes((h.cfg.repo_dir / INDEX_NAME).read_bytes())
+    except (OSError, RepositoryError):  # none published yet, or one the publishing page names as broken
+        return set()
+    names = {p.name for p in index.playlists}
+    return {x.id for x in h.db.live.all() if playlist_name(x.id) in names}
 
 
 @dataclass(frozen=True)
@@ -135,6 +188,7 @@ class Item:
     state: str  # scheduled, soon, on_air, waiting, ended, failed, cancelled
     words: str
     encoder: LiveStatus | None  # what the encoder last wrote (None before it started)
+    over: bool = False  # cancelled, or its time is past (a class that failed on air is not over yet)
 
 
 STATE_WORDS = {
@@ -155,11 +209,15 @@ def _status(h: Headend, live_id: str) -> LiveStatus | None:
         return None
 
 
-def classes(h: Headend, now: datetime | None = None) -> list[Item]:
-    """Every class, the coming and running first (by start), then the past (newest first)."""
+def classes(h: Headend, now: datetime | None = None, region: Sequence[str] = ()) -> list[Item]:
+    """Every class (that may reach a station of ``region``: ``touches``), the coming and running
+    first (by start), then the past (newest first)."""
     now = now or datetime.now(UTC)
     out = []
+    regions = station_regions(h) if region else {}
     for x in h.db.live.all():
+        if region and not touches(x, region, regions):
+            continue
         enc = _status(h, x.id)
         start, end = start_of(x), end_of(x)
         said = enc.state if enc else ""
@@ -175,11 +233,46 @@ def classes(h: Headend, now: datetime | None = None) -> list[Item]:
             state = "soon"
         else:
             state = "scheduled"
-        out.append(Item(x, state, STATE_WORDS[state], enc))
-    gone = ("ended", "failed", "cancelled")
-    coming = sorted((i for i in out if i.state not in gone), key=lambda i: i.live.start_at)
-    past = sorted((i for i in out if i.state in gone), key=lambda i: i.live.start_at, reverse=True)
+        out.append(Item(x, state, STATE_WORDS[state], enc, over=bool(x.cancelled_at) or now >= end))
+    coming = sorted((i for i in out if not i.over), key=lambda i: i.live.start_at)
+    past = sorted((i for i in out if i.over), key=lambda i: i.live.start_at, reverse=True)
     return coming + past
+
+
+FAILED_SHOWN_S = 24 * 3600  # the overview keeps a class that failed in view this long after its end
+
+
+def headline(items: Sequence[Item], now: datetime | None = None) -> tuple[Item | None, list[Item]]:
+    """What the overview's card says: the next class to start, and the classes on air, waiting
+    for their signal, or failed (a failed one until ``FAILED_SHOWN_S`` after its end)."""
+    now = now or datetime.now(UTC)
+    coming = [i for i in items if i.state in ("scheduled", "soon")]
+    current = [
+        i
+        for i in items
+        if i.state in ("on_air", "waiting")
+        or (i.state == "failed" and (now - end_of(i.live)).total_seconds() < FAILED_SHOWN_S)
+    ]
+    return (min(coming, key=lambda i: i.live.start_at) if coming else None), current
+
+
+def item_json(i: Item) -> dict:
+    """A class as ``headend live list --json`` and ``/api/v1/live`` give it."""
+    x = i.live
+    return {
+        "id": x.id,
+        "title": x.title,
+        "category": x.category,
+        "start": x.start_at,
+        "end": end_of(x).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "audience": {k: list(v) for k, v in x.audience.items()},
+        "state": i.state,
+        "state_words": i.words,
+        "encoder": json.loads(i.encoder.to_json()) if i.encoder else None,
+        "replay": x.replay_course,
+        "replay_published_at": x.replay_published_at,
+        "cancelled_at": x.cancelled_at,
+    }
 
 
 # ---- what headend serve does at a class's time (loops.live) ------------------------------------

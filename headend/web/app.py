@@ -26,6 +26,7 @@ from headend.web.dashboard import setup_dashboard
 from headend.web.errors import error_middleware, http_log
 from headend.web.keys import CONFIG, HEADEND, LOOPS, PUBLISHER, TEMPLATES
 from headend.web.live import setup_live
+from headend.web.live_page import setup_live_page
 from headend.web.notices import setup_notices
 from headend.web.proxies import forwarded_middleware
 from headend.web.publishing import setup_publishing
@@ -120,6 +121,7 @@ def create_app(cfg: HeadendConfig, background_loops: bool = True) -> web.Applica
     setup_alerts(app)
     setup_receipts(app)
     setup_questions(app)
+    setup_live_page(app)
     setup_bulletin(app)
     setup_ratings(app)
     setup_publishing(app)

@@ -19,7 +19,7 @@ from catalogue.clocks import CHINA
 from catalogue.periods import KIND_LABELS, KINDS, Period, PeriodError, parse_period, period_of
 from headend.db.records import User
 from headend.errors import NotFound
-from headend.service import alerts, dashboard, questions
+from headend.service import alerts, dashboard, live, questions
 from headend.service.dashboard import FILTERS, SORTS, RegionNode, StationView
 from headend.service.exports import csv_text
 from headend.service.root import Headend
@@ -160,6 +160,23 @@ def _open_questions(h: Headend, user: User, region: tuple[str, ...]) -> tuple[in
     return len(waiting), sum(i.timing == "overdue" for i in waiting)
 
 
+def _live_headline(h: Headend, region: tuple[str, ...]) -> dict:
+    """The live-class card: the next class of the region, and those on air, waiting or failed."""
+    upcoming, current = live.headline(live.classes(h, datetime.now(UTC), region))
+    return {"next": upcoming, "current": current, "state_class": LIVE_STATE_CLASS}
+
+
+LIVE_STATE_CLASS = {  # a live class's state as the pages colour it
+    "scheduled": "none",
+    "soon": "warn",
+    "on_air": "ok",
+    "waiting": "warn",
+    "ended": "none",
+    "failed": "bad",
+    "cancelled": "none",
+}
+
+
 async def overview(request: web.Request) -> web.Response:
     period, region = period_from(request), region_from(request)
     views, everyone = await _views(request, period, region)
@@ -167,6 +184,7 @@ async def overview(request: web.Request) -> web.Response:
     nav = Nav("/county", region, period)
     open_alerts = await asyncio.to_thread(alerts.open_counts, request.app[HEADEND], current_user(request), region)
     open_questions = await asyncio.to_thread(_open_questions, request.app[HEADEND], current_user(request), region)
+    live_card = await asyncio.to_thread(_live_headline, request.app[HEADEND], region)
     return render(
         request,
         "overview.html",
@@ -180,6 +198,7 @@ async def overview(request: web.Request) -> web.Response:
         stations_url=Nav("/county/stations", region, period).url,
         open_alerts=open_alerts,
         open_questions=open_questions,
+        live_card=live_card,
     )
 
 
