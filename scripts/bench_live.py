@@ -167,7 +167,15 @@ def edge_age(playlist: str | bytes) -> float | None:
 
 # ---- 1. delay from the studio to the TV --------------------------------------------------------
 
-PAGE = '<!DOCTYPE html><title>live</title><video id="media" autoplay muted src="{src}"></video>'
+# The TV's live page as /watch/<id> renders it, driven by the station's own tv.js (which attaches the
+# stream, keeps the TV near the live edge and retries a stall), on the station's origin.
+PAGE = (
+    '<!DOCTYPE html><html lang="zh-CN"><head><title>live</title></head>'
+    '<body data-page="live" data-live="{live_id}" data-src="{src}" data-start="{start_ms}" data-end="{end_ms}"'
+    ' data-back="/"><video id="media" class="media" autoplay muted></video>'
+    '<div id="live-card" data-before="%s" data-connecting="…" data-stalled="中断" data-ended="结束">'
+    '<p id="live-state"></p></div><script src="/static/tv.js"></script></body></html>'
+)
 
 # As tests/tv/test_live_journey.py delay_s: how far the video plays behind its seekable end, and
 # the relay's playlist fetched from the page at that moment.
@@ -225,7 +233,9 @@ def bench_delay(work: Path, root: Path, children: Children) -> Path:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.route(base + "/bench.html", lambda r: r.fulfill(body=PAGE.format(src=src), content_type="text/html"))
+            now_ms = int(time.time() * 1000)
+            html = PAGE.format(live_id=live_id, src=src, start_ms=now_ms - 10_000, end_ms=now_ms + 600_000)
+            page.route(base + "/bench.html", lambda r: r.fulfill(body=html, content_type="text/html"))
             t = time.monotonic()
             page.goto(base + "/bench.html")
             page.wait_for_function("document.getElementById('media').currentTime > 0.2", timeout=30000)
