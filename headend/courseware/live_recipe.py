@@ -5,13 +5,21 @@ which files a station may fetch. Nothing here touches a file or runs a process; 
 ONE ffmpeg process decodes the source once and splits the picture into each video profile's chain
 (fps cap, square pixels, fitted inside the profile's frame of ``frame_aspect`` with black bars,
 never a stretch; H.264 ``veryfast``/``zerolatency`` capped at the profile's bitrate, a keyframe at
-every segment boundary) and the sound into each profile's chain (downmix, single-pass
-``loudnorm`` to the profile's EBU R128 target, resample), each into its own HLS muxer. Audio
+every segment boundary) and the sound into each profile's chain (downmix, loudness normalised on
+the fly, resample), each into its own HLS muxer. Audio
 profiles get no picture. A live picture has no fixed size, so each variant has a fixed frame (the
 largest ``frame_aspect`` box inside max_width×max_height) and the source is scaled into it (up as
 well as down, unlike ingest). Segments are MPEG-TS, ``seg-00001.ts`` on, written whole
 (``temp_file``); playlists keep a live window of ``LIST_SIZE`` and never say #EXT-X-ENDLIST
 themselves (``omit_endlist``: a player keeps polling through a drop).
+
+The live loudness: ``dynaudnorm`` with its target RMS at the profile's loudness target and its
+peaks at the true-peak ceiling, over frames of ``LIVE_NORM_FRAME_MS`` smoothed across
+``LIVE_NORM_FRAMES``: a gain that follows the lecturer within half a second, holding the sound
+back a few hundred milliseconds. Single-pass ``loudnorm`` (what ingest measures with) looks 3 s
+ahead, which made every TV 3 s later (``make bench``: the headend's live edge 4.5 s old with it,
+1.7 s with this; the TV 8.5–10.5 s behind the studio, then 7.7 s); a recording made from the
+segments is normalised again, exactly, when ingest makes it the replay.
 """
 
 from __future__ import annotations
@@ -33,7 +41,10 @@ from players import Profile
 
 SEGMENT_S_CHOICES = (2, 3, 4)
 LIST_SIZE = 6  # segments in a playlist's live window
-LIVE_LRA = 11  # loudnorm's loudness range in single-pass (dynamic) mode
+LIVE_NORM_FRAME_MS = 100  # dynaudnorm's frame
+LIVE_NORM_FRAMES = 5  # frames its gain is smoothed over (odd): half a second
+LIVE_MAX_GAIN = 20.0  # at most +26 dB: a quiet microphone, not the hiss between sentences
+LIVE_QUIET = 10 ** (-60 / 20)  # frames below -60 dBFS (silence) are not raised
 SEGMENT_NAME = "seg-%05d.ts"
 SEGMENT_RE = re.compile(r"seg-(\d{5,9})\.ts\Z")
 MASTER, INDEX, RECORDING = "master.m3u8", "index.m3u8", "recording.ts"
@@ -199,9 +210,15 @@ def live_args(
         sound = (asplit[i] if asplit is not None else inp.audio).filter(
             "aformat", channel_layouts="mono" if a.channels == 1 else "stereo"
         )
-        sound = sound.filter("loudnorm", I=a.loudness_lufs, TP=a.true_peak_dbtp, LRA=LIVE_LRA).filter(
-            "aresample", a.sample_rate_hz
-        )
+        sound = sound.filter(
+            "dynaudnorm",
+            f=LIVE_NORM_FRAME_MS,
+            g=LIVE_NORM_FRAMES,
+            p=round(10 ** (a.true_peak_dbtp / 20), 4),
+            r=round(10 ** (a.loudness_lufs / 20), 4),
+            m=LIVE_MAX_GAIN,
+            t=round(LIVE_QUIET, 6),
+        ).filter("aresample", a.sample_rate_hz)
         flags = "independent_segments+temp_file+omit_endlist+program_date_time"
         opts: dict = {
             "c:a": a.codec,
