@@ -127,10 +127,15 @@ def parse_path(live_id: str, path: str) -> LivePath | None:
 
 
 def live_bases(mirrors: Iterable[str]) -> tuple[str, ...]:
-    """Each ``http(s)://…/repo/`` mirror's ``…/live/``, in order, once each; others skipped."""
+    """Each ``http(s)://…/repo/`` mirror's ``…/live/``, in order, once each; others skipped (a URL
+    that cannot be read, such as ``http://[::1/``, too: the sync pass reports it)."""
     bases: list[str] = []
     for mirror in mirrors:
-        parts = urlsplit(mirror)
+        try:
+            parts = urlsplit(mirror)
+            parts.port  # noqa: B018 - a port that is no number raises here, not at the first fetch
+        except ValueError:
+            continue
         if parts.scheme in ("http", "https") and parts.path.endswith("/repo/") and not (parts.query or parts.fragment):
             base = urljoin(mirror, "../live/")
             if base not in bases:

@@ -320,6 +320,8 @@ async def test_usb_and_non_repo_mirrors_carry_no_live_classes(tmp_path):
             "https://headend.example.gov.cn/yuanjiao/repo/",
             "http://mirror.example/tree/",
             "http://cache.county.example/repo/",
+            "http://[::1/repo/",  # unreadable URLs (the sync pass names them): skipped, never a crash
+            "http://127.0.0.1:notaport/repo/",
         ]
     ) == (
         "http://cache.county.example/live/",
