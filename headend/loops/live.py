@@ -55,9 +55,11 @@ class LiveLoop:
                 elif exc is not None:
                     log.error("live %s: the encoder stopped: %s", live_id, exc)
         classes = await asyncio.to_thread(due, self.h, now)
-        for live_id in set(self.encoders) - {x.id for x in classes}:  # cancelled while on air: off the air
-            log.warning("live %s: cancelled while on air; stopping its encoder", live_id)
-            self.encoders.pop(live_id).cancel()
+        for live_id in set(self.encoders) - {x.id for x in classes}:  # ending (it stops itself), or cancelled
+            x = await asyncio.to_thread(self.h.db.live.get, live_id)
+            if x is None or x.cancelled_at:  # cancelled while on air: off the air now
+                log.warning("live %s: cancelled while on air; stopping its encoder", live_id)
+                self.encoders.pop(live_id).cancel()
         for x in classes:
             if x.id in self.encoders or loop.time() < self._retry_at.get(x.id, 0):
                 continue

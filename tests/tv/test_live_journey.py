@@ -138,7 +138,7 @@ def test_a_live_class_reaches_village_tvs_through_the_cache_and_stays_as_a_repla
     try:
         with county_cache(tmp_path / "cache", f"{headend.base}/repo/") as cache:
             # The class, scheduled and published; both villages sync it through the cache.
-            start = (datetime.now(CHINA) + timedelta(seconds=30)).replace(microsecond=0)
+            start = (datetime.now(CHINA) + timedelta(seconds=20)).replace(microsecond=0)  # a class on air is joined too
             res = run_cli(
                 "headend", "live", "add", "--root", str(root), LIVE_ID, "--title", TITLE,
                 "--start", start.strftime("%Y-%m-%d %H:%M:%S"), "--duration-min", "1",
