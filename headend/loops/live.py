@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from headend.courseware.live import run_live
 from headend.errors import BadRequest
-from headend.loops.status import LoopStatus, watch_task
+from headend.loops.status import LoopStatus, as_task
 from headend.repository.live import end_of
 from headend.service import Headend
 from headend.service.audit import Actor
@@ -109,18 +107,6 @@ class LiveLoop:
                 task.cancel()
             await asyncio.gather(*self.encoders.values(), return_exceptions=True)
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[LoopStatus]:
+    def running(self):
         """``run`` as a task while the block lasts (cancelled and awaited at its end)."""
-        task = asyncio.create_task(self.run(), name="headend-live")
-        watch_task(task, self.status)
-        try:
-            yield self.status
-        finally:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                pass  # watch_task logged it
+        return as_task("headend-live", self.run(), self.status)

@@ -9,11 +9,9 @@ and /api/v1/health."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from headend.loops.status import LoopStatus, watch_task
+from headend.loops.status import LoopStatus, as_task
 from headend.service import Headend
 from headend.service.rating_summary import rating_summaries
 from headend.service.ratings import freeze_closed
@@ -49,18 +47,6 @@ class RatingLoop:
                 continue
             await asyncio.sleep(interval)
 
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[LoopStatus]:
+    def running(self):
         """``run`` as a task while the block lasts (cancelled and awaited at its end)."""
-        task = asyncio.create_task(self.run(), name="headend-ratings")
-        watch_task(task, self.status)
-        try:
-            yield self.status
-        finally:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                pass  # watch_task logged it
+        return as_task("headend-ratings", self.run(), self.status)

@@ -2,13 +2,16 @@
 coordinator is the model): ``state``, when it last succeeded, its last error and when. A loop
 reports each pass with ``ok()`` or ``failed(exc)``; the log gets the traceback once per new kind
 of failure and one line when the loop recovers, never a line per tick. ``watch_task`` logs a
-task that ends anyway (it should run until cancelled) and marks the loop stopped."""
+task that ends anyway (it should run until cancelled) and marks the loop stopped; ``as_task``
+runs a loop as such a task while a block lasts."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 
 from headend.db import now_iso
@@ -92,3 +95,17 @@ def watch_task(task: asyncio.Task, *statuses: LoopStatus) -> None:
             status.stopped(reason)
 
     task.add_done_callback(done)
+
+
+@contextlib.asynccontextmanager
+async def as_task(name: str, coro: Coroutine, status: LoopStatus) -> AsyncIterator[LoopStatus]:
+    """``coro`` (a loop's ``run()``) as a watched task while the block lasts; cancelled and
+    awaited at its end (what it raised was logged by ``watch_task``)."""
+    task = asyncio.create_task(coro, name=name)
+    watch_task(task, status)
+    try:
+        yield status
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
