@@ -215,7 +215,8 @@ class _Memory:
 
 class LiveRelay:
     """One per station: ``get(path)`` answers a live path from memory or from the first mirror
-    that has it. Make it inside the event loop (it opens its ``ClientSession``); ``close()`` it."""
+    that has it. Its ``ClientSession`` opens at the first fetch (inside the event loop); ``close()``
+    it."""
 
     def __init__(
         self, mirrors: Iterable[str], limits: RelayLimits | None = None, *, clock: Callable[[], float] = time.monotonic
@@ -223,7 +224,7 @@ class LiveRelay:
         self.limits = limits or RelayLimits()
         self.bases = live_bases(mirrors)
         self._clock = clock
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * self.limits.max_fetches))
+        self._session: aiohttp.ClientSession | None = None  # opened by the first fetch, in the loop
         self._memory = _Memory(self.limits.cache_bytes)
         self._inflight: dict[str, asyncio.Task[Answer]] = {}
         self._slots = asyncio.Semaphore(self.limits.max_fetches)
@@ -267,7 +268,9 @@ class LiveRelay:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self._session.close()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # ---- one fetch, for every viewer ---------------------------------------------------------
 
@@ -312,6 +315,8 @@ class LiveRelay:
         url = base + path.key
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=lim.connect_timeout_s)
         try:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * self.limits.max_fetches))
             async with self._session.get(url, timeout=timeout, allow_redirects=False) as resp:
                 if resp.status == 404:
                     raise _NotHere()

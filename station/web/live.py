@@ -1,8 +1,8 @@
 """Live classes on the village LAN: the TVs and phones here play a live lecture from this station,
 whose ``LiveRelay`` (station.live) fetches each playlist and segment once from the first mirror
 that has it, so they all share one stream over the village's uplink. Only live paths are
-answered; anything else is a 404 before any fetch. The relay and its ``ClientSession`` live as
-long as the app (``cleanup_ctx``).
+answered; anything else is a 404 before any fetch. The relay is made with the app; its
+``ClientSession`` opens at the first fetch and closes with the app (``cleanup_ctx``).
 
 Routes::
 
@@ -41,14 +41,13 @@ async def live_file(request: web.Request) -> web.StreamResponse:
 
 
 async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
-    relay = LiveRelay(app[CONFIG].mirrors)
-    app[LIVE] = relay
     try:
         yield
     finally:
-        await relay.close()
+        await app[LIVE].close()
 
 
 def setup(app: web.Application) -> None:
+    app[LIVE] = LiveRelay(app[CONFIG].mirrors)  # its session opens at the first fetch
     app.cleanup_ctx.append(_relay_ctx)
     app.router.add_get("/live/{id}/{path:.+}", live_file, name="live")
