@@ -29,7 +29,7 @@ EXPORT_COLUMNS = (
     "data",
     "received_at",
 )
-Key = tuple[str, str, int]  # (station, stream, seq)
+Run = tuple[str, str, int, int]  # (station, stream, first seq, last seq): contiguous keys
 
 
 def _month_end(month: str) -> str:
@@ -69,22 +69,16 @@ class ArchiveStore:
                 d["data"] = orjson.loads(d["data"])
                 yield d
 
-    def delete(self, keys: Sequence[Key]) -> int:
-        """Delete these events (each held, written to an archive file) and raise their streams'
-        archived marks, in one transaction; how many rows went."""
-        runs: list[tuple[str, str, int, int]] = []  # (station, stream, first seq, last seq), contiguous
-        for station, stream, seq in sorted(keys):
-            if runs and runs[-1][:2] == (station, stream) and runs[-1][3] == seq - 1:
-                runs[-1] = (station, stream, runs[-1][2], seq)
-            else:
-                runs.append((station, stream, seq, seq))
+    def delete(self, runs: Sequence[Run]) -> int:
+        """Delete these runs of events (each seq of a run held and written to an archive file)
+        and raise their streams' archived marks, in one transaction; how many rows went."""
         marks: dict[tuple[str, str], int] = {}
         for station, stream, _, last in runs:
             marks[(station, stream)] = max(marks.get((station, stream), 0), last)
         e, s = report_events.c, report_streams.c
         gone = 0
         with transaction(self.engine, write=True) as conn:
-            for station, stream, first, last in runs:  # every seq of a run is held and was written
+            for station, stream, first, last in runs:
                 res = conn.execute(
                     report_events.delete().where(
                         e.station == station, e.stream == stream, e.seq >= first, e.seq <= last
@@ -98,6 +92,15 @@ class ArchiveStore:
                     .values(archived=mark)
                 )
         return gone
+
+
+def add_to_runs(runs: list[Run], station: str, stream: str, seq: int) -> None:
+    """Extend ``runs`` (keys in order) by one key: a month of a province is millions of events but
+    only as many runs as streams and gaps, so this is what is kept in memory."""
+    if runs and runs[-1][0] == station and runs[-1][1] == stream and runs[-1][3] == seq - 1:
+        runs[-1] = (station, stream, runs[-1][2], seq)
+    else:
+        runs.append((station, stream, seq, seq))
 
     def marks(self, station: str) -> dict[str, int]:
         """Stream → its archived mark, for one station."""

@@ -10,6 +10,8 @@ Each month goes in three steps, and a power cut or a full disk at any point lose
 2. the file is read back: every line parses and the keys are exactly the ones read;
 3. those rows are deleted, a few thousand a transaction, each stream's archived mark raised in
    the same transaction (``db.archive``).
+Only runs of keys are kept in memory (a province's month is hundreds of millions of events, but
+as many runs as streams and gaps).
 A run cut short between 2 and 3 leaves rows that the next run writes again into a new file
 ``….<n+1>.jsonl.gz``: a reader of the archive keeps one line per (station, stream, seq).
 
@@ -22,6 +24,7 @@ import gzip
 import hashlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +32,7 @@ from pathlib import Path
 import orjson
 
 from catalogue.clocks import CHINA
+from headend.db.archive import Run, add_to_runs
 from headend.errors import ArchiveError, ConfigError
 from headend.service.root import Headend
 from playlists.atomic import fsync_dir
@@ -85,13 +89,15 @@ def _archive_month(h: Headend, folder: Path, month: str) -> Archived:
     folder.mkdir(parents=True, exist_ok=True)
     path = _new_name(folder, month)
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    keys: list[tuple[str, str, int]] = []
+    runs: list[Run] = []
+    events = 0
     try:
         with open(tmp, "wb") as raw:
             with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
                 for row in h.db.archive.events_of_month(month):
                     gz.write(orjson.dumps(row) + b"\n")
-                    keys.append((row["station"], row["stream"], row["seq"]))
+                    add_to_runs(runs, row["station"], row["stream"], row["seq"])
+                    events += 1
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, path)
@@ -102,10 +108,27 @@ def _archive_month(h: Headend, folder: Path, month: str) -> Archived:
             f"{path}: cannot write the archive of {month} ({exc.strerror or exc}); nothing was deleted. "
             "Free space on that disk (or move <root>/archive to a bigger one and link it) and run again"
         ) from exc
-    size, digest = _read_back(path, keys, month)
-    for i in range(0, len(keys), DELETE_BATCH):
-        h.db.archive.delete(keys[i : i + DELETE_BATCH])
-    return Archived(month, path, len(keys), size, digest)
+    size, digest = _read_back(path, runs, events, month)
+    for batch in _batches(runs, DELETE_BATCH):
+        h.db.archive.delete(batch)
+    return Archived(month, path, events, size, digest)
+
+
+def _batches(runs: list[Run], rows: int) -> Iterator[list[Run]]:
+    """``runs`` in groups of about ``rows`` events (a long run split): short transactions."""
+    batch: list[Run] = []
+    n = 0
+    for station, stream, first, last in runs:
+        while first <= last:
+            upto = min(last, first + rows - n - 1)
+            batch.append((station, stream, first, upto))
+            n += upto - first + 1
+            first = upto + 1
+            if n >= rows:
+                yield batch
+                batch, n = [], 0
+    if batch:
+        yield batch
 
 
 def _new_name(folder: Path, month: str) -> Path:
@@ -118,22 +141,26 @@ def _new_name(folder: Path, month: str) -> Path:
     return folder / f"report_events-{month}.{max(taken, default=0) + 1}.jsonl.gz"
 
 
-def _read_back(path: Path, keys: list[tuple[str, str, int]], month: str) -> tuple[int, str]:
-    """The file's size and sha256, after checking it holds exactly ``keys`` (ArchiveError, and
-    the file removed, when not: then nothing is deleted)."""
+def _read_back(path: Path, runs: list[Run], events: int, month: str) -> tuple[int, str]:
+    """The file's size and sha256, after checking it holds exactly the keys written (the same runs
+    and count); ArchiveError, and the file removed, when not: then nothing is deleted."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    found: list[Run] = []
+    count = 0
     try:
         with gzip.open(path, "rb") as gz:
-            found = [(r["station"], r["stream"], r["seq"]) for r in map(orjson.loads, gz)]
+            for line in gz:
+                r = orjson.loads(line)
+                add_to_runs(found, r["station"], r["stream"], r["seq"])
+                count += 1
     except (OSError, EOFError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        found = None
-        problem = str(exc)
+        found, problem = None, str(exc)
     else:
-        problem = f"{len(found)} events read back of {len(keys)} written"
-    if found != keys:
+        problem = f"{count} events read back of {events} written"
+    if found != runs or count != events:
         path.unlink(missing_ok=True)
         raise ArchiveError(f"{path}: the archive of {month} did not read back ({problem}); nothing was deleted")
     return path.stat().st_size, digest.hexdigest()
