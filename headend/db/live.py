@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from headend.db.engine import transaction
 from headend.db.records import LiveClass
 from headend.db.schema import live_classes
+from playlists.schedule import LIVE_MAX_S
 
 _T = live_classes.c
 
@@ -44,8 +45,12 @@ class LiveStore:
         return _record(row) if row else None
 
     def all(self, ending_after: str = "") -> list[LiveClass]:
-        """Every class (those ending after ``ending_after``, ISO UTC, when given), by start."""
+        """Every class (those ending after ``ending_after``, ISO UTC, when given), by start. The
+        loop asks every few seconds: the index on start_at leaves out classes too old to matter."""
         query = sa.select(live_classes).order_by(_T.start_at, _T.id)
+        if ending_after:
+            earliest = _moment(ending_after) - timedelta(seconds=LIVE_MAX_S)
+            query = query.where(_T.start_at >= earliest.strftime("%Y-%m-%dT%H:%M:%SZ"))
         with transaction(self.engine) as conn:
             rows = conn.execute(query).all()
         out = [_record(r) for r in rows]
@@ -78,6 +83,10 @@ class LiveStore:
         return res.rowcount == 1
 
 
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _end(x: LiveClass) -> str:
-    start = datetime.fromisoformat(x.start_at.replace("Z", "+00:00"))
+    start = _moment(x.start_at)
     return (start + timedelta(seconds=x.duration_s)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -86,7 +86,7 @@ class LiveLoop:
             self._publish_after = t + self.retry_s
         if t < self._publish_after:
             return
-        ready = await asyncio.to_thread(replays_ready, self.h)
+        ready = await asyncio.to_thread(replays_ready, self.h, now)
         if ready and self.publisher.start(self.h, Actor("system", "live")):
             self._publishing = [x.id for x in ready]
 

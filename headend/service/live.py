@@ -295,7 +295,8 @@ def hand_over_recordings(h: Headend, now: datetime) -> list[str]:
     sidecar (title, category, description from the class; the file linked, or copied, whole
     before it gets its name), its replay course id recorded. The ids of the classes handed on."""
     done = []
-    for x in h.db.live.all():
+    recent = (now - timedelta(days=h.cfg.live.keep_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for x in h.db.live.all(recent):  # (older ones are off the schedules: no replay for them now)
         if x.cancelled_at or x.recording_sha256 or end_of(x) > now:
             continue
         enc = _status(h, x.id)
@@ -340,11 +341,13 @@ def _toml(d: dict) -> str:
     return "".join(f"{k} = {q(v)}\n" for k, v in d.items())
 
 
-def replays_ready(h: Headend) -> list[LiveClass]:
+def replays_ready(h: Headend, now: datetime | None = None) -> list[LiveClass]:
     """Classes whose replay course now has a rendition for every player and was not published."""
     out = []
-    profiles = profiles_for(h.cfg)
-    for x in h.db.live.all():
+    recent = ((now or datetime.now(UTC)) - timedelta(days=h.cfg.live.keep_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    candidates = [x for x in h.db.live.all(recent) if x.replay_course and not x.replay_published_at]
+    profiles = profiles_for(h.cfg) if candidates else []
+    for x in candidates:
         if not x.replay_course or x.replay_published_at or x.cancelled_at or not x.recording_sha256:
             continue
         if h.db.course(x.replay_course) is None:
